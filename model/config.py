@@ -1,0 +1,153 @@
+"""The frozen description of a transformer's shape, saved as ``config.json`` beside its weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Positional = Literal["learned", "sinusoidal"]
+NormPlacement = Literal["pre", "post"]
+Activation = Literal["gelu", "gelu_tanh", "relu"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape and behaviour of a :class:`model.transformer.Transformer`.
+
+    The defaults describe a GPT-style decoder. BERT-family encoders are the same
+    blocks with ``causal=False`` and ``norm_placement="post"``.
+
+    Parameters
+    ----------
+    vocab_size
+        Number of token ids the tokenizer can produce (rows of the embedding table).
+    n_ctx
+        Context window: the most tokens one forward pass accepts.
+    d_model, n_layers, n_heads
+        Residual-stream width, number of blocks, heads per block.
+    d_mlp
+        Hidden width of each block's MLP (``4 * d_model`` when 0).
+    d_embed
+        Width of the token-embedding table. When it differs from ``d_model`` a learned
+        linear map projects looked-up rows into the residual stream; this lets a model
+        keep a pretrained (frozen) embedding table of another width.
+    output_token_ids
+        Optional restriction of the output vocabulary: the model then predicts only these
+        token ids (its unembedding has ``len(output_token_ids)`` rows) and the Trace puts
+        ``-inf`` on every other id. ``None`` means the full vocabulary.
+    tie_embeddings
+        Unembedding shares the embedding table (only when ``d_embed == d_model`` and the
+        output vocabulary is the full vocabulary).
+    adaptive_cutoffs
+        When set, the unembedding is an adaptive softmax (Grave et al. 2017) with these
+        cluster cutoffs over the output vocabulary, which must then be ordered from most to
+        least frequent. Its "logits" are log-probabilities: logits up to a constant, so
+        softmax, temperature and sampling behave exactly as with a linear unembedding.
+    dropout
+        Residual and embedding dropout, active only in training mode. The attention
+        pattern itself is never dropped out, so a trace always shows the real pattern.
+    bos_token_id
+        Prepended to every input when set: position 0 then always holds the same token,
+        the model can predict the first word, and empty text is a valid input.
+    """
+
+    vocab_size: int
+    n_ctx: int = 128
+    d_model: int = 256
+    n_layers: int = 4
+    n_heads: int = 4
+    d_mlp: int = 0
+    d_embed: int = 0
+    causal: bool = True
+    positional: Positional = "learned"
+    norm_placement: NormPlacement = "pre"
+    activation: Activation = "gelu"
+    layer_norm_eps: float = 1e-5
+    attn_bias: bool = True
+    mlp_bias: bool = True
+    tie_embeddings: bool = False
+    unembed_bias: bool = False
+    dropout: float = 0.0
+    adaptive_cutoffs: tuple[int, ...] | None = None
+    adaptive_div_value: float = 4.0
+    sinusoid_base: float = 10000.0
+    bos_token_id: int | None = None
+    output_token_ids: tuple[int, ...] | None = None
+    name: str = "transformer"
+
+    def __post_init__(self) -> None:
+        if self.vocab_size <= 0:
+            raise ValueError(f"vocab_size must be positive, got {self.vocab_size}")
+        if self.n_ctx <= 0 or self.n_layers <= 0 or self.n_heads <= 0:
+            raise ValueError("n_ctx, n_layers and n_heads must be positive")
+        if self.d_model % self.n_heads != 0:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )
+        if self.positional not in ("learned", "sinusoidal"):
+            raise ValueError(f"unknown positional encoding {self.positional!r}")
+        if self.norm_placement not in ("pre", "post"):
+            raise ValueError(f"unknown norm placement {self.norm_placement!r}")
+        if self.activation not in ("gelu", "gelu_tanh", "relu"):
+            raise ValueError(f"unknown activation {self.activation!r}")
+        if self.output_token_ids is not None:
+            ids = self.output_token_ids
+            if len(ids) == 0 or len(set(ids)) != len(ids):
+                raise ValueError("output_token_ids must be non-empty and unique")
+            if min(ids) < 0 or max(ids) >= self.vocab_size:
+                raise ValueError("output_token_ids must lie in [0, vocab_size)")
+        if self.adaptive_cutoffs is not None:
+            cuts = list(self.adaptive_cutoffs)
+            if not cuts or cuts != sorted(set(cuts)) or cuts[0] <= 0 or cuts[-1] >= self.n_outputs:
+                raise ValueError(
+                    "adaptive_cutoffs must be increasing and lie strictly between 0 and the "
+                    f"output vocabulary size ({self.n_outputs})"
+                )
+        if self.tie_embeddings and (
+            self.embed_width != self.d_model or self.output_token_ids is not None
+        ):
+            raise ValueError("tie_embeddings needs d_embed == d_model and the full vocabulary")
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    @property
+    def mlp_width(self) -> int:
+        return self.d_mlp or 4 * self.d_model
+
+    @property
+    def embed_width(self) -> int:
+        return self.d_embed or self.d_model
+
+    @property
+    def n_outputs(self) -> int:
+        """Rows of the unembedding: the size of the output vocabulary."""
+        return len(self.output_token_ids) if self.output_token_ids is not None else self.vocab_size
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if data["output_token_ids"] is not None:
+            data["output_token_ids"] = list(data["output_token_ids"])
+        if data["adaptive_cutoffs"] is not None:
+            data["adaptive_cutoffs"] = list(data["adaptive_cutoffs"])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        data = dict(data)
+        if data.get("output_token_ids") is not None:
+            data["output_token_ids"] = tuple(int(i) for i in data["output_token_ids"])
+        if data.get("adaptive_cutoffs") is not None:
+            data["adaptive_cutoffs"] = tuple(int(i) for i in data["adaptive_cutoffs"])
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")

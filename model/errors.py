@@ -1,0 +1,18 @@
+"""Errors that name the file and the problem, so the app can show them to a person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ModelFileError(Exception):
+    """A model, weight or tokenizer file is missing, corrupt or does not match."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class EmptyInputError(ValueError):
+    """The text produced no tokens and the model has no BOS token to start from."""

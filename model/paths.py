@@ -1,0 +1,8 @@
+"""Where the files that ship with the app live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+BUNDLED_MODEL_DIR = ASSETS_DIR / "teaching-model"

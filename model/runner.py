@@ -1,0 +1,125 @@
+"""A model with its tokenizer: text in, :class:`~model.trace.Trace` out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from model.errors import EmptyInputError
+from model.tokenizer import Encoding, TextTokenizer
+from model.trace import Trace
+from model.transformer import Transformer
+from model.weights import TOKENIZER_FILE, load_model
+
+LogitPositions = Sequence[int] | Literal["last", "all"]
+
+
+class TracingModel:
+    """Runs text through a :class:`Transformer` and records one :class:`Trace` per call.
+
+    Not thread-safe: the app gives one instance to its worker thread.
+    """
+
+    def __init__(self, module: Transformer, tokenizer: TextTokenizer, name: str | None = None) -> None:
+        self.module = module.eval()
+        self.tokenizer = tokenizer
+        self.name = name or module.cfg.name
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, name: str | None = None) -> TracingModel:
+        """Load ``config.json``, ``model.safetensors`` and ``tokenizer.json`` from ``folder``."""
+        folder = Path(folder)
+        module = load_model(folder)
+        tokenizer = TextTokenizer.from_file(folder / TOKENIZER_FILE, bos_token_id=module.cfg.bos_token_id)
+        return cls(module, tokenizer, name or module.cfg.name)
+
+    @property
+    def cfg(self):
+        return self.module.cfg
+
+    def encode(self, text: str) -> tuple[Encoding, int]:
+        """Tokenize and keep the most recent tokens that fit the context.
+
+        Returns the encoding to run and the token count before truncation.
+        """
+        encoding = self.tokenizer.encode(text)
+        if len(encoding) == 0:
+            raise EmptyInputError("The text has no tokens yet: type a word or two.")
+        kept = encoding.tail(self.cfg.n_ctx, keep_first=self.cfg.bos_token_id is not None)
+        return kept, len(encoding)
+
+    @torch.inference_mode()
+    def trace(
+        self,
+        text: str,
+        request_id: int = 0,
+        logit_positions: LogitPositions = "last",
+    ) -> Trace:
+        """Run ``text`` through the model and capture every named internal.
+
+        ``logit_positions``: ``"last"`` (default), ``"all"`` or explicit positions (negative
+        counts from the end; positions beyond the traced tokens are dropped).
+        """
+        encoding, n_input = self.encode(text)
+        T = len(encoding)
+        positions = _resolve_positions(logit_positions, T)
+        idx = torch.tensor([encoding.ids], dtype=torch.long)
+        cache: dict[str, torch.Tensor] = {}
+        start = time.perf_counter()
+        logits = self.module(idx, cache=cache, logit_positions=torch.from_numpy(positions))
+        full_logits = self.module.full_vocab_logits(logits[0]).float()
+        probs = torch.softmax(full_logits, dim=-1)
+        forward_ms = (time.perf_counter() - start) * 1000.0
+        return self._make_trace(request_id, text, encoding, n_input, cache, positions, full_logits, probs, forward_ms)
+
+    def _make_trace(self, request_id, text, encoding, n_input, cache, positions, logits, probs, forward_ms) -> Trace:
+        L = self.cfg.n_layers
+
+        def stack(suffix: str) -> np.ndarray:
+            return torch.stack([cache[f"blocks.{i}.{suffix}"][0] for i in range(L)]).numpy()
+
+        return Trace(
+            request_id=request_id,
+            model_name=self.name,
+            text=text,
+            token_ids=np.asarray(encoding.ids, dtype=np.int64),
+            token_strings=encoding.strings,
+            offsets=encoding.offsets,
+            special=encoding.special,
+            causal=self.cfg.causal,
+            n_input_tokens=n_input,
+            embed_token=cache["embed.token"][0].numpy(),
+            embed_pos=cache["embed.pos"][0].numpy(),
+            resid_pre=stack("resid_pre"),
+            q=stack("attn.q"),
+            k=stack("attn.k"),
+            v=stack("attn.v"),
+            scores=stack("attn.scores"),
+            pattern=stack("attn.pattern"),
+            head_out=stack("attn.head_out"),
+            attn_out=stack("attn.out"),
+            resid_mid=stack("resid_mid"),
+            mlp_out=stack("mlp.out"),
+            resid_post=stack("resid_post"),
+            final_norm=cache["final_norm"][0].numpy(),
+            logit_positions=positions,
+            logits=logits.numpy(),
+            probs=probs.numpy(),
+            forward_ms=forward_ms,
+        )
+
+
+def _resolve_positions(spec: LogitPositions, n_tokens: int) -> np.ndarray:
+    if isinstance(spec, str):
+        if spec == "last":
+            return np.array([n_tokens - 1], dtype=np.int64)
+        if spec == "all":
+            return np.arange(n_tokens, dtype=np.int64)
+        raise ValueError(f"logit_positions must be 'last', 'all' or a list of ints, got {spec!r}")
+    resolved = sorted({p % n_tokens for p in spec if -n_tokens <= p < n_tokens})
+    return np.asarray(resolved or [n_tokens - 1], dtype=np.int64)

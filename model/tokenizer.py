@@ -1,0 +1,135 @@
+"""A thin wrapper over a Hugging Face ``tokenizers`` tokenizer that keeps character offsets."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from model.errors import ModelFileError
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Token ids with, for each token, a readable string, its span in the text and whether
+    the tokenizer inserted it (a special token with an empty span)."""
+
+    ids: tuple[int, ...]
+    strings: tuple[str, ...]
+    offsets: tuple[tuple[int, int], ...]
+    special: tuple[bool, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def tail(self, n: int, keep_first: bool) -> Encoding:
+        """The last ``n`` tokens (keeping token 0, e.g. a BOS token, when ``keep_first``)."""
+        if len(self) <= n:
+            return self
+        head = slice(0, 1) if keep_first else slice(0, 0)
+        rest = slice(len(self) - (n - 1 if keep_first else n), len(self))
+
+        def cut(items: tuple) -> tuple:
+            return items[head] + items[rest]
+
+        return Encoding(cut(self.ids), cut(self.strings), cut(self.offsets), cut(self.special))
+
+
+def clean_text(text: str) -> str:
+    """Make any Python string encodable: lone surrogates (e.g. from a broken paste) become
+    U+FFFD, one character each, so offsets into the cleaned text match the original."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+class TextTokenizer:
+    """Encode text to token ids, keeping each token's character span.
+
+    Parameters
+    ----------
+    tokenizer
+        A ``tokenizers.Tokenizer``; its built-in padding and truncation are switched off
+        (the model decides how to truncate, and says so).
+    bos_token_id
+        When set, this id is put in front of every encoding.
+    add_special_tokens
+        Whether the tokenizer's own post-processor adds its special tokens ([CLS]/[SEP]
+        for BERT-family encoders). Off for causal language models.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        bos_token_id: int | None = None,
+        add_special_tokens: bool = False,
+    ) -> None:
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        self._tok = tokenizer
+        self.bos_token_id = bos_token_id
+        self.add_special_tokens = add_special_tokens
+        self._byte_level = "ByteLevel" in type(tokenizer.decoder).__name__ if tokenizer.decoder else False
+        self._special_ids = {
+            tid for tid, added in tokenizer.get_added_tokens_decoder().items() if added.special
+        }
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs) -> TextTokenizer:
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(path, "tokenizer file not found")
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+            tokenizer = Tokenizer.from_file(str(path))
+        except (OSError, UnicodeDecodeError, ValueError, Exception) as exc:  # tokenizers raises Exception
+            raise ModelFileError(path, f"not a valid tokenizer.json ({exc})") from exc
+        return cls(tokenizer, **kwargs)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size(with_added_tokens=True)
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._tok.token_to_id(token)
+
+    def id_to_token(self, token_id: int) -> str:
+        return self.display(self._tok.id_to_token(int(token_id)) or f"<{token_id}>")
+
+    def vocabulary(self) -> list[str]:
+        """Readable token strings indexed by id."""
+        vocab = self._tok.get_vocab(with_added_tokens=True)
+        strings = [f"<{i}>" for i in range(self.vocab_size)]
+        for token, token_id in vocab.items():
+            if token_id < len(strings):
+                strings[token_id] = self.display(token)
+        return strings
+
+    def display(self, piece: str) -> str:
+        """A vocabulary piece as a person reads it: byte-level 'Ġcat' → ' cat'."""
+        if not self._byte_level:
+            return piece
+        token_id = self._tok.token_to_id(piece)
+        if token_id is None or token_id in self._special_ids:
+            return piece
+        return self._tok.decode([token_id], skip_special_tokens=False)
+
+    def encode(self, text: str) -> Encoding:
+        text = clean_text(text)
+        enc = self._tok.encode(text, add_special_tokens=self.add_special_tokens)
+        ids = list(enc.ids)
+        offsets = [tuple(o) for o in enc.offsets]
+        special = [bool(s) for s in enc.special_tokens_mask]
+        if self.bos_token_id is not None:
+            ids.insert(0, self.bos_token_id)
+            offsets.insert(0, (0, 0))
+            special.insert(0, True)
+        strings = tuple(self.id_to_token(i) for i in ids)
+        return Encoding(tuple(ids), strings, tuple(offsets), tuple(special))
+
+    def decode(self, ids: list[int] | tuple[int, ...]) -> str:
+        return self._tok.decode([int(i) for i in ids], skip_special_tokens=True)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from model.errors import ModelFileError
+from model.tokenizer import TextTokenizer
+
+
+def test_offsets_point_back_into_the_text(wordpiece_file):
+    tok = TextTokenizer.from_file(wordpiece_file)
+    text = "A Fluffy blue creature roamed"
+    enc = tok.encode(text)
+    assert [text[s:e].lower() for s, e in enc.offsets][:2] == ["a", "fluffy"]
+    assert not any(enc.special)
+
+
+def test_builtin_padding_and_truncation_are_off(wordpiece_file):
+    from tokenizers import Tokenizer
+
+    raw = Tokenizer.from_file(str(wordpiece_file))
+    raw.enable_padding(length=64)
+    raw.enable_truncation(max_length=4)
+    tok = TextTokenizer(raw)
+    enc = tok.encode("the king and the queen and the man")
+    assert len(enc) == 8 and "[PAD]" not in enc.strings
+
+
+def test_bos_is_prepended_with_an_empty_span(wordpiece_file):
+    tok = TextTokenizer.from_file(wordpiece_file, bos_token_id=2)
+    enc = tok.encode("mole")
+    assert enc.ids[0] == 2 and enc.offsets[0] == (0, 0) and enc.special[0]
+    assert enc.strings[0] == "[CLS]"
+
+
+def test_byte_level_tokens_are_shown_readably(byte_bpe_file):
+    tok = TextTokenizer.from_file(byte_bpe_file)
+    enc = tok.encode("the cat and the cats")
+    assert all("Ġ" not in s for s in enc.strings)
+    assert "".join(enc.strings) == "the cat and the cats"
+
+
+def test_tail_keeps_the_first_token_when_asked(wordpiece_file):
+    tok = TextTokenizer.from_file(wordpiece_file, bos_token_id=2)
+    enc = tok.encode("the king and the queen")
+    tail = enc.tail(3, keep_first=True)
+    assert tail.ids == (enc.ids[0],) + enc.ids[-2:]
+    assert enc.tail(3, keep_first=False).ids == enc.ids[-3:]
+
+
+def test_missing_or_corrupt_tokenizer_file_names_the_file(tmp_path):
+    with pytest.raises(ModelFileError, match="tokenizer file not found") as info:
+        TextTokenizer.from_file(tmp_path / "nope.json")
+    assert info.value.path == tmp_path / "nope.json"
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text('{"version": "1.0", "model": 42}')
+    with pytest.raises(ModelFileError, match="not a valid tokenizer.json"):
+        TextTokenizer.from_file(bad)
+    bad.write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(ModelFileError, match="not a valid tokenizer.json"):
+        TextTokenizer.from_file(bad)
