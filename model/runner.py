@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from model.errors import EmptyInputError
+from model.info import ModelInfo
 from model.tokenizer import Encoding, TextTokenizer
 from model.trace import Trace
 from model.transformer import Transformer
@@ -41,6 +42,30 @@ class TracingModel:
     @property
     def cfg(self):
         return self.module.cfg
+
+    def info(self, source: str = "") -> ModelInfo:
+        """Facts panels need once per load: vocabulary, embedding table, shape."""
+        cfg = self.cfg
+        ids = cfg.output_token_ids
+        return ModelInfo(
+            name=self.name,
+            n_layers=cfg.n_layers,
+            n_heads=cfg.n_heads,
+            d_model=cfg.d_model,
+            n_ctx=cfg.n_ctx,
+            causal=cfg.causal,
+            has_lm_head=self.has_lm_head,
+            vocabulary=tuple(self.tokenizer.vocabulary(cfg.vocab_size)),
+            embedding_table=self.module.tok_embed.weight.detach().float().numpy().copy(),
+            tokenizer_kind=self.tokenizer.kind,
+            bos_token_id=cfg.bos_token_id,
+            output_token_ids=np.asarray(ids, dtype=np.int64) if ids is not None else None,
+            source=source,
+        )
+
+    @property
+    def has_lm_head(self) -> bool:
+        return True
 
     def encode(self, text: str) -> tuple[Encoding, int]:
         """Tokenize and keep the most recent tokens that fit the context.

@@ -47,6 +47,24 @@ def clean_text(text: str) -> str:
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+def append_token(text: str, token: str, kind: str) -> str:
+    """The text a person would see after appending a sampled ``token`` to ``text``.
+
+    Byte-level tokens carry their own leading space (' cat'). Word pieces do not: a
+    continuation ('##ing') joins the previous word, punctuation attaches to it, and any
+    other piece starts a new word.
+    """
+    if kind == "byte_level":
+        return text + token
+    if kind == "wordpiece" and token.startswith("##"):
+        return text + token[2:]
+    if token.startswith("[") and token.endswith("]"):
+        return text  # special tokens ([SEP], [UNK]) have no text
+    if not text or text[-1].isspace() or (len(token) == 1 and not token.isalnum() and token not in "([{\"'"):
+        return text + token
+    return text + " " + token
+
+
 class TextTokenizer:
     """Encode text to token ids, keeping each token's character span.
 
@@ -91,6 +109,13 @@ class TextTokenizer:
         return cls(tokenizer, **kwargs)
 
     @property
+    def kind(self) -> str:
+        """'byte_level', 'wordpiece' or 'other': how pieces join back into text."""
+        if self._byte_level:
+            return "byte_level"
+        return "wordpiece" if type(self._tok.model).__name__ == "WordPiece" else "other"
+
+    @property
     def vocab_size(self) -> int:
         return self._tok.get_vocab_size(with_added_tokens=True)
 
@@ -100,10 +125,11 @@ class TextTokenizer:
     def id_to_token(self, token_id: int) -> str:
         return self.display(self._tok.id_to_token(int(token_id)) or f"<{token_id}>")
 
-    def vocabulary(self) -> list[str]:
-        """Readable token strings indexed by id."""
+    def vocabulary(self, size: int | None = None) -> list[str]:
+        """Readable token strings indexed by id, ``size`` long (ids the tokenizer lacks,
+        e.g. padding rows of a model's table, read ``<id>``)."""
         vocab = self._tok.get_vocab(with_added_tokens=True)
-        strings = [f"<{i}>" for i in range(self.vocab_size)]
+        strings = [f"<{i}>" for i in range(size if size is not None else self.vocab_size)]
         for token, token_id in vocab.items():
             if token_id < len(strings):
                 strings[token_id] = self.display(token)

@@ -58,3 +58,27 @@ def test_missing_or_corrupt_tokenizer_file_names_the_file(tmp_path):
     bad.write_bytes(b"\xff\xfe garbage")
     with pytest.raises(ModelFileError, match="not a valid tokenizer.json"):
         TextTokenizer.from_file(bad)
+
+
+@pytest.mark.parametrize(
+    "text, token, kind, expected",
+    [
+        ("the cat", "##s", "wordpiece", "the cats"),
+        ("the cat", "sat", "wordpiece", "the cat sat"),
+        ("the cat", ".", "wordpiece", "the cat."),
+        ("the cat", "[SEP]", "wordpiece", "the cat"),
+        ("", "the", "wordpiece", "the"),
+        ("the cat ", "sat", "wordpiece", "the cat sat"),
+        ("the cat", " sat", "byte_level", "the cat sat"),
+        ("the cat", "s", "byte_level", "the cats"),
+    ],
+)
+def test_appending_a_sampled_token_reads_naturally(text, token, kind, expected):
+    from model.tokenizer import append_token
+
+    assert append_token(text, token, kind) == expected
+
+
+def test_tokenizer_kind(wordpiece_file, byte_bpe_file):
+    assert TextTokenizer.from_file(wordpiece_file).kind == "wordpiece"
+    assert TextTokenizer.from_file(byte_bpe_file).kind == "byte_level"

@@ -112,3 +112,11 @@ def test_any_unicode_gives_a_valid_trace(tracing_model, text):
     for start, end in trace.offsets:
         assert 0 <= start <= end <= len(text)
     assert np.isfinite(trace.logits[np.isfinite(trace.logits)]).all()
+
+
+def test_model_info_describes_the_loaded_model(tracing_model):
+    info = tracing_model.info()
+    assert (info.n_layers, info.n_heads, info.d_model, info.n_ctx) == (2, 4, 32, 16)
+    assert info.causal and info.has_lm_head and info.tokenizer_kind == "wordpiece"
+    assert info.embedding_table.shape == (200, 32) and not info.embedding_table.flags.writeable
+    assert info.vocabulary[2] == "[CLS]" and info.bos_token_id == 2
