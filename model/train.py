@@ -1,0 +1,218 @@
+"""Train the bundled teaching model: ``python -m model.train``.
+
+A fixed seed, a fixed number of steps and batches drawn from ``default_rng([seed, step])``
+make a run reproducible and resumable: an interrupted run continues from its last
+checkpoint (``--run-dir``) and draws the same batches it would have drawn.
+
+The token embedding is all-MiniLM-L6-v2's pretrained word-piece table, frozen; the model
+learns a projection from its 384 dimensions into a 256-wide residual stream. The output
+vocabulary is every word piece seen at least ``--min-count`` times in training, ordered by
+frequency for an adaptive softmax (the full 30k-way softmax would cost most of the time on
+two CPU cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.config import ModelConfig
+from model.minilm import load_word_embeddings, require_minilm_folder
+from model.tokenizer import TextTokenizer
+from model.tokens import OutputVocabulary, load_split_tokens
+from model.transformer import Transformer
+from model.weights import TOKENIZER_FILE, save_model
+
+PAD_ID, UNK_ID, BOS_ID, EOD_ID = 0, 100, 101, 102  # [PAD] [UNK] [CLS] [SEP] in MiniLM's vocabulary
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "assets" / "teaching-model"
+
+
+def build_config(vocab: OutputVocabulary, args: argparse.Namespace) -> ModelConfig:
+    cutoffs = tuple(c for c in (2000, 8000) if c < len(vocab))
+    return ModelConfig(
+        vocab_size=30522,
+        n_ctx=args.context,
+        d_model=256,
+        n_layers=4,
+        n_heads=8,
+        d_mlp=1024,
+        d_embed=384,
+        positional="sinusoidal",
+        bos_token_id=BOS_ID,
+        output_token_ids=tuple(int(i) for i in vocab.token_ids),
+        adaptive_cutoffs=cutoffs or None,
+        unembed_bias=True,
+        dropout=0.1,
+        name="teaching-4x8",
+    )
+
+
+def make_batch(ids: np.ndarray, targets: np.ndarray, rng: np.random.Generator, batch: int, n_ctx: int):
+    """Windows that start with BOS followed by n_ctx − 1 corpus tokens; targets are the
+    next n_ctx tokens (so position 0, the BOS, predicts the window's first token)."""
+    starts = rng.integers(0, len(ids) - n_ctx, size=batch)
+    offsets = np.arange(n_ctx)
+    x = np.empty((batch, n_ctx), dtype=np.int64)
+    x[:, 0] = BOS_ID
+    x[:, 1:] = ids[starts[:, None] + offsets[None, :-1]]
+    y = targets[starts[:, None] + offsets[None, :]]
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def evaluation_windows(ids: np.ndarray, targets: np.ndarray, n_ctx: int, max_windows: int):
+    n = min(max_windows, (len(ids) - 1) // n_ctx)
+    starts = np.arange(n) * n_ctx
+    offsets = np.arange(n_ctx)
+    x = np.empty((n, n_ctx), dtype=np.int64)
+    x[:, 0] = BOS_ID
+    x[:, 1:] = ids[starts[:, None] + offsets[None, :-1]]
+    return torch.from_numpy(x), torch.from_numpy(targets[starts[:, None] + offsets[None, :]])
+
+
+@torch.no_grad()
+def mean_loss(model: Transformer, x: torch.Tensor, y: torch.Tensor, batch: int = 32) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(x), batch):
+        loss = model.loss(x[i : i + batch], y[i : i + batch])
+        n = y[i : i + batch].numel()
+        total, count = total + loss.item() * n, count + n
+    model.train()
+    return total / max(count, 1)
+
+
+def learning_rate(step: int, args: argparse.Namespace) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = (step - args.warmup) / max(1, args.steps - args.warmup)
+    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", type=Path, default=ROOT / "data" / "corpus")
+    p.add_argument("--tokens", type=Path, default=ROOT / "data" / "tokens")
+    p.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "teaching")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--context", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--min-count", type=int, default=3)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=2)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    minilm = require_minilm_folder()
+    tokenizer = TextTokenizer.from_file(minilm / TOKENIZER_FILE)
+    train_ids = load_split_tokens(args.corpus, args.tokens, "train", tokenizer, EOD_ID)
+    valid_ids = load_split_tokens(args.corpus, args.tokens, "valid", tokenizer, EOD_ID)
+    vocab = OutputVocabulary.from_counts(train_ids, 30522, args.min_count, UNK_ID, never=(PAD_ID, BOS_ID))
+    cfg = build_config(vocab, args)
+    print(
+        f"train {len(train_ids):,} tokens, valid {len(valid_ids):,}; output vocabulary {len(vocab):,} "
+        f"(covers {vocab.coverage(valid_ids):.2%} of validation tokens)",
+        flush=True,
+    )
+    model = Transformer(cfg)
+    model.tok_embed.weight.data.copy_(torch.from_numpy(load_word_embeddings(minilm)))
+    model.tok_embed.weight.requires_grad_(False)
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr, betas=(0.9, 0.95),
+    )
+    train_targets, valid_targets = vocab.targets(train_ids), vocab.targets(valid_ids)
+    train_ids, valid_ids = train_ids.astype(np.int64), valid_ids.astype(np.int64)
+    valid_x, valid_y = evaluation_windows(valid_ids, valid_targets, args.context, max_windows=256)
+
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = args.run_dir / "checkpoint.pt"
+    history: list[dict] = []
+    step, elapsed = 0, 0.0
+    if checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, weights_only=True)
+        if state["config"] != json.dumps(cfg.to_dict()):
+            raise SystemExit(f"{checkpoint_path} was written for another configuration; remove it to start over")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+        history = json.loads(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+        print(f"resumed from step {step} ({elapsed / 60:.1f} min already spent)", flush=True)
+
+    def save_checkpoint() -> None:
+        tmp = checkpoint_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "elapsed": elapsed, "history": json.dumps(history), "config": json.dumps(cfg.to_dict()),
+                "torch_rng": torch.get_rng_state(),
+            },
+            tmp,
+        )
+        os.replace(tmp, checkpoint_path)
+
+    model.train()
+    window_start, window_tokens, window_loss = time.perf_counter(), 0, 0.0
+    while step < args.steps:
+        t0 = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args)
+        x, y = make_batch(train_ids, train_targets, np.random.default_rng([args.seed, step]), args.batch, args.context)
+        loss = model.loss(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        elapsed += time.perf_counter() - t0
+        window_tokens += y.numel()
+        window_loss += loss.item()
+        if step % 50 == 0:
+            rate = window_tokens / (time.perf_counter() - window_start)
+            print(f"step {step:5d}  loss {window_loss / 50:.3f}  lr {learning_rate(step, args):.2e}  "
+                  f"{rate:,.0f} tok/s  {elapsed / 60:.1f} min", flush=True)
+            window_start, window_tokens, window_loss = time.perf_counter(), 0, 0.0
+        if step % args.eval_every == 0 or step == args.steps:
+            val = mean_loss(model, valid_x, valid_y)
+            history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60})
+            print(f"  eval step {step}: valid loss {val:.3f}  perplexity {math.exp(val):.1f}", flush=True)
+            save_checkpoint()
+
+    model.eval()
+    save_model(model, args.out, half_precision=True, metadata={"format": "pt"})
+    shutil.copyfile(minilm / TOKENIZER_FILE, args.out / TOKENIZER_FILE)
+    summary = {
+        "steps": step, "batch": args.batch, "context": args.context, "seed": args.seed,
+        "tokens_seen": step * args.batch * args.context, "train_tokens": int(len(train_ids)),
+        "output_vocabulary": len(vocab), "minutes": round(elapsed / 60, 1),
+        "threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+        "torch": torch.__version__, "history": history,
+        "trainable_parameters": model.num_parameters(trainable_only=True),
+    }
+    (args.out / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
