@@ -37,7 +37,7 @@ def render_model_card(cfg: ModelConfig, results: dict, training: dict, manifest:
         f"| layers × heads | {L} × {H} (d_head = {cfg.d_head}) |",
         f"| residual width | {cfg.d_model}; MLP {cfg.mlp_width}; pre-LayerNorm; GELU |",
         f"| context | {cfg.n_ctx} tokens, the first always the BOS token `[CLS]` |",
-        f"| positions | sinusoidal, P(k, 2i) = sin(k / 10000^(2i/d)), P(k, 2i+1) = cos(…) |",
+        "| positions | sinusoidal, P(k, 2i) = sin(k / 10000^(2i/d)), P(k, 2i+1) = cos(…) |",
         "| token embedding | all-MiniLM-L6-v2's pretrained 30,522 × 384 word-piece table, **frozen**, "
         f"then a learned 384 → {cfg.d_model} projection |",
         f"| output | adaptive softmax (cutoffs {list(cfg.adaptive_cutoffs or [])}) over the "
