@@ -1,17 +1,29 @@
-"""Application entry point (minimal for now; the full window lands with the app issue)."""
+"""Entry point: ``attention-explorer`` or ``python -m explorer``."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+from PySide6.QtWidgets import QApplication
+
+from model.loading import BUNDLED
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="attention-explorer", description="See a transformer's attention as you type.")
+    parser.add_argument("--model", default=BUNDLED, help="'bundled' (default) or a model folder")
+    parser.add_argument("--text", default=None, help="start with this text instead of the last one")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
-    window = QMainWindow()
-    window.setWindowTitle("Attention Explorer")
-    window.setCentralWidget(QLabel("Attention Explorer"))
-    window.resize(1200, 800)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Attention Explorer")
+    from explorer.window import MainWindow  # after QApplication: the theme touches fonts
+
+    window = MainWindow(source=args.model, initial_text=args.text)
     window.show()
     return app.exec()

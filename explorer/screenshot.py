@@ -1,0 +1,81 @@
+"""Screenshots of the real window: ``xvfb-run -s '-screen 0 1920x1080x24' python -m explorer.screenshot OUT_DIR``.
+
+Types the seed sentence, waits for the model, and saves ``QWidget.grab()`` PNGs of the
+whole window in the states the README shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from model.loading import BUNDLED
+
+
+def wait_until(app: QApplication, condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def settle(app: QApplication, seconds: float = 0.5) -> None:
+    wait_until(app, lambda: False, seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--model", default=BUNDLED)
+    parser.add_argument("--text", default="a fluffy blue creature roamed the verdant forest")
+    parser.add_argument("--size", default="1600x1000")
+    args = parser.parse_args(argv)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(["attention-explorer"])
+    from explorer.window import MainWindow
+
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.IniFormat)
+    window = MainWindow(source=args.model, settings=settings, initial_text=args.text)
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
+    window.show()
+    if not wait_until(app, lambda: window.trace is not None and window.trace.text == args.text):
+        print("no trace arrived:", window.banner.text())
+        return 1
+    shots = []
+
+    def shot(name: str) -> None:
+        settle(app)
+        path = args.out_dir / f"{name}.png"
+        window.grab().save(str(path))
+        shots.append(path)
+
+    window.heads_grid.select_head(1, 2)
+    window.select_position(4)
+    shot("attention")
+    window.head_detail.set_mode("masked")
+    shot("masked-scores")
+    window.head_detail.set_mode("pattern")
+    window.head_detail.transpose_box.setChecked(True)
+    shot("3b1b-layout")
+    window.head_detail.transpose_box.setChecked(False)
+    for index in range(window.tabs.count()):
+        name = window.tabs.tabText(index).lower().replace(" ", "-")
+        if name != "head":
+            window.tabs.setCurrentIndex(index)
+            shot(name)
+    window.close()
+    print("\n".join(str(p) for p in shots))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,322 @@
+"""One head, enlarged: token labels on both axes, values in the cells, and the selected
+query's row as bars ("where does this token look?")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from explorer import theme
+from model.info import ModelInfo
+from model.trace import Trace
+
+MODES = {
+    "pattern": "Attention pattern (softmax)",
+    "scores": "Raw scores QKᵀ/√dₖ",
+    "masked": "Masked scores (−∞ before softmax)",
+}
+PLURAL = {"query": "queries", "key": "keys"}
+MAX_CELL_TEXT = 16  # write values into cells up to this many tokens
+MAX_LABEL_CHARS = 10
+
+
+@dataclass(frozen=True)
+class HeadMatrix:
+    """What the enlarged view draws: rows × columns with their labels.
+
+    ``masked`` marks cells shown as −∞; ``levels`` are the colour-bar limits.
+    """
+
+    values: np.ndarray
+    row_labels: tuple[str, ...]
+    column_labels: tuple[str, ...]
+    masked: np.ndarray
+    levels: tuple[float, float]
+    row_axis: str
+    column_axis: str
+    note: str
+
+
+def head_matrix(
+    trace: Trace, layer: int, head: int, mode: str = "pattern", transpose: bool = False, hide_first: bool = False
+) -> HeadMatrix:
+    """Compute the matrix for one head in the chosen mode (pure; the widget only draws it)."""
+    T = trace.n_tokens
+    tokens = tuple(_short(t) for t in trace.token_strings)
+    future = np.triu(np.ones((T, T), dtype=bool), k=1) if trace.causal else np.zeros((T, T), dtype=bool)
+    notes = []
+    if mode == "pattern":
+        values = trace.pattern[layer, head].astype(np.float64)
+        masked = np.zeros((T, T), dtype=bool)
+        levels = (0.0, 1.0)
+    elif mode in ("scores", "masked"):
+        values = trace.scores[layer, head].astype(np.float64)
+        masked = future if mode == "masked" else np.zeros((T, T), dtype=bool)
+        finite = values[~masked]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        levels = (lo, hi if hi > lo else lo + 1e-6)
+        if mode == "masked":
+            values = np.where(masked, -np.inf, values)
+            notes.append("no mask: this model attends both ways" if not trace.causal else
+                         "grey cells are −∞: a query may not look at later keys")
+    else:
+        raise ValueError(f"unknown mode {mode!r}")
+    columns = np.arange(T)
+    if hide_first and T > 1:
+        columns = columns[1:]
+        values = values[:, 1:]
+        masked = masked[:, 1:]
+        if mode == "pattern":
+            totals = values.sum(axis=1, keepdims=True)
+            values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
+            notes.append(f"first token '{tokens[0]}' hidden; each row renormalised to sum to 1")
+        else:
+            notes.append(f"first token '{tokens[0]}' hidden")
+    row_labels, column_labels = tokens, tuple(tokens[i] for i in columns)
+    row_axis, column_axis = "query", "key"
+    if transpose:
+        values, masked = values.T, masked.T
+        row_labels, column_labels = column_labels, row_labels
+        row_axis, column_axis = "key", "query"
+        notes.append("3Blue1Brown layout: keys down the side, one column per query (columns sum to 1)"
+                     if mode == "pattern" else "3Blue1Brown layout: keys as rows, queries as columns")
+    return HeadMatrix(values, row_labels, column_labels, masked, levels, row_axis, column_axis, "; ".join(notes))
+
+
+def _text_colour_for(m: HeadMatrix, value: float, mode: str) -> QColor:
+    """Dark text on light cells, light text on dark ones."""
+    if not np.isfinite(value):
+        return QColor(240, 240, 240)
+    lo, hi = m.levels
+    x = float(np.clip((value - lo) / (hi - lo), 0, 1))
+    cmap = theme.ATTENTION_CMAP if mode == "pattern" else theme.SCORE_CMAP
+    c = cmap.map(x, mode="qcolor")
+    luminance = 0.2126 * c.redF() + 0.7152 * c.greenF() + 0.0722 * c.blueF()
+    return QColor(15, 15, 15) if luminance > 0.5 else QColor(245, 245, 245)
+
+
+def _short(token: str) -> str:
+    token = token.replace("\n", "⏎")
+    return token if len(token) <= MAX_LABEL_CHARS else token[: MAX_LABEL_CHARS - 1] + "…"
+
+
+class HeadDetailPanel(QWidget):
+    """The enlarged view of one head, with a bar chart of the selected query's row."""
+
+    query_selected = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.trace: Trace | None = None
+        self.layer, self.head, self.query = 0, 0, -1
+        self.current: HeadMatrix | None = None
+
+        self.title = QLabel("Layer 0, head 0")
+        self.title.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
+        self.mode_box = QComboBox()
+        for key, text in MODES.items():
+            self.mode_box.addItem(text, key)
+        self.mode_box.setToolTip("What to draw (M cycles)")
+        self.transpose_box = QCheckBox("3Blue1Brown layout")
+        self.transpose_box.setToolTip("Keys as rows and one column per query, as in the video (T)")
+        self.hide_first_box = QCheckBox("Hide first token")
+        self.hide_first_box.setToolTip("Drop the first token's column (the 'attention sink') and renormalise (F)")
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.note.setObjectName("noteLabel")
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.plot = self.view.addPlot(row=0, col=0)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.invertY(True)
+        self.plot.showAxis("top")
+        self.plot.hideAxis("bottom")
+        self.background = pg.QtWidgets.QGraphicsRectItem()
+        self.background.setBrush(QBrush(theme.MASKED_BRUSH, Qt.BDiagPattern))
+        self.background.setPen(QPen(Qt.NoPen))
+        self.plot.addItem(self.background)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=theme.ATTENTION_CMAP, interactive=False, width=18)
+        self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self.row_highlight = pg.QtWidgets.QGraphicsRectItem()
+        self.row_highlight.setPen(QPen(theme.HIGHLIGHT, 0.12))
+        self.plot.addItem(self.row_highlight)
+        self.cell_texts: list[pg.TextItem] = []
+        self.column_texts: list[pg.TextItem] = []
+        self.label_space = 2.5  # rows of room above the matrix for slanted column labels
+
+        self.bars_plot = self.view.addPlot(row=0, col=1)
+        self.bars_plot.setMenuEnabled(False)
+        self.bars_plot.setMouseEnabled(False, False)
+        self.bars_plot.hideButtons()
+        self.bars_plot.invertY(True)
+        self.bars_plot.setXRange(0, 1, padding=0)
+        self.bars_plot.setTitle("where does the query look?")
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush=theme.HIGHLIGHT)
+        self.bars_plot.addItem(self.bars)
+        self.view.ci.layout.setColumnStretchFactor(0, 3)
+        self.view.ci.layout.setColumnStretchFactor(1, 1)
+        self.view.ci.layout.setColumnStretchFactor(0, 4)
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.title)
+        controls.addStretch(1)
+        controls.addWidget(self.mode_box)
+        controls.addWidget(self.transpose_box)
+        controls.addWidget(self.hide_first_box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.note)
+        layout.addWidget(self.view, 1)
+
+        self.mode_box.currentIndexChanged.connect(self._on_options_changed)
+        self.transpose_box.toggled.connect(self._on_options_changed)
+        self.hide_first_box.toggled.connect(self._on_options_changed)
+        self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    # ------------------------------------------------------------------ panel API
+    def set_model_info(self, info: ModelInfo) -> None:
+        self.layer = min(self.layer, info.n_layers - 1)
+        self.head = min(self.head, info.n_heads - 1)
+
+    def set_trace(self, trace: Trace) -> None:
+        self.trace = trace
+        self.layer = min(self.layer, trace.n_layers - 1)
+        self.head = min(self.head, trace.n_heads - 1)
+        self._redraw()
+
+    def set_head(self, layer: int, head: int) -> None:
+        self.layer, self.head = layer, head
+        self._redraw()
+
+    def set_selected_position(self, position: int) -> None:
+        self.query = position
+        self._redraw()
+
+    @property
+    def mode(self) -> str:
+        return self.mode_box.currentData()
+
+    def set_mode(self, mode: str) -> None:
+        self.mode_box.setCurrentIndex(list(MODES).index(mode))
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        key = event.key()
+        if key == Qt.Key_M:
+            self.mode_box.setCurrentIndex((self.mode_box.currentIndex() + 1) % len(MODES))
+        elif key == Qt.Key_T:
+            self.transpose_box.toggle()
+        elif key == Qt.Key_F:
+            self.hide_first_box.toggle()
+        else:
+            super().keyPressEvent(event)
+
+    # ------------------------------------------------------------------ drawing
+    def _on_options_changed(self, *_args) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        trace = self.trace
+        if trace is None:
+            return
+        m = head_matrix(trace, self.layer, self.head, self.mode, self.transpose_box.isChecked(),
+                        self.hide_first_box.isChecked())
+        self.current = m
+        self.title.setText(f"Layer {self.layer}, head {self.head}")
+        self.note.setText(m.note)
+        rows, cols = m.values.shape
+        shown = np.where(m.masked, np.nan, m.values).astype(np.float32)
+        cmap = theme.ATTENTION_CMAP if self.mode == "pattern" else theme.SCORE_CMAP
+        self.colorbar.setColorMap(cmap)
+        self.colorbar.setLevels(m.levels)
+        self.image.setImage(shown, autoLevels=False, levels=m.levels)
+        self.background.setRect(QRectF(0, 0, cols, rows))
+        self.plot.getAxis("left").setTicks([[(i + 0.5, s) for i, s in enumerate(m.row_labels)]])
+        self.plot.getAxis("top").setTicks([[(j + 0.5, "") for j in range(cols)]])
+        self._draw_column_labels(m)
+        self.plot.getAxis("left").setLabel(PLURAL[m.row_axis])
+        self.plot.getAxis("top").setLabel(PLURAL[m.column_axis])
+        self.plot.setRange(QRectF(0, -self.label_space, cols + 1.2, rows + self.label_space), padding=0.01)
+        self._draw_cell_texts(m)
+        self._draw_query(trace)
+
+    def _draw_column_labels(self, m: HeadMatrix) -> None:
+        cols = len(m.column_labels)
+        self.label_space = max(1.5, 0.09 * max(len(m.row_labels), cols) + 1.2)
+        while len(self.column_texts) < cols:
+            item = pg.TextItem(anchor=(0, 0.5), angle=40)
+            item.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE))
+            self.plot.addItem(item)
+            self.column_texts.append(item)
+        for j, item in enumerate(self.column_texts):
+            item.setVisible(j < cols)
+            if j < cols:
+                item.setText(m.column_labels[j])
+                item.setPos(j + 0.35, -0.15)
+
+    def _draw_cell_texts(self, m: HeadMatrix) -> None:
+        rows, cols = m.values.shape
+        cell_pixels = self.plot.vb.width() / max(cols, 1)
+        fits = max(rows, cols) <= MAX_CELL_TEXT and cell_pixels >= 26
+        wanted = rows * cols if fits else 0
+        while len(self.cell_texts) < wanted:
+            item = pg.TextItem(anchor=(0.5, 0.5))
+            item.setFont(theme.label_font(max(7, theme.DEFAULT_POINT_SIZE - 4)))
+            self.plot.addItem(item)
+            self.cell_texts.append(item)
+        for n, item in enumerate(self.cell_texts):
+            if n >= wanted:
+                item.setVisible(False)
+                continue
+            i, j = divmod(n, cols)
+            value = m.values[i, j]
+            if m.masked[i, j]:
+                text = "−∞"
+            elif self.mode == "pattern":
+                text = "1" if value >= 0.995 else f"{value:.2f}".lstrip("0")
+            else:
+                text = f"{value:.1f}"
+            item.setColor(_text_colour_for(m, value, self.mode))
+            item.setText(text)
+            item.setPos(j + 0.5, i + 0.5)
+            item.setVisible(True)
+
+    def _draw_query(self, trace: Trace) -> None:
+        T = trace.n_tokens
+        q = self.query % T
+        m = self.current
+        pattern = trace.pattern[self.layer, self.head, q].astype(np.float64)
+        keys = np.arange(T)
+        if self.hide_first_box.isChecked() and T > 1:
+            keys = keys[1:]
+            pattern = pattern[1:] / max(pattern[1:].sum(), 1e-12)
+        self.bars.setOpts(x0=np.zeros(len(keys)), y=np.arange(len(keys)) + 0.5, width=pattern, height=0.7)
+        self.bars_plot.getAxis("left").setTicks([[(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys)]])
+        self.bars_plot.setYRange(0, len(keys), padding=0.01)
+        self.bars_plot.setTitle(f"where does '{_short(trace.token_strings[q])}' look?")
+        rows, cols = m.values.shape
+        if self.transpose_box.isChecked():
+            self.row_highlight.setRect(QRectF(q, 0, 1, rows))
+        else:
+            self.row_highlight.setRect(QRectF(0, q, cols, 1))
+
+    def _on_mouse_clicked(self, event) -> None:
+        if self.trace is None or self.current is None:
+            return
+        p = self.plot.vb.mapSceneToView(event.scenePos())
+        rows, cols = self.current.values.shape
+        if not (0 <= p.x() < cols and 0 <= p.y() < rows):
+            return
+        query = int(p.x()) if self.transpose_box.isChecked() else int(p.y())
+        self.query = query
+        self._redraw()
+        self.query_selected.emit(query)

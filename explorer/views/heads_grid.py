@@ -1,0 +1,153 @@
+"""Every layer × head as one mosaic image: rows = queries, columns = keys.
+
+Tiling all heads into a single ImageItem paints 6–8× faster than one item per head
+(../shared/PLATFORM.md), which is what keeps typing live.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QPen
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from explorer import theme
+from model.info import ModelInfo
+from model.trace import Trace
+
+GAP = 1  # empty pixels between tiles
+
+
+def mosaic(patterns: np.ndarray, gap: int = GAP) -> np.ndarray:
+    """(L, H, T, T) → one (L·(T+gap) − gap, H·(T+gap) − gap) image, NaN in the gaps."""
+    L, H, T, _ = patterns.shape
+    step = T + gap
+    image = np.full((L * step - gap, H * step - gap), np.nan, dtype=np.float32)
+    for layer in range(L):
+        for head in range(H):
+            image[layer * step : layer * step + T, head * step : head * step + T] = patterns[layer, head]
+    return image
+
+
+def cell_at(x: float, y: float, n_layers: int, n_heads: int, n_tokens: int, gap: int = GAP):
+    """(layer, head, query, key) under image coordinates (x, y), or None over a gap or outside."""
+    step = n_tokens + gap
+    if x < 0 or y < 0:
+        return None
+    head, key = divmod(int(x), step)
+    layer, query = divmod(int(y), step)
+    if head >= n_heads or layer >= n_layers or key >= n_tokens or query >= n_tokens:
+        return None
+    return layer, head, query, key
+
+
+class HeadsGridPanel(QWidget):
+    """All heads at once. Click (or arrow keys + Enter) selects a head: ``head_selected(layer, head)``."""
+
+    head_selected = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.trace: Trace | None = None
+        self.selected = (0, 0)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.view = pg.GraphicsLayoutWidget()
+        self.plot = self.view.addPlot()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        for axis in ("left", "top"):
+            self.plot.showAxis(axis)
+            self.plot.getAxis(axis).setStyle(tickLength=0)
+        self.plot.hideAxis("bottom")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(theme.ATTENTION_CMAP.getLookupTable(nPts=256))
+        self.image.setLevels((0.0, 1.0))
+        self.plot.addItem(self.image)
+        self.outline = pg.QtWidgets.QGraphicsRectItem()
+        self.outline.setPen(QPen(theme.SELECTED, 0.6))
+        self.plot.addItem(self.outline)
+        self.hover_label = QLabel("Hover a cell: layer, head, query → key, weight")
+        self.hover_label.setObjectName("hoverLabel")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.hover_label)
+        self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.last_paint_ms = 0.0
+
+    # ------------------------------------------------------------------ panel API
+    def set_model_info(self, info: ModelInfo) -> None:
+        self.selected = (min(self.selected[0], info.n_layers - 1), min(self.selected[1], info.n_heads - 1))
+
+    def set_trace(self, trace: Trace) -> None:
+        import time
+
+        start = time.perf_counter()
+        first = self.trace is None or self.trace.pattern.shape != trace.pattern.shape
+        self.trace = trace
+        L, H, T, _ = trace.pattern.shape
+        self.image.setImage(mosaic(trace.pattern), levels=(0.0, 1.0), autoLevels=False)
+        if first:
+            step = T + GAP
+            self.plot.getAxis("top").setTicks([[(h * step + T / 2, f"H{h}") for h in range(H)]])
+            self.plot.getAxis("left").setTicks([[(layer * step + T / 2, f"L{layer}") for layer in range(L)]])
+            self.plot.setRange(QRectF(0, 0, H * step - GAP, L * step - GAP), padding=0.02)
+        self.selected = (min(self.selected[0], L - 1), min(self.selected[1], H - 1))
+        self._draw_outline()
+        self.last_paint_ms = (time.perf_counter() - start) * 1000.0
+
+    # ------------------------------------------------------------------ selection
+    def select_head(self, layer: int, head: int) -> None:
+        if self.trace is not None:
+            layer = int(np.clip(layer, 0, self.trace.n_layers - 1))
+            head = int(np.clip(head, 0, self.trace.n_heads - 1))
+        self.selected = (layer, head)
+        self._draw_outline()
+        self.head_selected.emit(layer, head)
+
+    def _draw_outline(self) -> None:
+        if self.trace is None:
+            return
+        T = self.trace.n_tokens
+        layer, head = self.selected
+        step = T + GAP
+        self.outline.setRect(QRectF(head * step - 0.5, layer * step - 0.5, T + 1, T + 1))
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        layer, head = self.selected
+        moves = {Qt.Key_Left: (0, -1), Qt.Key_Right: (0, 1), Qt.Key_Up: (-1, 0), Qt.Key_Down: (1, 0)}
+        if event.key() in moves:
+            dl, dh = moves[event.key()]
+            self.select_head(layer + dl, head + dh)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    # ------------------------------------------------------------------ mouse
+    def _cell_under(self, scene_pos: QPointF):
+        if self.trace is None:
+            return None
+        p = self.plot.vb.mapSceneToView(scene_pos)
+        return cell_at(p.x(), p.y(), self.trace.n_layers, self.trace.n_heads, self.trace.n_tokens)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        cell = self._cell_under(scene_pos)
+        if cell is None:
+            return
+        layer, head, q, k = cell
+        t = self.trace
+        self.hover_label.setText(
+            f"L{layer} H{head}   query {q} '{t.token_strings[q]}' → key {k} '{t.token_strings[k]}'   "
+            f"weight {t.pattern[layer, head, q, k]:.3f}"
+        )
+
+    def _on_mouse_clicked(self, event) -> None:
+        cell = self._cell_under(event.scenePos())
+        if cell is not None:
+            self.setFocus()
+            self.select_head(cell[0], cell[1])

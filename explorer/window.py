@@ -1,0 +1,303 @@
+"""The main window: a text box, the token strip, the all-heads grid, and tabs of panels."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QProgressBar,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer import theme
+from explorer.trace_worker import ModelWorker
+from explorer.views.head_detail import HeadDetailPanel
+from explorer.views.heads_grid import HeadsGridPanel
+from explorer.views.token_strip import TokenStrip
+from model.info import ModelInfo
+from model.loading import BUNDLED
+from model.trace import Trace
+
+SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
+
+
+class MainWindow(QMainWindow):
+    """Type, and every head redraws.
+
+    Panels are QWidgets with any of ``set_model_info(info)``, ``set_trace(trace)`` and
+    ``set_selected_position(position)``; :meth:`add_panel` puts one in a tab and forwards
+    all three to it. A panel that wants text appended emits ``text_append_requested(str)``
+    (the new full text); one that wants several texts traced emits
+    ``traces_requested(tuple)`` and receives ``set_batch_traces(texts, traces)``.
+    """
+
+    def __init__(self, source: str = BUNDLED, settings: QSettings | None = None,
+                 initial_text: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings("AttentionExplorer", "AttentionExplorer")
+        self.point_size = int(self.settings.value("font_size", theme.DEFAULT_POINT_SIZE))
+        self.theme_name = str(self.settings.value("theme", "dark"))
+        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
+        self.model_info: ModelInfo | None = None
+        self.trace: Trace | None = None
+        self.selected_position = -1
+        self.last_paint_ms = 0.0
+        self.last_latency_ms = 0.0
+        self.panels: list[QWidget] = []
+        self._batch_requester: QWidget | None = None
+        self.setWindowTitle("Attention Explorer")
+
+        self.worker = ModelWorker(self)
+        self.worker.trace_ready.connect(self._on_trace_ready)
+        self.worker.batch_ready.connect(self._on_batch_ready)
+        self.worker.model_loaded.connect(self._on_model_loaded)
+        self.worker.error.connect(self._on_worker_error)
+        self.worker.busy_changed.connect(self._on_busy_changed)
+
+        self.text_box = QLineEdit()
+        self.text_box.setObjectName("textBox")
+        self.text_box.setPlaceholderText("Type a sentence…")
+        self.text_box.setClearButtonEnabled(True)
+        self.token_strip = TokenStrip()
+        self.banner = QLabel("")
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+
+        self.heads_grid = HeadsGridPanel()
+        self.head_detail = HeadDetailPanel()
+        self.tabs = QTabWidget()
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(self.heads_grid)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([620, 980])
+        self.panels += [self.token_strip, self.heads_grid]
+        self.add_panel(self.head_detail, "Head")
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 8, 8, 4)
+        layout.addWidget(self.text_box)
+        layout.addWidget(self.token_strip)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.status_model = QLabel("no model")
+        self.status_tokens = QLabel("")
+        self.status_timing = QLabel("")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.busy.hide()
+        for w in (self.status_model, self.status_tokens, self.status_timing):
+            self.statusBar().addPermanentWidget(w)
+        self.statusBar().addPermanentWidget(self.busy)
+
+        self.text_box.textChanged.connect(self._on_text_changed)
+        self.token_strip.position_selected.connect(self.select_position)
+        self.heads_grid.head_selected.connect(self._on_head_selected)
+        self.head_detail.query_selected.connect(self.select_position)
+        self._build_menus()
+        self._apply_style()
+
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 950)
+        state = self.settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+        text = initial_text if initial_text is not None else self.settings.value("text", SEED_SENTENCE)
+        self.text_box.setText(str(text))
+        self.load_model(source)
+
+    # ------------------------------------------------------------------ panels
+    def add_panel(self, panel: QWidget, title: str) -> None:
+        """Put ``panel`` in a tab and forward model info, traces and selection to it."""
+        self.tabs.addTab(panel, title)
+        self.panels.append(panel)
+        if hasattr(panel, "text_append_requested"):
+            panel.text_append_requested.connect(self.text_box.setText)
+        if hasattr(panel, "traces_requested"):
+            panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
+        if self.model_info is not None and hasattr(panel, "set_model_info"):
+            panel.set_model_info(self.model_info)
+        if self.trace is not None and hasattr(panel, "set_trace"):
+            panel.set_trace(self.trace)
+
+    def _forward(self, method: str, *args) -> None:
+        for panel in self.panels:
+            if hasattr(panel, method):
+                getattr(panel, method)(*args)
+
+    # ------------------------------------------------------------------ model and requests
+    def load_model(self, source: str) -> None:
+        self.status_model.setText(f"loading {source}…")
+        self.worker.load_model(source)
+
+    def request_trace(self) -> None:
+        positions = (self.selected_position, -1) if self.selected_position != -1 else (-1,)
+        self.worker.request_trace(self.text_box.text(), positions)
+
+    def _request_batch(self, panel: QWidget, texts) -> None:
+        self._batch_requester = panel
+        self.worker.request_batch(tuple(texts))
+
+    @Slot(str)
+    def _on_text_changed(self, _text: str) -> None:
+        if self.model_info is not None:
+            self.request_trace()
+
+    @Slot(int)
+    def select_position(self, position: int) -> None:
+        self.selected_position = position
+        self.token_strip.select(position)
+        self._forward("set_selected_position", position)
+        if self.trace is not None and not self.trace.has_logits_at(position):
+            self.request_trace()
+
+    @Slot(int, int)
+    def _on_head_selected(self, layer: int, head: int) -> None:
+        self.head_detail.set_head(layer, head)
+        self.tabs.setCurrentWidget(self.head_detail)
+
+    # ------------------------------------------------------------------ worker results
+    @Slot(object)
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.model_info = info
+        self.setWindowTitle(f"Attention Explorer — {info.name}")
+        self.status_model.setText(f"{info.name} · {info.n_layers}×{info.n_heads} heads")
+        self._forward("set_model_info", info)
+        self._show_banner("")
+        self.request_trace()
+
+    @Slot(object)
+    def _on_trace_ready(self, trace: Trace) -> None:
+        requested_at = self.worker.last_request_time.get(trace.request_id)
+        start = time.perf_counter()
+        self.trace = trace
+        self._forward("set_trace", trace)
+        if self.selected_position != -1:
+            self._forward("set_selected_position", self.selected_position)
+        end = time.perf_counter()
+        self.last_paint_ms = (end - start) * 1000.0
+        if requested_at is not None:
+            self.last_latency_ms = (end - requested_at) * 1000.0
+        self.status_tokens.setText(f"{trace.n_tokens} tokens")
+        self.status_timing.setText(f"forward {trace.forward_ms:.1f} ms · paint {self.last_paint_ms:.1f} ms")
+        if trace.truncated:
+            self._show_banner(
+                f"Showing the last {trace.n_tokens} of {trace.n_input_tokens} tokens: the model's context "
+                f"holds {trace.n_tokens}; the oldest {trace.n_dropped_tokens} were dropped.", error=False
+            )
+        else:
+            self._show_banner("")
+
+    @Slot(object, object)
+    def _on_batch_ready(self, texts, traces) -> None:
+        if self._batch_requester is not None and hasattr(self._batch_requester, "set_batch_traces"):
+            self._batch_requester.set_batch_traces(texts, traces)
+
+    @Slot(str, str)
+    def _on_worker_error(self, kind: str, message: str) -> None:
+        if kind == "load":
+            keep = f" Still showing {self.model_info.name}." if self.model_info else ""
+            self._show_banner(f"Could not load the model: {message}.{keep}", error=True)
+            self.status_model.setText(self.model_info.name if self.model_info else "no model")
+        else:
+            self._show_banner(message, error=True)
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+
+    def _show_banner(self, text: str, error: bool = False) -> None:
+        self.banner.setText(text)
+        self.banner.setProperty("error", error)
+        colour = self.colours["error"] if error else self.colours["accent"]
+        self.banner.setStyleSheet(f"color: {colour}; font-weight: bold;")
+        self.banner.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ menus, look
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "Open model folder…", "Ctrl+O", self._on_open_folder)
+        self._action(file_menu, "Bundled teaching model", None, lambda: self.load_model(BUNDLED))
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", QKeySequence.Quit, self.close)
+        view = self.menuBar().addMenu("&View")
+        self._action(view, "Larger text", "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
+        self._action(view, "Smaller text", "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))
+        self._action(view, "Light / dark theme", "Ctrl+Shift+T", self.toggle_theme)
+        go = self.menuBar().addMenu("&Go")
+        self._action(go, "Edit text", "Ctrl+L", lambda: self.text_box.setFocus())
+        self._action(go, "Heads grid (arrow keys move)", "Ctrl+G", lambda: self.heads_grid.setFocus())
+        self._action(go, "Previous token", "Alt+Left", lambda: self._step_selection(-1))
+        self._action(go, "Next token", "Alt+Right", lambda: self._step_selection(+1))
+        self._action(go, "Last token", "Alt+End", lambda: self.select_position(-1))
+
+    def _action(self, menu, text, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _step_selection(self, step: int) -> None:
+        if self.trace is None:
+            return
+        current = self.selected_position % self.trace.n_tokens
+        self.select_position(max(0, min(self.trace.n_tokens - 1, current + step)))
+
+    def _on_open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a model folder")
+        if folder:
+            self.load_model(folder)
+
+    def set_font_size(self, point_size: int) -> None:
+        self.point_size = max(8, min(40, point_size))
+        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
+        self._apply_style()
+
+    def toggle_theme(self) -> None:
+        self.theme_name = "light" if self.theme_name == "dark" else "dark"
+        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
+        for view in (self.heads_grid.view, self.head_detail.view):
+            view.setBackground(self.colours["bg"])
+        self._apply_style()
+
+    def _apply_style(self) -> None:
+        c, big = self.colours, self.point_size + 6
+        self.setStyleSheet(
+            f"QLineEdit#textBox {{ font-size: {big}pt; padding: 6px; }}"
+            f"QPushButton#tokenChip {{ font-size: {self.point_size + 1}pt; padding: 3px 8px; border: 1px solid {c['fg']};"
+            f" border-radius: 6px; background: {c['panel']}; color: {c['fg']}; }}"
+            f"QPushButton#tokenChip:checked {{ background: {c['accent']}; color: {c['bg']}; }}"
+            f"QLabel#hoverLabel, QLabel#noteLabel {{ font-size: {self.point_size}pt; }}"
+        )
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("text", self.text_box.text())
+        self.settings.setValue("font_size", self.point_size)
+        self.settings.setValue("theme", self.theme_name)
+        self.settings.sync()
+        self.worker.stop()
+        super().closeEvent(event)

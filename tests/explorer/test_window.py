@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from explorer.views.head_detail import head_matrix
+from explorer.views.heads_grid import cell_at, mosaic
+
+
+def type_text(qtbot, window, text):
+    window.text_box.setText(text)
+    shown = window.text_box.text()  # Qt itself replaces a lone surrogate
+    qtbot.waitUntil(lambda: window.trace is not None and window.trace.text == shown, timeout=10000)
+    return window.trace
+
+
+def test_typing_produces_a_trace_whose_tokens_match_the_text(qtbot, make_window):
+    window = make_window()
+    window.text_box.clear()
+    qtbot.keyClicks(window.text_box, "the king and the queen")
+    qtbot.waitUntil(lambda: window.trace.text == "the king and the queen", timeout=10000)
+    assert window.trace.token_strings == ("[CLS]", "the", "king", "and", "the", "queen")
+    chips = [c.text() for c in window.token_strip.chips if c.isVisible()]
+    assert chips == list(window.trace.token_strings)
+    assert window.heads_grid.image.image.shape == mosaic(window.trace.pattern).shape
+    assert "6 tokens" in window.status_tokens.text()
+
+
+def test_a_burst_of_edits_ends_on_the_last_text_with_no_stale_trace(qtbot, make_window):
+    window = make_window()
+    seen = []
+    window.worker.trace_ready.connect(lambda t: seen.append(t.request_id))
+    words = "the mole of carbon dioxide was in the eiffel tower".split()
+    for i in range(50):
+        window.text_box.setText(" ".join(words[: 1 + i % len(words)]) + f" {i}")
+    last = window.text_box.text()
+    qtbot.waitUntil(lambda: window.trace.text == last, timeout=15000)
+    qtbot.wait(200)
+    assert window.trace.text == last
+    assert window.trace.request_id == window.worker.latest_trace_id
+    assert seen == sorted(seen)  # nothing older ever arrived after something newer
+    assert len(seen) < 50  # the mailbox dropped superseded requests
+
+
+def test_clicking_a_head_opens_it_in_the_enlarged_view(qtbot, make_window):
+    window = make_window()
+    trace = window.trace
+    T = trace.n_tokens
+    grid = window.heads_grid
+    target = QPointF(1 * (T + 1) + T / 2, 1 * (T + 1) + 1)  # layer 1, head 1
+    scene_pos = grid.plot.vb.mapViewToScene(target)
+
+    class Click:
+        def scenePos(self):  # noqa: N802 (Qt API)
+            return scene_pos
+
+    grid._on_mouse_clicked(Click())
+    assert (window.head_detail.layer, window.head_detail.head) == (1, 1)
+    assert window.tabs.currentWidget() is window.head_detail
+    np.testing.assert_allclose(window.head_detail.image.image, trace.pattern[1, 1], rtol=1e-6)
+
+
+def test_arrow_keys_move_between_heads_and_layers(qtbot, make_window):
+    window = make_window()
+    grid = window.heads_grid
+    grid.select_head(0, 0)
+    qtbot.keyClick(grid, Qt.Key_Right)
+    qtbot.keyClick(grid, Qt.Key_Down)
+    assert grid.selected == (1, 1) and window.head_detail.head == 1 and window.head_detail.layer == 1
+    qtbot.keyClick(grid, Qt.Key_Down)  # already on the last layer: stays
+    assert grid.selected == (1, 1)
+
+
+def test_hover_reports_layer_head_tokens_and_weight(qtbot, make_window):
+    window = make_window()
+    grid, trace = window.heads_grid, window.trace
+    T = trace.n_tokens
+    pos = grid.plot.vb.mapViewToScene(QPointF((T + 1) * 2 + 0.5, 3.5))  # layer 0, head 2, query 3, key 0
+    grid._on_mouse_moved(pos)
+    text = grid.hover_label.text()
+    assert "L0 H2" in text and f"'{trace.token_strings[3]}'" in text
+    assert f"{trace.pattern[0, 2, 3, 0]:.3f}" in text
+
+
+def test_mosaic_cells_map_back_to_layer_head_query_key():
+    patterns = np.random.default_rng(0).random((2, 3, 4, 4))
+    image = mosaic(patterns)
+    assert image.shape == (2 * 5 - 1, 3 * 5 - 1)
+    assert image[5 + 2, 10 + 3] == pytest.approx(patterns[1, 2, 2, 3], rel=1e-6)
+    assert np.isnan(image[4, 0])
+    assert cell_at(10 + 3.5, 5 + 2.5, 2, 3, 4) == (1, 2, 2, 3)
+    assert cell_at(4.5, 0.5, 2, 3, 4) is None  # the gap between heads
+
+
+def test_view_toggles_change_what_is_drawn(qtbot, make_window):
+    window = make_window()
+    detail, trace = window.head_detail, window.trace
+    detail.set_head(1, 3)
+    T = trace.n_tokens
+    np.testing.assert_allclose(detail.image.image, trace.pattern[1, 3], rtol=1e-6)
+
+    detail.set_mode("scores")
+    np.testing.assert_allclose(detail.image.image, trace.scores[1, 3], rtol=1e-6)
+    assert np.isfinite(detail.image.image).all()
+
+    detail.set_mode("masked")
+    shown = detail.image.image
+    future = np.triu(np.ones((T, T), dtype=bool), 1)
+    assert np.isnan(shown[future]).all() and np.isfinite(shown[~future]).all()
+    assert "−∞" in [t.toPlainText() for t in detail.cell_texts if t.isVisible()] or T > 16
+    assert "−∞" in detail.note.text()
+
+    detail.set_mode("pattern")
+    detail.transpose_box.setChecked(True)
+    np.testing.assert_allclose(detail.image.image, trace.pattern[1, 3].T, rtol=1e-6)
+    np.testing.assert_allclose(detail.image.image.sum(axis=0), 1.0, atol=1e-5)  # columns sum to 1
+    detail.transpose_box.setChecked(False)
+
+    detail.hide_first_box.setChecked(True)
+    shown = detail.image.image
+    assert shown.shape == (T, T - 1)
+    np.testing.assert_allclose(shown[1:].sum(axis=1), 1.0, atol=1e-5)
+    assert "hidden" in detail.note.text() and "renormalised" in detail.note.text()
+
+
+def test_masked_view_of_a_model_without_a_mask_says_so(qtbot, make_window):
+    import dataclasses
+
+    trace = dataclasses.replace(make_window().trace, causal=False)
+    m = head_matrix(trace, 0, 0, "masked")
+    assert not m.masked.any() and "no mask" in m.note
+
+
+def test_selecting_a_token_highlights_its_row_and_asks_for_its_prediction(qtbot, make_window):
+    window = make_window()
+    window.token_strip.chips[2].click()
+    qtbot.waitUntil(lambda: window.trace.has_logits_at(2), timeout=10000)
+    assert window.head_detail.query == 2
+    rect = window.head_detail.row_highlight.rect()
+    assert (rect.y(), rect.height()) == (2, 1)
+    bars = window.head_detail.bars.opts["width"]
+    np.testing.assert_allclose(bars, window.trace.pattern[0, 0, 2], rtol=1e-6)
+
+
+def test_a_model_error_shows_a_message_and_a_later_good_input_recovers(qtbot, make_window):
+    window = make_window()
+    engine = window.worker._engine
+    real_trace = engine.model.trace
+
+    def flaky(text, *args, **kwargs):
+        if "boom" in text:
+            raise RuntimeError("the model fell over")
+        return real_trace(text, *args, **kwargs)
+
+    engine.model.trace = flaky
+    window.text_box.setText("boom")
+    qtbot.waitUntil(lambda: "fell over" in window.banner.text(), timeout=10000)
+    assert window.banner.isVisible()
+    type_text(qtbot, window, "the queen")
+    assert not window.banner.isVisible()
+
+
+def test_loading_a_broken_model_keeps_the_previous_one(qtbot, make_window, tmp_path, tiny_model_folder):
+    import shutil
+
+    window = make_window()
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_folder, broken)
+    (broken / "model.safetensors").write_bytes(b"\x00" * 10)
+    window.load_model(str(broken))
+    qtbot.waitUntil(lambda: "Could not load" in window.banner.text(), timeout=10000)
+    assert "model.safetensors" in window.banner.text()
+    assert window.model_info.name == "tiny"
+    type_text(qtbot, window, "the mole")
+
+
+def test_a_wrong_path_gives_a_clear_message(qtbot, make_window, tmp_path):
+    window = make_window(source=tmp_path / "no-such-model", wait=False)
+    qtbot.waitUntil(lambda: "Could not load" in window.banner.text(), timeout=10000)
+    assert "no such file or folder" in window.banner.text()
+    window.text_box.setText("still responsive")  # no model: nothing runs, nothing crashes
+    qtbot.wait(50)
+
+
+def test_empty_text_and_text_longer_than_the_context(qtbot, make_window):
+    window = make_window()
+    trace = type_text(qtbot, window, "")
+    assert trace.n_tokens == 1  # the BOS token alone
+    long_text = " ".join(["the king and the queen"] * 10)
+    trace = type_text(qtbot, window, long_text)
+    assert trace.truncated
+    assert f"last {trace.n_tokens} of {trace.n_input_tokens} tokens" in window.banner.text()
+
+
+def test_text_and_font_size_persist(qtbot, make_window, settings):
+    window = make_window(text="one mole of carbon dioxide")
+    window.set_font_size(20)
+    window.close()
+    again = make_window(text=None, wait=False)
+    assert again.text_box.text() == "one mole of carbon dioxide"
+    assert again.point_size == 20
+
+
+def test_closing_the_window_stops_the_worker_thread(qtbot, make_window):
+    window = make_window()
+    assert window.worker.is_running()
+    window.close()
+    assert not window.worker.is_running()
+
+
+@pytest.mark.parametrize("text", ["😀🧠 emoji", "日本語", "\ud800 lone surrogate", "tab\tand\x00null"])
+def test_any_unicode_is_shown(qtbot, make_window, text):
+    window = make_window()
+    trace = type_text(qtbot, window, text)
+    assert trace.n_tokens >= 1 and not window.banner.isVisible()
