@@ -23,6 +23,7 @@ from explorer import theme
 from explorer.trace_worker import ModelWorker
 from explorer.views.head_detail import HeadDetailPanel
 from explorer.views.heads_grid import HeadsGridPanel
+from explorer.views.next_token import NextTokenPanel
 from explorer.views.token_strip import TokenStrip
 from model.info import ModelInfo
 from model.loading import BUNDLED
@@ -85,6 +86,8 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([620, 980])
         self.panels += [self.token_strip, self.heads_grid]
         self.add_panel(self.head_detail, "Head")
+        self.next_token = NextTokenPanel()
+        self.add_panel(self.next_token, "Next token")
 
         central = QWidget()
         layout = QVBoxLayout(central)

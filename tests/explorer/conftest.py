@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings
 
 from model.transformer import Transformer
 from model.weights import save_model
-from tests.model.conftest import tiny_config, train_wordpiece
+from tests.model.conftest import tiny_config, tracing_model, train_wordpiece, wordpiece_file  # noqa: F401 (fixtures)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -1,0 +1,142 @@
+"""Typing benchmark on the real window: ``python -m explorer.bench [--model PATH]``.
+
+Drives the main window offscreen with simulated keystrokes and prints medians and p95 of
+keystroke-to-repaint latency, forward time and paint time, and the longest stall of the
+GUI thread (a 5 ms heartbeat timer: any gap beyond its period is time the GUI thread
+could not react). Latency of a keystroke is the time from the key to the first repaint
+that shows a text at least as new as that key (superseded requests are never drawn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from model.loading import BUNDLED
+
+SENTENCE = (
+    "a fluffy blue creature roamed the verdant forest while the king and the queen "
+    "walked past the eiffel tower, and one mole of carbon dioxide"
+)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def pct(values, q) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+def run(window, app, n_keys: int, interval_ms: int) -> dict:
+    """Type SENTENCE (restarting when it ends) for ``n_keys`` keystrokes, ``interval_ms`` apart."""
+    keys: list[tuple[int, float]] = []  # (request id, time)
+    latencies, forwards, paints, grid_paints = [], [], [], []
+    gaps: list[float] = []
+    last_beat = [time.perf_counter()]
+
+    def on_trace(trace) -> None:  # connected after the window's slot: runs once the panels have painted
+        now = time.perf_counter()
+        forwards.append(trace.forward_ms)
+        paints.append(window.last_paint_ms)
+        grid_paints.append(window.heads_grid.last_paint_ms)
+        while keys and keys[0][0] <= trace.request_id:
+            latencies.append((now - keys.pop(0)[1]) * 1000.0)
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append((now - last_beat[0]) * 1000.0)
+        last_beat[0] = now
+
+    window.worker.trace_ready.connect(on_trace)
+    heartbeat = QTimer()
+    heartbeat.setInterval(5)
+    heartbeat.timeout.connect(beat)
+    state = {"typed": 0, "pos": 0}
+    loop = QEventLoop()
+
+    def press() -> None:
+        if state["typed"] >= n_keys:
+            keyer.stop()
+            QTimer.singleShot(500, loop.quit)
+            return
+        state["pos"] = state["pos"] + 1 if state["pos"] < len(SENTENCE) else 1
+        window.text_box.setText(SENTENCE[: state["pos"]])
+        keys.append((window.worker.latest_trace_id, time.perf_counter()))
+        state["typed"] += 1
+
+    keyer = QTimer()
+    keyer.setInterval(interval_ms)
+    keyer.timeout.connect(press)
+    last_beat[0] = time.perf_counter()
+    heartbeat.start()
+    keyer.start()
+    loop.exec()
+    heartbeat.stop()
+    window.worker.trace_ready.disconnect(on_trace)
+    return {
+        "keys": n_keys, "interval_ms": interval_ms, "latency": latencies, "forward": forwards,
+        "paint": paints, "grid_paint": grid_paints, "stall": max(gaps) - 5.0 if gaps else float("nan"),
+        "tokens": window.trace.n_tokens if window.trace else 0,
+    }
+
+
+def report(name: str, r: dict) -> None:
+    print(f"\n{name}: {r['keys']} keystrokes, one every {r['interval_ms']} ms, "
+          f"{len(r['forward'])} repaints, up to {r['tokens']} tokens")
+    for label, key in (("keystroke→repaint", "latency"), ("forward pass", "forward"),
+                       ("paint (all panels)", "paint"), ("paint (heads grid)", "grid_paint")):
+        v = r[key]
+        print(f"  {label:20s} p50 {pct(v, 50):6.1f} ms   p95 {pct(v, 95):6.1f} ms   max {max(v) if v else float('nan'):6.1f} ms")
+    print(f"  {'longest GUI stall':20s} {r['stall']:6.1f} ms (beyond the 5 ms heartbeat)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=BUNDLED)
+    parser.add_argument("--keys", type=int, default=240)
+    parser.add_argument("--interval", type=int, default=80, help="ms between keystrokes (typing speed)")
+    parser.add_argument("--burst-interval", type=int, default=10, help="ms between keystrokes in the burst run")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QApplication.instance() or QApplication(["attention-explorer-bench"])
+    from explorer.window import MainWindow
+
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.IniFormat)
+    window = MainWindow(source=args.model, settings=settings, initial_text="warm up")
+    window.resize(1600, 1000)
+    window.show()
+    timer = QElapsedTimer()
+    timer.start()
+    while window.trace is None and timer.elapsed() < 60000:
+        app.processEvents()
+        time.sleep(0.005)
+    if window.trace is None:
+        print("the model did not answer:", window.banner.text())
+        return 1
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with "
+          f"{torch.get_num_threads()} threads, Python {platform.python_version()}, Qt offscreen")
+    print(f"model: {window.model_info.name} ({window.model_info.n_layers} layers × {window.model_info.n_heads} heads)")
+    report("typing", run(window, app, args.keys, args.interval))
+    report("burst", run(window, app, args.keys, args.burst_interval))
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

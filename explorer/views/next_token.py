@@ -1,0 +1,335 @@
+"""Next-token probabilities under a temperature slider, with top-k, top-p and sampling.
+
+Everything re-normalises from the logits already in the Trace: moving a slider never
+re-runs the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer import theme
+from model.info import ModelInfo
+from model.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
+from model.tokenizer import append_token
+from model.trace import Trace
+
+SLIDER_STEPS = 1000
+HIGHLIGHT_MS = 350
+
+
+def slider_to_temperature(x: int) -> float:
+    """Piecewise-linear so steps are fine near 0 and around 1: 0–400 → 0–0.5, 400–800 → 0.5–1.5,
+    800–1000 → 1.5–2.5."""
+    if x <= 400:
+        return 0.5 * x / 400
+    if x <= 800:
+        return 0.5 + (x - 400) / 400
+    return 1.5 + (x - 800) / 200
+
+
+def temperature_to_slider(t: float) -> int:
+    if t <= 0.5:
+        return round(t / 0.5 * 400)
+    if t <= 1.5:
+        return round(400 + (t - 0.5) * 400)
+    return round(min(1000, 800 + (t - 1.5) * 200))
+
+
+def readable(token: str) -> str:
+    return token.replace(" ", "␣").replace("\n", "⏎")
+
+
+class NextTokenPanel(QWidget):
+    """Bars for the most likely next tokens after the selected position.
+
+    Emits ``text_append_requested(str)`` with the new full text after sampling.
+    """
+
+    text_append_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.info: ModelInfo | None = None
+        self.trace: Trace | None = None
+        self.position = -1
+        self.rows: np.ndarray = np.zeros(0, dtype=np.int64)  # token ids shown, best first
+        self.distribution = None
+        self.rng = np.random.default_rng(0)
+        self.generating = 0
+        self.expected_text: str | None = None
+        self.sampled: int | None = None
+        self.redraw_ms = 0.0
+
+        self.title = QLabel("Next token")
+        self.title.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
+        self.stats = QLabel("")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.hide()
+
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setValue(temperature_to_slider(1.0))
+        self.slider.setToolTip("Temperature: 0 always picks the top token; higher flattens (keys: ←/→, PgUp/PgDn)")
+        self.temperature_box = QDoubleSpinBox()
+        self.temperature_box.setRange(0.0, 2.5)
+        self.temperature_box.setDecimals(2)
+        self.temperature_box.setSingleStep(0.05)
+        self.temperature_box.setValue(1.0)
+        self.shown_box = QSpinBox()
+        self.shown_box.setRange(3, 40)
+        self.shown_box.setValue(15)
+        self.top_k_box = QSpinBox()
+        self.top_k_box.setRange(0, 1000)
+        self.top_k_box.setSpecialValueText("off")
+        self.top_p_box = QDoubleSpinBox()
+        self.top_p_box.setRange(0.01, 1.0)
+        self.top_p_box.setSingleStep(0.05)
+        self.top_p_box.setValue(1.0)
+        self.top_p_box.setToolTip("top-p (1.00 = off)")
+        self.logits_box = QCheckBox("show logits")
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, 2**31 - 1)
+        self.sample_button = QPushButton("Sample next")
+        self.sample_button.setToolTip("Draw one token and append it (Ctrl+Enter)")
+        self.generate_count = QSpinBox()
+        self.generate_count.setRange(1, 200)
+        self.generate_count.setValue(10)
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setToolTip("Sample this many tokens one after another (Ctrl+Shift+Enter)")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop generating (Esc)")
+        self.stop_button.setEnabled(False)
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.plot = self.view.addPlot()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.invertY(True)
+        self.ghost = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=QColor(255, 255, 255, 40),
+                                     pen=QColor(255, 255, 255, 90))
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.55, width=[], brush=theme.HIGHLIGHT)
+        self.plot.addItem(self.ghost)
+        self.plot.addItem(self.bars)
+        self.value_texts: list[pg.TextItem] = []
+
+        grid = QGridLayout()
+        grid.addWidget(QLabel("temperature T"), 0, 0)
+        grid.addWidget(self.slider, 0, 1, 1, 5)
+        grid.addWidget(self.temperature_box, 0, 6)
+        grid.addWidget(QLabel("bars"), 1, 0)
+        grid.addWidget(self.shown_box, 1, 1)
+        grid.addWidget(QLabel("top-k"), 1, 2)
+        grid.addWidget(self.top_k_box, 1, 3)
+        grid.addWidget(QLabel("top-p"), 1, 4)
+        grid.addWidget(self.top_p_box, 1, 5)
+        grid.addWidget(self.logits_box, 1, 6)
+        actions = QHBoxLayout()
+        actions.addWidget(QLabel("seed"))
+        actions.addWidget(self.seed_box)
+        actions.addWidget(self.sample_button)
+        actions.addWidget(self.generate_count)
+        actions.addWidget(self.generate_button)
+        actions.addWidget(self.stop_button)
+        actions.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addLayout(grid)
+        layout.addLayout(actions)
+        layout.addWidget(self.stats)
+        layout.addWidget(self.message)
+        layout.addWidget(self.view, 1)
+
+        self.slider.valueChanged.connect(self._on_slider_changed)
+        self.temperature_box.valueChanged.connect(self._on_temperature_typed)
+        for box in (self.shown_box, self.top_k_box, self.top_p_box):
+            box.valueChanged.connect(self._on_options_changed)
+        self.logits_box.toggled.connect(self._on_options_changed)
+        self.seed_box.valueChanged.connect(self._on_seed_changed)
+        self.sample_button.clicked.connect(self.sample_next)
+        self.generate_button.clicked.connect(lambda: self.generate(self.generate_count.value()))
+        self.stop_button.clicked.connect(self.stop)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.sample_next)
+        QShortcut(QKeySequence("Ctrl+Shift+Return"), self, lambda: self.generate(self.generate_count.value()))
+        QShortcut(QKeySequence("Escape"), self, self.stop)
+
+    # ------------------------------------------------------------------ panel API
+    def set_model_info(self, info: ModelInfo) -> None:
+        self.info = info
+        self.stop()
+
+    def set_trace(self, trace: Trace) -> None:
+        self.trace = trace
+        if self.generating and trace.text != self.expected_text:
+            self.stop()  # the person edited the text
+        self._redraw()
+        if self.generating and trace.text == self.expected_text:
+            QTimer.singleShot(120, self.sample_next)
+
+    def set_selected_position(self, position: int) -> None:
+        self.position = position
+        self._redraw()
+
+    @property
+    def temperature(self) -> float:
+        return float(self.temperature_box.value())
+
+    def set_temperature(self, t: float) -> None:
+        self.temperature_box.setValue(t)
+
+    # ------------------------------------------------------------------ controls
+    def _on_slider_changed(self, value: int) -> None:
+        t = round(slider_to_temperature(value), 2)
+        if abs(t - self.temperature_box.value()) > 1e-9:
+            self.temperature_box.blockSignals(True)
+            self.temperature_box.setValue(t)
+            self.temperature_box.blockSignals(False)
+        self._redraw()
+
+    def _on_temperature_typed(self, value: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(temperature_to_slider(value))
+        self.slider.blockSignals(False)
+        self._redraw()
+
+    def _on_options_changed(self, *_args) -> None:
+        self._redraw()
+
+    def _on_seed_changed(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    # ------------------------------------------------------------------ sampling
+    def sample_next(self) -> int | None:
+        """Draw one token after the LAST position, highlight it, then ask for it to be appended."""
+        trace = self.trace
+        if trace is None or self.info is None or not self.info.has_lm_head or not trace.has_logits_at(-1):
+            return None
+        self.position = -1
+        dist = next_token_distribution(trace.logits_at(-1), self.temperature, self._top_k(), self._top_p())
+        token = dist.sample(self.rng)
+        self.sampled = token
+        self._redraw()
+        new_text = append_token(trace.text, self.info.vocabulary[token], self.info.tokenizer_kind)
+        self.expected_text = new_text
+        QTimer.singleShot(HIGHLIGHT_MS, lambda: self._append(new_text))
+        return token
+
+    def _append(self, new_text: str) -> None:
+        self.sampled = None
+        if self.generating:
+            self.generating -= 1
+            if self.generating == 0:
+                self._set_generating(False)
+        self.text_append_requested.emit(new_text)
+
+    def generate(self, n: int) -> None:
+        self.generating = n
+        self._set_generating(True)
+        self.sample_next()
+
+    def stop(self) -> None:
+        self.generating = 0
+        self._set_generating(False)
+
+    def _set_generating(self, on: bool) -> None:
+        self.stop_button.setEnabled(on)
+        self.generate_button.setEnabled(not on)
+        self.sample_button.setEnabled(not on)
+
+    def _top_k(self) -> int | None:
+        return self.top_k_box.value() or None
+
+    def _top_p(self) -> float | None:
+        return None if self.top_p_box.value() >= 1.0 else self.top_p_box.value()
+
+    # ------------------------------------------------------------------ drawing
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def _redraw(self) -> None:
+        import time
+
+        start = time.perf_counter()
+        trace, info = self.trace, self.info
+        if info is not None and not info.has_lm_head:
+            self._show_message("This model has no language-model head: it does not predict next tokens.")
+            self.view.hide()
+            return
+        self.view.show()
+        if trace is None:
+            return
+        position = self.position % trace.n_tokens
+        if not trace.has_logits_at(position):
+            self._show_message(f"computing the prediction after position {position}…")
+            return
+        self._show_message("")
+        logits = trace.logits_at(position).astype(np.float64)
+        dist = next_token_distribution(logits, self.temperature, self._top_k(), self._top_p())
+        self.distribution = dist
+        at_one = softmax_with_temperature(logits, 1.0)
+        n = min(self.shown_box.value(), int(np.isfinite(logits).sum()))
+        order = np.argsort(-logits, kind="stable")[:n]  # ranking by logit does not change with T
+        self.rows = order
+        token = trace.token_strings[position]
+        self.title.setText(f"Next token after '{readable(token)}' (position {position})")
+        self.stats.setText(
+            f"T = {self.temperature:.2f}   entropy {entropy_bits(dist.tempered):.2f} bits "
+            f"(T = 1: {entropy_bits(at_one):.2f} bits)   kept mass {dist.kept_mass:.3f}"
+        )
+        y = np.arange(n)
+        show_logits = self.logits_box.isChecked()
+        values = logits[order] if show_logits else dist.tempered[order]
+        brushes = [
+            theme.SELECTED if token_id == self.sampled else (theme.HIGHLIGHT if dist.kept[token_id] else QColor(110, 110, 110))
+            for token_id in order
+        ]
+        if show_logits:
+            base = float(values.min()) - 1.0
+            self.bars.setOpts(x0=np.full(n, base), y=y, width=values - base, brushes=brushes, height=0.55)
+            self.ghost.setOpts(x0=[], y=[], width=[])
+            self.plot.setXRange(base, float(values.max()) + 0.5, padding=0.05)
+            self.plot.getAxis("bottom").setLabel("logit" + (" (log-probability)" if _is_normalised(logits) else ""))
+        else:
+            self.bars.setOpts(x0=np.zeros(n), y=y, width=values, brushes=brushes, height=0.55)
+            self.ghost.setOpts(x0=np.zeros(n), y=y, width=at_one[order], height=0.75)
+            top = max(float(values.max()), float(at_one[order].max()))
+            self.plot.setXRange(0, min(1.0, top * 1.25) or 1.0, padding=0.02)
+            self.plot.getAxis("bottom").setLabel("probability (faint: T = 1)")
+        self.plot.setYRange(-0.6, n - 0.4, padding=0)
+        self.plot.getAxis("left").setTicks([[(i, readable(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
+        while len(self.value_texts) < n:
+            item = pg.TextItem(anchor=(0, 0.5))
+            item.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE))
+            self.plot.addItem(item)
+            self.value_texts.append(item)
+        for i, item in enumerate(self.value_texts):
+            item.setVisible(i < n)
+            if i < n:
+                v = values[i]
+                item.setText(f"{v:.2f}" if show_logits else f"{v:.3f}")
+                item.setPos(float(v) if not show_logits else float(values[i]), i)
+        self.redraw_ms = (time.perf_counter() - start) * 1000.0
+
+
+def _is_normalised(logits: np.ndarray) -> bool:
+    finite = logits[np.isfinite(logits)]
+    return bool(finite.size) and abs(float(np.exp(finite).sum()) - 1.0) < 1e-3
