@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 
 from explorer import theme
 from explorer.trace_worker import ModelWorker
+from explorer.views.drift import DriftPanel
+from explorer.views.embeddings import EmbeddingPanel
 from explorer.views.head_detail import HeadDetailPanel
 from explorer.views.heads_grid import HeadsGridPanel
 from explorer.views.next_token import NextTokenPanel
@@ -88,6 +90,10 @@ class MainWindow(QMainWindow):
         self.add_panel(self.head_detail, "Head")
         self.next_token = NextTokenPanel()
         self.add_panel(self.next_token, "Next token")
+        self.embeddings = EmbeddingPanel()
+        self.add_panel(self.embeddings, "Embeddings")
+        self.drift = DriftPanel()
+        self.add_panel(self.drift, "Context drift")
 
         central = QWidget()
         layout = QVBoxLayout(central)

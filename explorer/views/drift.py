@@ -1,0 +1,183 @@
+"""Context drift: one word in several sentences, traced through the layers.
+
+Before attention the word has the same vector in every sentence (the embedding table is
+a lookup); each block mixes in context and the paths part ways.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer import theme
+from model.geometry import find_word, fit_pca, pairwise_cosines, trajectory
+from model.info import ModelInfo
+from model.trace import Trace
+
+PRESETS = {
+    "mole": ("mole", ["american shrew mole", "one mole of carbon dioxide", "take a biopsy of the mole"]),
+    "tower": ("tower", ["tower", "the eiffel tower", "a miniature eiffel tower"]),
+}
+COLOURS = [QColor(90, 170, 255), QColor(255, 120, 60), QColor(120, 220, 120), QColor(220, 120, 255),
+           QColor(255, 220, 80), QColor(80, 220, 220)]
+
+
+class DriftPanel(QWidget):
+    """Emits ``traces_requested(tuple[str, ...])``; the window answers with ``set_batch_traces``."""
+
+    traces_requested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.info: ModelInfo | None = None
+        self.paths: list[np.ndarray] = []
+        self.preset_box = QComboBox()
+        self.preset_box.addItems(list(PRESETS))
+        self.word = QLineEdit()
+        self.sentences = QPlainTextEdit()
+        self.sentences.setPlaceholderText("one sentence per line, each containing the word")
+        self.sentences.setMaximumHeight(110)
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Trace every sentence (Ctrl+Enter in the sentence box)")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.table = QTableWidget(0, 0)
+        self.table.verticalHeader().setVisible(False)
+        self.view = pg.GraphicsLayoutWidget()
+        self.plot = self.view.addPlot()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.legend = self.plot.addLegend(offset=(10, 10))
+        self.start_point = pg.ScatterPlotItem(size=22, symbol="star", brush=pg.mkBrush("w"))
+        self.plot.addItem(self.start_point)
+        self.start_label = pg.TextItem("token embedding\n(same in every sentence)", anchor=(0, 1))
+        self.start_label.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE))
+        self.plot.addItem(self.start_label)
+        self.curves: list[pg.PlotDataItem] = []
+        self.layer_labels: list[pg.TextItem] = []
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("preset"))
+        top.addWidget(self.preset_box)
+        top.addWidget(QLabel("word"))
+        top.addWidget(self.word)
+        top.addWidget(self.run_button)
+        top.addStretch(1)
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.view)
+        split.addWidget(self.table)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.sentences)
+        layout.addWidget(self.message)
+        layout.addWidget(split, 1)
+        self.preset_box.currentTextChanged.connect(self._on_preset_changed)
+        self.run_button.clicked.connect(self.run)
+        self._on_preset_changed(self.preset_box.currentText())
+
+    def set_model_info(self, info: ModelInfo) -> None:
+        self.info = info
+
+    def texts(self) -> tuple[str, ...]:
+        return tuple(line.strip() for line in self.sentences.toPlainText().splitlines() if line.strip())
+
+    def _on_preset_changed(self, name: str) -> None:
+        word, sentences = PRESETS[name]
+        self.word.setText(word)
+        self.sentences.setPlainText("\n".join(sentences))
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and event.modifiers() & Qt.ControlModifier:
+            self.run()
+        else:
+            super().keyPressEvent(event)
+
+    def run(self) -> None:
+        texts = self.texts()
+        if len(texts) < 2:
+            self.message.setText("Enter at least two sentences that share the word.")
+            return
+        self.message.setText("tracing…")
+        self.traces_requested.emit(texts)
+
+    def set_batch_traces(self, texts: tuple[str, ...], traces: tuple[Trace, ...]) -> None:
+        word = self.word.text().strip()
+        paths, notes = [], []
+        for text, trace in zip(texts, traces, strict=True):
+            try:
+                position, split = find_word(trace, word)
+            except ValueError as exc:
+                self.message.setText(str(exc))
+                return
+            if split:
+                notes.append(f"'{word}' is split into several tokens in '{text}'; following its first piece")
+            paths.append(trajectory(trace, position))
+        self.paths = paths
+        self.message.setText("; ".join(notes) or
+                             f"'{word}' through {len(paths[0]) - 1} blocks in {len(paths)} sentences")
+        self._draw(texts)
+
+    def _draw(self, texts: tuple[str, ...]) -> None:
+        points = np.vstack(self.paths)
+        pca = fit_pca(points)
+        self.legend.clear()
+        while len(self.curves) < len(self.paths):
+            curve = pg.PlotDataItem(symbol="o", symbolSize=11)
+            self.plot.addItem(curve)
+            self.curves.append(curve)
+        n_points = len(self.paths[0])
+        while len(self.layer_labels) < len(self.paths) * n_points:
+            label = pg.TextItem(anchor=(0.5, 1.2))
+            label.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE - 2))
+            self.plot.addItem(label)
+            self.layer_labels.append(label)
+        for label in self.layer_labels:
+            label.setVisible(False)
+        for i, curve in enumerate(self.curves):
+            if i >= len(self.paths):
+                curve.setData([], [])
+                continue
+            colour = COLOURS[i % len(COLOURS)]
+            xy = pca(self.paths[i])
+            curve.setData(xy[:, 0], xy[:, 1], pen=pg.mkPen(colour, width=3), symbolBrush=colour, name=texts[i])
+            self.legend.addItem(curve, texts[i])
+            for j in range(1, n_points):
+                label = self.layer_labels[i * n_points + j]
+                label.setText(f"after block {j - 1}")
+                label.setColor(colour)
+                label.setPos(*xy[j])
+                label.setVisible(True)
+        start = pca(self.paths[0][:1])
+        self.start_point.setData(pos=start)
+        self.start_label.setPos(*start[0])
+        self.plot.autoRange(padding=0.15)
+        cosines = [pairwise_cosines(np.stack([p[j] for p in self.paths])) for j in range(n_points)]
+        pairs = [(a, b) for a in range(len(self.paths)) for b in range(a + 1, len(self.paths))]
+        self.table.setColumnCount(1 + len(pairs))
+        self.table.setHorizontalHeaderLabels(["layer"] + [f"cos({a + 1},{b + 1})" for a, b in pairs])
+        self.table.setRowCount(n_points)
+        for j in range(n_points):
+            name = "embedding" if j == 0 else f"after block {j - 1}"
+            self.table.setItem(j, 0, QTableWidgetItem(name))
+            for k, (a, b) in enumerate(pairs):
+                self.table.setItem(j, k + 1, QTableWidgetItem(f"{cosines[j][a, b]:.3f}"))
+        self.table.resizeColumnsToContents()

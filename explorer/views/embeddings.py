@@ -1,0 +1,299 @@
+"""The model's own token-embedding table: word sets in 2-D, analogies as parallelograms,
+and dot products along a direction ("the plural direction")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer import theme
+from model.analogy import EmbeddingIndex
+from model.geometry import Projection, analogy_plane, fit_pca
+from model.info import ModelInfo
+from model.trace import Trace
+
+PRESETS = {
+    "gender pairs": "man woman king queen boy girl prince princess uncle aunt",
+    "countries and capitals": "france paris italy rome germany berlin japan tokyo spain madrid russia moscow",
+    "singular and plural": "cat cats dog dogs horse horses car cars apple apples",
+    "verb tenses": "walk walked walking go went going see saw seeing",
+    "comparatives": "big bigger biggest small smaller smallest good better best",
+}
+PLURAL_NOUNS = "cat cats dog dogs apple apples car cars king kings child children"
+
+
+class EmbeddingPanel(QWidget):
+    """Scatter of a word set, an analogy solver, and a dot-product table."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.info: ModelInfo | None = None
+        self.index: EmbeddingIndex | None = None
+        self.trace: Trace | None = None
+        self.projection: Projection | None = None
+        self.words: list[str] = []
+        self.answers = []
+        self.result_vector: np.ndarray | None = None
+
+        self.preset_box = QComboBox()
+        self.preset_box.addItems(list(PRESETS))
+        self.extra_words = QLineEdit()
+        self.extra_words.setPlaceholderText("add words, e.g. lion lioness")
+        self.sentence_box = QCheckBox("show the sentence's tokens")
+        self.projection_box = QComboBox()
+        self.projection_box.addItem("PCA of the word set", "pca")
+        self.projection_box.addItem("analogy plane (b − a, c − a)", "plane")
+        self.a, self.b, self.c = QLineEdit("man"), QLineEdit("woman"), QLineEdit("king")
+        self.method_box = QComboBox()
+        self.method_box.addItem("3CosAdd", "add")
+        self.method_box.addItem("3CosMul", "mul")
+        self.solve_button = QPushButton("Solve")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.answer_table = QTableWidget(0, 2)
+        self.answer_table.setHorizontalHeaderLabels(["nearest to b − a + c", "cosine"])
+        self.answer_table.horizontalHeader().setStretchLastSection(True)
+        self.answer_table.verticalHeader().setVisible(False)
+        self.direction_a, self.direction_b = QLineEdit("cat"), QLineEdit("cats")
+        self.direction_words = QLineEdit(PLURAL_NOUNS)
+        self.dot_table = QTableWidget(0, 3)
+        self.dot_table.setHorizontalHeaderLabels(["word", "dot with direction", "cosine"])
+        self.dot_table.horizontalHeader().setStretchLastSection(True)
+        self.dot_table.verticalHeader().setVisible(False)
+        self.hover_label = QLabel("Hover a point: word and its cosine to b − a + c")
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.plot = self.view.addPlot()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.scatter = pg.ScatterPlotItem(size=14, brush=pg.mkBrush(90, 170, 255), pen=pg.mkPen("w"), hoverable=True)
+        self.sentence_scatter = pg.ScatterPlotItem(size=10, symbol="d", brush=pg.mkBrush(255, 200, 0, 180))
+        self.result_scatter = pg.ScatterPlotItem(size=18, symbol="star", brush=theme.HIGHLIGHT)
+        self.plot.addItem(self.scatter)
+        self.plot.addItem(self.sentence_scatter)
+        self.plot.addItem(self.result_scatter)
+        self.arrows = [pg.PlotDataItem(pen=QPen(theme.HIGHLIGHT, 3)) for _ in range(2)]
+        self.sides = [pg.PlotDataItem(pen=pg.mkPen(200, 200, 200, style=Qt.DashLine, width=2)) for _ in range(2)]
+        self.heads = [pg.ArrowItem(headLen=18, brush=theme.HIGHLIGHT, pen=QPen(theme.HIGHLIGHT)) for _ in range(2)]
+        for item in self.arrows + self.sides + self.heads:
+            self.plot.addItem(item)
+        self.labels: list[pg.TextItem] = []
+
+        controls = QGridLayout()
+        controls.addWidget(QLabel("words"), 0, 0)
+        controls.addWidget(self.preset_box, 0, 1)
+        controls.addWidget(self.extra_words, 0, 2, 1, 3)
+        controls.addWidget(self.projection_box, 1, 1)
+        controls.addWidget(self.sentence_box, 1, 2, 1, 3)
+        analogy = QHBoxLayout()
+        for w, text in ((self.a, ":"), (self.b, "::"), (self.c, ": ?")):
+            w.setMaximumWidth(140)
+            analogy.addWidget(w)
+            analogy.addWidget(QLabel(text))
+        analogy.addWidget(self.method_box)
+        analogy.addWidget(self.solve_button)
+        analogy.addStretch(1)
+        direction = QHBoxLayout()
+        direction.addWidget(QLabel("direction"))
+        direction.addWidget(self.direction_b)
+        direction.addWidget(QLabel("−"))
+        direction.addWidget(self.direction_a)
+        direction.addWidget(QLabel("· words"))
+        direction.addWidget(self.direction_words, 1)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.answer_table, 3)
+        side_layout.addLayout(direction)
+        side_layout.addWidget(self.dot_table, 2)
+        plot_side = QWidget()
+        plot_layout = QVBoxLayout(plot_side)
+        plot_layout.setContentsMargins(0, 0, 0, 0)
+        plot_layout.addWidget(self.view, 1)
+        plot_layout.addWidget(self.hover_label)
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(plot_side)
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addLayout(analogy)
+        layout.addWidget(self.message)
+        layout.addWidget(split, 1)
+
+        self.preset_box.currentIndexChanged.connect(self._on_words_changed)
+        self.extra_words.editingFinished.connect(self._on_words_changed)
+        self.projection_box.currentIndexChanged.connect(self._on_words_changed)
+        self.sentence_box.toggled.connect(self._on_sentence_toggled)
+        self.solve_button.clicked.connect(self.solve)
+        for field in (self.a, self.b, self.c):
+            field.returnPressed.connect(self.solve)
+        self.method_box.currentIndexChanged.connect(self.solve)
+        for field in (self.direction_a, self.direction_b, self.direction_words):
+            field.editingFinished.connect(self._update_dot_table)
+        self.scatter.sigHovered.connect(self._on_hovered)
+
+    # ------------------------------------------------------------------ panel API
+    def set_model_info(self, info: ModelInfo) -> None:
+        self.info = info
+        self.index = EmbeddingIndex(info.embedding_table, info.vocabulary)  # normalised once per model
+        self.solve()
+
+    def set_trace(self, trace: Trace) -> None:
+        self.trace = trace
+        if self.sentence_box.isChecked():
+            self._draw_sentence()
+
+    # ------------------------------------------------------------------ actions
+    def _on_words_changed(self, *_args) -> None:
+        self._draw_words()
+
+    def _on_sentence_toggled(self, _on: bool) -> None:
+        self._draw_sentence()
+
+    def solve(self, *_args) -> None:
+        if self.index is None:
+            return
+        a, b, c = (w.text().strip().lower() for w in (self.a, self.b, self.c))
+        try:
+            self.answers = self.index.solve(a, b, c, k=10, method=self.method_box.currentData())
+            self.result_vector = self.index.vector(b) - self.index.vector(a) + self.index.vector(c)
+        except (KeyError, ValueError) as exc:
+            self.message.setText(str(exc).strip("'\""))
+            self.answers, self.result_vector = [], None
+        else:
+            best = self.answers[0]
+            self.message.setText(f"{a} : {b} :: {c} : {best.token}   (cosine {best.score:.3f})")
+        self.answer_table.setRowCount(len(self.answers))
+        for row, n in enumerate(self.answers):
+            self.answer_table.setItem(row, 0, QTableWidgetItem(n.token))
+            self.answer_table.setItem(row, 1, QTableWidgetItem(f"{n.score:.3f}"))
+        self._draw_words()
+        self._update_dot_table()
+
+    def _update_dot_table(self) -> None:
+        if self.index is None:
+            return
+        try:
+            direction = self.index.vector(self.direction_b.text().strip().lower()) - self.index.vector(
+                self.direction_a.text().strip().lower())
+        except (KeyError, ValueError) as exc:
+            self.dot_table.setRowCount(0)
+            self.message.setText(str(exc).strip("'\""))
+            return
+        words = [w for w in self.direction_words.text().lower().split() if w in self.index]
+        self.dot_table.setRowCount(len(words))
+        unit = direction / max(np.linalg.norm(direction), 1e-12)
+        for row, word in enumerate(words):
+            vector = self.index.vector(word)
+            cos = float(vector @ unit / max(np.linalg.norm(vector), 1e-12))
+            for col, text in enumerate((word, f"{float(vector @ direction):+.3f}", f"{cos:+.3f}")):
+                self.dot_table.setItem(row, col, QTableWidgetItem(text))
+
+    # ------------------------------------------------------------------ drawing
+    def word_set(self) -> list[str]:
+        words = PRESETS[self.preset_box.currentText()].split() + self.extra_words.text().lower().split()
+        analogy = [w.text().strip().lower() for w in (self.a, self.b, self.c)]
+        if self.answers:
+            analogy.append(self.answers[0].token)
+        seen, out = set(), []
+        for w in words + analogy:
+            if self.index is not None and w in self.index and w not in seen:
+                seen.add(w)
+                out.append(w)
+        return out
+
+    def _draw_words(self) -> None:
+        if self.index is None:
+            return
+        self.words = self.word_set()
+        if len(self.words) < 3:
+            return
+        vectors = np.stack([self.index.vector(w) for w in self.words])
+        self.projection = None
+        if self.projection_box.currentData() == "plane" and self.result_vector is not None:
+            try:
+                a, b, c = (self.index.vector(w.text().strip().lower()) for w in (self.a, self.b, self.c))
+                self.projection = analogy_plane(a, b, c)
+            except ValueError:
+                self.projection = None
+        if self.projection is None:
+            self.projection = fit_pca(vectors)
+        xy = self.projection(vectors)
+        self.scatter.setData(pos=xy, data=self.words)
+        while len(self.labels) < len(self.words):
+            label = pg.TextItem(anchor=(0, 1))
+            label.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 1))
+            self.plot.addItem(label)
+            self.labels.append(label)
+        for i, label in enumerate(self.labels):
+            label.setVisible(i < len(self.words))
+            if i < len(self.words):
+                label.setText(self.words[i])
+                label.setPos(*xy[i])
+        self._draw_parallelogram()
+        self._draw_sentence()
+        self.plot.autoRange(padding=0.15)
+
+    def _draw_parallelogram(self) -> None:
+        words = [w.text().strip().lower() for w in (self.a, self.b, self.c)]
+        if self.result_vector is None or self.projection is None or not self.answers:
+            for item in self.arrows + self.sides:
+                item.setData([], [])
+            self.result_scatter.setData([])
+            for head in self.heads:
+                head.setVisible(False)
+            return
+        pa, pb, pc = self.projection(np.stack([self.index.vector(w) for w in words]))
+        target = self.projection(self.result_vector)[0]
+        answer = self.projection(self.index.vector(self.answers[0].token))[0]
+        for item, (p, q) in zip(self.arrows, ((pa, pb), (pc, target)), strict=True):
+            item.setData([p[0], q[0]], [p[1], q[1]])
+        for head, (p, q) in zip(self.heads, ((pa, pb), (pc, target)), strict=True):
+            angle = np.degrees(np.arctan2(q[1] - p[1], q[0] - p[0]))
+            head.setStyle(angle=180 - angle)
+            head.setPos(q[0], q[1])
+            head.setVisible(True)
+        for item, (p, q) in zip(self.sides, ((pa, pc), (pb, target)), strict=True):
+            item.setData([p[0], q[0]], [p[1], q[1]])
+        self.result_scatter.setData(pos=[target, answer], brush=[theme.HIGHLIGHT, QColor(255, 200, 0)])
+
+    def _draw_sentence(self) -> None:
+        if not self.sentence_box.isChecked() or self.trace is None or self.projection is None or self.info is None:
+            self.sentence_scatter.setData([])
+            return
+        ids = [int(i) for i, special in zip(self.trace.token_ids, self.trace.special, strict=True) if not special]
+        if not ids:
+            self.sentence_scatter.setData([])
+            return
+        xy = self.projection(self.info.embedding_table[ids])
+        self.sentence_scatter.setData(pos=xy, data=[self.info.vocabulary[i] for i in ids])
+
+    def _on_hovered(self, _item, points, _event) -> None:
+        if len(points) == 0 or self.index is None:
+            return
+        word = points[0].data()
+        if self.result_vector is not None:
+            cos = float(self.index.cosines_to(self.result_vector)[self.index.token_id(word)])
+            self.hover_label.setText(f"{word}: cosine {cos:.3f} to b − a + c")
+        else:
+            self.hover_label.setText(word)

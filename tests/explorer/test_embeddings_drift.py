@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.views.drift import DriftPanel
+from explorer.views.embeddings import EmbeddingPanel
+from model.analogy import EmbeddingIndex
+from model.paths import BUNDLED_MODEL_DIR
+from model.runner import TracingModel
+
+
+@pytest.fixture(scope="module")
+def bundled_info():
+    if not (BUNDLED_MODEL_DIR / "model.safetensors").is_file():
+        pytest.skip("the bundled model is not in assets/teaching-model")
+    return TracingModel.from_folder(BUNDLED_MODEL_DIR).info()
+
+
+@pytest.mark.parametrize(
+    "a, b, c, expected",
+    [("man", "woman", "king", "queen"), ("france", "paris", "italy", "rome"), ("cat", "cats", "dog", "dogs")],
+)
+def test_analogies_on_the_bundled_table(bundled_info, a, b, c, expected):
+    index = EmbeddingIndex(bundled_info.embedding_table, bundled_info.vocabulary)
+    top3 = [n.token for n in index.solve(a, b, c, k=3)]
+    assert expected in top3
+
+
+@pytest.fixture
+def panel(qtbot, bundled_info):
+    p = EmbeddingPanel()
+    qtbot.addWidget(p)
+    p.set_model_info(bundled_info)
+    return p
+
+
+def test_the_panel_solves_king_minus_man_plus_woman(panel):
+    assert "queen" in [panel.answer_table.item(r, 0).text() for r in range(3)]
+    assert "man : woman :: king :" in panel.message.text()
+    assert panel.arrows[0].getData()[0] is not None and len(panel.arrows[0].getData()[0]) == 2
+
+
+def test_answers_exclude_the_inputs_and_match_a_brute_force_reference(panel, bundled_info):
+    table, vocab = bundled_info.embedding_table.astype(np.float64), bundled_info.vocabulary
+    ids = {w: vocab.index(w) for w in ("man", "woman", "king")}
+    unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
+    target = unit[ids["woman"]] - unit[ids["man"]] + unit[ids["king"]]
+    scores = unit @ (target / np.linalg.norm(target))
+    scores[list(ids.values())] = -np.inf
+    expected = [vocab[i] for i in np.argsort(-scores)[:10]]
+    shown = [panel.answer_table.item(r, 0).text() for r in range(panel.answer_table.rowCount())]
+    assert shown == expected
+    assert not {"man", "woman", "king"} & set(shown)
+
+
+def test_pca_axes_stay_put_when_the_sentence_changes(panel, bundled_info, qtbot):
+    runner = TracingModel.from_folder(BUNDLED_MODEL_DIR)
+    panel.sentence_box.setChecked(True)
+    panel.set_trace(runner.trace("the king and the queen"))
+    before = panel.scatter.getData()
+    sentence_before = panel.sentence_scatter.getData()
+    panel.set_trace(runner.trace("one mole of carbon dioxide in the eiffel tower"))
+    after = panel.scatter.getData()
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+    assert len(panel.sentence_scatter.getData()[0]) != len(sentence_before[0])
+
+
+def test_the_plural_direction_table(panel):
+    rows = {panel.dot_table.item(r, 0).text(): float(panel.dot_table.item(r, 1).text())
+            for r in range(panel.dot_table.rowCount())}
+    assert rows["dogs"] > rows["dog"] and rows["apples"] > rows["apple"] and rows["kings"] > rows["king"]
+
+
+def test_an_unknown_word_gets_a_message_not_an_exception(panel):
+    panel.c.setText("qwertyzxcv")
+    panel.solve()
+    assert "not a single token" in panel.message.text()
+    assert panel.answer_table.rowCount() == 0
+
+
+def test_drift_panel_requests_traces_and_draws_identical_starts(qtbot, tracing_model):
+    panel = DriftPanel()
+    qtbot.addWidget(panel)
+    panel.set_model_info(tracing_model.info())
+    with qtbot.waitSignal(panel.traces_requested) as blocker:
+        panel.run()
+    texts = blocker.args[0]
+    assert texts == ("american shrew mole", "one mole of carbon dioxide", "take a biopsy of the mole")
+    panel.set_batch_traces(texts, tuple(tracing_model.trace(t) for t in texts))
+    starts = np.stack([p[0] for p in panel.paths])
+    np.testing.assert_array_equal(starts, np.repeat(starts[:1], 3, axis=0))
+    assert not np.allclose(panel.paths[0][1], panel.paths[1][1])
+    assert panel.table.item(0, 1).text() == "1.000"
+    assert panel.table.rowCount() == 1 + tracing_model.cfg.n_layers
+
+
+def test_drift_needs_the_word_in_every_sentence(qtbot, tracing_model):
+    panel = DriftPanel()
+    qtbot.addWidget(panel)
+    texts = ("the mole", "the king")
+    panel.set_batch_traces(texts, tuple(tracing_model.trace(t) for t in texts))
+    assert "does not occur" in panel.message.text()
+
+
+def test_the_window_runs_drift_sentences_on_the_worker(qtbot, make_window):
+    window = make_window()
+    window.drift.run()
+    qtbot.waitUntil(lambda: len(window.drift.paths) == 3, timeout=10000)
+    assert "through 2 blocks" in window.drift.message.text()
