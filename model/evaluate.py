@@ -1,0 +1,181 @@
+"""Evaluate the bundled model and write its model card: ``python -m model.evaluate``.
+
+Every number in ``assets/MODEL_CARD.md`` comes from this script run on the shipped
+weights (``assets/teaching-model``), on the held-out test split built by
+``python -m model.data``:
+
+- perplexity of the model, a unigram model and an interpolated Kneser-Ney trigram model,
+  all on the same test tokens and the same output vocabulary;
+- word-analogy accuracy of the model's own (frozen MiniLM) embedding table on the Google
+  analogy set, by 3CosAdd and 3CosMul, using the solver the app uses;
+- previous-token, first-token and induction scores of every head;
+- samples at T = 0, 0.7 and 1.2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.analogy import EmbeddingIndex, evaluate_analogies, load_analogy_questions
+from model.data import gensim_test_data_file
+from model.heads import INDUCTION_THRESHOLD, PREVIOUS_TOKEN_THRESHOLD, measure_head_roles
+from model.ngram import KneserNeyTrigram, UnigramModel, perplexity
+from model.runner import TracingModel
+from model.sampling import next_token_distribution
+from model.tokenizer import append_token
+from model.tokens import OutputVocabulary, load_split_tokens, read_documents
+from model.train import EOD_ID, ROOT, UNK_ID
+
+PROMPTS = (
+    "a fluffy blue creature roamed the verdant",
+    "therefore the murderer was",
+    "the king said to the queen",
+    "one mole of carbon dioxide",
+    "the eiffel tower is in",
+)
+TEMPERATURES = (0.0, 0.7, 1.2)
+
+
+@torch.no_grad()
+def neural_log_probs(model: TracingModel, ids: np.ndarray, targets: np.ndarray, stride: int = 64,
+                     batch: int = 32) -> np.ndarray:
+    """Natural-log probability of every test target, each scored exactly once.
+
+    Windows of n_ctx tokens (BOS + n_ctx − 1 corpus tokens) start every ``stride`` tokens;
+    the first window scores all its targets, every later one only its last ``stride``, so
+    each token is predicted with at least n_ctx − stride tokens of context (the standard
+    strided evaluation; non-overlapping windows would leave a window's first tokens with
+    almost none, unlike the trigram, which always has two).
+    """
+    module = model.module.eval()
+    n_ctx = module.cfg.n_ctx
+    bos = module.cfg.bos_token_id
+    starts = list(range(0, len(ids) - n_ctx + 1, stride))
+    out = np.empty(len(ids), dtype=np.float64)
+    filled = np.zeros(len(ids), dtype=bool)
+    offsets = np.arange(n_ctx)
+    for i in range(0, len(starts), batch):
+        s = np.asarray(starts[i : i + batch])
+        x = np.empty((len(s), n_ctx), dtype=np.int64)
+        x[:, 0] = bos
+        x[:, 1:] = ids[s[:, None] + offsets[None, :-1]]
+        y = targets[s[:, None] + offsets[None, :]]
+        log_probs = torch.log_softmax(module(torch.from_numpy(x)), dim=-1)
+        picked = log_probs.gather(-1, torch.from_numpy(y)[..., None])[..., 0].numpy()  # (b, n_ctx)
+        for row, start in enumerate(s):
+            first = 0 if start == 0 else n_ctx - stride
+            out[start + first : start + n_ctx] = picked[row, first:]
+            filled[start + first : start + n_ctx] = True
+    if not filled.all():
+        raise ValueError("strided windows left tokens unscored; trim the test tokens first")
+    return out
+
+def generate(model: TracingModel, prompt: str, temperature: float, n_tokens: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    text = prompt
+    vocabulary = model.tokenizer.vocabulary(model.cfg.vocab_size)
+    for _ in range(n_tokens):
+        trace = model.trace(text)
+        token = next_token_distribution(trace.logits_at(-1), temperature).sample(rng)
+        if token == EOD_ID:
+            break
+        text = append_token(text, vocabulary[token], model.tokenizer.kind)
+    return text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=ROOT / "assets" / "teaching-model")
+    p.add_argument("--corpus", type=Path, default=ROOT / "data" / "corpus")
+    p.add_argument("--tokens", type=Path, default=ROOT / "data" / "tokens")
+    p.add_argument("--cache", type=Path, default=ROOT / "data" / "cache")
+    p.add_argument("--card", type=Path, default=ROOT / "assets" / "MODEL_CARD.md")
+    p.add_argument("--threads", type=int, default=2)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    model = TracingModel.from_folder(args.model)
+    cfg = model.cfg
+    vocab = OutputVocabulary.from_token_ids(cfg.output_token_ids, cfg.vocab_size, UNK_ID)
+    results: dict = {"model": str(args.model.relative_to(ROOT)) if args.model.is_relative_to(ROOT) else str(args.model)}
+
+    # ---- perplexity: the same test tokens, the same output vocabulary, three models
+    train_ids = load_split_tokens(args.corpus, args.tokens, "train", model.tokenizer, EOD_ID)
+    test_ids = load_split_tokens(args.corpus, args.tokens, "test", model.tokenizer, EOD_ID)
+    stride = cfg.n_ctx // 2
+    test_ids = test_ids[: cfg.n_ctx + ((len(test_ids) - cfg.n_ctx) // stride) * stride]
+    train_targets, test_targets = vocab.targets(train_ids), vocab.targets(test_ids)
+    V = len(vocab)
+    neural = neural_log_probs(model, test_ids, test_targets)
+    unigram = UnigramModel(V)
+    unigram.fit([train_targets])
+    trigram = KneserNeyTrigram(V, bos_id=int(vocab.index_of[EOD_ID]))
+    trigram.fit([train_targets])
+    results["perplexity"] = {
+        "test_tokens": int(len(test_targets)),
+        "output_vocabulary": V,
+        "unk_rate": float(np.mean(test_targets == vocab.index_of[UNK_ID])),
+        "neural": perplexity(neural),
+        "unigram": perplexity(unigram.log_probs(test_targets)),
+        "kneser_ney_trigram": perplexity(trigram.log_probs(test_targets)),
+        "kneser_ney_discounts": [float(d) for d in np.atleast_1d(getattr(trigram, "discounts", []))],
+    }
+    print(json.dumps(results["perplexity"], indent=2), flush=True)
+
+    # ---- analogies on the model's own embedding table
+    vocabulary = model.tokenizer.vocabulary(cfg.vocab_size)
+    index = EmbeddingIndex(model.module.tok_embed.weight.detach().float().numpy(), vocabulary)
+    questions = load_analogy_questions(gensim_test_data_file("questions-words.txt", args.cache))
+    results["analogies"] = {}
+    for method in ("add", "mul"):
+        report = evaluate_analogies(index, questions, method=method, lowercase=True)
+        results["analogies"][method] = report.to_dict()
+        print(f"analogies 3Cos{method.title()}: {report.to_dict()['overall']}", flush=True)
+
+    # ---- head roles
+    valid_docs = read_documents(args.corpus, "valid")[:200]
+    text_ids = []
+    for doc in valid_docs:
+        enc = model.tokenizer.encode(doc)
+        if len(enc) >= 16:
+            text_ids.append(np.asarray(enc.tail(cfg.n_ctx, keep_first=True).ids))
+    common = vocab.token_ids[100:3000]  # frequent whole tokens, no punctuation-heavy head
+    roles = measure_head_roles(model.module, text_ids[:100], common, repeat_length=25, n_random=32)
+    results["heads"] = {
+        "previous_token": np.round(roles.previous_token, 3).tolist(),
+        "first_token": np.round(roles.first_token, 3).tolist(),
+        "induction": np.round(roles.induction, 3).tolist(),
+        "previous_token_heads": roles.previous_token_heads,
+        "induction_heads": roles.induction_heads,
+        "thresholds": {"previous_token": PREVIOUS_TOKEN_THRESHOLD, "induction": INDUCTION_THRESHOLD},
+    }
+    print(f"previous-token heads {roles.previous_token_heads}, induction heads {roles.induction_heads}", flush=True)
+
+    # ---- samples
+    results["samples"] = [
+        {"prompt": p, "temperature": t, "text": generate(model, p, t, 20, seed=0)}
+        for p in PROMPTS for t in TEMPERATURES
+    ]
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    training = json.loads((args.model / "training.json").read_text()) if (args.model / "training.json").is_file() else {}
+    manifest_path = args.corpus / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    (args.model / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    from model.model_card import render_model_card
+
+    args.card.write_text(render_model_card(cfg, results, training, manifest), encoding="utf-8")
+    print(f"wrote {args.card} and {args.model / 'evaluation.json'} in {results['seconds']} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

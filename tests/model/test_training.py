@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+from model.paths import BUNDLED_MODEL_DIR
+from model.runner import TracingModel
+from model.tokens import OutputVocabulary
+from model.train import BOS_ID, learning_rate, make_batch
+from model.transformer import Transformer
+from tests.model.conftest import SENTENCES, tiny_config, train_wordpiece
+
+
+def test_the_shipped_weights_load_and_give_finite_predictions():
+    if not (BUNDLED_MODEL_DIR / "model.safetensors").is_file():
+        pytest.skip("the bundled model is not in assets/teaching-model")
+    model = TracingModel.from_folder(BUNDLED_MODEL_DIR)
+    trace = model.trace("a fluffy blue creature roamed the verdant forest")
+    finite = trace.logits[np.isfinite(trace.logits)]
+    assert finite.size == len(model.cfg.output_token_ids) and np.isfinite(trace.pattern).all()
+    assert trace.probs.sum() == pytest.approx(1.0, abs=1e-4)
+    assert (model.cfg.n_layers, model.cfg.n_heads) == (4, 8)
+
+
+def test_a_tiny_training_run_lowers_the_loss():
+    torch.manual_seed(0)
+    tok = train_wordpiece()
+    ids = np.concatenate([np.array(tok.encode(s).ids) for s in SENTENCES * 20]).astype(np.int64)
+    vocab = OutputVocabulary.from_counts(ids, 200, min_count=1, unk_id=1)
+    cfg = tiny_config(bos_token_id=2, output_token_ids=tuple(int(i) for i in vocab.token_ids))
+    model = Transformer(cfg)
+    targets = vocab.targets(ids)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    x, y = make_batch(ids, targets, np.random.default_rng(0), 8, 16)
+    first = model.loss(x, y).item()
+    for step in range(60):
+        x, y = make_batch(ids, targets, np.random.default_rng([1, step]), 8, 16)
+        loss = model.loss(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    x, y = make_batch(ids, targets, np.random.default_rng(0), 8, 16)
+    assert model.loss(x, y).item() < 0.6 * first
+
+
+def test_batches_start_with_bos_and_targets_are_the_next_tokens():
+    ids = np.arange(1000, dtype=np.int64) % 50 + 5
+    index_of = np.arange(60)
+    x, y = make_batch(ids, index_of[ids], np.random.default_rng(3), 4, 16)
+    assert (x[:, 0] == BOS_ID).all()
+    torch.testing.assert_close(x[:, 1:], y[:, :-1])  # identity mapping: y is x shifted by one
+
+
+def test_repeated_windows_hold_a_sequence_written_twice():
+    ids = np.random.default_rng(0).integers(5, 60, size=5000)
+    index_of = np.arange(60)
+    x, y = make_batch(ids, index_of[ids], np.random.default_rng(4), 16, 128, index_of, repeat_fraction=1.0)
+    for row in y.numpy():
+        found = any(np.array_equal(row[:n], row[n : 2 * n]) for n in range(10, 51))
+        assert found
+    torch.testing.assert_close(x[:, 1:], y[:, :-1])
+
+
+def test_the_learning_rate_warms_up_decays_then_runs_stage_two():
+    args = argparse.Namespace(lr=2e-3, warmup=10, steps=100, stage2_steps=50, stage2_lr=1e-3)
+    assert learning_rate(0, args) == pytest.approx(2e-4)
+    assert learning_rate(10, args) == pytest.approx(2e-3)
+    assert learning_rate(99, args) == pytest.approx(2e-4, rel=0.01)
+    assert learning_rate(100, args) == pytest.approx(1e-3)
+    assert learning_rate(149, args) < learning_rate(100, args)
