@@ -57,15 +57,28 @@ def build_config(vocab: OutputVocabulary, args: argparse.Namespace) -> ModelConf
     )
 
 
-def make_batch(ids: np.ndarray, targets: np.ndarray, rng: np.random.Generator, batch: int, n_ctx: int):
+def make_batch(ids: np.ndarray, targets: np.ndarray, rng: np.random.Generator, batch: int, n_ctx: int,
+               index_of: np.ndarray | None = None, repeat_fraction: float = 0.0):
     """Windows that start with BOS followed by n_ctx − 1 corpus tokens; targets are the
-    next n_ctx tokens (so position 0, the BOS, predicts the window's first token)."""
+    next n_ctx tokens (so position 0, the BOS, predicts the window's first token).
+
+    With ``repeat_fraction`` > 0, that share of the windows instead starts with a random
+    sequence of 10–50 corpus tokens (drawn from random places, so unigram-distributed)
+    written twice, followed by corpus text: "… A B … A" → "B", what induction heads do.
+    ``index_of`` maps token ids to output rows for those windows' targets.
+    """
     starts = rng.integers(0, len(ids) - n_ctx, size=batch)
     offsets = np.arange(n_ctx)
+    seq = ids[starts[:, None] + offsets[None, :]].copy()  # (batch, n_ctx): the tokens after BOS
+    y = targets[starts[:, None] + offsets[None, :]].copy()
+    for row in np.flatnonzero(rng.random(batch) < repeat_fraction):
+        n = int(rng.integers(10, 51))
+        segment = ids[rng.integers(0, len(ids), size=n)]
+        seq[row, : 2 * n] = np.concatenate([segment, segment])
+        y[row, : 2 * n] = index_of[seq[row, : 2 * n]]
     x = np.empty((batch, n_ctx), dtype=np.int64)
     x[:, 0] = BOS_ID
-    x[:, 1:] = ids[starts[:, None] + offsets[None, :-1]]
-    y = targets[starts[:, None] + offsets[None, :]]
+    x[:, 1:] = seq[:, :-1]
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
@@ -92,6 +105,9 @@ def mean_loss(model: Transformer, x: torch.Tensor, y: torch.Tensor, batch: int =
 
 
 def learning_rate(step: int, args: argparse.Namespace) -> float:
+    if step >= args.steps:  # stage 2: its own linear decay from stage2_lr to a tenth of it
+        progress = (step - args.steps) / max(1, args.stage2_steps)
+        return args.stage2_lr * (1.0 - 0.9 * min(1.0, progress))
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
     progress = (step - args.warmup) / max(1, args.steps - args.warmup)
@@ -104,7 +120,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tokens", type=Path, default=ROOT / "data" / "tokens")
     p.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "teaching")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--steps", type=int, default=3600, help="stage 1: plain text, cosine schedule")
+    p.add_argument("--stage2-steps", type=int, default=800,
+                   help="stage 2: a share of windows hold a repeated random sequence (induction heads)")
+    p.add_argument("--repeat-fraction", type=float, default=0.5)
+    p.add_argument("--stage2-lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--context", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -174,11 +194,14 @@ def main(argv: list[str] | None = None) -> None:
 
     model.train()
     window_start, window_tokens, window_loss = time.perf_counter(), 0, 0.0
-    while step < args.steps:
+    total_steps = args.steps + args.stage2_steps
+    while step < total_steps:
         t0 = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
-        x, y = make_batch(train_ids, train_targets, np.random.default_rng([args.seed, step]), args.batch, args.context)
+        stage2 = step >= args.steps
+        x, y = make_batch(train_ids, train_targets, np.random.default_rng([args.seed, step]), args.batch, args.context,
+                          vocab.index_of, args.repeat_fraction if stage2 else 0.0)
         loss = model.loss(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -193,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"step {step:5d}  loss {window_loss / 50:.3f}  lr {learning_rate(step, args):.2e}  "
                   f"{rate:,.0f} tok/s  {elapsed / 60:.1f} min", flush=True)
             window_start, window_tokens, window_loss = time.perf_counter(), 0, 0.0
-        if step % args.eval_every == 0 or step == args.steps:
+        if step % args.eval_every == 0 or step in (args.steps, total_steps):
             val = mean_loss(model, valid_x, valid_y)
             history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60})
             print(f"  eval step {step}: valid loss {val:.3f}  perplexity {math.exp(val):.1f}", flush=True)
@@ -203,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     save_model(model, args.out, half_precision=True, metadata={"format": "pt"})
     shutil.copyfile(minilm / TOKENIZER_FILE, args.out / TOKENIZER_FILE)
     summary = {
-        "steps": step, "batch": args.batch, "context": args.context, "seed": args.seed,
+        "steps": step, "stage1_steps": args.steps, "stage2_steps": args.stage2_steps,
+        "repeat_fraction": args.repeat_fraction, "stage2_lr": args.stage2_lr, "batch": args.batch, "context": args.context, "seed": args.seed,
         "tokens_seen": step * args.batch * args.context, "train_tokens": int(len(train_ids)),
         "output_vocabulary": len(vocab), "minutes": round(elapsed / 60, 1),
         "threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
