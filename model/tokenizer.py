@@ -47,6 +47,10 @@ def clean_text(text: str) -> str:
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+_ATTACH_LEFT = set(".,;:!?)]}%'-")  # no space before these
+_ATTACH_RIGHT = set("([{-")  # no space after these
+
+
 def append_token(text: str, token: str, kind: str) -> str:
     """The text a person would see after appending a sampled ``token`` to ``text``.
 
@@ -60,8 +64,12 @@ def append_token(text: str, token: str, kind: str) -> str:
         return text + token[2:]
     if token.startswith("[") and token.endswith("]"):
         return text  # special tokens ([SEP], [UNK]) have no text
-    if not text or text[-1].isspace() or (len(token) == 1 and not token.isalnum() and token not in "([{\"'"):
+    if not text or text[-1].isspace():
         return text + token
+    if token in _ATTACH_LEFT or text[-1] in _ATTACH_RIGHT:
+        return text + token
+    if text[-1] == "'" and token.isalpha() and len(token) <= 2 and len(text) > 1 and text[-2].isalnum():
+        return text + token  # contractions and possessives: man ' s → man's, don ' t → don't
     return text + " " + token
 
 
