@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         name = window.tabs.tabText(index).lower().replace(" ", "-")
         if name != "head":
             window.tabs.setCurrentIndex(index)
+            if name == "context-drift":
+                window.drift.run()
+                wait_until(app, lambda: len(window.drift.paths) > 0)
             shot(name)
     window.close()
     print("\n".join(str(p) for p in shots))

@@ -57,8 +57,8 @@ class EmbeddingPanel(QWidget):
         self.extra_words.setPlaceholderText("add words, e.g. lion lioness")
         self.sentence_box = QCheckBox("show the sentence's tokens")
         self.projection_box = QComboBox()
-        self.projection_box.addItem("PCA of the word set", "pca")
         self.projection_box.addItem("analogy plane (b − a, c − a)", "plane")
+        self.projection_box.addItem("PCA of the word set", "pca")
         self.a, self.b, self.c = QLineEdit("man"), QLineEdit("woman"), QLineEdit("king")
         self.method_box = QComboBox()
         self.method_box.addItem("3CosAdd", "add")
@@ -67,13 +67,13 @@ class EmbeddingPanel(QWidget):
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.answer_table = QTableWidget(0, 2)
-        self.answer_table.setHorizontalHeaderLabels(["nearest to b − a + c", "cosine"])
+        self.answer_table.setHorizontalHeaderLabels(["nearest", "cosine"])
         self.answer_table.horizontalHeader().setStretchLastSection(True)
         self.answer_table.verticalHeader().setVisible(False)
         self.direction_a, self.direction_b = QLineEdit("cat"), QLineEdit("cats")
         self.direction_words = QLineEdit(PLURAL_NOUNS)
         self.dot_table = QTableWidget(0, 3)
-        self.dot_table.setHorizontalHeaderLabels(["word", "dot with direction", "cosine"])
+        self.dot_table.setHorizontalHeaderLabels(["word", "dot", "cosine"])
         self.dot_table.horizontalHeader().setStretchLastSection(True)
         self.dot_table.verticalHeader().setVisible(False)
         self.hover_label = QLabel("Hover a point: word and its cosine to b − a + c")
@@ -91,8 +91,8 @@ class EmbeddingPanel(QWidget):
         self.plot.addItem(self.result_scatter)
         self.arrows = [pg.PlotDataItem(pen=QPen(theme.HIGHLIGHT, 3)) for _ in range(2)]
         self.sides = [pg.PlotDataItem(pen=pg.mkPen(200, 200, 200, style=Qt.DashLine, width=2)) for _ in range(2)]
-        self.heads = [pg.ArrowItem(headLen=18, brush=theme.HIGHLIGHT, pen=QPen(theme.HIGHLIGHT)) for _ in range(2)]
-        for item in self.arrows + self.sides + self.heads:
+        self.tips = pg.ScatterPlotItem(size=13, symbol="o", brush=theme.HIGHLIGHT, pen=pg.mkPen("w"))
+        for item in self.arrows + self.sides + [self.tips]:
             self.plot.addItem(item)
         self.labels: list[pg.TextItem] = []
 
@@ -260,19 +260,14 @@ class EmbeddingPanel(QWidget):
             for item in self.arrows + self.sides:
                 item.setData([], [])
             self.result_scatter.setData([])
-            for head in self.heads:
-                head.setVisible(False)
+            self.tips.setData([])
             return
         pa, pb, pc = self.projection(np.stack([self.index.vector(w) for w in words]))
         target = self.projection(self.result_vector)[0]
         answer = self.projection(self.index.vector(self.answers[0].token))[0]
         for item, (p, q) in zip(self.arrows, ((pa, pb), (pc, target)), strict=True):
             item.setData([p[0], q[0]], [p[1], q[1]])
-        for head, (p, q) in zip(self.heads, ((pa, pb), (pc, target)), strict=True):
-            angle = np.degrees(np.arctan2(q[1] - p[1], q[0] - p[0]))
-            head.setStyle(angle=180 - angle)
-            head.setPos(q[0], q[1])
-            head.setVisible(True)
+        self.tips.setData(pos=[pb, target])  # the arrows' heads: a → b and c → b − a + c
         for item, (p, q) in zip(self.sides, ((pa, pc), (pb, target)), strict=True):
             item.setData([p[0], q[0]], [p[1], q[1]])
         self.result_scatter.setData(pos=[target, answer], brush=[theme.HIGHLIGHT, QColor(255, 200, 0)])

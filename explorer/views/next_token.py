@@ -123,6 +123,7 @@ class NextTokenPanel(QWidget):
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.invertY(True)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.ghost = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=QColor(255, 255, 255, 40),
                                      pen=QColor(255, 255, 255, 90))
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.55, width=[], brush=theme.HIGHLIGHT)

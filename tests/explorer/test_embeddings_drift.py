@@ -39,6 +39,7 @@ def test_the_panel_solves_king_minus_man_plus_woman(panel):
     assert "queen" in [panel.answer_table.item(r, 0).text() for r in range(3)]
     assert "man : woman :: king :" in panel.message.text()
     assert panel.arrows[0].getData()[0] is not None and len(panel.arrows[0].getData()[0]) == 2
+    assert panel.projection_box.currentData() == "plane"  # the parallelogram shows undistorted there
 
 
 def test_answers_exclude_the_inputs_and_match_a_brute_force_reference(panel, bundled_info):
@@ -56,6 +57,7 @@ def test_answers_exclude_the_inputs_and_match_a_brute_force_reference(panel, bun
 
 def test_pca_axes_stay_put_when_the_sentence_changes(panel, bundled_info, qtbot):
     runner = TracingModel.from_folder(BUNDLED_MODEL_DIR)
+    panel.projection_box.setCurrentIndex(panel.projection_box.findData("pca"))
     panel.sentence_box.setChecked(True)
     panel.set_trace(runner.trace("the king and the queen"))
     before = panel.scatter.getData()
