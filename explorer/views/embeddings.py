@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -89,7 +89,7 @@ class EmbeddingPanel(QWidget):
         self.plot.addItem(self.scatter)
         self.plot.addItem(self.sentence_scatter)
         self.plot.addItem(self.result_scatter)
-        self.arrows = [pg.PlotDataItem(pen=QPen(theme.HIGHLIGHT, 3)) for _ in range(2)]
+        self.arrows = [pg.PlotDataItem(pen=pg.mkPen(theme.HIGHLIGHT, width=3)) for _ in range(2)]  # cosmetic: pixels
         self.sides = [pg.PlotDataItem(pen=pg.mkPen(200, 200, 200, style=Qt.DashLine, width=2)) for _ in range(2)]
         self.tips = pg.ScatterPlotItem(size=13, symbol="o", brush=theme.HIGHLIGHT, pen=pg.mkPen("w"))
         for item in self.arrows + self.sides + [self.tips]:
