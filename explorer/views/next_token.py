@@ -75,6 +75,17 @@ class NextTokenPanel(QWidget):
         self.expected_text: str | None = None
         self.sampled: int | None = None
         self.redraw_ms = 0.0
+        # Timers owned by the panel die with it: a lambda in QTimer.singleShot could fire
+        # after the panel was deleted and emit from a dead object.
+        self._pending_text: str | None = None
+        self._append_timer = QTimer(self)
+        self._append_timer.setSingleShot(True)
+        self._append_timer.setInterval(HIGHLIGHT_MS)
+        self._append_timer.timeout.connect(self._on_append_due)
+        self._next_sample_timer = QTimer(self)
+        self._next_sample_timer.setSingleShot(True)
+        self._next_sample_timer.setInterval(120)
+        self._next_sample_timer.timeout.connect(self.sample_next)
 
         self.title = QLabel("Next token")
         self.title.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
@@ -183,7 +194,7 @@ class NextTokenPanel(QWidget):
             self.stop()  # the person edited the text
         self._redraw()
         if self.generating and trace.text == self.expected_text:
-            QTimer.singleShot(120, self.sample_next)
+            self._next_sample_timer.start()
 
     def set_selected_position(self, position: int) -> None:
         self.position = position
@@ -230,10 +241,16 @@ class NextTokenPanel(QWidget):
         self._redraw()
         new_text = append_token(trace.text, self.info.vocabulary[token], self.info.tokenizer_kind)
         self.expected_text = new_text
-        QTimer.singleShot(HIGHLIGHT_MS, lambda: self._append(new_text))
+        self._pending_text = new_text
+        self._append_timer.start()
         return token
 
+    def _on_append_due(self) -> None:
+        if self._pending_text is not None:
+            self._append(self._pending_text)
+
     def _append(self, new_text: str) -> None:
+        self._pending_text = None
         self.sampled = None
         if self.generating:
             self.generating -= 1
@@ -248,6 +265,7 @@ class NextTokenPanel(QWidget):
 
     def stop(self) -> None:
         self.generating = 0
+        self._next_sample_timer.stop()
         self._set_generating(False)
 
     def _set_generating(self, on: bool) -> None:
