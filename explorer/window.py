@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.last_paint_ms = 0.0
         self.last_latency_ms = 0.0
         self.panels: list[QWidget] = []
+        self._stale_panels: set[int] = set()  # ids of hidden-tab panels that missed a trace
         self._batch_requester: QWidget | None = None
         self.setWindowTitle("Attention Explorer")
 
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(w)
         self.statusBar().addPermanentWidget(self.busy)
 
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.text_box.textChanged.connect(self._on_text_changed)
         self.token_strip.position_selected.connect(self.select_position)
         self.heads_grid.head_selected.connect(self._on_head_selected)
@@ -147,6 +149,18 @@ class MainWindow(QMainWindow):
             panel.set_model_info(self.model_info)
         if self.trace is not None and hasattr(panel, "set_trace"):
             panel.set_trace(self.trace)
+
+    def _is_hidden_tab(self, panel: QWidget) -> bool:
+        return self.tabs.indexOf(panel) >= 0 and self.tabs.currentWidget() is not panel
+
+    @Slot(int)
+    def _on_tab_changed(self, _index: int) -> None:
+        panel = self.tabs.currentWidget()
+        if panel is not None and id(panel) in self._stale_panels and self.trace is not None:
+            self._stale_panels.discard(id(panel))
+            panel.set_trace(self.trace)
+            if hasattr(panel, "set_selected_position"):
+                panel.set_selected_position(self.selected_position)
 
     def _forward(self, method: str, *args) -> None:
         for panel in self.panels:
@@ -199,9 +213,15 @@ class MainWindow(QMainWindow):
         requested_at = self.worker.last_request_time.get(trace.request_id)
         start = time.perf_counter()
         self.trace = trace
-        self._forward("set_trace", trace)
-        if self.selected_position != -1:
-            self._forward("set_selected_position", self.selected_position)
+        for panel in self.panels:
+            if not hasattr(panel, "set_trace"):
+                continue
+            if self._is_hidden_tab(panel) and not getattr(panel, "generating", 0):
+                self._stale_panels.add(id(panel))  # drawn when its tab is shown: typing stays fast
+                continue
+            panel.set_trace(trace)
+            if self.selected_position != -1 and hasattr(panel, "set_selected_position"):
+                panel.set_selected_position(self.selected_position)
         end = time.perf_counter()
         self.last_paint_ms = (end - start) * 1000.0
         if requested_at is not None:

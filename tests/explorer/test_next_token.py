@@ -155,6 +155,7 @@ def test_samples_through_the_panel_match_the_softmax(panel, hand_trace):
 
 def test_the_window_wires_sampling_to_the_text_box(qtbot, make_window):
     window = make_window(text="the king")
+    window.tabs.setCurrentWidget(window.next_token)  # the Sample button lives on this tab
     window.next_token.seed_box.setValue(3)
     window.next_token.sample_next()
     qtbot.waitUntil(lambda: window.text_box.text() != "the king", timeout=5000)

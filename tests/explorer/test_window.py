@@ -214,3 +214,31 @@ def test_any_unicode_is_shown(qtbot, make_window, text):
     window = make_window()
     trace = type_text(qtbot, window, text)
     assert trace.n_tokens >= 1 and not window.banner.isVisible()
+
+
+def test_hidden_tabs_catch_up_when_shown(qtbot, make_window):
+    window = make_window()
+    window.tabs.setCurrentWidget(window.head_detail)
+    trace = type_text(qtbot, window, "the queen and the mole")
+    assert window.next_token.trace is not trace  # not redrawn while hidden
+    window.tabs.setCurrentWidget(window.next_token)
+    assert window.next_token.trace is trace
+    assert window.head_detail.trace is trace
+
+
+def test_a_superseded_trace_is_shown_only_when_the_screen_is_old_and_never_backwards(qtbot, make_window):
+    import dataclasses
+    import time
+
+    window = make_window()
+    worker, base = window.worker, window.trace
+    shown = []
+    worker.trace_ready.connect(lambda t: shown.append(t.request_id))
+    worker._latest["trace"] = 100
+    worker._shown_at = time.perf_counter() - 1.0  # the screen has not changed for a second
+    worker._on_trace_done(dataclasses.replace(base, request_id=90))
+    worker._on_trace_done(dataclasses.replace(base, request_id=91))  # screen just changed: dropped
+    worker._shown_at = time.perf_counter() - 1.0
+    worker._on_trace_done(dataclasses.replace(base, request_id=80))  # older than what is shown: dropped
+    worker._on_trace_done(dataclasses.replace(base, request_id=100))  # the latest always shows
+    assert shown == [90, 100]
