@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from model.config import ModelConfig
+from model.heads import attention_patterns, induction_scores
 from model.minilm import load_word_embeddings, require_minilm_folder
 from model.tokenizer import TextTokenizer
 from model.tokens import OutputVocabulary, load_split_tokens
@@ -35,6 +36,17 @@ from model.weights import TOKENIZER_FILE, save_model
 PAD_ID, UNK_ID, BOS_ID, EOD_ID = 0, 100, 101, 102  # [PAD] [UNK] [CLS] [SEP] in MiniLM's vocabulary
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "assets" / "teaching-model"
+INDUCTION_PROBE_LENGTH = 25
+
+
+def repeated_random_sequences(pool: np.ndarray, length: int, count: int, seed: int) -> torch.Tensor:
+    """``count`` rows of BOS + R + R, R drawn from ``pool``: the probe for induction heads."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(count):
+        r = rng.choice(pool, size=length, replace=False)
+        rows.append(np.concatenate([[BOS_ID], r, r]))
+    return torch.as_tensor(np.stack(rows), dtype=torch.long)
 
 
 def build_config(vocab: OutputVocabulary, args: argparse.Namespace) -> ModelConfig:
@@ -58,24 +70,31 @@ def build_config(vocab: OutputVocabulary, args: argparse.Namespace) -> ModelConf
 
 
 def make_batch(ids: np.ndarray, targets: np.ndarray, rng: np.random.Generator, batch: int, n_ctx: int,
-               index_of: np.ndarray | None = None, repeat_fraction: float = 0.0):
+               index_of: np.ndarray | None = None, repeat_fraction: float = 0.0,
+               repeat_pool: np.ndarray | None = None):
     """Windows that start with BOS followed by n_ctx − 1 corpus tokens; targets are the
     next n_ctx tokens (so position 0, the BOS, predicts the window's first token).
 
-    With ``repeat_fraction`` > 0, that share of the windows instead starts with a random
-    sequence of 10–50 corpus tokens (drawn from random places, so unigram-distributed)
-    written twice, followed by corpus text: "… A B … A" → "B", what induction heads do.
+    With ``repeat_fraction`` > 0, that share of the windows instead holds one random
+    sequence of 8–40 tokens, drawn uniformly from ``repeat_pool``, written over and over to
+    fill the window: "… A B … A" → "B" everywhere after the first copy, what induction heads
+    do. Uniform draws make copying the only way to predict those tokens, and a window full
+    of copies makes the signal strong enough that induction heads form within a few dozen
+    steps (one copy of unigram-distributed tokens left them unformed after 800 steps).
     ``index_of`` maps token ids to output rows for those windows' targets.
     """
     starts = rng.integers(0, len(ids) - n_ctx, size=batch)
     offsets = np.arange(n_ctx)
     seq = ids[starts[:, None] + offsets[None, :]].copy()  # (batch, n_ctx): the tokens after BOS
     y = targets[starts[:, None] + offsets[None, :]].copy()
-    for row in np.flatnonzero(rng.random(batch) < repeat_fraction):
-        n = int(rng.integers(10, 51))
-        segment = ids[rng.integers(0, len(ids), size=n)]
-        seq[row, : 2 * n] = np.concatenate([segment, segment])
-        y[row, : 2 * n] = index_of[seq[row, : 2 * n]]
+    repeated = np.flatnonzero(rng.random(batch) < repeat_fraction)
+    if len(repeated) and (index_of is None or repeat_pool is None):
+        raise ValueError("repeated windows need index_of and repeat_pool")
+    for row in repeated:
+        n = int(rng.integers(8, 41))
+        segment = rng.choice(repeat_pool, size=n)
+        seq[row] = np.tile(segment, -(-n_ctx // n))[:n_ctx]
+        y[row] = index_of[seq[row]]
     x = np.empty((batch, n_ctx), dtype=np.int64)
     x[:, 0] = BOS_ID
     x[:, 1:] = seq[:, :-1]
@@ -123,7 +142,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=3600, help="stage 1: plain text, cosine schedule")
     p.add_argument("--stage2-steps", type=int, default=800,
                    help="stage 2: a share of windows hold a repeated random sequence (induction heads)")
-    p.add_argument("--repeat-fraction", type=float, default=0.5)
+    p.add_argument("--repeat-fraction", type=float, default=0.25,
+                   help="stage 2: the share of windows that hold a repeated random sequence")
+    p.add_argument("--repeat-pool", type=int, default=8000,
+                   help="stage 2: repeated sequences are drawn from this many most frequent output tokens")
     p.add_argument("--stage2-lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--context", type=int, default=128)
@@ -163,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     train_targets, valid_targets = vocab.targets(train_ids), vocab.targets(valid_ids)
     train_ids, valid_ids = train_ids.astype(np.int64), valid_ids.astype(np.int64)
+    induction_probe = repeated_random_sequences(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed)
+    repeat_pool = np.asarray(vocab.token_ids[: args.repeat_pool], dtype=np.int64)
     valid_x, valid_y = evaluation_windows(valid_ids, valid_targets, args.context, max_windows=256)
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
@@ -201,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
             group["lr"] = learning_rate(step, args)
         stage2 = step >= args.steps
         x, y = make_batch(train_ids, train_targets, np.random.default_rng([args.seed, step]), args.batch, args.context,
-                          vocab.index_of, args.repeat_fraction if stage2 else 0.0)
+                          vocab.index_of, args.repeat_fraction if stage2 else 0.0, repeat_pool)
         loss = model.loss(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -218,8 +242,12 @@ def main(argv: list[str] | None = None) -> None:
             window_start, window_tokens, window_loss = time.perf_counter(), 0, 0.0
         if step % args.eval_every == 0 or step in (args.steps, total_steps):
             val = mean_loss(model, valid_x, valid_y)
-            history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60})
-            print(f"  eval step {step}: valid loss {val:.3f}  perplexity {math.exp(val):.1f}", flush=True)
+            induction = float(induction_scores(attention_patterns(model, induction_probe), 1, INDUCTION_PROBE_LENGTH).max())
+            model.train()
+            history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60,
+                            "max_induction_score": induction})
+            print(f"  eval step {step}: valid loss {val:.3f}  perplexity {math.exp(val):.1f}  "
+                  f"best induction score {induction:.2f}", flush=True)
             save_checkpoint()
 
     model.eval()
@@ -227,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     shutil.copyfile(minilm / TOKENIZER_FILE, args.out / TOKENIZER_FILE)
     summary = {
         "steps": step, "stage1_steps": args.steps, "stage2_steps": args.stage2_steps,
-        "repeat_fraction": args.repeat_fraction, "stage2_lr": args.stage2_lr, "batch": args.batch, "context": args.context, "seed": args.seed,
+        "repeat_fraction": args.repeat_fraction, "repeat_pool": args.repeat_pool, "stage2_lr": args.stage2_lr, "batch": args.batch, "context": args.context, "seed": args.seed,
         "tokens_seen": step * args.batch * args.context, "train_tokens": int(len(train_ids)),
         "output_vocabulary": len(vocab), "minutes": round(elapsed / 60, 1),
         "threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",

@@ -54,14 +54,25 @@ def test_batches_start_with_bos_and_targets_are_the_next_tokens():
     torch.testing.assert_close(x[:, 1:], y[:, :-1])  # identity mapping: y is x shifted by one
 
 
-def test_repeated_windows_hold_a_sequence_written_twice():
+def test_repeated_windows_hold_one_random_sequence_over_and_over():
     ids = np.random.default_rng(0).integers(5, 60, size=5000)
     index_of = np.arange(60)
-    x, y = make_batch(ids, index_of[ids], np.random.default_rng(4), 16, 128, index_of, repeat_fraction=1.0)
+    pool = np.arange(40, 60)
+    x, y = make_batch(ids, index_of[ids], np.random.default_rng(4), 16, 128, index_of, repeat_fraction=1.0,
+                      repeat_pool=pool)
     for row in y.numpy():
-        found = any(np.array_equal(row[:n], row[n : 2 * n]) for n in range(10, 51))
-        assert found
+        assert np.isin(row, pool).all()
+        periods = [n for n in range(8, 41) if np.array_equal(row[n:], row[:-n])]
+        assert periods, "every repeated window is one segment tiled"
     torch.testing.assert_close(x[:, 1:], y[:, :-1])
+
+
+def test_plain_windows_are_corpus_text():
+    ids = np.random.default_rng(0).integers(5, 40, size=5000)
+    index_of = np.arange(60)
+    x, y = make_batch(ids, index_of[ids], np.random.default_rng(4), 16, 128, index_of, repeat_fraction=0.0,
+                      repeat_pool=np.arange(40, 60))
+    assert (y.numpy() < 40).all()
 
 
 def test_the_learning_rate_warms_up_decays_then_runs_stage_two():
