@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtGui import QBrush, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
+from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.info import ModelInfo
 from model.trace import Trace
 
@@ -88,18 +89,6 @@ def head_matrix(
     return HeadMatrix(values, row_labels, column_labels, masked, levels, row_axis, column_axis, "; ".join(notes))
 
 
-def _text_colour_for(m: HeadMatrix, value: float, mode: str) -> QColor:
-    """Dark text on light cells, light text on dark ones."""
-    if not np.isfinite(value):
-        return QColor(240, 240, 240)
-    lo, hi = m.levels
-    x = float(np.clip((value - lo) / (hi - lo), 0, 1))
-    cmap = theme.ATTENTION_CMAP if mode == "pattern" else theme.SCORE_CMAP
-    c = cmap.map(x, mode="qcolor")
-    luminance = 0.2126 * c.redF() + 0.7152 * c.greenF() + 0.0722 * c.blueF()
-    return QColor(15, 15, 15) if luminance > 0.5 else QColor(245, 245, 245)
-
-
 def _short(token: str) -> str:
     token = token.replace("\n", "⏎")
     return token if len(token) <= MAX_LABEL_CHARS else token[: MAX_LABEL_CHARS - 1] + "…"
@@ -149,9 +138,11 @@ class HeadDetailPanel(QWidget):
         self.row_highlight = pg.QtWidgets.QGraphicsRectItem()
         self.row_highlight.setPen(QPen(theme.HIGHLIGHT, 0.12))
         self.plot.addItem(self.row_highlight)
-        self.cell_texts: list[pg.TextItem] = []
-        self.column_texts: list[pg.TextItem] = []
+        self.labels = MatrixLabels(theme.label_font(max(7, theme.DEFAULT_POINT_SIZE - 4)),
+                                   theme.label_font(theme.DEFAULT_POINT_SIZE))
+        self.plot.addItem(self.labels)
         self.label_space = 2.5  # rows of room above the matrix for slanted column labels
+        self._drawn: dict = {}  # what the axes and titles show now, to skip unchanged updates
 
         self.bars_plot = self.view.addPlot(row=0, col=1)
         self.bars_plot.setMenuEnabled(False)
@@ -240,55 +231,46 @@ class HeadDetailPanel(QWidget):
         self.colorbar.setLevels(m.levels)
         self.image.setImage(shown, autoLevels=False, levels=m.levels)
         self.background.setRect(QRectF(0, 0, cols, rows))
-        self.plot.getAxis("left").setTicks([[(i + 0.5, s) for i, s in enumerate(m.row_labels)]])
-        self.plot.getAxis("top").setTicks([[(j + 0.5, "") for j in range(cols)]])
+        self._set_axis("left", self.plot, [(i + 0.5, s) for i, s in enumerate(m.row_labels)], PLURAL[m.row_axis])
+        self._set_axis("top", self.plot, [(j + 0.5, "") for j in range(cols)], PLURAL[m.column_axis])
         self._draw_column_labels(m)
-        self.plot.getAxis("left").setLabel(PLURAL[m.row_axis])
-        self.plot.getAxis("top").setLabel(PLURAL[m.column_axis])
         self.plot.setRange(QRectF(0, -self.label_space, cols + 1.2, rows + self.label_space), padding=0.01)
         self._draw_cell_texts(m)
         self._draw_query(trace)
 
+    def _set_axis(self, side: str, plot: pg.PlotItem, ticks: list[tuple[float, str]], label: str | None = None) -> None:
+        """Set ticks and label only when they change: each set makes pyqtgraph lay the
+        axis out again (rich-text labels included), which was a large share of a keystroke."""
+        key = (id(plot), side)
+        if self._drawn.get(key) == (ticks, label):
+            return
+        self._drawn[key] = (ticks, label)
+        axis = plot.getAxis(side)
+        axis.setTicks([ticks])
+        if label is not None:
+            axis.setLabel(label)
+
     def _draw_column_labels(self, m: HeadMatrix) -> None:
-        cols = len(m.column_labels)
-        self.label_space = max(1.5, 0.09 * max(len(m.row_labels), cols) + 1.2)
-        while len(self.column_texts) < cols:
-            item = pg.TextItem(anchor=(0, 0.5), angle=40)
-            item.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE))
-            self.plot.addItem(item)
-            self.column_texts.append(item)
-        for j, item in enumerate(self.column_texts):
-            item.setVisible(j < cols)
-            if j < cols:
-                item.setText(m.column_labels[j])
-                item.setPos(j + 0.35, -0.15)
+        self.label_space = max(1.5, 0.09 * max(len(m.row_labels), len(m.column_labels)) + 1.2)
+        self.labels.set_column_labels(list(m.column_labels), self.label_space)
 
     def _draw_cell_texts(self, m: HeadMatrix) -> None:
+        """Values go into the cells when the grid is small enough to read; the item itself
+        leaves them out when a cell is too small on screen."""
         rows, cols = m.values.shape
-        cell_pixels = self.plot.vb.width() / max(cols, 1)
-        fits = max(rows, cols) <= MAX_CELL_TEXT and cell_pixels >= 26
-        wanted = rows * cols if fits else 0
-        while len(self.cell_texts) < wanted:
-            item = pg.TextItem(anchor=(0.5, 0.5))
-            item.setFont(theme.label_font(max(7, theme.DEFAULT_POINT_SIZE - 4)))
-            self.plot.addItem(item)
-            self.cell_texts.append(item)
-        for n, item in enumerate(self.cell_texts):
-            if n >= wanted:
-                item.setVisible(False)
-                continue
-            i, j = divmod(n, cols)
-            value = m.values[i, j]
-            if m.masked[i, j]:
-                text = "−∞"
-            elif self.mode == "pattern":
-                text = "1" if value >= 0.995 else f"{value:.2f}".lstrip("0")
-            else:
-                text = f"{value:.1f}"
-            item.setColor(_text_colour_for(m, value, self.mode))
-            item.setText(text)
-            item.setPos(j + 0.5, i + 0.5)
-            item.setVisible(True)
+        if max(rows, cols) > MAX_CELL_TEXT:
+            self.labels.set_cells([], np.zeros((rows, cols), dtype=bool))
+            return
+        lo, hi = m.levels
+        cmap = theme.ATTENTION_CMAP if self.mode == "pattern" else theme.SCORE_CMAP
+        light = light_text_wanted((m.values - lo) / (hi - lo), cmap) | m.masked
+        if self.mode == "pattern":
+            texts = ["1" if v >= 0.995 else f"{v:.2f}".lstrip("0") for v in m.values.ravel().tolist()]
+        else:
+            texts = [f"{v:.1f}" for v in m.values.ravel().tolist()]
+        for n in np.flatnonzero(m.masked.ravel()):
+            texts[n] = "−∞"
+        self.labels.set_cells(texts, light)
 
     def _draw_query(self, trace: Trace) -> None:
         T = trace.n_tokens
@@ -300,9 +282,12 @@ class HeadDetailPanel(QWidget):
             keys = keys[1:]
             pattern = pattern[1:] / max(pattern[1:].sum(), 1e-12)
         self.bars.setOpts(x0=np.zeros(len(keys)), y=np.arange(len(keys)) + 0.5, width=pattern, height=0.7)
-        self.bars_plot.getAxis("left").setTicks([[(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys)]])
+        self._set_axis("left", self.bars_plot, [(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys)])
         self.bars_plot.setYRange(0, len(keys), padding=0.01)
-        self.bars_plot.setTitle(f"where does '{_short(trace.token_strings[q])}' look?")
+        title = f"where does '{_short(trace.token_strings[q])}' look?"
+        if title != self._drawn.get("bars title"):
+            self._drawn["bars title"] = title
+            self.bars_plot.setTitle(title)
         rows, cols = m.values.shape
         if self.transpose_box.isChecked():
             self.row_highlight.setRect(QRectF(q, 0, 1, rows))
