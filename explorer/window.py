@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QSettings, Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -28,7 +28,7 @@ from explorer.views.heads_grid import HeadsGridPanel
 from explorer.views.next_token import NextTokenPanel
 from explorer.views.token_strip import TokenStrip
 from model.info import ModelInfo
-from model.loading import BUNDLED
+from model.loading import BUNDLED, ModelChoice, available_models
 from model.trace import Trace
 
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
@@ -52,6 +52,8 @@ class MainWindow(QMainWindow):
         self.theme_name = str(self.settings.value("theme", "dark"))
         self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
         self.model_info: ModelInfo | None = None
+        self.current_source: str | None = None  # the source of the model on screen
+        self._requested_source: str | None = None
         self.trace: Trace | None = None
         self.selected_position = -1
         self.last_paint_ms = 0.0
@@ -169,8 +171,28 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ model and requests
     def load_model(self, source: str) -> None:
+        """Load on the worker thread; the model on screen stays until the new one is ready."""
+        self._requested_source = str(source)
         self.status_model.setText(f"loading {source}…")
-        self.worker.load_model(source)
+        self.worker.load_model(str(source))
+
+    def model_choices(self) -> list[ModelChoice]:
+        """What the Model menu offers: the bundled model, MiniLM when installed, GPT-2
+        checkpoints in the Hugging Face cache and in folders opened before."""
+        folders = tuple(str(f) for f in self._recent_model_folders())
+        try:
+            return available_models(extra_folders=folders)
+        except OSError:  # an unreadable cache or folder must not take the menu down
+            return available_models(include_cache=False)
+
+    def _recent_model_folders(self) -> list[str]:
+        value = self.settings.value("recent_model_folders", [])
+        folders = [value] if isinstance(value, str) else list(value or [])
+        return [f for f in folders if f]
+
+    def _remember_model_folder(self, folder: str) -> None:
+        folders = [folder] + [f for f in self._recent_model_folders() if f != folder]
+        self.settings.setValue("recent_model_folders", folders[:8])
 
     def request_trace(self) -> None:
         positions = (self.selected_position, -1) if self.selected_position != -1 else (-1,)
@@ -202,6 +224,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
+        self.current_source = self._requested_source
         self.setWindowTitle(f"Attention Explorer — {info.name}")
         self.status_model.setText(f"{info.name} · {info.n_layers}×{info.n_heads} heads")
         self._forward("set_model_info", info)
@@ -244,6 +267,7 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _on_worker_error(self, kind: str, message: str) -> None:
         if kind == "load":
+            self._requested_source = self.current_source
             keep = f" Still showing {self.model_info.name}." if self.model_info else ""
             self._show_banner(f"Could not load the model: {message}.{keep}", error=True)
             self.status_model.setText(self.model_info.name if self.model_info else "no model")
@@ -265,9 +289,11 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open model folder…", "Ctrl+O", self._on_open_folder)
-        self._action(file_menu, "Bundled teaching model", None, lambda: self.load_model(BUNDLED))
         file_menu.addSeparator()
         self._action(file_menu, "Quit", QKeySequence.Quit, self.close)
+        self.model_menu = self.menuBar().addMenu("&Model")
+        self.model_menu.aboutToShow.connect(self._populate_model_menu)
+        self._populate_model_menu()
         view = self.menuBar().addMenu("&View")
         self._action(view, "Larger text", "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
         self._action(view, "Smaller text", "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))
@@ -294,9 +320,27 @@ class MainWindow(QMainWindow):
         current = self.selected_position % self.trace.n_tokens
         self.select_position(max(0, min(self.trace.n_tokens - 1, current + step)))
 
+    def _populate_model_menu(self) -> None:
+        """Rebuilt each time it opens, so a checkpoint downloaded meanwhile shows up."""
+        self.model_menu.clear()
+        group = QActionGroup(self.model_menu)
+        for choice in self.model_choices():
+            action = QAction(choice.name, self.model_menu, checkable=True)
+            action.setData(choice.source)
+            action.setToolTip(choice.source)
+            action.setChecked(choice.source == self.current_source)
+            action.triggered.connect(lambda _checked=False, source=choice.source: self.load_model(source))
+            group.addAction(action)
+            self.model_menu.addAction(action)
+        self.model_menu.addSeparator()
+        open_folder = QAction("Open model folder…", self.model_menu)
+        open_folder.triggered.connect(self._on_open_folder)
+        self.model_menu.addAction(open_folder)
+
     def _on_open_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a model folder")
         if folder:
+            self._remember_model_folder(folder)
             self.load_model(folder)
 
     def set_font_size(self, point_size: int) -> None:

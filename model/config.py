@@ -52,6 +52,13 @@ class ModelConfig:
     bos_token_id
         Prepended to every input when set: position 0 then always holds the same token,
         the model can predict the first word, and empty text is a valid input.
+    embed_layer_norm
+        Apply a LayerNorm to token + position embeddings before the first block (BERT).
+        The loader of a BERT checkpoint folds token-type embedding 0 into the position
+        table, so ``embed.pos`` is then "position + segment A".
+    has_lm_head
+        Whether the model has an unembedding. Encoders loaded without their pretraining
+        head (e.g. all-MiniLM-L6-v2) have none: they produce no logits at all.
     """
 
     vocab_size: int
@@ -76,6 +83,8 @@ class ModelConfig:
     sinusoid_base: float = 10000.0
     bos_token_id: int | None = None
     output_token_ids: tuple[int, ...] | None = None
+    embed_layer_norm: bool = False
+    has_lm_head: bool = True
     name: str = "transformer"
 
     def __post_init__(self) -> None:
@@ -110,6 +119,10 @@ class ModelConfig:
             self.embed_width != self.d_model or self.output_token_ids is not None
         ):
             raise ValueError("tie_embeddings needs d_embed == d_model and the full vocabulary")
+        if not self.has_lm_head and (
+            self.tie_embeddings or self.unembed_bias or self.adaptive_cutoffs is not None
+        ):
+            raise ValueError("a model without an LM head cannot tie, bias or adapt its unembedding")
 
     @property
     def d_head(self) -> int:

@@ -24,20 +24,41 @@ class TracingModel:
     """Runs text through a :class:`Transformer` and records one :class:`Trace` per call.
 
     Not thread-safe: the app gives one instance to its worker thread.
+
+    Parameters
+    ----------
+    device
+        Where the forward pass runs (CPU by default); the Trace always holds CPU arrays.
+    max_tokens
+        The most tokens one trace keeps (the most recent ones), at most the model's context
+        window. A trace holds every head's output, (L, H, T, d) floats, so large models get
+        a cap below their context window (see :mod:`model.loading`).
     """
 
-    def __init__(self, module: Transformer, tokenizer: TextTokenizer, name: str | None = None) -> None:
-        self.module = module.eval()
+    def __init__(
+        self,
+        module: Transformer,
+        tokenizer: TextTokenizer,
+        name: str | None = None,
+        device: str | torch.device = "cpu",
+        max_tokens: int | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.module = module.eval().to(self.device)
         self.tokenizer = tokenizer
         self.name = name or module.cfg.name
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+        self.max_tokens = min(max_tokens or module.cfg.n_ctx, module.cfg.n_ctx)
 
     @classmethod
-    def from_folder(cls, folder: str | Path, name: str | None = None) -> TracingModel:
-        """Load ``config.json``, ``model.safetensors`` and ``tokenizer.json`` from ``folder``."""
+    def from_folder(cls, folder: str | Path, name: str | None = None, **kwargs) -> TracingModel:
+        """Load ``config.json``, ``model.safetensors`` and ``tokenizer.json`` from ``folder``
+        (our own format); ``kwargs`` go to the constructor (``device``, ``max_tokens``)."""
         folder = Path(folder)
         module = load_model(folder)
         tokenizer = TextTokenizer.from_file(folder / TOKENIZER_FILE, bos_token_id=module.cfg.bos_token_id)
-        return cls(module, tokenizer, name or module.cfg.name)
+        return cls(module, tokenizer, name or module.cfg.name, **kwargs)
 
     @property
     def cfg(self):
@@ -52,11 +73,11 @@ class TracingModel:
             n_layers=cfg.n_layers,
             n_heads=cfg.n_heads,
             d_model=cfg.d_model,
-            n_ctx=cfg.n_ctx,
+            n_ctx=self.max_tokens,
             causal=cfg.causal,
             has_lm_head=self.has_lm_head,
             vocabulary=tuple(self.tokenizer.vocabulary(cfg.vocab_size)),
-            embedding_table=self.module.tok_embed.weight.detach().float().numpy().copy(),
+            embedding_table=self.module.tok_embed.weight.detach().float().cpu().numpy().copy(),
             tokenizer_kind=self.tokenizer.kind,
             bos_token_id=cfg.bos_token_id,
             output_token_ids=np.asarray(ids, dtype=np.int64) if ids is not None else None,
@@ -65,17 +86,23 @@ class TracingModel:
 
     @property
     def has_lm_head(self) -> bool:
-        return True
+        """False for encoders loaded without a pretraining head: their traces hold no logits."""
+        return self.cfg.has_lm_head
 
     def encode(self, text: str) -> tuple[Encoding, int]:
-        """Tokenize and keep the most recent tokens that fit the context.
+        """Tokenize and keep the most recent tokens that fit ``max_tokens``.
 
+        A BOS token, or a leading special token the tokenizer adds ([CLS]), is kept; so is
+        a trailing one ([SEP]), since truncation keeps the end.
         Returns the encoding to run and the token count before truncation.
         """
         encoding = self.tokenizer.encode(text)
         if len(encoding) == 0:
             raise EmptyInputError("The text has no tokens yet: type a word or two.")
-        kept = encoding.tail(self.cfg.n_ctx, keep_first=self.cfg.bos_token_id is not None)
+        keep_first = self.cfg.bos_token_id is not None or (
+            self.tokenizer.add_special_tokens and encoding.special[0]
+        )
+        kept = encoding.tail(self.max_tokens, keep_first=keep_first)
         return kept, len(encoding)
 
     @torch.inference_mode()
@@ -88,25 +115,41 @@ class TracingModel:
         """Run ``text`` through the model and capture every named internal.
 
         ``logit_positions``: ``"last"`` (default), ``"all"`` or explicit positions (negative
-        counts from the end; positions beyond the traced tokens are dropped).
+        counts from the end; positions beyond the traced tokens are dropped). A model
+        without an LM head computes none: its Trace has logits of shape (0, V).
         """
         encoding, n_input = self.encode(text)
         T = len(encoding)
-        positions = _resolve_positions(logit_positions, T)
-        idx = torch.tensor([encoding.ids], dtype=torch.long)
-        cache: dict[str, torch.Tensor] = {}
+        if self.has_lm_head:
+            positions = _resolve_positions(logit_positions, T)
+        else:
+            positions = np.zeros(0, dtype=np.int64)
+        idx = torch.tensor([encoding.ids], dtype=torch.long, device=self.device)
+        cfg = self.cfg
+        # Every head's output, (L, 1, H, T, d), is written in place by the attention
+        # modules: at GPT-2 sizes it is half the trace, and stacking it would copy it again.
+        head_out = torch.empty((cfg.n_layers, 1, cfg.n_heads, T, cfg.d_model), device=self.device)
+        cache: dict[str, torch.Tensor] = {f"blocks.{i}.attn.head_out": head_out[i] for i in range(cfg.n_layers)}
         start = time.perf_counter()
-        logits = self.module(idx, cache=cache, logit_positions=torch.from_numpy(positions))
+        logits = self.module(idx, cache=cache, logit_positions=torch.from_numpy(positions).to(self.device))
         full_logits = self.module.full_vocab_logits(logits[0]).float()
         probs = torch.softmax(full_logits, dim=-1)
         forward_ms = (time.perf_counter() - start) * 1000.0
-        return self._make_trace(request_id, text, encoding, n_input, cache, positions, full_logits, probs, forward_ms)
+        return self._make_trace(
+            request_id, text, encoding, n_input, cache, head_out, positions, full_logits, probs, forward_ms
+        )
 
-    def _make_trace(self, request_id, text, encoding, n_input, cache, positions, logits, probs, forward_ms) -> Trace:
+    def _make_trace(
+        self, request_id, text, encoding, n_input, cache, head_out, positions, logits, probs, forward_ms
+    ) -> Trace:
         L = self.cfg.n_layers
 
         def stack(suffix: str) -> np.ndarray:
-            return torch.stack([cache[f"blocks.{i}.{suffix}"][0] for i in range(L)]).numpy()
+            return torch.stack([cache[f"blocks.{i}.{suffix}"][0] for i in range(L)]).cpu().numpy()
+
+        written_in_place = all(
+            cache[f"blocks.{i}.attn.head_out"].data_ptr() == head_out[i].data_ptr() for i in range(L)
+        )
 
         return Trace(
             request_id=request_id,
@@ -118,23 +161,23 @@ class TracingModel:
             special=encoding.special,
             causal=self.cfg.causal,
             n_input_tokens=n_input,
-            embed_token=cache["embed.token"][0].numpy(),
-            embed_pos=cache["embed.pos"][0].numpy(),
+            embed_token=cache["embed.token"][0].cpu().numpy(),
+            embed_pos=cache["embed.pos"][0].cpu().numpy(),
             resid_pre=stack("resid_pre"),
             q=stack("attn.q"),
             k=stack("attn.k"),
             v=stack("attn.v"),
             scores=stack("attn.scores"),
             pattern=stack("attn.pattern"),
-            head_out=stack("attn.head_out"),
+            head_out=head_out[:, 0].cpu().numpy() if written_in_place else stack("attn.head_out"),
             attn_out=stack("attn.out"),
             resid_mid=stack("resid_mid"),
             mlp_out=stack("mlp.out"),
             resid_post=stack("resid_post"),
-            final_norm=cache["final_norm"][0].numpy(),
+            final_norm=cache["final_norm"][0].cpu().numpy(),
             logit_positions=positions,
-            logits=logits.numpy(),
-            probs=probs.numpy(),
+            logits=logits.cpu().numpy(),
+            probs=probs.cpu().numpy(),
             forward_ms=forward_ms,
         )
 

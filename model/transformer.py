@@ -91,8 +91,13 @@ class Attention(nn.Module):
         z = pattern @ v  # (B, nh, T, hs)
         out = self.out(z.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
         if cache is not None:
-            w_o = self.out.weight.view(C, nh, hs)  # (d_model, nh, hs): W_O split by head
-            head_out = torch.einsum("bnth,dnh->bntd", z, w_o)  # (B, nh, T, d_model)
+            w_o = self.out.weight.view(C, nh, hs).permute(1, 2, 0)  # (nh, hs, d_model): W_O split by head
+            # The largest capture, (B, nh, T, d_model): written straight into a buffer the
+            # caller put in the cache under this name (the runner's (L, …) array), if any.
+            buffer = cache.get(f"{prefix}head_out")
+            if buffer is not None and buffer.shape != (B, nh, T, C):
+                buffer = None
+            head_out = torch.matmul(z, w_o, out=buffer)  # (B, nh, T, d_model)
             cache[f"{prefix}q"], cache[f"{prefix}k"], cache[f"{prefix}v"] = q, k, v
             cache[f"{prefix}scores"] = scores
             cache[f"{prefix}masked_scores"] = masked
@@ -146,7 +151,8 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """Token embedding (+ optional projection) + positions → blocks → final norm → unembedding."""
+    """Token embedding (+ optional projection) + positions (→ LayerNorm, for BERT) → blocks →
+    final norm → unembedding (absent when ``cfg.has_lm_head`` is False)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -163,10 +169,14 @@ class Transformer(nn.Module):
             self.pos_embed = None
             table = sinusoidal_positions(cfg.n_ctx, cfg.d_model, cfg.sinusoid_base)
             self.register_buffer("sinusoids", table, persistent=False)
+        self.embed_ln = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.embed_layer_norm else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.norm_placement == "pre" else None
-        if cfg.adaptive_cutoffs is not None:
+        self.unembed: nn.Module | None
+        if not cfg.has_lm_head:
+            self.unembed = None
+        elif cfg.adaptive_cutoffs is not None:
             self.unembed = nn.AdaptiveLogSoftmaxWithLoss(
                 cfg.d_model, cfg.n_outputs, list(cfg.adaptive_cutoffs),
                 div_value=cfg.adaptive_div_value, head_bias=cfg.unembed_bias,
@@ -199,7 +209,10 @@ class Transformer(nn.Module):
             raise ValueError(f"sequence of {T} tokens exceeds the context window of {self.cfg.n_ctx}")
         token = self.embed(idx)  # (B, T, d)
         pos = self.positions(T).unsqueeze(0).expand(B, T, -1)  # (B, T, d)
-        x = self.drop(token + pos)
+        x = token + pos
+        if self.embed_ln is not None:
+            x = self.embed_ln(x)  # BERT normalises the summed embeddings; resid_pre[0] is the result
+        x = self.drop(x)
         for block in self.blocks:
             x = block(x, cache)
         final = self.ln_f(x) if self.ln_f is not None else x
@@ -209,6 +222,8 @@ class Transformer(nn.Module):
 
     def unembed_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Logits over the output vocabulary for hidden states ``h`` (..., d)."""
+        if self.unembed is None:
+            raise ValueError(f"{self.cfg.name} has no language-model head: it predicts no tokens")
         if isinstance(self.unembed, nn.AdaptiveLogSoftmaxWithLoss):
             flat = self.unembed.log_prob(h.reshape(-1, h.shape[-1]))  # (N, n_outputs)
             return flat.view(*h.shape[:-1], -1)
@@ -225,16 +240,22 @@ class Transformer(nn.Module):
         Returns logits over the output vocabulary, (B, T, n_outputs), or (B, P, n_outputs)
         for the positions in ``logit_positions`` only: projecting onto the vocabulary is
         the dominant cost at short lengths, and the app usually needs one position.
+        A model without an LM head returns no logits: (B, 0, n_outputs).
         """
         final = self.hidden(idx, cache)
-        selected = final[:, logit_positions] if logit_positions is not None else final  # (B, P, d)
-        logits = self.unembed_logits(selected)
+        if self.unembed is None:
+            logits = final.new_empty((final.shape[0], 0, self.cfg.n_outputs))  # (B, 0, V)
+        else:
+            selected = final[:, logit_positions] if logit_positions is not None else final  # (B, P, d)
+            logits = self.unembed_logits(selected)
         if cache is not None:
             cache["logits"] = logits
         return logits
 
     def loss(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean next-token cross-entropy (nats); ``targets`` index the output vocabulary."""
+        if self.unembed is None:
+            raise ValueError(f"{self.cfg.name} has no language-model head: it has no next-token loss")
         h = self.hidden(idx)
         if isinstance(self.unembed, nn.AdaptiveLogSoftmaxWithLoss):
             return self.unembed(h.reshape(-1, h.shape[-1]), targets.reshape(-1)).loss

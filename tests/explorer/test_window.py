@@ -175,6 +175,26 @@ def test_loading_a_broken_model_keeps_the_previous_one(qtbot, make_window, tmp_p
     type_text(qtbot, window, "the mole")
 
 
+def test_the_model_menu_lists_models_and_switches_to_the_one_picked(qtbot, make_window, tmp_path, monkeypatch):
+    from tests.model.test_loading import write_gpt2_folder
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    write_gpt2_folder(tmp_path / "checkpoints" / "gpt2-tiny")
+    window = make_window()
+    window._remember_model_folder(str(tmp_path / "checkpoints"))
+    window._populate_model_menu()
+    actions = {a.text(): a for a in window.model_menu.actions() if a.isCheckable()}
+    assert "Teaching model (bundled)" in actions and "gpt2-tiny (GPT-2)" in actions
+    actions["gpt2-tiny (GPT-2)"].trigger()
+    qtbot.waitUntil(lambda: window.model_info.name.startswith("gpt2-tiny"), timeout=10000)
+    qtbot.waitUntil(lambda: window.trace is not None and window.trace.n_layers == 2 and window.trace.causal,
+                    timeout=10000)
+    assert "gpt2-tiny" in window.windowTitle()
+    window._populate_model_menu()
+    checked = [a.text() for a in window.model_menu.actions() if a.isChecked()]
+    assert checked == ["gpt2-tiny (GPT-2)"]
+
+
 def test_a_wrong_path_gives_a_clear_message(qtbot, make_window, tmp_path):
     window = make_window(source=tmp_path / "no-such-model", wait=False)
     qtbot.waitUntil(lambda: "Could not load" in window.banner.text(), timeout=10000)
