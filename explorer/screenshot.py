@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=BUNDLED)
     parser.add_argument("--text", default="a fluffy blue creature roamed the verdant forest")
     parser.add_argument("--size", default="1600x1000")
+    parser.add_argument("--prefix", default="", help="put this in front of every file name (e.g. 'minilm-')")
+    parser.add_argument("--only", nargs="*", default=None, metavar="NAME",
+                        help="take only these shots (attention, masked-scores, 3b1b-layout, next-token, …)")
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(["attention-explorer"])
@@ -53,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     shots = []
 
     def shot(name: str) -> None:
+        if args.only is not None and name not in args.only:
+            return
         settle(app)
-        path = args.out_dir / f"{name}.png"
+        path = args.out_dir / f"{args.prefix}{name}.png"
         window.grab().save(str(path))
         shots.append(path)
 
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     window.head_detail.transpose_box.setChecked(False)
     for index in range(window.tabs.count()):
         name = window.tabs.tabText(index).lower().replace(" ", "-")
-        if name != "head":
+        if name != "head" and (args.only is None or name in args.only):
             window.tabs.setCurrentIndex(index)
             if name == "context-drift":
                 window.drift.run()

@@ -161,14 +161,24 @@ class NextTokenPanel(QWidget):
         actions.addWidget(self.generate_button)
         actions.addWidget(self.stop_button)
         actions.addStretch(1)
+        self.controls = QWidget()  # hidden with the bars for a model that predicts nothing
+        controls = QVBoxLayout(self.controls)
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.addLayout(grid)
+        controls.addLayout(actions)
+        controls.addWidget(self.stats)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
-        layout.addLayout(grid)
-        layout.addLayout(actions)
-        layout.addWidget(self.stats)
+        layout.addWidget(self.controls)
         layout.addWidget(self.message)
         layout.addWidget(self.view, 1)
+        self.no_head_note = QLabel("")
+        self.no_head_note.setWordWrap(True)
+        self.no_head_note.setAlignment(Qt.AlignCenter)
+        self.no_head_note.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3))
+        self.no_head_note.hide()
+        layout.addWidget(self.no_head_note, 1)
 
         self.slider.valueChanged.connect(self._on_slider_changed)
         self.temperature_box.valueChanged.connect(self._on_temperature_typed)
@@ -289,11 +299,18 @@ class NextTokenPanel(QWidget):
 
         start = time.perf_counter()
         trace, info = self.trace, self.info
-        if info is not None and not info.has_lm_head:
-            self._show_message("This model has no language-model head: it does not predict next tokens.")
-            self.view.hide()
+        no_head = info is not None and not info.has_lm_head
+        self.controls.setVisible(not no_head)
+        self.view.setVisible(not no_head)
+        self.no_head_note.setVisible(no_head)
+        if no_head:
+            self.no_head_note.setText(
+                f"{info.name} has no language-model head: it was trained to produce "
+                "vectors for whole sentences, not to predict a next token. There is no "
+                "distribution to show.\n\nIts attention heads (it looks both ways: no causal mask) and "
+                "its embedding table are in the other tabs."
+            )
             return
-        self.view.show()
         if trace is None:
             return
         position = self.position % trace.n_tokens

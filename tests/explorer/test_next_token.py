@@ -115,8 +115,14 @@ def test_selecting_another_position_shows_that_positions_prediction(panel, traci
 def test_a_model_without_a_language_model_head_says_so(panel, tracing_model):
     info = dataclasses.replace(tracing_model.info(), has_lm_head=False)
     panel.set_model_info(info)
+    panel.show()
     panel.set_trace(tracing_model.trace("the mole"))
-    assert "no language-model head" in panel.message.text()
+    assert "no language-model head" in panel.no_head_note.text() and panel.no_head_note.isVisible()
+    assert not panel.view.isVisible() and not panel.sample_button.isVisible()  # nothing to show or sample
+    assert panel.sample_next() is None
+    panel.set_model_info(tracing_model.info())
+    panel.set_trace(tracing_model.trace("the mole"))
+    assert panel.view.isVisible() and not panel.no_head_note.isVisible()
 
 
 def test_generate_n_appends_n_tokens_and_stop_stops(qtbot, panel, tracing_model):
