@@ -153,6 +153,12 @@ class HeadDetailPanel(QWidget):
         self.bars_plot.setTitle("where does the query look?")
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush=theme.HIGHLIGHT)
         self.bars_plot.addItem(self.bars)
+        for plot in (self.plot, self.bars_plot):
+            for side in ("left", "top", "bottom", "right"):
+                # Token labels, not numbers with units: an SI prefix never applies, and
+                # checking for one re-renders the axis label's HTML on every range change.
+                plot.getAxis(side).enableAutoSIPrefix(False)
+        self.colorbar.axis.enableAutoSIPrefix(False)
         self.view.ci.layout.setColumnStretchFactor(0, 3)
         self.view.ci.layout.setColumnStretchFactor(1, 1)
         self.view.ci.layout.setColumnStretchFactor(0, 4)

@@ -62,6 +62,7 @@ class HeadsGridPanel(QWidget):
         for axis in ("left", "top"):
             self.plot.showAxis(axis)
             self.plot.getAxis(axis).setStyle(tickLength=0)
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.plot.hideAxis("bottom")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(theme.ATTENTION_CMAP.getLookupTable(nPts=256))

@@ -50,10 +50,13 @@ class TokenStrip(QScrollArea):
                 chip.hide()
                 continue
             start, end = trace.offsets[i]
-            chip.setText(chip_text(trace.token_strings[i]))
+            text = chip_text(trace.token_strings[i])
+            if chip.text() != text:  # most chips are unchanged by a keystroke: skip their re-layout
+                chip.setText(text)
             where = "inserted by the model" if trace.special[i] else f"characters {start}–{end}"
             chip.setToolTip(f"position {i} · id {int(trace.token_ids[i])} · {where}")
-            chip.show()
+            if chip.isHidden():
+                chip.show()
         self._check(self.selected % trace.n_tokens if trace.n_tokens else -1)
 
     def select(self, position: int) -> None:
