@@ -26,8 +26,7 @@ def _strongest_induction(heads: dict) -> str:
         f"The strongest induction score is head {layer}.{head}'s, {scores[layer, head]:.3f}, "
         f"{scores[layer, head] / max(median, 1e-9):.0f}× the median head's {median:.3f}: "
         + ("an induction head." if scores[layer, head] >= heads["thresholds"]["induction"] else
-           "an induction mechanism in the making (stage 2 of training raised it from 0.03), "
-           "not yet a full induction head.")
+           "below the threshold: no full induction head formed.")
     )
 
 
@@ -98,12 +97,24 @@ def render_model_card(cfg: ModelConfig, results: dict, training: dict, manifest:
         f"{training.get('minutes', '?')} minutes on {training.get('machine', '?')} with "
         f"{training.get('threads', '?')} torch threads (torch {training.get('torch', '?')}).",
         "",
-        "| step | validation loss | validation perplexity |",
-        "| ---: | ---: | ---: |",
+        f"Stage 1 ({training.get('stage1_steps', '?')} steps) reads plain text. Stage 2 "
+        f"({training.get('stage2_steps', '?')} steps) turns {_pct(training.get('repeat_fraction'))} of the windows "
+        f"into one random sequence of 8–40 tokens, drawn uniformly from the "
+        f"{training.get('repeat_pool', '?')} most frequent output tokens and written over and over: a",
+        "pattern only copying can predict, which is what makes induction heads form. The last",
+        "column is the best head's induction score on a held-out probe at that step.",
+        "",
+        "| step | validation loss | validation perplexity | best induction score |",
+        "| ---: | ---: | ---: | ---: |",
     ]
     history = training.get("history", [])
-    for point in history[:: max(1, len(history) // 8)] + ([history[-1]] if history else []):
-        out.append(f"| {point['step']} | {point['valid_loss']:.3f} | {point['valid_ppl']:.1f} |")
+    shown = history[:: max(1, len(history) // 8)]
+    stage_two_start = [p for p in history if p["step"] >= training.get("stage1_steps", 0)][:2]
+    for point in sorted({p["step"]: p for p in shown + stage_two_start + history[-1:]}.values(),
+                        key=lambda p: p["step"]):
+        induction = point.get("max_induction_score")
+        out.append(f"| {point['step']} | {point['valid_loss']:.3f} | {point['valid_ppl']:.1f} | "
+                   f"{'—' if induction is None else f'{induction:.2f}'} |")
     out += [
         "",
         "## Held-out perplexity",
