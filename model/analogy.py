@@ -109,9 +109,12 @@ class EmbeddingIndex:
     tokens
         The V token strings, in id order. When a string occurs more than once, the first
         id is used to look it up.
+    prefer_word_start
+        Look a bare word up as its word-start token (" king") when there is one: for
+        byte-level BPE vocabularies, where a leading space marks the start of a word.
     """
 
-    def __init__(self, table: np.ndarray, tokens: Sequence[str]) -> None:
+    def __init__(self, table: np.ndarray, tokens: Sequence[str], prefer_word_start: bool = False) -> None:
         table = np.asarray(table)
         if table.ndim != 2:
             raise ValueError(f"embedding table must be 2-D (V, d), got shape {table.shape}")
@@ -126,6 +129,12 @@ class EmbeddingIndex:
         self.id_of: dict[str, int] = {}
         for token_id, token in enumerate(self.tokens):
             self.id_of.setdefault(token, token_id)
+        if prefer_word_start:
+            # Byte-level BPE (GPT-2) has "king" and " king"; the word as it appears inside a
+            # sentence is " king", the better-trained row, so a bare "king" means that one.
+            for token_id, token in enumerate(self.tokens):
+                if len(token) > 1 and token[0] == " " and not token[1].isspace():
+                    self.id_of[token[1:]] = self.id_of.get(token, token_id)
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -155,7 +155,8 @@ class EmbeddingPanel(QWidget):
     # ------------------------------------------------------------------ panel API
     def set_model_info(self, info: ModelInfo) -> None:
         self.info = info
-        self.index = EmbeddingIndex(info.embedding_table, info.vocabulary)  # normalised once per model
+        self.index = EmbeddingIndex(info.embedding_table, info.vocabulary,  # normalised once per model
+                                    prefer_word_start=info.tokenizer_kind == "byte_level")
         self.solve()
 
     def set_trace(self, trace: Trace) -> None:

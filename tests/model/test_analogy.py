@@ -238,3 +238,13 @@ def test_batched_evaluation_agrees_with_solve_question_by_question():
         expected = [idx.solve(q.a, q.b, q.c, k=1, method=method)[0].token for q in questions]
         assert report.predictions == expected
         assert report.overall.correct == sum(p == q.d for p, q in zip(expected, questions, strict=True))
+
+
+def test_byte_level_words_are_looked_up_as_their_word_start_token():
+    table = np.eye(4, dtype=np.float32)
+    tokens = ["king", " king", " queen", "  "]
+    plain = EmbeddingIndex(table, tokens)
+    gpt2 = EmbeddingIndex(table, tokens, prefer_word_start=True)
+    assert plain.token_id("king") == 0
+    assert gpt2.token_id("king") == 1 and gpt2.token_id("queen") == 2 and "queen" in gpt2
+    assert gpt2.token_id(" king") == 1 and " " not in gpt2  # a space token is not a word
