@@ -116,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=240)
     parser.add_argument("--interval", type=int, default=80, help="ms between keystrokes (typing speed)")
     parser.add_argument("--burst-interval", type=int, default=10, help="ms between keystrokes in the burst run")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch intra-op threads for the model (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QApplication.instance() or QApplication(["attention-explorer-bench"])
     from explorer.window import MainWindow
