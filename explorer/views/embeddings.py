@@ -165,6 +165,14 @@ class EmbeddingPanel(QWidget):
             self._draw_sentence()
 
     # ------------------------------------------------------------------ actions
+    def _word(self, text: str) -> str:
+        """The vocabulary entry a typed word means: as typed when the vocabulary has it
+        (cased models such as GPT-2 tell "Paris" from "paris"), else lower-cased."""
+        word = text.strip()
+        if self.index is None or word in self.index:
+            return word
+        return word.lower()
+
     def _on_words_changed(self, *_args) -> None:
         self._draw_words()
 
@@ -174,7 +182,7 @@ class EmbeddingPanel(QWidget):
     def solve(self, *_args) -> None:
         if self.index is None:
             return
-        a, b, c = (w.text().strip().lower() for w in (self.a, self.b, self.c))
+        a, b, c = (self._word(w.text()) for w in (self.a, self.b, self.c))
         try:
             self.answers = self.index.solve(a, b, c, k=10, method=self.method_box.currentData())
             self.result_vector = self.index.vector(b) - self.index.vector(a) + self.index.vector(c)
@@ -195,13 +203,13 @@ class EmbeddingPanel(QWidget):
         if self.index is None:
             return
         try:
-            direction = self.index.vector(self.direction_b.text().strip().lower()) - self.index.vector(
-                self.direction_a.text().strip().lower())
+            direction = self.index.vector(self._word(self.direction_b.text())) - self.index.vector(
+                self._word(self.direction_a.text()))
         except (KeyError, ValueError) as exc:
             self.dot_table.setRowCount(0)
             self.message.setText(str(exc).strip("'\""))
             return
-        words = [w for w in self.direction_words.text().lower().split() if w in self.index]
+        words = [w for w in map(self._word, self.direction_words.text().split()) if w in self.index]
         self.dot_table.setRowCount(len(words))
         unit = direction / max(np.linalg.norm(direction), 1e-12)
         for row, word in enumerate(words):
@@ -212,8 +220,8 @@ class EmbeddingPanel(QWidget):
 
     # ------------------------------------------------------------------ drawing
     def word_set(self) -> list[str]:
-        words = PRESETS[self.preset_box.currentText()].split() + self.extra_words.text().lower().split()
-        analogy = [w.text().strip().lower() for w in (self.a, self.b, self.c)]
+        words = PRESETS[self.preset_box.currentText()].split() + [self._word(w) for w in self.extra_words.text().split()]
+        analogy = [self._word(w.text()) for w in (self.a, self.b, self.c)]
         if self.answers:
             analogy.append(self.answers[0].token)
         seen, out = set(), []
@@ -233,7 +241,7 @@ class EmbeddingPanel(QWidget):
         self.projection = None
         if self.projection_box.currentData() == "plane" and self.result_vector is not None:
             try:
-                a, b, c = (self.index.vector(w.text().strip().lower()) for w in (self.a, self.b, self.c))
+                a, b, c = (self.index.vector(self._word(w.text())) for w in (self.a, self.b, self.c))
                 self.projection = analogy_plane(a, b, c)
             except ValueError:
                 self.projection = None
@@ -256,7 +264,7 @@ class EmbeddingPanel(QWidget):
         self.plot.autoRange(padding=0.15)
 
     def _draw_parallelogram(self) -> None:
-        words = [w.text().strip().lower() for w in (self.a, self.b, self.c)]
+        words = [self._word(w.text()) for w in (self.a, self.b, self.c)]
         if self.result_vector is None or self.projection is None or not self.answers:
             for item in self.arrows + self.sides:
                 item.setData([], [])

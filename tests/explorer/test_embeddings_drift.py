@@ -111,3 +111,25 @@ def test_the_window_runs_drift_sentences_on_the_worker(qtbot, make_window):
     window.drift.run()
     qtbot.waitUntil(lambda: len(window.drift.paths) == 3, timeout=10000)
     assert "through 2 blocks" in window.drift.message.text()
+
+
+def test_capitalised_words_fall_back_to_lower_case_in_an_uncased_vocabulary(panel):
+    panel.a.setText("Man")
+    panel.c.setText(" King ")
+    panel.solve()
+    assert "queen" in [panel.answer_table.item(r, 0).text() for r in range(3)]
+
+
+def test_a_cased_vocabulary_keeps_the_case_typed(panel):
+    tokens = ["paris", "Paris", "france", "France", "rome", "Rome", "italy", "Italy"]
+    table = np.random.default_rng(0).normal(size=(len(tokens), 8)).astype(np.float32)
+    panel.index = EmbeddingIndex(table, tokens)
+    fields = ((panel.a, "France"), (panel.b, "Paris"), (panel.c, "ITALY"),
+              (panel.direction_a, "paris"), (panel.direction_b, "Paris"))
+    for field, word in fields:
+        field.setText(word)
+    panel.solve()
+    # "ITALY" is not in the vocabulary as typed, so it means "italy"
+    assert panel.message.text().startswith("France : Paris :: italy :"), panel.message.text()
+    shown = {panel.answer_table.item(r, 0).text() for r in range(panel.answer_table.rowCount())}
+    assert not {"France", "Paris", "italy"} & shown
