@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -68,13 +69,14 @@ class EmbeddingPanel(QWidget):
         self.message.setWordWrap(True)
         self.answer_table = QTableWidget(0, 2)
         self.answer_table.setHorizontalHeaderLabels(["nearest", "cosine"])
-        self.answer_table.horizontalHeader().setStretchLastSection(True)
+        self.answer_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.answer_table.verticalHeader().setVisible(False)
         self.direction_a, self.direction_b = QLineEdit("cat"), QLineEdit("cats")
         self.direction_words = QLineEdit(PLURAL_NOUNS)
+        self.direction_words.setCursorPosition(0)  # show the start of the list, not its end
         self.dot_table = QTableWidget(0, 3)
         self.dot_table.setHorizontalHeaderLabels(["word", "dot", "cosine"])
-        self.dot_table.horizontalHeader().setStretchLastSection(True)
+        self.dot_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.dot_table.verticalHeader().setVisible(False)
         self.hover_label = QLabel("Hover a point: word and its cosine to b − a + c")
 
@@ -115,13 +117,16 @@ class EmbeddingPanel(QWidget):
         direction.addWidget(self.direction_b)
         direction.addWidget(QLabel("−"))
         direction.addWidget(self.direction_a)
-        direction.addWidget(QLabel("· words"))
-        direction.addWidget(self.direction_words, 1)
+        direction_words = QHBoxLayout()  # its own row: the list is long and the side pane narrow
+        direction_words.addWidget(QLabel("words"))
+        direction_words.addWidget(self.direction_words, 1)
         side = QWidget()
+        side.setMinimumWidth(300)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.answer_table, 3)
         side_layout.addLayout(direction)
+        side_layout.addLayout(direction_words)
         side_layout.addWidget(self.dot_table, 2)
         plot_side = QWidget()
         plot_layout = QVBoxLayout(plot_side)

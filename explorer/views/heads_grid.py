@@ -77,6 +77,7 @@ class HeadsGridPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.hover_label)
+        self.plot.vb.sigResized.connect(self._fit_to_top)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.last_paint_ms = 0.0
@@ -97,10 +98,26 @@ class HeadsGridPanel(QWidget):
             step = T + GAP
             self.plot.getAxis("top").setTicks([[(h * step + T / 2, f"H{h}") for h in range(H)]])
             self.plot.getAxis("left").setTicks([[(layer * step + T / 2, f"L{layer}") for layer in range(L)]])
-            self.plot.setRange(QRectF(0, 0, H * step - GAP, L * step - GAP), padding=0.02)
+            self._fit_to_top()
         self.selected = (min(self.selected[0], L - 1), min(self.selected[1], H - 1))
         self._draw_outline()
         self.last_paint_ms = (time.perf_counter() - start) * 1000.0
+
+    def _fit_to_top(self, *_args) -> None:
+        """Show the whole mosaic at the largest square-cell scale, anchored top-left, so a
+        wide grid in a tall pane leaves its spare room below rather than above and below."""
+        if self.trace is None:
+            return
+        L, H, T, _ = self.trace.pattern.shape
+        step = T + GAP
+        width, height = H * step - GAP, L * step - GAP
+        pad = 0.02 * max(width, height)
+        box = self.plot.vb.boundingRect()
+        if box.width() <= 0 or box.height() <= 0:
+            return
+        pixel_aspect = box.height() / box.width()
+        shown_width = max(width + 2 * pad, (height + 2 * pad) / pixel_aspect)
+        self.plot.vb.setRange(QRectF(-pad, -pad, shown_width, shown_width * pixel_aspect), padding=0)
 
     # ------------------------------------------------------------------ selection
     def select_head(self, layer: int, head: int) -> None:
