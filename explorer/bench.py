@@ -10,10 +10,12 @@ that shows a text at least as new as that key (superseded requests are never dra
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -47,23 +49,41 @@ def run(window, app, n_keys: int, interval_ms: int) -> dict:
     """Type SENTENCE (restarting when it ends) for ``n_keys`` keystrokes, ``interval_ms`` apart."""
     keys: list[tuple[int, float]] = []  # (request id, time)
     latencies, forwards, paints, grid_paints, repaints = [], [], [], [], []
-    gaps: list[float] = []
+    gaps: list[tuple[float, float]] = []  # (start, end) of each heartbeat interval
+    busy: list[tuple[float, float, str]] = []  # what the GUI thread is known to have been doing
     last_beat = [time.perf_counter()]
+    gc_start = [0.0]
+
+    def on_gc(phase: str, _info: dict) -> None:
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            busy.append((gc_start[0], time.perf_counter(), "garbage collection"))
+
+    flushing = [False]
 
     def on_trace(trace) -> None:  # connected after the window's slot: runs once the panels are updated
-        start = time.perf_counter()
-        window.repaint()  # paint now, as the next event-loop turn would, and time it
-        now = time.perf_counter()
-        repaints.append((now - start) * 1000.0)
         forwards.append(trace.forward_ms)
+        if flushing[0]:
+            return  # a newer trace arrived while the last one was being painted: it is counted there
+        start = time.perf_counter()
+        # Let Qt do what the next event-loop turns would: the scenes' queued updates, any
+        # relayout they cause, and the paints; then the screen shows this trace.
+        flushing[0] = True
+        app.processEvents()
+        flushing[0] = False
+        now = time.perf_counter()
+        busy.append((start - window.last_paint_ms / 1000.0, now, "panel update + repaint"))
+        repaints.append((now - start) * 1000.0)
         paints.append(window.last_paint_ms)
         grid_paints.append(window.heads_grid.last_paint_ms)
-        while keys and keys[0][0] <= trace.request_id:
+        shown = max(trace.request_id, window.trace.request_id)  # a newer one may have come in the flush
+        while keys and keys[0][0] <= shown:
             latencies.append((now - keys.pop(0)[1]) * 1000.0)
 
     def beat() -> None:
         now = time.perf_counter()
-        gaps.append((now - last_beat[0]) * 1000.0)
+        gaps.append((last_beat[0], now))
         last_beat[0] = now
 
     window.worker.trace_ready.connect(on_trace)
@@ -86,17 +106,36 @@ def run(window, app, n_keys: int, interval_ms: int) -> dict:
     keyer = QTimer()
     keyer.setInterval(interval_ms)
     keyer.timeout.connect(press)
+    gc.callbacks.append(on_gc)
     last_beat[0] = time.perf_counter()
     heartbeat.start()
     keyer.start()
     loop.exec()
     heartbeat.stop()
+    gc.callbacks.remove(on_gc)
     window.worker.trace_ready.disconnect(on_trace)
+    stalls = [(end - start) * 1000.0 - 5.0 for start, end in gaps]
     return {
         "keys": n_keys, "interval_ms": interval_ms, "latency": latencies, "forward": forwards,
-        "paint": paints, "grid_paint": grid_paints, "repaint": repaints, "stall": max(gaps) - 5.0 if gaps else float("nan"),
+        "paint": paints, "grid_paint": grid_paints, "repaint": repaints,
+        "stall": max(stalls) if stalls else float("nan"),
+        "long_stalls": [explain(start, end, busy) for start, end in gaps if (end - start) * 1000.0 - 5.0 > STALL_MS],
         "tokens": window.trace.n_tokens if window.trace else 0,
     }
+
+
+STALL_MS = 50.0
+
+
+def explain(start: float, end: float, busy: list[tuple[float, float, str]]) -> str:
+    """What the GUI thread was doing for most of a stall, as far as the benchmark can see."""
+    overlap: dict[str, float] = {}
+    for b_start, b_end, what in busy:
+        overlap[what] = overlap.get(what, 0.0) + max(0.0, min(end, b_end) - max(start, b_start))
+    what, seconds = max(overlap.items(), key=lambda kv: kv[1], default=("", 0.0))
+    if seconds < 0.5 * (end - start):
+        return "waiting (the worker or another process held the CPU or the GIL)"
+    return what
 
 
 def report(name: str, r: dict) -> None:
@@ -108,6 +147,9 @@ def report(name: str, r: dict) -> None:
         v = r[key]
         print(f"  {label:20s} p50 {pct(v, 50):6.1f} ms   p95 {pct(v, 95):6.1f} ms   max {max(v) if v else float('nan'):6.1f} ms")
     print(f"  {'longest GUI stall':20s} {r['stall']:6.1f} ms (beyond the 5 ms heartbeat)")
+    causes = Counter(r["long_stalls"])
+    print(f"  stalls over {STALL_MS:.0f} ms   {len(r['long_stalls'])}" +
+          "".join(f"\n    {n} × {cause}" for cause, n in causes.most_common()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,12 +3,13 @@ query's row as bars ("where does this token look?")."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QPen
+from PySide6.QtGui import QBrush, QFontMetrics, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
@@ -24,6 +25,27 @@ MODES = {
 PLURAL = {"query": "queries", "key": "keys"}
 MAX_CELL_TEXT = 16  # write values into cells up to this many tokens
 MAX_LABEL_CHARS = 10
+
+
+class SteadyTitle(pg.LabelItem):
+    """A plot title whose text changes with every keystroke ("where does 'cat' look?").
+    A LabelItem asks for the width of its text, so each new text laid the whole view out
+    and painted it twice more; this one asks only for its height, which does not change."""
+
+    def updateMin(self) -> None:  # noqa: N802 (pyqtgraph API)
+        height = self.itemRect().height()
+        self._sizeHint = {
+            Qt.SizeHint.MinimumSize: (0, height),
+            Qt.SizeHint.PreferredSize: (0, height),
+            Qt.SizeHint.MaximumSize: (-1, -1),
+            Qt.SizeHint.MinimumDescent: (0, 0),
+        }
+        if height != self.minimumHeight():
+            self.setMinimumHeight(height)
+            super().updateGeometry()
+
+    def updateGeometry(self) -> None:  # noqa: N802 (Qt API)
+        pass  # only updateMin, when the height changes
 
 
 @dataclass(frozen=True)
@@ -150,7 +172,13 @@ class HeadDetailPanel(QWidget):
         self.bars_plot.hideButtons()
         self.bars_plot.invertY(True)
         self.bars_plot.setXRange(0, 1, padding=0)
+        self.bars_plot.layout.removeItem(self.bars_plot.titleLabel)
+        self.bars_plot.titleLabel = SteadyTitle("", size="11pt", parent=self.bars_plot)
+        self.bars_plot.layout.addItem(self.bars_plot.titleLabel, 0, 1)
         self.bars_plot.setTitle("where does the query look?")
+        # The title no longer sizes its column, so the column reserves room for a long one.
+        self.bars_plot.setMinimumWidth(
+            QFontMetrics(self.bars_plot.titleLabel.item.font()).horizontalAdvance("where does 'xxxxxxxxxx' look?") + 24)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush=theme.HIGHLIGHT)
         self.bars_plot.addItem(self.bars)
         for plot in (self.plot, self.bars_plot):
@@ -158,6 +186,10 @@ class HeadDetailPanel(QWidget):
                 # Token labels, not numbers with units: an SI prefix never applies, and
                 # checking for one re-renders the axis label's HTML on every range change.
                 plot.getAxis(side).enableAutoSIPrefix(False)
+            # Token labels change with every keystroke; left to itself the axis resizes
+            # while painting and the whole view lays out and paints again (three paints a
+            # keystroke). Its width is set from the labels before painting instead.
+            plot.getAxis("left").setStyle(autoExpandTextSpace=False)
         self.colorbar.axis.enableAutoSIPrefix(False)
         self.view.ci.layout.setColumnStretchFactor(0, 3)
         self.view.ci.layout.setColumnStretchFactor(1, 1)
@@ -233,28 +265,50 @@ class HeadDetailPanel(QWidget):
         rows, cols = m.values.shape
         shown = np.where(m.masked, np.nan, m.values).astype(np.float32)
         cmap = theme.ATTENTION_CMAP if self.mode == "pattern" else theme.SCORE_CMAP
-        self.colorbar.setColorMap(cmap)
-        self.colorbar.setLevels(m.levels)
+        if self._changed("colour map", self.mode == "pattern"):
+            self.colorbar.setColorMap(cmap)
+        if self._changed("levels", tuple(m.levels)):
+            self.colorbar.setLevels(m.levels)
         self.image.setImage(shown, autoLevels=False, levels=m.levels)
         self.background.setRect(QRectF(0, 0, cols, rows))
         self._set_axis("left", self.plot, [(i + 0.5, s) for i, s in enumerate(m.row_labels)], PLURAL[m.row_axis])
         self._set_axis("top", self.plot, [(j + 0.5, "") for j in range(cols)], PLURAL[m.column_axis])
         self._draw_column_labels(m)
-        self.plot.setRange(QRectF(0, -self.label_space, cols + 1.2, rows + self.label_space), padding=0.01)
+        if self._changed("range", (rows, cols, self.label_space)):
+            self.plot.setRange(QRectF(0, -self.label_space, cols + 1.2, rows + self.label_space), padding=0.01)
         self._draw_cell_texts(m)
         self._draw_query(trace)
+
+    def _changed(self, key: object, value: object) -> bool:
+        """Record ``value`` under ``key``; true when it differs from last time. Every range,
+        level or colour-map set makes pyqtgraph re-lay-out and repaint the whole view, even
+        with the same value, so the drawing code sets only what changed."""
+        if key in self._drawn and self._drawn[key] == value:
+            return False
+        self._drawn[key] = value
+        return True
 
     def _set_axis(self, side: str, plot: pg.PlotItem, ticks: list[tuple[float, str]], label: str | None = None) -> None:
         """Set ticks and label only when they change: each set makes pyqtgraph lay the
         axis out again (rich-text labels included), which was a large share of a keystroke."""
-        key = (id(plot), side)
-        if self._drawn.get(key) == (ticks, label):
+        if not self._changed((id(plot), side), (ticks, label)):
             return
-        self._drawn[key] = (ticks, label)
         axis = plot.getAxis(side)
         axis.setTicks([ticks])
+        if side == "left":
+            self._fit_axis_width(axis, [text for _, text in ticks])
         if label is not None:
             axis.setLabel(label)
+
+    @staticmethod
+    def _fit_axis_width(axis: pg.AxisItem, texts: list[str]) -> None:
+        """Room for the longest tick label, in steps of 24 px so that most keystrokes do
+        not change it; it shrinks only when far too wide."""
+        metrics = QFontMetrics(axis.style["tickFont"] or axis.font())
+        needed = max((metrics.horizontalAdvance(t) for t in texts), default=0) + 4
+        current = axis.style["tickTextWidth"]
+        if needed > current or needed < current - 48:
+            axis.setStyle(tickTextWidth=24 * math.ceil(needed / 24))
 
     def _draw_column_labels(self, m: HeadMatrix) -> None:
         self.label_space = max(1.5, 0.09 * max(len(m.row_labels), len(m.column_labels)) + 1.2)
@@ -289,10 +343,10 @@ class HeadDetailPanel(QWidget):
             pattern = pattern[1:] / max(pattern[1:].sum(), 1e-12)
         self.bars.setOpts(x0=np.zeros(len(keys)), y=np.arange(len(keys)) + 0.5, width=pattern, height=0.7)
         self._set_axis("left", self.bars_plot, [(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys)])
-        self.bars_plot.setYRange(0, len(keys), padding=0.01)
+        if self._changed("bars range", len(keys)):
+            self.bars_plot.setYRange(0, len(keys), padding=0.01)
         title = f"where does '{_short(trace.token_strings[q])}' look?"
-        if title != self._drawn.get("bars title"):
-            self._drawn["bars title"] = title
+        if self._changed("bars title", title):
             self.bars_plot.setTitle(title)
         rows, cols = m.values.shape
         if self.transpose_box.isChecked():

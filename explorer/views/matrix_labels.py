@@ -3,7 +3,9 @@
 One pyqtgraph ``TextItem`` per cell cost most of a keystroke: each is its own item whose
 transform pyqtgraph recomputes whenever the view changes (2.7 s of a 16 s profile for 41
 traces). This item keeps plain strings and paints them all in one ``paint()`` call, in
-device pixels, so the text stays the same size however the plot is scaled.
+device pixels, so the text stays the same size however the plot is scaled. Each distinct
+string is laid out once (``QStaticText``; a grid repeats the same few hundred values) and
+drawn light or dark in two passes, so a paint is mostly Qt drawing glyphs.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QStaticText, QTransform
 
 DARK_TEXT = QColor(15, 15, 15)
 LIGHT_TEXT = QColor(245, 245, 245)
 MIN_CELL_PIXELS = 26.0  # below this a value no longer fits its cell: draw none
 LABEL_ANGLE = -40.0  # degrees; column labels rise to the right
+STATIC_TEXT_CACHE = 4096  # distinct cell strings kept laid out
 
 
 def light_text_wanted(normalised: np.ndarray, cmap: pg.ColorMap) -> np.ndarray:
@@ -39,6 +42,7 @@ class MatrixLabels(pg.GraphicsObject):
         self.rows = self.cols = 0
         self.label_rows = 1.5  # rows of room above the grid that the labels may use
         self.values_painted = False  # whether the last paint wrote the cell values
+        self._static: dict[str, tuple[QStaticText, float, float]] = {}  # text -> (text, half w, half h)
 
     def set_cells(self, texts: list[str], light: np.ndarray) -> None:
         self.prepareGeometryChange()
@@ -54,7 +58,20 @@ class MatrixLabels(pg.GraphicsObject):
 
     def set_fonts(self, font: QFont, label_font: QFont) -> None:
         self.font, self.label_font = font, label_font
+        self._static.clear()
         self.update()
+
+    def _static_text(self, text: str) -> tuple[QStaticText, float, float]:
+        entry = self._static.get(text)
+        if entry is None:
+            if len(self._static) >= STATIC_TEXT_CACHE:
+                self._static.clear()
+            static = QStaticText(text)
+            static.setTextFormat(Qt.PlainText)
+            static.prepare(QTransform(), self.font)
+            size = static.size()
+            entry = self._static[text] = (static, size.width() / 2, size.height() / 2)
+        return entry
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         return QRectF(0, -self.label_rows, max(self.cols, 1), max(self.rows, 1) + self.label_rows)
@@ -68,13 +85,17 @@ class MatrixLabels(pg.GraphicsObject):
         self.values_painted = bool(self.texts) and min(cell_w, cell_h) >= MIN_CELL_PIXELS
         if self.values_painted:
             painter.setFont(self.font)
-            colours = (DARK_TEXT, LIGHT_TEXT)
-            for n, text in enumerate(self.texts):
-                i, j = divmod(n, self.cols)
-                centre = to_device.map(QPointF(j + 0.5, i + 0.5))
-                painter.setPen(colours[int(self.light[i, j])])
-                painter.drawText(QRectF(centre.x() - cell_w / 2, centre.y() - cell_h / 2, cell_w, cell_h),
-                                 Qt.AlignCenter, text)
+            n_cells = min(len(self.texts), self.rows * self.cols)
+            i, j = np.divmod(np.arange(n_cells), self.cols)
+            x, y = j + 0.5, i + 0.5
+            device_x = to_device.m11() * x + to_device.m21() * y + to_device.dx()
+            device_y = to_device.m12() * x + to_device.m22() * y + to_device.dy()
+            light = self.light.ravel()[:n_cells]
+            for colour, cells in ((DARK_TEXT, np.flatnonzero(~light)), (LIGHT_TEXT, np.flatnonzero(light))):
+                painter.setPen(colour)
+                for n, cx, cy in zip(cells.tolist(), device_x[cells].tolist(), device_y[cells].tolist(), strict=True):
+                    static, half_w, half_h = self._static_text(self.texts[n])
+                    painter.drawStaticText(QPointF(cx - half_w, cy - half_h), static)
         if self.column_labels:
             painter.setFont(self.label_font)
             painter.setPen(pg.mkPen(pg.getConfigOption("foreground")))
