@@ -23,6 +23,7 @@ import torch
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from explorer.trace_worker import THREADS_ENV
 from model.loading import BUNDLED
 
 SENTENCE = (
@@ -159,10 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=int, default=80, help="ms between keystrokes (typing speed)")
     parser.add_argument("--burst-interval", type=int, default=10, help="ms between keystrokes in the burst run")
     parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch intra-op threads for the model (default: torch's choice)")
+                        help="torch threads for the model (default: the app's choice, all cores but one)")
     args = parser.parse_args(argv)
     if args.torch_threads:
-        torch.set_num_threads(args.torch_threads)
+        os.environ[THREADS_ENV] = str(args.torch_threads)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QApplication.instance() or QApplication(["attention-explorer-bench"])
     from explorer.window import MainWindow

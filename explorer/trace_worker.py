@@ -10,12 +10,14 @@ lives in the GUI thread.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 
+import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from model.errors import EmptyInputError, ModelFileError
@@ -140,6 +142,22 @@ class _Engine(QObject):
 # between every small torch op. With CPython's default 5 ms switch interval each handoff
 # could wait 5 ms: measured, keystroke-to-repaint went from 566 ms (p50) to 41 ms with 0.5 ms.
 GIL_SWITCH_INTERVAL_S = 0.0005
+THREADS_ENV = "ATTENTION_EXPLORER_TORCH_THREADS"
+
+
+def model_thread_count() -> int:
+    """Torch threads for the model: all cores but one, which the GUI thread needs to paint.
+
+    On 2 cores torch's default (2) left painting competing with the forward pass: measured
+    with ``python -m explorer.bench``, one thread brought typing p95 from 54-63 ms to 40-47
+    ms and the longest stall from 61-68 ms to 41-42 ms, and the forward pass itself got
+    faster (p95 21-25 -> 12-14 ms); the model is too small to gain from a second thread.
+    ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides it.
+    """
+    override = os.environ.get(THREADS_ENV, "").strip()
+    if override.isdigit() and int(override) > 0:
+        return int(override)
+    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
 # A superseded result is still shown when the screen has not changed for this long: when
 # keys come faster than forward passes, every result is stale on arrival, and dropping
 # them all would freeze the display until typing stops.
@@ -164,6 +182,7 @@ class ModelWorker(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        torch.set_num_threads(model_thread_count())
         self._mailbox = _Mailbox()
         self._next_id = 0
         self._latest: dict[str, int] = {"trace": -1, "batch": -1, "load": -1}

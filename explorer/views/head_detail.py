@@ -291,13 +291,12 @@ class HeadDetailPanel(QWidget):
     def _set_axis(self, side: str, plot: pg.PlotItem, ticks: list[tuple[float, str]], label: str | None = None) -> None:
         """Set ticks and label only when they change: each set makes pyqtgraph lay the
         axis out again (rich-text labels included), which was a large share of a keystroke."""
-        if not self._changed((id(plot), side), (ticks, label)):
-            return
         axis = plot.getAxis(side)
-        axis.setTicks([ticks])
-        if side == "left":
-            self._fit_axis_width(axis, [text for _, text in ticks])
-        if label is not None:
+        if self._changed((id(plot), side), ticks):
+            axis.setTicks([ticks])
+            if side == "left":
+                self._fit_axis_width(axis, [text for _, text in ticks])
+        if label is not None and self._changed((id(plot), side, "label"), label):
             axis.setLabel(label)
 
     @staticmethod
