@@ -49,7 +49,7 @@ def pct(values, q) -> float:
 def run(window, app, n_keys: int, interval_ms: int) -> dict:
     """Type SENTENCE (restarting when it ends) for ``n_keys`` keystrokes, ``interval_ms`` apart."""
     keys: list[tuple[int, float]] = []  # (request id, time)
-    latencies, forwards, paints, grid_paints, repaints = [], [], [], [], []
+    latencies, forwards, paints, grid_paints, repaints, tokens = [], [], [], [], [], []
     gaps: list[tuple[float, float]] = []  # (start, end) of each heartbeat interval
     busy: list[tuple[float, float, str]] = []  # what the GUI thread is known to have been doing
     last_beat = [time.perf_counter()]
@@ -65,6 +65,7 @@ def run(window, app, n_keys: int, interval_ms: int) -> dict:
 
     def on_trace(trace) -> None:  # connected after the window's slot: runs once the panels are updated
         forwards.append(trace.forward_ms)
+        tokens.append(trace.n_tokens)
         if flushing[0]:
             return  # a newer trace arrived while the last one was being painted: it is counted there
         start = time.perf_counter()
@@ -121,7 +122,7 @@ def run(window, app, n_keys: int, interval_ms: int) -> dict:
         "paint": paints, "grid_paint": grid_paints, "repaint": repaints,
         "stall": max(stalls) if stalls else float("nan"),
         "long_stalls": [explain(start, end, busy) for start, end in gaps if (end - start) * 1000.0 - 5.0 > STALL_MS],
-        "tokens": window.trace.n_tokens if window.trace else 0,
+        "tokens": max(tokens, default=0),
     }
 
 

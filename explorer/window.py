@@ -279,11 +279,14 @@ class MainWindow(QMainWindow):
         self.busy.setVisible(busy)
 
     def _show_banner(self, text: str, error: bool = False) -> None:
-        self.banner.setText(text)
-        self.banner.setProperty("error", error)
-        colour = self.colours["error"] if error else self.colours["accent"]
-        self.banner.setStyleSheet(f"color: {colour}; font-weight: bold;")
-        self.banner.setVisible(bool(text))
+        # Called on every trace: only what changed is touched, since restyling a label
+        # re-polishes it and lays the window out again.
+        if error != bool(self.banner.property("error")):
+            self.banner.setProperty("error", error)
+            self.banner.style().polish(self.banner)  # picks the QLabel#banner[error="true"] rule
+        if text != self.banner.text():
+            self.banner.setText(text)
+            self.banner.setVisible(bool(text))
 
     # ------------------------------------------------------------------ menus, look
     def _build_menus(self) -> None:
@@ -363,6 +366,8 @@ class MainWindow(QMainWindow):
             f" border-radius: 6px; background: {c['panel']}; color: {c['fg']}; }}"
             f"QPushButton#tokenChip:checked {{ background: {c['accent']}; color: {c['bg']}; }}"
             f"QLabel#hoverLabel, QLabel#noteLabel {{ font-size: {self.point_size}pt; }}"
+            f"QLabel#banner {{ color: {c['accent']}; font-weight: bold; }}"
+            f"QLabel#banner[error=\"true\"] {{ color: {c['error']}; }}"
         )
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)

@@ -13,6 +13,7 @@ from PySide6.QtGui import QBrush, QFontMetrics, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
+from explorer.views import settle
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.info import ModelInfo
 from model.trace import Trace
@@ -278,6 +279,7 @@ class HeadDetailPanel(QWidget):
             self.plot.setRange(QRectF(0, -self.label_space, cols + 1.2, rows + self.label_space), padding=0.01)
         self._draw_cell_texts(m)
         self._draw_query(trace)
+        settle(self.view)
 
     def _changed(self, key: object, value: object) -> bool:
         """Record ``value`` under ``key``; true when it differs from last time. Every range,

@@ -13,6 +13,7 @@ from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
+from explorer.views import settle
 from model.info import ModelInfo
 from model.trace import Trace
 
@@ -101,6 +102,7 @@ class HeadsGridPanel(QWidget):
             self._fit_to_top()
         self.selected = (min(self.selected[0], L - 1), min(self.selected[1], H - 1))
         self._draw_outline()
+        settle(self.view)
         self.last_paint_ms = (time.perf_counter() - start) * 1000.0
 
     def _fit_to_top(self, *_args) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.views import settle
 from model.info import ModelInfo
 from model.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
 from model.tokenizer import append_token
@@ -363,6 +364,7 @@ class NextTokenPanel(QWidget):
                 v = values[i]
                 item.setText(f"{v:.2f}" if show_logits else f"{v:.3f}")
                 item.setPos(float(v) if not show_logits else float(values[i]), i)
+        settle(self.view)
         self.redraw_ms = (time.perf_counter() - start) * 1000.0
 
 

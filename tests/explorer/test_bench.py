@@ -29,3 +29,33 @@ def test_the_model_leaves_a_core_for_painting(monkeypatch):
     monkeypatch.setenv(THREADS_ENV, "lots")  # not a number: the default, not a crash
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert model_thread_count() == 1
+
+
+def test_a_new_token_repaints_each_attention_view_once(qtbot, make_window):
+    """A new token changes every view's range; it used to cost each view a second full
+    paint (pyqtgraph moved the items while painting, which asked for another)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    window = make_window()
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: window.trace is not None, timeout=10000)
+    views = {"grid": window.heads_grid.view.viewport(), "detail": window.head_detail.view.viewport()}
+    paints = dict.fromkeys(views, 0)
+
+    class CountPaints(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt API)
+            if event.type() == QEvent.Paint:
+                for name, viewport in views.items():
+                    paints[name] += obj is viewport
+            return False
+
+    counter = CountPaints()
+    for viewport in views.values():
+        viewport.installEventFilter(counter)
+    for text in ("the king", "the king and", "the king and the queen"):
+        qtbot.wait(100)  # let the previous text finish painting
+        paints.update(dict.fromkeys(views, 0))
+        window.text_box.setText(text)
+        qtbot.waitUntil(lambda t=text: window.trace.text == t, timeout=10000)
+        qtbot.wait(100)
+        assert paints == {"grid": 1, "detail": 1}, text

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor
 
 from explorer.views.head_detail import head_matrix
 from explorer.views.heads_grid import cell_at, mosaic
@@ -157,8 +158,16 @@ def test_a_model_error_shows_a_message_and_a_later_good_input_recovers(qtbot, ma
     window.text_box.setText("boom")
     qtbot.waitUntil(lambda: "fell over" in window.banner.text(), timeout=10000)
     assert window.banner.isVisible()
+    assert banner_colour(window) == QColor(window.colours["error"]).name()
     type_text(qtbot, window, "the queen")
     assert not window.banner.isVisible()
+    type_text(qtbot, window, "the queen " * 200)  # longer than the context: a notice, not an error
+    assert "dropped" in window.banner.text()
+    assert banner_colour(window) == QColor(window.colours["accent"]).name()
+
+
+def banner_colour(window) -> str:
+    return window.banner.palette().color(window.banner.foregroundRole()).name()
 
 
 def test_loading_a_broken_model_keeps_the_previous_one(qtbot, make_window, tmp_path, tiny_model_folder):
