@@ -19,6 +19,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
+import PySide6
 import torch
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with "
           f"{torch.get_num_threads()} threads, Python {platform.python_version()}, Qt offscreen")
+    print(f"         PySide6 {PySide6.__version__}, pyqtgraph {pg.__version__}, "
+          f"{window.width()} × {window.height()} window")
     print(f"model: {window.model_info.name} ({window.model_info.n_layers} layers × {window.model_info.n_heads} heads)")
     report("typing", run(window, app, args.keys, args.interval))
     report("burst", run(window, app, args.keys, args.burst_interval))
