@@ -51,7 +51,9 @@ def pct(values, q) -> float:
 def run(window, app, n_keys: int, interval_ms: int) -> dict:
     """Type SENTENCE (restarting when it ends) for ``n_keys`` keystrokes, ``interval_ms`` apart."""
     keys: list[tuple[int, float]] = []  # (request id, time)
-    latencies, forwards, paints, grid_paints, repaints, tokens = [], [], [], [], [], []
+    latencies, forwards, updates, repaints, tokens = [], [], [], [], []
+    view_paints: dict[str, list[float]] = {"heads grid": [], "head view": []}
+    views = {"heads grid": window.heads_grid.view, "head view": window.head_detail.view}
     gaps: list[tuple[float, float]] = []  # (start, end) of each heartbeat interval
     busy: list[tuple[float, float, str]] = []  # what the GUI thread is known to have been doing
     last_beat = [time.perf_counter()]
@@ -73,14 +75,16 @@ def run(window, app, n_keys: int, interval_ms: int) -> dict:
         start = time.perf_counter()
         # Let Qt do what the next event-loop turns would: the scenes' queued updates, any
         # relayout they cause, and the paints; then the screen shows this trace.
+        painted_before = {name: view.paint_ms_total for name, view in views.items()}
         flushing[0] = True
         app.processEvents()
         flushing[0] = False
         now = time.perf_counter()
-        busy.append((start - window.last_paint_ms / 1000.0, now, "panel update + repaint"))
+        busy.append((start - window.last_update_ms / 1000.0, now, "panel update + repaint"))
         repaints.append((now - start) * 1000.0)
-        paints.append(window.last_paint_ms)
-        grid_paints.append(window.heads_grid.last_paint_ms)
+        updates.append(window.last_update_ms)
+        for name, view in views.items():
+            view_paints[name].append(view.paint_ms_total - painted_before[name])
         shown = max(trace.request_id, window.trace.request_id)  # a newer one may have come in the flush
         while keys and keys[0][0] <= shown:
             latencies.append((now - keys.pop(0)[1]) * 1000.0)
@@ -121,7 +125,8 @@ def run(window, app, n_keys: int, interval_ms: int) -> dict:
     stalls = [(end - start) * 1000.0 - 5.0 for start, end in gaps]
     return {
         "keys": n_keys, "interval_ms": interval_ms, "latency": latencies, "forward": forwards,
-        "paint": paints, "grid_paint": grid_paints, "repaint": repaints,
+        "update": updates, "repaint": repaints,
+        **{f"paint ({name})": v for name, v in view_paints.items()},
         "stall": max(stalls) if stalls else float("nan"),
         "long_stalls": [explain(start, end, busy) for start, end in gaps if (end - start) * 1000.0 - 5.0 > STALL_MS],
         "tokens": max(tokens, default=0),
@@ -146,8 +151,8 @@ def report(name: str, r: dict) -> None:
     print(f"\n{name}: {r['keys']} keystrokes, one every {r['interval_ms']} ms, "
           f"{len(r['forward'])} repaints, up to {r['tokens']} tokens")
     for label, key in (("keystroke→repaint", "latency"), ("forward pass", "forward"),
-                       ("update (all panels)", "paint"), ("update (heads grid)", "grid_paint"),
-                       ("repaint (window)", "repaint")):
+                       ("update (all panels)", "update"), ("paint (heads grid)", "paint (heads grid)"),
+                       ("paint (head view)", "paint (head view)"), ("repaint (window)", "repaint")):
         v = r[key]
         print(f"  {label:20s} p50 {pct(v, 50):6.1f} ms   p95 {pct(v, 95):6.1f} ms   max {max(v) if v else float('nan'):6.1f} ms")
     print(f"  {'longest GUI stall':20s} {r['stall']:6.1f} ms (beyond the 5 ms heartbeat)")

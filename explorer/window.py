@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from explorer import theme
 from explorer.trace_worker import ModelWorker
+from explorer.views import TimedView
 from explorer.views.drift import DriftPanel
 from explorer.views.embeddings import EmbeddingPanel
 from explorer.views.head_detail import HeadDetailPanel
@@ -56,7 +57,7 @@ class MainWindow(QMainWindow):
         self._requested_source: str | None = None
         self.trace: Trace | None = None
         self.selected_position = -1
-        self.last_paint_ms = 0.0
+        self.last_update_ms = 0.0
         self.last_latency_ms = 0.0
         self.panels: list[QWidget] = []
         self._stale_panels: set[int] = set()  # ids of hidden-tab panels that missed a trace
@@ -117,6 +118,12 @@ class MainWindow(QMainWindow):
         for w in (self.status_model, self.status_tokens, self.status_timing):
             self.statusBar().addPermanentWidget(w)
         self.statusBar().addPermanentWidget(self.busy)
+        # Timings change with every keystroke; shown a few times a second they can be read,
+        # and the paint they report has happened by then.
+        self._timings_due = QTimer(self)
+        self._timings_due.setSingleShot(True)
+        self._timings_due.setInterval(150)
+        self._timings_due.timeout.connect(self._show_timings)
 
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.text_box.textChanged.connect(self._on_text_changed)
@@ -246,11 +253,12 @@ class MainWindow(QMainWindow):
             if self.selected_position != -1 and hasattr(panel, "set_selected_position"):
                 panel.set_selected_position(self.selected_position)
         end = time.perf_counter()
-        self.last_paint_ms = (end - start) * 1000.0
+        self.last_update_ms = (end - start) * 1000.0
         if requested_at is not None:
             self.last_latency_ms = (end - requested_at) * 1000.0
         self.status_tokens.setText(f"{trace.n_tokens} tokens")
-        self.status_timing.setText(f"forward {trace.forward_ms:.1f} ms · paint {self.last_paint_ms:.1f} ms")
+        if not self._timings_due.isActive():
+            self._timings_due.start()
         if trace.truncated:
             self._show_banner(
                 f"Showing the last {trace.n_tokens} of {trace.n_input_tokens} tokens: the model's context "
@@ -258,6 +266,16 @@ class MainWindow(QMainWindow):
             )
         else:
             self._show_banner("")
+
+    def _show_timings(self) -> None:
+        if self.trace is None:
+            return
+        paint_ms = sum(view.last_paint_ms for view in self._views() if view.isVisible())
+        self.status_timing.setText(f"forward {self.trace.forward_ms:.1f} ms · update {self.last_update_ms:.1f} ms"
+                                   f" · paint {paint_ms:.1f} ms")
+
+    def _views(self) -> list[TimedView]:
+        return [panel.view for panel in self.panels if isinstance(getattr(panel, "view", None), TimedView)]
 
     @Slot(object, object)
     def _on_batch_ready(self, texts, traces) -> None:

@@ -1,6 +1,26 @@
 """Panels: small widgets that each draw a Trace (``set_trace``) and never call the model."""
 
+import time
+
 import pyqtgraph as pg
+
+
+class TimedView(pg.GraphicsLayoutWidget):
+    """A pyqtgraph layout view that times its own paints, for the status line and the
+    benchmark: ``last_paint_ms``, and ``paint_ms_total`` over ``paint_count`` paints."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_paint_ms = 0.0
+        self.paint_ms_total = 0.0
+        self.paint_count = 0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        start = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_ms = (time.perf_counter() - start) * 1000.0
+        self.paint_ms_total += self.last_paint_ms
+        self.paint_count += 1
 
 
 def settle(view: pg.GraphicsView) -> None:

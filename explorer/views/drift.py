@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.views import TimedView
 from model.geometry import find_word, fit_pca, pairwise_cosines, trajectory
 from model.info import ModelInfo
 from model.trace import Trace
@@ -58,7 +59,7 @@ class DriftPanel(QWidget):
         self.message.setWordWrap(True)
         self.table = QTableWidget(0, 0)
         self.table.verticalHeader().setVisible(False)
-        self.view = pg.GraphicsLayoutWidget()
+        self.view = TimedView()
         self.plot = self.view.addPlot()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.views import TimedView
 from model.analogy import EmbeddingIndex
 from model.geometry import Projection, analogy_plane, fit_pca
 from model.info import ModelInfo
@@ -80,7 +81,7 @@ class EmbeddingPanel(QWidget):
         self.dot_table.verticalHeader().setVisible(False)
         self.hover_label = QLabel("Hover a point: word and its cosine to b − a + c")
 
-        self.view = pg.GraphicsLayoutWidget()
+        self.view = TimedView()
         self.plot = self.view.addPlot()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()

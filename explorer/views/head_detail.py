@@ -13,7 +13,7 @@ from PySide6.QtGui import QBrush, QFontMetrics, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
-from explorer.views import settle
+from explorer.views import TimedView, settle
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.info import ModelInfo
 from model.trace import Trace
@@ -142,7 +142,7 @@ class HeadDetailPanel(QWidget):
         self.note.setWordWrap(True)
         self.note.setObjectName("noteLabel")
 
-        self.view = pg.GraphicsLayoutWidget()
+        self.view = TimedView()
         self.plot = self.view.addPlot(row=0, col=0)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)

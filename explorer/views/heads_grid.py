@@ -13,7 +13,7 @@ from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
-from explorer.views import settle
+from explorer.views import TimedView, settle
 from model.info import ModelInfo
 from model.trace import Trace
 
@@ -53,7 +53,7 @@ class HeadsGridPanel(QWidget):
         self.trace: Trace | None = None
         self.selected = (0, 0)
         self.setFocusPolicy(Qt.StrongFocus)
-        self.view = pg.GraphicsLayoutWidget()
+        self.view = TimedView()
         self.plot = self.view.addPlot()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)
@@ -81,7 +81,7 @@ class HeadsGridPanel(QWidget):
         self.plot.vb.sigResized.connect(self._fit_to_top)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
-        self.last_paint_ms = 0.0
+        self.last_update_ms = 0.0
 
     # ------------------------------------------------------------------ panel API
     def set_model_info(self, info: ModelInfo) -> None:
@@ -103,7 +103,7 @@ class HeadsGridPanel(QWidget):
         self.selected = (min(self.selected[0], L - 1), min(self.selected[1], H - 1))
         self._draw_outline()
         settle(self.view)
-        self.last_paint_ms = (time.perf_counter() - start) * 1000.0
+        self.last_update_ms = (time.perf_counter() - start) * 1000.0
 
     def _fit_to_top(self, *_args) -> None:
         """Show the whole mosaic at the largest square-cell scale, anchored top-left, so a

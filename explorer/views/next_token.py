@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
-from explorer.views import settle
+from explorer.views import TimedView, settle
 from model.info import ModelInfo
 from model.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
 from model.tokenizer import append_token
@@ -129,7 +129,7 @@ class NextTokenPanel(QWidget):
         self.stop_button.setToolTip("Stop generating (Esc)")
         self.stop_button.setEnabled(False)
 
-        self.view = pg.GraphicsLayoutWidget()
+        self.view = TimedView()
         self.plot = self.view.addPlot()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)

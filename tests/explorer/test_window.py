@@ -26,6 +26,11 @@ def test_typing_produces_a_trace_whose_tokens_match_the_text(qtbot, make_window)
     assert chips == list(window.trace.token_strings)
     assert window.heads_grid.image.image.shape == mosaic(window.trace.pattern).shape
     assert "6 tokens" in window.status_tokens.text()
+    # the status line reports the model's time, the panels' update and the views' paint
+    qtbot.waitUntil(lambda: "paint" in window.status_timing.text(), timeout=2000)
+    timings = dict(part.strip().rsplit(" ", 2)[:2] for part in window.status_timing.text().split("·"))
+    assert float(timings["forward"]) == pytest.approx(window.trace.forward_ms, abs=0.05)
+    assert float(timings["paint"]) > 0
 
 
 def test_a_burst_of_edits_ends_on_the_last_text_with_no_stale_trace(qtbot, make_window):
