@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
@@ -33,6 +34,17 @@ from model.loading import BUNDLED, ModelChoice, available_models
 from model.trace import Trace
 
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
+
+
+def freeze_long_lived_objects() -> None:
+    """Leave what lives as long as the window (modules, Qt wrappers, the loaded model) out of
+    Python's garbage collections from now on. A full collection of the ~220,000 objects a
+    loaded window holds took 138 ms on the GUI thread of a 2-core machine: a visible stall
+    whenever Python runs one mid-typing. Frozen, it takes well under a millisecond.
+    Reference counting still frees frozen objects; ``load_model`` unfreezes first, so a
+    replaced model that sits in reference cycles is collected too."""
+    gc.collect()
+    gc.freeze()
 
 
 class MainWindow(QMainWindow):
@@ -181,6 +193,7 @@ class MainWindow(QMainWindow):
         """Load on the worker thread; the model on screen stays until the new one is ready."""
         self._requested_source = str(source)
         self.status_model.setText(f"loading {source}…")
+        gc.unfreeze()  # the model being replaced must be collectable once it is gone
         self.worker.load_model(str(source))
 
     def model_choices(self) -> list[ModelChoice]:
@@ -237,6 +250,7 @@ class MainWindow(QMainWindow):
         self._forward("set_model_info", info)
         self._show_banner("")
         self.request_trace()
+        freeze_long_lived_objects()
 
     @Slot(object)
     def _on_trace_ready(self, trace: Trace) -> None:
@@ -289,6 +303,7 @@ class MainWindow(QMainWindow):
             keep = f" Still showing {self.model_info.name}." if self.model_info else ""
             self._show_banner(f"Could not load the model: {message}.{keep}", error=True)
             self.status_model.setText(self.model_info.name if self.model_info else "no model")
+            freeze_long_lived_objects()
         else:
             self._show_banner(message, error=True)
 
