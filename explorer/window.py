@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
     def toggle_theme(self) -> None:
         self.theme_name = "light" if self.theme_name == "dark" else "dark"
         self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
-        for view in (self.heads_grid.view, self.head_detail.view):
+        for view in self._views():
             view.setBackground(self.colours["bg"])
         self._apply_style()
 

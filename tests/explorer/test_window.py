@@ -298,3 +298,14 @@ def test_a_loaded_model_stays_out_of_garbage_collections_until_it_is_replaced(qt
     gc.collect()
     assert first_model() is None
     assert gc.get_freeze_count() > 0
+
+
+def test_switching_the_theme_repaints_every_view_in_the_new_background(qtbot, make_window):
+    window = make_window()
+    qtbot.waitUntil(lambda: window.trace is not None, timeout=10000)
+    for _ in range(2):  # dark → light → dark
+        window.toggle_theme()
+        background = QColor(window.colours["bg"]).name()
+        views = [window.heads_grid.view, window.head_detail.view, window.next_token.view,
+                 window.embeddings.view, window.drift.view]
+        assert [view.backgroundBrush().color().name() for view in views] == [background] * len(views)
