@@ -23,9 +23,11 @@ from typing import Literal
 import torch
 
 from model.errors import ModelFileError
-from model.hf_bert import load_bert
-from model.hf_gpt2 import CONFIG_FILE, find_checkpoints, folder_name, hf_kind, load_gpt2, read_hf_config
-from model.minilm import find_minilm_folder, require_minilm_folder
+from model.formats.bert import load_bert
+from model.formats.discovery import find_checkpoints
+from model.formats.gpt2 import load_gpt2
+from model.formats.hf import CONFIG_FILE, folder_name, hf_kind, read_hf_config
+from model.formats.minilm import find_minilm_folder, require_minilm_folder
 from model.paths import BUNDLED_MODEL_DIR
 from model.runner import TracingModel
 
@@ -36,7 +38,7 @@ DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
 # The most tokens one trace of a pretrained model keeps. A trace stores every head's
 # output, (L, H, T, d) float32: for GPT-2 small that is 57 MB at 128 tokens and grows
 # linearly (the patterns, L·H·T², quadratically), while the bundled model's whole context
-# is 128. See ``python -m model.bench_hf`` for the measured cost.
+# is 128. See ``python -m model.formats.bench_hf`` for the measured cost.
 PRETRAINED_MAX_TOKENS = 128
 
 ModelKind = Literal["bundled", "gpt2", "bert", "folder"]

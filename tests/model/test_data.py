@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.data import (
+from model.training.data import (
     Document,
     clean_dict_entry,
     clean_wikitext,

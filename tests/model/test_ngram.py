@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from model.ngram import KneserNeyTrigram, UnigramModel, estimate_discount, perplexity
+from model.training.ngram import KneserNeyTrigram, UnigramModel, estimate_discount, perplexity
 
 # Toy vocabulary: 0 is <s> (used only as padding, never inside a sequence), e never occurs.
 S, A, B, C, D, E = range(6)

@@ -8,8 +8,8 @@ import torch
 
 from model.paths import BUNDLED_MODEL_DIR
 from model.runner import TracingModel
-from model.tokens import OutputVocabulary
-from model.train import BOS_ID, learning_rate, make_batch
+from model.training.tokens import OutputVocabulary
+from model.training.train import BOS_ID, learning_rate, make_batch
 from model.transformer import Transformer
 from tests.model.conftest import SENTENCES, tiny_config, train_wordpiece
 

@@ -1,4 +1,4 @@
-"""Train the bundled teaching model: ``python -m model.train``.
+"""Train the bundled teaching model: ``python -m model.training.train``.
 
 A fixed seed, a fixed number of steps and batches drawn from ``default_rng([seed, step])``
 make a run reproducible and resumable: an interrupted run continues from its last
@@ -26,15 +26,15 @@ import numpy as np
 import torch
 
 from model.config import ModelConfig
+from model.formats.minilm import load_word_embeddings, require_minilm_folder
 from model.heads import attention_patterns, induction_scores
-from model.minilm import load_word_embeddings, require_minilm_folder
 from model.tokenizer import TextTokenizer
-from model.tokens import OutputVocabulary, load_split_tokens
+from model.training.tokens import OutputVocabulary, load_split_tokens
 from model.transformer import Transformer
 from model.weights import TOKENIZER_FILE, save_model
 
 PAD_ID, UNK_ID, BOS_ID, EOD_ID = 0, 100, 101, 102  # [PAD] [UNK] [CLS] [SEP] in MiniLM's vocabulary
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "assets" / "teaching-model"
 INDUCTION_PROBE_LENGTH = 25
 
@@ -119,7 +119,7 @@ def mean_loss(model: Transformer, x: torch.Tensor, y: torch.Tensor, batch: int =
         loss = model.loss(x[i : i + batch], y[i : i + batch])
         n = y[i : i + batch].numel()
         total, count = total + loss.item() * n, count + n
-    model.train()
+    model.training.train()
     return total / max(count, 1)
 
 
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         os.replace(tmp, checkpoint_path)
 
-    model.train()
+    model.training.train()
     window_start, window_tokens, window_loss = time.perf_counter(), 0, 0.0
     total_steps = args.steps + args.stage2_steps
     while step < total_steps:
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         if step % args.eval_every == 0 or step in (args.steps, total_steps):
             val = mean_loss(model, valid_x, valid_y)
             induction = float(induction_scores(attention_patterns(model, induction_probe), 1, INDUCTION_PROBE_LENGTH).max())
-            model.train()
+            model.training.train()
             history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60,
                             "max_induction_score": induction})
             print(f"  eval step {step}: valid loss {val:.3f}  perplexity {math.exp(val):.1f}  "

@@ -19,7 +19,7 @@ SPLITS = ("train", "valid", "test")
 def read_documents(corpus_dir: Path, split: str) -> list[str]:
     path = Path(corpus_dir) / f"{split}.jsonl"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: build the corpus first with `python -m model.data`")
+        raise FileNotFoundError(f"{path} not found: build the corpus first with `python -m model.training.data`")
     with path.open(encoding="utf-8") as f:
         return [json.loads(line)["text"] for line in f if line.strip()]
 

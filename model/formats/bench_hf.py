@@ -1,6 +1,6 @@
 """Our traced forward pass against ``transformers``' eager GPT-2 with ``output_attentions=True``.
 
-Run ``python -m model.bench_hf`` (needs ``transformers``, a test-only dependency). Both sides
+Run ``python -m model.formats.bench_hf`` (needs ``transformers``, a test-only dependency). Both sides
 get the same GPT-2-small-shaped random weights (12 layers, 12 heads, d 768, vocabulary
 50257) and the same token ids; each timed variant runs ≥ 20 times, interleaved round-robin
 so background load hits every variant alike, on 2 torch threads.
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import transformers
 
-    from model.hf_gpt2 import load_gpt2
+    from model.formats.gpt2 import load_gpt2
     from model.runner import TracingModel
 
     torch.set_num_threads(args.threads)

@@ -1,8 +1,8 @@
-"""Evaluate the bundled model and write its model card: ``python -m model.evaluate``.
+"""Evaluate the bundled model and write its model card: ``python -m model.training.evaluate``.
 
 Every number in ``assets/MODEL_CARD.md`` comes from this script run on the shipped
 weights (``assets/teaching-model``), on the held-out test split built by
-``python -m model.data``:
+``python -m model.training.data``:
 
 - perplexity of the model, a unigram model and an interpolated Kneser-Ney trigram model,
   all on the same test tokens and the same output vocabulary;
@@ -22,15 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.analogy import EmbeddingIndex, evaluate_analogies, load_analogy_questions
-from model.data import gensim_test_data_file
+from model.analogy import EmbeddingIndex
 from model.heads import INDUCTION_THRESHOLD, PREVIOUS_TOKEN_THRESHOLD, measure_head_roles
-from model.ngram import KneserNeyTrigram, UnigramModel, perplexity
 from model.runner import TracingModel
 from model.sampling import next_token_distribution
 from model.tokenizer import append_token
-from model.tokens import OutputVocabulary, load_split_tokens, read_documents
-from model.train import EOD_ID, ROOT, UNK_ID
+from model.training.analogy_eval import evaluate_analogies, load_analogy_questions
+from model.training.data import gensim_test_data_file
+from model.training.ngram import KneserNeyTrigram, UnigramModel, perplexity
+from model.training.tokens import OutputVocabulary, load_split_tokens, read_documents
+from model.training.train import EOD_ID, ROOT, UNK_ID
 
 PROMPTS = (
     "a fluffy blue creature roamed the verdant",
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     manifest_path = args.corpus / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     (args.model / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    from model.model_card import render_model_card
+    from model.training.model_card import render_model_card
 
     args.card.write_text(render_model_card(cfg, results, training, manifest), encoding="utf-8")
     print(f"wrote {args.card} and {args.model / 'evaluation.json'} in {results['seconds']} s", flush=True)

