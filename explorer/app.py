@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from PySide6.QtWidgets import QApplication
@@ -27,8 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Attention Explorer")
+    from explorer import runtime
     from explorer.window import MainWindow  # after QApplication: the theme touches fonts
 
+    runtime.configure_process()
     window = MainWindow(source=args.model, initial_text=args.text)
     window.show()
-    return app.exec()
+    code = app.exec()
+    if window.worker.is_running():
+        # The model thread is still inside a load or a forward pass that cannot be
+        # interrupted; its result has nowhere to go. Leave now rather than wait for it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

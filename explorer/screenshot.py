@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         window.grab().save(str(path))
         shots.append(path)
 
-    window.heads_grid.select_head(1, 2)
+    window.select_head(1, 2)
+    window.tabs.setCurrentWidget(window.head_detail)
     window.select_position(4)
     shot("attention")
     window.head_detail.set_mode("masked")

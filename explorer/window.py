@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import time
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -19,15 +18,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qthrottled
 
-from explorer import theme
+from explorer import runtime, theme
 from explorer.trace_worker import ModelWorker
 from explorer.views import TimedView
-from explorer.views.drift import DriftPanel
-from explorer.views.embeddings import EmbeddingPanel
-from explorer.views.head_detail import HeadDetailPanel
+from explorer.views.base import Panel, Selection
 from explorer.views.heads_grid import HeadsGridPanel
-from explorer.views.next_token import NextTokenPanel
+from explorer.views.registry import tab_panel_classes
 from explorer.views.token_strip import TokenStrip
 from model.info import ModelInfo
 from model.loading import BUNDLED, ModelChoice, available_models
@@ -36,25 +34,16 @@ from model.trace import Trace
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
 
 
-def freeze_long_lived_objects() -> None:
-    """Leave what lives as long as the window (modules, Qt wrappers, the loaded model) out of
-    Python's garbage collections from now on. A full collection of the ~220,000 objects a
-    loaded window holds took 138 ms on the GUI thread of a 2-core machine: a visible stall
-    whenever Python runs one mid-typing. Frozen, it takes well under a millisecond.
-    Reference counting still frees frozen objects; ``load_model`` unfreezes first, so a
-    replaced model that sits in reference cycles is collected too."""
-    gc.collect()
-    gc.freeze()
-
-
 class MainWindow(QMainWindow):
     """Type, and every head redraws.
 
-    Panels are QWidgets with any of ``set_model_info(info)``, ``set_trace(trace)`` and
-    ``set_selected_position(position)``; :meth:`add_panel` puts one in a tab and forwards
-    all three to it. A panel that wants text appended emits ``text_append_requested(str)``
-    (the new full text); one that wants several texts traced emits
-    ``traces_requested(tuple)`` and receives ``set_batch_traces(texts, traces)``.
+    Every panel is a :class:`~explorer.views.base.Panel`. The window owns the model info,
+    the latest trace and one :class:`Selection`, and broadcasts each to every panel once
+    per change (:meth:`set_selection`, :meth:`_on_trace_ready`); a panel redraws once per
+    broadcast, and only while visible. Panels ask for changes through the contract's
+    signals: ``selection_requested``, ``text_change_requested(old, new)`` (applied only if
+    the text is still ``old``) and ``traces_requested`` (answered by ``set_batch_traces``
+    or ``set_batch_error``).
     """
 
     def __init__(self, source: str = BUNDLED, settings: QSettings | None = None,
@@ -68,12 +57,10 @@ class MainWindow(QMainWindow):
         self.current_source: str | None = None  # the source of the model on screen
         self._requested_source: str | None = None
         self.trace: Trace | None = None
-        self.selected_position = -1
-        self.last_update_ms = 0.0
-        self.last_latency_ms = 0.0
-        self.panels: list[QWidget] = []
-        self._stale_panels: set[int] = set()  # ids of hidden-tab panels that missed a trace
-        self._batch_requester: QWidget | None = None
+        self.selection = Selection()
+        self.update_ms = 0.0  # time the last trace took to reach every visible panel
+        self.panels: list[Panel] = []
+        self._batch_requester: Panel | None = None
         self.setWindowTitle("Attention Explorer")
 
         self.worker = ModelWorker(self)
@@ -87,6 +74,9 @@ class MainWindow(QMainWindow):
         self.text_box.setObjectName("textBox")
         self.text_box.setPlaceholderText("Type a sentence…")
         self.text_box.setClearButtonEnabled(True)
+        # QLineEdit keeps only the first 32,767 characters of a paste by default, while the
+        # model keeps the last tokens: the box takes everything, the banner says what is dropped.
+        self.text_box.setMaxLength(2**31 - 1)
         self.token_strip = TokenStrip()
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
@@ -94,7 +84,6 @@ class MainWindow(QMainWindow):
         self.banner.hide()
 
         self.heads_grid = HeadsGridPanel()
-        self.head_detail = HeadDetailPanel()
         self.tabs = QTabWidget()
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(self.heads_grid)
@@ -102,14 +91,13 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([620, 980])
-        self.panels += [self.token_strip, self.heads_grid]
-        self.add_panel(self.head_detail, "Head")
-        self.next_token = NextTokenPanel()
-        self.add_panel(self.next_token, "Next token")
-        self.embeddings = EmbeddingPanel()
-        self.add_panel(self.embeddings, "Embeddings")
-        self.drift = DriftPanel()
-        self.add_panel(self.drift, "Context drift")
+        self._connect_panel(self.token_strip)
+        self._connect_panel(self.heads_grid)
+        self.tab_panels = {cls: cls() for cls in tab_panel_classes()}
+        for panel in self.tab_panels.values():
+            self.add_panel(panel, panel.title)
+        self.head_detail, self.next_token, self.embeddings, self.drift = (
+            self.tab_panels[cls] for cls in tab_panel_classes()[:4])
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -132,16 +120,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy)
         # Timings change with every keystroke; shown a few times a second they can be read,
         # and the paint they report has happened by then.
-        self._timings_due = QTimer(self)
-        self._timings_due.setSingleShot(True)
-        self._timings_due.setInterval(150)
-        self._timings_due.timeout.connect(self._show_timings)
+        self._show_timings_soon = qthrottled(self._show_timings, timeout=150, leading=False, parent=self)
 
-        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.text_box.textChanged.connect(self._on_text_changed)
-        self.token_strip.position_selected.connect(self.select_position)
-        self.heads_grid.head_selected.connect(self._on_head_selected)
-        self.head_detail.query_selected.connect(self.select_position)
+        self.heads_grid.head_clicked.connect(lambda: self.tabs.setCurrentWidget(self.head_detail))
         self._build_menus()
         self._apply_style()
 
@@ -158,42 +140,33 @@ class MainWindow(QMainWindow):
         self.load_model(source)
 
     # ------------------------------------------------------------------ panels
-    def add_panel(self, panel: QWidget, title: str) -> None:
-        """Put ``panel`` in a tab and forward model info, traces and selection to it."""
+    def add_panel(self, panel: Panel, title: str) -> None:
+        """Put ``panel`` in a tab and keep it up to date with the model, trace and selection."""
         self.tabs.addTab(panel, title)
+        self._connect_panel(panel)
+
+    def _connect_panel(self, panel: Panel) -> None:
         self.panels.append(panel)
-        if hasattr(panel, "text_append_requested"):
-            panel.text_append_requested.connect(self.text_box.setText)
-        if hasattr(panel, "traces_requested"):
-            panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
-        if self.model_info is not None and hasattr(panel, "set_model_info"):
+        panel.selection_requested.connect(self._on_selection_requested)
+        panel.text_change_requested.connect(self._on_text_change_requested)
+        panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
+        if self.model_info is not None:
             panel.set_model_info(self.model_info)
-        if self.trace is not None and hasattr(panel, "set_trace"):
+        panel.set_selection(self.selection)
+        if self.trace is not None:
             panel.set_trace(self.trace)
+        panel.refresh()
 
-    def _is_hidden_tab(self, panel: QWidget) -> bool:
-        return self.tabs.indexOf(panel) >= 0 and self.tabs.currentWidget() is not panel
-
-    @Slot(int)
-    def _on_tab_changed(self, _index: int) -> None:
-        panel = self.tabs.currentWidget()
-        if panel is not None and id(panel) in self._stale_panels and self.trace is not None:
-            self._stale_panels.discard(id(panel))
-            panel.set_trace(self.trace)
-            if hasattr(panel, "set_selected_position"):
-                panel.set_selected_position(self.selected_position)
-
-    def _forward(self, method: str, *args) -> None:
+    def _refresh_panels(self) -> None:
         for panel in self.panels:
-            if hasattr(panel, method):
-                getattr(panel, method)(*args)
+            panel.refresh()
 
     # ------------------------------------------------------------------ model and requests
     def load_model(self, source: str) -> None:
         """Load on the worker thread; the model on screen stays until the new one is ready."""
         self._requested_source = str(source)
         self.status_model.setText(f"loading {source}…")
-        gc.unfreeze()  # the model being replaced must be collectable once it is gone
+        runtime.before_model_load()
         self.worker.load_model(str(source))
 
     def model_choices(self) -> list[ModelChoice]:
@@ -215,10 +188,11 @@ class MainWindow(QMainWindow):
         self.settings.setValue("recent_model_folders", folders[:8])
 
     def request_trace(self) -> None:
-        positions = (self.selected_position, -1) if self.selected_position != -1 else (-1,)
+        query = self.selection.query
+        positions = (query, -1) if query != -1 else (-1,)
         self.worker.request_trace(self.text_box.text(), positions)
 
-    def _request_batch(self, panel: QWidget, texts) -> None:
+    def _request_batch(self, panel: Panel, texts) -> None:
         self._batch_requester = panel
         self.worker.request_batch(tuple(texts))
 
@@ -227,18 +201,36 @@ class MainWindow(QMainWindow):
         if self.model_info is not None:
             self.request_trace()
 
-    @Slot(int)
-    def select_position(self, position: int) -> None:
-        self.selected_position = position
-        self.token_strip.select(position)
-        self._forward("set_selected_position", position)
-        if self.trace is not None and not self.trace.has_logits_at(position):
+    @Slot(str, str)
+    def _on_text_change_requested(self, old: str, new: str) -> None:
+        """A panel's edit (a sampled token) lands only on the text it was made from: what
+        the person typed meanwhile is never overwritten."""
+        if self.text_box.text() == old:
+            self.text_box.setText(new)
+
+    # ------------------------------------------------------------------ selection
+    def set_selection(self, selection: Selection) -> None:
+        """Broadcast a new selection: each visible panel that draws a changed field redraws once."""
+        if self.model_info is not None:
+            selection = selection.clamped(self.model_info.n_layers, self.model_info.n_heads)
+        if selection == self.selection:
+            return
+        self.selection = selection
+        for panel in self.panels:
+            panel.set_selection(selection)
+        self._refresh_panels()
+        if self.trace is not None and not self.trace.has_logits_at(selection.query):
             self.request_trace()
 
-    @Slot(int, int)
-    def _on_head_selected(self, layer: int, head: int) -> None:
-        self.head_detail.set_head(layer, head)
-        self.tabs.setCurrentWidget(self.head_detail)
+    @Slot(object)
+    def _on_selection_requested(self, changes: dict) -> None:
+        self.set_selection(self.selection.with_(**changes))
+
+    def select_position(self, position: int) -> None:
+        self.set_selection(self.selection.with_(query=position))
+
+    def select_head(self, layer: int, head: int) -> None:
+        self.set_selection(self.selection.with_(layer=layer, head=head))
 
     # ------------------------------------------------------------------ worker results
     @Slot(object)
@@ -247,32 +239,24 @@ class MainWindow(QMainWindow):
         self.current_source = self._requested_source
         self.setWindowTitle(f"Attention Explorer — {info.name}")
         self.status_model.setText(f"{info.name} · {info.n_layers}×{info.n_heads} heads")
-        self._forward("set_model_info", info)
+        self.selection = self.selection.clamped(info.n_layers, info.n_heads)
+        for panel in self.panels:
+            panel.set_model_info(info)
+            panel.set_selection(self.selection)
         self._show_banner("")
         self.request_trace()
-        freeze_long_lived_objects()
+        runtime.after_model_load()
 
     @Slot(object)
     def _on_trace_ready(self, trace: Trace) -> None:
-        requested_at = self.worker.last_request_time.get(trace.request_id)
         start = time.perf_counter()
         self.trace = trace
         for panel in self.panels:
-            if not hasattr(panel, "set_trace"):
-                continue
-            if self._is_hidden_tab(panel) and not getattr(panel, "generating", 0):
-                self._stale_panels.add(id(panel))  # drawn when its tab is shown: typing stays fast
-                continue
             panel.set_trace(trace)
-            if self.selected_position != -1 and hasattr(panel, "set_selected_position"):
-                panel.set_selected_position(self.selected_position)
-        end = time.perf_counter()
-        self.last_update_ms = (end - start) * 1000.0
-        if requested_at is not None:
-            self.last_latency_ms = (end - requested_at) * 1000.0
+        self._refresh_panels()  # hidden tabs stay out of date until shown: typing stays fast
+        self.update_ms = (time.perf_counter() - start) * 1000.0
         self.status_tokens.setText(f"{trace.n_tokens} tokens")
-        if not self._timings_due.isActive():
-            self._timings_due.start()
+        self._show_timings_soon()
         if trace.truncated:
             self._show_banner(
                 f"Showing the last {trace.n_tokens} of {trace.n_input_tokens} tokens: the model's context "
@@ -285,15 +269,15 @@ class MainWindow(QMainWindow):
         if self.trace is None:
             return
         paint_ms = sum(view.last_paint_ms for view in self._views() if view.isVisible())
-        self.status_timing.setText(f"forward {self.trace.forward_ms:.1f} ms · update {self.last_update_ms:.1f} ms"
+        self.status_timing.setText(f"forward {self.trace.forward_ms:.1f} ms · update {self.update_ms:.1f} ms"
                                    f" · paint {paint_ms:.1f} ms")
 
     def _views(self) -> list[TimedView]:
-        return [panel.view for panel in self.panels if isinstance(getattr(panel, "view", None), TimedView)]
+        return [panel.view for panel in self.panels if panel.view is not None]
 
     @Slot(object, object)
     def _on_batch_ready(self, texts, traces) -> None:
-        if self._batch_requester is not None and hasattr(self._batch_requester, "set_batch_traces"):
+        if self._batch_requester is not None:
             self._batch_requester.set_batch_traces(texts, traces)
 
     @Slot(str, str)
@@ -303,7 +287,9 @@ class MainWindow(QMainWindow):
             keep = f" Still showing {self.model_info.name}." if self.model_info else ""
             self._show_banner(f"Could not load the model: {message}.{keep}", error=True)
             self.status_model.setText(self.model_info.name if self.model_info else "no model")
-            freeze_long_lived_objects()
+            runtime.after_model_load()
+        elif kind == "batch" and self._batch_requester is not None:
+            self._batch_requester.set_batch_error(message)
         else:
             self._show_banner(message, error=True)
 
@@ -353,7 +339,7 @@ class MainWindow(QMainWindow):
     def _step_selection(self, step: int) -> None:
         if self.trace is None:
             return
-        current = self.selected_position % self.trace.n_tokens
+        current = self.selection.query_index(self.trace.n_tokens)
         self.select_position(max(0, min(self.trace.n_tokens - 1, current + step)))
 
     def _populate_model_menu(self) -> None:
@@ -410,5 +396,5 @@ class MainWindow(QMainWindow):
         self.settings.setValue("font_size", self.point_size)
         self.settings.setValue("theme", self.theme_name)
         self.settings.sync()
-        self.worker.stop()
+        self.worker.stop()  # returns at once: a load in progress is abandoned, not waited for
         super().closeEvent(event)

@@ -113,6 +113,9 @@ class Panel(QWidget):
     def set_batch_traces(self, texts: tuple[str, ...], traces: tuple[Trace, ...]) -> None:
         """The traces a ``traces_requested`` asked for (default: ignored)."""
 
+    def set_batch_error(self, message: str) -> None:
+        """The traces a ``traces_requested`` asked for could not be computed."""
+
     def refresh(self, force: bool = False) -> None:
         """Redraw once if out of date (or ``force``) and visible; otherwise wait to be shown."""
         if not (self._dirty or force) or not self.isVisible():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 
 from explorer import theme
 from explorer.views import TimedView
+from explorer.views.base import Panel
 from model.geometry import find_word, fit_pca, pairwise_cosines, trajectory
-from model.info import ModelInfo
 from model.trace import Trace
 
 PRESETS = {
@@ -38,14 +38,13 @@ COLOURS = [QColor(90, 170, 255), QColor(255, 120, 60), QColor(120, 220, 120), QC
            QColor(255, 220, 80), QColor(80, 220, 220)]
 
 
-class DriftPanel(QWidget):
+class DriftPanel(Panel):
     """Emits ``traces_requested(tuple[str, ...])``; the window answers with ``set_batch_traces``."""
 
-    traces_requested = Signal(object)
+    title = "Context drift"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.info: ModelInfo | None = None
         self.paths: list[np.ndarray] = []
         self.preset_box = QComboBox()
         self.preset_box.addItems(list(PRESETS))
@@ -95,9 +94,6 @@ class DriftPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self._on_preset_changed(self.preset_box.currentText())
 
-    def set_model_info(self, info: ModelInfo) -> None:
-        self.info = info
-
     def texts(self) -> tuple[str, ...]:
         return tuple(line.strip() for line in self.sentences.toPlainText().splitlines() if line.strip())
 
@@ -119,6 +115,9 @@ class DriftPanel(QWidget):
             return
         self.message.setText("tracing…")
         self.traces_requested.emit(texts)
+
+    def set_batch_error(self, message: str) -> None:
+        self.message.setText(message)
 
     def set_batch_traces(self, texts: tuple[str, ...], traces: tuple[Trace, ...]) -> None:
         word = self.word.text().strip()

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
 
 from explorer import theme
 from explorer.views import TimedView
+from explorer.views.base import Panel
 from model.analogy import EmbeddingIndex
 from model.geometry import Projection, analogy_plane, fit_pca
 from model.info import ModelInfo
-from model.trace import Trace
 
 PRESETS = {
     "gender pairs": "man woman king queen boy girl prince princess uncle aunt",
@@ -40,14 +40,14 @@ PRESETS = {
 PLURAL_NOUNS = "cat cats dog dogs apple apples car cars king kings child children"
 
 
-class EmbeddingPanel(QWidget):
+class EmbeddingPanel(Panel):
     """Scatter of a word set, an analogy solver, and a dot-product table."""
+
+    title = "Embeddings"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.info: ModelInfo | None = None
         self.index: EmbeddingIndex | None = None
-        self.trace: Trace | None = None
         self.projection: Projection | None = None
         self.words: list[str] = []
         self.answers = []
@@ -159,14 +159,14 @@ class EmbeddingPanel(QWidget):
         self.scatter.sigHovered.connect(self._on_hovered)
 
     # ------------------------------------------------------------------ panel API
-    def set_model_info(self, info: ModelInfo) -> None:
-        self.info = info
+    def on_model_info(self, info: ModelInfo) -> None:
         self.index = EmbeddingIndex(info.embedding_table, info.vocabulary,  # normalised once per model
                                     prefer_word_start=info.tokenizer_kind == "byte_level")
         self.solve()
 
-    def set_trace(self, trace: Trace) -> None:
-        self.trace = trace
+    def redraw(self) -> None:
+        """Only the sentence's own tokens follow the text; the word set and the analogy are
+        drawn when their controls change."""
         if self.sentence_box.isChecked():
             self._draw_sentence()
 

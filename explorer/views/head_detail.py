@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QFontMetrics, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
 from explorer.views import TimedView, settle
+from explorer.views.base import Panel
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
-from model.info import ModelInfo
 from model.trace import Trace
 
 MODES = {
@@ -117,19 +117,19 @@ def _short(token: str) -> str:
     return token if len(token) <= MAX_LABEL_CHARS else token[: MAX_LABEL_CHARS - 1] + "…"
 
 
-class HeadDetailPanel(QWidget):
-    """The enlarged view of one head, with a bar chart of the selected query's row."""
+class HeadDetailPanel(Panel):
+    """The enlarged view of one head, with a bar chart of the selected query's row.
+    Clicking a row (a column in the 3Blue1Brown layout) selects that query."""
 
-    query_selected = Signal(int)
+    title = "Head"
+    selection_fields = frozenset({"layer", "head", "query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.trace: Trace | None = None
-        self.layer, self.head, self.query = 0, 0, -1
         self.current: HeadMatrix | None = None
 
-        self.title = QLabel("Layer 0, head 0")
-        self.title.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
+        self.heading = QLabel("Layer 0, head 0")
+        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
         self.mode_box = QComboBox()
         for key, text in MODES.items():
             self.mode_box.addItem(text, key)
@@ -197,7 +197,7 @@ class HeadDetailPanel(QWidget):
         self.view.ci.layout.setColumnStretchFactor(0, 4)
 
         controls = QHBoxLayout()
-        controls.addWidget(self.title)
+        controls.addWidget(self.heading)
         controls.addStretch(1)
         controls.addWidget(self.mode_box)
         controls.addWidget(self.transpose_box)
@@ -214,24 +214,6 @@ class HeadDetailPanel(QWidget):
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
     # ------------------------------------------------------------------ panel API
-    def set_model_info(self, info: ModelInfo) -> None:
-        self.layer = min(self.layer, info.n_layers - 1)
-        self.head = min(self.head, info.n_heads - 1)
-
-    def set_trace(self, trace: Trace) -> None:
-        self.trace = trace
-        self.layer = min(self.layer, trace.n_layers - 1)
-        self.head = min(self.head, trace.n_heads - 1)
-        self._redraw()
-
-    def set_head(self, layer: int, head: int) -> None:
-        self.layer, self.head = layer, head
-        self._redraw()
-
-    def set_selected_position(self, position: int) -> None:
-        self.query = position
-        self._redraw()
-
     @property
     def mode(self) -> str:
         return self.mode_box.currentData()
@@ -252,16 +234,18 @@ class HeadDetailPanel(QWidget):
 
     # ------------------------------------------------------------------ drawing
     def _on_options_changed(self, *_args) -> None:
-        self._redraw()
+        self.mark_dirty()
+        self.refresh()
 
-    def _redraw(self) -> None:
+    def redraw(self) -> None:
         trace = self.trace
         if trace is None:
             return
-        m = head_matrix(trace, self.layer, self.head, self.mode, self.transpose_box.isChecked(),
+        layer, head = self.selection.layer, self.selection.head
+        m = head_matrix(trace, layer, head, self.mode, self.transpose_box.isChecked(),
                         self.hide_first_box.isChecked())
         self.current = m
-        self.title.setText(f"Layer {self.layer}, head {self.head}")
+        self.heading.setText(f"Layer {layer}, head {head}")
         self.note.setText(m.note)
         rows, cols = m.values.shape
         shown = np.where(m.masked, np.nan, m.values).astype(np.float32)
@@ -335,9 +319,9 @@ class HeadDetailPanel(QWidget):
 
     def _draw_query(self, trace: Trace) -> None:
         T = trace.n_tokens
-        q = self.query % T
+        q = self.selection.query_index(T)
         m = self.current
-        pattern = trace.pattern[self.layer, self.head, q].astype(np.float64)
+        pattern = trace.pattern[self.selection.layer, self.selection.head, q].astype(np.float64)
         keys = np.arange(T)
         if self.hide_first_box.isChecked() and T > 1:
             keys = keys[1:]
@@ -363,6 +347,4 @@ class HeadDetailPanel(QWidget):
         if not (0 <= p.x() < cols and 0 <= p.y() < rows):
             return
         query = int(p.x()) if self.transpose_box.isChecked() else int(p.y())
-        self.query = query
-        self._redraw()
-        self.query_selected.emit(query)
+        self.request_selection(query=query)

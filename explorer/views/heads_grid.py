@@ -14,8 +14,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
 from explorer.views import TimedView, settle
-from model.info import ModelInfo
-from model.trace import Trace
+from explorer.views.base import Panel
 
 GAP = 1  # empty pixels between tiles
 
@@ -43,15 +42,15 @@ def cell_at(x: float, y: float, n_layers: int, n_heads: int, n_tokens: int, gap:
     return layer, head, query, key
 
 
-class HeadsGridPanel(QWidget):
-    """All heads at once. Click (or arrow keys + Enter) selects a head: ``head_selected(layer, head)``."""
+class HeadsGridPanel(Panel):
+    """All heads at once. Click (or arrow keys) selects a head; a click also emits
+    ``head_clicked`` so the window can bring the enlarged head view forward."""
 
-    head_selected = Signal(int, int)
+    selection_fields = frozenset({"layer", "head"})
+    head_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.trace: Trace | None = None
-        self.selected = (0, 0)
         self.setFocusPolicy(Qt.StrongFocus)
         self.view = TimedView()
         self.plot = self.view.addPlot()
@@ -81,29 +80,26 @@ class HeadsGridPanel(QWidget):
         self.plot.vb.sigResized.connect(self._fit_to_top)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
-        self.last_update_ms = 0.0
+        self._drawn_trace: object = None  # the trace the mosaic shows: a selection change alone keeps it
+        self._drawn_shape: tuple[int, ...] = ()
 
-    # ------------------------------------------------------------------ panel API
-    def set_model_info(self, info: ModelInfo) -> None:
-        self.selected = (min(self.selected[0], info.n_layers - 1), min(self.selected[1], info.n_heads - 1))
-
-    def set_trace(self, trace: Trace) -> None:
-        import time
-
-        start = time.perf_counter()
-        first = self.trace is None or self.trace.pattern.shape != trace.pattern.shape
-        self.trace = trace
-        L, H, T, _ = trace.pattern.shape
-        self.image.setImage(mosaic(trace.pattern), levels=(0.0, 1.0), autoLevels=False)
-        if first:
-            step = T + GAP
-            self.plot.getAxis("top").setTicks([[(h * step + T / 2, f"H{h}") for h in range(H)]])
-            self.plot.getAxis("left").setTicks([[(layer * step + T / 2, f"L{layer}") for layer in range(L)]])
-            self._fit_to_top()
-        self.selected = (min(self.selected[0], L - 1), min(self.selected[1], H - 1))
+    # ------------------------------------------------------------------ drawing
+    def redraw(self) -> None:
+        trace = self.trace
+        if trace is None:
+            return
+        if trace is not self._drawn_trace:
+            self._drawn_trace = trace
+            L, H, T, _ = trace.pattern.shape
+            self.image.setImage(mosaic(trace.pattern), levels=(0.0, 1.0), autoLevels=False)
+            if trace.pattern.shape != self._drawn_shape:
+                self._drawn_shape = trace.pattern.shape
+                step = T + GAP
+                self.plot.getAxis("top").setTicks([[(h * step + T / 2, f"H{h}") for h in range(H)]])
+                self.plot.getAxis("left").setTicks([[(layer * step + T / 2, f"L{layer}") for layer in range(L)]])
+                self._fit_to_top()
         self._draw_outline()
         settle(self.view)
-        self.last_update_ms = (time.perf_counter() - start) * 1000.0
 
     def _fit_to_top(self, *_args) -> None:
         """Show the whole mosaic at the largest square-cell scale, anchored top-left, so a
@@ -122,28 +118,25 @@ class HeadsGridPanel(QWidget):
         self.plot.vb.setRange(QRectF(-pad, -pad, shown_width, shown_width * pixel_aspect), padding=0)
 
     # ------------------------------------------------------------------ selection
-    def select_head(self, layer: int, head: int) -> None:
-        if self.trace is not None:
-            layer = int(np.clip(layer, 0, self.trace.n_layers - 1))
-            head = int(np.clip(head, 0, self.trace.n_heads - 1))
-        self.selected = (layer, head)
-        self._draw_outline()
-        self.head_selected.emit(layer, head)
-
     def _draw_outline(self) -> None:
         if self.trace is None:
             return
         T = self.trace.n_tokens
-        layer, head = self.selected
+        layer, head = self.selection.layer, self.selection.head
         step = T + GAP
         self.outline.setRect(QRectF(head * step - 0.5, layer * step - 0.5, T + 1, T + 1))
 
+    def _request_head(self, layer: int, head: int) -> None:
+        if self.info is not None:
+            layer = int(np.clip(layer, 0, self.info.n_layers - 1))
+            head = int(np.clip(head, 0, self.info.n_heads - 1))
+        self.request_selection(layer=layer, head=head)
+
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        layer, head = self.selected
         moves = {Qt.Key_Left: (0, -1), Qt.Key_Right: (0, 1), Qt.Key_Up: (-1, 0), Qt.Key_Down: (1, 0)}
         if event.key() in moves:
             dl, dh = moves[event.key()]
-            self.select_head(layer + dl, head + dh)
+            self._request_head(self.selection.layer + dl, self.selection.head + dh)
             event.accept()
             return
         super().keyPressEvent(event)
@@ -170,4 +163,5 @@ class HeadsGridPanel(QWidget):
         cell = self._cell_under(event.scenePos())
         if cell is not None:
             self.setFocus()
-            self.select_head(cell[0], cell[1])
+            self._request_head(cell[0], cell[1])
+            self.head_clicked.emit()

@@ -41,7 +41,6 @@ class MatrixLabels(pg.GraphicsObject):
         self.column_labels: list[str] = []
         self.rows = self.cols = 0
         self.label_rows = 1.5  # rows of room above the grid that the labels may use
-        self.values_painted = False  # whether the last paint wrote the cell values
         self._static: dict[str, tuple[QStaticText, float, float]] = {}  # text -> (text, half w, half h)
 
     def set_cells(self, texts: list[str], light: np.ndarray) -> None:
@@ -82,8 +81,7 @@ class MatrixLabels(pg.GraphicsObject):
         cell_h = abs(to_device.m22())
         painter.save()
         painter.resetTransform()
-        self.values_painted = bool(self.texts) and min(cell_w, cell_h) >= MIN_CELL_PIXELS
-        if self.values_painted:
+        if self.texts and min(cell_w, cell_h) >= MIN_CELL_PIXELS:
             painter.setFont(self.font)
             n_cells = min(len(self.texts), self.rows * self.cols)
             i, j = np.divmod(np.arange(n_cells), self.cols)

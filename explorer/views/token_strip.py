@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from model.trace import Trace
+from explorer.views.base import Panel
 
 
 def chip_text(token: str) -> str:
@@ -13,30 +13,39 @@ def chip_text(token: str) -> str:
     return token.replace(" ", "␣").replace("\n", "⏎") or "∅"
 
 
-class TokenStrip(QScrollArea):
-    """One checkable chip per token; ``position_selected(int)`` when a chip is clicked."""
+class TokenStrip(Panel):
+    """One checkable chip per token; clicking a chip selects that token as the query."""
 
-    position_selected = Signal(int)
+    selection_fields = frozenset({"query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWidgetResizable(True)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.setFrameShape(QScrollArea.NoFrame)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.scroll.setFrameShape(QScrollArea.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
         inner = QWidget()
         self._layout = QHBoxLayout(inner)
         self._layout.setContentsMargins(2, 2, 2, 2)
         self._layout.setSpacing(4)
         self._layout.addStretch(1)
-        self.setWidget(inner)
+        self.scroll.setWidget(inner)
         self._group = QButtonGroup(self)
         self._group.setExclusive(True)
         self._group.idClicked.connect(self._on_chip_clicked)
         self.chips: list[QPushButton] = []
-        self.selected = -1
 
-    def set_trace(self, trace: Trace) -> None:
+    def sizeHint(self):  # noqa: N802 (Qt API)
+        return self.scroll.sizeHint()
+
+    def redraw(self) -> None:
+        trace = self.trace
+        if trace is None:
+            return
         while len(self.chips) < trace.n_tokens:
             chip = QPushButton()
             chip.setCheckable(True)
@@ -57,19 +66,9 @@ class TokenStrip(QScrollArea):
             chip.setToolTip(f"position {i} · id {int(trace.token_ids[i])} · {where}")
             if chip.isHidden():
                 chip.show()
-        self._check(self.selected % trace.n_tokens if trace.n_tokens else -1)
-
-    def select(self, position: int) -> None:
-        self.selected = position
-        visible = [c for c in self.chips if c.isVisible()]
-        if visible:
-            self._check(position % len(visible))
-
-    def _check(self, index: int) -> None:
-        if 0 <= index < len(self.chips):
-            self.chips[index].setChecked(True)
-            self.ensureWidgetVisible(self.chips[index])
+        index = self.selection.query_index(trace.n_tokens)
+        self.chips[index].setChecked(True)
+        self.scroll.ensureWidgetVisible(self.chips[index])
 
     def _on_chip_clicked(self, index: int) -> None:
-        self.selected = index
-        self.position_selected.emit(index)
+        self.request_selection(query=index)
