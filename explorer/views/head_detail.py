@@ -13,8 +13,9 @@ from PySide6.QtGui import QBrush, QFontMetrics, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
-from explorer.views import TimedView, settle
+from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
+from explorer.views.labels import token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.trace import Trace
 
@@ -113,8 +114,7 @@ def head_matrix(
 
 
 def _short(token: str) -> str:
-    token = token.replace("\n", "⏎")
-    return token if len(token) <= MAX_LABEL_CHARS else token[: MAX_LABEL_CHARS - 1] + "…"
+    return token_label(token, MAX_LABEL_CHARS)
 
 
 class HeadDetailPanel(Panel):
@@ -143,10 +143,7 @@ class HeadDetailPanel(Panel):
         self.note.setObjectName("noteLabel")
 
         self.view = TimedView()
-        self.plot = self.view.addPlot(row=0, col=0)
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
+        self.plot = fixed_plot(self.view, row=0, col=0)
         self.plot.invertY(True)
         self.plot.showAxis("top")
         self.plot.hideAxis("bottom")
@@ -167,10 +164,7 @@ class HeadDetailPanel(Panel):
         self.label_space = 2.5  # rows of room above the matrix for slanted column labels
         self._drawn: dict = {}  # what the axes and titles show now, to skip unchanged updates
 
-        self.bars_plot = self.view.addPlot(row=0, col=1)
-        self.bars_plot.setMenuEnabled(False)
-        self.bars_plot.setMouseEnabled(False, False)
-        self.bars_plot.hideButtons()
+        self.bars_plot = fixed_plot(self.view, row=0, col=1)
         self.bars_plot.invertY(True)
         self.bars_plot.setXRange(0, 1, padding=0)
         self.bars_plot.layout.removeItem(self.bars_plot.titleLabel)

@@ -13,7 +13,7 @@ from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
-from explorer.views import TimedView, settle
+from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 
 GAP = 1  # empty pixels between tiles
@@ -53,10 +53,7 @@ class HeadsGridPanel(Panel):
         super().__init__(parent)
         self.setFocusPolicy(Qt.StrongFocus)
         self.view = TimedView()
-        self.plot = self.view.addPlot()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
+        self.plot = fixed_plot(self.view)
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
         for axis in ("left", "top"):

@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
-from explorer.views import TimedView, settle
+from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
+from explorer.views.labels import token_label
 from model.info import ModelInfo
 from model.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
 from model.tokenizer import append_token
@@ -51,10 +52,6 @@ def temperature_to_slider(t: float) -> int:
     if t <= 1.5:
         return round(400 + (t - 0.5) * 400)
     return round(min(1000, 800 + (t - 1.5) * 200))
-
-
-def readable(token: str) -> str:
-    return token.replace(" ", "␣").replace("\n", "⏎")
 
 
 class NextTokenPanel(Panel):
@@ -130,10 +127,7 @@ class NextTokenPanel(Panel):
         self.stop_button.setEnabled(False)
 
         self.view = TimedView()
-        self.plot = self.view.addPlot()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
+        self.plot = fixed_plot(self.view)
         self.plot.invertY(True)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.ghost = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=QColor(255, 255, 255, 40),
@@ -343,7 +337,7 @@ class NextTokenPanel(Panel):
         order = np.argsort(-logits, kind="stable")[:n]  # ranking by logit does not change with T
         self.rows = order
         token = trace.token_strings[position]
-        self.heading.setText(f"Next token after '{readable(token)}' (position {position})")
+        self.heading.setText(f"Next token after '{token_label(token)}' (position {position})")
         self.stats.setText(
             f"T = {self.temperature:.2f}   entropy {entropy_bits(dist.tempered):.2f} bits "
             f"(T = 1: {entropy_bits(at_one):.2f} bits)   kept mass {dist.kept_mass:.3f}"
@@ -368,7 +362,7 @@ class NextTokenPanel(Panel):
             self.plot.setXRange(0, min(1.0, top * 1.25) or 1.0, padding=0.02)
             self.plot.getAxis("bottom").setLabel("probability (faint: T = 1)")
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
-        self.plot.getAxis("left").setTicks([[(i, readable(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
+        self.plot.getAxis("left").setTicks([[(i, token_label(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
         while len(self.value_texts) < n:
             item = pg.TextItem(anchor=(0, 0.5))
             item.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE))

@@ -6,11 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from explorer.views.base import Panel
-
-
-def chip_text(token: str) -> str:
-    """Make spaces and word-piece joins visible: ' cat' → '␣cat'."""
-    return token.replace(" ", "␣").replace("\n", "⏎") or "∅"
+from explorer.views.labels import token_label
 
 
 class TokenStrip(Panel):
@@ -59,7 +55,7 @@ class TokenStrip(Panel):
                 chip.hide()
                 continue
             start, end = trace.offsets[i]
-            text = chip_text(trace.token_strings[i])
+            text = token_label(trace.token_strings[i])
             if chip.text() != text:  # most chips are unchanged by a keystroke: skip their re-layout
                 chip.setText(text)
             where = "inserted by the model" if trace.special[i] else f"characters {start}–{end}"
