@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QProgressBar,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -34,6 +35,13 @@ from model.trace import Trace
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
 
 
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
 class MainWindow(QMainWindow):
     """Type, and every head redraws.
 
@@ -50,9 +58,11 @@ class MainWindow(QMainWindow):
                  initial_text: str | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings("AttentionExplorer", "AttentionExplorer")
-        self.point_size = int(self.settings.value("font_size", theme.DEFAULT_POINT_SIZE))
-        self.theme_name = str(self.settings.value("theme", "dark"))
-        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
+        self.theme = theme.make_theme(str(self.settings.value("theme", "dark")),
+                                      _int(self.settings.value("font_size"), theme.DEFAULT_POINT_SIZE),
+                                      str(self.settings.value("colour_map", "viridis")))
+        theme.apply_to_app(QApplication.instance(), self.theme)
+        self._presenting: tuple | None = None  # what F11 changed, to put back
         self.model_info: ModelInfo | None = None
         self.current_source: str | None = None  # the source of the model on screen
         self._requested_source: str | None = None
@@ -123,15 +133,11 @@ class MainWindow(QMainWindow):
         self._show_timings_soon = qthrottled(self._show_timings, timeout=150, leading=False, parent=self)
 
         self.text_box.textChanged.connect(self._on_text_changed)
-        self.heads_grid.head_clicked.connect(lambda: self.tabs.setCurrentWidget(self.head_detail))
+        self.heads_grid.head_clicked.connect(lambda: self.show_tab(self.head_detail))
         self._build_menus()
         self._apply_style()
 
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 950)
+        self._place_on_screen(self.settings.value("geometry"))
         state = self.settings.value("window_state")
         if state is not None:
             self.restoreState(state)
@@ -139,14 +145,47 @@ class MainWindow(QMainWindow):
         self.text_box.setText(str(text))
         self.load_model(source)
 
+    def _place_on_screen(self, geometry) -> None:
+        """The saved geometry if it fits the screen we are on now (a laptop's 1920 × 1080 does
+        not fit the projector's 1024 × 768); otherwise a size that does, centred."""
+        screen = self.screen() or QApplication.primaryScreen()
+        available = screen.availableGeometry() if screen is not None else None
+        if geometry is not None and self.restoreGeometry(geometry):
+            if available is None or available.contains(self.frameGeometry()):
+                return
+        if available is None:
+            self.resize(1500, 950)
+            return
+        width = min(1500, int(available.width() * 0.96))
+        height = min(950, int(available.height() * 0.94))
+        self.resize(width, height)
+        self.move(available.x() + (available.width() - width) // 2, available.y() + (available.height() - height) // 2)
+
     # ------------------------------------------------------------------ panels
     def add_panel(self, panel: Panel, title: str) -> None:
-        """Put ``panel`` in a tab and keep it up to date with the model, trace and selection."""
-        self.tabs.addTab(panel, title)
+        """Put ``panel`` in a tab and keep it up to date with the model, trace and selection.
+        The tab scrolls when the window is too small for the panel's controls (a 1024 × 768
+        projector at large text) instead of clipping them."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setWidget(panel)
+        self.tabs.addTab(scroll, title)
         self._connect_panel(panel)
+
+    def show_tab(self, panel: Panel) -> None:
+        for index in range(self.tabs.count()):
+            if self.tabs.widget(index).widget() is panel:
+                self.tabs.setCurrentIndex(index)
+                return
+
+    def current_tab_panel(self) -> Panel | None:
+        scroll = self.tabs.currentWidget()
+        return scroll.widget() if scroll is not None else None
 
     def _connect_panel(self, panel: Panel) -> None:
         self.panels.append(panel)
+        panel.apply_theme(self.theme)
         panel.selection_requested.connect(self._on_selection_requested)
         panel.text_change_requested.connect(self._on_text_change_requested)
         panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
@@ -320,6 +359,9 @@ class MainWindow(QMainWindow):
         self._action(view, "Larger text", "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
         self._action(view, "Smaller text", "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))
         self._action(view, "Light / dark theme", "Ctrl+Shift+T", self.toggle_theme)
+        self._action(view, "Colour map: viridis / cividis", None,
+                     lambda: self.set_colour_map("cividis" if self.theme.colour_map == "viridis" else "viridis"))
+        self._action(view, "Presentation mode", "F11", self.toggle_presentation)
         go = self.menuBar().addMenu("&Go")
         self._action(go, "Edit text", "Ctrl+L", lambda: self.text_box.setFocus())
         self._action(go, "Heads grid (arrow keys move)", "Ctrl+G", lambda: self.heads_grid.setFocus())
@@ -365,17 +407,58 @@ class MainWindow(QMainWindow):
             self._remember_model_folder(folder)
             self.load_model(folder)
 
-    def set_font_size(self, point_size: int) -> None:
-        self.point_size = max(8, min(40, point_size))
-        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
+    # ------------------------------------------------------------------ look
+    @property
+    def point_size(self) -> int:
+        return self.theme.point_size
+
+    @property
+    def theme_name(self) -> str:
+        return self.theme.name
+
+    @property
+    def colours(self) -> dict:
+        return self.theme.colours
+
+    def set_theme(self, new: theme.Theme) -> None:
+        """Apply a theme (colours, colour map, text size) to the app and every panel."""
+        self.theme = new
+        theme.apply_to_app(QApplication.instance(), new)
         self._apply_style()
+        for panel in self.panels:
+            panel.apply_theme(new)
+
+    def set_font_size(self, point_size: int) -> None:
+        self.set_theme(self.theme.with_(point_size=max(8, min(40, int(point_size)))))
 
     def toggle_theme(self) -> None:
-        self.theme_name = "light" if self.theme_name == "dark" else "dark"
-        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
-        for view in self._views():
-            view.setBackground(self.colours["bg"])
-        self._apply_style()
+        other = "light" if self.theme.name == "dark" else "dark"
+        self.set_theme(theme.make_theme(other, self.theme.point_size, self.theme.colour_map))
+
+    def set_colour_map(self, name: str) -> None:
+        self.set_theme(theme.make_theme(self.theme.name, self.theme.point_size, name))
+
+    def toggle_presentation(self) -> None:
+        """F11: full screen, menus and status line hidden, text larger; F11 again puts it back."""
+        if self._presenting is None:
+            self._presenting = (self.isFullScreen(), self.theme.point_size, self.splitter.sizes())
+            self.menuBar().hide()
+            self.statusBar().hide()
+            self.set_font_size(self.theme.point_size + 6)
+            self.showFullScreen()
+        else:
+            was_full, size, sizes = self._presenting
+            self._presenting = None
+            self.menuBar().show()
+            self.statusBar().show()
+            self.set_font_size(size)
+            if not was_full:
+                self.showNormal()
+            self.splitter.setSizes(sizes)
+
+    @property
+    def presenting(self) -> bool:
+        return self._presenting is not None
 
     def _apply_style(self) -> None:
         c, big = self.colours, self.point_size + 6
@@ -393,8 +476,9 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("text", self.text_box.text())
-        self.settings.setValue("font_size", self.point_size)
+        self.settings.setValue("font_size", self._presenting[1] if self._presenting else self.point_size)
         self.settings.setValue("theme", self.theme_name)
+        self.settings.setValue("colour_map", self.theme.colour_map)
         self.settings.sync()
         self.worker.stop()  # returns at once: a load in progress is abandoned, not waited for
         super().closeEvent(event)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.theme import style_text
 from explorer.views import TimedView
 from explorer.views.base import Panel
 from model.analogy import EmbeddingIndex
@@ -159,6 +159,22 @@ class EmbeddingPanel(Panel):
         self.scatter.sigHovered.connect(self._on_hovered)
 
     # ------------------------------------------------------------------ panel API
+    def on_theme(self, theme) -> None:
+        words, sentence = theme.series[0], theme.series[1]
+        self.scatter.setBrush(pg.mkBrush(words))
+        self.scatter.setPen(pg.mkPen(theme.fg))
+        self.sentence_scatter.setBrush(pg.mkBrush(sentence))
+        self.sentence_scatter.setPen(pg.mkPen(theme.fg))
+        for arrow in self.arrows:
+            arrow.setPen(pg.mkPen(theme.colour("bars"), width=3))
+        for side in self.sides:
+            side.setPen(pg.mkPen(theme.colour("muted"), style=Qt.DashLine, width=2))
+        self.tips.setBrush(pg.mkBrush(theme.colour("bars")))
+        self.tips.setPen(pg.mkPen(theme.fg))
+        for label in self.labels:
+            style_text(label, theme, 1)
+        self._draw_parallelogram()
+
     def on_model_info(self, info: ModelInfo) -> None:
         self.index = EmbeddingIndex(info.embedding_table, info.vocabulary,  # normalised once per model
                                     prefer_word_start=info.tokenizer_kind == "byte_level")
@@ -257,7 +273,7 @@ class EmbeddingPanel(Panel):
         self.scatter.setData(pos=xy, data=self.words)
         while len(self.labels) < len(self.words):
             label = pg.TextItem(anchor=(0, 1))
-            label.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 1))
+            style_text(label, self.theme, 1)
             self.plot.addItem(label)
             self.labels.append(label)
         for i, label in enumerate(self.labels):
@@ -285,7 +301,7 @@ class EmbeddingPanel(Panel):
         self.tips.setData(pos=[pb, target])  # the arrows' heads: a → b and c → b − a + c
         for item, (p, q) in zip(self.sides, ((pa, pc), (pb, target)), strict=True):
             item.setData([p[0], q[0]], [p[1], q[1]])
-        self.result_scatter.setData(pos=[target, answer], brush=[theme.HIGHLIGHT, QColor(255, 200, 0)])
+        self.result_scatter.setData(pos=[target, answer], brush=[self.theme.colour("bars"), self.theme.colour("selected")])
 
     def _draw_sentence(self) -> None:
         if not self.sentence_box.isChecked() or self.trace is None or self.projection is None or self.info is None:
