@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 from superqt.utils import qthrottled
 
 from explorer import runtime, theme
+from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
+from explorer.presenter import LessonPlayer
 from explorer.trace_worker import ModelWorker
 from explorer.views import TimedView
 from explorer.views.base import Panel, Selection
@@ -116,7 +118,18 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.token_strip)
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
+        self.caption = QLabel("")
+        self.caption.setObjectName("caption")
+        self.caption.setWordWrap(True)
+        self.caption.setAlignment(Qt.AlignCenter)
+        self.caption.hide()
+        layout.addWidget(self.caption)
         self.setCentralWidget(central)
+        self.language = "en"
+        self.player = LessonPlayer(self.apply_scene, self)
+        self.player.scene_changed.connect(self._on_scene_changed)
+        self.player.finished.connect(self._on_lesson_finished)
+        self._pending_scene: dict | None = None  # applied once the scene's model has loaded
 
         self.status_model = QLabel("no model")
         self.status_tokens = QLabel("")
@@ -285,6 +298,9 @@ class MainWindow(QMainWindow):
         self._show_banner("")
         self.request_trace()
         runtime.after_model_load()
+        if self._pending_scene is not None:
+            state, self._pending_scene = self._pending_scene, None
+            self._apply_scene_state(state)
 
     @Slot(object)
     def _on_trace_ready(self, trace: Trace) -> None:
@@ -362,6 +378,10 @@ class MainWindow(QMainWindow):
         self._action(view, "Colour map: viridis / cividis", None,
                      lambda: self.set_colour_map("cividis" if self.theme.colour_map == "viridis" else "viridis"))
         self._action(view, "Presentation mode", "F11", self.toggle_presentation)
+        self.lessons_menu = self.menuBar().addMenu("&Lessons")
+        self.lessons_menu.aboutToShow.connect(self._populate_lessons_menu)
+        self._populate_lessons_menu()
+        self._action(self.lessons_menu, "Save this view as a scene", "Ctrl+S", self.save_scene)
         go = self.menuBar().addMenu("&Go")
         self._action(go, "Edit text", "Ctrl+L", lambda: self.text_box.setFocus())
         self._action(go, "Heads grid (arrow keys move)", "Ctrl+G", lambda: self.heads_grid.setFocus())
@@ -406,6 +426,130 @@ class MainWindow(QMainWindow):
         if folder:
             self._remember_model_folder(folder)
             self.load_model(folder)
+
+    # ------------------------------------------------------------------ lessons
+    def _populate_lessons_menu(self) -> None:
+        """Rebuilt when it opens: the shipped lessons, the person's own, and Open…"""
+        for action in list(self.lessons_menu.actions()):
+            if action.property("lesson_entry"):
+                self.lessons_menu.removeAction(action)
+        first = self.lessons_menu.actions()[0] if self.lessons_menu.actions() else None
+        entries = [(path, None) for path in shipped_lessons()]
+        if self.user_lesson_path().is_file():
+            entries.append((self.user_lesson_path(), "My lesson (Ctrl+S adds scenes)"))
+        for path, label in entries:
+            try:
+                title = label or load_lesson(path).display_title(self.language)
+            except LessonError:
+                title = f"{path.name} (cannot be read)"
+            action = QAction(title, self.lessons_menu)
+            action.setProperty("lesson_entry", True)
+            action.triggered.connect(lambda _c=False, p=path: self.start_lesson(p))
+            self.lessons_menu.insertAction(first, action)
+        for text, slot in (("Open lesson file…", self._on_open_lesson), ("End the lesson (Esc)", self.player.stop)):
+            action = QAction(text, self.lessons_menu)
+            action.setProperty("lesson_entry", True)
+            action.triggered.connect(slot)
+            self.lessons_menu.insertAction(first, action)
+        separator = self.lessons_menu.insertSeparator(first)
+        separator.setProperty("lesson_entry", True)
+
+    def _on_open_lesson(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a lesson", str(shipped_lessons()[0].parent)
+                                              if shipped_lessons() else "", "Lessons (*.toml)")
+        if path:
+            self.start_lesson(path)
+
+    def start_lesson(self, path) -> bool:
+        """Load a lesson file and show its first scene; a bad file is a message naming it."""
+        try:
+            lesson = load_lesson(path)
+        except LessonError as exc:
+            self._show_banner(str(exc), error=True)
+            return False
+        self.player.start(lesson)
+        return True
+
+    def user_lesson_path(self):
+        from pathlib import Path
+
+        from PySide6.QtCore import QStandardPaths
+
+        folder = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home() / ".attention-explorer")
+        return Path(folder) / "lessons" / "my-lesson.toml"
+
+    def current_scene_values(self) -> dict:
+        """The state on screen as scene keys (what Ctrl+S saves)."""
+        values = {"model": self.current_source or "bundled", "text": self.text_box.text(),
+                  "layer": self.selection.layer, "head": self.selection.head, "query": self.selection.query,
+                  "stage": self.selection.stage}
+        panel = self.current_tab_panel()
+        if panel is not None and panel.key:
+            values["tab"] = panel.key
+        for tab_panel in self.tab_panels.values():
+            values.update(tab_panel.scene_values())
+        if self.player.playing:
+            scene = self.player.lesson.scenes[self.player.index]
+            for key in ("caption", "caption_zh"):
+                if scene.get(key):
+                    values[key] = scene.get(key)
+        return values
+
+    def save_scene(self) -> None:
+        path = self.user_lesson_path()
+        try:
+            lesson = append_scene(path, self.current_scene_values())
+        except (OSError, LessonError) as exc:
+            self._show_banner(f"Could not save the scene to {path}: {exc}", error=True)
+            return
+        self._show_banner(f"Saved as scene {len(lesson.scenes)} of {path}", error=False)
+
+    def apply_scene(self, scene) -> list[str]:
+        """Show a lesson scene. A different model is loaded first and the rest applied
+        when it arrives. Returns problems worth telling the teacher (also shown in the banner)."""
+        state = scene.state
+        self.caption.setText(scene.caption(self.language))
+        self.caption.setVisible(bool(self.caption.text()))
+        model = state.get("model", "bundled")
+        if model not in (self.current_source, self._requested_source):
+            self._pending_scene = state
+            self.load_model(model)
+            return []
+        if model == self._requested_source and model != self.current_source:
+            self._pending_scene = state  # still loading
+            return []
+        return self._apply_scene_state(state)
+
+    def _apply_scene_state(self, state: dict) -> list[str]:
+        problems = []
+        self.text_box.setReadOnly(bool(state.get("freeze", False)))
+        if "text" in state and state["text"] != self.text_box.text():
+            self.text_box.setText(state["text"])
+        for panel in self.tab_panels.values():
+            problems += panel.apply_scene(state)
+        selection = self.selection.with_(**{k: state[k] for k in ("layer", "head", "query", "stage") if k in state})
+        if self.model_info is not None and (selection.layer >= self.model_info.n_layers
+                                            or selection.head >= self.model_info.n_heads):
+            problems.append(f"layer {selection.layer}, head {selection.head} is not in {self.model_info.name}")
+        self.set_selection(selection)
+        if "tab" in state:
+            panel = next((p for p in self.tab_panels.values() if p.key == state["tab"]), None)
+            if panel is None:
+                problems.append(f"this version has no {state['tab']!r} tab")
+            else:
+                self.show_tab(panel)
+        if problems:
+            self._show_banner("Lesson: " + "; ".join(problems), error=True)
+        return problems
+
+    def _on_scene_changed(self, index: int) -> None:
+        lesson = self.player.lesson
+        self.status_tokens.setText(f"{lesson.display_title(self.language)} · scene {index + 1} of {len(lesson.scenes)}")
+
+    def _on_lesson_finished(self) -> None:
+        self.caption.hide()
+        self.text_box.setReadOnly(False)
+        self._pending_scene = None
 
     # ------------------------------------------------------------------ look
     @property
@@ -469,6 +613,8 @@ class MainWindow(QMainWindow):
             f"QPushButton#tokenChip:checked {{ background: {c['accent']}; color: {c['bg']}; }}"
             f"QLabel#hoverLabel, QLabel#noteLabel {{ font-size: {self.point_size}pt; }}"
             f"QLabel#banner {{ color: {c['accent']}; font-weight: bold; }}"
+            f"QLabel#caption {{ font-size: {self.point_size + 8}pt; font-weight: bold; padding: 8px;"
+            f" background: {c['panel']}; color: {c['fg']}; }}"
             f"QLabel#banner[error=\"true\"] {{ color: {c['error']}; }}"
         )
 

@@ -74,6 +74,8 @@ class Panel(QWidget):
     """
 
     title: ClassVar[str] = ""
+    #: the name lessons use for this panel's tab (``tab = "head"``)
+    key: ClassVar[str] = ""
     selection_fields: ClassVar[frozenset[str]] = frozenset()
 
     #: the panel asks for a selection change: a dict of :class:`Selection` fields.
@@ -162,6 +164,15 @@ class Panel(QWidget):
 
     def redraw(self) -> None:
         """Draw ``self.trace`` and ``self.selection``."""
+
+    def apply_scene(self, state: dict) -> list[str]:
+        """Set the panel's own controls from a lesson scene's state (keys it knows; others
+        are ignored). Returns problems a teacher should hear about (e.g. an unknown preset)."""
+        return []
+
+    def scene_values(self) -> dict:
+        """The panel's controls as scene keys, for saving the current state as a scene."""
+        return {}
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)

@@ -39,6 +39,7 @@ class DriftPanel(Panel):
     """Emits ``traces_requested(tuple[str, ...])``; the window answers with ``set_batch_traces``."""
 
     title = "Context drift"
+    key = "drift"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -88,15 +89,15 @@ class DriftPanel(Panel):
         layout.addWidget(self.sentences)
         layout.addWidget(self.message)
         layout.addWidget(split, 1)
-        self.preset_box.currentTextChanged.connect(self._on_preset_changed)
+        self.preset_box.currentIndexChanged.connect(self._on_preset_changed)
         self.run_button.clicked.connect(self.run)
-        self._on_preset_changed(self.preset_box.currentText())
+        self._on_preset_changed(self.preset_box.currentIndex())
 
     def texts(self) -> tuple[str, ...]:
         return tuple(line.strip() for line in self.sentences.toPlainText().splitlines() if line.strip())
 
-    def _on_preset_changed(self, name: str) -> None:
-        word, sentences = PRESETS[name]
+    def _on_preset_changed(self, index: int) -> None:
+        word, sentences = PRESETS[list(PRESETS)[index]]
         self.word.setText(word)
         self.sentences.setPlainText("\n".join(sentences))
 
@@ -113,6 +114,20 @@ class DriftPanel(Panel):
             return
         self.message.setText("tracing…")
         self.traces_requested.emit(texts)
+
+    def apply_scene(self, state: dict) -> list[str]:
+        if "drift" not in state:
+            return []
+        if state["drift"] not in PRESETS:
+            return [f"unknown context-drift preset {state['drift']!r} (known: {', '.join(PRESETS)})"]
+        index = list(PRESETS).index(state["drift"])
+        if self.preset_box.currentIndex() != index or not self.paths:
+            self.preset_box.setCurrentIndex(index)
+            self.run()
+        return []
+
+    def scene_values(self) -> dict:
+        return {"drift": list(PRESETS)[self.preset_box.currentIndex()]}
 
     def on_theme(self, theme) -> None:
         self.start_point.setBrush(pg.mkBrush(theme.fg))

@@ -44,6 +44,7 @@ class EmbeddingPanel(Panel):
     """Scatter of a word set, an analogy solver, and a dot-product table."""
 
     title = "Embeddings"
+    key = "embeddings"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -159,6 +160,26 @@ class EmbeddingPanel(Panel):
         self.scatter.sigHovered.connect(self._on_hovered)
 
     # ------------------------------------------------------------------ panel API
+    def apply_scene(self, state: dict) -> list[str]:
+        problems = []
+        if "words" in state:
+            if state["words"] in PRESETS:
+                self.preset_box.setCurrentIndex(list(PRESETS).index(state["words"]))
+            else:
+                problems.append(f"unknown word set {state['words']!r} (known: {', '.join(PRESETS)})")
+        if "extra_words" in state:
+            self.extra_words.setText(state["extra_words"])
+        if "analogy" in state:
+            for field, word in zip((self.a, self.b, self.c), state["analogy"], strict=True):
+                field.setText(word)
+            self.solve()
+        self._draw_words()
+        return problems
+
+    def scene_values(self) -> dict:
+        return {"words": list(PRESETS)[self.preset_box.currentIndex()], "extra_words": self.extra_words.text(),
+                "analogy": [self.a.text(), self.b.text(), self.c.text()]}
+
     def on_theme(self, theme) -> None:
         words, sentence = theme.series[0], theme.series[1]
         self.scatter.setBrush(pg.mkBrush(words))

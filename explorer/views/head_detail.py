@@ -122,6 +122,7 @@ class HeadDetailPanel(Panel):
     Clicking a row (a column in the 3Blue1Brown layout) selects that query."""
 
     title = "Head"
+    key = "head"
     selection_fields = frozenset({"layer", "head", "query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -225,6 +226,19 @@ class HeadDetailPanel(Panel):
             self.hide_first_box.toggle()
         else:
             super().keyPressEvent(event)
+
+    def apply_scene(self, state: dict) -> list[str]:
+        if "mode" in state:
+            self.set_mode(state["mode"])
+        if "layout_3b1b" in state:
+            self.transpose_box.setChecked(bool(state["layout_3b1b"]))
+        if "hide_first" in state:
+            self.hide_first_box.setChecked(bool(state["hide_first"]))
+        return []
+
+    def scene_values(self) -> dict:
+        return {"mode": self.mode, "layout_3b1b": self.transpose_box.isChecked(),
+                "hide_first": self.hide_first_box.isChecked()}
 
     # ------------------------------------------------------------------ drawing
     def on_theme(self, theme) -> None:

@@ -64,6 +64,7 @@ class NextTokenPanel(Panel):
     """
 
     title = "Next token"
+    key = "next"
     selection_fields = frozenset({"query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -213,6 +214,22 @@ class NextTokenPanel(Panel):
                 self._next_sample_timer.start()
             else:
                 self.stop()  # the person edited the text
+
+    def apply_scene(self, state: dict) -> list[str]:
+        if "temperature" in state:
+            self.set_temperature(float(state["temperature"]))
+        if "top_k" in state:
+            self.top_k_box.setValue(int(state["top_k"]))
+        if "top_p" in state:
+            self.top_p_box.setValue(float(state["top_p"]))
+        if "seed" in state:
+            self.seed_box.setValue(int(state["seed"]))
+            self.rng = np.random.default_rng(int(state["seed"]))
+        return []
+
+    def scene_values(self) -> dict:
+        return {"temperature": self.temperature, "top_k": self.top_k_box.value(),
+                "top_p": round(self.top_p_box.value(), 2), "seed": self.seed_box.value()}
 
     @property
     def temperature(self) -> float:
