@@ -7,6 +7,8 @@ from typing import Literal
 
 import numpy as np
 
+from model.anatomy import ModelStructure
+
 TokenizerKind = Literal["wordpiece", "byte_level", "other"]
 NormKind = Literal["pre", "post", "none"]
 
@@ -68,7 +70,8 @@ class ModelInfo:
     float32 array. ``vocabulary[i]`` is token ``i`` as a person reads it.
     ``output_token_ids`` lists the ids the model can predict (None: all of them).
     ``head_weights`` holds every head's W_Q, W_K, W_V, W_O (None when they cannot be read
-    per head), for the step-through view.
+    per head), for the step-through view; ``structure`` its parameter counts by kind and its
+    position table (:mod:`model.anatomy`).
     """
 
     name: str
@@ -85,6 +88,7 @@ class ModelInfo:
     output_token_ids: np.ndarray | None = None
     source: str = ""
     head_weights: HeadWeights | None = None
+    structure: ModelStructure | None = None
 
     def __post_init__(self) -> None:
         if self.embedding_table.ndim != 2 or self.embedding_table.shape[0] != len(self.vocabulary):

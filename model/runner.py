@@ -10,9 +10,10 @@ from typing import Literal
 import numpy as np
 import torch
 
+from model.anatomy import model_structure
 from model.errors import EmptyInputError
 from model.info import ModelInfo
-from model.stepthrough import head_weights
+from model.stepthrough import try_head_weights
 from model.tokenizer import Encoding, TextTokenizer
 from model.trace import Trace
 from model.transformer import Transformer
@@ -84,7 +85,8 @@ class TracingModel:
             bos_token_id=cfg.bos_token_id,
             output_token_ids=np.asarray(ids, dtype=np.int64) if ids is not None else None,
             source=source,
-            head_weights=head_weights(self.module, table if cfg.tie_embeddings else None),
+            head_weights=try_head_weights(self.module, table if cfg.tie_embeddings else None),
+            structure=model_structure(self.module),
         )
 
     @property

@@ -30,6 +30,15 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float32).numpy()
 
 
+def try_head_weights(module: Transformer, embedding_table: np.ndarray | None = None) -> HeadWeights | None:
+    """:func:`head_weights`, or None for a model whose attention is not laid out as this
+    module expects (the step-through view then says its heads cannot be read)."""
+    try:
+        return head_weights(module, embedding_table)
+    except (AttributeError, ValueError, RuntimeError, TypeError):
+        return None
+
+
 def head_weights(module: Transformer, embedding_table: np.ndarray | None = None) -> HeadWeights:
     """Every head's W_Q, W_K, W_V (d × dh), biases, W_O (dh × d) and the unembedding rows.
 
@@ -158,6 +167,7 @@ def head_steps(trace: Trace, weights: HeadWeights, layer: int, head: int, query:
     q_all = x @ w_q + b_q  # (T, dh)
     k = x @ w_k + b_k  # (T, dh)
     v = x @ w_v + b_v  # (T, dh)
+    _check_matches(trace, layer, head, q_all, k, v)
     q = q_all[i]
     dots = k @ q  # (T,)
     divisor = float(np.sqrt(w_q.shape[1])) if weights.scaled else 1.0
@@ -184,6 +194,19 @@ def head_steps(trace: Trace, weights: HeadWeights, layer: int, head: int, query:
         w_q, w_k, w_v, b_q, b_k, b_v, w_o, q, k, v, dots, divisor, scaled, masked, is_masked,
         attention, weighted, z, delta, residual, top_ids, top_gains,
     )
+
+
+def _check_matches(trace: Trace, layer: int, head: int, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+    """Every number shown must be the model's: refuse when x W differs from what the forward
+    pass computed (e.g. a model that rotates q and k by position)."""
+    for name, ours, captured in (("q", q, trace.q), ("k", k, trace.k), ("v", v, trace.v)):
+        theirs = captured[layer, head]
+        scale = max(1.0, float(np.abs(theirs).max()))
+        if not np.allclose(ours, theirs, rtol=1e-3, atol=1e-3 * scale):
+            raise ValueError(
+                f"this head's {name} is not x W_{name.upper()} + b as the trace computed it "
+                "(the model transforms it further, e.g. by position), so it cannot be stepped through"
+            )
 
 
 def _top_tokens(delta: np.ndarray, weights: HeadWeights) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import re
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette, QStaticText, QTransform
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette, QTextDocument
 from PySide6.QtWidgets import QApplication, QWidget
 
 from explorer import theme
@@ -152,26 +152,31 @@ def rich(text: str) -> str:
     """The documents' plain notation as rich text: ``x_j`` → x<sub>j</sub>, ``e^{s_j}`` → a superscript."""
     text = html.escape(text, quote=False).replace(" ", "&nbsp;")  # one line: never wrap
     text = _SUB.sub(lambda m: f"<sub>{m.group(1) or m.group(2)}</sub>", text)
-    return _SUP.sub(r"<sup>\1</sup>", text)
+    return "<nobr>" + _SUP.sub(r"<sup>\1</sup>", text) + "</nobr>"
 
 
-_RICH_CACHE: dict[tuple[str, str], QStaticText] = {}
+_RICH_CACHE: dict[tuple[str, str, str], QTextDocument] = {}
 
 
 def draw_rich(painter: QPainter, rect: QRectF, text: str, f: QFont, colour: QColor,
               align: Qt.AlignmentFlag = Qt.AlignLeft) -> float:
-    """Draw ``text`` (plain notation, see :func:`rich`) in ``rect``, vertically centred; returns its width."""
-    key = (text, f.toString())
-    static = _RICH_CACHE.get(key)
-    if static is None:
+    """Draw ``text`` (plain notation, see :func:`rich`) on one line in ``rect``, vertically
+    centred; returns its width. (A laid-out document is cached per text, font and colour.)"""
+    key = (text, f.toString(), colour.name(QColor.HexArgb))
+    doc = _RICH_CACHE.get(key)
+    if doc is None:
         if len(_RICH_CACHE) > 2048:
             _RICH_CACHE.clear()
-        static = QStaticText(rich(text))
-        static.setTextFormat(Qt.RichText)
-        static.setTextWidth(-1)
-        static.prepare(QTransform(), f)
-        _RICH_CACHE[key] = static
-    size = static.size()
+        doc = QTextDocument()
+        doc.setDocumentMargin(0)
+        doc.setDefaultFont(f)
+        doc.setUndoRedoEnabled(False)
+        alpha = colour.alphaF()
+        rgb = f"rgba({colour.red()},{colour.green()},{colour.blue()},{alpha:.3f})"
+        doc.setHtml(f'<span style="color:{rgb}">{rich(text)}</span>')
+        doc.setTextWidth(-1)
+        _RICH_CACHE[key] = doc
+    size = doc.size()
     if align & Qt.AlignRight:
         x = rect.right() - size.width()
     elif align & Qt.AlignHCenter:
@@ -179,8 +184,7 @@ def draw_rich(painter: QPainter, rect: QRectF, text: str, f: QFont, colour: QCol
     else:
         x = rect.left()
     painter.save()
-    painter.setFont(f)
-    painter.setPen(colour)
-    painter.drawStaticText(QPointF(x, rect.center().y() - size.height() / 2), static)
+    painter.translate(x, rect.center().y() - size.height() / 2)
+    doc.drawContents(painter)
     painter.restore()
     return size.width()

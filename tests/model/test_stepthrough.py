@@ -99,3 +99,29 @@ def test_bad_requests_say_what_is_wrong():
 
     with pytest.raises(ValueError, match="attn.in"):
         head_steps(replace(trace, attn_in=None), model.info().head_weights, 0, 0, 0)
+
+
+def test_a_trace_that_is_not_x_w_is_refused():
+    from dataclasses import replace
+
+    model = load_tracing_model("lesson:seed-002")
+    trace = model.trace("x1 x2 x3")
+    rotated = replace(trace, q=trace.q[..., ::-1].copy())
+    with pytest.raises(ValueError, match="q is not x W_Q"):
+        head_steps(rotated, model.info().head_weights, 0, 0, 0)
+
+
+def test_model_structure_counts_every_parameter_once(tmp_path):
+    for source in ("bundled", "lesson:seed-003"):
+        model = load_tracing_model(source)
+        st = model.info().structure
+        assert st.total == model.module.num_parameters()
+    make_gpt2(tmp_path / "gpt2")
+    model = load_tracing_model(tmp_path / "gpt2")
+    st = model.info().structure
+    assert st.total == model.module.num_parameters() and st.tied and st.positional == "learned"
+    counts = dict((k, n) for k, n, _ in st.counts)
+    assert counts["W_Q"] == counts["W_K"] == counts["W_V"] == 2 * (32 * 32 + 32)
+    assert counts["unembedding"] == 0  # tied: counted once, under embedding
+    np.testing.assert_array_equal(st.positions[: model.trace("the king").n_tokens],
+                                  model.trace("the king").embed_pos)
