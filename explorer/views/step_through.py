@@ -51,7 +51,9 @@ def formula(steps: HeadSteps, stage: int) -> tuple[str, str]:
         return f, ("every token's row as this head reads it: token embedding E plus position P"
                    if steps.embed is not None else "every token's residual vector as this head reads it")
     if name == "qk":
-        return (f"q = x_{i} W_Q + b_Q      k_j = x_j W_K + b_K",
+        bq = " + b_Q" if steps.b_q.any() else ""
+        bk = " + b_K" if steps.b_k.any() else ""
+        return (f"q = x_{i} W_Q{bq}      k_j = x_j W_K{bk}",
                 f"“{tok}” asks with its query; every token answers with its key ({dh} numbers each)")
     if name == "dot":
         return "q · k_j = Σ q_i k_j,i", f"how well each key lines up with the query of “{tok}”"
@@ -67,7 +69,8 @@ def formula(steps: HeadSteps, stage: int) -> tuple[str, str]:
     if name == "softmax":
         return "w_j = exp(s_j) / Σ_k exp(s_k)", "the weights are positive and sum to 1: this row of the attention pattern"
     if name == "values":
-        return "v_j = x_j W_V + b_V      z = Σ_j w_j v_j", "each value, scaled by its weight, then added up"
+        bv = " + b_V" if steps.b_v.any() else ""
+        return f"v_j = x_j W_V{bv}      z = Σ_j w_j v_j", "each value, scaled by its weight, then added up"
     return "ΔE = z W_O      E ← E + ΔE", f"the head's contribution, added to the residual vector of “{tok}”"
 
 
@@ -173,7 +176,7 @@ class StageCanvas(QWidget):
             end = min(T, max(n_fit, s.query + 1 + (0 if s.causal else n_fit // 2)))
             keys = list(range(end - n_fit, end))
         self.shown_keys = range(keys[0], keys[-1] + 1)
-        row_h = min(avail / len(keys), line_height(f) * 2.0)
+        row_h = min(avail / len(keys), line_height(f) * 2.4)
         return keys, row_h
 
     def _labels(self, p: QPainter, c: Colours, s: HeadSteps, keys: list[int], x: float, y0: float,
@@ -399,9 +402,10 @@ class StageCanvas(QWidget):
         y = y0 + len(keys) * row_h + 8
         p.setPen(QPen(c.fg, 2))
         p.drawLine(QPointF(x2, y), QPointF(x2 + strip_w, y))
-        draw_rich(p, QRectF(x, y + 4, strip_w + op_w - 8, foot - 8), "z = Σ_j w_j v_j =", font(1.1, bold=True),
-                  c.accent, Qt.AlignRight)
-        draw_heat(p, QRectF(x2, y + 4, strip_w, foot - 8), s.z[None, :], theme.SCORE_CMAP, -lim, lim,
+        draw_rich(p, QRectF(x, y + 4, strip_w + op_w - 8, foot - 8), "z = Σ_j w_j v_j   (its own scale) =",
+                  font(1.1, bold=True), c.accent, Qt.AlignRight)
+        lim_z = symmetric(s.z)
+        draw_heat(p, QRectF(x2, y + 4, strip_w, foot - 8), s.z[None, :], theme.SCORE_CMAP, -lim_z, lim_z,
                   number_font=font(0.85), outline=c.accent)
 
     def _stage_output(self, p, c, body, s) -> None:
