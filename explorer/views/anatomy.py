@@ -85,7 +85,8 @@ class AnatomyPanel(Panel):
             sub = f"{shape}   “{said}”" if said else shape
             p.setFont(f_small)
             p.setPen(c.dim)
-            p.drawText(QRectF(rect.left(), y + line_height(f_row), name_w + num_w, line_height(f_small)),
+            sub_w = name_w + num_w if scale == self.total else rect.width()  # else no % label below the bar
+            p.drawText(QRectF(rect.left(), y + line_height(f_row), sub_w, line_height(f_small)),
                        Qt.AlignLeft | Qt.AlignVCenter, sub)
             p.setFont(font(1.15, mono=True))
             p.setPen(c.fg if n else c.dim)

@@ -307,7 +307,7 @@ class StageCanvas(QWidget):
                      rows.right() - max(x, rows.left() + label_w), lim, outline_query=False)
 
     def _scores_table(self, p: QPainter, c: Colours, body: QRectF, s: HeadSteps, columns, bar_values,
-                      bar_limit: float, bar_colour, zero_frac: float, masked=None, strip=None) -> None:
+                      bar_limit: float, bar_colour, zero_frac: float, masked=None, strip=None) -> float:
         """Token | [strip] | number columns… | bar: the shape of stages 3–6."""
         header_h = line_height(font(0.9)) + 4
         keys, row_h = self._key_rows(body, s, header_h)
@@ -326,7 +326,7 @@ class StageCanvas(QWidget):
             x += w + 10
         bar_rect = QRectF(x + 10, y0, body.right() - x - 10, row_h * len(keys))
         if bar_rect.width() < 40:
-            return
+            return bar_rect.bottom()
         self._zero_line(p, c, bar_rect, zero_frac)
         for r, j in enumerate(keys):
             row = QRectF(bar_rect.left(), y0 + r * row_h, bar_rect.width(), row_h)
@@ -334,6 +334,15 @@ class StageCanvas(QWidget):
                 continue
             colour = bar_colour(j) if callable(bar_colour) else bar_colour
             self._bar(p, row, float(bar_values[j]), bar_limit, colour, zero_frac)
+        return bar_rect.bottom()
+
+    @staticmethod
+    def _zero(values: np.ndarray) -> float:
+        """Where the bars' zero sits: left when all are ≥ 0, right when all ≤ 0, else centre."""
+        finite = values[np.isfinite(values)]
+        if finite.size == 0 or (finite >= 0).all():
+            return 0.0
+        return 1.0 if (finite <= 0).all() else 0.5
 
     def _score_colour(self, c: Colours, s: HeadSteps):
         def colour(j: int) -> QColor:
@@ -342,21 +351,21 @@ class StageCanvas(QWidget):
 
     def _stage_dot(self, p, c, body, s) -> None:
         lim = symmetric(s.dots)
-        zero = 0.5 if (s.dots < 0).any() else 0.0
+        zero = self._zero(s.dots)
         self._scores_table(p, c, body, s, [("q · k_j", s.dots, None)], s.dots, lim,
                            self._score_colour(c, s), zero, strip=(s.k, "k_j", symmetric(s.k)))
 
     def _stage_scale(self, p, c, body, s) -> None:
         lim = symmetric(s.scaled)
-        zero = 0.5 if (s.scaled < 0).any() else 0.0
+        zero = self._zero(s.scaled)
         cols = [("q · k_j", s.dots, None)]
         if s.divisor != 1.0:
             cols.append((f"÷ {fmt(s.divisor)} = s_j", s.scaled, None))
         self._scores_table(p, c, body, s, cols, s.scaled, lim, self._score_colour(c, s), zero)
 
     def _stage_mask(self, p, c, body, s) -> None:
-        lim = symmetric(s.scaled)
-        zero = 0.5 if (s.scaled < 0).any() else 0.0
+        lim = symmetric(s.scaled[~s.is_masked])
+        zero = self._zero(s.masked)
         self._scores_table(p, c, body, s, [("s_j", s.scaled, None), ("masked", s.masked, s.is_masked)],
                            s.masked, lim, self._score_colour(c, s), zero, masked=s.is_masked)
 
@@ -366,10 +375,10 @@ class StageCanvas(QWidget):
         header_h = line_height(font(0.9)) + 4
         foot = line_height(font(1.1)) * 1.6
         table = QRectF(body.left(), body.top(), body.width(), body.height() - foot)
-        self._scores_table(p, c, table, s, [("s_j", s.masked, s.is_masked), ("w_j", s.weights, None)],
+        bottom = self._scores_table(p, c, table, s, [("s_j", s.masked, s.is_masked), ("w_j", s.weights, None)],
                            s.weights, 1.0, colour, 0.0, masked=s.is_masked)
         shown = "" if len(self.shown_keys) == len(s.tokens) else "   (over all keys, not only those shown)"
-        draw_rich(p, QRectF(body.left(), body.bottom() - foot, body.width(), foot),
+        draw_rich(p, QRectF(body.left(), bottom + 6, body.width(), foot),
                   f"Σ_j w_j = {s.weights.sum():.4f}{shown}", font(1.1, bold=True), c.fg)
         del header_h
 
