@@ -130,6 +130,7 @@ def apply_to_app(app: QApplication, theme: Theme) -> None:
     for group in (QPalette.Disabled,):
         for role in (QPalette.WindowText, QPalette.Text, QPalette.ButtonText):
             palette.setColor(group, role, QColor(c["muted"]))
+    palette.setColor(QPalette.Link, QColor(c["bars"]))  # self-painted panels' data marks
     palette.setColor(QPalette.Highlight, QColor(c["accent"]))
     palette.setColor(QPalette.HighlightedText, QColor(c["bg"]))
     app.setPalette(palette)

@@ -108,8 +108,8 @@ class MainWindow(QMainWindow):
         self.tab_panels = {cls: cls() for cls in tab_panel_classes()}
         for panel in self.tab_panels.values():
             self.add_panel(panel, panel.title)
-        self.head_detail, self.next_token, self.embeddings, self.drift = (
-            self.tab_panels[cls] for cls in tab_panel_classes()[:4])
+        (self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through, self.positions,
+         self.anatomy) = self.tab_panels.values()
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
 
         self.text_box.textChanged.connect(self._on_text_changed)
         self.heads_grid.head_clicked.connect(lambda: self.show_tab(self.head_detail))
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self._build_menus()
         self._apply_style()
 
@@ -191,6 +192,13 @@ class MainWindow(QMainWindow):
             if self.tabs.widget(index).widget() is panel:
                 self.tabs.setCurrentIndex(index)
                 return
+
+    @Slot(int)
+    def _on_tab_changed(self, _index: int) -> None:
+        # The step-through is driven by the keyboard (→/←, a clicker's PgDn/PgUp): it takes
+        # the keys as soon as it is shown.
+        if self.current_tab_panel() is self.step_through:
+            self.step_through.setFocus()
 
     def current_tab_panel(self) -> Panel | None:
         scroll = self.tabs.currentWidget()

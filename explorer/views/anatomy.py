@@ -32,6 +32,7 @@ class AnatomyPanel(Panel):
     """Two painted tables: this model by kind, GPT-3 by the document's numbers."""
 
     title = "Anatomy"
+    key = "anatomy"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

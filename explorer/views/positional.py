@@ -21,6 +21,7 @@ class PositionalPanel(Panel):
     """P(k, i) for the model's positions, and cos(P(a), P(b))."""
 
     title = "Positions"
+    key = "positions"
     selection_fields = frozenset({"query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:

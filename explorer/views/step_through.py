@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
 
 from explorer import theme
@@ -540,7 +540,7 @@ class QKScatter(QWidget):
         if plot.contains(origin):
             p.drawLine(QPointF(plot.left(), origin.y()), QPointF(plot.right(), origin.y()))
             p.drawLine(QPointF(origin.x(), plot.top()), QPointF(origin.x(), plot.bottom()))
-        key_colour = QColor(90, 170, 255)
+        key_colour = self.palette().color(QPalette.Link)
         q_colour = QColor(c.fg)
         q_colour.setAlphaF(0.45)
         T = len(self.tokens)
@@ -592,6 +592,7 @@ class StepThroughPanel(Panel):
     """The step-through view: :class:`StageCanvas` and :class:`QKScatter` side by side."""
 
     title = "Step through"
+    key = "step"
     selection_fields = frozenset({"layer", "head", "query", "stage"})
 
     def __init__(self, parent: QWidget | None = None) -> None:

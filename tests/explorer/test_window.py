@@ -280,8 +280,10 @@ def test_select_a_token_then_type_costs_each_visible_panel_one_redraw(qtbot, mak
     assert window.worker.wait_until_idle()
     counts = {p.title or type(p).__name__: p.redraw_count - before[id(p)] for p in window.panels}
     # one redraw for the selection (only panels that draw the query) and one for the trace
-    assert counts == {"TokenStrip": 2, "HeadsGridPanel": 1, "Head": 2, "Next token": 0,
-                      "Embeddings": 0, "Context drift": 0}, counts
+    hidden = {name: n for name, n in counts.items() if name not in ("TokenStrip", "HeadsGridPanel", "Head")}
+    assert {k: counts[k] for k in ("TokenStrip", "HeadsGridPanel", "Head")} == {
+        "TokenStrip": 2, "HeadsGridPanel": 1, "Head": 2}, counts
+    assert set(hidden.values()) == {0} and len(hidden) >= 6, counts  # hidden tabs: nothing
 
 
 def test_a_superseded_trace_is_shown_only_when_the_screen_is_old_and_never_backwards():
