@@ -71,11 +71,19 @@ def check_folder(folder: str | Path) -> Path:
     kind = path_kind(folder)
     if kind == "missing":
         raise ModelFileError(folder, "model folder not found")
-    if kind == "denied" or (kind == "dir" and not os.access(folder, os.R_OK | os.X_OK)):
+    if kind == "denied" or (kind == "dir" and not _may(folder, os.R_OK | os.X_OK)):
         raise ModelFileError(folder, "permission denied: this folder cannot be read (check its permissions)")
     if kind != "dir":
         raise ModelFileError(folder, "expected a model folder (config.json, model.safetensors, tokenizer.json)")
     return folder
+
+
+def _may(path: Path, mode: int) -> bool:
+    """Whether this process may access ``path`` — by its effective ids where the OS can
+    tell (the real ids answer for a process that dropped its privileges)."""
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
 
 
 def path_kind(path: Path) -> str:
@@ -97,11 +105,11 @@ def require_file(path: Path, what: str = "file") -> Path:
     kind = path_kind(path)
     if kind == "missing":
         if path_kind(path.parent) == "denied" or (
-            path_kind(path.parent) == "dir" and not os.access(path.parent, os.R_OK | os.X_OK)
+            path_kind(path.parent) == "dir" and not _may(path.parent, os.R_OK | os.X_OK)
         ):
             raise ModelFileError(path, f"permission denied: the folder holding this {what} cannot be read")
         raise ModelFileError(path, f"{what} not found")
-    if kind == "denied" or (kind == "file" and not os.access(path, os.R_OK)):
+    if kind == "denied" or (kind == "file" and not _may(path, os.R_OK)):
         raise ModelFileError(path, f"permission denied: this {what} cannot be read (check its permissions)")
     if kind != "file":
         raise ModelFileError(path, f"expected a {what}, found a folder or special file")
