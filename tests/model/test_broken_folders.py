@@ -288,6 +288,9 @@ CASES = [
     Case("own-weights-missing", "own", remove("model.safetensors"), "model.safetensors"),
     Case("own-weights-truncated", "own", lambda f: (f / "model.safetensors").write_bytes(
         (f / "model.safetensors").read_bytes()[:500]), "model.safetensors"),
+    # safetensors reports an unreadable file as "No such file or directory" (issue #14)
+    Case("own-weights-unreadable", "own", unreadable("model.safetensors"), "model.safetensors",
+         not_in_message="No such file"),
     Case("own-weights-int32", "own", set_tensor(QKV, lambda t: t.to(torch.int32)), "model.safetensors", QKV),
     Case("own-weights-all-int64", "own", all_tensors(lambda t: t.to(torch.int64)), "model.safetensors"),
     Case("own-weights-bool", "own", set_tensor("ln_f.weight", lambda t: t > 0), "model.safetensors", "ln_f.weight"),
@@ -331,6 +334,9 @@ CASES = [
     Case("gpt2-index-not-a-map", "gpt2", shard_index([1, 2]), "model.safetensors.index.json", "weight_map"),
     Case("gpt2-index-deep", "gpt2", both(shard_index({}), write("model.safetensors.index.json", deep_json())),
          "model.safetensors.index.json"),
+    Case("gpt2-shard-unreadable", "gpt2", both(shard_index(shards_naming("model-00001-of-00001.safetensors")),
+                                                unreadable("model-00001-of-00001.safetensors")),
+         "model-00001-of-00001.safetensors", not_in_message="No such file"),
     Case("gpt2-config-unreadable", "gpt2", unreadable("config.json"), "config.json", not_in_message="No such file"),
     # -- BERT folders
     Case("bert-hidden_size-true", "bert", config(hidden_size=True), "config.json", "hidden_size"),
