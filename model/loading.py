@@ -26,7 +26,7 @@ from model.errors import ModelFileError
 from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
 from model.formats.gpt2 import load_gpt2
-from model.formats.hf import CONFIG_FILE, folder_name, hf_kind, read_hf_config
+from model.formats.hf import CONFIG_FILE, architecture_names, folder_name, hf_kind, read_hf_config
 from model.formats.minilm import find_minilm_folder, require_minilm_folder
 from model.paths import BUNDLED_MODEL_DIR
 from model.runner import TracingModel
@@ -92,7 +92,7 @@ def folder_kind(folder: Path) -> ModelKind:
     if kind is not None:
         return kind  # type: ignore[return-value]
     if "model_type" in config or "architectures" in config:
-        what = config.get("model_type") or ", ".join(map(str, config.get("architectures") or []))
+        what = config.get("model_type") or ", ".join(architecture_names(config))
         raise ModelFileError(
             folder / CONFIG_FILE,
             f"model type {what!r} is not supported (supported: GPT-2 family, BERT family, or this app's own format)",

@@ -291,6 +291,14 @@ def check_config_dict(data: Mapping[str, Any], known: set[str] | None = None) ->
         raise ConfigValueError("n_heads", f"({n_heads}) must divide d_model ({d_model})")
     if out.get("bos_token_id") is not None and out["bos_token_id"] >= vocab:
         raise ConfigValueError("bos_token_id", f"{out['bos_token_id']} is outside the vocabulary (vocab_size {vocab})")
+    cutoffs, div = out.get("adaptive_cutoffs"), out.get("adaptive_div_value", 4.0)
+    if cutoffs is not None and (div < 1 or len(cutoffs) * math.log(div) > math.log(d_model)):
+        # Tail cluster i is d_model // div**(i+1) wide: below 1 it is wider than the head
+        # (or astronomically so), and it must keep at least one dimension.
+        raise ConfigValueError(
+            "adaptive_div_value", f"must be ≥ 1 and leave the last of {len(cutoffs)} clusters at least one "
+            f"of d_model's {d_model} dimensions, got {div}"
+        )
     ids = out.get("output_token_ids")
     if ids is not None and max(ids) >= vocab:
         raise ConfigValueError("output_token_ids", f"hold id {max(ids)}, outside the vocabulary (vocab_size {vocab})")

@@ -47,12 +47,20 @@ def hf_kind(config: dict[str, Any]) -> str | None:
         return model_type
     if model_type:
         return None
-    architectures = " ".join(str(a) for a in config.get("architectures") or [])
+    architectures = " ".join(architecture_names(config))
     if architectures.startswith("GPT2"):
         return "gpt2"
     if architectures.startswith("Bert"):
         return "bert"
     return None
+
+
+def architecture_names(config: dict[str, Any]) -> list[str]:
+    """``architectures`` as a list of strings, whatever the file holds (a bare name, a number)."""
+    names = config.get("architectures")
+    if names is None:
+        return []
+    return [str(a) for a in names] if isinstance(names, list) else [str(names)]
 
 
 def config_int(config: dict[str, Any], path: Path, *keys: str, default: int | None = None) -> int:

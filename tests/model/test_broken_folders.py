@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
 from model.errors import ModelFileError
@@ -264,6 +266,7 @@ CASES = [
     Case("own-dropout-2", "own", config(dropout=2), "config.json", "dropout"),
     Case("own-dropout-1", "own", config(dropout=1.0), "config.json", "dropout"),
     Case("own-adaptive_div_value-0", "own", config(adaptive_div_value=0), "config.json", "adaptive_div_value"),
+    Case("own-adaptive_div_value-tiny", "own", config(adaptive_div_value=1e-300), "config.json", "adaptive_div_value"),
     Case("own-adaptive_cutoffs-zero", "own", config(adaptive_cutoffs=[0]), "config.json", "adaptive_cutoffs"),
     Case("own-bos-1e9", "own", config(bos_token_id=10**9), "config.json", "bos_token_id"),
     Case("own-bos-negative", "own", config(bos_token_id=-5), "config.json", "bos_token_id"),
@@ -318,6 +321,7 @@ CASES = [
     Case("gpt2-tie-string", "gpt2", config(tie_word_embeddings="false"), "config.json", "tie_word_embeddings"),
     Case("gpt2-n_positions-1e9", "gpt2", config(n_positions=10**9), "config.json", "n_positions"),
     Case("gpt2-vocab_size-1e12", "gpt2", config(vocab_size=10**12), "config.json", "vocab_size"),
+    Case("gpt2-architectures-number", "gpt2", config(model_type=..., architectures=5), "config.json"),
     Case("gpt2-config-deep", "gpt2", write("config.json", deep_json()), "config.json"),
     Case("gpt2-tokenizer-above-vocab", "gpt2", config(vocab_size=100), "tokenizer.json", "vocab_size"),
     Case("gpt2-weights-int32", "gpt2", set_tensor("wte.weight", lambda t: t.to(torch.int32)), "model.safetensors",
@@ -426,3 +430,27 @@ def test_the_unbroken_templates_load_and_trace(kind, templates):
     model = load_tracing_model(templates[kind], device="cpu")
     trace = model.trace("the king and the queen")
     assert trace.n_tokens > 0
+
+
+JSON_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5), st.lists(st.integers(-3, 3), max_size=3), st.dictionaries(st.text(max_size=2), st.none(), max_size=2),
+)
+EXTRA_KEYS = ["architectures", "model_type", "bos_token_id", "n_inner", "tie_word_embeddings", "hidden_act",
+              "activation_function", "position_embedding_type", "is_decoder", "scale_attn_weights"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), kind=st.sampled_from(sorted(BUILDERS)), value=JSON_VALUES)
+def test_any_json_value_under_any_key_loads_or_is_a_model_file_error(templates, kind, value, data):
+    """Found adaptive_div_value 1e-300 (an overflow in torch) and a numeric ``architectures``."""
+    keys = sorted(json.loads((templates[kind] / "config.json").read_text())) + EXTRA_KEYS
+    key = data.draw(st.sampled_from(keys))
+    with tempfile.TemporaryDirectory() as root:
+        folder = Path(root) / "model"
+        shutil.copytree(templates[kind], folder)
+        config(**{key: value})(folder)
+        try:
+            load_tracing_model(folder, device="cpu").trace("the king and the queen")
+        except ModelFileError as error:
+            assert error.path.parent == folder or error.path == folder

@@ -103,3 +103,11 @@ def test_read_json_messages(tmp_path: Path):
     with pytest.raises(ModelFileError, match="at most 1 MB"):
         path.write_text('{"a": "' + "x" * 2**20 + '"}')
         read_json(path, max_bytes=2**20)
+
+
+@pytest.mark.parametrize("div", [0.5, 1e-300, 33.0, 1e300])
+def test_adaptive_div_value_keeps_every_cluster_at_least_one_dimension(div):
+    # d_model 32, two clusters: 32 // div**2 must be >= 1 (div <= 5.65), and div >= 1.
+    with pytest.raises(ConfigValueError, match="adaptive_div_value"):
+        check_config_dict({"vocab_size": 200, "d_model": 32, "adaptive_cutoffs": [10, 20], "adaptive_div_value": div})
+    check_config_dict({"vocab_size": 200, "d_model": 32, "adaptive_cutoffs": [10, 20], "adaptive_div_value": 4.0})
