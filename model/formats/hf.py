@@ -13,7 +13,14 @@ from typing import Any, TypeVar
 import torch
 
 from model.errors import ModelFileError
-from model.validation import ConfigValueError, check_tensor, file_in_folder, positive_int, read_json
+from model.validation import (
+    ConfigValueError,
+    check_file_fits,
+    check_tensor,
+    file_in_folder,
+    positive_int,
+    read_json,
+)
 from model.weights import read_safetensors
 
 T = TypeVar("T")
@@ -117,9 +124,10 @@ def read_hf_weights(folder: str | Path) -> tuple[dict[str, torch.Tensor], Path]:
         return read_safetensors(path), path
     if path.name == SAFETENSORS_INDEX:
         return _read_sharded(path), path
+    check_file_fits(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, AttributeError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, AttributeError, MemoryError) as exc:
         raise ModelFileError(path, f"corrupt or unsafe weights file ({exc})") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelFileError(path, "expected a dict of tensors (a state dict)")

@@ -210,6 +210,17 @@ def shards_naming(name) -> Callable[[dict], dict]:
     return weight_map
 
 
+def as_bin(make: Callable[[dict], object]) -> Callable[[Path], None]:
+    """Replace model.safetensors by a ``pytorch_model.bin`` holding ``make(state)``."""
+
+    def edit(folder: Path) -> None:
+        state = load_file(str(folder / "model.safetensors"))
+        (folder / "model.safetensors").unlink()
+        torch.save(make(state), folder / "pytorch_model.bin")
+
+    return edit
+
+
 def deep_json(depth: int = 100_000) -> str:
     return '{"vocab_size": ' + "[" * depth + "]" * depth + "}"
 
@@ -341,6 +352,11 @@ CASES = [
     Case("gpt2-shard-unreadable", "gpt2", both(shard_index(shards_naming("model-00001-of-00001.safetensors")),
                                                 unreadable("model-00001-of-00001.safetensors")),
          "model-00001-of-00001.safetensors", not_in_message="No such file"),
+    Case("gpt2-bin-a-list", "gpt2", as_bin(lambda state: [1, 2]), "pytorch_model.bin"),
+    Case("gpt2-bin-garbage", "gpt2", both(as_bin(lambda state: state), write("pytorch_model.bin", b"PK\x03\x04junk")),
+         "pytorch_model.bin"),
+    Case("gpt2-bin-int64", "gpt2", as_bin(lambda state: {k: v.long() for k, v in state.items()}), "pytorch_model.bin",
+         "wte.weight"),
     Case("gpt2-config-unreadable", "gpt2", unreadable("config.json"), "config.json", not_in_message="No such file"),
     # -- BERT folders
     Case("bert-hidden_size-true", "bert", config(hidden_size=True), "config.json", "hidden_size"),
