@@ -48,9 +48,9 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # Tensors a BERT checkpoint may hold that an encoder trace does not use.
 _IGNORED_PREFIXES = ("pooler.", "cls.")
+_IGNORED = ("embeddings.position_ids", "embeddings.token_type_ids")
 # Our field names → BERT's config.json keys, so a refusal names the key in the file.
 BERT_KEYS = {"n_ctx": "max_position_embeddings", "d_model": "hidden_size", "n_layers": "num_hidden_layers"}
-_IGNORED = ("embeddings.position_ids", "embeddings.token_type_ids")
 
 
 def bert_config(config: dict[str, Any], path: Path, name: str) -> ModelConfig:
