@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from model.validation import check_config_dict
+
 Positional = Literal["learned", "sinusoidal"]
 NormPlacement = Literal["pre", "post"]
 Activation = Literal["gelu", "gelu_tanh", "relu"]
@@ -159,16 +161,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
-        data = dict(data)
-        if data.get("output_token_ids") is not None:
-            data["output_token_ids"] = tuple(int(i) for i in data["output_token_ids"])
-        if data.get("adaptive_cutoffs") is not None:
-            data["adaptive_cutoffs"] = tuple(int(i) for i in data["adaptive_cutoffs"])
-        return cls(**data)
+        """A config from ``config.json``'s object; every key is checked for type and range
+        first (:func:`model.validation.check_config_dict`), so a wrong value raises a
+        :class:`~model.validation.ConfigValueError` naming its key."""
+        return cls(**check_config_dict(data, {f.name for f in dataclasses.fields(cls)}))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")

@@ -28,11 +28,14 @@ from model.errors import ModelFileError
 from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
 from model.formats.gpt2 import load_gpt2
-from model.formats.hf import CONFIG_FILE, folder_name, hf_kind, read_hf_config
+from model.formats.hf import CONFIG_FILE, architecture_names, folder_name, hf_kind, read_hf_config
 from model.formats.minilm import find_minilm_folder, require_minilm_folder
 from model.lesson_models import LESSON_PREFIX, LESSONS
 from model.paths import BUNDLED_MODEL_DIR, LESSONS_DIR
 from model.runner import TracingModel
+from model.tokenizer import TextTokenizer
+from model.validation import check_folder, check_tokenizer, path_kind
+from model.weights import TOKENIZER_FILE, load_model
 
 BUNDLED = "bundled"
 MINILM = "minilm"
@@ -84,7 +87,7 @@ def resolve_source(source: str | Path) -> Path:
             )
         return LESSONS_DIR / name
     path = Path(source).expanduser()
-    if not path.exists() and isinstance(source, str):
+    if path_kind(path) == "missing" and isinstance(source, str):
         for snapshot in find_checkpoints(None, include_cache=True):
             repo = folder_name(snapshot)
             if source in (repo, repo.rsplit("/", 1)[-1]):
@@ -99,7 +102,7 @@ def folder_kind(folder: Path) -> ModelKind:
     if kind is not None:
         return kind  # type: ignore[return-value]
     if "model_type" in config or "architectures" in config:
-        what = config.get("model_type") or ", ".join(map(str, config.get("architectures") or []))
+        what = config.get("model_type") or ", ".join(architecture_names(config))
         raise ModelFileError(
             folder / CONFIG_FILE,
             f"model type {what!r} is not supported (supported: GPT-2 family, BERT family, or this app's own format)",
@@ -119,19 +122,22 @@ def load_tracing_model(
     for Hugging Face checkpoints).
     """
     folder = resolve_source(source)
-    if not folder.exists():
+    if path_kind(folder) == "missing":
         raise ModelFileError(
             folder,
             "no such file or folder, nor a model by that name "
             "(names: 'bundled', 'minilm', or a GPT-2 checkpoint in the Hugging Face cache)",
         )
-    if not folder.is_dir():
-        raise ModelFileError(folder, "expected a model folder (config.json, model.safetensors, tokenizer.json)")
+    folder = check_folder(folder)  # a folder the user may not read says so
     target = choose_device(str(device) if device is not None else None)
     kind = folder_kind(folder)
     if kind == "folder":
         name = "teaching model (bundled)" if folder == BUNDLED_MODEL_DIR else None
-        return TracingModel.from_folder(folder, name=name, device=target, max_tokens=max_tokens)
+        module = load_model(folder)
+        tokenizer_path = folder / TOKENIZER_FILE
+        tokenizer = TextTokenizer.from_file(tokenizer_path, bos_token_id=module.cfg.bos_token_id)
+        check_tokenizer(tokenizer, module.cfg.vocab_size, tokenizer_path)
+        return TracingModel(module, tokenizer, name or module.cfg.name, device=target, max_tokens=max_tokens)
     if kind == "gpt2":
         module, tokenizer = load_gpt2(folder)
         name = f"{module.cfg.name} (GPT-2)"
