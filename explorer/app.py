@@ -25,6 +25,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export"]:  # the headless command; anything else opens the window as before
+        from explorer.headless import main as export_main
+
+        return export_main(argv[1:])
     args = parse_args(argv)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Attention Explorer")
