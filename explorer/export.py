@@ -1,8 +1,8 @@
 """Writing what a panel shows to a file: PNG, SVG or CSV, chosen by the file's extension.
 
-Any :class:`~explorer.views.base.Panel` can be exported: its pyqtgraph view (``panel.view``)
-becomes the PNG or SVG, and :meth:`~explorer.views.base.Panel.export_table` gives the numbers
-for the CSV. The window (Ctrl+E) and the headless command (``attention-explorer export``,
+Any :class:`~explorer.views.base.Panel` can be exported: its pyqtgraph view (``panel.view``),
+or the panel itself when it paints without one, becomes the PNG or SVG, and
+:meth:`~explorer.views.base.Panel.export_table` gives the numbers for the CSV. The window (Ctrl+E) and the headless command (``attention-explorer export``,
 :mod:`explorer.headless`) both call :func:`export_panel`.
 
 Every file is written atomically: into a temporary file in the target's folder, then
@@ -17,6 +17,7 @@ import csv
 import io
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,13 +76,14 @@ def _export(panel, path: Path, fmt: str, width: int | None) -> None:
         header, rows = table
         write_csv(path, header, rows)
         return
+    # The pyqtgraph view when the panel has one (the figure without the controls around
+    # it); a panel that paints itself (QPainter widgets) is exported whole.
     view = getattr(panel, "view", None)
-    if view is None:
-        raise ExportError(f"the {title} view has no picture to export; try .csv")
+    picture = view if view is not None else panel
     if fmt == "png":
-        write_png(view, path, width)
+        write_png(picture, path, width)
     else:
-        write_svg(view, path)
+        write_svg(picture, path)
 
 
 # ---------------------------------------------------------------------- atomic writing
@@ -201,21 +203,77 @@ def write_png(widget: QWidget, path: str | Path, width: int | None = None) -> No
     write_bytes(path, png_bytes(widget, width))
 
 
-def svg_bytes(view) -> bytes:
-    """The view's scene as SVG, text kept as ``<text>`` (pyqtgraph's SVGExporter; it needs
-    PySide6 < 6.11, see pyproject.toml)."""
-    from pyqtgraph.exporters import SVGExporter
+def svg_bytes(widget: QWidget) -> bytes:
+    """``widget`` as SVG with text kept as ``<text>``: a pyqtgraph view through pyqtgraph's
+    SVGExporter (it needs PySide6 < 6.11, see pyproject.toml), which clips each plot to its
+    axes; any other widget painted into Qt's SVG generator."""
+    import pyqtgraph as pg
 
-    exporter = SVGExporter(view.scene())
     try:
-        data = exporter.export(toBytes=True)
+        if isinstance(widget, pg.GraphicsView):
+            from pyqtgraph.exporters import SVGExporter
+
+            data = SVGExporter(widget.scene()).export(toBytes=True)
+        else:
+            data = _widget_svg(widget)
     except Exception as exc:  # pyqtgraph #3495 and its like: say what failed, in one line
         raise ExportError(f"the SVG exporter failed: {_one_line(str(exc)) or type(exc).__name__}") from exc
-    return data
+    return unscale_patterns(data.decode("utf-8")).encode("utf-8")
 
 
-def write_svg(view, path: str | Path) -> None:
-    write_bytes(path, svg_bytes(view))
+def _widget_svg(widget: QWidget) -> bytes:
+    from PySide6.QtCore import QRect, QSize
+    from PySide6.QtSvg import QSvgGenerator
+
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.WriteOnly)
+    generator = QSvgGenerator()
+    generator.setOutputDevice(buffer)
+    generator.setSize(QSize(widget.width(), widget.height()))
+    generator.setViewBox(QRect(0, 0, widget.width(), widget.height()))
+    generator.setTitle(getattr(widget, "title", "") or "Attention Explorer")
+    painter = QPainter(generator)
+    try:
+        painter.fillRect(QRect(0, 0, widget.width(), widget.height()), _background(widget))
+        QWidget.render(widget, painter, QPoint(0, 0))
+    finally:
+        painter.end()
+    buffer.close()
+    return bytes(data.data())
+
+
+_PATTERN = re.compile(r'<pattern id="([^"]+)".*?</pattern>', re.S)
+_PATTERN_USE = re.compile(r'fill="url\(#([^)]+)\)"([^>]*?) transform="matrix\(([^,]+),[^,]+,[^,]+,([^,]+),')
+
+
+def unscale_patterns(svg: str) -> str:
+    """Keep hatching fine in the SVG as on screen.
+
+    Qt draws a pattern brush (the hatched −∞ cells) in device pixels whatever the item's
+    scale; its SVG generator instead puts the 8-unit pattern inside the item's group, which
+    pyqtgraph scales from data units (one cell) to the page, so each stripe became a cell
+    wide. Each such use gets its own copy of the pattern scaled back by the group's scale."""
+    patterns = {m.group(1): m.group(0) for m in _PATTERN.finditer(svg)}
+    copies: list[str] = []
+
+    def rescale(m: re.Match) -> str:
+        name, rest, sx, sy = m.group(1), m.group(2), float(m.group(3)), float(m.group(4))
+        if name not in patterns or sx == 0 or sy == 0:
+            return m.group(0)
+        copy = f"{name}_unscaled{len(copies)}"
+        copies.append(patterns[name].replace(
+            f'id="{name}"', f'id="{copy}" patternTransform="scale({1 / sx:.6g},{1 / sy:.6g})"', 1))
+        return m.group(0).replace(f"url(#{name})", f"url(#{copy})", 1)
+
+    svg = _PATTERN_USE.sub(rescale, svg)
+    if copies:
+        svg = svg.replace("</defs>", "\n".join(copies) + "\n</defs>", 1)
+    return svg
+
+
+def write_svg(widget: QWidget, path: str | Path) -> None:
+    write_bytes(path, svg_bytes(widget))
 
 
 def _background(widget: QWidget) -> QColor:

@@ -156,6 +156,6 @@ class Panel(QWidget):
         """The numbers this panel draws, for a CSV: a header and one list per row, values
         as the Trace holds them (not rounded for display). ``None`` (the default) means the
         panel has nothing to export; raise ``ValueError`` with a sentence when it has
-        nothing *yet* (e.g. "run it first"). Pictures come from ``self.view``
-        (:mod:`explorer.export`)."""
+        nothing *yet* (e.g. "run it first"). Pictures need nothing more: they are made of
+        ``self.view``, or of the whole panel when it has no view (:mod:`explorer.export`)."""
         return None
