@@ -258,7 +258,7 @@ def unscale_patterns(svg: str) -> str:
     copies: list[str] = []
 
     def rescale(m: re.Match) -> str:
-        name, rest, sx, sy = m.group(1), m.group(2), float(m.group(3)), float(m.group(4))
+        name, sx, sy = m.group(1), float(m.group(3)), float(m.group(4))
         if name not in patterns or sx == 0 or sy == 0:
             return m.group(0)
         copy = f"{name}_unscaled{len(copies)}"

@@ -277,10 +277,36 @@ def _application(args: argparse.Namespace):
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["attention-explorer"])
+    _quiet_offscreen_warnings()
     from explorer import theme
 
     theme.apply_theme(app, args.theme, max(6, round(theme.DEFAULT_POINT_SIZE * args.scale)))
     return app
+
+
+_quieted = False
+
+
+def _quiet_offscreen_warnings() -> None:
+    """The offscreen platform warns that it "does not support propagateSizeHints()" for every
+    window shown: noise on stderr, where a failed export's one line goes."""
+    global _quieted
+    if _quieted:
+        return
+    _quieted = True
+    from PySide6.QtCore import qInstallMessageHandler
+
+    previous = None
+
+    def handler(mode, context, message: str) -> None:
+        if "propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
 
 
 def run(args: argparse.Namespace) -> Path:

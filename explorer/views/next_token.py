@@ -376,11 +376,6 @@ class NextTokenPanel(Panel):
                 item.setPos(float(v) if not show_logits else float(values[i]), i)
         settle(self.view)
 
-
-def _is_normalised(logits: np.ndarray) -> bool:
-    finite = logits[np.isfinite(logits)]
-    return bool(finite.size) and abs(float(np.exp(finite).sum()) - 1.0) < 1e-3
-
     # ------------------------------------------------------------------ export
     def export_table(self) -> tuple[list[str], list[list]] | None:
         """The bars shown, best first: ``probability`` is the chance of being sampled at the
@@ -404,3 +399,8 @@ def _is_normalised(logits: np.ndarray) -> bool:
         rows = [[rank, int(t), vocabulary[t] if vocabulary else "", logits[t], dist.probs[t], dist.tempered[t]]
                 for rank, t in enumerate(order.tolist(), start=1)]
         return ["rank", "token_id", "token", "logit", "probability", "before_cuts"], rows
+
+
+def _is_normalised(logits: np.ndarray) -> bool:
+    finite = logits[np.isfinite(logits)]
+    return bool(finite.size) and abs(float(np.exp(finite).sum()) - 1.0) < 1e-3
