@@ -353,10 +353,14 @@ def run(args: argparse.Namespace) -> Path:
     spec.feed(panel, job)
     panel.refresh(force=True)
     app.processEvents()
-    path = export_panel(panel, args.out, args.width)
-    panel.close()
-    panel.deleteLater()
-    return path
+    try:
+        return export_panel(panel, args.out, args.width)
+    finally:
+        panel.close()
+        panel.deleteLater()
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
 
 
 def main(argv: list[str]) -> int:
