@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         shots.append(path)
 
     window.select_head(1, 2)
-    window.tabs.setCurrentWidget(window.head_detail)
+    window.show_tab(window.head_detail)
     window.select_position(4)
     shot("attention")
     window.head_detail.set_mode("masked")

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QProgressBar,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
 from superqt.utils import qthrottled
 
 from explorer import runtime, theme
+from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
+from explorer.presenter import LessonPlayer
 from explorer.trace_worker import ModelWorker
 from explorer.views import TimedView
 from explorer.views.base import Panel, Selection
@@ -33,6 +36,13 @@ from model.loading import BUNDLED, ModelChoice, available_models
 from model.trace import Trace
 
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 class MainWindow(QMainWindow):
@@ -51,9 +61,11 @@ class MainWindow(QMainWindow):
                  initial_text: str | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings("AttentionExplorer", "AttentionExplorer")
-        self.point_size = int(self.settings.value("font_size", theme.DEFAULT_POINT_SIZE))
-        self.theme_name = str(self.settings.value("theme", "dark"))
-        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
+        self.theme = theme.make_theme(str(self.settings.value("theme", "dark")),
+                                      _int(self.settings.value("font_size"), theme.DEFAULT_POINT_SIZE),
+                                      str(self.settings.value("colour_map", "viridis")))
+        theme.apply_to_app(QApplication.instance(), self.theme)
+        self._presenting: tuple | None = None  # what F11 changed, to put back
         self.model_info: ModelInfo | None = None
         self.current_source: str | None = None  # the source of the model on screen
         self._requested_source: str | None = None
@@ -107,7 +119,18 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.token_strip)
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
+        self.caption = QLabel("")
+        self.caption.setObjectName("caption")
+        self.caption.setWordWrap(True)
+        self.caption.setAlignment(Qt.AlignCenter)
+        self.caption.hide()
+        layout.addWidget(self.caption)
         self.setCentralWidget(central)
+        self.language = "en"
+        self.player = LessonPlayer(self.apply_scene, self)
+        self.player.scene_changed.connect(self._on_scene_changed)
+        self.player.finished.connect(self._on_lesson_finished)
+        self._pending_scene: dict | None = None  # applied once the scene's model has loaded
 
         self.status_model = QLabel("no model")
         self.status_tokens = QLabel("")
@@ -124,15 +147,11 @@ class MainWindow(QMainWindow):
         self._show_timings_soon = qthrottled(self._show_timings, timeout=150, leading=False, parent=self)
 
         self.text_box.textChanged.connect(self._on_text_changed)
-        self.heads_grid.head_clicked.connect(lambda: self.tabs.setCurrentWidget(self.head_detail))
+        self.heads_grid.head_clicked.connect(lambda: self.show_tab(self.head_detail))
         self._build_menus()
         self._apply_style()
 
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 950)
+        self._place_on_screen(self.settings.value("geometry"))
         state = self.settings.value("window_state")
         if state is not None:
             self.restoreState(state)
@@ -140,14 +159,47 @@ class MainWindow(QMainWindow):
         self.text_box.setText(str(text))
         self.load_model(source)
 
+    def _place_on_screen(self, geometry) -> None:
+        """The saved geometry if it fits the screen we are on now (a laptop's 1920 × 1080 does
+        not fit the projector's 1024 × 768); otherwise a size that does, centred."""
+        screen = self.screen() or QApplication.primaryScreen()
+        available = screen.availableGeometry() if screen is not None else None
+        if geometry is not None and self.restoreGeometry(geometry):
+            if available is None or available.contains(self.frameGeometry()):
+                return
+        if available is None:
+            self.resize(1500, 950)
+            return
+        width = min(1500, int(available.width() * 0.96))
+        height = min(950, int(available.height() * 0.94))
+        self.resize(width, height)
+        self.move(available.x() + (available.width() - width) // 2, available.y() + (available.height() - height) // 2)
+
     # ------------------------------------------------------------------ panels
     def add_panel(self, panel: Panel, title: str) -> None:
-        """Put ``panel`` in a tab and keep it up to date with the model, trace and selection."""
-        self.tabs.addTab(panel, title)
+        """Put ``panel`` in a tab and keep it up to date with the model, trace and selection.
+        The tab scrolls when the window is too small for the panel's controls (a 1024 × 768
+        projector at large text) instead of clipping them."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setWidget(panel)
+        self.tabs.addTab(scroll, title)
         self._connect_panel(panel)
+
+    def show_tab(self, panel: Panel) -> None:
+        for index in range(self.tabs.count()):
+            if self.tabs.widget(index).widget() is panel:
+                self.tabs.setCurrentIndex(index)
+                return
+
+    def current_tab_panel(self) -> Panel | None:
+        scroll = self.tabs.currentWidget()
+        return scroll.widget() if scroll is not None else None
 
     def _connect_panel(self, panel: Panel) -> None:
         self.panels.append(panel)
+        panel.apply_theme(self.theme)
         panel.selection_requested.connect(self._on_selection_requested)
         panel.text_change_requested.connect(self._on_text_change_requested)
         panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
@@ -247,6 +299,9 @@ class MainWindow(QMainWindow):
         self._show_banner("")
         self.request_trace()
         runtime.after_model_load()
+        if self._pending_scene is not None:
+            state, self._pending_scene = self._pending_scene, None
+            self._apply_scene_state(state)
 
     @Slot(object)
     def _on_trace_ready(self, trace: Trace) -> None:
@@ -322,6 +377,13 @@ class MainWindow(QMainWindow):
         self._action(view, "Larger text", "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
         self._action(view, "Smaller text", "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))
         self._action(view, "Light / dark theme", "Ctrl+Shift+T", self.toggle_theme)
+        self._action(view, "Colour map: viridis / cividis", None,
+                     lambda: self.set_colour_map("cividis" if self.theme.colour_map == "viridis" else "viridis"))
+        self._action(view, "Presentation mode", "F11", self.toggle_presentation)
+        self.lessons_menu = self.menuBar().addMenu("&Lessons")
+        self.lessons_menu.aboutToShow.connect(self._populate_lessons_menu)
+        self._populate_lessons_menu()
+        self._action(self.lessons_menu, "Save this view as a scene", "Ctrl+S", self.save_scene)
         go = self.menuBar().addMenu("&Go")
         self._action(go, "Edit text", "Ctrl+L", lambda: self.text_box.setFocus())
         self._action(go, "Heads grid (arrow keys move)", "Ctrl+G", lambda: self.heads_grid.setFocus())
@@ -367,17 +429,182 @@ class MainWindow(QMainWindow):
             self._remember_model_folder(folder)
             self.load_model(folder)
 
-    def set_font_size(self, point_size: int) -> None:
-        self.point_size = max(8, min(40, point_size))
-        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
+    # ------------------------------------------------------------------ lessons
+    def _populate_lessons_menu(self) -> None:
+        """Rebuilt when it opens: the shipped lessons, the person's own, and Open…"""
+        for action in list(self.lessons_menu.actions()):
+            if action.property("lesson_entry"):
+                self.lessons_menu.removeAction(action)
+        first = self.lessons_menu.actions()[0] if self.lessons_menu.actions() else None
+        entries = [(path, None) for path in shipped_lessons()]
+        if self.user_lesson_path().is_file():
+            entries.append((self.user_lesson_path(), "My lesson (Ctrl+S adds scenes)"))
+        for path, label in entries:
+            try:
+                title = label or load_lesson(path).display_title(self.language)
+            except LessonError:
+                title = f"{path.name} (cannot be read)"
+            action = QAction(title, self.lessons_menu)
+            action.setProperty("lesson_entry", True)
+            action.triggered.connect(lambda _c=False, p=path: self.start_lesson(p))
+            self.lessons_menu.insertAction(first, action)
+        for text, slot in (("Open lesson file…", self._on_open_lesson), ("End the lesson (Esc)", self.player.stop)):
+            action = QAction(text, self.lessons_menu)
+            action.setProperty("lesson_entry", True)
+            action.triggered.connect(slot)
+            self.lessons_menu.insertAction(first, action)
+        separator = self.lessons_menu.insertSeparator(first)
+        separator.setProperty("lesson_entry", True)
+
+    def _on_open_lesson(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a lesson", str(shipped_lessons()[0].parent)
+                                              if shipped_lessons() else "", "Lessons (*.toml)")
+        if path:
+            self.start_lesson(path)
+
+    def start_lesson(self, path) -> bool:
+        """Load a lesson file and show its first scene; a bad file is a message naming it."""
+        try:
+            lesson = load_lesson(path)
+        except LessonError as exc:
+            self._show_banner(str(exc), error=True)
+            return False
+        self.player.start(lesson)
+        return True
+
+    def user_lesson_path(self):
+        from pathlib import Path
+
+        from PySide6.QtCore import QStandardPaths
+
+        folder = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home() / ".attention-explorer")
+        return Path(folder) / "lessons" / "my-lesson.toml"
+
+    def current_scene_values(self) -> dict:
+        """The state on screen as scene keys (what Ctrl+S saves)."""
+        values = {"model": self.current_source or "bundled", "text": self.text_box.text(),
+                  "layer": self.selection.layer, "head": self.selection.head, "query": self.selection.query,
+                  "stage": self.selection.stage}
+        panel = self.current_tab_panel()
+        if panel is not None and panel.key:
+            values["tab"] = panel.key
+        for tab_panel in self.tab_panels.values():
+            values.update(tab_panel.scene_values())
+        if self.player.playing:
+            scene = self.player.lesson.scenes[self.player.index]
+            for key in ("caption", "caption_zh"):
+                if scene.get(key):
+                    values[key] = scene.get(key)
+        return values
+
+    def save_scene(self) -> None:
+        path = self.user_lesson_path()
+        try:
+            lesson = append_scene(path, self.current_scene_values())
+        except (OSError, LessonError) as exc:
+            self._show_banner(f"Could not save the scene to {path}: {exc}", error=True)
+            return
+        self._show_banner(f"Saved as scene {len(lesson.scenes)} of {path}", error=False)
+
+    def apply_scene(self, scene) -> list[str]:
+        """Show a lesson scene. A different model is loaded first and the rest applied
+        when it arrives. Returns problems worth telling the teacher (also shown in the banner)."""
+        state = scene.state
+        self.caption.setText(scene.caption(self.language))
+        self.caption.setVisible(bool(self.caption.text()))
+        model = state.get("model", "bundled")
+        if model not in (self.current_source, self._requested_source):
+            self._pending_scene = state
+            self.load_model(model)
+            return []
+        if model == self._requested_source and model != self.current_source:
+            self._pending_scene = state  # still loading
+            return []
+        return self._apply_scene_state(state)
+
+    def _apply_scene_state(self, state: dict) -> list[str]:
+        problems = []
+        self.text_box.setReadOnly(bool(state.get("freeze", False)))
+        if "text" in state and state["text"] != self.text_box.text():
+            self.text_box.setText(state["text"])
+        for panel in self.tab_panels.values():
+            problems += panel.apply_scene(state)
+        selection = self.selection.with_(**{k: state[k] for k in ("layer", "head", "query", "stage") if k in state})
+        if self.model_info is not None and (selection.layer >= self.model_info.n_layers
+                                            or selection.head >= self.model_info.n_heads):
+            problems.append(f"layer {selection.layer}, head {selection.head} is not in {self.model_info.name}")
+        self.set_selection(selection)
+        if "tab" in state:
+            panel = next((p for p in self.tab_panels.values() if p.key == state["tab"]), None)
+            if panel is None:
+                problems.append(f"this version has no {state['tab']!r} tab")
+            else:
+                self.show_tab(panel)
+        if problems:
+            self._show_banner("Lesson: " + "; ".join(problems), error=True)
+        return problems
+
+    def _on_scene_changed(self, index: int) -> None:
+        lesson = self.player.lesson
+        self.status_tokens.setText(f"{lesson.display_title(self.language)} · scene {index + 1} of {len(lesson.scenes)}")
+
+    def _on_lesson_finished(self) -> None:
+        self.caption.hide()
+        self.text_box.setReadOnly(False)
+        self._pending_scene = None
+
+    # ------------------------------------------------------------------ look
+    @property
+    def point_size(self) -> int:
+        return self.theme.point_size
+
+    @property
+    def theme_name(self) -> str:
+        return self.theme.name
+
+    @property
+    def colours(self) -> dict:
+        return self.theme.colours
+
+    def set_theme(self, new: theme.Theme) -> None:
+        """Apply a theme (colours, colour map, text size) to the app and every panel."""
+        self.theme = new
+        theme.apply_to_app(QApplication.instance(), new)
         self._apply_style()
+        for panel in self.panels:
+            panel.apply_theme(new)
+
+    def set_font_size(self, point_size: int) -> None:
+        self.set_theme(self.theme.with_(point_size=max(8, min(40, int(point_size)))))
 
     def toggle_theme(self) -> None:
-        self.theme_name = "light" if self.theme_name == "dark" else "dark"
-        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
-        for view in self._views():
-            view.setBackground(self.colours["bg"])
-        self._apply_style()
+        other = "light" if self.theme.name == "dark" else "dark"
+        self.set_theme(theme.make_theme(other, self.theme.point_size, self.theme.colour_map))
+
+    def set_colour_map(self, name: str) -> None:
+        self.set_theme(theme.make_theme(self.theme.name, self.theme.point_size, name))
+
+    def toggle_presentation(self) -> None:
+        """F11: full screen, menus and status line hidden, text larger; F11 again puts it back."""
+        if self._presenting is None:
+            self._presenting = (self.isFullScreen(), self.theme.point_size, self.splitter.sizes())
+            self.menuBar().hide()
+            self.statusBar().hide()
+            self.set_font_size(self.theme.point_size + 6)
+            self.showFullScreen()
+        else:
+            was_full, size, sizes = self._presenting
+            self._presenting = None
+            self.menuBar().show()
+            self.statusBar().show()
+            self.set_font_size(size)
+            if not was_full:
+                self.showNormal()
+            self.splitter.setSizes(sizes)
+
+    @property
+    def presenting(self) -> bool:
+        return self._presenting is not None
 
     def _apply_style(self) -> None:
         c, big = self.colours, self.point_size + 6
@@ -388,6 +615,8 @@ class MainWindow(QMainWindow):
             f"QPushButton#tokenChip:checked {{ background: {c['accent']}; color: {c['bg']}; }}"
             f"QLabel#hoverLabel, QLabel#noteLabel {{ font-size: {self.point_size}pt; }}"
             f"QLabel#banner {{ color: {c['accent']}; font-weight: bold; }}"
+            f"QLabel#caption {{ font-size: {self.point_size + 8}pt; font-weight: bold; padding: 8px;"
+            f" background: {c['panel']}; color: {c['fg']}; }}"
             f"QLabel#banner[error=\"true\"] {{ color: {c['error']}; }}"
         )
 
@@ -395,8 +624,9 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("text", self.text_box.text())
-        self.settings.setValue("font_size", self.point_size)
+        self.settings.setValue("font_size", self._presenting[1] if self._presenting else self.point_size)
         self.settings.setValue("theme", self.theme_name)
+        self.settings.setValue("colour_map", self.theme.colour_map)
         self.settings.sync()
         self.worker.stop()  # returns at once: a load in progress is abandoned, not waited for
         super().closeEvent(event)

@@ -59,6 +59,11 @@ class ModelConfig:
     has_lm_head
         Whether the model has an unembedding. Encoders loaded without their pretraining
         head (e.g. all-MiniLM-L6-v2) have none: they produce no logits at all.
+    scale_scores, layer_norm, mlp
+        Switches for the lesson models (:mod:`model.lesson_models`), which reproduce the
+        source documents' hand-worked attention: no ÷√d_head on the scores, no LayerNorm
+        anywhere (the blocks' and the final one become identities), no MLP (its output is
+        zero). All on by default, which is every real model.
     """
 
     vocab_size: int
@@ -85,6 +90,9 @@ class ModelConfig:
     output_token_ids: tuple[int, ...] | None = None
     embed_layer_norm: bool = False
     has_lm_head: bool = True
+    scale_scores: bool = True
+    layer_norm: bool = True
+    mlp: bool = True
     name: str = "transformer"
 
     def __post_init__(self) -> None:

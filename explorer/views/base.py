@@ -22,9 +22,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
+from explorer.theme import Theme, make_theme, style_plot
 from explorer.views import TimedView
 from model.info import ModelInfo
 from model.trace import Trace
@@ -72,6 +74,8 @@ class Panel(QWidget):
     """
 
     title: ClassVar[str] = ""
+    #: the name lessons use for this panel's tab (``tab = "head"``)
+    key: ClassVar[str] = ""
     selection_fields: ClassVar[frozenset[str]] = frozenset()
 
     #: the panel asks for a selection change: a dict of :class:`Selection` fields.
@@ -87,6 +91,7 @@ class Panel(QWidget):
         self.info: ModelInfo | None = None
         self.trace: Trace | None = None
         self.selection = Selection()
+        self.theme: Theme = make_theme()
         self.view: TimedView | None = None
         self._dirty = False
         #: redraws so far and the duration of the last, for tests, the status line and the bench.
@@ -116,6 +121,19 @@ class Panel(QWidget):
     def set_batch_error(self, message: str) -> None:
         """The traces a ``traces_requested`` asked for could not be computed."""
 
+    def apply_theme(self, theme: Theme) -> None:
+        """Recolour and resize everything the panel draws: background, every plot's axes and
+        title (:func:`~explorer.theme.style_plot`), then the panel's own items (:meth:`on_theme`)."""
+        self.theme = theme
+        if self.view is not None:
+            self.view.setBackground(theme.bg)
+            for item in self.view.ci.items:
+                if isinstance(item, pg.PlotItem):
+                    style_plot(item, theme)
+        self.on_theme(theme)
+        self._dirty = True
+        self.refresh()
+
     def refresh(self, force: bool = False) -> None:
         """Redraw once if out of date (or ``force``) and visible; otherwise wait to be shown."""
         if not (self._dirty or force) or not self.isVisible():
@@ -138,11 +156,23 @@ class Panel(QWidget):
     def on_model_info(self, info: ModelInfo) -> None:
         """A model was loaded (before its first trace)."""
 
+    def on_theme(self, theme: Theme) -> None:
+        """Restyle the panel's own items (headings, marks, text items) for ``theme``."""
+
     def on_trace(self, trace: Trace) -> None:
         """A new trace arrived (bookkeeping only; drawing happens in :meth:`redraw`)."""
 
     def redraw(self) -> None:
         """Draw ``self.trace`` and ``self.selection``."""
+
+    def apply_scene(self, state: dict) -> list[str]:
+        """Set the panel's own controls from a lesson scene's state (keys it knows; others
+        are ignored). Returns problems a teacher should hear about (e.g. an unknown preset)."""
+        return []
+
+    def scene_values(self) -> dict:
+        """The panel's controls as scene keys, for saving the current state as a scene."""
+        return {}
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)

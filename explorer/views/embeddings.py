@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.theme import style_text
 from explorer.views import TimedView
 from explorer.views.base import Panel
 from model.analogy import EmbeddingIndex
@@ -44,6 +44,7 @@ class EmbeddingPanel(Panel):
     """Scatter of a word set, an analogy solver, and a dot-product table."""
 
     title = "Embeddings"
+    key = "embeddings"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -159,6 +160,42 @@ class EmbeddingPanel(Panel):
         self.scatter.sigHovered.connect(self._on_hovered)
 
     # ------------------------------------------------------------------ panel API
+    def apply_scene(self, state: dict) -> list[str]:
+        problems = []
+        if "words" in state:
+            if state["words"] in PRESETS:
+                self.preset_box.setCurrentIndex(list(PRESETS).index(state["words"]))
+            else:
+                problems.append(f"unknown word set {state['words']!r} (known: {', '.join(PRESETS)})")
+        if "extra_words" in state:
+            self.extra_words.setText(state["extra_words"])
+        if "analogy" in state:
+            for field, word in zip((self.a, self.b, self.c), state["analogy"], strict=True):
+                field.setText(word)
+            self.solve()
+        self._draw_words()
+        return problems
+
+    def scene_values(self) -> dict:
+        return {"words": list(PRESETS)[self.preset_box.currentIndex()], "extra_words": self.extra_words.text(),
+                "analogy": [self.a.text(), self.b.text(), self.c.text()]}
+
+    def on_theme(self, theme) -> None:
+        words, sentence = theme.series[0], theme.series[1]
+        self.scatter.setBrush(pg.mkBrush(words))
+        self.scatter.setPen(pg.mkPen(theme.fg))
+        self.sentence_scatter.setBrush(pg.mkBrush(sentence))
+        self.sentence_scatter.setPen(pg.mkPen(theme.fg))
+        for arrow in self.arrows:
+            arrow.setPen(pg.mkPen(theme.colour("bars"), width=3))
+        for side in self.sides:
+            side.setPen(pg.mkPen(theme.colour("muted"), style=Qt.DashLine, width=2))
+        self.tips.setBrush(pg.mkBrush(theme.colour("bars")))
+        self.tips.setPen(pg.mkPen(theme.fg))
+        for label in self.labels:
+            style_text(label, theme, 1)
+        self._draw_parallelogram()
+
     def on_model_info(self, info: ModelInfo) -> None:
         self.index = EmbeddingIndex(info.embedding_table, info.vocabulary,  # normalised once per model
                                     prefer_word_start=info.tokenizer_kind == "byte_level")
@@ -257,7 +294,7 @@ class EmbeddingPanel(Panel):
         self.scatter.setData(pos=xy, data=self.words)
         while len(self.labels) < len(self.words):
             label = pg.TextItem(anchor=(0, 1))
-            label.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 1))
+            style_text(label, self.theme, 1)
             self.plot.addItem(label)
             self.labels.append(label)
         for i, label in enumerate(self.labels):
@@ -285,7 +322,7 @@ class EmbeddingPanel(Panel):
         self.tips.setData(pos=[pb, target])  # the arrows' heads: a → b and c → b − a + c
         for item, (p, q) in zip(self.sides, ((pa, pc), (pb, target)), strict=True):
             item.setData([p[0], q[0]], [p[1], q[1]])
-        self.result_scatter.setData(pos=[target, answer], brush=[theme.HIGHLIGHT, QColor(255, 200, 0)])
+        self.result_scatter.setData(pos=[target, answer], brush=[self.theme.colour("bars"), self.theme.colour("selected")])
 
     def _draw_sentence(self) -> None:
         if not self.sentence_box.isChecked() or self.trace is None or self.projection is None or self.info is None:

@@ -122,6 +122,7 @@ class HeadDetailPanel(Panel):
     Clicking a row (a column in the 3Blue1Brown layout) selects that query."""
 
     title = "Head"
+    key = "head"
     selection_fields = frozenset({"layer", "head", "query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -226,7 +227,31 @@ class HeadDetailPanel(Panel):
         else:
             super().keyPressEvent(event)
 
+    def apply_scene(self, state: dict) -> list[str]:
+        if "mode" in state:
+            self.set_mode(state["mode"])
+        if "layout_3b1b" in state:
+            self.transpose_box.setChecked(bool(state["layout_3b1b"]))
+        if "hide_first" in state:
+            self.hide_first_box.setChecked(bool(state["hide_first"]))
+        return []
+
+    def scene_values(self) -> dict:
+        return {"mode": self.mode, "layout_3b1b": self.transpose_box.isChecked(),
+                "hide_first": self.hide_first_box.isChecked()}
+
     # ------------------------------------------------------------------ drawing
+    def on_theme(self, theme) -> None:
+        self.heading.setFont(theme.font(3, bold=True))
+        self.background.setBrush(QBrush(theme.colour("masked"), Qt.BDiagPattern))
+        self.row_highlight.setPen(QPen(theme.colour("selected"), 0.12))
+        self.bars.setOpts(brush=theme.colour("bars"))
+        self.labels.set_fonts(theme.font(-4), theme.font(0), theme.fg)
+        self.colorbar.axis.setTickFont(theme.font(-2))
+        self.colorbar.axis.setTextPen(theme.fg)
+        self.colorbar.axis.setPen(theme.fg)
+        self._drawn.clear()  # axes, colour map and ranges are set again with the new look
+
     def _on_options_changed(self, *_args) -> None:
         self.mark_dirty()
         self.refresh()
@@ -243,8 +268,8 @@ class HeadDetailPanel(Panel):
         self.note.setText(m.note)
         rows, cols = m.values.shape
         shown = np.where(m.masked, np.nan, m.values).astype(np.float32)
-        cmap = theme.ATTENTION_CMAP if self.mode == "pattern" else theme.SCORE_CMAP
-        if self._changed("colour map", self.mode == "pattern"):
+        cmap = self.theme.attention_cmap if self.mode == "pattern" else self.theme.score_cmap
+        if self._changed("colour map", (self.mode == "pattern", self.theme.colour_map)):
             self.colorbar.setColorMap(cmap)
         if self._changed("levels", tuple(m.levels)):
             self.colorbar.setLevels(m.levels)
@@ -301,7 +326,7 @@ class HeadDetailPanel(Panel):
             self.labels.set_cells([], np.zeros((rows, cols), dtype=bool))
             return
         lo, hi = m.levels
-        cmap = theme.ATTENTION_CMAP if self.mode == "pattern" else theme.SCORE_CMAP
+        cmap = self.theme.attention_cmap if self.mode == "pattern" else self.theme.score_cmap
         light = light_text_wanted((m.values - lo) / (hi - lo), cmap) | m.masked
         if self.mode == "pattern":
             texts = ["1" if v >= 0.995 else f"{v:.2f}".lstrip("0") for v in m.values.ravel().tolist()]

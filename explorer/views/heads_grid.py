@@ -81,6 +81,12 @@ class HeadsGridPanel(Panel):
         self._drawn_shape: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ drawing
+    def on_theme(self, theme) -> None:
+        self.image.setLookupTable(theme.attention_cmap.getLookupTable(nPts=256))
+        self.outline.setPen(QPen(theme.colour("selected"), 0.6))
+        for side in ("left", "top"):
+            self.plot.getAxis(side).setTickFont(theme.font(1, bold=True))
+
     def redraw(self) -> None:
         trace = self.trace
         if trace is None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.theme import style_text
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.labels import token_label
@@ -63,6 +64,7 @@ class NextTokenPanel(Panel):
     """
 
     title = "Next token"
+    key = "next"
     selection_fields = frozenset({"query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -189,6 +191,17 @@ class NextTokenPanel(Panel):
         QShortcut(QKeySequence("Escape"), self, self.stop)
 
     # ------------------------------------------------------------------ panel API
+    def on_theme(self, theme) -> None:
+        self.heading.setFont(theme.font(3, bold=True))
+        self.no_head_note.setFont(theme.font(3))
+        ghost = QColor(theme.fg)
+        ghost.setAlpha(60)
+        outline = QColor(theme.fg)
+        outline.setAlpha(140)
+        self.ghost.setOpts(brush=ghost, pen=outline)
+        for item in self.value_texts:
+            style_text(item, theme)
+
     def on_model_info(self, info: ModelInfo) -> None:
         self.stop()
 
@@ -201,6 +214,22 @@ class NextTokenPanel(Panel):
                 self._next_sample_timer.start()
             else:
                 self.stop()  # the person edited the text
+
+    def apply_scene(self, state: dict) -> list[str]:
+        if "temperature" in state:
+            self.set_temperature(float(state["temperature"]))
+        if "top_k" in state:
+            self.top_k_box.setValue(int(state["top_k"]))
+        if "top_p" in state:
+            self.top_p_box.setValue(float(state["top_p"]))
+        if "seed" in state:
+            self.seed_box.setValue(int(state["seed"]))
+            self.rng = np.random.default_rng(int(state["seed"]))
+        return []
+
+    def scene_values(self) -> dict:
+        return {"temperature": self.temperature, "top_k": self.top_k_box.value(),
+                "top_p": round(self.top_p_box.value(), 2), "seed": self.seed_box.value()}
 
     @property
     def temperature(self) -> float:
@@ -345,8 +374,9 @@ class NextTokenPanel(Panel):
         y = np.arange(n)
         show_logits = self.logits_box.isChecked()
         values = logits[order] if show_logits else dist.tempered[order]
+        colours = {key: self.theme.colour(key) for key in ("selected", "bars", "cut")}
         brushes = [
-            theme.SELECTED if token_id == self.sampled else (theme.HIGHLIGHT if dist.kept[token_id] else QColor(110, 110, 110))
+            colours["selected"] if token_id == self.sampled else (colours["bars"] if dist.kept[token_id] else colours["cut"])
             for token_id in order
         ]
         if show_logits:
@@ -365,7 +395,7 @@ class NextTokenPanel(Panel):
         self.plot.getAxis("left").setTicks([[(i, token_label(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
         while len(self.value_texts) < n:
             item = pg.TextItem(anchor=(0, 0.5))
-            item.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE))
+            style_text(item, self.theme)
             self.plot.addItem(item)
             self.value_texts.append(item)
         for i, item in enumerate(self.value_texts):

@@ -119,7 +119,7 @@ def test_the_window_runs_drift_sentences_on_the_worker(qtbot, make_window):
 def test_the_drift_panel_leaves_its_tracing_state_after_a_batch_error(qtbot, make_window, tmp_path):
     window = make_window(source=tmp_path / "no-such-model", wait=False)  # nothing loads: every batch fails
     qtbot.waitUntil(lambda: "Could not load" in window.banner.text(), timeout=10000)
-    window.tabs.setCurrentWidget(window.drift)
+    window.show_tab(window.drift)
     window.drift.run()
     assert window.drift.message.text() == "tracing…"
     qtbot.waitUntil(lambda: window.drift.message.text() != "tracing…", timeout=10000)

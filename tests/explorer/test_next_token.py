@@ -68,7 +68,8 @@ def test_top_k_and_top_p_grey_out_exactly_the_cut_tokens(panel, hand_trace):
     present(panel, hand_trace)
     panel.top_k_box.setValue(3)
     assert [bool(panel.distribution.kept[t]) for t in panel.rows[:6]] == [True, True, True, False, False, False]
-    greys = [pg.mkBrush(b).color().getRgb()[:3] == (110, 110, 110) for b in panel.bars.opts["brushes"][:6]]
+    cut = panel.theme.colour("cut").name()
+    greys = [pg.mkBrush(b).color().name() == cut for b in panel.bars.opts["brushes"][:6]]
     assert greys == [False, False, False, True, True, True]
     panel.top_k_box.setValue(0)
     panel.top_p_box.setValue(0.8)
@@ -186,7 +187,7 @@ def test_samples_through_the_panel_match_the_softmax(panel, hand_trace):
 
 def test_the_window_wires_sampling_to_the_text_box(qtbot, make_window):
     window = make_window(text="the king")
-    window.tabs.setCurrentWidget(window.next_token)  # the Sample button lives on this tab
+    window.show_tab(window.next_token)  # the Sample button lives on this tab
     window.next_token.seed_box.setValue(3)
     window.next_token.sample_next()
     qtbot.waitUntil(lambda: window.text_box.text() != "the king", timeout=5000)
@@ -197,7 +198,7 @@ def test_the_window_wires_sampling_to_the_text_box(qtbot, make_window):
 def test_typing_right_after_sample_keeps_every_typed_character(qtbot, make_window):
     """Press Sample and type within the highlight: the typed words stay, the token is dropped."""
     window = make_window(text="the king and the queen")
-    window.tabs.setCurrentWidget(window.next_token)
+    window.show_tab(window.next_token)
     window.next_token.sample_next()
     qtbot.wait(30)
     window.text_box.setText("the king and the queen were happy")
@@ -208,7 +209,7 @@ def test_typing_right_after_sample_keeps_every_typed_character(qtbot, make_windo
 
 def test_typing_during_generation_stops_it_and_keeps_the_typed_text(qtbot, make_window):
     window = make_window(text="once upon a time")
-    window.tabs.setCurrentWidget(window.next_token)
+    window.show_tab(window.next_token)
     window.next_token.generate(50)
     qtbot.waitUntil(lambda: window.text_box.text() != "once upon a time", timeout=10000)
     typed = window.text_box.text() + " my own words"

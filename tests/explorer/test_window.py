@@ -64,7 +64,7 @@ def test_clicking_a_head_opens_it_in_the_enlarged_view(qtbot, make_window):
     grid._on_mouse_clicked(Click())
     assert (window.selection.layer, window.selection.head) == (1, 1)
     assert window.head_detail.heading.text() == "Layer 1, head 1"
-    assert window.tabs.currentWidget() is window.head_detail
+    assert window.current_tab_panel() is window.head_detail
     np.testing.assert_allclose(window.head_detail.image.image, trace.pattern[1, 1], rtol=1e-6)
 
 
@@ -257,18 +257,18 @@ def test_any_unicode_is_shown(qtbot, make_window, text):
 
 def test_hidden_tabs_catch_up_when_shown(qtbot, make_window):
     window = make_window()
-    window.tabs.setCurrentWidget(window.head_detail)
+    window.show_tab(window.head_detail)
     before = window.next_token.redraw_count
     type_text(qtbot, window, "the queen and the mole")
     assert window.next_token.redraw_count == before and window.next_token.is_dirty  # not redrawn while hidden
-    window.tabs.setCurrentWidget(window.next_token)
+    window.show_tab(window.next_token)
     assert window.next_token.redraw_count == before + 1 and not window.next_token.is_dirty
     assert "'mole'" in window.next_token.heading.text()
 
 
 def test_select_a_token_then_type_costs_each_visible_panel_one_redraw(qtbot, make_window):
     window = make_window(text="the king and the queen")
-    window.tabs.setCurrentWidget(window.head_detail)
+    window.show_tab(window.head_detail)
     visible = [p for p in window.panels if p.isVisible()]
     assert {window.token_strip, window.heads_grid, window.head_detail} <= set(visible)
     window.select_position(2)

