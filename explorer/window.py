@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -374,6 +375,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open model folder…", "Ctrl+O", self._on_open_folder)
+        self._action(file_menu, "Export…", "Ctrl+E", self._on_export)
         file_menu.addSeparator()
         self._action(file_menu, "Quit", QKeySequence.Quit, self.close)
         self.model_menu = self.menuBar().addMenu("&Model")
@@ -636,3 +638,42 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.worker.stop()  # returns at once: a load in progress is abandoned, not waited for
         super().closeEvent(event)
+
+    # ------------------------------------------------------------------ export
+    def export_panel(self) -> Panel:
+        """What Ctrl+E exports: the heads grid when it has the keyboard focus, else the tab shown."""
+        focus = QApplication.focusWidget()
+        if focus is not None and (focus is self.heads_grid or self.heads_grid.isAncestorOf(focus)):
+            return self.heads_grid
+        return self.tabs.currentWidget()
+
+    def export_to(self, path: str, panel: Panel | None = None, width: int | None = None) -> bool:
+        """Write ``panel`` (default: :meth:`export_panel`) to ``path``; a failure goes to the banner."""
+        from explorer.export import ExportError, export_panel
+
+        panel = panel or self.export_panel()
+        panel.refresh()
+        try:
+            written = export_panel(panel, path, width)
+        except ExportError as exc:
+            self._show_banner(f"Export failed: {exc}", error=True)
+            return False
+        self.statusBar().showMessage(f"Exported {panel.title or 'heads grid'} to {written}", 5000)
+        return True
+
+    def _on_export(self) -> None:
+        from explorer.export import FORMATS
+
+        panel = self.export_panel()
+        name = (panel.title or "heads grid").lower().replace(" ", "-")
+        filters = {"png": "PNG image, 2× (*.png)", "svg": "SVG vector image (*.svg)", "csv": "CSV numbers (*.csv)"}
+        last = str(self.settings.value("export_folder", ""))
+        path, chosen = QFileDialog.getSaveFileName(
+            self, f"Export the {name.replace('-', ' ')} view", str(Path(last or Path.home()) / f"{name}.png"),
+            ";;".join(filters.values()))
+        if not path:
+            return
+        if Path(path).suffix.lower() not in FORMATS:  # the dialog need not add the filter's extension
+            path += "." + next((fmt for fmt, text in filters.items() if text == chosen), "png")
+        self.settings.setValue("export_folder", str(Path(path).parent))
+        self.export_to(path, panel)

@@ -180,3 +180,12 @@ class Panel(QWidget):
 
     def request_selection(self, **changes) -> None:
         self.selection_requested.emit(changes)
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """The numbers this panel draws, for a CSV: a header and one list per row, values
+        as the Trace holds them (not rounded for display). ``None`` (the default) means the
+        panel has nothing to export; raise ``ValueError`` with a sentence when it has
+        nothing *yet* (e.g. "run it first"). Pictures need nothing more: they are made of
+        ``self.view``, or of the whole panel when it has no view (:mod:`explorer.export`)."""
+        return None

@@ -158,6 +158,7 @@ class DriftPanel(Panel):
         self._draw(texts)
 
     def _draw(self, texts: tuple[str, ...]) -> None:
+        self.drawn_texts = texts  # what the paths belong to: the sentence box may change after
         points = np.vstack(self.paths)
         pca = fit_pca(points)
         self.legend.clear()
@@ -201,3 +202,18 @@ class DriftPanel(Panel):
             for k, (a, b) in enumerate(pairs):
                 self.table.setItem(j, k + 1, QTableWidgetItem(f"{cosines[j][a, b]:.3f}"))
         self.table.resizeColumnsToContents()
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """The cosine between the word's vectors in every pair of sentences, per layer
+        (layer 0 is the token embedding, layer j the residual stream after block j − 1)."""
+        if not self.paths:
+            raise ValueError("the context-drift view has not been run yet: press Run first")
+        texts = self.drawn_texts
+        rows = []
+        for j in range(len(self.paths[0])):
+            cosines = pairwise_cosines(np.stack([p[j] for p in self.paths]))
+            point = "embedding" if j == 0 else f"after block {j - 1}"
+            rows += [[j, point, texts[a], texts[b], cosines[a, b]]
+                     for a in range(len(texts)) for b in range(a + 1, len(texts))]
+        return ["layer", "point", "sentence_a", "sentence_b", "cosine"], rows

@@ -344,3 +344,30 @@ class EmbeddingPanel(Panel):
             self.hover_label.setText(f"{word}: cosine {cos:.3f} to b − a + c")
         else:
             self.hover_label.setText(word)
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """Every point drawn (``word,x,y`` in the plot's coordinates) and the analogy's ten
+        nearest tokens, each with its cosine to b − a + c (empty when no analogy is solved)."""
+        if self.index is None:
+            return None
+        if self.projection is None or not self.words:
+            raise ValueError("the word set has fewer than three words in this model's vocabulary")
+        analogy = [self._word(w.text()) for w in (self.a, self.b, self.c)]
+        cosines = self.index.cosines_to(self.result_vector) if self.result_vector is not None else None
+
+        def row(word: str, vector: np.ndarray, role: str, token_id: int | None) -> list:
+            x, y = self.projection(vector)[0].tolist()
+            cosine = cosines[token_id] if cosines is not None and token_id is not None else ""
+            return [word, x, y, role, cosine]
+
+        rows = [row(w, self.index.vector(w), ("a", "b", "c")[analogy.index(w)] if w in analogy else "word set",
+                    self.index.token_id(w)) for w in self.words]
+        if self.sentence_box.isChecked() and self.trace is not None and self.info is not None:
+            rows += [row(self.info.vocabulary[int(i)], self.info.embedding_table[int(i)], "sentence", int(i))
+                     for i, special in zip(self.trace.token_ids, self.trace.special, strict=True) if not special]
+        if self.result_vector is not None:
+            rows.append(row("b − a + c", self.result_vector, "target", None)[:4] + [1.0])
+            rows += [row(n.token, self.index.vector(n.token_id), f"neighbour {rank}", n.token_id)
+                     for rank, n in enumerate(self.answers, start=1)]
+        return ["word", "x", "y", "role", "cosine"], rows

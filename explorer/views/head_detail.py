@@ -367,3 +367,20 @@ class HeadDetailPanel(Panel):
             return
         query = int(p.x()) if self.transpose_box.isChecked() else int(p.y())
         self.request_selection(query=query)
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """The matrix as shown (mode, 3Blue1Brown layout, hidden first token): the column
+        tokens as the header, one row per row token; masked cells read ``-inf``."""
+        t = self.trace
+        if t is None:
+            return None
+        m = head_matrix(t, self.selection.layer, self.selection.head, self.mode,
+                        self.transpose_box.isChecked(), self.hide_first_box.isChecked())
+        rows, cols = list(t.token_strings), list(t.token_strings)  # in full, not cut for the axis
+        if self.hide_first_box.isChecked() and t.n_tokens > 1:
+            cols = cols[1:]
+        if self.transpose_box.isChecked():
+            rows, cols = cols, rows
+        corner = f"{m.row_axis} \\ {m.column_axis}"
+        return [corner, *cols], [[label, *m.values[i].tolist()] for i, label in enumerate(rows)]

@@ -168,3 +168,14 @@ class HeadsGridPanel(Panel):
             self.setFocus()
             self._request_head(cell[0], cell[1])
             self.head_clicked.emit()
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """One row per (layer, head, query, key): the weight, masked keys (0) included."""
+        t = self.trace
+        if t is None:
+            return None
+        L, H, T, _ = t.pattern.shape
+        rows = [[layer, head, q, t.token_strings[q], k, t.token_strings[k], t.pattern[layer, head, q, k]]
+                for layer in range(L) for head in range(H) for q in range(T) for k in range(T)]
+        return ["layer", "head", "query", "query_token", "key", "key_token", "weight"], rows

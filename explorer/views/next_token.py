@@ -406,6 +406,30 @@ class NextTokenPanel(Panel):
                 item.setPos(float(v) if not show_logits else float(values[i]), i)
         settle(self.view)
 
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """The bars shown, best first: ``probability`` is the chance of being sampled at the
+        current T, top-k and top-p (0 for a token the cuts removed); ``before_cuts`` is
+        softmax(logits / T), the bar's length."""
+        trace, info = self.trace, self.info
+        if info is not None and not info.has_lm_head:
+            raise ValueError(f"{info.name} has no language-model head: there are no next-token numbers")
+        if trace is None:
+            return None
+        position = self.selection.query_index(trace.n_tokens)
+        if not trace.has_logits_at(position):
+            raise ValueError(f"the prediction after position {position} is still being computed")
+        logits = trace.logits_at(position)
+        if np.isnan(logits).any() or not np.isfinite(logits).any():
+            raise ValueError(f"the prediction after position {position} is not a number (NaN)")
+        dist = next_token_distribution(logits.astype(np.float64), self.temperature, self._top_k(), self._top_p())
+        n = min(self.shown_box.value(), int(np.isfinite(logits).sum()))
+        order = np.argsort(-logits, kind="stable")[:n]
+        vocabulary = info.vocabulary if info is not None else None
+        rows = [[rank, int(t), vocabulary[t] if vocabulary else "", logits[t], dist.probs[t], dist.tempered[t]]
+                for rank, t in enumerate(order.tolist(), start=1)]
+        return ["rank", "token_id", "token", "logit", "probability", "before_cuts"], rows
+
 
 def _is_normalised(logits: np.ndarray) -> bool:
     finite = logits[np.isfinite(logits)]
