@@ -268,6 +268,9 @@ CONFIG_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "output_token_ids": optional(int_tuple),
     "embed_layer_norm": boolean,
     "has_lm_head": boolean,
+    "scale_scores": boolean,
+    "layer_norm": boolean,
+    "mlp": boolean,
     "name": text,
 }
 
