@@ -18,6 +18,11 @@ class ModelInfo:
     for the bundled model, all-MiniLM-L6-v2's 384-d word-piece table — as a read-only
     float32 array. ``vocabulary[i]`` is token ``i`` as a person reads it.
     ``output_token_ids`` lists the ids the model can predict (None: all of them).
+    ``n_kv_heads``: key/value heads per layer under grouped-query attention (None: one per
+    query head); query head h shares kv head ``kv_head(h)``. ``positional`` is "learned",
+    "sinusoidal" or "rope" (no position vector is added: q and k are rotated).
+    ``weights_note`` says when the weights are not the original ones (dequantized GGUF);
+    show it wherever the model's numbers are shown.
     """
 
     name: str
@@ -33,6 +38,10 @@ class ModelInfo:
     bos_token_id: int | None = None
     output_token_ids: np.ndarray | None = None
     source: str = ""
+    n_kv_heads: int | None = None
+    positional: str = "learned"
+    weights_note: str = ""
+    n_params: int = 0
 
     def __post_init__(self) -> None:
         if self.embedding_table.ndim != 2 or self.embedding_table.shape[0] != len(self.vocabulary):
@@ -47,3 +56,9 @@ class ModelInfo:
     @property
     def vocab_size(self) -> int:
         return len(self.vocabulary)
+
+    def kv_head(self, head: int) -> int:
+        """The key/value head query head ``head`` reads (itself without grouped-query attention)."""
+        if self.n_kv_heads is None:
+            return head
+        return head // (self.n_heads // self.n_kv_heads)

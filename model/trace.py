@@ -27,7 +27,13 @@ logit_positions   (P,)             positions whose next-token prediction was com
 logits            (P, V)           logits over the full vocabulary (−∞ where the model
                                    cannot predict a token)
 probs             (P, V)           softmax(logits) at temperature 1
+q_unrotated,      (L, H, T, dh)    RoPE models only (else None): q and k before their
+k_unrotated                        rotation; q and k above are after it (what the
+                                   scores use)
 ================  ===============  =====================================================
+
+Under grouped-query attention (``ModelInfo.n_kv_heads`` < ``n_heads``) k and v are given per
+query head: heads that share a key/value head hold the same k and v.
 
 Activations can also be read by their stable names (see
 :func:`model.transformer.activation_names`): ``trace["blocks.0.attn.pattern"]``.
@@ -43,6 +49,8 @@ import numpy as np
 _PER_LAYER = {
     "resid_pre": "resid_pre",
     "attn.q": "q",
+    "attn.q_unrotated": "q_unrotated",
+    "attn.k_unrotated": "k_unrotated",
     "attn.k": "k",
     "attn.v": "v",
     "attn.scores": "scores",
@@ -93,6 +101,8 @@ class Trace:
     logits: np.ndarray
     probs: np.ndarray
     forward_ms: float = 0.0
+    q_unrotated: np.ndarray | None = None
+    k_unrotated: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         T = len(self.token_ids)
@@ -128,6 +138,9 @@ class Trace:
             "logits": (P, V),
             "probs": (P, V),
         }
+        for name in ("q_unrotated", "k_unrotated"):
+            if getattr(self, name) is not None:
+                expected[name] = (L, H, T, dh)
         for name, shape in expected.items():
             array = getattr(self, name)
             if not isinstance(array, np.ndarray):
@@ -216,6 +229,6 @@ class Trace:
                 raise KeyError(f"{name}: the model has {self.n_layers} layers")
             if rest == "attn.masked_scores":
                 return self.masked_scores[layer]
-            if rest in _PER_LAYER:
+            if rest in _PER_LAYER and getattr(self, _PER_LAYER[rest]) is not None:
                 return getattr(self, _PER_LAYER[rest])[layer]
         raise KeyError(f"no activation named {name!r}")
