@@ -203,13 +203,30 @@ def build_module(
     return module.eval()
 
 
+def _template_bos(tokenizer_json: dict[str, Any]) -> str | None:
+    """The special token a ``TemplateProcessing`` post-processor puts first (Llama 3's
+    ``<|begin_of_text|>``), if any."""
+    processor = tokenizer_json.get("post_processor") or {}
+    candidates = processor.get("processors", []) if processor.get("type") == "Sequence" else [processor]
+    for proc in candidates:
+        if isinstance(proc, dict) and proc.get("type") == "TemplateProcessing":
+            first = (proc.get("single") or [{}])[0]
+            if isinstance(first, dict) and "SpecialToken" in first:
+                return str(first["SpecialToken"].get("id"))
+    return None
+
+
 def llama_bos(folder: Path, config: dict[str, Any], tokenizer: TextTokenizer) -> int | None:
-    """The BOS id to put in front of every input, as the family's tokenizer config says
-    (``add_bos_token``; Llama/TinyLlama add one, SmolLM and Qwen do not)."""
+    """The BOS id to put in front of every input, as the family's tokenizer files say:
+    ``add_bos_token`` in ``tokenizer_config.json`` (Llama 2, TinyLlama), else a BOS that the
+    ``tokenizer.json`` post-processor adds (Llama 3); SmolLM and Qwen add none."""
     tok_config: dict[str, Any] = {}
     if (folder / TOKENIZER_CONFIG_FILE).is_file():
         tok_config = read_json(folder / TOKENIZER_CONFIG_FILE)
-    if not tok_config.get("add_bos_token", False):
+    if "add_bos_token" not in tok_config:
+        template = _template_bos(read_json(folder / TOKENIZER_FILE))
+        return tokenizer.token_to_id(template) if template else None
+    if not tok_config["add_bos_token"]:
         return None
     bos = tok_config.get("bos_token")
     if isinstance(bos, dict):

@@ -145,3 +145,17 @@ def test_rotary_activation_names_add_q_and_k_before_rotation():
     names = activation_names(1, rotary=True)
     assert names[2:5] == ["blocks.0.resid_pre", "blocks.0.attn.q_unrotated", "blocks.0.attn.k_unrotated"]
     assert activation_names(1) == [n for n in names if "unrotated" not in n]
+
+
+def test_bos_follows_the_tokenizer_files(tmp_path):
+    from tokenizers import processors
+
+    make(tmp_path, "llama-linear-tied")
+    assert load_tracing_model(tmp_path).cfg.bos_token_id is None  # no tokenizer_config.json, no template
+    tok = train_byte_bpe()
+    eot = tok.token_to_id("<|endoftext|>")
+    tok.post_processor = processors.TemplateProcessing(single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", eot)])
+    tok.save(str(tmp_path / "tokenizer.json"))
+    assert load_tracing_model(tmp_path).trace("the cat").token_ids[0] == eot  # Llama 3 style
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"add_bos_token": False}))
+    assert load_tracing_model(tmp_path).cfg.bos_token_id is None
