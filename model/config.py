@@ -14,7 +14,8 @@ Activation = Literal["gelu", "gelu_tanh", "relu", "silu"]
 Norm = Literal["layernorm", "rmsnorm"]
 # RoPE frequency schedules (Hugging Face ``rope_scaling["rope_type"]``). "dynamic" NTK
 # changes nothing while a sequence fits the context window, which ours always does.
-ROPE_SCALING_TYPES = ("linear", "dynamic", "llama3", "yarn")
+# "freq_factors": llama.cpp's per-frequency divisors (a GGUF file's rope_freqs tensor).
+ROPE_SCALING_TYPES = ("linear", "dynamic", "llama3", "yarn", "freq_factors")
 
 
 @dataclass(frozen=True)

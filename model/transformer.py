@@ -118,6 +118,8 @@ def rope_frequencies(cfg: ModelConfig) -> tuple[torch.Tensor, float]:
         return torch.where(medium, smoothed, scaled), 1.0
     if kind == "yarn":
         return _yarn_frequencies(cfg, scaling, dim)
+    if kind == "freq_factors":  # llama.cpp's rope_freqs: Llama 3.1+'s schedule, precomputed
+        return inv_freq / torch.tensor(scaling["factors"], dtype=torch.float32), 1.0
     return inv_freq, 1.0
 
 

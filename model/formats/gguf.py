@@ -306,7 +306,13 @@ def gguf_config(reader, path: Path, name: str, bos_token_id: int | None, vocab_s
         scaling = rope_scaling_pairs(pairs)
     names = {t.name for t in reader.tensors}
     if "rope_freqs.weight" in names:
-        raise ModelFileError(path, "per-dimension RoPE frequency factors (rope_freqs, Llama 3.1+) are not supported yet")
+        if scaling is not None:
+            raise ModelFileError(path, "both rope_freqs and rope scaling metadata: not supported")
+        factors = next(t for t in reader.tensors if t.name == "rope_freqs.weight")
+        values = tuple(float(v) for v in np.asarray(factors.data, dtype=np.float32).ravel())
+        if len(values) != head_dim // 2:
+            raise ModelFileError(path, f"rope_freqs has {len(values)} values, expected {head_dim // 2}")
+        scaling = rope_scaling_pairs({"rope_type": "freq_factors", "factors": values})
     window = number("attention.sliding_window", None)
     try:
         return ModelConfig(
@@ -353,6 +359,8 @@ def read_tensors(reader, path: Path, cfg: ModelConfig, arch: str) -> dict[str, t
     state: dict[str, torch.Tensor] = {}
     for tensor in reader.tensors:
         parts = tensor.name.split(".")
+        if tensor.name == "rope_freqs.weight":
+            continue  # part of the config (see gguf_config)
         if parts[0] == "blk" and len(parts) == 4 and parts[2] in _TENSOR_NAMES:
             hf = f"layers.{parts[1]}.{_TENSOR_NAMES[parts[2]]}.{parts[3]}"
         elif len(parts) == 2 and parts[0] in _GLOBAL_NAMES:

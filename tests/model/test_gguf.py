@@ -68,12 +68,13 @@ def permute(w: np.ndarray, n_heads: int) -> np.ndarray:
     return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def random_llama(tok: Tokenizer, tie: bool, seed: int = 0):
-    config = transformers.LlamaConfig(
+def random_llama(tok: Tokenizer, tie: bool, seed: int = 0, **overrides):
+    config = transformers.LlamaConfig(**{**dict(
         vocab_size=tok.get_vocab_size(), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, rope_theta=100000.0,
         rms_norm_eps=1e-5, tie_word_embeddings=tie, bos_token_id=1, eos_token_id=2,
-    )
+    ), **overrides})
+    config._attn_implementation = "eager"  # returns the patterns
     torch.manual_seed(seed)
     model = transformers.LlamaForCausalLM(config).eval()
     gen = torch.Generator().manual_seed(seed)
@@ -86,7 +87,7 @@ def random_llama(tok: Tokenizer, tie: bool, seed: int = 0):
 
 def write_gguf(
     path: Path, model, tok: Tokenizer, arch: str = "llama", pre: str = "smollm", quantize: bool = True,
-    drop: tuple[str, ...] = (), add_bos: bool = False,
+    drop: tuple[str, ...] = (), add_bos: bool = False, rope_freqs: np.ndarray | None = None,
 ) -> Path:
     """``model`` as llama.cpp's converter would write it: Q8_0 embedding, Q4_1 / Q8_0 / F16 matrices."""
     cfg = model.config
@@ -115,6 +116,8 @@ def write_gguf(
     writer.add_eos_token_id(2)
     writer.add_add_bos_token(add_bos)
     kinds = [Q.Q4_1, Q.Q8_0, Q.F16, Q.F32]
+    if rope_freqs is not None:
+        writer.add_tensor("rope_freqs.weight", rope_freqs.astype(np.float32))
     for i, (name, tensor) in enumerate(model.state_dict().items()):
         if name == "lm_head.weight" and cfg.tie_word_embeddings:
             continue
@@ -327,3 +330,34 @@ def test_cache_write_is_atomic_and_survives_a_read_only_cache(tmp_path, tokenize
     assert time.perf_counter() - start < 30
     assert not [p for p in tmp_path.rglob("*.tmp")]
     shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+
+
+def llama3_rope_factors(dim: int, base: float, factor: float, low: float, high: float, old_ctx: int) -> np.ndarray:
+    """What llama.cpp's converter writes as rope_freqs for a llama3 rope schedule."""
+    freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
+    out = []
+    for freq in freqs:
+        wavelen = 2 * np.pi / freq
+        if wavelen < old_ctx / high:
+            out.append(1.0)
+        elif wavelen > old_ctx / low:
+            out.append(factor)
+        else:
+            smooth = (old_ctx / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
+def test_llama3_rope_freqs_tensor_gives_the_llama3_schedule(tmp_path, tokenizer):
+    """Llama 3.1+ files (Ollama's llama3.2) carry the rope schedule as a rope_freqs tensor;
+    loaded from F32 tensors the model equals the transformers model it was written from."""
+    scaling = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 16}
+    hf = random_llama(tokenizer, tie=True, rope_scaling=scaling)
+    factors = llama3_rope_factors(16, 100000.0, 8.0, 1.0, 4.0, 16)
+    path = write_gguf(tmp_path / "l3.gguf", hf, tokenizer, quantize=False, rope_freqs=factors)
+    trace = load_tracing_model(str(path)).trace(" ".join(SENTENCES[:2]), logit_positions="all")
+    out = run_reference(hf, trace.token_ids)
+    np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), atol=1e-5, rtol=1e-5)
+    for i in range(trace.n_layers):
+        np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), atol=1e-5, rtol=1e-5)
