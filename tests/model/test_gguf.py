@@ -43,6 +43,7 @@ HF_TO_GGUF = {
     "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm", "self_attn.q_proj": "attn_q",
     "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
     "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+    "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
 }
 
 
@@ -101,7 +102,10 @@ def write_gguf(
     writer.add_head_count_kv(cfg.num_key_value_heads)
     writer.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
     writer.add_layer_norm_rms_eps(cfg.rms_norm_eps)
-    writer.add_rope_dimension_count(cfg.hidden_size // cfg.num_attention_heads)
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
     writer.add_vocab_size(cfg.vocab_size)
     data = json.loads(tok.to_str())
     vocab = data["model"]["vocab"]
@@ -125,9 +129,9 @@ def write_gguf(
         if name.startswith("model.layers."):
             _, _, layer, *rest = name.split(".")
             module, suffix = ".".join(rest[:-1]), rest[-1]
-            if module.endswith("q_proj"):
+            if arch == "llama" and module.endswith("q_proj"):  # llama.cpp permutes only "llama" files
                 array = permute(array, cfg.num_attention_heads)
-            elif module.endswith("k_proj"):
+            elif arch == "llama" and module.endswith("k_proj"):
                 array = permute(array, cfg.num_key_value_heads)
             gname = f"blk.{layer}.{HF_TO_GGUF[module]}.{suffix}"
         else:
@@ -361,3 +365,34 @@ def test_llama3_rope_freqs_tensor_gives_the_llama3_schedule(tmp_path, tokenizer)
     np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), atol=1e-5, rtol=1e-5)
     for i in range(trace.n_layers):
         np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "qwen3"])
+def test_qwen_files_match_transformers(tmp_path, tokenizer, arch):
+    """qwen2 (q/k/v biases) and qwen3 (q/k norm, explicit head width) files: llama.cpp
+    leaves their q/k rows in Hugging Face's order. Checked against the model the file was
+    written from and, for qwen2, transformers' own GGUF loading too (transformers 5.x reads
+    a qwen3 file's head width as its config default, 128, and cannot load this one)."""
+    common = dict(vocab_size=tokenizer.get_vocab_size(), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, rope_theta=1e6,
+                  rms_norm_eps=1e-6, tie_word_embeddings=True)
+    config = transformers.Qwen2Config(**common) if arch == "qwen2" else transformers.Qwen3Config(head_dim=32, **common)
+    config._attn_implementation = "eager"
+    torch.manual_seed(0)
+    hf = transformers.AutoModelForCausalLM.from_config(config).eval()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            p.copy_((1 if "norm" in name else 0) + 0.3 * torch.randn(p.shape, generator=gen))
+    path = write_gguf(tmp_path / f"{arch}.gguf", hf, tokenizer, arch=arch, pre="qwen2", quantize=False)
+    trace = load_tracing_model(str(path)).trace(" ".join(SENTENCES[:2]), logit_positions="all")
+    references = [hf]
+    if arch == "qwen2":
+        references.append(transformers.AutoModelForCausalLM.from_pretrained(
+            tmp_path, gguf_file=path.name, attn_implementation="eager"
+        ).eval())
+    for reference in references:
+        out = run_reference(reference, trace.token_ids)
+        np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), **TOL)
+        for i in range(trace.n_layers):
+            np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), **TOL)
