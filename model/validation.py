@@ -234,6 +234,22 @@ def int_tuple(value: object, key: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def name_value_pairs(value: object, key: str) -> tuple[tuple[str, Any], ...]:
+    """``[["rope_type", "llama3"], ["factor", 8.0], …]``: names with numbers or strings."""
+    if not isinstance(value, (list, tuple)):
+        raise ConfigValueError(key, f"must be a list of [name, value] pairs, got {_show(value)}")
+    pairs = []
+    for item in value:
+        if (not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], str)
+                or not isinstance(item[1], (str, int, float, bool, type(None)))):
+            raise ConfigValueError(key, f"must hold [name, value] pairs, found {_show(item)}")
+        number = item[1]
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ConfigValueError(key, f"{item[0]} must be finite, got {_show(number)}")
+        pairs.append((item[0], item[1]))
+    return tuple(pairs)
+
+
 def optional(check: Callable[[object, str], Any]) -> Callable[[object, str], Any]:
     def check_or_none(value: object, key: str) -> Any:
         return None if value is None else check(value, key)
@@ -252,9 +268,9 @@ CONFIG_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "d_mlp": non_negative_int,
     "d_embed": non_negative_int,
     "causal": boolean,
-    "positional": one_of("learned", "sinusoidal"),
+    "positional": one_of("learned", "sinusoidal", "rope"),
     "norm_placement": one_of("pre", "post"),
-    "activation": one_of("gelu", "gelu_tanh", "relu"),
+    "activation": one_of("gelu", "gelu_tanh", "relu", "silu"),
     "layer_norm_eps": positive_float,
     "attn_bias": boolean,
     "mlp_bias": boolean,
@@ -272,6 +288,15 @@ CONFIG_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "layer_norm": boolean,
     "mlp": boolean,
     "name": text,
+    "norm": one_of("layernorm", "rmsnorm"),
+    "gated_mlp": boolean,
+    "n_kv_heads": non_negative_int,
+    "head_dim": non_negative_int,
+    "attn_out_bias": optional(boolean),
+    "qk_norm": boolean,
+    "rope_theta": positive_float,
+    "rope_scaling": optional(lambda value, key: name_value_pairs(value, key)),
+    "sliding_window": optional(positive_int),
 }
 
 
