@@ -24,6 +24,7 @@ naming the file and, where there is one, the key:
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -126,7 +127,7 @@ def read_json(path: str | Path, what: str = "file", max_bytes: int = MAX_JSON_BY
             raise ModelFileError(path, f"is {size / 2**20:.0f} MB; a {what} is at most {max_bytes // 2**20} MB")
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 1)
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.removeprefix(codecs.BOM_UTF8).decode("utf-8"))  # a BOM is not an error
     except PermissionError as exc:
         raise ModelFileError(path, f"permission denied: this {what} cannot be read") from exc
     except OSError as exc:
