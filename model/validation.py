@@ -52,6 +52,9 @@ MAX_ABS_WEIGHT = 1e5
 
 # Refuse a model whose estimated load peak exceeds this share of the available memory.
 MEMORY_SHARE = 0.8
+# A model with a long context traces at most as many tokens as fit in this share of the
+# memory available once it is loaded (the window keeps copies of a trace, too).
+TRACE_SHARE = 0.25
 
 
 class ConfigValueError(ValueError):
@@ -370,6 +373,27 @@ def check_config(cfg: ModelConfig, path: Path, keys: Mapping[str, str] | None = 
             f"{_size(need)} of memory and {_size(have)} is available",
             key=key,
         )
+
+
+def trace_bytes(cfg: ModelConfig, n_tokens: int) -> int:
+    """Peak bytes of one trace of ``n_tokens``: every captured tensor (scores, masked scores
+    and pattern are L·H·T² each; q, k, v, the residuals and every head's output grow with
+    T·d) and its numpy copy in the Trace, plus one position's logits and probabilities."""
+    T, L, H, d = n_tokens, cfg.n_layers, cfg.n_heads, cfg.d_model
+    per_layer = 3 * H * T * T + H * T * d + 8 * T * d + 2 * T * cfg.mlp_width
+    return 2 * 4 * L * per_layer + 4 * 4 * cfg.vocab_size
+
+
+def tokens_that_fit(cfg: ModelConfig, budget: float) -> int:
+    """The most tokens (at least 1, at most n_ctx) whose trace fits in ``budget`` bytes."""
+    low, high = 1, cfg.n_ctx
+    while low < high:
+        mid = (low + high + 1) // 2
+        if trace_bytes(cfg, mid) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def check_file_fits(path: Path) -> None:
