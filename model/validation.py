@@ -40,6 +40,7 @@ from model.errors import ModelFileError
 if TYPE_CHECKING:
     from model.config import ModelConfig
     from model.tokenizer import TextTokenizer
+    from model.transformer import Transformer
 
 # config.json, a shard index or tokenizer.json: the largest real ones are a few MB (a
 # 250k-token tokenizer.json is ~17 MB). Anything far beyond is not one of them.
@@ -441,6 +442,17 @@ def check_tensor(
     return values
 
 
+def build_module(cfg: ModelConfig, path: Path) -> Transformer:
+    """``Transformer(cfg)``, with running out of memory (the estimate is an estimate, and
+    other programs allocate too) reported against the config file ``path``."""
+    from model.transformer import Transformer  # noqa: F811 (imported for typing above)
+
+    try:
+        return Transformer(cfg)
+    except (MemoryError, RuntimeError) as exc:
+        raise ModelFileError(path, f"not enough memory to build this model ({exc})") from exc
+
+
 @torch.inference_mode()
 def probe_forward(module: torch.nn.Module, path: Path, n_tokens: int = 4) -> None:
     """Run a few tokens through ``module`` and require every captured internal to be finite.
@@ -458,7 +470,10 @@ def probe_forward(module: torch.nn.Module, path: Path, n_tokens: int = 4) -> Non
         idx[0, 0] = cfg.bos_token_id
     device = next(module.parameters()).device
     cache: dict[str, torch.Tensor] = {}
-    module(idx.to(device), cache=cache, logit_positions=torch.tensor([T - 1], device=device))
+    try:  # a safety net: the checks before it should leave nothing for this to catch
+        module(idx.to(device), cache=cache, logit_positions=torch.tensor([T - 1], device=device))
+    except (RuntimeError, ValueError, IndexError, MemoryError) as exc:
+        raise ModelFileError(path, f"a forward pass on {T} tokens fails ({exc})") from exc
     for name in activation_names(cfg.n_layers):
         value = cache.get(name)
         if name.endswith("masked_scores") or value is None:
