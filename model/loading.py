@@ -44,7 +44,14 @@ from model.lesson_models import LESSON_PREFIX, LESSONS
 from model.paths import BUNDLED_MODEL_DIR, LESSONS_DIR
 from model.runner import TracingModel
 from model.tokenizer import TextTokenizer
-from model.validation import check_folder, check_tokenizer, path_kind
+from model.validation import (
+    TRACE_SHARE,
+    available_memory,
+    check_folder,
+    check_tokenizer,
+    path_kind,
+    tokens_that_fit,
+)
 from model.weights import TOKENIZER_FILE, load_model
 
 BUNDLED = "bundled"
@@ -164,8 +171,9 @@ def load_tracing_model(
     """Load a model by name or folder; raises :class:`ModelFileError` naming the file at fault.
 
     ``device``: where the forward pass runs (default: :func:`choose_device`). ``max_tokens``
-    caps the tokens per trace (default: the context window, or :data:`PRETRAINED_MAX_TOKENS`
-    for Hugging Face checkpoints).
+    caps the tokens per trace (default: the context window, or as many tokens as a trace
+    has memory for if that is fewer; :data:`PRETRAINED_MAX_TOKENS` for Hugging Face
+    checkpoints).
     """
     folder = resolve_source(source)
     if path_kind(folder) == "missing":
@@ -197,6 +205,9 @@ def load_tracing_model(
         tokenizer_path = folder / TOKENIZER_FILE
         tokenizer = TextTokenizer.from_file(tokenizer_path, bos_token_id=module.cfg.bos_token_id)
         check_tokenizer(tokenizer, module.cfg.vocab_size, tokenizer_path)
+        if max_tokens is None:  # a trace at n_ctx 8192 would need tens of GB: keep what fits
+            have = available_memory()
+            max_tokens = tokens_that_fit(module.cfg, TRACE_SHARE * have) if have is not None else None
         return TracingModel(module, tokenizer, name or module.cfg.name, device=target, max_tokens=max_tokens)
     if kind == "gpt2":
         module, tokenizer = load_gpt2(folder)
