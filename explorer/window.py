@@ -102,8 +102,8 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.heads_grid)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([620, 980])
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([560, 1040])  # the tabs need the room; the grid scales down
         self._connect_panel(self.token_strip)
         self._connect_panel(self.heads_grid)
         self.tab_panels = {cls: cls() for cls in tab_panel_classes()}

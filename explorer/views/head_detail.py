@@ -171,10 +171,10 @@ class HeadDetailPanel(Panel):
         self.bars_plot.layout.removeItem(self.bars_plot.titleLabel)
         self.bars_plot.titleLabel = SteadyTitle("", size="11pt", parent=self.bars_plot)
         self.bars_plot.layout.addItem(self.bars_plot.titleLabel, 0, 1)
-        self.bars_plot.setTitle("where does the query look?")
+        self.bars_plot.setTitle("the query looks at")
         # The title no longer sizes its column, so the column reserves room for a long one.
         self.bars_plot.setMinimumWidth(
-            QFontMetrics(self.bars_plot.titleLabel.item.font()).horizontalAdvance("where does 'xxxxxxxxxx' look?") + 24)
+            QFontMetrics(self.bars_plot.titleLabel.item.font()).horizontalAdvance("'xxxxxxxx' looks at") + 12)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush=theme.HIGHLIGHT)
         self.bars_plot.addItem(self.bars)
         for plot in (self.plot, self.bars_plot):
@@ -191,14 +191,18 @@ class HeadDetailPanel(Panel):
         self.view.ci.layout.setColumnStretchFactor(1, 1)
         self.view.ci.layout.setColumnStretchFactor(0, 4)
 
+        # Two rows, so the controls fit a 1024-pixel-wide projector at large text.
+        heading_row = QHBoxLayout()
+        heading_row.addWidget(self.heading)
+        heading_row.addStretch(1)
         controls = QHBoxLayout()
-        controls.addWidget(self.heading)
-        controls.addStretch(1)
         controls.addWidget(self.mode_box)
         controls.addWidget(self.transpose_box)
         controls.addWidget(self.hide_first_box)
+        controls.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(heading_row)
         layout.addLayout(controls)
         layout.addWidget(self.note)
         layout.addWidget(self.view, 1)
@@ -349,7 +353,7 @@ class HeadDetailPanel(Panel):
         self._set_axis("left", self.bars_plot, [(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys)])
         if self._changed("bars range", len(keys)):
             self.bars_plot.setYRange(0, len(keys), padding=0.01)
-        title = f"where does '{_short(trace.token_strings[q])}' look?"
+        title = f"'{_short(trace.token_strings[q])}' looks at"
         if self._changed("bars title", title):
             self.bars_plot.setTitle(title)
         rows, cols = m.values.shape

@@ -143,9 +143,12 @@ class StageCanvas(QWidget):
         p.setFont(f)
         h = line_height(f) + 8
         self.chip_rects = []
+        x0 = x
         for n, chip in enumerate(CHIPS):
             text = f"{n + 1} {chip}"
             w = text_width(f, text) + 18
+            if x > x0 and x + w > self.width() - x0:  # wrap onto a second row rather than clip
+                x, y = x0, y + h + 6
             rect = QRectF(x, y, w, h)
             self.chip_rects.append(rect)
             if n == self.stage:
