@@ -38,6 +38,18 @@ from model.trace import Trace
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
 
 
+def model_menu_label(choice) -> str:
+    """'SmolLM2-135M-Instruct (real language model) — 98 MB, 135 M parameters'."""
+    facts = []
+    if choice.size_bytes:
+        facts.append(f"{choice.size_bytes / 2**20:,.0f} MB")
+    if choice.n_params:
+        facts.append(f"{choice.n_params / 1e6:,.0f} M parameters")
+    if choice.note.startswith("not installed"):
+        facts.append(choice.note)
+    return choice.name + (" — " + ", ".join(facts) if facts else "")
+
+
 def _int(value, default: int) -> int:
     try:
         return int(value)
@@ -375,6 +387,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open model folder…", "Ctrl+O", self._on_open_folder)
+        self._action(file_menu, "Open GGUF file…", "Ctrl+Shift+O", self._on_open_gguf)
         self._action(file_menu, "Export…", "Ctrl+E", self._on_export)
         file_menu.addSeparator()
         self._action(file_menu, "Quit", QKeySequence.Quit, self.close)
@@ -415,13 +428,21 @@ class MainWindow(QMainWindow):
         self.select_position(max(0, min(self.trace.n_tokens - 1, current + step)))
 
     def _populate_model_menu(self) -> None:
-        """Rebuilt each time it opens, so a checkpoint downloaded meanwhile shows up."""
+        """Rebuilt each time it opens, so a checkpoint downloaded meanwhile shows up. Each
+        entry says what it costs before it is loaded (file size, parameters); one that is not
+        installed says how to install it."""
         self.model_menu.clear()
         group = QActionGroup(self.model_menu)
-        for choice in self.model_choices():
-            action = QAction(choice.name, self.model_menu, checkable=True)
+        choices = self.model_choices()
+        self._lesson_models = [c for c in choices if c.kind == "lesson"]
+        for choice in choices:
+            if choice.kind == "lesson":
+                continue  # in the Lessons menu
+            installed = not choice.note.startswith("not installed")
+            action = QAction(model_menu_label(choice), self.model_menu, checkable=installed)
             action.setData(choice.source)
-            action.setToolTip(choice.source)
+            action.setToolTip(choice.note or choice.source)
+            action.setEnabled(installed)
             action.setChecked(choice.source == self.current_source)
             action.triggered.connect(lambda _checked=False, source=choice.source: self.load_model(source))
             group.addAction(action)
@@ -430,6 +451,14 @@ class MainWindow(QMainWindow):
         open_folder = QAction("Open model folder…", self.model_menu)
         open_folder.triggered.connect(self._on_open_folder)
         self.model_menu.addAction(open_folder)
+        open_file = QAction("Open GGUF file…", self.model_menu)
+        open_file.triggered.connect(self._on_open_gguf)
+        self.model_menu.addAction(open_file)
+
+    def _on_open_gguf(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model file", "", "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.load_model(path)
 
     def _on_open_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a model folder")
@@ -455,6 +484,11 @@ class MainWindow(QMainWindow):
             action = QAction(title, self.lessons_menu)
             action.setProperty("lesson_entry", True)
             action.triggered.connect(lambda _c=False, p=path: self.start_lesson(p))
+            self.lessons_menu.insertAction(first, action)
+        for choice in getattr(self, "_lesson_models", None) or [c for c in self.model_choices() if c.kind == "lesson"]:
+            action = QAction(f"Worked example: {choice.name.removeprefix('Lesson: ')}", self.lessons_menu)
+            action.setProperty("lesson_entry", True)
+            action.triggered.connect(lambda _c=False, source=choice.source: self.load_model(source))
             self.lessons_menu.insertAction(first, action)
         for text, slot in (("Open lesson file…", self._on_open_lesson), ("End the lesson (Esc)", self.player.stop)):
             action = QAction(text, self.lessons_menu)

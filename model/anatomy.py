@@ -50,35 +50,46 @@ def model_structure(module: Transformer) -> ModelStructure:
         elif name.startswith("pos_embed"):
             counts["positions"] += n
         elif ".attn.qkv." in name:
-            for kind in ("W_Q", "W_K", "W_V"):
-                counts[kind] += n // 3
+            # rows: n_heads·d_head for Q, then n_kv_heads·d_head each for K and V (GQA)
+            per_row = n // p.shape[0]
+            q_rows, kv_rows = cfg.n_heads * cfg.d_head, cfg.kv_heads * cfg.d_head
+            counts["W_Q"] += q_rows * per_row
+            counts["W_K"] += kv_rows * per_row
+            counts["W_V"] += kv_rows * per_row
         elif ".attn.out." in name:
             counts["W_O"] += n
         elif ".mlp." in name:
             counts["MLP"] += n
-        elif "ln" in name.split(".")[-2] or name.startswith("embed_ln"):
+        elif "ln" in name.split(".")[-2] or name.startswith("embed_ln") or "_norm." in name:
             counts["LayerNorm"] += n
         elif name.startswith("unembed"):
             counts["unembedding"] += n
         else:
             counts["other"] += n  # a module this accounting does not know yet
-    H, dh = cfg.n_heads, cfg.d_head
+    H, dh, KV = cfg.n_heads, cfg.d_head, cfg.kv_heads
+    kv = f"{KV} key/value heads (shared by {H // KV} query heads each)" if KV != H else f"{H} heads"
+    positions = {"learned": f"{cfg.n_ctx} × {C}", "sinusoidal": "sin/cos formula: 0 weights",
+                 "rope": "rotary (RoPE): q and k are rotated, 0 weights"}[cfg.positional]
+    mlp = (f"{L} layers × {C} → 2 × {cfg.mlp_width} (gate, up) → {C}" if cfg.gated_mlp
+           else f"{L} layers × {C} → {cfg.mlp_width} → {C}")
     shapes = {
         "embedding": f"{cfg.vocab_size} × {cfg.embed_width}" + (f" → {C}" if cfg.embed_width != C else ""),
-        "positions": f"{cfg.n_ctx} × {C}" if cfg.positional == "learned" else "sin/cos formula: 0 weights",
+        "positions": positions,
         "W_Q": f"{L} layers × {H} heads × {C} × {dh}",
-        "W_K": f"{L} layers × {H} heads × {C} × {dh}",
-        "W_V": f"{L} layers × {H} heads × {C} × {dh}",
+        "W_K": f"{L} layers × {kv} × {C} × {dh}",
+        "W_V": f"{L} layers × {kv} × {C} × {dh}",
         "W_O": f"{L} layers × {H} heads × {dh} × {C}",
-        "MLP": f"{L} layers × {C} → {cfg.mlp_width} → {C}" if cfg.mlp else "none",
-        "LayerNorm": "γ and β per norm" if cfg.layer_norm else "none",
+        "MLP": mlp if cfg.mlp else "none",
+        "LayerNorm": ("γ per RMSNorm" if cfg.norm == "rmsnorm" else "γ and β per norm") if cfg.layer_norm else "none",
         "unembedding": ("tied to the embedding" if cfg.tie_embeddings else
                         "none (encoder)" if not cfg.has_lm_head else
                         f"adaptive softmax over {cfg.n_outputs} tokens" if cfg.adaptive_cutoffs else
                         f"{C} × {cfg.n_outputs}"),
         "other": "",
     }
-    table = module.positions(cfg.n_ctx).detach().float().cpu().numpy().copy()
+    # A RoPE model adds no position vector: no table (its zeros would take n_ctx × d floats).
+    table = (np.zeros((0, C), dtype=np.float32) if cfg.positional == "rope"
+             else module.positions(cfg.n_ctx).detach().float().cpu().numpy().copy())
     return ModelStructure(
         tuple((k, counts[k], shapes[k]) for k in KINDS if k != "other" or counts[k]), table, cfg.positional, cfg.sinusoid_base,
         cfg.tie_embeddings,

@@ -45,6 +45,10 @@ class HeadWeights:
     unembed: np.ndarray | None = None
     unembed_ids: np.ndarray | None = None
     unembed_note: str = ""
+    #: query heads per key/value head (grouped-query attention): ``w_k[l]``, ``b_k[l]``,
+    #: ``w_v[l]`` and ``b_v[l]`` then hold one entry per kv head, and query head h reads
+    #: kv head ``h // kv_group``.
+    kv_group: int = 1
 
     def __post_init__(self) -> None:
         for name in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o"):

@@ -173,6 +173,7 @@ class TracingModel:
             offsets=encoding.offsets,
             special=encoding.special,
             causal=self.cfg.causal,
+            sliding_window=self.cfg.sliding_window,
             n_input_tokens=n_input,
             embed_token=cache["embed.token"][0].cpu().numpy(),
             embed_pos=cache["embed.pos"][0].cpu().numpy(),

@@ -46,17 +46,23 @@ def head_weights(module: Transformer, embedding_table: np.ndarray | None = None)
     unembedding of a model that ties the two (so GPT-2's 154 MB table is not kept twice).
     """
     cfg = module.cfg
-    C, H, hs = cfg.d_model, cfg.n_heads, cfg.d_head
+    C, H, hs, KV = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.kv_heads
+    if cfg.qk_norm:
+        raise ValueError("q and k are normalised per head before the scores (Qwen3): not x·W")
     w_q, w_k, w_v, b_q, b_k, b_v, w_o, b_o = ([] for _ in range(8))
+    heads = (H, KV, KV)  # rows of the fused projection: all query heads, then K and V per kv head
     for block in module.blocks:
         attn = block.attn
-        weight = _numpy(attn.qkv.weight)  # (3C, C): nn.Linear computes x @ weight.T
-        bias = _numpy(attn.qkv.bias) if attn.qkv.bias is not None else np.zeros(3 * C, np.float32)
-        for part, (w_list, b_list) in enumerate(((w_q, b_q), (w_k, b_k), (w_v, b_v))):
-            rows = weight[part * C:(part + 1) * C]  # (C_out, C_in)
-            w_list.append(rows.reshape(H, hs, C).transpose(0, 2, 1))  # (H, C, hs)
-            b_list.append(bias[part * C:(part + 1) * C].reshape(H, hs))  # (H, hs)
-        out = _numpy(attn.out.weight)  # (C_out, C_in): input columns are grouped by head
+        weight = _numpy(attn.qkv.weight)  # (rows, C): nn.Linear computes x @ weight.T
+        rows_total = weight.shape[0]
+        bias = _numpy(attn.qkv.bias) if attn.qkv.bias is not None else np.zeros(rows_total, np.float32)
+        start = 0
+        for n_heads, (w_list, b_list) in zip(heads, ((w_q, b_q), (w_k, b_k), (w_v, b_v)), strict=True):
+            rows = weight[start:start + n_heads * hs]  # (n·hs, C)
+            w_list.append(rows.reshape(n_heads, hs, C).transpose(0, 2, 1))  # (n, C, hs)
+            b_list.append(bias[start:start + n_heads * hs].reshape(n_heads, hs))  # (n, hs)
+            start += n_heads * hs
+        out = _numpy(attn.out.weight)  # (C_out, H·hs): input columns are grouped by head
         w_o.append(out.reshape(C, H, hs).transpose(1, 2, 0))  # (H, hs, C)
         b_o.append(_numpy(attn.out.bias) if attn.out.bias is not None else np.zeros(C, np.float32))
     unembed, ids, note = _unembedding(module, embedding_table)
@@ -64,6 +70,7 @@ def head_weights(module: Transformer, embedding_table: np.ndarray | None = None)
     return HeadWeights(
         tuple(w_q), tuple(w_k), tuple(w_v), tuple(b_q), tuple(b_k), tuple(b_v), tuple(w_o), tuple(b_o),
         scaled=cfg.scale_scores, norm=norm, unembed=unembed, unembed_ids=ids, unembed_note=note,
+        kv_group=H // KV,
     )
 
 
@@ -122,6 +129,10 @@ class HeadSteps:
     residual: np.ndarray  # (d,) the query's residual vector that ΔE is added to
     top_token_ids: np.ndarray  # (≤ TOP_TOKENS,) the tokens whose logit ΔE raises most
     top_token_gains: np.ndarray  # (≤ TOP_TOKENS,) ΔE · u_t for those tokens
+    q_before: np.ndarray | None = None  # (dh,) RoPE models: x W_Q + b before the rotation
+    k_before: np.ndarray | None = None  # (T, dh) … and every key's; q and k above are rotated
+    kv_head: int | None = None  # grouped-query attention: the key/value head this head reads
+    n_kv_heads: int | None = None
 
     @property
     def d_head(self) -> int:
@@ -161,18 +172,28 @@ def head_steps(trace: Trace, weights: HeadWeights, layer: int, head: int, query:
         raise ValueError(f"query {query} is outside the {T} tokens traced")
     f64 = np.float64
     x = trace.attn_in[layer].astype(f64)  # (T, d)
-    w_q, w_k, w_v = (w[layer][head].astype(f64) for w in (weights.w_q, weights.w_k, weights.w_v))
-    b_q, b_k, b_v = (b[layer][head].astype(f64) for b in (weights.b_q, weights.b_k, weights.b_v))
+    kv = head // weights.kv_group
+    w_q = weights.w_q[layer][head].astype(f64)
+    w_k, w_v = (w[layer][kv].astype(f64) for w in (weights.w_k, weights.w_v))
+    b_q = weights.b_q[layer][head].astype(f64)
+    b_k, b_v = (b[layer][kv].astype(f64) for b in (weights.b_k, weights.b_v))
     w_o = weights.w_o[layer][head].astype(f64)  # (dh, d)
     q_all = x @ w_q + b_q  # (T, dh)
     k = x @ w_k + b_k  # (T, dh)
     v = x @ w_v + b_v  # (T, dh)
-    _check_matches(trace, layer, head, q_all, k, v)
+    rotary = trace.q_unrotated is not None
+    _check_matches(trace, layer, head, q_all, k, v, rotary)
+    q_before = k_before = None
+    if rotary:  # the scores use q and k rotated by position: take those from the forward pass
+        q_before, k_before = q_all[i], k
+        q_all, k = trace.q[layer, head].astype(f64), trace.k[layer, head].astype(f64)
     q = q_all[i]
     dots = k @ q  # (T,)
     divisor = float(np.sqrt(w_q.shape[1])) if weights.scaled else 1.0
     scaled = dots / divisor
     is_masked = (np.arange(T) > i) if trace.causal else np.zeros(T, dtype=bool)
+    # A sliding window (Mistral) also hides keys too far back: the trace says which.
+    is_masked |= np.isneginf(trace.masked_scores[layer, head, i])
     masked = np.where(is_masked, -np.inf, scaled)
     attention = _softmax(masked)
     weighted = attention[:, None] * v  # (T, dh)
@@ -192,14 +213,17 @@ def head_steps(trace: Trace, weights: HeadWeights, layer: int, head: int, query:
     return HeadSteps(
         layer, head, i, trace.token_strings, trace.causal, embed, x, x_formula,
         w_q, w_k, w_v, b_q, b_k, b_v, w_o, q, k, v, dots, divisor, scaled, masked, is_masked,
-        attention, weighted, z, delta, residual, top_ids, top_gains,
+        attention, weighted, z, delta, residual, top_ids, top_gains, q_before, k_before,
+        kv if weights.kv_group > 1 else None, len(weights.w_k[layer]) if weights.kv_group > 1 else None,
     )
 
 
-def _check_matches(trace: Trace, layer: int, head: int, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+def _check_matches(trace: Trace, layer: int, head: int, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                   rotary: bool = False) -> None:
     """Every number shown must be the model's: refuse when x W differs from what the forward
-    pass computed (e.g. a model that rotates q and k by position)."""
-    for name, ours, captured in (("q", q, trace.q), ("k", k, trace.k), ("v", v, trace.v)):
+    pass computed (for a RoPE model, compared with q and k before their rotation)."""
+    q_seen, k_seen = (trace.q_unrotated, trace.k_unrotated) if rotary else (trace.q, trace.k)
+    for name, ours, captured in (("q", q, q_seen), ("k", k, k_seen), ("v", v, trace.v)):
         theirs = captured[layer, head]
         scale = max(1.0, float(np.abs(theirs).max()))
         if not np.allclose(ours, theirs, rtol=1e-3, atol=1e-3 * scale):

@@ -108,6 +108,7 @@ class Trace:
     forward_ms: float = 0.0
     attn_in: np.ndarray | None = None
     q_unrotated: np.ndarray | None = None
+    sliding_window: int | None = None  # Mistral: a query sees only this many keys, itself included
     k_unrotated: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -201,12 +202,15 @@ class Trace:
 
     @property
     def masked_scores(self) -> np.ndarray:
-        """Scores with −∞ where a query may not look (keys after it, when causal)."""
+        """Scores with −∞ where a query may not look: keys after it (when causal) and, with a
+        sliding window, keys ``sliding_window`` or more positions back."""
         if not self.causal:
             return self.scores
         T = self.n_tokens
-        future = np.triu(np.ones((T, T), dtype=bool), k=1)
-        return np.where(future, -np.inf, self.scores).astype(self.scores.dtype)
+        hidden = np.triu(np.ones((T, T), dtype=bool), k=1)
+        if self.sliding_window is not None:
+            hidden |= np.tril(np.ones((T, T), dtype=bool), k=-self.sliding_window)
+        return np.where(hidden, -np.inf, self.scores).astype(self.scores.dtype)
 
     def logits_at(self, position: int) -> np.ndarray:
         """Logits predicting the token after ``position`` (negative counts from the end)."""

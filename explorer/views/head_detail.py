@@ -73,7 +73,7 @@ def head_matrix(
     """Compute the matrix for one head in the chosen mode (pure; the widget only draws it)."""
     T = trace.n_tokens
     tokens = tuple(_short(t) for t in trace.token_strings)
-    future = np.triu(np.ones((T, T), dtype=bool), k=1) if trace.causal else np.zeros((T, T), dtype=bool)
+    future = np.isneginf(trace.masked_scores[layer, head])  # later keys; a sliding window's old ones too
     notes = []
     if mode == "pattern":
         values = trace.pattern[layer, head].astype(np.float64)
@@ -268,7 +268,11 @@ class HeadDetailPanel(Panel):
         m = head_matrix(trace, layer, head, self.mode, self.transpose_box.isChecked(),
                         self.hide_first_box.isChecked())
         self.current = m
-        self.heading.setText(f"Layer {layer}, head {head}")
+        heading = f"Layer {layer}, head {head}"
+        if self.info is not None and self.info.n_kv_heads:
+            group = self.info.n_heads // self.info.n_kv_heads
+            heading += f"  ·  kv head {head // group} of {self.info.n_kv_heads}"
+        self.heading.setText(heading)
         self.note.setText(m.note)
         rows, cols = m.values.shape
         shown = np.where(m.masked, np.nan, m.values).astype(np.float32)

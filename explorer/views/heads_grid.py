@@ -65,6 +65,10 @@ class HeadsGridPanel(Panel):
         self.image.setLookupTable(theme.ATTENTION_CMAP.getLookupTable(nPts=256))
         self.image.setLevels((0.0, 1.0))
         self.plot.addItem(self.image)
+        # Grouped-query attention: lines between the groups of query heads that share one
+        # key/value head.
+        self.kv_groups = pg.PlotDataItem(connect="pairs")
+        self.plot.addItem(self.kv_groups)
         self.outline = pg.QtWidgets.QGraphicsRectItem()
         self.outline.setPen(QPen(theme.SELECTED, 0.6))
         self.plot.addItem(self.outline)
@@ -101,6 +105,7 @@ class HeadsGridPanel(Panel):
                 self.plot.getAxis("top").setTicks([[(h * step + T / 2, f"H{h}") for h in range(H)]])
                 self.plot.getAxis("left").setTicks([[(layer * step + T / 2, f"L{layer}") for layer in range(L)]])
                 self._fit_to_top()
+                self._draw_kv_groups(L, H, T)
         self._draw_outline()
         settle(self.view)
 
@@ -119,6 +124,20 @@ class HeadsGridPanel(Panel):
         pixel_aspect = box.height() / box.width()
         shown_width = max(width + 2 * pad, (height + 2 * pad) / pixel_aspect)
         self.plot.vb.setRange(QRectF(-pad, -pad, shown_width, shown_width * pixel_aspect), padding=0)
+
+    def _draw_kv_groups(self, L: int, H: int, T: int) -> None:
+        n_kv = self.info.n_kv_heads if self.info is not None else None
+        if not n_kv or n_kv >= H:
+            self.kv_groups.setData([], [])
+            return
+        step, group = T + GAP, H // n_kv
+        xs, ys = [], []
+        for g in range(1, n_kv):
+            x = g * group * step - (GAP + 1) / 2
+            xs += [x, x]
+            ys += [-0.5 * step, L * step]
+        self.kv_groups.setData(xs, ys)
+        self.kv_groups.setPen(pg.mkPen(self.theme.fg, width=2, style=Qt.DashLine))
 
     # ------------------------------------------------------------------ selection
     def _draw_outline(self) -> None:
@@ -157,8 +176,11 @@ class HeadsGridPanel(Panel):
             return
         layer, head, q, k = cell
         t = self.trace
+        kv = ""
+        if self.info is not None and self.info.n_kv_heads:
+            kv = f" (kv {head // (self.info.n_heads // self.info.n_kv_heads)})"
         self.hover_label.setText(
-            f"L{layer} H{head}   query {q} '{t.token_strings[q]}' → key {k} '{t.token_strings[k]}'   "
+            f"L{layer} H{head}{kv}   query {q} '{t.token_strings[q]}' → key {k} '{t.token_strings[k]}'   "
             f"weight {t.pattern[layer, head, q, k]:.3f}"
         )
 

@@ -38,6 +38,13 @@ class PositionalPanel(Panel):
         self.setMouseTracking(True)
         self.setMinimumSize(480, 320)
 
+    def rope_text(self) -> str:
+        return self.tr("This model uses rotary positions (RoPE): no position vector P is added to the embeddings. "
+    "Instead, inside every head, q and k are rotated by an angle that grows with the position "
+    "(pairs of dimensions turn at different speeds, as in the sinusoids of the original "
+    "transformer). The dot product q·k of two rotated vectors then depends on how far apart the "
+    "two tokens are, not on where they are. The step-through shows q and k before and after the rotation.")
+
     def on_model_info(self, info: ModelInfo) -> None:
         st = info.structure
         self.hover = ""
@@ -45,6 +52,9 @@ class PositionalPanel(Panel):
             self.table = self.cosine = None
             return
         self.table, self.positional, self.base = st.positions, st.positional, st.sinusoid_base
+        if self.positional == "rope":
+            self.cosine = None
+            return
         n = min(len(self.table), MAX_COSINE_POSITIONS)
         rows = self.table[:n].astype(np.float64)
         norms = np.linalg.norm(rows, axis=1)
@@ -81,11 +91,11 @@ class PositionalPanel(Panel):
         c = Colours(self)
         p.fillRect(self.rect(), c.bg)
         m = 16.0
-        if self.table is None:
+        if self.table is None or self.positional == "rope":
             p.setFont(font(1.2))
             p.setPen(c.fg)
             p.drawText(self.rect().adjusted(16, 16, -16, -16), Qt.AlignLeft | Qt.TextWordWrap,
-                       "No position table for this model.")
+                       self.rope_text() if self.positional == "rope" else self.tr("No position table for this model."))
             return
         n_ctx, d = self.table.shape
         f_big, f_small = font(1.5), font(1.0)

@@ -294,15 +294,25 @@ class StageCanvas(QWidget):
         f = font(1.0, bold=True)
         label_w = max(text_width(font(1.0, bold=True), q_label), *(text_width(font(1.0), _label(t)) for t in s.tokens)) + 12
         label_w = min(label_w, right.width() * 0.35)
-        self._header(p, c, right.left() + label_w, right.top(), right.width() - label_w, f"q   ({dh} numbers)")
         qh = line_height(f) * 1.6
-        p.setFont(f)
-        p.setPen(c.accent)
-        p.drawText(QRectF(right.left(), right.top() + header_h, label_w - 8, qh), Qt.AlignRight | Qt.AlignVCenter, q_label)
-        draw_heat(p, QRectF(right.left() + label_w, right.top() + header_h + 2, right.width() - label_w, qh - 4),
-                  s.q[None, :], theme.SCORE_CMAP, -lim, lim, number_font=font(0.85), outline=c.accent)
-        top = right.top() + header_h + qh + 10
-        self._header(p, c, right.left() + label_w, top, right.width() - label_w, "k_j")
+        top = right.top()
+        rows_q = [(f"q   ({dh} numbers)", s.q)]
+        if s.q_before is not None:  # RoPE: x W_Q, then the same vector turned by the position's angles
+            rows_q = [(f"q = x W_Q   ({dh} numbers, before RoPE)", s.q_before),
+                      (f"q after RoPE: rotated by position {s.query}", s.q)]
+            lim = symmetric(s.q, s.k, s.q_before)
+        for caption, vector in rows_q:
+            self._header(p, c, right.left() + label_w, top, right.width() - label_w, caption)
+            p.setFont(f)
+            p.setPen(c.accent)
+            p.drawText(QRectF(right.left(), top + header_h, label_w - 8, qh), Qt.AlignRight | Qt.AlignVCenter, q_label)
+            draw_heat(p, QRectF(right.left() + label_w, top + header_h + 2, right.width() - label_w, qh - 4),
+                      vector[None, :], theme.SCORE_CMAP, -lim, lim, number_font=font(0.85), outline=c.accent)
+            top += header_h + qh + 10
+        k_caption = "k_j after RoPE (each rotated by its own position j)" if s.k_before is not None else "k_j"
+        if s.kv_head is not None:
+            k_caption += f"   · key/value head {s.kv_head} of {s.n_kv_heads}, shared with other query heads"
+        self._header(p, c, right.left() + label_w, top, right.width() - label_w, k_caption)
         rows = QRectF(right.left(), top + header_h, right.width(), right.bottom() - top - header_h)
         keys, row_h = self._key_rows(rows, s)
         x = self._labels(p, c, s, keys, rows.left(), rows.top(), row_h)

@@ -21,9 +21,9 @@ from torch import nn
 from model.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pairs
 from model.errors import ModelFileError
 from model.formats.hf import (
-    architecture_names,
     CONFIG_FILE,
     TOKENIZER_FILE,
+    architecture_names,
     check_finite,
     config_int,
     folder_name,

@@ -18,13 +18,17 @@ TOL = dict(atol=1e-5, rtol=1e-5)
 def numpy_reference(trace, info, layer, head, i):
     """The textbook formulas written out once more, independently of model.stepthrough."""
     hw = info.head_weights
+    kv = head // hw.kv_group
     x = trace.attn_in[layer].astype(np.float64)
     q = x @ hw.w_q[layer][head] + hw.b_q[layer][head]
-    k = x @ hw.w_k[layer][head] + hw.b_k[layer][head]
-    v = x @ hw.w_v[layer][head] + hw.b_v[layer][head]
+    k = x @ hw.w_k[layer][kv] + hw.b_k[layer][kv]
+    v = x @ hw.w_v[layer][kv] + hw.b_v[layer][kv]
+    if trace.q_unrotated is not None:  # RoPE: the scores use the rotated q and k
+        q, k = trace.q[layer, head].astype(np.float64), trace.k[layer, head].astype(np.float64)
     s = q @ k.T / (np.sqrt(q.shape[1]) if hw.scaled else 1.0)
     if trace.causal:
         s = np.where(np.triu(np.ones_like(s, dtype=bool), 1), -np.inf, s)
+        s = np.where(np.isneginf(trace.masked_scores[layer, head]), -np.inf, s)  # sliding windows
     p = np.exp(s - s.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     return q, k, v, s, p, (p @ v) @ hw.w_o[layer][head]
@@ -54,7 +58,8 @@ def check_every_stage(model, text):
                 np.testing.assert_allclose(st.weighted_values.sum(0), st.z, **TOL)
                 np.testing.assert_allclose(st.delta, delta[i], **TOL)
                 assert st.weights.sum() == pytest.approx(1.0, abs=1e-9)
-                assert st.is_masked.sum() == (trace.n_tokens - 1 - i if trace.causal else 0)
+                assert st.is_masked.sum() == np.isneginf(trace.masked_scores[layer, head, i]).sum()
+                assert st.is_masked[i + 1:].all() if trace.causal else not st.is_masked.any()
                 residual = trace.resid_pre[layer, i]
                 expected_cos = delta[i] @ residual / np.linalg.norm(delta[i]) / np.linalg.norm(residual)
                 assert st.cosine == pytest.approx(expected_cos, abs=1e-5)
@@ -125,3 +130,22 @@ def test_model_structure_counts_every_parameter_once(tmp_path):
     assert counts["unembedding"] == 0  # tied: counted once, under embedding
     np.testing.assert_array_equal(st.positions[: model.trace("the king").n_tokens],
                                   model.trace("the king").embed_pos)
+
+
+@pytest.mark.parametrize("family", ["llama-llama3-untied", "qwen2-biases-tied", "mistral-window"])
+def test_llama_layout_heads_step_through_with_rope_and_shared_kv_heads(tmp_path, family):
+    """RoPE: the stages use q and k after the rotation (what the scores use), and show them
+    before it too; GQA: each query head reads its key/value head's W_K and W_V."""
+    from tests.model.test_hf_llama import make
+
+    make(tmp_path / family, family)
+    model = load_tracing_model(tmp_path / family)
+    info, trace = check_every_stage(model, "the king and the queen were happy")
+    hw = info.head_weights
+    assert hw.kv_group > 1 and len(hw.w_k[0]) == trace.n_heads // hw.kv_group
+    for head in range(trace.n_heads):
+        st = head_steps(trace, hw, 1, head, -1)
+        np.testing.assert_allclose(st.q_before, trace.q_unrotated[1, head, -1], **TOL)
+        np.testing.assert_allclose(st.k_before, trace.k_unrotated[1, head], **TOL)
+        assert not np.allclose(st.q_before, st.q)  # the rotation did something at the last position
+        assert st.kv_head == head // hw.kv_group and st.n_kv_heads == len(hw.w_k[1])
