@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     def shot(name: str) -> None:
         if args.only is not None and name not in args.only:
             return
+        window.worker.wait_until_idle(60)
         settle(app)
         path = args.out_dir / f"{args.prefix}{name}.png"
         window.grab().save(str(path))
