@@ -8,7 +8,7 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QWidget
 
 from explorer.views.base import Panel
-from explorer.views.paint import Colours, draw_rich, font, line_height, text_width
+from explorer.views.paint import Colours, begin_paint, draw_rich, font, line_height, text_width
 from model.info import ModelInfo
 from model.lessons import Gpt3Counts
 
@@ -52,10 +52,7 @@ class AnatomyPanel(Panel):
         return sum(n for _, n, _ in self.rows)
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing)
-        c = Colours(self)
-        p.fillRect(self.rect(), c.bg)
+        p, c = begin_paint(self)
         m = 16.0
         col_w = (self.width() - 3 * m) / 2
         self._table(p, c, QRectF(m, m, col_w, self.height() - 2 * m),

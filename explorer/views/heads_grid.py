@@ -103,7 +103,6 @@ class HeadsGridPanel(Panel):
             self.image.setImage(mosaic(trace.pattern), levels=(0.0, 1.0), autoLevels=False)
             if trace.pattern.shape != self._drawn_shape:
                 self._drawn_shape = trace.pattern.shape
-                step = T + GAP
                 self._fit_to_top()
                 self._draw_kv_groups(L, H, T)
         self._draw_outline()

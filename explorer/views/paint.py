@@ -188,3 +188,13 @@ def draw_rich(painter: QPainter, rect: QRectF, text: str, f: QFont, colour: QCol
     doc.drawContents(painter)
     painter.restore()
     return size.width()
+
+
+def begin_paint(widget: QWidget) -> tuple[QPainter, Colours]:
+    """A painter on ``widget`` with antialiasing, its colours, and the background filled:
+    how every self-painted panel starts its paintEvent."""
+    p = QPainter(widget)
+    p.setRenderHint(QPainter.Antialiasing)
+    c = Colours(widget)
+    p.fillRect(widget.rect(), c.bg)
+    return p, c

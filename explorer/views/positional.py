@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QPainter, QPen
+from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QWidget
 
 from explorer import theme
 from explorer.views.base import Panel
-from explorer.views.paint import Colours, draw_heat, draw_rich, font, line_height
+from explorer.views.paint import begin_paint, draw_heat, draw_rich, font, line_height
 from model.info import ModelInfo
 
 MAX_COSINE_POSITIONS = 128  # the cosine map's side: beyond this a cell is under a pixel
@@ -86,10 +86,7 @@ class PositionalPanel(Panel):
 
     # ------------------------------------------------------------------ painting
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing)
-        c = Colours(self)
-        p.fillRect(self.rect(), c.bg)
+        p, c = begin_paint(self)
         m = 16.0
         if self.table is None or self.positional == "rope":
             p.setFont(font(1.2))

@@ -20,6 +20,7 @@ from explorer import theme
 from explorer.views.base import STAGES, Panel
 from explorer.views.paint import (
     Colours,
+    begin_paint,
     draw_hatched,
     draw_heat,
     draw_rich,
@@ -103,10 +104,7 @@ class StageCanvas(QWidget):
 
     # ------------------------------------------------------------------ painting
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing)
-        c = Colours(self)
-        p.fillRect(self.rect(), c.bg)
+        p, c = begin_paint(self)
         m = 16.0
         y = m
         y = self._chips(p, c, m, y) + 10
