@@ -170,8 +170,33 @@ class TextTokenizer:
             ids.insert(0, self.bos_token_id)
             offsets.insert(0, (0, 0))
             special.insert(0, True)
-        strings = tuple(self.id_to_token(i) for i in ids)
-        return Encoding(tuple(ids), strings, tuple(offsets), tuple(special))
+        strings = join_byte_pieces(text, [self.id_to_token(i) for i in ids], offsets)
+        return Encoding(tuple(ids), tuple(strings), tuple(offsets), tuple(special))
 
     def decode(self, ids: list[int] | tuple[int, ...]) -> str:
         return self._tok.decode([int(i) for i in ids], skip_special_tokens=True)
+
+
+def join_byte_pieces(text: str, strings: list[str], offsets: list[tuple[int, int]]) -> list[str]:
+    """Name byte-level tokens that hold only part of a character by that character.
+
+    A byte-level BPE model sees "注" as three tokens of one UTF-8 byte each; each decodes to
+    U+FFFD on its own. Such a run of tokens covering the same characters is shown as
+    "注 1/3", "注 2/3", "注 3/3": the model's real token count, readable.
+    """
+    out = list(strings)
+    i = 0
+    while i < len(out):
+        if "\ufffd" not in out[i] or offsets[i][1] <= offsets[i][0]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(out) and offsets[j + 1] == offsets[i] and "\ufffd" in out[j + 1]:
+            j += 1
+        start, end = offsets[i]
+        piece = text[start:end].strip() or text[start:end]
+        n = j - i + 1
+        for k in range(i, j + 1):
+            out[k] = f"{piece} {k - i + 1}/{n}" if n > 1 else piece
+        i = j + 1
+    return out

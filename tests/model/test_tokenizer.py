@@ -88,3 +88,29 @@ def test_appending_a_sampled_token_reads_naturally(text, token, kind, expected):
 def test_tokenizer_kind(wordpiece_file, byte_bpe_file):
     assert TextTokenizer.from_file(wordpiece_file).kind == "wordpiece"
     assert TextTokenizer.from_file(byte_bpe_file).kind == "byte_level"
+
+
+def test_byte_level_pieces_of_one_character_are_named_by_it():
+    """Chinese, emoji and accents: a character split over several byte tokens is shown as
+    that character with the piece number, never as U+FFFD, and the token count is the model's."""
+    from tests.model.conftest import train_byte_bpe
+
+    tok = TextTokenizer(train_byte_bpe())
+    enc = tok.encode("注意力 😀 café")
+    assert not any("\ufffd" in s for s in enc.strings)
+    assert enc.strings[:3] == ("注 1/3", "注 2/3", "注 3/3")
+    assert "😀 4/4" in enc.strings and "é 2/2" in enc.strings
+    assert len(enc.strings) == len(enc.ids)
+
+
+def test_chinese_on_a_qwen_layout_model_shows_the_tokens_it_sees(tmp_path):
+    from model.loading import load_tracing_model
+    from tests.model.test_hf_llama import make
+
+    make(tmp_path / "qwen", "qwen2-biases-tied")
+    model = load_tracing_model(tmp_path / "qwen")
+    trace = model.trace("多头注意力")
+    assert not any("\ufffd" in s for s in trace.token_strings)
+    text = "".join(s.split(" ")[0] for s in trace.token_strings if not s.endswith(("2/3", "3/3")))
+    assert "多头注意力" in text
+    assert trace.offsets[-1][1] == len("多头注意力")
