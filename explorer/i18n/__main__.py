@@ -16,7 +16,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from explorer.i18n import HERE, LANGUAGES, qm_path, ts_path
+from explorer.i18n import DEFAULT, HERE, LANGUAGES, qm_path, ts_path
 
 EXPLORER = HERE.parent
 
@@ -35,7 +35,7 @@ def sources() -> list[str]:
 
 
 def update(language: str) -> None:
-    subprocess.run([tool("pyside6-lupdate"), *sources(), "-no-obsolete", "-locations", "none",
+    subprocess.run([tool("pyside6-lupdate"), *sources(), "-no-obsolete", "-locations", "none", "-target-language", language,
                     "-ts", str(ts_path(language))], check=True, cwd=EXPLORER.parent)
 
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     status = 0
     for language in LANGUAGES:
-        if not ts_path(language).exists():
+        if language == DEFAULT or (args.command != "update" and not ts_path(language).exists()):
             continue
         if args.command == "update":
             update(language)
