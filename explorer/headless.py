@@ -89,12 +89,18 @@ def _drift():
 
 
 def _step():
-    """The step-through panel, when this build has one (it is registered as a tab)."""
-    from explorer.views.registry import tab_panel_classes
+    """The step-through panel, when this build has one."""
+    import importlib
 
-    for cls in tab_panel_classes():
-        if cls.__module__ == "explorer.views.step_through":
-            return cls
+    from explorer.views.base import Panel
+
+    try:
+        module = importlib.import_module("explorer.views.step_through")
+    except ImportError:
+        raise ExportError("this version of the app has no step-through view") from None
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, Panel) and value.__module__ == module.__name__:
+            return value
     raise ExportError("this version of the app has no step-through view")
 
 
@@ -280,8 +286,9 @@ def _application(args: argparse.Namespace):
     _quiet_offscreen_warnings()
     from explorer import theme
 
-    theme.apply_theme(app, args.theme, max(6, round(theme.DEFAULT_POINT_SIZE * args.scale)))
-    return app
+    look = theme.make_theme(args.theme, max(6, round(theme.DEFAULT_POINT_SIZE * args.scale)))
+    theme.apply_to_app(app, look)
+    return app, look
 
 
 _quieted = False
@@ -313,7 +320,7 @@ def run(args: argparse.Namespace) -> Path:
     """Check, load, trace, draw, write. Raises :class:`ExportError` with a one-line reason."""
     spec, numbers = parse_view(args.view)
     check_arguments(args)
-    app = _application(args)
+    app, look = _application(args)
     from explorer import runtime
     from explorer.export import export_panel
     from explorer.views.base import Selection
@@ -344,6 +351,7 @@ def run(args: argparse.Namespace) -> Path:
             raise ExportError(str(exc)) from exc
 
     panel = panel_class()
+    panel.apply_theme(look)  # as the window does for every panel it adds
     panel.resize(*args.size)
     panel.set_model_info(info)
     panel.set_selection(Selection(layer=layer, head=head, query=query))

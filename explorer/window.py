@@ -714,7 +714,7 @@ class MainWindow(QMainWindow):
         focus = QApplication.focusWidget()
         if focus is not None and (focus is self.heads_grid or self.heads_grid.isAncestorOf(focus)):
             return self.heads_grid
-        return self.tabs.currentWidget()
+        return self.current_tab_panel()
 
     def export_to(self, path: str, panel: Panel | None = None, width: int | None = None) -> bool:
         """Write ``panel`` (default: :meth:`export_panel`) to ``path``; a failure goes to the banner."""

@@ -10,9 +10,14 @@ from typing import Any, Literal
 
 from model.validation import check_config_dict
 
-Positional = Literal["learned", "sinusoidal"]
+Positional = Literal["learned", "sinusoidal", "rope"]
 NormPlacement = Literal["pre", "post"]
-Activation = Literal["gelu", "gelu_tanh", "relu"]
+Activation = Literal["gelu", "gelu_tanh", "relu", "silu"]
+Norm = Literal["layernorm", "rmsnorm"]
+# RoPE frequency schedules (Hugging Face ``rope_scaling["rope_type"]``). "dynamic" NTK
+# changes nothing while a sequence fits the context window, which ours always does.
+# "freq_factors": llama.cpp's per-frequency divisors (a GGUF file's rope_freqs tensor).
+ROPE_SCALING_TYPES = ("linear", "dynamic", "llama3", "yarn", "freq_factors")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,30 @@ class ModelConfig:
         source documents' hand-worked attention: no ÷√d_head on the scores, no LayerNorm
         anywhere (the blocks' and the final one become identities), no MLP (its output is
         zero). All on by default, which is every real model.
+
+    The Llama layout (Llama, Mistral, Qwen2/3, SmolLM) is ``positional="rope"``,
+    ``norm="rmsnorm"``, ``activation="silu"`` with ``gated_mlp=True``, usually without biases;
+    the defaults of these fields leave GPT-2 and BERT unchanged.
+
+    norm
+        ``"layernorm"`` or ``"rmsnorm"`` (x / rms(x) · g, no mean, no bias).
+    gated_mlp
+        SwiGLU-style MLP: ``proj(act(gate(x)) * fc(x))`` (``fc`` is Hugging Face's up_proj).
+    n_kv_heads
+        Key/value heads for grouped-query attention (0: one per query head). Query head h
+        uses kv head ``h // (n_heads // n_kv_heads)``.
+    head_dim
+        Width of each head (0: ``d_model // n_heads``; Qwen3 sets it explicitly).
+    attn_out_bias
+        Bias on the attention output projection (None: same as ``attn_bias``; Qwen2 has
+        q/k/v biases but none on the output).
+    qk_norm
+        RMSNorm over each head's q and k before the rotation (Qwen3).
+    rope_theta, rope_scaling
+        RoPE base and optional frequency schedule: ``(("rope_type", "llama3"), ("factor", 8.0), …)``,
+        the pairs of Hugging Face's ``rope_scaling`` dict (a tuple so the config stays hashable).
+    sliding_window
+        Each query sees only the last ``sliding_window`` keys, itself included (Mistral).
     """
 
     vocab_size: int
@@ -96,21 +125,43 @@ class ModelConfig:
     layer_norm: bool = True
     mlp: bool = True
     name: str = "transformer"
+    norm: Norm = "layernorm"
+    gated_mlp: bool = False
+    n_kv_heads: int = 0
+    head_dim: int = 0
+    attn_out_bias: bool | None = None
+    qk_norm: bool = False
+    rope_theta: float = 10000.0
+    rope_scaling: tuple[tuple[str, Any], ...] | None = None
+    sliding_window: int | None = None
 
     def __post_init__(self) -> None:
         if self.vocab_size <= 0:
             raise ValueError(f"vocab_size must be positive, got {self.vocab_size}")
         if self.n_ctx <= 0 or self.n_layers <= 0 or self.n_heads <= 0:
             raise ValueError("n_ctx, n_layers and n_heads must be positive")
-        if self.d_model % self.n_heads != 0:
+        if self.head_dim == 0 and self.d_model % self.n_heads != 0:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
             )
-        if self.positional not in ("learned", "sinusoidal"):
+        if self.n_kv_heads < 0 or self.n_heads % self.kv_heads != 0:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
+        if self.positional == "rope" and self.d_head % 2:
+            raise ValueError(f"RoPE needs an even head width, got {self.d_head}")
+        if self.norm not in ("layernorm", "rmsnorm"):
+            raise ValueError(f"unknown norm {self.norm!r}")
+        if self.rope_scaling is not None and self.rope_scaling_dict.get("rope_type") not in ROPE_SCALING_TYPES:
+            raise ValueError(
+                f"unknown rope_scaling type {self.rope_scaling_dict.get('rope_type')!r} "
+                f"(supported: {', '.join(ROPE_SCALING_TYPES)})"
+            )
+        if self.sliding_window is not None and self.sliding_window <= 0:
+            raise ValueError(f"sliding_window must be positive, got {self.sliding_window}")
+        if self.positional not in ("learned", "sinusoidal", "rope"):
             raise ValueError(f"unknown positional encoding {self.positional!r}")
         if self.norm_placement not in ("pre", "post"):
             raise ValueError(f"unknown norm placement {self.norm_placement!r}")
-        if self.activation not in ("gelu", "gelu_tanh", "relu"):
+        if self.activation not in ("gelu", "gelu_tanh", "relu", "silu"):
             raise ValueError(f"unknown activation {self.activation!r}")
         if self.output_token_ids is not None:
             ids = self.output_token_ids
@@ -136,7 +187,16 @@ class ModelConfig:
 
     @property
     def d_head(self) -> int:
-        return self.d_model // self.n_heads
+        return self.head_dim or self.d_model // self.n_heads
+
+    @property
+    def kv_heads(self) -> int:
+        """Key/value heads: ``n_kv_heads``, or ``n_heads`` when attention is not grouped."""
+        return self.n_kv_heads or self.n_heads
+
+    @property
+    def rope_scaling_dict(self) -> dict[str, Any]:
+        return dict(self.rope_scaling or ())
 
     @property
     def mlp_width(self) -> int:
@@ -157,6 +217,8 @@ class ModelConfig:
             data["output_token_ids"] = list(data["output_token_ids"])
         if data["adaptive_cutoffs"] is not None:
             data["adaptive_cutoffs"] = list(data["adaptive_cutoffs"])
+        if data["rope_scaling"] is not None:
+            data["rope_scaling"] = self.rope_scaling_dict
         return data
 
     @classmethod
@@ -164,7 +226,15 @@ class ModelConfig:
         """A config from ``config.json``'s object; every key is checked for type and range
         first (:func:`model.validation.check_config_dict`), so a wrong value raises a
         :class:`~model.validation.ConfigValueError` naming its key."""
+        data = dict(data)
+        if isinstance(data.get("rope_scaling"), dict):
+            data["rope_scaling"] = rope_scaling_pairs(data["rope_scaling"])
         return cls(**check_config_dict(data, {f.name for f in dataclasses.fields(cls)}))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def rope_scaling_pairs(scaling: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A ``rope_scaling`` dict as the sorted, hashable pairs :class:`ModelConfig` keeps."""
+    return tuple(sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in scaling.items()))

@@ -72,6 +72,11 @@ class ModelInfo:
     ``head_weights`` holds every head's W_Q, W_K, W_V, W_O (None when they cannot be read
     per head), for the step-through view; ``structure`` its parameter counts by kind and its
     position table (:mod:`model.anatomy`).
+    ``n_kv_heads``: key/value heads per layer under grouped-query attention (None: one per
+    query head); query head h shares kv head ``kv_head(h)``. ``positional`` is "learned",
+    "sinusoidal" or "rope" (no position vector is added: q and k are rotated).
+    ``weights_note`` says when the weights are not the original ones (dequantized GGUF);
+    show it wherever the model's numbers are shown.
     """
 
     name: str
@@ -89,6 +94,10 @@ class ModelInfo:
     source: str = ""
     head_weights: HeadWeights | None = None
     structure: ModelStructure | None = None
+    n_kv_heads: int | None = None
+    positional: str = "learned"
+    weights_note: str = ""
+    n_params: int = 0
 
     def __post_init__(self) -> None:
         if self.embedding_table.ndim != 2 or self.embedding_table.shape[0] != len(self.vocabulary):
@@ -103,3 +112,9 @@ class ModelInfo:
     @property
     def vocab_size(self) -> int:
         return len(self.vocabulary)
+
+    def kv_head(self, head: int) -> int:
+        """The key/value head query head ``head`` reads (itself without grouped-query attention)."""
+        if self.n_kv_heads is None:
+            return head
+        return head // (self.n_heads // self.n_kv_heads)

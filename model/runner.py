@@ -44,7 +44,9 @@ class TracingModel:
         name: str | None = None,
         device: str | torch.device = "cpu",
         max_tokens: int | None = None,
+        weights_note: str = "",
     ) -> None:
+        self.weights_note = weights_note
         self.device = torch.device(device)
         self.module = module.eval().to(self.device)
         self.tokenizer = tokenizer
@@ -87,6 +89,10 @@ class TracingModel:
             source=source,
             head_weights=try_head_weights(self.module, table if cfg.tie_embeddings else None),
             structure=model_structure(self.module),
+            n_kv_heads=cfg.n_kv_heads if cfg.kv_heads != cfg.n_heads else None,
+            positional=cfg.positional,
+            weights_note=self.weights_note,
+            n_params=self.module.num_parameters(),
         )
 
     @property
@@ -152,6 +158,8 @@ class TracingModel:
         def stack(suffix: str) -> np.ndarray:
             return torch.stack([cache[f"blocks.{i}.{suffix}"][0] for i in range(L)]).cpu().numpy()
 
+        rotary = "blocks.0.attn.q_unrotated" in cache
+
         written_in_place = all(
             cache[f"blocks.{i}.attn.head_out"].data_ptr() == head_out[i].data_ptr() for i in range(L)
         )
@@ -185,6 +193,8 @@ class TracingModel:
             probs=probs.cpu().numpy(),
             forward_ms=forward_ms,
             attn_in=stack("attn.in"),
+            q_unrotated=stack("attn.q_unrotated") if rotary else None,
+            k_unrotated=stack("attn.k_unrotated") if rotary else None,
         )
 
 

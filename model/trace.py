@@ -31,7 +31,13 @@ logit_positions   (P,)             positions whose next-token prediction was com
 logits            (P, V)           logits over the full vocabulary (−∞ where the model
                                    cannot predict a token)
 probs             (P, V)           softmax(logits) at temperature 1
+q_unrotated,      (L, H, T, dh)    RoPE models only (else None): q and k before their
+k_unrotated                        rotation; q and k above are after it (what the
+                                   scores use)
 ================  ===============  =====================================================
+
+Under grouped-query attention (``ModelInfo.n_kv_heads`` < ``n_heads``) k and v are given per
+query head: heads that share a key/value head hold the same k and v.
 
 Activations can also be read by their stable names (see
 :func:`model.transformer.activation_names`): ``trace["blocks.0.attn.pattern"]``.
@@ -48,6 +54,8 @@ _PER_LAYER = {
     "resid_pre": "resid_pre",
     "attn.in": "attn_in",
     "attn.q": "q",
+    "attn.q_unrotated": "q_unrotated",
+    "attn.k_unrotated": "k_unrotated",
     "attn.k": "k",
     "attn.v": "v",
     "attn.scores": "scores",
@@ -99,6 +107,8 @@ class Trace:
     probs: np.ndarray
     forward_ms: float = 0.0
     attn_in: np.ndarray | None = None
+    q_unrotated: np.ndarray | None = None
+    k_unrotated: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         T = len(self.token_ids)
@@ -135,6 +145,9 @@ class Trace:
             "logits": (P, V),
             "probs": (P, V),
         }
+        for name in ("q_unrotated", "k_unrotated"):
+            if getattr(self, name) is not None:
+                expected[name] = (L, H, T, dh)
         for name, shape in expected.items():
             array = getattr(self, name)
             if array is None and name == "attn_in":

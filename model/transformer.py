@@ -19,16 +19,21 @@ from model.config import ModelConfig
 Cache = dict[str, torch.Tensor]
 
 
-def activation_names(n_layers: int) -> list[str]:
+def activation_names(n_layers: int, rotary: bool = False) -> list[str]:
     """The ordered names of everything one traced forward pass captures.
 
     This list is a contract: panels look activations up by these names and a test pins it.
+    ``rotary``: a RoPE model also captures q and k before their rotation
+    (``attn.q_unrotated``, ``attn.k_unrotated``); ``attn.q`` / ``attn.k`` are always what
+    the scores use. Under grouped-query attention k and v are given per query head.
     """
     names = ["embed.token", "embed.pos"]
     for i in range(n_layers):
         p = f"blocks.{i}"
+        names += [f"{p}.resid_pre"]
+        if rotary:
+            names += [f"{p}.attn.q_unrotated", f"{p}.attn.k_unrotated"]
         names += [
-            f"{p}.resid_pre",
             f"{p}.attn.in",
             f"{p}.attn.q",
             f"{p}.attn.k",
@@ -62,7 +67,118 @@ def _activation(kind: str):
         return F.gelu
     if kind == "gelu_tanh":
         return lambda x: F.gelu(x, approximate="tanh")
+    if kind == "silu":
+        return F.silu
     return F.relu
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x²) + eps) · g, computed in float32 (as Llama's reference does)."""
+
+    def __init__(self, width: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(width))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * h.to(x.dtype)
+
+
+def _norm(cfg: ModelConfig, width: int | None = None) -> nn.Module:
+    """The model's normalisation over ``width`` features (default d_model): LayerNorm or
+    RMSNorm, or none at all for the lesson models (``cfg.layer_norm`` False)."""
+    width = width or cfg.d_model
+    if not cfg.layer_norm:
+        return nn.Identity()
+    if cfg.norm == "rmsnorm":
+        return RMSNorm(width, cfg.layer_norm_eps)
+    return nn.LayerNorm(width, eps=cfg.layer_norm_eps)
+
+
+def rope_frequencies(cfg: ModelConfig) -> tuple[torch.Tensor, float]:
+    """RoPE inverse frequencies (d_head/2,) and the factor cos/sin are scaled by.
+
+    Follows Hugging Face's ``modeling_rope_utils`` for the default schedule and the
+    ``linear``, ``llama3`` and ``yarn`` ones; ``dynamic`` NTK equals the default while a
+    sequence fits the context window, and ours always does.
+    """
+    dim = cfg.d_head
+    exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim  # (dim/2,)
+    inv_freq = 1.0 / (cfg.rope_theta ** exponents)
+    scaling = cfg.rope_scaling_dict
+    kind = scaling.get("rope_type", "default")
+    factor = float(scaling.get("factor", 1.0))
+    if kind == "linear":
+        return inv_freq / factor, 1.0
+    if kind == "llama3":
+        old_ctx = scaling["original_max_position_embeddings"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > old_ctx / low, inv_freq / factor, inv_freq)
+        smooth = (old_ctx / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < old_ctx / high) * ~(wavelen > old_ctx / low)
+        return torch.where(medium, smoothed, scaled), 1.0
+    if kind == "yarn":
+        return _yarn_frequencies(cfg, scaling, dim)
+    if kind == "freq_factors":  # llama.cpp's rope_freqs: Llama 3.1+'s schedule, precomputed
+        return inv_freq / torch.tensor(scaling["factors"], dtype=torch.float32), 1.0
+    return inv_freq, 1.0
+
+
+def _yarn_frequencies(cfg: ModelConfig, scaling: dict, dim: int) -> tuple[torch.Tensor, float]:
+    """YaRN (Peng et al. 2023): interpolate the slow dimensions, keep the fast ones."""
+    base, factor = cfg.rope_theta, float(scaling["factor"])
+    old_ctx = scaling.get("original_max_position_embeddings") or cfg.n_ctx
+
+    def mscale(scale: float, m: float = 1.0) -> float:
+        return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+    attention = scaling.get("attention_factor")
+    if attention is None:
+        m, m_all = scaling.get("mscale"), scaling.get("mscale_all_dim")
+        attention = mscale(factor, m) / mscale(factor, m_all) if m and m_all else mscale(factor)
+    beta_fast, beta_slow = scaling.get("beta_fast") or 32, scaling.get("beta_slow") or 1
+
+    def correction_dim(rotations: float) -> float:
+        return (dim * math.log(old_ctx / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+    low, high = correction_dim(beta_fast), correction_dim(beta_slow)
+    if scaling.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001  # no zero-width ramp
+    ramp = torch.clamp((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low), 0, 1)
+    pos_freqs = base ** (torch.arange(0, dim, 2).float() / dim)
+    keep = 1 - ramp  # 1: extrapolate (unchanged frequency), 0: interpolate (divided by factor)
+    inv_freq = (1.0 / (factor * pos_freqs)) * (1 - keep) + (1.0 / pos_freqs) * keep
+    return inv_freq, float(attention)
+
+
+class RotaryEmbedding(nn.Module):
+    """cos and sin tables for positions 0..T-1, each (T, d_head): the pair (i, i + d_head/2)
+    of every q and k is rotated by angle position · inv_freq[i] (Hugging Face's layout)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        inv_freq, self.scale = rope_frequencies(cfg)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+        positions = torch.arange(T, device=self.inv_freq.device).float()
+        freqs = positions[:, None] * self.inv_freq[None, :]  # (T, d_head/2)
+        angles = torch.cat((freqs, freqs), dim=-1)  # (T, d_head)
+        return angles.cos() * self.scale, angles.sin() * self.scale
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Apply RoPE to x (B, nh, T, hs): x·cos + rotate_half(x)·sin."""
+    half = x.shape[-1] // 2
+    rotated_half = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated_half * sin
 
 
 class Attention(nn.Module):
@@ -72,26 +188,57 @@ class Attention(nn.Module):
         super().__init__()
         self.n_heads, self.d_head, self.causal = cfg.n_heads, cfg.d_head, cfg.causal
         self.divisor = math.sqrt(cfg.d_head) if cfg.scale_scores else 1.0  # lessons: no ÷√dₖ
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=cfg.attn_bias)
-        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.attn_bias)
-        future = torch.triu(torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool), diagonal=1)
-        self.register_buffer("future_mask", future, persistent=False)
+        self.n_kv = cfg.kv_heads
+        self.window = cfg.sliding_window
+        widths = (cfg.n_heads * cfg.d_head, self.n_kv * cfg.d_head, self.n_kv * cfg.d_head)  # q, k, v
+        self.widths = widths
+        self.qkv = nn.Linear(cfg.d_model, sum(widths), bias=cfg.attn_bias)
+        out_bias = cfg.attn_bias if cfg.attn_out_bias is None else cfg.attn_out_bias
+        self.out = nn.Linear(widths[0], cfg.d_model, bias=out_bias)
+        self.q_norm = _norm(cfg, cfg.d_head) if cfg.qk_norm else None
+        self.k_norm = _norm(cfg, cfg.d_head) if cfg.qk_norm else None
+        if cfg.positional != "rope":  # a RoPE model's context can be 8k+: its mask is built per call
+            future = torch.triu(torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool), diagonal=1)
+            self.register_buffer("future_mask", future, persistent=False)
 
-    def forward(self, x: torch.Tensor, cache: Cache | None = None, prefix: str = "") -> torch.Tensor:
+    def hidden_mask(self, T: int, device: torch.device) -> torch.Tensor:
+        """(T, T) True where a query may not look: later keys, and with a sliding window,
+        keys ``window`` or more positions back."""
+        if hasattr(self, "future_mask"):
+            return self.future_mask[:T, :T]
+        mask = torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
+        if self.window is not None:
+            mask |= torch.ones(T, T, dtype=torch.bool, device=device).tril(-self.window)
+        return mask
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cache: Cache | None = None,
+        prefix: str = "",
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         B, T, C = x.shape
-        nh, hs = self.n_heads, self.d_head
-        q, k, v = self.qkv(x).split(C, dim=2)
+        nh, hs, nkv = self.n_heads, self.d_head, self.n_kv
+        q, k, v = self.qkv(x).split(self.widths, dim=2)
         q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        v = v.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
+        v = v.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q_unrotated, k_unrotated = q, k
+        if rope is not None:
+            q, k = rotate(q, *rope), rotate(k, *rope)
+        if nkv != nh:  # grouped-query attention: query head h reads kv head h // (nh / nkv)
+            k, v, k_unrotated = (t.repeat_interleave(nh // nkv, dim=1) for t in (k, v, k_unrotated))  # (B, nh, T, hs)
         scores = (q @ k.transpose(-2, -1)) / self.divisor  # (B, nh, T, T)
         if self.causal:
-            masked = scores.masked_fill(self.future_mask[:T, :T], float("-inf"))
+            masked = scores.masked_fill(self.hidden_mask(T, x.device), float("-inf"))
         else:
             masked = scores
         pattern = torch.softmax(masked, dim=-1)  # (B, nh, T, T), each query row sums to 1
         z = pattern @ v  # (B, nh, T, hs)
-        out = self.out(z.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+        out = self.out(z.transpose(1, 2).reshape(B, T, nh * hs))  # (B, T, C)
         if cache is not None:
             cache[f"{prefix}in"] = x  # the rows this head reads: LN output (pre-norm) or the residual
             w_o = self.out.weight.view(C, nh, hs).permute(1, 2, 0)  # (nh, hs, d_model): W_O split by head
@@ -102,6 +249,8 @@ class Attention(nn.Module):
                 buffer = None
             head_out = torch.matmul(z, w_o, out=buffer)  # (B, nh, T, d_model)
             cache[f"{prefix}q"], cache[f"{prefix}k"], cache[f"{prefix}v"] = q, k, v
+            if rope is not None:
+                cache[f"{prefix}q_unrotated"], cache[f"{prefix}k_unrotated"] = q_unrotated, k_unrotated
             cache[f"{prefix}scores"] = scores
             cache[f"{prefix}masked_scores"] = masked
             cache[f"{prefix}pattern"] = pattern
@@ -114,10 +263,13 @@ class MLP(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.fc = nn.Linear(cfg.d_model, cfg.mlp_width, bias=cfg.mlp_bias)
+        self.gate = nn.Linear(cfg.d_model, cfg.mlp_width, bias=cfg.mlp_bias) if cfg.gated_mlp else None
         self.proj = nn.Linear(cfg.mlp_width, cfg.d_model, bias=cfg.mlp_bias)
         self.act = _activation(cfg.activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gate is not None:  # SwiGLU: act(gate(x)) scales the up projection elementwise
+            return self.proj(self.act(self.gate(x)) * self.fc(x))
         return self.proj(self.act(self.fc(x)))
 
 
@@ -131,16 +283,18 @@ class Block(nn.Module):
         super().__init__()
         self.prefix = f"blocks.{index}."
         self.pre_norm = cfg.norm_placement == "pre"
-        self.ln1 = _layer_norm(cfg)
+        self.ln1 = _norm(cfg)
         self.attn = Attention(cfg)
-        self.ln2 = _layer_norm(cfg)
+        self.ln2 = _norm(cfg)
         self.mlp = MLP(cfg) if cfg.mlp else None
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cache: Cache | None = None, rope: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         p = self.prefix
         if self.pre_norm:
-            mid = x + self.drop(self.attn(self.ln1(x), cache, p + "attn."))
+            mid = x + self.drop(self.attn(self.ln1(x), cache, p + "attn.", rope))
             mlp_out = self._mlp(self.ln2(mid))
             post = mid + self.drop(mlp_out)
         else:
@@ -156,10 +310,6 @@ class Block(nn.Module):
         return self.mlp(x) if self.mlp is not None else torch.zeros_like(x)
 
 
-def _layer_norm(cfg: ModelConfig) -> nn.Module:
-    return nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.layer_norm else nn.Identity()
-
-
 class Transformer(nn.Module):
     """Token embedding (+ optional projection) + positions (→ LayerNorm, for BERT) → blocks →
     final norm → unembedding (absent when ``cfg.has_lm_head`` is False)."""
@@ -173,8 +323,11 @@ class Transformer(nn.Module):
             if cfg.embed_width != cfg.d_model
             else None
         )
+        self.rope = RotaryEmbedding(cfg) if cfg.positional == "rope" else None
         if cfg.positional == "learned":
             self.pos_embed = nn.Embedding(cfg.n_ctx, cfg.d_model)
+        elif cfg.positional == "rope":
+            self.pos_embed = None  # RoPE adds no position vector: it rotates q and k in every head
         else:
             self.pos_embed = None
             table = sinusoidal_positions(cfg.n_ctx, cfg.d_model, cfg.sinusoid_base)
@@ -182,7 +335,7 @@ class Transformer(nn.Module):
         self.embed_ln = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) if cfg.embed_layer_norm else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
-        self.ln_f = _layer_norm(cfg) if cfg.norm_placement == "pre" else None
+        self.ln_f = _norm(cfg) if cfg.norm_placement == "pre" else None
         self.unembed: nn.Module | None
         if not cfg.has_lm_head:
             self.unembed = None
@@ -210,6 +363,8 @@ class Transformer(nn.Module):
     def positions(self, T: int) -> torch.Tensor:
         if self.pos_embed is not None:
             return self.pos_embed.weight[:T]
+        if self.rope is not None:
+            return self.tok_embed.weight.new_zeros(T, self.cfg.d_model)  # nothing is added
         return self.sinusoids[:T]
 
     def hidden(self, idx: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
@@ -223,8 +378,9 @@ class Transformer(nn.Module):
         if self.embed_ln is not None:
             x = self.embed_ln(x)  # BERT normalises the summed embeddings; resid_pre[0] is the result
         x = self.drop(x)
+        rope = self.rope(T) if self.rope is not None else None  # (T, d_head) cos and sin
         for block in self.blocks:
-            x = block(x, cache)
+            x = block(x, cache, rope)
         final = self.ln_f(x) if self.ln_f is not None else x
         if cache is not None:
             cache["embed.token"], cache["embed.pos"], cache["final_norm"] = token, pos, final

@@ -24,6 +24,7 @@ naming the file and, where there is one, the key:
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -39,6 +40,7 @@ from model.errors import ModelFileError
 if TYPE_CHECKING:
     from model.config import ModelConfig
     from model.tokenizer import TextTokenizer
+    from model.transformer import Transformer
 
 # config.json, a shard index or tokenizer.json: the largest real ones are a few MB (a
 # 250k-token tokenizer.json is ~17 MB). Anything far beyond is not one of them.
@@ -51,6 +53,9 @@ MAX_ABS_WEIGHT = 1e5
 
 # Refuse a model whose estimated load peak exceeds this share of the available memory.
 MEMORY_SHARE = 0.8
+# A model with a long context traces at most as many tokens as fit in this share of the
+# memory available once it is loaded (the window keeps copies of a trace, too).
+TRACE_SHARE = 0.25
 
 
 class ConfigValueError(ValueError):
@@ -126,7 +131,7 @@ def read_json(path: str | Path, what: str = "file", max_bytes: int = MAX_JSON_BY
             raise ModelFileError(path, f"is {size / 2**20:.0f} MB; a {what} is at most {max_bytes // 2**20} MB")
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 1)
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.removeprefix(codecs.BOM_UTF8).decode("utf-8"))  # a BOM is not an error
     except PermissionError as exc:
         raise ModelFileError(path, f"permission denied: this {what} cannot be read") from exc
     except OSError as exc:
@@ -234,6 +239,22 @@ def int_tuple(value: object, key: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def name_value_pairs(value: object, key: str) -> tuple[tuple[str, Any], ...]:
+    """``[["rope_type", "llama3"], ["factor", 8.0], …]``: names with numbers or strings."""
+    if not isinstance(value, (list, tuple)):
+        raise ConfigValueError(key, f"must be a list of [name, value] pairs, got {_show(value)}")
+    pairs = []
+    for item in value:
+        if (not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], str)
+                or not isinstance(item[1], (str, int, float, bool, type(None)))):
+            raise ConfigValueError(key, f"must hold [name, value] pairs, found {_show(item)}")
+        number = item[1]
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ConfigValueError(key, f"{item[0]} must be finite, got {_show(number)}")
+        pairs.append((item[0], item[1]))
+    return tuple(pairs)
+
+
 def optional(check: Callable[[object, str], Any]) -> Callable[[object, str], Any]:
     def check_or_none(value: object, key: str) -> Any:
         return None if value is None else check(value, key)
@@ -252,9 +273,9 @@ CONFIG_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "d_mlp": non_negative_int,
     "d_embed": non_negative_int,
     "causal": boolean,
-    "positional": one_of("learned", "sinusoidal"),
+    "positional": one_of("learned", "sinusoidal", "rope"),
     "norm_placement": one_of("pre", "post"),
-    "activation": one_of("gelu", "gelu_tanh", "relu"),
+    "activation": one_of("gelu", "gelu_tanh", "relu", "silu"),
     "layer_norm_eps": positive_float,
     "attn_bias": boolean,
     "mlp_bias": boolean,
@@ -268,7 +289,19 @@ CONFIG_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "output_token_ids": optional(int_tuple),
     "embed_layer_norm": boolean,
     "has_lm_head": boolean,
+    "scale_scores": boolean,
+    "layer_norm": boolean,
+    "mlp": boolean,
     "name": text,
+    "norm": one_of("layernorm", "rmsnorm"),
+    "gated_mlp": boolean,
+    "n_kv_heads": non_negative_int,
+    "head_dim": non_negative_int,
+    "attn_out_bias": optional(boolean),
+    "qk_norm": boolean,
+    "rope_theta": positive_float,
+    "rope_scaling": optional(lambda value, key: name_value_pairs(value, key)),
+    "sliding_window": optional(positive_int),
 }
 
 
@@ -371,6 +404,27 @@ def check_config(cfg: ModelConfig, path: Path, keys: Mapping[str, str] | None = 
         )
 
 
+def trace_bytes(cfg: ModelConfig, n_tokens: int) -> int:
+    """Peak bytes of one trace of ``n_tokens``: every captured tensor (scores, masked scores
+    and pattern are L·H·T² each; q, k, v, the residuals and every head's output grow with
+    T·d) and its numpy copy in the Trace, plus one position's logits and probabilities."""
+    T, L, H, d = n_tokens, cfg.n_layers, cfg.n_heads, cfg.d_model
+    per_layer = 3 * H * T * T + H * T * d + 8 * T * d + 2 * T * cfg.mlp_width
+    return 2 * 4 * L * per_layer + 4 * 4 * cfg.vocab_size
+
+
+def tokens_that_fit(cfg: ModelConfig, budget: float) -> int:
+    """The most tokens (at least 1, at most n_ctx) whose trace fits in ``budget`` bytes."""
+    low, high = 1, cfg.n_ctx
+    while low < high:
+        mid = (low + high + 1) // 2
+        if trace_bytes(cfg, mid) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
 def check_file_fits(path: Path) -> None:
     """Refuse a weights file larger than the memory available to read it into."""
     have = available_memory()
@@ -416,6 +470,17 @@ def check_tensor(
     return values
 
 
+def build_module(cfg: ModelConfig, path: Path) -> Transformer:
+    """``Transformer(cfg)``, with running out of memory (the estimate is an estimate, and
+    other programs allocate too) reported against the config file ``path``."""
+    from model.transformer import Transformer  # noqa: F811 (imported for typing above)
+
+    try:
+        return Transformer(cfg)
+    except (MemoryError, RuntimeError) as exc:
+        raise ModelFileError(path, f"not enough memory to build this model ({exc})") from exc
+
+
 @torch.inference_mode()
 def probe_forward(module: torch.nn.Module, path: Path, n_tokens: int = 4) -> None:
     """Run a few tokens through ``module`` and require every captured internal to be finite.
@@ -433,7 +498,10 @@ def probe_forward(module: torch.nn.Module, path: Path, n_tokens: int = 4) -> Non
         idx[0, 0] = cfg.bos_token_id
     device = next(module.parameters()).device
     cache: dict[str, torch.Tensor] = {}
-    module(idx.to(device), cache=cache, logit_positions=torch.tensor([T - 1], device=device))
+    try:  # a safety net: the checks before it should leave nothing for this to catch
+        module(idx.to(device), cache=cache, logit_positions=torch.tensor([T - 1], device=device))
+    except (RuntimeError, ValueError, IndexError, MemoryError) as exc:
+        raise ModelFileError(path, f"a forward pass on {T} tokens fails ({exc})") from exc
     for name in activation_names(cfg.n_layers):
         value = cache.get(name)
         if name.endswith("masked_scores") or value is None:

@@ -16,6 +16,7 @@ from model.errors import ModelFileError
 from model.transformer import Transformer
 from model.validation import (
     ConfigValueError,
+    build_module,
     check_config,
     check_file_fits,
     check_folder,
@@ -87,7 +88,7 @@ def load_model(folder: str | Path) -> Transformer:
     cfg = load_config(folder)
     weights_path = folder / WEIGHTS_FILE
     state = read_safetensors(weights_path)
-    model = Transformer(cfg)
+    model = build_module(cfg, folder / CONFIG_FILE)
     expected = {k: v for k, v in model.state_dict().items()}
     if cfg.tie_embeddings:
         expected.pop("unembed.weight", None)

@@ -716,3 +716,13 @@ class StepThroughPanel(Panel):
             return
         self.step_to(target)
         event.accept()
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """One row per key for the selected layer, head and query: q·k, ÷√d, masked, weight."""
+        steps, message = self._compute()
+        if steps is None:
+            raise ValueError(message)
+        rows = [[j, steps.tokens[j], steps.dots[j], steps.scaled[j], steps.masked[j], steps.weights[j]]
+                for j in range(len(steps.tokens))]
+        return ["key", "token", "dot", "scaled", "masked", "weight"], rows

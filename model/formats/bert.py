@@ -41,7 +41,14 @@ from model.formats.hf import (
 )
 from model.tokenizer import TextTokenizer
 from model.transformer import Transformer
-from model.validation import check_config, check_folder, check_tokenizer, positive_float, probe_forward
+from model.validation import (
+    build_module,
+    check_config,
+    check_folder,
+    check_tokenizer,
+    positive_float,
+    probe_forward,
+)
 
 VOCAB_TXT = "vocab.txt"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -178,7 +185,7 @@ def load_bert(folder: str | Path, name: str | None = None) -> tuple[Transformer,
     check_tokenizer(tokenizer, cfg.vocab_size, tokenizer_path)
     state, weights_path = read_hf_weights(folder)
     mapped = bert_state_dict(state, cfg, weights_path)  # every tensor checked by take()
-    module = Transformer(cfg)
+    module = build_module(cfg, config_path)
     module.load_state_dict(mapped, strict=True)
     probe_forward(module.eval(), weights_path)
     return module, tokenizer

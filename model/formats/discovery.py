@@ -10,6 +10,7 @@ from pathlib import Path
 from model.errors import ModelFileError
 from model.formats.gpt2 import MERGES_FILE, VOCAB_FILE
 from model.formats.hf import CONFIG_FILE, TOKENIZER_FILE, hf_kind, read_hf_config, weights_file
+from model.formats.llama import llama_family
 
 
 def hf_cache_dir() -> Path:
@@ -27,7 +28,8 @@ def is_checkpoint(folder: Path, kind: str = "gpt2") -> bool:
     try:
         if not (folder / CONFIG_FILE).is_file() or weights_file(folder) is None:
             return False
-        if hf_kind(read_hf_config(folder)) != kind:
+        config = read_hf_config(folder)
+        if (hf_kind(config) or ("llama" if llama_family(config) else None)) != kind:
             return False
     except (ModelFileError, OSError):
         return False
@@ -83,7 +85,7 @@ def find_checkpoints(
     max_depth: int = 3,
     kind: str = "gpt2",
 ) -> list[Path]:
-    """GPT-2-architecture model folders under ``folder`` (to ``max_depth`` levels) and, when
+    """Model folders of ``kind`` ("gpt2", "bert", "llama") under ``folder`` (to ``max_depth`` levels) and, when
     ``include_cache``, in the Hugging Face hub cache. Read-only: never downloads."""
     found: list[Path] = []
     if folder is not None:

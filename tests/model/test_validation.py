@@ -111,3 +111,41 @@ def test_adaptive_div_value_keeps_every_cluster_at_least_one_dimension(div):
     with pytest.raises(ConfigValueError, match="adaptive_div_value"):
         check_config_dict({"vocab_size": 200, "d_model": 32, "adaptive_cutoffs": [10, 20], "adaptive_div_value": div})
     check_config_dict({"vocab_size": 200, "d_model": 32, "adaptive_cutoffs": [10, 20], "adaptive_div_value": 4.0})
+
+
+def test_trace_estimate_is_an_upper_bound_of_a_real_trace():
+    import numpy as np
+
+    from model.runner import TracingModel
+    from model.validation import trace_bytes
+
+    class Ids:  # a tokenizer stand-in: one id per character
+        bos_token_id, add_special_tokens, kind = None, False, "other"
+
+        def encode(self, text):
+            from model.tokenizer import Encoding
+
+            n = len(text)
+            return Encoding(tuple(range(3, 3 + n)), tuple(text), tuple((i, i + 1) for i in range(n)), (False,) * n)
+
+    cfg = tiny_config(n_ctx=64)
+    trace = TracingModel(Transformer(cfg), Ids()).trace("x" * 64)
+    held = sum(v.nbytes for v in vars(trace).values() if isinstance(v, np.ndarray))
+    assert held <= trace_bytes(cfg, 64) <= 4 * held
+
+
+def test_a_long_context_traces_only_what_fits(tmp_path, monkeypatch, wordpiece_file):
+    import model.loading
+    from model.loading import load_tracing_model
+    from model.validation import trace_bytes
+    from model.weights import save_model
+
+    cfg = tiny_config(n_ctx=4096, positional="sinusoidal")
+    folder = save_model(Transformer(cfg), tmp_path / "long")
+    (folder / "tokenizer.json").write_bytes(wordpiece_file.read_bytes())
+    monkeypatch.setattr(model.loading, "available_memory", lambda: 64 * 2**30)
+    assert load_tracing_model(folder, device="cpu").max_tokens == 4096
+    monkeypatch.setattr(model.loading, "available_memory", lambda: 400 * 2**20)
+    capped = load_tracing_model(folder, device="cpu").max_tokens
+    assert 1 <= capped < 4096
+    assert trace_bytes(cfg, capped) <= 100 * 2**20 < trace_bytes(cfg, capped + 1)

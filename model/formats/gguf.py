@@ -1,0 +1,525 @@
+"""Llama-layout GGUF files (llama.cpp's single-file format) as our own :class:`Transformer`.
+
+A GGUF file holds the config and the tokenizer as metadata and the weights as (usually
+quantized) tensors. Everything is read with the ``gguf`` package (llama.cpp's own Python
+reader): tensors are dequantized by ``gguf.quants.dequantize`` (F32, F16, BF16, Q8_0,
+Q4_0/1, Q5_0/1, the K-quants, …) — nothing here decodes a quantized block by hand — then
+renamed to Hugging Face's Llama names and handed to :mod:`model.formats.llama`. The
+tokenizer is rebuilt from ``tokenizer.ggml.*`` as a ``tokenizers`` Tokenizer, the way
+transformers' GGUF support builds it.
+
+Dequantizing takes seconds (``GGUFReader`` alone parses every token string), so the
+result is cached in the user's cache folder (:func:`cache_root`), keyed by the file's
+SHA-256, as this app's own folder format: ``config.json``, ``model.safetensors`` (float32)
+and ``tokenizer.json``. The folder is written under a temporary name and renamed, so a
+crash never leaves a half-written cache behind.
+
+Dequantized weights are not the original model's: a Q4_1 file keeps about 5 bits per
+weight. :func:`weights_note` says so, and the app shows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mmap
+import os
+import shutil
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+
+from model.config import ModelConfig, rope_scaling_pairs
+from model.errors import ModelFileError
+from model.formats.llama import build_module, llama_state_dict
+from model.tokenizer import TextTokenizer
+from model.transformer import Transformer
+from model.weights import TOKENIZER_FILE, WEIGHTS_FILE, load_config, read_safetensors, save_model
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"GGUF"
+# llama.cpp architectures whose tensors map onto the Llama layout. "llama" files also hold
+# Mistral, SmolLM and TinyLlama; llama.cpp stores their q/k rows permuted (see _unpermute).
+ARCHITECTURES = ("llama", "qwen2", "qwen3")
+CACHE_ENV = "ATTENTION_EXPLORER_CACHE"
+CACHE_LAYOUT = "1"  # bump when what is cached changes: old entries are then ignored
+META_FILE = "source.json"
+
+_TENSOR_NAMES = {  # llama.cpp → Hugging Face, per block
+    "attn_norm": "input_layernorm",
+    "ffn_norm": "post_attention_layernorm",
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "attn_q_norm": "self_attn.q_norm",
+    "attn_k_norm": "self_attn.k_norm",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+}
+_GLOBAL_NAMES = {"token_embd": "embed_tokens", "output_norm": "norm", "output": "lm_head"}
+
+# Pre-tokenizer splits by ``tokenizer.ggml.pre``, as transformers' GGUF tokenizer builds them
+# (transformers/integrations/gguf/gguf_tokenizer_mapping.py, Apache-2.0). A name not listed
+# gets GPT-2's own byte-level split.
+_LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_QWEN2_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_SPLITS = {
+    **dict.fromkeys(("llama3", "llama-v3", "llama-bpe", "falcon3", "smaug-bpe", "dbrx"), _LLAMA3_SPLIT),
+    **dict.fromkeys(("qwen2", "deepseek-r1-qwen", "megrez"), _QWEN2_SPLIT),
+}
+# Vocabularies trained on one digit at a time (llama.cpp splits them with \p{N} first).
+_SINGLE_DIGITS = ("smollm",)
+
+
+# ---------------------------------------------------------------------------- header scan
+@dataclass(frozen=True)
+class GGUFSummary:
+    """What the model picker shows before loading: read from the header only, in milliseconds."""
+
+    path: Path
+    architecture: str
+    name: str
+    n_params: int
+    size_bytes: int
+    context_length: int | None
+    quantization: str
+
+
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+
+
+def is_gguf(path: str | Path) -> bool:
+    """A regular file that starts with the GGUF magic (Ollama's blobs have no extension)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == MAGIC
+    except OSError:
+        return False
+
+
+def scan_header(path: str | Path) -> GGUFSummary:
+    """Architecture, name, parameter count and quantization from the header alone.
+
+    ``GGUFReader`` builds a Python object per token string (seconds on a 49k vocabulary);
+    listing models must not cost that, so this walks the header with ``struct`` and skips
+    arrays. It reads metadata only: weights are never decoded here.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            return _scan(buf, path)
+    except (OSError, ValueError, struct.error, UnicodeDecodeError, IndexError) as exc:
+        raise ModelFileError(path, f"not a readable GGUF file ({exc})") from exc
+
+
+def _scan(buf: mmap.mmap, path: Path) -> GGUFSummary:
+    if buf[:4] != MAGIC:
+        raise ValueError("no GGUF magic number")
+    version, n_tensors, n_kv = struct.unpack_from("<IQQ", buf, 4)
+    if version < 2:
+        raise ValueError(f"GGUF version {version} is too old")
+    pos = 24
+    meta: dict[str, Any] = {}
+
+    def string(at: int) -> tuple[str, int]:
+        (n,) = struct.unpack_from("<Q", buf, at)
+        return bytes(buf[at + 8 : at + 8 + n]).decode("utf-8"), at + 8 + n
+
+    def value(kind: int, at: int) -> tuple[Any, int]:
+        if kind == 8:
+            return string(at)
+        if kind == 9:
+            item, count = struct.unpack_from("<IQ", buf, at)
+            at += 12
+            if item in _SCALARS:
+                return None, at + count * struct.calcsize(_SCALARS[item])
+            for _ in range(count):
+                _, at = value(item, at)
+            return None, at
+        fmt = _SCALARS[kind]
+        return struct.unpack_from(fmt, buf, at)[0], at + struct.calcsize(fmt)
+
+    for _ in range(n_kv):
+        key, pos = string(pos)
+        (kind,) = struct.unpack_from("<I", buf, pos)
+        meta[key], pos = value(kind, pos + 4)
+    n_params, kinds = 0, {}
+    for _ in range(n_tensors):
+        name, pos = string(pos)
+        (n_dims,) = struct.unpack_from("<I", buf, pos)
+        dims = struct.unpack_from(f"<{n_dims}Q", buf, pos + 4)
+        (ggml_type,) = struct.unpack_from("<I", buf, pos + 4 + 8 * n_dims)
+        pos += 4 + 8 * n_dims + 4 + 8
+        count = int(np.prod(dims))
+        n_params += count
+        kinds[ggml_type] = kinds.get(ggml_type, 0) + count
+    arch = str(meta.get("general.architecture", ""))
+    return GGUFSummary(
+        path=path,
+        architecture=arch,
+        name=str(meta.get("general.name") or path.stem),
+        n_params=n_params,
+        size_bytes=path.stat().st_size,
+        context_length=meta.get(f"{arch}.context_length"),
+        quantization=_type_name(max(kinds, key=kinds.get)) if kinds else "",
+    )
+
+
+def _type_name(ggml_type: int) -> str:
+    import gguf
+
+    try:
+        return gguf.GGMLQuantizationType(ggml_type).name
+    except ValueError:
+        return f"type {ggml_type}"
+
+
+# ---------------------------------------------------------------------------- cache
+def cache_root() -> Path:
+    """``$ATTENTION_EXPLORER_CACHE``, else ``$XDG_CACHE_HOME/attention-explorer``, else
+    ``~/.cache/attention-explorer``; GGUF entries live in its ``gguf`` folder."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "attention-explorer"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                digest.update(chunk)
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot read the file ({exc})") from exc
+    return digest.hexdigest()
+
+
+def cache_folder(path: Path, digest: str | None = None) -> Path:
+    return cache_root() / "gguf" / f"{digest or file_sha256(path)}-v{CACHE_LAYOUT}"
+
+
+def _read_cache(folder: Path) -> tuple[Transformer, TextTokenizer, str] | None:
+    if not (folder / META_FILE).is_file():
+        return None
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        cfg = load_config(folder)
+        weights = folder / WEIGHTS_FILE
+        # Checked finite when it was written; the folder is named by the source's hash.
+        module = build_module(read_safetensors(weights), cfg, weights, check=False)
+        tokenizer = TextTokenizer.from_file(folder / TOKENIZER_FILE, bos_token_id=module.cfg.bos_token_id)
+        return module, tokenizer, str(meta.get("note", ""))
+    except (ModelFileError, OSError, ValueError) as exc:
+        log.warning("ignoring a damaged cache entry %s: %s", folder, exc)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+
+
+def _write_cache(folder: Path, module: Transformer, tokenizer: Tokenizer, meta: dict[str, Any]) -> None:
+    """Write the entry under a temporary name, then rename it into place (atomic on POSIX)."""
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_model(module, tmp)
+        tokenizer.save(str(tmp / TOKENIZER_FILE))
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, folder)
+    except OSError as exc:  # read-only home, full disk, or another process won the race
+        log.warning("could not cache the dequantized weights in %s: %s", folder, exc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- reading
+def open_reader(path: Path):
+    """A ``gguf.GGUFReader``; every failure (truncated, not GGUF, …) names the file."""
+    import gguf
+
+    if not path.is_file():
+        raise ModelFileError(path, "GGUF file not found")
+    if not is_gguf(path):
+        raise ModelFileError(path, "not a GGUF file (it does not start with 'GGUF')")
+    try:
+        return gguf.GGUFReader(path)
+    except (ValueError, OSError, struct.error, KeyError, IndexError, TypeError) as exc:
+        raise ModelFileError(path, f"corrupt or truncated GGUF file ({exc})") from exc
+
+
+def metadata(reader, path: Path, key: str, default: Any = ..., ) -> Any:
+    field = reader.fields.get(key)
+    if field is None:
+        if default is ...:
+            raise ModelFileError(path, f"missing metadata {key}")
+        return default
+    try:
+        return field.contents()
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise ModelFileError(path, f"unreadable metadata {key} ({exc})") from exc
+
+
+def gguf_config(reader, path: Path, name: str, bos_token_id: int | None, vocab_size: int) -> ModelConfig:
+    """Our :class:`ModelConfig` from ``{arch}.*`` metadata; the tensors decide tying."""
+    arch = metadata(reader, path, "general.architecture")
+    if arch not in ARCHITECTURES:
+        raise ModelFileError(
+            path, f"architecture {arch!r} is not supported (supported: {', '.join(ARCHITECTURES)}: the Llama layout)"
+        )
+
+    def number(key: str, default: Any = ...) -> Any:
+        value = metadata(reader, path, f"{arch}.{key}", default)
+        if isinstance(value, list):  # per-layer values (some files): one value for every layer only
+            if len(set(value)) != 1:
+                raise ModelFileError(path, f"{arch}.{key} varies by layer, which is not supported")
+            value = value[0]
+        return value
+
+    n_heads = int(number("attention.head_count"))
+    d_model = int(number("embedding_length"))
+    head_dim = int(number("attention.key_length", d_model // n_heads))
+    rope_dims = int(number("rope.dimension_count", head_dim))
+    if rope_dims != head_dim:
+        raise ModelFileError(path, f"RoPE over {rope_dims} of {head_dim} head dimensions is not supported")
+    scaling = None
+    kind = number("rope.scaling.type", "none")
+    if kind not in ("none", "", None):
+        if kind not in ("linear", "yarn"):
+            raise ModelFileError(path, f"rope scaling {kind!r} is not supported")
+        pairs: dict[str, Any] = {"rope_type": kind, "factor": float(number("rope.scaling.factor"))}
+        if kind == "yarn":
+            pairs["original_max_position_embeddings"] = int(number("rope.scaling.original_context_length"))
+        scaling = rope_scaling_pairs(pairs)
+    names = {t.name for t in reader.tensors}
+    if "rope_freqs.weight" in names:
+        if scaling is not None:
+            raise ModelFileError(path, "both rope_freqs and rope scaling metadata: not supported")
+        factors = next(t for t in reader.tensors if t.name == "rope_freqs.weight")
+        values = tuple(float(v) for v in np.asarray(factors.data, dtype=np.float32).ravel())
+        if len(values) != head_dim // 2:
+            raise ModelFileError(path, f"rope_freqs has {len(values)} values, expected {head_dim // 2}")
+        scaling = rope_scaling_pairs({"rope_type": "freq_factors", "factors": values})
+    window = number("attention.sliding_window", None)
+    try:
+        return ModelConfig(
+            vocab_size=vocab_size,
+            n_ctx=int(number("context_length")),
+            d_model=d_model,
+            n_layers=int(number("block_count")),
+            n_heads=n_heads,
+            n_kv_heads=int(number("attention.head_count_kv", n_heads)),
+            head_dim=0 if head_dim * n_heads == d_model else head_dim,
+            d_mlp=int(number("feed_forward_length")),
+            positional="rope",
+            norm="rmsnorm",
+            activation="silu",
+            gated_mlp=True,
+            layer_norm_eps=float(number("attention.layer_norm_rms_epsilon", 1e-5)),
+            attn_bias="blk.0.attn_q.bias" in names,
+            attn_out_bias="blk.0.attn_output.bias" in names,
+            mlp_bias=False,
+            qk_norm="blk.0.attn_q_norm.weight" in names,
+            rope_theta=float(number("rope.freq_base", 10000.0)),
+            rope_scaling=scaling,
+            sliding_window=int(window) if window else None,
+            tie_embeddings="output.weight" not in names,
+            bos_token_id=bos_token_id,
+            name=name,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(path, f"invalid {arch} metadata: {exc}") from exc
+
+
+def _unpermute(weight: np.ndarray, n_heads: int) -> np.ndarray:
+    """Undo llama.cpp's q/k row order: its converter interleaves each head's two rotation
+    halves (for the GPT-J style rotation llama.cpp uses on "llama" files); Hugging Face
+    keeps them as halves."""
+    half = weight.shape[0] // n_heads // 2
+    return weight.reshape(n_heads, half, 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+
+
+def read_tensors(reader, path: Path, cfg: ModelConfig, arch: str) -> dict[str, torch.Tensor]:
+    """Every tensor dequantized to float32, under Hugging Face's Llama names."""
+    import gguf
+
+    state: dict[str, torch.Tensor] = {}
+    for tensor in reader.tensors:
+        parts = tensor.name.split(".")
+        if tensor.name == "rope_freqs.weight":
+            continue  # part of the config (see gguf_config)
+        if parts[0] == "blk" and len(parts) == 4 and parts[2] in _TENSOR_NAMES:
+            hf = f"layers.{parts[1]}.{_TENSOR_NAMES[parts[2]]}.{parts[3]}"
+        elif len(parts) == 2 and parts[0] in _GLOBAL_NAMES:
+            hf = f"{_GLOBAL_NAMES[parts[0]]}.{parts[1]}"
+        else:
+            raise ModelFileError(path, f"unexpected tensor {tensor.name}")
+        try:
+            array = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
+        except (NotImplementedError, ValueError, TypeError) as exc:
+            raise ModelFileError(
+                path, f"tensor {tensor.name}: cannot dequantize {tensor.tensor_type.name} ({exc})"
+            ) from exc
+        array = np.asarray(array, dtype=np.float32).reshape(tuple(int(n) for n in reversed(tensor.shape)))
+        if arch == "llama" and parts[-2] in ("attn_q", "attn_k"):
+            array = _unpermute(array, cfg.n_heads if parts[-2] == "attn_q" else cfg.kv_heads)
+        if not array.flags.writeable or not array.flags.c_contiguous:
+            array = np.array(array, order="C")  # float tensors come back as views of the read-only map
+        state[hf] = torch.from_numpy(array)
+    return state
+
+
+def gguf_tokenizer(reader, path: Path) -> tuple[Tokenizer, int | None]:
+    """The tokenizer ``tokenizer.ggml.*`` describes, and the BOS id to prepend (None when
+    ``tokenizer.ggml.add_bos_token`` is false, as for SmolLM2)."""
+    kind = metadata(reader, path, "tokenizer.ggml.model")
+    tokens = metadata(reader, path, "tokenizer.ggml.tokens")
+    types = metadata(reader, path, "tokenizer.ggml.token_type", None) or []
+    bos = metadata(reader, path, "tokenizer.ggml.bos_token_id", None)
+    if kind == "gpt2":
+        tok = _byte_level_tokenizer(tokens, metadata(reader, path, "tokenizer.ggml.merges"), types)
+        pre = metadata(reader, path, "tokenizer.ggml.pre", "default")
+        if pre in _SPLITS:
+            tok.pre_tokenizer = pre_tokenizers.Sequence(
+                [pre_tokenizers.Split(Regex(_SPLITS[pre]), behavior="isolated"),
+                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
+            )
+        elif pre in _SINGLE_DIGITS:
+            tok.pre_tokenizer = pre_tokenizers.Sequence(
+                [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+            )
+        add_bos_default = False
+    elif kind == "llama":
+        scores = metadata(reader, path, "tokenizer.ggml.scores", None)
+        merges = metadata(reader, path, "tokenizer.ggml.merges", None)
+        tok = _sentencepiece_tokenizer(tokens, merges, scores, types)
+        add_bos_default = True  # llama.cpp adds BOS to a sentencepiece vocabulary unless told not to
+    else:
+        raise ModelFileError(path, f"tokenizer {kind!r} is not supported (supported: gpt2 byte-level BPE, llama sentencepiece)")
+    add_bos = bool(metadata(reader, path, "tokenizer.ggml.add_bos_token", add_bos_default))
+    if add_bos and bos is None:
+        raise ModelFileError(path, "tokenizer.ggml.add_bos_token is set but there is no bos_token_id")
+    return tok, (int(bos) if add_bos else None)
+
+
+def _byte_level_tokenizer(tokens: list[str], merges: list[str], types: list[int]) -> Tokenizer:
+    """Byte-level BPE, as transformers' GPT2Tokenizer builds it."""
+    vocab = {token: i for i, token in enumerate(tokens)}
+    pairs = [tuple(m.split(" ", 1)) for m in merges]
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=pairs, dropout=None, continuing_subword_prefix="",
+                               end_of_word_suffix="", fuse_unk=False))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    alphabet = set(pre_tokenizers.ByteLevel.alphabet())
+    _add_special(tok, tokens, types, lambda t: set(t) <= alphabet)
+    return tok
+
+
+def _sentencepiece_tokenizer(tokens: list[str], merges: list[str] | None, scores: list[float] | None,
+                             types: list[int]) -> Tokenizer:
+    """SentencePiece BPE with byte fallback (Llama 2, TinyLlama), as transformers' LlamaTokenizer builds it."""
+    vocab = {token: i for i, token in enumerate(tokens)}
+    if merges:
+        pairs = [tuple(m.split(" ", 1)) for m in merges]
+    else:
+        pairs = _merges_from_scores(vocab, dict(zip(tokens, scores or [0.0] * len(tokens))))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=pairs, fuse_unk=True, byte_fallback=True, dropout=None))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(content=" ", left=1)]
+    )
+    _add_special(tok, tokens, types, lambda t: True)
+    return tok
+
+
+def _merges_from_scores(vocab: dict[str, int], scores: dict[str, float]) -> list[tuple[str, str]]:
+    """The merges a scored vocabulary implies: every split of a token into two tokens,
+    best score first (transformers' ``generate_merges``)."""
+    merges = []
+    for piece, score in scores.items():
+        local = [(piece[:i], piece[i:], score) for i in range(1, len(piece)) if piece[:i] in vocab and piece[i:] in vocab]
+        merges.extend(sorted(local, key=lambda m: (vocab[m[0]], vocab[m[1]])))
+    merges.sort(key=lambda m: (m[2], len(m[0]), len(m[1])), reverse=True)
+    return [(a, b) for a, b, _ in merges]
+
+
+def _add_special(tok: Tokenizer, tokens: list[str], types: list[int], spellable) -> None:
+    """Control tokens (type 3) stay whole as special tokens, user-defined ones (type 4) as
+    plain added tokens; a control token a byte-level vocabulary cannot spell is llama.cpp
+    mislabelling and is skipped (transformers does the same)."""
+    control = [AddedToken(t, normalized=False, special=True) for t, k in zip(tokens, types) if k == 3 and spellable(t)]
+    if control:
+        tok.add_special_tokens(control)
+    user = [AddedToken(t, normalized=False, special=False) for t, k in zip(tokens, types) if k == 4]
+    if user:
+        tok.add_tokens(user)
+
+
+def weights_note(reader) -> str:
+    """'' for float files; else which quantization the weights were dequantized from."""
+    counts: dict[str, int] = {}
+    for tensor in reader.tensors:
+        counts[tensor.tensor_type.name] = counts.get(tensor.tensor_type.name, 0) + int(tensor.n_elements)
+    quantized = {k: v for k, v in counts.items() if k not in ("F32", "F16", "BF16")}
+    if not quantized:
+        return ""
+    kinds = "/".join(sorted(quantized, key=quantized.get, reverse=True))
+    return f"{kinds} weights dequantized to float32: close to, but not, the original model's"
+
+
+# ---------------------------------------------------------------------------- entry point
+def load_gguf(path: str | Path, name: str | None = None, use_cache: bool = True) -> tuple[Transformer, TextTokenizer, str]:
+    """A Llama-layout GGUF file as our :class:`Transformer`, its tokenizer, and the weights note.
+
+    The first load dequantizes (seconds) and caches; later loads of the same file (same
+    SHA-256) read the cache. ``name`` overrides the model's display name.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelFileError(path, "GGUF file not found")
+    folder = cache_folder(path) if use_cache else None
+    if folder is not None:
+        cached = _read_cache(folder)
+        if cached is not None:
+            module, tokenizer, note = cached
+            if name:
+                module.cfg = _renamed(module.cfg, name)
+            return module, tokenizer, note
+    reader = open_reader(path)
+    arch = metadata(reader, path, "general.architecture")
+    raw_tokenizer, bos = gguf_tokenizer(reader, path) if arch in ARCHITECTURES else (None, None)
+    token_count = len(metadata(reader, path, "tokenizer.ggml.tokens", []))
+    vocab_size = int(metadata(reader, path, f"{arch}.vocab_size", token_count) or token_count)
+    display = name or str(metadata(reader, path, "general.name", path.stem))
+    cfg = gguf_config(reader, path, display, bos, vocab_size)
+    if raw_tokenizer.get_vocab_size(with_added_tokens=True) > cfg.vocab_size:
+        raise ModelFileError(path, f"the tokenizer has more tokens than the model's {cfg.vocab_size}")
+    try:
+        state = read_tensors(reader, path, cfg, arch)
+    except (ValueError, IndexError) as exc:  # a truncated file maps short tensors
+        raise ModelFileError(path, f"corrupt or truncated tensor data ({exc})") from exc
+    module = build_module(llama_state_dict(state, cfg, path), cfg, path)
+    note = weights_note(reader)
+    if folder is not None:
+        _write_cache(folder, module, raw_tokenizer, {"source": str(path), "note": note, "layout": CACHE_LAYOUT})
+    return module, TextTokenizer(raw_tokenizer, bos_token_id=bos), note
+
+
+def _renamed(cfg: ModelConfig, name: str) -> ModelConfig:
+    from dataclasses import replace
+
+    return replace(cfg, name=name)

@@ -1,0 +1,398 @@
+"""Llama-layout GGUF files load into our Transformer and match transformers' own GGUF loader.
+
+Every file here is written by the ``gguf`` package's writer from a tiny random transformers
+Llama model (q/k rows permuted and some matrices quantized as llama.cpp's converter does),
+with a byte-level BPE trained offline: no network, no model hub.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+import torch
+import transformers  # the reference (test extra; its GGUF support also needs gguf + accelerate)
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from model.errors import ModelFileError
+from model.formats import gguf as gguf_format
+from model.formats.gguf import load_gguf, scan_header
+from model.formats.ollama import find_ollama_blob, find_ollama_models
+from model.loading import available_models, load_tracing_model
+from model.runner import TracingModel
+from tests.model.conftest import SENTENCES
+
+TOL = dict(atol=1e-4, rtol=1e-4)
+Q = gguf.GGMLQuantizationType
+# Accents, emoji, Chinese, digits and a control token written out in the text.
+TOKENIZER_CASES = [
+    "The capital of France is",
+    "Crème brûlée at the café, naïve façade — ¿qué tal? Ærøskøbing",
+    "Emoji 🤖🎉 and 👩‍👩‍👧 family",
+    "中文分词：我们在北京学习人工智能。",
+    "Digits 1234567 and 3.14159, year 2024, 10,000 items",
+    "a<|endoftext|>b   spaces\tand\nnew lines",
+]
+TRAINING_TEXT = SENTENCES + TOKENIZER_CASES + ["the cat sat on the mat 12 34 567 8901"]
+HF_TO_GGUF = {
+    "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm", "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+    "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+    "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
+}
+
+
+def train_tokenizer(single_digits: bool = False) -> Tokenizer:
+    """``single_digits``: trained as SmolLM's vocabulary was, one digit per piece."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if single_digits:
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(TRAINING_TEXT, trainer)
+    return tok
+
+
+def permute(w: np.ndarray, n_heads: int) -> np.ndarray:
+    """llama.cpp's converter (convert_hf_to_gguf.py LlamaModel.permute)."""
+    return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def random_llama(tok: Tokenizer, tie: bool, seed: int = 0, **overrides):
+    config = transformers.LlamaConfig(**{**dict(
+        vocab_size=tok.get_vocab_size(), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, rope_theta=100000.0,
+        rms_norm_eps=1e-5, tie_word_embeddings=tie, bos_token_id=1, eos_token_id=2,
+    ), **overrides})
+    config._attn_implementation = "eager"  # returns the patterns
+    torch.manual_seed(seed)
+    model = transformers.LlamaForCausalLM(config).eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            p.copy_(1 + 0.3 * noise if "norm" in name else 0.3 * noise)
+    return model
+
+
+def write_gguf(
+    path: Path, model, tok: Tokenizer, arch: str = "llama", pre: str = "smollm", quantize: bool = True,
+    drop: tuple[str, ...] = (), add_bos: bool = False, rope_freqs: np.ndarray | None = None,
+) -> Path:
+    """``model`` as llama.cpp's converter would write it: Q8_0 embedding, Q4_1 / Q8_0 / F16 matrices."""
+    cfg = model.config
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_name("tiny-llama")
+    writer.add_block_count(cfg.num_hidden_layers)
+    writer.add_context_length(cfg.max_position_embeddings)
+    writer.add_embedding_length(cfg.hidden_size)
+    writer.add_feed_forward_length(cfg.intermediate_size)
+    writer.add_head_count(cfg.num_attention_heads)
+    writer.add_head_count_kv(cfg.num_key_value_heads)
+    writer.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
+    writer.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
+    writer.add_vocab_size(cfg.vocab_size)
+    data = json.loads(tok.to_str())
+    vocab = data["model"]["vocab"]
+    tokens = sorted(vocab, key=vocab.get)
+    merges = [m if isinstance(m, str) else " ".join(m) for m in data["model"]["merges"]]
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre(pre)
+    writer.add_token_list(tokens)
+    writer.add_token_types([3 if t.startswith("<|") else 1 for t in tokens])
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.add_add_bos_token(add_bos)
+    kinds = [Q.Q4_1, Q.Q8_0, Q.F16, Q.F32]
+    if rope_freqs is not None:
+        writer.add_tensor("rope_freqs.weight", rope_freqs.astype(np.float32))
+    for i, (name, tensor) in enumerate(model.state_dict().items()):
+        if name == "lm_head.weight" and cfg.tie_word_embeddings:
+            continue
+        array = tensor.numpy().astype(np.float32)
+        if name.startswith("model.layers."):
+            _, _, layer, *rest = name.split(".")
+            module, suffix = ".".join(rest[:-1]), rest[-1]
+            if arch == "llama" and module.endswith("q_proj"):  # llama.cpp permutes only "llama" files
+                array = permute(array, cfg.num_attention_heads)
+            elif arch == "llama" and module.endswith("k_proj"):
+                array = permute(array, cfg.num_key_value_heads)
+            gname = f"blk.{layer}.{HF_TO_GGUF[module]}.{suffix}"
+        else:
+            gname = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+                     "lm_head.weight": "output.weight"}[name]
+        if gname in drop:
+            continue
+        kind = Q.F32 if array.ndim == 1 or not quantize else (Q.Q8_0 if gname == "token_embd.weight" else kinds[i % 4])
+        if kind == Q.F32:
+            writer.add_tensor(gname, array)
+        elif kind == Q.F16:
+            writer.add_tensor(gname, array.astype(np.float16))
+        else:
+            writer.add_tensor(gname, gguf.quants.quantize(array, kind), raw_dtype=kind)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(gguf_format.CACHE_ENV, str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizer()
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["tied", "untied"])
+def tiny_gguf(request, tmp_path_factory, tokenizer):
+    folder = tmp_path_factory.mktemp("gguf")
+    path = write_gguf(folder / "tiny.gguf", random_llama(tokenizer, tie=request.param), tokenizer)
+    reference = transformers.AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=path.name, attn_implementation="eager"
+    ).eval()
+    return path, reference
+
+
+def run_reference(model, ids: np.ndarray):
+    with torch.no_grad():
+        return model(torch.tensor(ids)[None], output_attentions=True, output_hidden_states=True)
+
+
+def test_logits_hidden_states_and_every_pattern_match_transformers(tiny_gguf):
+    path, hf = tiny_gguf
+    model = load_tracing_model(str(path))
+    trace = model.trace(" ".join(SENTENCES[:2]), logit_positions="all")
+    out = run_reference(hf, trace.token_ids)
+    L = trace.n_layers
+    np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), **TOL)
+    for i in range(L):
+        np.testing.assert_allclose(trace.resid_pre[i], out.hidden_states[i][0].numpy(), **TOL)
+        np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), **TOL)
+    np.testing.assert_allclose(trace.final_norm, out.hidden_states[L][0].numpy(), **TOL)
+    assert trace.n_heads == 4 and model.info().n_kv_heads == 2
+    note = model.info().weights_note
+    assert "Q4_1" in note and "Q8_0" in note and "dequantized" in note
+
+
+def test_tied_file_shares_its_embedding_with_the_unembedding(tiny_gguf):
+    path, hf = tiny_gguf
+    module = load_tracing_model(str(path)).module
+    assert module.cfg.tie_embeddings == hf.config.tie_word_embeddings
+    if module.cfg.tie_embeddings:
+        assert module.unembed.weight is module.tok_embed.weight
+
+
+def test_rope_trace_holds_q_and_k_before_and_after_rotation(tiny_gguf):
+    path, _ = tiny_gguf
+    trace = load_tracing_model(str(path)).trace("the king and the queen")
+    assert trace.embed_pos.shape == trace.embed_token.shape and not trace.embed_pos.any()
+    np.testing.assert_allclose(trace.q[:, :, 0], trace.q_unrotated[:, :, 0], atol=1e-6)  # position 0: angle 0
+    assert not np.allclose(trace.q[:, :, 3], trace.q_unrotated[:, :, 3])
+    # A rotation keeps every pair's length.
+    half = trace.q.shape[-1] // 2
+    norms = lambda x: np.hypot(x[..., :half], x[..., half:])  # noqa: E731
+    np.testing.assert_allclose(norms(trace.k), norms(trace.k_unrotated), atol=1e-5)
+    # Query heads 0 and 1 share kv head 0.
+    np.testing.assert_array_equal(trace.k[:, 0], trace.k[:, 1])
+    assert trace["blocks.1.attn.q_unrotated"].shape == trace.q[1].shape
+
+
+@pytest.mark.parametrize("pre", ["smollm", "llama-bpe", "qwen2", "default"])
+def test_token_ids_equal_transformers_gguf_tokenizer(tmp_path, tokenizer, pre):
+    """For "smollm" we split digits first, as llama.cpp does and SmolLM's own tokenizer.json
+    does; transformers does not, but on a vocabulary trained that way (no multi-digit
+    pieces) the ids agree."""
+    if pre == "smollm":
+        tokenizer = train_tokenizer(single_digits=True)
+    path = write_gguf(tmp_path / "tok.gguf", random_llama(tokenizer, tie=True), tokenizer, pre=pre, quantize=False)
+    ours = load_tracing_model(str(path)).tokenizer
+    reference = transformers.AutoTokenizer.from_pretrained(tmp_path, gguf_file=path.name)
+    for text in TOKENIZER_CASES:
+        assert list(ours.encode(text).ids) == reference(text)["input_ids"], text
+
+
+def test_add_bos_token_puts_bos_first(tmp_path, tokenizer):
+    path = write_gguf(tmp_path / "bos.gguf", random_llama(tokenizer, tie=True), tokenizer, add_bos=True)
+    model = load_tracing_model(str(path))
+    assert model.cfg.bos_token_id == 1
+    assert model.trace("").token_ids.tolist() == [1]
+
+
+def test_second_load_reads_the_cache_and_equals_the_first(tmp_path, tokenizer, monkeypatch):
+    path = write_gguf(tmp_path / "c.gguf", random_llama(tokenizer, tie=False), tokenizer)
+    first = load_tracing_model(str(path)).trace("the cat and the cats", logit_positions="all")
+    entries = list((tmp_path / "cache" / "gguf").iterdir())
+    assert len(entries) == 1 and entries[0].name.startswith(gguf_format.file_sha256(path))
+
+    def no_reader(*_):
+        raise AssertionError("the cached load must not parse the GGUF file")
+
+    monkeypatch.setattr(gguf_format, "open_reader", no_reader)
+    second_model = load_tracing_model(str(path))
+    second = second_model.trace("the cat and the cats", logit_positions="all")
+    np.testing.assert_array_equal(first.logits, second.logits)
+    np.testing.assert_array_equal(first.pattern, second.pattern)
+    assert second_model.info().weights_note == load_tracing_model(str(path)).info().weights_note != ""
+
+
+def test_damaged_cache_entry_is_rebuilt(tmp_path, tokenizer):
+    path = write_gguf(tmp_path / "d.gguf", random_llama(tokenizer, tie=True), tokenizer)
+    expected = load_tracing_model(str(path)).trace("the cat").logits
+    (entry,) = (tmp_path / "cache" / "gguf").iterdir()
+    (entry / "model.safetensors").write_bytes(b"garbage")
+    np.testing.assert_array_equal(load_tracing_model(str(path)).trace("the cat").logits, expected)
+
+
+def test_truncated_file_is_a_model_file_error_naming_it(tmp_path, tokenizer):
+    path = write_gguf(tmp_path / "cut.gguf", random_llama(tokenizer, tie=True), tokenizer)
+    data = path.read_bytes()
+    for size in (10, len(data) // 3, len(data) - 100):
+        path.write_bytes(data[:size])
+        with pytest.raises(ModelFileError) as info:
+            load_tracing_model(str(path))
+        assert info.value.path == path
+
+
+def test_wrong_architecture_is_refused_naming_the_file(tmp_path, tokenizer):
+    path = write_gguf(tmp_path / "gpt.gguf", random_llama(tokenizer, tie=True), tokenizer, arch="gpt2")
+    with pytest.raises(ModelFileError, match="architecture 'gpt2' is not supported") as info:
+        load_tracing_model(str(path))
+    assert info.value.path == path
+
+
+def test_missing_tensor_is_named(tmp_path, tokenizer):
+    path = write_gguf(tmp_path / "m.gguf", random_llama(tokenizer, tie=True), tokenizer, drop=("blk.1.ffn_up.weight",))
+    with pytest.raises(ModelFileError, match="missing tensor layers.1.mlp.up_proj.weight") as info:
+        load_tracing_model(str(path))
+    assert info.value.path == path
+
+
+def test_not_a_gguf_file(tmp_path):
+    path = tmp_path / "fake.gguf"
+    path.write_bytes(b"PK\x03\x04 not gguf at all")
+    with pytest.raises(ModelFileError, match="not a GGUF file"):
+        load_tracing_model(str(path))
+
+
+def test_header_scan_counts_parameters_without_dequantizing(tmp_path, tokenizer):
+    model = random_llama(tokenizer, tie=False)
+    path = write_gguf(tmp_path / "h.gguf", model, tokenizer)
+    summary = scan_header(path)
+    assert summary.architecture == "llama" and summary.name == "tiny-llama"
+    assert summary.n_params == sum(p.numel() for p in model.parameters())
+    assert summary.size_bytes == path.stat().st_size and summary.context_length == 64
+
+
+def test_ollama_store_is_listed_by_name_and_loads(tmp_path, tokenizer, monkeypatch):
+    store = tmp_path / "ollama"
+    blob = store / "blobs" / ("sha256-" + "ab" * 32)
+    blob.parent.mkdir(parents=True)
+    write_gguf(blob, random_llama(tokenizer, tie=True), tokenizer)
+    manifest = store / "manifests" / "registry.ollama.ai" / "library" / "tinyllama" / "q4"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"layers": [
+        {"mediaType": "application/vnd.ollama.image.license", "digest": "sha256:" + "cd" * 32},
+        {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:" + "ab" * 32},
+    ]}))
+    monkeypatch.setenv("OLLAMA_MODELS", str(store))
+    (model,) = find_ollama_models()
+    assert model.name == "tinyllama:q4" and model.blob == blob
+    assert find_ollama_blob("tinyllama:q4") == blob and find_ollama_blob("tinyllama") is None
+    choice = next(c for c in available_models(include_cache=False) if c.kind == "gguf" and "tinyllama" in c.name)
+    assert choice.source == str(blob) and choice.size_bytes == blob.stat().st_size and choice.n_params > 0
+    loaded = load_tracing_model("tinyllama:q4")
+    assert loaded.name == "tinyllama:q4" and isinstance(loaded, TracingModel)
+
+
+def test_cache_write_is_atomic_and_survives_a_read_only_cache(tmp_path, tokenizer, monkeypatch):
+    path = write_gguf(tmp_path / "r.gguf", random_llama(tokenizer, tie=True), tokenizer)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv(gguf_format.CACHE_ENV, str(blocked))
+    start = time.perf_counter()
+    assert load_tracing_model(str(path)).trace("the cat").n_tokens == 2
+    assert time.perf_counter() - start < 30
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+    shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+
+
+def llama3_rope_factors(dim: int, base: float, factor: float, low: float, high: float, old_ctx: int) -> np.ndarray:
+    """What llama.cpp's converter writes as rope_freqs for a llama3 rope schedule."""
+    freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
+    out = []
+    for freq in freqs:
+        wavelen = 2 * np.pi / freq
+        if wavelen < old_ctx / high:
+            out.append(1.0)
+        elif wavelen > old_ctx / low:
+            out.append(factor)
+        else:
+            smooth = (old_ctx / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
+def test_llama3_rope_freqs_tensor_gives_the_llama3_schedule(tmp_path, tokenizer):
+    """Llama 3.1+ files (Ollama's llama3.2) carry the rope schedule as a rope_freqs tensor;
+    loaded from F32 tensors the model equals the transformers model it was written from."""
+    scaling = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 16}
+    hf = random_llama(tokenizer, tie=True, rope_scaling=scaling)
+    factors = llama3_rope_factors(16, 100000.0, 8.0, 1.0, 4.0, 16)
+    path = write_gguf(tmp_path / "l3.gguf", hf, tokenizer, quantize=False, rope_freqs=factors)
+    trace = load_tracing_model(str(path)).trace(" ".join(SENTENCES[:2]), logit_positions="all")
+    out = run_reference(hf, trace.token_ids)
+    np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), atol=1e-5, rtol=1e-5)
+    for i in range(trace.n_layers):
+        np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "qwen3"])
+def test_qwen_files_match_transformers(tmp_path, tokenizer, arch):
+    """qwen2 (q/k/v biases) and qwen3 (q/k norm, explicit head width) files: llama.cpp
+    leaves their q/k rows in Hugging Face's order. Checked against the model the file was
+    written from and, for qwen2, transformers' own GGUF loading too (transformers 5.x reads
+    a qwen3 file's head width as its config default, 128, and cannot load this one)."""
+    common = dict(vocab_size=tokenizer.get_vocab_size(), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, rope_theta=1e6,
+                  rms_norm_eps=1e-6, tie_word_embeddings=True)
+    config = transformers.Qwen2Config(**common) if arch == "qwen2" else transformers.Qwen3Config(head_dim=32, **common)
+    config._attn_implementation = "eager"
+    torch.manual_seed(0)
+    hf = transformers.AutoModelForCausalLM.from_config(config).eval()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            p.copy_((1 if "norm" in name else 0) + 0.3 * torch.randn(p.shape, generator=gen))
+    path = write_gguf(tmp_path / f"{arch}.gguf", hf, tokenizer, arch=arch, pre="qwen2", quantize=False)
+    trace = load_tracing_model(str(path)).trace(" ".join(SENTENCES[:2]), logit_positions="all")
+    references = [hf]
+    if arch == "qwen2":
+        references.append(transformers.AutoModelForCausalLM.from_pretrained(
+            tmp_path, gguf_file=path.name, attn_implementation="eager"
+        ).eval())
+    for reference in references:
+        out = run_reference(reference, trace.token_ids)
+        np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), **TOL)
+        for i in range(trace.n_layers):
+            np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), **TOL)
