@@ -90,7 +90,7 @@
     </message>
     <message>
         <source>query, key, value↓, value↑: 4 × {d} × {dh}</source>
-        <translation>查询、键、值↓、值↑：4 × {d} × {dh}</translation>
+        <translation>查询/键/值↓/值↑：4×{d}×{dh}</translation>
     </message>
     <message>
         <source>≈ 6.3 million</source>
@@ -114,7 +114,7 @@
     </message>
     <message>
         <source>{model}: {n:,.2f} million parameters</source>
-        <translation>{model}：{n:,.2f} 百万个参数</translation>
+        <translation>{model}：{n:,.2f}M 参数</translation>
     </message>
     <message>
         <source>{model}: {n:,} parameters</source>
@@ -122,7 +122,7 @@
     </message>
     <message>
         <source>GPT-3, as document 000 counts it</source>
-        <translation>GPT-3（按文档 000 的算法）</translation>
+        <translation>GPT-3（文档 000 的计数）</translation>
     </message>
     <message>
         <source>GPT-3&apos;s embedding table alone is {ratio:,.0f} × this whole model.</source>
@@ -192,7 +192,7 @@
     </message>
     <message>
         <source>after block {n}</source>
-        <translation>第 {n} 个模块之后</translation>
+        <translation>模块 {n} 之后</translation>
     </message>
     <message>
         <source>layer</source>

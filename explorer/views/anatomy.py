@@ -102,6 +102,8 @@ class AnatomyPanel(Panel):
 
     def _table(self, p: QPainter, c: Colours, rect: QRectF, title: str, rows, scale: int) -> None:
         f_title, f_row, f_small = font(1.1, bold=True), font(1.15), font(0.95)
+        while text_width(f_title, title) > rect.width() and f_title.pointSizeF() > 7:
+            f_title.setPointSizeF(f_title.pointSizeF() * 0.9)  # a long model name must not run into the other table
         draw_rich(p, QRectF(rect.left(), rect.top(), rect.width(), line_height(f_title) * 1.3), title, f_title, c.fg)
         y = rect.top() + line_height(f_title) * 1.6
         if not rows:
