@@ -202,6 +202,10 @@
         <source>embedding</source>
         <translation>词嵌入</translation>
     </message>
+    <message>
+        <source>the context-drift view has not been run yet: press Run first</source>
+        <translation>上下文漂移视图尚未运行：请先点击“运行”</translation>
+    </message>
 </context>
 <context>
     <name>EmbeddingPanel</name>
@@ -285,6 +289,58 @@
     <message>
         <source>{word}: cosine {cosine:.3f} to b − a + c</source>
         <translation>{word}：与 b − a + c 的余弦相似度 {cosine:.3f}</translation>
+    </message>
+    <message>
+        <source>the word set has fewer than three words in this model&apos;s vocabulary</source>
+        <translation>词集中在这个模型词表里的词少于三个</translation>
+    </message>
+</context>
+<context>
+    <name>Export</name>
+    <message>
+        <source>cannot tell the format of &apos;{name}&apos;: use a file name ending in {formats}</source>
+        <extracomment>PNGs are rendered at twice the view&apos;s size on screen unless a width is asked for: sharp on a projector and in a PDF, and the layout (what fits, where labels go) stays the one shown.</extracomment>
+        <translation>无法判断“{name}”的格式：请使用以 {formats} 结尾的文件名</translation>
+    </message>
+    <message>
+        <source>could not export {name}: {error}</source>
+        <translation>无法导出 {name}：{error}</translation>
+    </message>
+    <message>
+        <source>the {view} view has no numbers to export</source>
+        <translation>{view}视图没有可导出的数据</translation>
+    </message>
+    <message>
+        <source>cannot write {path}: it is a folder</source>
+        <translation>无法写入 {path}：它是一个文件夹</translation>
+    </message>
+    <message>
+        <source>cannot write {path}: the folder {folder} is not a folder</source>
+        <translation>无法写入 {path}：{folder} 不是文件夹</translation>
+    </message>
+    <message>
+        <source>cannot write {path}: the folder {folder} does not exist</source>
+        <translation>无法写入 {path}：文件夹 {folder} 不存在</translation>
+    </message>
+    <message>
+        <source>cannot write {path}: {error}</source>
+        <translation>无法写入 {path}：{error}</translation>
+    </message>
+    <message>
+        <source>the view has no size yet: show it first</source>
+        <translation>视图还没有尺寸：请先显示它</translation>
+    </message>
+    <message>
+        <source>a PNG width must be between 1 and {max} pixels, not {width}</source>
+        <translation>PNG 宽度必须在 1 到 {max} 像素之间，而不是 {width}</translation>
+    </message>
+    <message>
+        <source>Qt could not encode the PNG</source>
+        <translation>Qt 无法编码 PNG</translation>
+    </message>
+    <message>
+        <source>the SVG exporter failed: {error}</source>
+        <translation>SVG 导出失败：{error}</translation>
     </message>
 </context>
 <context>
@@ -701,6 +757,18 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>probability (faint: T = 1)</source>
         <translation>概率（浅色：T = 1）</translation>
+    </message>
+    <message>
+        <source>{model} has no language-model head: there are no next-token numbers</source>
+        <translation>{model} 没有语言模型头：没有下一个词元的数据</translation>
+    </message>
+    <message>
+        <source>the prediction after position {position} is still being computed</source>
+        <translation>位置 {position} 之后的预测仍在计算中</translation>
+    </message>
+    <message>
+        <source>the prediction after position {position} is not a number (NaN)</source>
+        <translation>位置 {position} 之后的预测不是数值（NaN）</translation>
     </message>
 </context>
 <context>

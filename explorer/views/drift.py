@@ -229,7 +229,7 @@ class DriftPanel(Panel):
         """The cosine between the word's vectors in every pair of sentences, per layer
         (layer 0 is the token embedding, layer j the residual stream after block j − 1)."""
         if not self.paths:
-            raise ValueError("the context-drift view has not been run yet: press Run first")
+            raise ValueError(self.tr("the context-drift view has not been run yet: press Run first"))
         texts = self.drawn_texts
         rows = []
         for j in range(len(self.paths[0])):

@@ -374,7 +374,7 @@ class EmbeddingPanel(Panel):
         if self.index is None:
             return None
         if self.projection is None or not self.words:
-            raise ValueError("the word set has fewer than three words in this model's vocabulary")
+            raise ValueError(self.tr("the word set has fewer than three words in this model's vocabulary"))
         analogy = [self._word(w.text()) for w in (self.a, self.b, self.c)]
         cosines = self.index.cosines_to(self.result_vector) if self.result_vector is not None else None
 

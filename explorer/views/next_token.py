@@ -428,15 +428,18 @@ class NextTokenPanel(Panel):
         softmax(logits / T), the bar's length."""
         trace, info = self.trace, self.info
         if info is not None and not info.has_lm_head:
-            raise ValueError(f"{info.name} has no language-model head: there are no next-token numbers")
+            raise ValueError(self.tr("{model} has no language-model head: there are no next-token numbers").format(
+                model=info.name))
         if trace is None:
             return None
         position = self.selection.query_index(trace.n_tokens)
         if not trace.has_logits_at(position):
-            raise ValueError(f"the prediction after position {position} is still being computed")
+            raise ValueError(self.tr("the prediction after position {position} is still being computed").format(
+                position=position))
         logits = trace.logits_at(position)
         if np.isnan(logits).any() or not np.isfinite(logits).any():
-            raise ValueError(f"the prediction after position {position} is not a number (NaN)")
+            raise ValueError(self.tr("the prediction after position {position} is not a number (NaN)").format(
+                position=position))
         dist = next_token_distribution(logits.astype(np.float64), self.temperature, self._top_k(), self._top_p())
         n = min(self.shown_box.value(), int(np.isfinite(logits).sum()))
         order = np.argsort(-logits, kind="stable")[:n]
