@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QPoint, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
@@ -42,8 +42,9 @@ def export_format(path: str | Path) -> str:
     """``"png"``, ``"svg"`` or ``"csv"`` from the file's extension."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ExportError(f"cannot tell the format of '{Path(path).name}': "
-                          f"use a file name ending in {', '.join(FORMATS)}")
+        raise ExportError(QCoreApplication.translate(
+            "Export", "cannot tell the format of '{name}': use a file name ending in {formats}").format(
+            name=Path(path).name, formats=", ".join(FORMATS)))
     return FORMATS[suffix]
 
 
@@ -60,7 +61,8 @@ def export_panel(panel, path: str | Path, width: int | None = None) -> Path:
     except ExportError:
         raise
     except Exception as exc:  # a bug in a panel's export must reach the person as a message, not a crash
-        raise ExportError(f"could not export {path.name}: {_one_line(str(exc)) or type(exc).__name__}") from exc
+        raise ExportError(QCoreApplication.translate("Export", "could not export {name}: {error}").format(
+            name=path.name, error=_one_line(str(exc)) or type(exc).__name__)) from exc
     return path
 
 
@@ -72,7 +74,8 @@ def _export(panel, path: Path, fmt: str, width: int | None) -> None:
         except ValueError as exc:  # the panel says why it has nothing (yet)
             raise ExportError(_one_line(str(exc))) from exc
         if table is None:
-            raise ExportError(f"the {title} view has no numbers to export")
+            raise ExportError(QCoreApplication.translate("Export", "the {view} view has no numbers to export").format(
+                view=QCoreApplication.translate("Panel", title)))
         header, rows = table
         write_csv(path, header, rows)
         return
@@ -94,14 +97,17 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise ExportError(f"cannot write {path}: it is a folder")
+        raise ExportError(QCoreApplication.translate("Export", "cannot write {path}: it is a folder").format(path=path))
     if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise ExportError(f"cannot write {path}: the folder {folder} {what}")
+        raise ExportError((QCoreApplication.translate("Export", "cannot write {path}: the folder {folder} is not a folder")
+                           if folder.exists() else
+                           QCoreApplication.translate("Export", "cannot write {path}: the folder {folder} does not exist"))
+                          .format(path=path, folder=folder))
     try:
         handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
     except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise ExportError(QCoreApplication.translate("Export", "cannot write {path}: {error}").format(
+            path=path, error=exc.strerror or exc)) from exc
     os.close(handle)
     temp = Path(temp_name)
     try:
@@ -116,9 +122,11 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
         if isinstance(exc, ExportError):
             raise
         if isinstance(exc, OSError):
-            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise ExportError(QCoreApplication.translate("Export", "cannot write {path}: {error}").format(
+            path=path, error=exc.strerror or exc)) from exc
         if isinstance(exc, Exception):
-            raise ExportError(f"could not export {path.name}: {_one_line(str(exc)) or type(exc).__name__}") from exc
+            raise ExportError(QCoreApplication.translate("Export", "could not export {name}: {error}").format(
+            name=path.name, error=_one_line(str(exc)) or type(exc).__name__)) from exc
         raise
 
 
@@ -165,11 +173,12 @@ def render_image(widget: QWidget, width: int | None = None) -> QImage:
     The widget is painted at a device pixel ratio of width / its width, as a high-DPI screen
     would paint it: text and lines are drawn at the higher resolution, not scaled up."""
     if widget.width() <= 0 or widget.height() <= 0:
-        raise ExportError("the view has no size yet: show it first")
+        raise ExportError(QCoreApplication.translate("Export", "the view has no size yet: show it first"))
     if width is None:
         width = round(widget.width() * DEFAULT_PIXEL_RATIO)
     if not 1 <= width <= MAX_PNG_WIDTH:
-        raise ExportError(f"a PNG width must be between 1 and {MAX_PNG_WIDTH} pixels, not {width}")
+        raise ExportError(QCoreApplication.translate("Export", "a PNG width must be between 1 and {max} pixels, not {width}")
+                          .format(max=MAX_PNG_WIDTH, width=width))
     ratio = width / widget.width()
     height = max(1, math.ceil(widget.height() * ratio - 1e-6))
     image = QImage(width, height, QImage.Format_ARGB32_Premultiplied)
@@ -194,7 +203,7 @@ def png_bytes(widget: QWidget, width: int | None = None) -> bytes:
     buffer = QBuffer(data)
     buffer.open(QIODevice.WriteOnly)
     if not image.save(buffer, "PNG"):
-        raise ExportError("Qt could not encode the PNG")
+        raise ExportError(QCoreApplication.translate("Export", "Qt could not encode the PNG"))
     buffer.close()
     return bytes(data.data())
 
@@ -217,7 +226,8 @@ def svg_bytes(widget: QWidget) -> bytes:
         else:
             data = _widget_svg(widget)
     except Exception as exc:  # pyqtgraph #3495 and its like: say what failed, in one line
-        raise ExportError(f"the SVG exporter failed: {_one_line(str(exc)) or type(exc).__name__}") from exc
+        raise ExportError(QCoreApplication.translate("Export", "the SVG exporter failed: {error}").format(
+            error=_one_line(str(exc)) or type(exc).__name__)) from exc
     return unscale_patterns(data.decode("utf-8")).encode("utf-8")
 
 

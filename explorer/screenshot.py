@@ -44,12 +44,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="play this lesson file and take one shot per scene instead")
     parser.add_argument("--only", nargs="*", default=None, metavar="NAME",
                         help="take only these shots (attention, masked-scores, 3b1b-layout, next-token, …)")
+    parser.add_argument("--language", default="en", choices=("en", "zh_CN"),
+                        help="the interface language (zh_CN needs a CJK font, e.g. fonts-wqy-microhei)")
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(["attention-explorer"])
     from explorer.window import MainWindow
 
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.IniFormat)
+    settings.setValue("language", args.language)
     window = MainWindow(source=args.model, settings=settings, initial_text=args.text)
     width, height = (int(v) for v in args.size.split("x"))
     window.resize(width, height)

@@ -30,7 +30,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 from superqt.utils import qthrottled
 
 from model.errors import EmptyInputError, ModelFileError
@@ -105,7 +105,7 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, (ModelFileError, EmptyInputError)):
         return str(exc)
     if isinstance(exc, MemoryError):
-        return "Not enough memory for this model or text."
+        return QCoreApplication.translate("ModelWorker", "Not enough memory for this model or text.")
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -162,7 +162,7 @@ class Engine:
 
     def _trace(self, request: TraceRequest) -> None:
         if self.model is None:
-            self._on_error("trace", request.request_id, "No model is loaded.")
+            self._on_error("trace", request.request_id, QCoreApplication.translate("ModelWorker", "No model is loaded."))
             return
         try:
             trace = self.model.trace(request.text, request.request_id, list(request.logit_positions))
@@ -176,7 +176,7 @@ class Engine:
 
     def _batch(self, request: BatchRequest) -> None:
         if self.model is None:
-            self._on_error("batch", request.request_id, "No model is loaded.")
+            self._on_error("batch", request.request_id, QCoreApplication.translate("ModelWorker", "No model is loaded."))
             return
         try:
             traces = tuple(self.model.trace(t, request.request_id, [-1]) for t in request.texts)

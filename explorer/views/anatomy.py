@@ -3,7 +3,9 @@ the GPT-3 accounting the document walks through (computed by :class:`model.lesso
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
+import re
+
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QRectF, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QWidget
 
@@ -13,25 +15,50 @@ from model.info import ModelInfo
 from model.lessons import Gpt3Counts
 
 
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("Anatomy", text)
+
+
+#: the model layer's names for parameter kinds and its fixed shape notes (model/anatomy.py), for lupdate
+_MODEL_TEXTS = (QT_TRANSLATE_NOOP("Anatomy", "embedding"), QT_TRANSLATE_NOOP("Anatomy", "positions"),
+                QT_TRANSLATE_NOOP("Anatomy", "unembedding"), QT_TRANSLATE_NOOP("Anatomy", "other"),
+                QT_TRANSLATE_NOOP("Anatomy", "none"), QT_TRANSLATE_NOOP("Anatomy", "γ and β per norm"),
+                QT_TRANSLATE_NOOP("Anatomy", "tied to the embedding"), QT_TRANSLATE_NOOP("Anatomy", "none (encoder)"),
+                QT_TRANSLATE_NOOP("Anatomy", "sin/cos formula: 0 weights"), QT_TRANSLATE_NOOP("Anatomy", "layers"),
+                QT_TRANSLATE_NOOP("Anatomy", "heads"), QT_TRANSLATE_NOOP("Anatomy", "adaptive softmax over"),
+                QT_TRANSLATE_NOOP("Anatomy", "tokens"))
+
+
+def model_text(text: str) -> str:
+    """A kind or shape note from :mod:`model.anatomy` (English, Qt-free) in the interface language:
+    fixed notes whole, and the words in "4 layers × 8 heads × 256 × 32"."""
+    whole = _tr(text)
+    if whole != text:
+        return whole
+    return re.sub(r"\b(layers|heads|adaptive softmax over|tokens)\b", lambda m: _tr(m.group(1)), text)
+
+
 def gpt3_rows(g: Gpt3Counts | None = None) -> list[tuple[str, str, int, str]]:
-    """(what, shape, count, how document 000 rounds it) for the GPT-3 table. The document's
-    "6.17亿", "约630w", "约6亿" are given in English: a projector machine may lack CJK fonts."""
+    """(what, shape, count, how document 000 rounds it) for the GPT-3 table, in the interface
+    language: the document's own "6.17亿", "约630w", "约6亿" in Chinese, in English otherwise."""
     g = g or Gpt3Counts()
     d, dh, V = g.d_model, g.d_head, g.vocab_size
     return [
-        ("embedding W_E", f"{V:,} × {d:,}", g.embedding_weights, "≈ 617 million"),
-        ("unembedding W_U", f"{d:,} × {V:,}", g.embedding_weights, "same size, transposed"),
-        ("value map, full rank", f"{d:,} × {d:,}", g.full_rank_value_map, "too big"),
-        ("value map, low rank", f"{d:,} × {dh} + {dh} × {d:,}", g.low_rank_value_map, ""),
-        ("one head", f"query, key, value↓, value↑: 4 × {d:,} × {dh}", g.weights_per_head, "≈ 6.3 million"),
-        ("one attention layer", f"{g.n_heads} heads", g.weights_per_attention_layer, "≈ 600 million"),
+        (QCoreApplication.translate("Anatomy", "embedding W_E"), f"{V:,} × {d:,}", g.embedding_weights, QCoreApplication.translate("Anatomy", "≈ 617 million")),
+        (QCoreApplication.translate("Anatomy", "unembedding W_U"), f"{d:,} × {V:,}", g.embedding_weights, QCoreApplication.translate("Anatomy", "same size, transposed")),
+        (QCoreApplication.translate("Anatomy", "value map, full rank"), f"{d:,} × {d:,}", g.full_rank_value_map, QCoreApplication.translate("Anatomy", "too big")),
+        (QCoreApplication.translate("Anatomy", "value map, low rank"), f"{d:,} × {dh} + {dh} × {d:,}", g.low_rank_value_map, ""),
+        (QCoreApplication.translate("Anatomy", "one head"), QCoreApplication.translate("Anatomy", "query, key, value↓, value↑: 4 × {d} × {dh}").format(d=f"{d:,}", dh=dh),
+         g.weights_per_head, QCoreApplication.translate("Anatomy", "≈ 6.3 million")),
+        (QCoreApplication.translate("Anatomy", "one attention layer"), QCoreApplication.translate("Anatomy", "{n} heads").format(n=g.n_heads), g.weights_per_attention_layer,
+         QCoreApplication.translate("Anatomy", "≈ 600 million")),
     ]
 
 
 class AnatomyPanel(Panel):
     """Two painted tables: this model by kind, GPT-3 by the document's numbers."""
 
-    title = "Anatomy"
+    title = QT_TRANSLATE_NOOP("Panel", "Anatomy")
     key = "anatomy"
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -55,22 +82,25 @@ class AnatomyPanel(Panel):
         p, c = begin_paint(self)
         m = 16.0
         col_w = (self.width() - 3 * m) / 2
+        name = self.model_name or QCoreApplication.translate("Anatomy", "no model")
         self._table(p, c, QRectF(m, m, col_w, self.height() - 2 * m),
-                    f"{self.model_name or 'no model'}: {self.total / 1e6:,.2f} million parameters"
-                    if self.total >= 1e6 else f"{self.model_name or 'no model'}: {self.total:,} parameters",
-                    [(kind, shape, n, "") for kind, n, shape in self.rows], self.total)
+                    QCoreApplication.translate("Anatomy", "{model}: {n:,.2f} million parameters").format(model=name, n=self.total / 1e6)
+                    if self.total >= 1e6 else QCoreApplication.translate("Anatomy", "{model}: {n:,} parameters").format(model=name, n=self.total),
+                    [(model_text(kind), model_text(shape), n, "") for kind, n, shape in self.rows], self.total)
         g_rows = gpt3_rows()
         self._table(p, c, QRectF(2 * m + col_w, m, col_w, self.height() - 2 * m - 60),
-                    "GPT-3, as document 000 counts it", g_rows, max(n for _, _, n, _ in g_rows))
+                    QCoreApplication.translate("Anatomy", "GPT-3, as document 000 counts it"), g_rows, max(n for _, _, n, _ in g_rows))
         if self.total:
             ratio = Gpt3Counts().embedding_weights / self.total
             p.setFont(font(1.0))
             p.setPen(c.dim)
             p.drawText(QRectF(2 * m + col_w, self.height() - m - 60, col_w, 60), Qt.AlignLeft | Qt.TextWordWrap,
-                       f"GPT-3's embedding table alone is {ratio:,.0f} × this whole model.")
+                       QCoreApplication.translate("Anatomy", "GPT-3's embedding table alone is {ratio:,.0f} × this whole model.").format(ratio=ratio))
 
     def _table(self, p: QPainter, c: Colours, rect: QRectF, title: str, rows, scale: int) -> None:
         f_title, f_row, f_small = font(1.1, bold=True), font(1.15), font(0.95)
+        while text_width(f_title, title) > rect.width() and f_title.pointSizeF() > 7:
+            f_title.setPointSizeF(f_title.pointSizeF() * 0.9)  # a long model name must not run into the other table
         draw_rich(p, QRectF(rect.left(), rect.top(), rect.width(), line_height(f_title) * 1.3), title, f_title, c.fg)
         y = rect.top() + line_height(f_title) * 1.6
         if not rows:

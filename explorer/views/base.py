@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import QWidget
 
 from explorer.theme import Theme, make_theme, style_plot
@@ -65,7 +65,8 @@ class Selection:
 class Panel(QWidget):
     """Base class of every panel (a tab, the heads grid, the token strip).
 
-    Subclasses set ``title`` (the tab's name), ``selection_fields`` (the :class:`Selection`
+    Subclasses set ``title`` (the tab's name, marked ``QT_TRANSLATE_NOOP("Panel", "…")``;
+    :meth:`tab_title` is it in the interface language), ``selection_fields`` (the :class:`Selection`
     fields their drawing depends on: a change of any other field does not redraw them),
     and override :meth:`redraw` (draw ``self.trace`` / ``self.selection``; called only when
     visible and out of date) and, when they keep per-model state, :meth:`on_model_info`.
@@ -143,6 +144,18 @@ class Panel(QWidget):
         self.redraw()
         self.redraw_ms = (time.perf_counter() - start) * 1000.0
         self.redraw_count += 1
+
+    def tab_title(self) -> str:
+        """``title`` in the interface language."""
+        return QCoreApplication.translate("Panel", self.title)
+
+    def retranslate(self) -> None:
+        """The interface language changed: set the panel's fixed texts again and redraw the
+        ones it composes. A panel with fixed texts (labels, tooltips, combo-box entries)
+        overrides it, sets them there with ``self.tr("…")``, calls it at the end of
+        ``__init__`` and ends with ``super().retranslate()``."""
+        self._dirty = True
+        self.refresh()
 
     def mark_dirty(self) -> None:
         """Something the panel draws changed (its own controls, the theme)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -30,15 +30,19 @@ from explorer.views.base import Panel
 from model.geometry import find_word, fit_pca, pairwise_cosines, trajectory
 from model.trace import Trace
 
+#: presets by the key lessons use (``drift = "mole"``): the word and its sentences
 PRESETS = {
     "mole": ("mole", ["american shrew mole", "one mole of carbon dioxide", "take a biopsy of the mole"]),
     "tower": ("tower", ["tower", "the eiffel tower", "a miniature eiffel tower"]),
 }
+#: how the preset box names them
+PRESET_NAMES = {"mole": QT_TRANSLATE_NOOP("DriftPanel", "mole (animal, unit, skin)"),
+                "tower": QT_TRANSLATE_NOOP("DriftPanel", "tower (alone, named, small)")}
 
 class DriftPanel(Panel):
     """Emits ``traces_requested(tuple[str, ...])``; the window answers with ``set_batch_traces``."""
 
-    title = "Context drift"
+    title = QT_TRANSLATE_NOOP("Panel", "Context drift")
     key = "drift"
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -46,13 +50,12 @@ class DriftPanel(Panel):
         self.paths: list[np.ndarray] = []
         self._texts: tuple[str, ...] = ()
         self.preset_box = QComboBox()
-        self.preset_box.addItems(list(PRESETS))
+        for key in PRESETS:
+            self.preset_box.addItem(PRESET_NAMES.get(key, key), key)
         self.word = QLineEdit()
         self.sentences = QPlainTextEdit()
-        self.sentences.setPlaceholderText("one sentence per line, each containing the word")
         self.sentences.setMaximumHeight(110)
-        self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Trace every sentence (Ctrl+Enter in the sentence box)")
+        self.run_button = QPushButton()
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.table = QTableWidget(0, 0)
@@ -65,16 +68,17 @@ class DriftPanel(Panel):
         self.legend = self.plot.addLegend(offset=(10, 10))
         self.start_point = pg.ScatterPlotItem(size=22, symbol="star", brush=pg.mkBrush("w"))
         self.plot.addItem(self.start_point)
-        self.start_label = pg.TextItem("token embedding\n(same in every sentence)", anchor=(0, 1))
+        self.start_label = pg.TextItem("", anchor=(0, 1))
         self.start_label.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE))
         self.plot.addItem(self.start_label)
         self.curves: list[pg.PlotDataItem] = []
         self.layer_labels: list[pg.TextItem] = []
 
         top = QHBoxLayout()
-        top.addWidget(QLabel("preset"))
+        self.preset_label, self.word_label = QLabel(), QLabel()
+        top.addWidget(self.preset_label)
         top.addWidget(self.preset_box)
-        top.addWidget(QLabel("word"))
+        top.addWidget(self.word_label)
         top.addWidget(self.word)
         top.addWidget(self.run_button)
         top.addStretch(1)
@@ -92,6 +96,20 @@ class DriftPanel(Panel):
         self.preset_box.currentIndexChanged.connect(self._on_preset_changed)
         self.run_button.clicked.connect(self.run)
         self._on_preset_changed(self.preset_box.currentIndex())
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        for index, key in enumerate(PRESETS):
+            self.preset_box.setItemText(index, self.tr(PRESET_NAMES.get(key, key)))
+        self.sentences.setPlaceholderText(self.tr("one sentence per line, each containing the word"))
+        self.run_button.setText(self.tr("Run"))
+        self.run_button.setToolTip(self.tr("Trace every sentence (Ctrl+Enter in the sentence box)"))
+        self.start_label.setText(self.tr("token embedding\n(same in every sentence)"))
+        self.preset_label.setText(self.tr("preset"))
+        self.word_label.setText(self.tr("word"))
+        if self.paths:
+            self._draw(self._texts)
+        super().retranslate()
 
     def texts(self) -> tuple[str, ...]:
         return tuple(line.strip() for line in self.sentences.toPlainText().splitlines() if line.strip())
@@ -110,16 +128,17 @@ class DriftPanel(Panel):
     def run(self) -> None:
         texts = self.texts()
         if len(texts) < 2:
-            self.message.setText("Enter at least two sentences that share the word.")
+            self.message.setText(self.tr("Enter at least two sentences that share the word."))
             return
-        self.message.setText("tracing…")
+        self.message.setText(self.tr("tracing…"))
         self.traces_requested.emit(texts)
 
     def apply_scene(self, state: dict) -> list[str]:
         if "drift" not in state:
             return []
         if state["drift"] not in PRESETS:
-            return [f"unknown context-drift preset {state['drift']!r} (known: {', '.join(PRESETS)})"]
+            return [self.tr("unknown context-drift preset {name!r} (known: {known})").format(
+                name=state["drift"], known=", ".join(PRESETS))]
         index = list(PRESETS).index(state["drift"])
         if self.preset_box.currentIndex() != index or not self.paths:
             self.preset_box.setCurrentIndex(index)
@@ -150,11 +169,13 @@ class DriftPanel(Panel):
                 self.message.setText(str(exc))
                 return
             if split:
-                notes.append(f"'{word}' is split into several tokens in '{text}'; following its first piece")
+                notes.append(self.tr("'{word}' is split into several tokens in '{text}'; following its first piece")
+                             .format(word=word, text=text))
             paths.append(trajectory(trace, position))
         self.paths, self._texts = paths, texts
-        self.message.setText("; ".join(notes) or
-                             f"'{word}' through {len(paths[0]) - 1} blocks in {len(paths)} sentences")
+        self.message.setText(self.tr("; ").join(notes) or
+                             self.tr("'{word}' through {blocks} blocks in {n} sentences").format(
+                                 word=word, blocks=len(paths[0]) - 1, n=len(paths)))
         self._draw(texts)
 
     def _draw(self, texts: tuple[str, ...]) -> None:
@@ -184,7 +205,7 @@ class DriftPanel(Panel):
             self.legend.addItem(curve, texts[i])
             for j in range(1, n_points):
                 label = self.layer_labels[i * n_points + j]
-                label.setText(f"after block {j - 1}")  # in the text colour: readable; the curve carries the hue
+                label.setText(self.tr("after block {n}").format(n=j - 1))  # in the text colour: readable; the curve carries the hue
                 label.setPos(*xy[j])
                 label.setVisible(True)
         start = pca(self.paths[0][:1])
@@ -194,10 +215,10 @@ class DriftPanel(Panel):
         cosines = [pairwise_cosines(np.stack([p[j] for p in self.paths])) for j in range(n_points)]
         pairs = [(a, b) for a in range(len(self.paths)) for b in range(a + 1, len(self.paths))]
         self.table.setColumnCount(1 + len(pairs))
-        self.table.setHorizontalHeaderLabels(["layer"] + [f"cos({a + 1},{b + 1})" for a, b in pairs])
+        self.table.setHorizontalHeaderLabels([self.tr("layer")] + [f"cos({a + 1},{b + 1})" for a, b in pairs])
         self.table.setRowCount(n_points)
         for j in range(n_points):
-            name = "embedding" if j == 0 else f"after block {j - 1}"
+            name = self.tr("embedding") if j == 0 else self.tr("after block {n}").format(n=j - 1)
             self.table.setItem(j, 0, QTableWidgetItem(name))
             for k, (a, b) in enumerate(pairs):
                 self.table.setItem(j, k + 1, QTableWidgetItem(f"{cosines[j][a, b]:.3f}"))
@@ -208,7 +229,7 @@ class DriftPanel(Panel):
         """The cosine between the word's vectors in every pair of sentences, per layer
         (layer 0 is the token embedding, layer j the residual stream after block j − 1)."""
         if not self.paths:
-            raise ValueError("the context-drift view has not been run yet: press Run first")
+            raise ValueError(self.tr("the context-drift view has not been run yet: press Run first"))
         texts = self.drawn_texts
         rows = []
         for j in range(len(self.paths[0])):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,20 +30,24 @@ from model.analogy import EmbeddingIndex
 from model.geometry import Projection, analogy_plane, fit_pca
 from model.info import ModelInfo
 
+#: word sets by name; the name is the key lessons use (``words = "gender pairs"``), shown translated
 PRESETS = {
-    "gender pairs": "man woman king queen boy girl prince princess uncle aunt",
-    "countries and capitals": "france paris italy rome germany berlin japan tokyo spain madrid russia moscow",
-    "singular and plural": "cat cats dog dogs horse horses car cars apple apples",
-    "verb tenses": "walk walked walking go went going see saw seeing",
-    "comparatives": "big bigger biggest small smaller smallest good better best",
+    QT_TRANSLATE_NOOP("EmbeddingPanel", "gender pairs"): "man woman king queen boy girl prince princess uncle aunt",
+    QT_TRANSLATE_NOOP("EmbeddingPanel", "countries and capitals"):
+        "france paris italy rome germany berlin japan tokyo spain madrid russia moscow",
+    QT_TRANSLATE_NOOP("EmbeddingPanel", "singular and plural"): "cat cats dog dogs horse horses car cars apple apples",
+    QT_TRANSLATE_NOOP("EmbeddingPanel", "verb tenses"): "walk walked walking go went going see saw seeing",
+    QT_TRANSLATE_NOOP("EmbeddingPanel", "comparatives"): "big bigger biggest small smaller smallest good better best",
 }
+PROJECTIONS = {"plane": QT_TRANSLATE_NOOP("EmbeddingPanel", "analogy plane (b − a, c − a)"),
+               "pca": QT_TRANSLATE_NOOP("EmbeddingPanel", "PCA of the word set")}
 PLURAL_NOUNS = "cat cats dog dogs apple apples car cars king kings child children"
 
 
 class EmbeddingPanel(Panel):
     """Scatter of a word set, an analogy solver, and a dot-product table."""
 
-    title = "Embeddings"
+    title = QT_TRANSLATE_NOOP("Panel", "Embeddings")
     key = "embeddings"
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -55,32 +59,30 @@ class EmbeddingPanel(Panel):
         self.result_vector: np.ndarray | None = None
 
         self.preset_box = QComboBox()
-        self.preset_box.addItems(list(PRESETS))
+        for name in PRESETS:
+            self.preset_box.addItem(name, name)
         self.extra_words = QLineEdit()
-        self.extra_words.setPlaceholderText("add words, e.g. lion lioness")
-        self.sentence_box = QCheckBox("show the sentence's tokens")
+        self.sentence_box = QCheckBox()
         self.projection_box = QComboBox()
-        self.projection_box.addItem("analogy plane (b − a, c − a)", "plane")
-        self.projection_box.addItem("PCA of the word set", "pca")
+        for key, text in PROJECTIONS.items():
+            self.projection_box.addItem(text, key)
         self.a, self.b, self.c = QLineEdit("man"), QLineEdit("woman"), QLineEdit("king")
         self.method_box = QComboBox()
         self.method_box.addItem("3CosAdd", "add")
         self.method_box.addItem("3CosMul", "mul")
-        self.solve_button = QPushButton("Solve")
+        self.solve_button = QPushButton()
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.answer_table = QTableWidget(0, 2)
-        self.answer_table.setHorizontalHeaderLabels(["nearest", "cosine"])
         self.answer_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.answer_table.verticalHeader().setVisible(False)
         self.direction_a, self.direction_b = QLineEdit("cat"), QLineEdit("cats")
         self.direction_words = QLineEdit(PLURAL_NOUNS)
         self.direction_words.setCursorPosition(0)  # show the start of the list, not its end
         self.dot_table = QTableWidget(0, 3)
-        self.dot_table.setHorizontalHeaderLabels(["word", "dot", "cosine"])
         self.dot_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.dot_table.verticalHeader().setVisible(False)
-        self.hover_label = QLabel("Hover a point: word and its cosine to b − a + c")
+        self.hover_label = QLabel()
 
         self.view = TimedView()
         self.plot = self.view.addPlot()
@@ -101,7 +103,8 @@ class EmbeddingPanel(Panel):
         self.labels: list[pg.TextItem] = []
 
         controls = QGridLayout()
-        controls.addWidget(QLabel("words"), 0, 0)
+        self.words_label, self.direction_label, self.direction_words_label = QLabel(), QLabel(), QLabel()
+        controls.addWidget(self.words_label, 0, 0)
         controls.addWidget(self.preset_box, 0, 1)
         controls.addWidget(self.extra_words, 0, 2, 1, 3)
         controls.addWidget(self.projection_box, 1, 1)
@@ -115,12 +118,12 @@ class EmbeddingPanel(Panel):
         analogy.addWidget(self.solve_button)
         analogy.addStretch(1)
         direction = QHBoxLayout()
-        direction.addWidget(QLabel("direction"))
+        direction.addWidget(self.direction_label)
         direction.addWidget(self.direction_b)
         direction.addWidget(QLabel("−"))
         direction.addWidget(self.direction_a)
         direction_words = QHBoxLayout()  # its own row: the list is long and the side pane narrow
-        direction_words.addWidget(QLabel("words"))
+        direction_words.addWidget(self.direction_words_label)
         direction_words.addWidget(self.direction_words, 1)
         side = QWidget()
         side.setMinimumWidth(300)
@@ -158,6 +161,23 @@ class EmbeddingPanel(Panel):
         for field in (self.direction_a, self.direction_b, self.direction_words):
             field.editingFinished.connect(self._update_dot_table)
         self.scatter.sigHovered.connect(self._on_hovered)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        for index, name in enumerate(PRESETS):
+            self.preset_box.setItemText(index, self.tr(name))
+        for index, text in enumerate(PROJECTIONS.values()):
+            self.projection_box.setItemText(index, self.tr(text))
+        self.extra_words.setPlaceholderText(self.tr("add words, e.g. lion lioness"))
+        self.sentence_box.setText(self.tr("show the sentence's tokens"))
+        self.solve_button.setText(self.tr("Solve"))
+        self.answer_table.setHorizontalHeaderLabels([self.tr("nearest"), self.tr("cosine")])
+        self.dot_table.setHorizontalHeaderLabels([self.tr("word"), self.tr("dot"), self.tr("cosine")])
+        self.hover_label.setText(self.tr("Hover a point: word and its cosine to b − a + c"))
+        self.words_label.setText(self.tr("words"))
+        self.direction_label.setText(self.tr("direction"))
+        self.direction_words_label.setText(self.tr("words"))
+        super().retranslate()
 
     # ------------------------------------------------------------------ panel API
     def apply_scene(self, state: dict) -> list[str]:
@@ -166,7 +186,8 @@ class EmbeddingPanel(Panel):
             if state["words"] in PRESETS:
                 self.preset_box.setCurrentIndex(list(PRESETS).index(state["words"]))
             else:
-                problems.append(f"unknown word set {state['words']!r} (known: {', '.join(PRESETS)})")
+                problems.append(self.tr("unknown word set {name!r} (known: {known})").format(
+                    name=state["words"], known=", ".join(PRESETS)))
         if "extra_words" in state:
             self.extra_words.setText(state["extra_words"])
         if "analogy" in state:
@@ -234,7 +255,8 @@ class EmbeddingPanel(Panel):
             self.answers, self.result_vector = [], None
         else:
             best = self.answers[0]
-            self.message.setText(f"{a} : {b} :: {c} : {best.token}   (cosine {best.score:.3f})")
+            self.message.setText(self.tr("{a} : {b} :: {c} : {answer}   (cosine {cosine:.3f})").format(
+                a=a, b=b, c=c, answer=best.token, cosine=best.score))
         self.answer_table.setRowCount(len(self.answers))
         for row, n in enumerate(self.answers):
             self.answer_table.setItem(row, 0, QTableWidgetItem(n.token))
@@ -263,7 +285,7 @@ class EmbeddingPanel(Panel):
 
     # ------------------------------------------------------------------ drawing
     def word_set(self) -> list[str]:
-        words = PRESETS[self.preset_box.currentText()].split() + [self._word(w) for w in self.extra_words.text().split()]
+        words = PRESETS[self.preset_box.currentData()].split() + [self._word(w) for w in self.extra_words.text().split()]
         analogy = [self._word(w.text()) for w in (self.a, self.b, self.c)]
         if self.answers:
             analogy.append(self.answers[0].token)
@@ -341,7 +363,7 @@ class EmbeddingPanel(Panel):
         word = points[0].data()
         if self.result_vector is not None:
             cos = float(self.index.cosines_to(self.result_vector)[self.index.token_id(word)])
-            self.hover_label.setText(f"{word}: cosine {cos:.3f} to b − a + c")
+            self.hover_label.setText(self.tr("{word}: cosine {cosine:.3f} to b − a + c").format(word=word, cosine=cos))
         else:
             self.hover_label.setText(word)
 
@@ -352,7 +374,7 @@ class EmbeddingPanel(Panel):
         if self.index is None:
             return None
         if self.projection is None or not self.words:
-            raise ValueError("the word set has fewer than three words in this model's vocabulary")
+            raise ValueError(self.tr("the word set has fewer than three words in this model's vocabulary"))
         analogy = [self._word(w.text()) for w in (self.a, self.b, self.c)]
         cosines = self.index.cosines_to(self.result_vector) if self.result_vector is not None else None
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QRectF, Qt
 from PySide6.QtGui import QBrush, QFontMetrics, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -20,11 +20,15 @@ from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.trace import Trace
 
 MODES = {
-    "pattern": "Attention pattern (softmax)",
-    "scores": "Raw scores QKᵀ/√dₖ",
-    "masked": "Masked scores (−∞ before softmax)",
+    "pattern": QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention pattern (softmax)"),
+    "scores": QT_TRANSLATE_NOOP("HeadDetailPanel", "Raw scores QKᵀ/√dₖ"),
+    "masked": QT_TRANSLATE_NOOP("HeadDetailPanel", "Masked scores (−∞ before softmax)"),
 }
-PLURAL = {"query": "queries", "key": "keys"}
+PLURAL = {"query": QT_TRANSLATE_NOOP("HeadDetailPanel", "queries"), "key": QT_TRANSLATE_NOOP("HeadDetailPanel", "keys")}
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("HeadDetailPanel", text)
 MAX_CELL_TEXT = 16  # write values into cells up to this many tokens
 MAX_LABEL_CHARS = 10
 
@@ -87,8 +91,8 @@ def head_matrix(
         levels = (lo, hi if hi > lo else lo + 1e-6)
         if mode == "masked":
             values = np.where(masked, -np.inf, values)
-            notes.append("no mask: this model attends both ways" if not trace.causal else
-                         "grey cells are −∞: a query may not look at later keys")
+            notes.append(QCoreApplication.translate("HeadDetailPanel", "no mask: this model attends both ways") if not trace.causal else
+                         QCoreApplication.translate("HeadDetailPanel", "grey cells are −∞: a query may not look at later keys"))
     else:
         raise ValueError(f"unknown mode {mode!r}")
     columns = np.arange(T)
@@ -99,18 +103,18 @@ def head_matrix(
         if mode == "pattern":
             totals = values.sum(axis=1, keepdims=True)
             values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
-            notes.append(f"first token '{tokens[0]}' hidden; each row renormalised to sum to 1")
+            notes.append(QCoreApplication.translate("HeadDetailPanel", "first token '{token}' hidden; each row renormalised to sum to 1").format(token=tokens[0]))
         else:
-            notes.append(f"first token '{tokens[0]}' hidden")
+            notes.append(QCoreApplication.translate("HeadDetailPanel", "first token '{token}' hidden").format(token=tokens[0]))
     row_labels, column_labels = tokens, tuple(tokens[i] for i in columns)
     row_axis, column_axis = "query", "key"
     if transpose:
         values, masked = values.T, masked.T
         row_labels, column_labels = column_labels, row_labels
         row_axis, column_axis = "key", "query"
-        notes.append("3Blue1Brown layout: keys down the side, one column per query (columns sum to 1)"
-                     if mode == "pattern" else "3Blue1Brown layout: keys as rows, queries as columns")
-    return HeadMatrix(values, row_labels, column_labels, masked, levels, row_axis, column_axis, "; ".join(notes))
+        notes.append(QCoreApplication.translate("HeadDetailPanel", "3Blue1Brown layout: keys down the side, one column per query (columns sum to 1)")
+                     if mode == "pattern" else QCoreApplication.translate("HeadDetailPanel", "3Blue1Brown layout: keys as rows, queries as columns"))
+    return HeadMatrix(values, row_labels, column_labels, masked, levels, row_axis, column_axis, QCoreApplication.translate("HeadDetailPanel", "; ").join(notes))
 
 
 def _short(token: str) -> str:
@@ -121,7 +125,7 @@ class HeadDetailPanel(Panel):
     """The enlarged view of one head, with a bar chart of the selected query's row.
     Clicking a row (a column in the 3Blue1Brown layout) selects that query."""
 
-    title = "Head"
+    title = QT_TRANSLATE_NOOP("Panel", "Head")
     key = "head"
     selection_fields = frozenset({"layer", "head", "query"})
 
@@ -129,16 +133,13 @@ class HeadDetailPanel(Panel):
         super().__init__(parent)
         self.current: HeadMatrix | None = None
 
-        self.heading = QLabel("Layer 0, head 0")
+        self.heading = QLabel()
         self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
         self.mode_box = QComboBox()
         for key, text in MODES.items():
             self.mode_box.addItem(text, key)
-        self.mode_box.setToolTip("What to draw (M cycles)")
-        self.transpose_box = QCheckBox("3Blue1Brown layout")
-        self.transpose_box.setToolTip("Keys as rows and one column per query, as in the video (T)")
-        self.hide_first_box = QCheckBox("Hide first token")
-        self.hide_first_box.setToolTip("Drop the first token's column (the 'attention sink') and renormalise (F)")
+        self.transpose_box = QCheckBox()
+        self.hide_first_box = QCheckBox()
         self.note = QLabel("")
         self.note.setWordWrap(True)
         self.note.setObjectName("noteLabel")
@@ -171,7 +172,7 @@ class HeadDetailPanel(Panel):
         self.bars_plot.layout.removeItem(self.bars_plot.titleLabel)
         self.bars_plot.titleLabel = SteadyTitle("", size="11pt", parent=self.bars_plot)
         self.bars_plot.layout.addItem(self.bars_plot.titleLabel, 0, 1)
-        self.bars_plot.setTitle("the query looks at")
+        self.bars_plot.setTitle(self.tr("the query looks at"))
         # The title no longer sizes its column, so the column reserves room for a long one.
         self.bars_plot.setMinimumWidth(
             QFontMetrics(self.bars_plot.titleLabel.item.font()).horizontalAdvance("'xxxxxxxx' looks at") + 12)
@@ -211,6 +212,20 @@ class HeadDetailPanel(Panel):
         self.transpose_box.toggled.connect(self._on_options_changed)
         self.hide_first_box.toggled.connect(self._on_options_changed)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.heading.setText(self.tr("Layer {layer}, head {head}").format(layer=self.selection.layer,
+                                                                          head=self.selection.head))
+        for index, text in enumerate(MODES.values()):
+            self.mode_box.setItemText(index, _tr(text))
+        self.mode_box.setToolTip(self.tr("What to draw (M cycles)"))
+        self.transpose_box.setText(self.tr("3Blue1Brown layout"))
+        self.transpose_box.setToolTip(self.tr("Keys as rows and one column per query, as in the video (T)"))
+        self.hide_first_box.setText(self.tr("Hide first token"))
+        self.hide_first_box.setToolTip(self.tr("Drop the first token's column (the 'attention sink') and renormalise (F)"))
+        self._drawn.clear()  # the axis labels and the bars' title are set again
+        super().retranslate()
 
     # ------------------------------------------------------------------ panel API
     @property
@@ -268,10 +283,10 @@ class HeadDetailPanel(Panel):
         m = head_matrix(trace, layer, head, self.mode, self.transpose_box.isChecked(),
                         self.hide_first_box.isChecked())
         self.current = m
-        heading = f"Layer {layer}, head {head}"
+        heading = self.tr("Layer {layer}, head {head}").format(layer=layer, head=head)
         if self.info is not None and self.info.n_kv_heads:
             group = self.info.n_heads // self.info.n_kv_heads
-            heading += f"  ·  kv head {head // group} of {self.info.n_kv_heads}"
+            heading += self.tr("  ·  kv head {kv} of {n}").format(kv=head // group, n=self.info.n_kv_heads)
         self.heading.setText(heading)
         self.note.setText(m.note)
         rows, cols = m.values.shape
@@ -283,8 +298,8 @@ class HeadDetailPanel(Panel):
             self.colorbar.setLevels(m.levels)
         self.image.setImage(shown, autoLevels=False, levels=m.levels)
         self.background.setRect(QRectF(0, 0, cols, rows))
-        self._set_axis("left", self.plot, [(i + 0.5, s) for i, s in enumerate(m.row_labels)], PLURAL[m.row_axis])
-        self._set_axis("top", self.plot, [(j + 0.5, "") for j in range(cols)], PLURAL[m.column_axis])
+        self._set_axis("left", self.plot, [(i + 0.5, s) for i, s in enumerate(m.row_labels)], _tr(PLURAL[m.row_axis]))
+        self._set_axis("top", self.plot, [(j + 0.5, "") for j in range(cols)], _tr(PLURAL[m.column_axis]))
         self._draw_column_labels(m)
         if self._changed("range", (rows, cols, self.label_space)):
             self.plot.setRange(QRectF(0, -self.label_space, cols + 1.2, rows + self.label_space), padding=0.01)
@@ -357,7 +372,7 @@ class HeadDetailPanel(Panel):
         self._set_axis("left", self.bars_plot, [(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys)])
         if self._changed("bars range", len(keys)):
             self.bars_plot.setYRange(0, len(keys), padding=0.01)
-        title = f"'{_short(trace.token_strings[q])}' looks at"
+        title = self.tr("'{token}' looks at").format(token=_short(trace.token_strings[q]))
         if self._changed("bars title", title):
             self.bars_plot.setTitle(title)
         rows, cols = m.values.shape

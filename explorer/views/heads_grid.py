@@ -74,7 +74,7 @@ class HeadsGridPanel(Panel):
         self.outline = pg.QtWidgets.QGraphicsRectItem()
         self.outline.setPen(QPen(theme.SELECTED, 0.6))
         self.plot.addItem(self.outline)
-        self.hover_label = QLabel("Hover a cell: layer, head, query → key, weight")
+        self.hover_label = QLabel()
         self.hover_label.setObjectName("hoverLabel")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -85,6 +85,11 @@ class HeadsGridPanel(Panel):
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._drawn_trace: object = None  # the trace the mosaic shows: a selection change alone keeps it
         self._drawn_shape: tuple[int, ...] = ()
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.hover_label.setText(self.tr("Hover a cell: layer, head, query → key, weight"))
+        super().retranslate()
 
     # ------------------------------------------------------------------ drawing
     def on_theme(self, theme) -> None:
@@ -192,11 +197,11 @@ class HeadsGridPanel(Panel):
         t = self.trace
         kv = ""
         if self.info is not None and self.info.n_kv_heads:
-            kv = f" (kv {head // (self.info.n_heads // self.info.n_kv_heads)})"
+            kv = self.tr(" (kv {kv})").format(kv=head // (self.info.n_heads // self.info.n_kv_heads))
         self.hover_label.setText(
-            f"L{layer} H{head}{kv}   query {q} '{t.token_strings[q]}' → key {k} '{t.token_strings[k]}'   "
-            f"weight {t.pattern[layer, head, q, k]:.3f}"
-        )
+            self.tr("L{layer} H{head}{kv}   query {q} '{query}' → key {k} '{key}'   weight {weight:.3f}").format(
+                layer=layer, head=head, kv=kv, q=q, query=t.token_strings[q], k=k, key=t.token_strings[k],
+                weight=t.pattern[layer, head, q, k]))
 
     def _on_mouse_clicked(self, event) -> None:
         cell = self._cell_under(event.scenePos())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -63,7 +63,7 @@ class NextTokenPanel(Panel):
     overwrites what the person typed meanwhile, and Stop cancels a token not yet appended.
     """
 
-    title = "Next token"
+    title = QT_TRANSLATE_NOOP("Panel", "Next token")
     key = "next"
     selection_fields = frozenset({"query"})
 
@@ -87,7 +87,7 @@ class NextTokenPanel(Panel):
         self._next_sample_timer.setInterval(120)
         self._next_sample_timer.timeout.connect(self.sample_next)
 
-        self.heading = QLabel("Next token")
+        self.heading = QLabel()
         self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
         self.stats = QLabel("")
         self.message = QLabel("")
@@ -97,7 +97,6 @@ class NextTokenPanel(Panel):
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
         self.slider.setValue(temperature_to_slider(1.0))
-        self.slider.setToolTip("Temperature: 0 always picks the top token; higher flattens (keys: ←/→, PgUp/PgDn)")
         self.temperature_box = QDoubleSpinBox()
         self.temperature_box.setRange(0.0, 2.5)
         self.temperature_box.setDecimals(2)
@@ -108,24 +107,19 @@ class NextTokenPanel(Panel):
         self.shown_box.setValue(15)
         self.top_k_box = QSpinBox()
         self.top_k_box.setRange(0, 1000)
-        self.top_k_box.setSpecialValueText("off")
         self.top_p_box = QDoubleSpinBox()
         self.top_p_box.setRange(0.01, 1.0)
         self.top_p_box.setSingleStep(0.05)
         self.top_p_box.setValue(1.0)
-        self.top_p_box.setToolTip("top-p (1.00 = off)")
-        self.logits_box = QCheckBox("show logits")
+        self.logits_box = QCheckBox()
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, 2**31 - 1)
-        self.sample_button = QPushButton("Sample next")
-        self.sample_button.setToolTip("Draw one token and append it (Ctrl+Enter)")
+        self.sample_button = QPushButton()
         self.generate_count = QSpinBox()
         self.generate_count.setRange(1, 200)
         self.generate_count.setValue(10)
-        self.generate_button = QPushButton("Generate")
-        self.generate_button.setToolTip("Sample this many tokens one after another (Ctrl+Shift+Enter)")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop generating (Esc)")
+        self.generate_button = QPushButton()
+        self.stop_button = QPushButton()
         self.stop_button.setEnabled(False)
 
         self.view = TimedView()
@@ -139,11 +133,12 @@ class NextTokenPanel(Panel):
         self.plot.addItem(self.bars)
         self.value_texts: list[pg.TextItem] = []
 
+        self.temperature_label, self.bars_label, self.seed_label = QLabel(), QLabel(), QLabel()
         grid = QGridLayout()
-        grid.addWidget(QLabel("temperature T"), 0, 0)
+        grid.addWidget(self.temperature_label, 0, 0)
         grid.addWidget(self.slider, 0, 1, 1, 5)
         grid.addWidget(self.temperature_box, 0, 6)
-        grid.addWidget(QLabel("bars"), 1, 0)
+        grid.addWidget(self.bars_label, 1, 0)
         grid.addWidget(self.shown_box, 1, 1)
         grid.addWidget(QLabel("top-k"), 1, 2)
         grid.addWidget(self.top_k_box, 1, 3)
@@ -151,7 +146,7 @@ class NextTokenPanel(Panel):
         grid.addWidget(self.top_p_box, 1, 5)
         grid.addWidget(self.logits_box, 1, 6)
         actions = QHBoxLayout()
-        actions.addWidget(QLabel("seed"))
+        actions.addWidget(self.seed_label)
         actions.addWidget(self.seed_box)
         actions.addWidget(self.sample_button)
         actions.addWidget(self.generate_count)
@@ -189,6 +184,25 @@ class NextTokenPanel(Panel):
         QShortcut(QKeySequence("Ctrl+Return"), self, self.sample_next)
         QShortcut(QKeySequence("Ctrl+Shift+Return"), self, lambda: self.generate(self.generate_count.value()))
         QShortcut(QKeySequence("Escape"), self, self.stop)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.heading.setText(self.tr("Next token"))
+        self.slider.setToolTip(self.tr("Temperature: 0 always picks the top token; higher flattens "
+                                       "(keys: ←/→, PgUp/PgDn)"))
+        self.top_k_box.setSpecialValueText(self.tr("off"))
+        self.top_p_box.setToolTip(self.tr("top-p (1.00 = off)"))
+        self.logits_box.setText(self.tr("show logits"))
+        self.sample_button.setText(self.tr("Sample next"))
+        self.sample_button.setToolTip(self.tr("Draw one token and append it (Ctrl+Enter)"))
+        self.generate_button.setText(self.tr("Generate"))
+        self.generate_button.setToolTip(self.tr("Sample this many tokens one after another (Ctrl+Shift+Enter)"))
+        self.stop_button.setText(self.tr("Stop"))
+        self.stop_button.setToolTip(self.tr("Stop generating (Esc)"))
+        self.temperature_label.setText(self.tr("temperature T"))
+        self.bars_label.setText(self.tr("bars"))
+        self.seed_label.setText(self.tr("seed"))
+        super().retranslate()
 
     # ------------------------------------------------------------------ panel API
     def on_theme(self, theme) -> None:
@@ -335,24 +349,23 @@ class NextTokenPanel(Panel):
         self.view.setVisible(not no_head)
         self.no_head_note.setVisible(no_head)
         if no_head:
-            self.no_head_note.setText(
-                f"{info.name} has no language-model head: it was trained to produce "
+            self.no_head_note.setText(self.tr(
+                "{model} has no language-model head: it was trained to produce "
                 "vectors for whole sentences, not to predict a next token. There is no "
                 "distribution to show.\n\nIts attention heads (it looks both ways: no causal mask) and "
-                "its embedding table are in the other tabs."
-            )
+                "its embedding table are in the other tabs.").format(model=info.name))
             return
         if trace is None:
             return
         position = self.selection.query_index(trace.n_tokens)
         if not trace.has_logits_at(position):
-            self._show_message(f"computing the prediction after position {position}…")
+            self._show_message(self.tr("computing the prediction after position {position}…").format(position=position))
             return
         logits = trace.logits_at(position).astype(np.float64)
         if np.isnan(logits).any() or not np.isfinite(logits).any():
-            self._show_message(f"The model's prediction after position {position} is not a number (NaN) or −∞ "
-                               "for every token: there is no distribution to show. The model's weights are "
-                               "probably broken.")
+            self._show_message(self.tr("The model's prediction after position {position} is not a number (NaN) or −∞ "
+                                       "for every token: there is no distribution to show. The model's weights are "
+                                       "probably broken.").format(position=position))
             self.bars.setOpts(x0=[], y=[], width=[])
             self.ghost.setOpts(x0=[], y=[], width=[])
             for item in self.value_texts:
@@ -366,11 +379,12 @@ class NextTokenPanel(Panel):
         order = np.argsort(-logits, kind="stable")[:n]  # ranking by logit does not change with T
         self.rows = order
         token = trace.token_strings[position]
-        self.heading.setText(f"Next token after '{token_label(token)}' (position {position})")
-        self.stats.setText(
-            f"T = {self.temperature:.2f}   entropy {entropy_bits(dist.tempered):.2f} bits "
-            f"(T = 1: {entropy_bits(at_one):.2f} bits)   kept mass {dist.kept_mass:.3f}"
-        )
+        self.heading.setText(self.tr("Next token after '{token}' (position {position})").format(
+            token=token_label(token), position=position))
+        self.stats.setText(self.tr(
+            "T = {t:.2f}   entropy {entropy:.2f} bits (T = 1: {entropy_one:.2f} bits)   kept mass {kept:.3f}").format(
+            t=self.temperature, entropy=entropy_bits(dist.tempered), entropy_one=entropy_bits(at_one),
+            kept=dist.kept_mass))
         y = np.arange(n)
         show_logits = self.logits_box.isChecked()
         values = logits[order] if show_logits else dist.tempered[order]
@@ -384,13 +398,14 @@ class NextTokenPanel(Panel):
             self.bars.setOpts(x0=np.full(n, base), y=y, width=values - base, brushes=brushes, height=0.55)
             self.ghost.setOpts(x0=[], y=[], width=[])
             self.plot.setXRange(base, float(values.max()) + 0.5, padding=0.05)
-            self.plot.getAxis("bottom").setLabel("logit" + (" (log-probability)" if _is_normalised(logits) else ""))
+            self.plot.getAxis("bottom").setLabel(self.tr("logit (log-probability)") if _is_normalised(logits)
+                                                 else self.tr("logit"))
         else:
             self.bars.setOpts(x0=np.zeros(n), y=y, width=values, brushes=brushes, height=0.55)
             self.ghost.setOpts(x0=np.zeros(n), y=y, width=at_one[order], height=0.75)
             top = max(float(values.max()), float(at_one[order].max()))
             self.plot.setXRange(0, min(1.0, top * 1.25) or 1.0, padding=0.02)
-            self.plot.getAxis("bottom").setLabel("probability (faint: T = 1)")
+            self.plot.getAxis("bottom").setLabel(self.tr("probability (faint: T = 1)"))
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
         self.plot.getAxis("left").setTicks([[(i, token_label(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
         while len(self.value_texts) < n:
@@ -413,15 +428,18 @@ class NextTokenPanel(Panel):
         softmax(logits / T), the bar's length."""
         trace, info = self.trace, self.info
         if info is not None and not info.has_lm_head:
-            raise ValueError(f"{info.name} has no language-model head: there are no next-token numbers")
+            raise ValueError(self.tr("{model} has no language-model head: there are no next-token numbers").format(
+                model=info.name))
         if trace is None:
             return None
         position = self.selection.query_index(trace.n_tokens)
         if not trace.has_logits_at(position):
-            raise ValueError(f"the prediction after position {position} is still being computed")
+            raise ValueError(self.tr("the prediction after position {position} is still being computed").format(
+                position=position))
         logits = trace.logits_at(position)
         if np.isnan(logits).any() or not np.isfinite(logits).any():
-            raise ValueError(f"the prediction after position {position} is not a number (NaN)")
+            raise ValueError(self.tr("the prediction after position {position} is not a number (NaN)").format(
+                position=position))
         dist = next_token_distribution(logits.astype(np.float64), self.temperature, self._top_k(), self._top_p())
         n = min(self.shown_box.value(), int(np.isfinite(logits).sum()))
         order = np.argsort(-logits, kind="stable")[:n]

@@ -5,7 +5,7 @@ the hovered cell's value, beside the cosine between every two positions."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, QRectF, Qt
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QWidget
 
@@ -20,7 +20,7 @@ MAX_COSINE_POSITIONS = 128  # the cosine map's side: beyond this a cell is under
 class PositionalPanel(Panel):
     """P(k, i) for the model's positions, and cos(P(a), P(b))."""
 
-    title = "Positions"
+    title = QT_TRANSLATE_NOOP("Panel", "Positions")
     key = "positions"
     selection_fields = frozenset({"query"})
 
@@ -73,7 +73,7 @@ class PositionalPanel(Panel):
         if self.positional == "sinusoidal":
             n = f"{self.base:g}"
             return f"P(k, 2i) = sin(k / {n}^{{2i/d}})      P(k, 2i+1) = cos(k / {n}^{{2i/d}})"
-        return "P(k) = row k of a learned table (no formula: training chose these numbers)"
+        return self.tr("P(k) = row k of a learned table (no formula: training chose these numbers)")
 
     def cell_text(self, k: int, i: int) -> str:
         value = float(self.table[k, i])
@@ -99,7 +99,7 @@ class PositionalPanel(Panel):
         y = m
         draw_rich(p, QRectF(m, y, self.width() - 2 * m, line_height(f_big) * 1.3), self.formula(), f_big, c.fg)
         y += line_height(f_big) * 1.3
-        hover = self.hover or "hover a cell for its value"
+        hover = self.hover or self.tr("hover a cell for its value")
         draw_rich(p, QRectF(m, y, self.width() - 2 * m, line_height(f_small) * 1.4), hover, f_small,
                   c.accent if self.hover else c.dim)
         y += line_height(f_small) * 1.6
@@ -108,7 +108,8 @@ class PositionalPanel(Panel):
         area_h = self.height() - y - m - line_height(f_head) * 2.5
         map_w = (self.width() - 2 * m - axis_w) * 0.58
         draw_rich(p, QRectF(m + axis_w, y, map_w, line_height(f_head)),
-                  f"P(k, i): {n_ctx} positions k (down) × {d} dimensions i (across)", f_head, c.dim)
+                  self.tr("P(k, i): {n} positions k (down) × {d} dimensions i (across)").format(n=n_ctx, d=d),
+                  f_head, c.dim)
         top = y + line_height(f_head) + 4
         self._map_rect = QRectF(m + axis_w, top, map_w, area_h)
         lim = float(np.abs(self.table).max()) or 1.0
@@ -133,19 +134,20 @@ class PositionalPanel(Panel):
         p.setPen(c.accent)
         if self.n_tokens:
             p.drawText(QRectF(self._map_rect.left(), self._map_rect.bottom() + 22, map_w, 22), Qt.AlignLeft,
-                       f"your text: positions 0–{self.n_tokens - 1} (bar at left), query {self.query} (line)")
+                       self.tr("your text: positions 0–{last} (bar at left), query {query} (line)").format(
+                           last=self.n_tokens - 1, query=self.query))
         # cosine between positions
         n = len(self.cosine)
         cx = self._map_rect.right() + 40
         side = min(self.width() - m - cx, area_h)
         draw_rich(p, QRectF(cx, y, self.width() - m - cx, line_height(f_head)),
-                  f"cos(P(a), P(b)), positions 0–{n - 1}", f_head, c.dim)
+                  self.tr("cos(P(a), P(b)), positions 0–{last}").format(last=n - 1), f_head, c.dim)
         self._cos_rect = QRectF(cx, top, side, side)
         draw_heat(p, self._cos_rect, self.cosine, theme.SCORE_CMAP, -1.0, 1.0, numbers=False, outline=c.faint)
         p.setFont(font(0.85))
         p.setPen(c.dim)
         p.drawText(QRectF(cx, self._cos_rect.bottom() + 2, side, 40), Qt.AlignLeft | Qt.TextWordWrap,
-                   "near positions look alike (red diagonal band); −1 blue … +1 red")
+                   self.tr("near positions look alike (red diagonal band); −1 blue … +1 red"))
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
         pos = event.position()

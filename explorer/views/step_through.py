@@ -12,7 +12,7 @@ Beside it, the head's queries and keys of every token in one 2-D projection.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
 
@@ -33,8 +33,12 @@ from explorer.views.paint import (
 from model.info import HeadWeights, ModelInfo
 from model.stepthrough import HeadSteps, head_steps
 
-CHIPS = ("x", "q, k", "q·k", "÷√d", "mask", "softmax", "Σ w v", "ΔE")
+CHIPS = ("x", "q, k", "q·k", "÷√d", QT_TRANSLATE_NOOP("StepThrough", "mask"), "softmax", "Σ w v", "ΔE")
 MAX_LABEL = 12  # characters of a token label
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("StepThrough", text)
 
 
 def _label(token: str) -> str:
@@ -49,30 +53,35 @@ def formula(steps: HeadSteps, stage: int) -> tuple[str, str]:
     name = STAGES[stage]
     if name == "input":
         f = f"x_j = {steps.x_formula.replace('resid', 'resid_j').replace('E + P', 'E_j + P_j')}"
-        return f, ("every token's row as this head reads it: token embedding E plus position P"
-                   if steps.embed is not None else "every token's residual vector as this head reads it")
+        return f, (QCoreApplication.translate("StepThrough", "every token's row as this head reads it: token embedding E plus position P")
+                   if steps.embed is not None else QCoreApplication.translate("StepThrough", "every token's residual vector as this head reads it"))
     if name == "qk":
         bq = " + b_Q" if steps.b_q.any() else ""
         bk = " + b_K" if steps.b_k.any() else ""
         return (f"q = x_{i} W_Q{bq}      k_j = x_j W_K{bk}",
-                f"“{tok}” asks with its query; every token answers with its key ({dh} numbers each)")
+                QCoreApplication.translate("StepThrough", "“{token}” asks with its query; every token answers with its key ({dh} numbers each)").format(
+                    token=tok, dh=dh))
     if name == "dot":
-        return "q · k_j = Σ q_i k_j,i", f"how well each key lines up with the query of “{tok}”"
+        return "q · k_j = Σ q_i k_j,i", QCoreApplication.translate("StepThrough", "how well each key lines up with the query of “{token}”").format(token=tok)
     if name == "scale":
         if steps.divisor == 1.0:
-            return "q · k_j   (no ÷ √d_head)", "this model does not scale its scores, as in the document's example"
+            return (QCoreApplication.translate("StepThrough", "q · k_j   (no ÷ √d_head)"),
+                    QCoreApplication.translate("StepThrough", "this model does not scale its scores, as in the document's example"))
         return f"s_j = q · k_j / √d_head = q · k_j / {fmt(steps.divisor)}", \
-            f"√{dh} keeps the scores of {dh}-number vectors from growing with d_head"
+            QCoreApplication.translate("StepThrough", "√{dh} keeps the scores of {dh}-number vectors from growing with d_head").format(dh=dh)
     if name == "mask":
         if not steps.causal:
-            return "s_j  (no mask)", "an encoder: every token sees every other token, nothing is masked"
-        return "s_j = −∞  for  j > i", f"a token may not look ahead: keys after “{tok}” become −∞, so exp(−∞) = 0"
+            return QCoreApplication.translate("StepThrough", "s_j  (no mask)"), QCoreApplication.translate("StepThrough", "an encoder: every token sees every other token, nothing is masked")
+        return (QCoreApplication.translate("StepThrough", "s_j = −∞  for  j > i"),
+                QCoreApplication.translate("StepThrough", "a token may not look ahead: keys after “{token}” become −∞, so exp(−∞) = 0").format(token=tok))
     if name == "softmax":
-        return "w_j = exp(s_j) / Σ_k exp(s_k)", "the weights are positive and sum to 1: this row of the attention pattern"
+        return ("w_j = exp(s_j) / Σ_k exp(s_k)",
+                QCoreApplication.translate("StepThrough", "the weights are positive and sum to 1: this row of the attention pattern"))
     if name == "values":
         bv = " + b_V" if steps.b_v.any() else ""
-        return f"v_j = x_j W_V{bv}      z = Σ_j w_j v_j", "each value, scaled by its weight, then added up"
-    return "ΔE = z W_O      E ← E + ΔE", f"the head's contribution, added to the residual vector of “{tok}”"
+        return f"v_j = x_j W_V{bv}      z = Σ_j w_j v_j", QCoreApplication.translate("StepThrough", "each value, scaled by its weight, then added up")
+    return "ΔE = z W_O      E ← E + ΔE", QCoreApplication.translate("StepThrough", "the head's contribution, added to the residual vector of “{token}”").format(
+        token=tok)
 
 
 class StageCanvas(QWidget):
@@ -82,7 +91,7 @@ class StageCanvas(QWidget):
         super().__init__(parent)
         self.steps: HeadSteps | None = None
         self.stage = 0
-        self.message = "Type some text to trace."
+        self.message = QCoreApplication.translate("StepThrough", "Type some text to trace.")
         self.note = ""
         self.vocabulary: tuple[str, ...] = ()
         self.unembed_note = ""
@@ -116,7 +125,8 @@ class StageCanvas(QWidget):
             return
         s = self.steps
         T = len(s.tokens)
-        title = f"layer {s.layer} · head {s.head} · query “{_label(s.tokens[s.query])}” (token {s.query} of {T})"
+        title = QCoreApplication.translate("StepThrough", "layer {layer} · head {head} · query “{token}” (token {i} of {n})").format(
+            layer=s.layer, head=s.head, token=_label(s.tokens[s.query]), i=s.query, n=T)
         f_title = font(1.0, bold=True)
         p.setFont(f_title)
         p.setPen(c.dim)
@@ -143,7 +153,7 @@ class StageCanvas(QWidget):
         self.chip_rects = []
         x0 = x
         for n, chip in enumerate(CHIPS):
-            text = f"{n + 1} {chip}"
+            text = f"{n + 1} {_tr(chip)}"
             w = text_width(f, text) + 18
             if x > x0 and x + w > self.width() - x0:  # wrap onto a second row rather than clip
                 x, y = x0, y + h + 6
@@ -256,11 +266,11 @@ class StageCanvas(QWidget):
         strip_w = (avail - 16) / 2 if two else avail
         if two:
             lim_e = symmetric(s.embed[keys])
-            self._header(p, c, x, body.top(), strip_w, f"E_j + P_j   ({d} numbers)")
+            self._header(p, c, x, body.top(), strip_w, QCoreApplication.translate("StepThrough", "E_j + P_j   ({d} numbers)").format(d=d))
             self._strips(p, c, s, keys, s.embed, x, y0, row_h, strip_w, lim_e, outline_query=False)
             x += strip_w + 16
         lim = symmetric(s.x[keys])
-        self._header(p, c, x, body.top(), strip_w, f"x_j = {s.x_formula}   ({d} numbers)")
+        self._header(p, c, x, body.top(), strip_w, QCoreApplication.translate("StepThrough", "x_j = {formula}   ({d} numbers)").format(formula=s.x_formula, d=d))
         self._strips(p, c, s, keys, s.x, x, y0, row_h, strip_w, lim)
         self._header(p, c, x + strip_w + 8, body.top(), num_w, "‖x_j‖", Qt.AlignRight)
         self._number_column(p, c, s, keys, norms, x + strip_w + 8, y0, row_h, num_w)
@@ -294,10 +304,10 @@ class StageCanvas(QWidget):
         label_w = min(label_w, right.width() * 0.35)
         qh = line_height(f) * 1.6
         top = right.top()
-        rows_q = [(f"q   ({dh} numbers)", s.q)]
+        rows_q = [(QCoreApplication.translate("StepThrough", "q   ({dh} numbers)").format(dh=dh), s.q)]
         if s.q_before is not None:  # RoPE: x W_Q, then the same vector turned by the position's angles
-            rows_q = [(f"q = x W_Q   ({dh} numbers, before RoPE)", s.q_before),
-                      (f"q after RoPE: rotated by position {s.query}", s.q)]
+            rows_q = [(QCoreApplication.translate("StepThrough", "q = x W_Q   ({dh} numbers, before RoPE)").format(dh=dh), s.q_before),
+                      (QCoreApplication.translate("StepThrough", "q after RoPE: rotated by position {i}").format(i=s.query), s.q)]
             lim = symmetric(s.q, s.k, s.q_before)
         for caption, vector in rows_q:
             self._header(p, c, right.left() + label_w, top, right.width() - label_w, caption)
@@ -307,9 +317,11 @@ class StageCanvas(QWidget):
             draw_heat(p, QRectF(right.left() + label_w, top + header_h + 2, right.width() - label_w, qh - 4),
                       vector[None, :], theme.SCORE_CMAP, -lim, lim, number_font=font(0.85), outline=c.accent)
             top += header_h + qh + 10
-        k_caption = "k_j after RoPE (each rotated by its own position j)" if s.k_before is not None else "k_j"
+        k_caption = (QCoreApplication.translate("StepThrough", "k_j after RoPE (each rotated by its own position j)")
+                     if s.k_before is not None else "k_j")
         if s.kv_head is not None:
-            k_caption += f"   · key/value head {s.kv_head} of {s.n_kv_heads}, shared with other query heads"
+            k_caption += QCoreApplication.translate("StepThrough", "   · key/value head {kv} of {n}, shared with other query heads").format(
+                kv=s.kv_head, n=s.n_kv_heads)
         self._header(p, c, right.left() + label_w, top, right.width() - label_w, k_caption)
         rows = QRectF(right.left(), top + header_h, right.width(), right.bottom() - top - header_h)
         keys, row_h = self._key_rows(rows, s)
@@ -377,7 +389,7 @@ class StageCanvas(QWidget):
     def _stage_mask(self, p, c, body, s) -> None:
         lim = symmetric(s.scaled[~s.is_masked])
         zero = self._zero(s.masked)
-        self._scores_table(p, c, body, s, [("s_j", s.scaled, None), ("masked", s.masked, s.is_masked)],
+        self._scores_table(p, c, body, s, [("s_j", s.scaled, None), (QCoreApplication.translate("StepThrough", "masked"), s.masked, s.is_masked)],
                            s.masked, lim, self._score_colour(c, s), zero, masked=s.is_masked)
 
     def _stage_softmax(self, p, c, body, s) -> None:
@@ -388,7 +400,7 @@ class StageCanvas(QWidget):
         table = QRectF(body.left(), body.top(), body.width(), body.height() - foot)
         bottom = self._scores_table(p, c, table, s, [("s_j", s.masked, s.is_masked), ("w_j", s.weights, None)],
                            s.weights, 1.0, colour, 0.0, masked=s.is_masked)
-        shown = "" if len(self.shown_keys) == len(s.tokens) else "   (over all keys, not only those shown)"
+        shown = "" if len(self.shown_keys) == len(s.tokens) else QCoreApplication.translate("StepThrough", "   (over all keys, not only those shown)")
         draw_rich(p, QRectF(body.left(), bottom + 6, body.width(), foot),
                   f"Σ_j w_j = {s.weights.sum():.4f}{shown}", font(1.1, bold=True), c.fg)
         del header_h
@@ -416,13 +428,13 @@ class StageCanvas(QWidget):
         self._header(p, c, x, body.top(), strip_w, "v_j")
         self._strips(p, c, s, keys, s.v, x, y0, row_h, strip_w, lim, outline_query=False)
         x2 = x + strip_w + op_w
-        self._header(p, c, x2, body.top(), strip_w, "w_j v_j   (same colour scale: small weights fade)")
+        self._header(p, c, x2, body.top(), strip_w, QCoreApplication.translate("StepThrough", "w_j v_j   (same colour scale: small weights fade)"))
         self._strips(p, c, s, keys, s.weighted_values, x2, y0, row_h, strip_w, lim, outline_query=False)
         # the sum
         y = y0 + len(keys) * row_h + 8
         p.setPen(QPen(c.fg, 2))
         p.drawLine(QPointF(x2, y), QPointF(x2 + strip_w, y))
-        draw_rich(p, QRectF(x, y + 4, strip_w + op_w - 8, foot - 8), "z = Σ_j w_j v_j   (its own scale) =",
+        draw_rich(p, QRectF(x, y + 4, strip_w + op_w - 8, foot - 8), QCoreApplication.translate("StepThrough", "z = Σ_j w_j v_j   (its own scale) ="),
                   font(1.1, bold=True), c.accent, Qt.AlignRight)
         lim_z = symmetric(s.z)
         draw_heat(p, QRectF(x2, y + 4, strip_w, foot - 8), s.z[None, :], theme.SCORE_CMAP, -lim_z, lim_z,
@@ -440,9 +452,10 @@ class StageCanvas(QWidget):
         lim = symmetric(s.residual, s.residual + s.delta)
         y = body.top()
         for caption, vec, l_, accent in (
-            ("z", s.z, symmetric(s.z), False), ("ΔE = z W_O   (its own colour scale)", s.delta, symmetric(s.delta), True),
-            (f"E   (the residual vector of “{_label(s.tokens[s.query])}”)", s.residual, lim, False),
-            ("E + ΔE   (same scale as E)", s.residual + s.delta, lim, False),
+            ("z", s.z, symmetric(s.z), False),
+            (QCoreApplication.translate("StepThrough", "ΔE = z W_O   (its own colour scale)"), s.delta, symmetric(s.delta), True),
+            (QCoreApplication.translate("StepThrough", "E   (the residual vector of “{token}”)").format(token=_label(s.tokens[s.query])), s.residual, lim, False),
+            (QCoreApplication.translate("StepThrough", "E + ΔE   (same scale as E)"), s.residual + s.delta, lim, False),
         ):
             self._header(p, c, x, y, w, caption)
             y += line_height(font(0.9)) + 2
@@ -466,10 +479,11 @@ class StageCanvas(QWidget):
         if len(s.top_token_ids) == 0:
             p.setFont(font(1.0))
             p.setPen(c.dim)
-            p.drawText(area, Qt.AlignLeft | Qt.AlignTop, "No language-model head: ΔE raises no token's logit here.")
+            p.drawText(area, Qt.AlignLeft | Qt.AlignTop, QCoreApplication.translate("StepThrough", "No language-model head: ΔE raises no token's logit here."))
             return
         note = f" ({self.unembed_note})" if self.unembed_note else ""
-        self._header(p, c, area.left(), area.top(), area.width(), f"ΔE · u_t: the tokens this head pushes up most{note}")
+        self._header(p, c, area.left(), area.top(), area.width(),
+                     QCoreApplication.translate("StepThrough", "ΔE · u_t: the tokens this head pushes up most{note}").format(note=note))
         f_tok = font(1.0)
         n = len(s.top_token_ids)
         cols = 2 if area.height() < n * line_height(f_tok) * 1.3 + 30 else 1
@@ -529,7 +543,7 @@ class QKScatter(QWidget):
         p.setFont(f)
         p.setPen(c.dim)
         p.drawText(QRectF(m, m, self.width() - 2 * m, line_height(f) * 2.2), Qt.AlignLeft | Qt.TextWordWrap,
-                   "queries ◆ and keys ● of this head, one 2-D projection")
+                   QCoreApplication.translate("StepThrough", "queries ◆ and keys ● of this head, one 2-D projection"))
         if self.q2 is None or self.k2 is None or len(self.q2) == 0:
             return
         top = m + line_height(f) * 2.4
@@ -602,7 +616,7 @@ class QKScatter(QWidget):
 class StepThroughPanel(Panel):
     """The step-through view: :class:`StageCanvas` and :class:`QKScatter` side by side."""
 
-    title = "Step through"
+    title = QT_TRANSLATE_NOOP("Panel", "Step through")
     key = "step"
     selection_fields = frozenset({"layer", "head", "query", "stage"})
 
@@ -654,8 +668,9 @@ class StepThroughPanel(Panel):
         self.steps, self.message = steps, message
         note = ""
         if self.trace is not None and self.trace.truncated:
-            note = (f"(the text is {self.trace.n_input_tokens} tokens; the model sees the last "
-                    f"{self.trace.n_tokens}, the {self.trace.n_dropped_tokens} oldest are dropped)")
+            note = QCoreApplication.translate("StepThrough", "(the text is {total} tokens; the model sees the last {shown}, the {dropped} oldest are "
+                       "dropped)").format(total=self.trace.n_input_tokens, shown=self.trace.n_tokens,
+                                          dropped=self.trace.n_dropped_tokens)
         self.canvas.show_steps(steps, self.selection.stage, message, note)
         if steps is not None and self.trace is not None:
             b = self._basis(steps)
@@ -668,10 +683,11 @@ class StepThroughPanel(Panel):
     def _compute(self) -> tuple[HeadSteps | None, str]:
         info, trace, sel = self.info, self.trace, self.selection
         if info is None or trace is None:
-            return None, "Type some text to trace."
+            return None, QCoreApplication.translate("StepThrough", "Type some text to trace.")
         hw: HeadWeights | None = info.head_weights
         if hw is None:
-            return None, f"{info.name}: this model's weights cannot be read per head, so its heads cannot be stepped through."
+            return None, QCoreApplication.translate("StepThrough", "{model}: this model's weights cannot be read per head, so its heads cannot be stepped "
+                             "through.").format(model=info.name)
         i = sel.query_index(trace.n_tokens)
         key = (trace.request_id, id(trace), sel.layer, sel.head, i)
         if key == self._cache_key and self.steps is not None:
@@ -679,7 +695,7 @@ class StepThroughPanel(Panel):
         try:
             steps = head_steps(trace, hw, sel.layer, sel.head, i)
         except ValueError as exc:
-            return None, f"Cannot step through this head: {exc}"
+            return None, QCoreApplication.translate("StepThrough", "Cannot step through this head: {error}").format(error=exc)
         self._cache_key = key
         return steps, ""
 

@@ -1,4 +1,6 @@
-"""The tokens of the current text as chips: hover for id and offsets, click to select a query."""
+"""The tokens of the current text as chips: hover for id and offsets, click to select a query.
+A token the vocabulary does not have ([UNK]: most Chinese characters in a word-piece model
+trained on English) is drawn distinctly, with the characters it stands for."""
 
 from __future__ import annotations
 
@@ -7,6 +9,20 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollAre
 
 from explorer.views.base import Panel
 from explorer.views.labels import token_label
+from model.trace import Trace
+
+#: what tokenizers call the token for text outside their vocabulary
+UNKNOWN_TOKENS = frozenset({"[UNK]", "<unk>", "<|unk|>", "<UNK>"})
+
+
+def unknown_positions(trace: Trace) -> list[int]:
+    """Positions of [UNK] tokens: text the model cannot tell apart from any other unknown text."""
+    return [i for i, token in enumerate(trace.token_strings) if token in UNKNOWN_TOKENS and not trace.special[i]]
+
+
+def unknown_characters(trace: Trace) -> int:
+    """How many characters of the text became [UNK]."""
+    return sum(max(1, trace.offsets[i][1] - trace.offsets[i][0]) for i in unknown_positions(trace))
 
 
 class TokenStrip(Panel):
@@ -55,11 +71,24 @@ class TokenStrip(Panel):
                 chip.hide()
                 continue
             start, end = trace.offsets[i]
+            unknown = trace.token_strings[i] in UNKNOWN_TOKENS and not trace.special[i]
             text = token_label(trace.token_strings[i])
+            if unknown:  # the characters the model could not read, then what it got instead
+                text = f"{trace.text[start:end]}→{text}"
             if chip.text() != text:  # most chips are unchanged by a keystroke: skip their re-layout
                 chip.setText(text)
-            where = "inserted by the model" if trace.special[i] else f"characters {start}–{end}"
-            chip.setToolTip(f"position {i} · id {int(trace.token_ids[i])} · {where}")
+            if bool(chip.property("unknown")) != unknown:
+                chip.setProperty("unknown", unknown)
+                chip.style().polish(chip)  # picks the QPushButton#tokenChip[unknown="true"] rule
+            if trace.special[i]:
+                where = self.tr("inserted by the model")
+            elif unknown:
+                where = self.tr("characters {start}–{end}: not in this model's vocabulary, read as {token}").format(
+                    start=start, end=end, token=trace.token_strings[i])
+            else:
+                where = self.tr("characters {start}–{end}").format(start=start, end=end)
+            chip.setToolTip(self.tr("position {i} · id {id} · {where}").format(
+                i=i, id=int(trace.token_ids[i]), where=where))
             if chip.isHidden():
                 chip.show()
         index = self.selection.query_index(trace.n_tokens)

@@ -35,7 +35,9 @@ def tiny_model_folder(tmp_path_factory):
 
 @pytest.fixture
 def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    settings.setValue("language", "en")  # not the system's: tests read English texts on a Chinese machine too
+    return settings
 
 
 @pytest.fixture

@@ -1,0 +1,1047 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name>Anatomy</name>
+    <message>
+        <source>embedding</source>
+        <extracomment>the model layer&apos;s names for parameter kinds and its fixed shape notes (model/anatomy.py), for lupdate</extracomment>
+        <translation>词嵌入</translation>
+    </message>
+    <message>
+        <source>positions</source>
+        <translation>位置编码</translation>
+    </message>
+    <message>
+        <source>unembedding</source>
+        <translation>反嵌入</translation>
+    </message>
+    <message>
+        <source>other</source>
+        <translation>其他</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>γ and β per norm</source>
+        <translation>每个归一化层的 γ 和 β</translation>
+    </message>
+    <message>
+        <source>tied to the embedding</source>
+        <translation>与词嵌入共享</translation>
+    </message>
+    <message>
+        <source>none (encoder)</source>
+        <translation>无（编码器）</translation>
+    </message>
+    <message>
+        <source>sin/cos formula: 0 weights</source>
+        <translation>sin/cos 公式：0 个权重</translation>
+    </message>
+    <message>
+        <source>layers</source>
+        <translation>层</translation>
+    </message>
+    <message>
+        <source>heads</source>
+        <translation>个头</translation>
+    </message>
+    <message>
+        <source>adaptive softmax over</source>
+        <translation>自适应 softmax，覆盖</translation>
+    </message>
+    <message>
+        <source>tokens</source>
+        <translation>个词元</translation>
+    </message>
+    <message>
+        <source>embedding W_E</source>
+        <translation>词嵌入 W_E</translation>
+    </message>
+    <message>
+        <source>≈ 617 million</source>
+        <translation>≈ 6.17亿</translation>
+    </message>
+    <message>
+        <source>unembedding W_U</source>
+        <translation>反嵌入 W_U</translation>
+    </message>
+    <message>
+        <source>same size, transposed</source>
+        <translation>大小相同，转置</translation>
+    </message>
+    <message>
+        <source>value map, full rank</source>
+        <translation>值映射，满秩</translation>
+    </message>
+    <message>
+        <source>too big</source>
+        <translation>太大</translation>
+    </message>
+    <message>
+        <source>value map, low rank</source>
+        <translation>值映射，低秩</translation>
+    </message>
+    <message>
+        <source>one head</source>
+        <translation>单个注意力头</translation>
+    </message>
+    <message>
+        <source>query, key, value↓, value↑: 4 × {d} × {dh}</source>
+        <translation>查询/键/值↓/值↑：4×{d}×{dh}</translation>
+    </message>
+    <message>
+        <source>≈ 6.3 million</source>
+        <translation>约630w</translation>
+    </message>
+    <message>
+        <source>one attention layer</source>
+        <translation>一个注意力层</translation>
+    </message>
+    <message>
+        <source>{n} heads</source>
+        <translation>{n} 个头</translation>
+    </message>
+    <message>
+        <source>≈ 600 million</source>
+        <translation>约6亿</translation>
+    </message>
+    <message>
+        <source>no model</source>
+        <translation>未加载模型</translation>
+    </message>
+    <message>
+        <source>{model}: {n:,.2f} million parameters</source>
+        <translation>{model}：{n:,.2f}M 参数</translation>
+    </message>
+    <message>
+        <source>{model}: {n:,} parameters</source>
+        <translation>{model}：{n:,} 个参数</translation>
+    </message>
+    <message>
+        <source>GPT-3, as document 000 counts it</source>
+        <translation>GPT-3（文档 000 的计数）</translation>
+    </message>
+    <message>
+        <source>GPT-3&apos;s embedding table alone is {ratio:,.0f} × this whole model.</source>
+        <translation>GPT-3 仅词嵌入矩阵就是整个当前模型的 {ratio:,.0f} 倍。</translation>
+    </message>
+</context>
+<context>
+    <name>DriftPanel</name>
+    <message>
+        <source>mole (animal, unit, skin)</source>
+        <extracomment>presets by the key lessons use (``drift = &quot;mole&quot;``): the word and its sentences how the preset box names them</extracomment>
+        <translation>mole（鼹鼠 / 摩尔 / 痣）</translation>
+    </message>
+    <message>
+        <source>tower (alone, named, small)</source>
+        <translation>tower（塔 / 埃菲尔铁塔 / 微缩模型）</translation>
+    </message>
+    <message>
+        <source>one sentence per line, each containing the word</source>
+        <translation>每行一个句子，每句都包含这个词</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>运行</translation>
+    </message>
+    <message>
+        <source>Trace every sentence (Ctrl+Enter in the sentence box)</source>
+        <translation>对每个句子运行模型（在句子框中按 Ctrl+Enter）</translation>
+    </message>
+    <message>
+        <source>token embedding
+(same in every sentence)</source>
+        <translation>词元嵌入
+（在每个句子中都相同）</translation>
+    </message>
+    <message>
+        <source>preset</source>
+        <translation>预设</translation>
+    </message>
+    <message>
+        <source>word</source>
+        <translation>词</translation>
+    </message>
+    <message>
+        <source>Enter at least two sentences that share the word.</source>
+        <translation>请至少输入两个包含同一个词的句子。</translation>
+    </message>
+    <message>
+        <source>tracing…</source>
+        <translation>正在计算…</translation>
+    </message>
+    <message>
+        <source>unknown context-drift preset {name!r} (known: {known})</source>
+        <translation>未知的上下文漂移预设 {name!r}（可用：{known}）</translation>
+    </message>
+    <message>
+        <source>&apos;{word}&apos; is split into several tokens in &apos;{text}&apos;; following its first piece</source>
+        <translation>“{word}”在“{text}”中被切成多个词元；跟踪其第一个片段</translation>
+    </message>
+    <message>
+        <source>; </source>
+        <translation>；</translation>
+    </message>
+    <message>
+        <source>&apos;{word}&apos; through {blocks} blocks in {n} sentences</source>
+        <translation>“{word}”在 {n} 个句子中经过 {blocks} 个模块</translation>
+    </message>
+    <message>
+        <source>after block {n}</source>
+        <translation>模块 {n} 之后</translation>
+    </message>
+    <message>
+        <source>layer</source>
+        <translation>层</translation>
+    </message>
+    <message>
+        <source>embedding</source>
+        <translation>词嵌入</translation>
+    </message>
+    <message>
+        <source>the context-drift view has not been run yet: press Run first</source>
+        <translation>上下文漂移视图尚未运行：请先点击“运行”</translation>
+    </message>
+</context>
+<context>
+    <name>EmbeddingPanel</name>
+    <message>
+        <source>gender pairs</source>
+        <extracomment>word sets by name; the name is the key lessons use (``words = &quot;gender pairs&quot;``), shown translated</extracomment>
+        <translation>性别词对</translation>
+    </message>
+    <message>
+        <source>countries and capitals</source>
+        <translation>国家与首都</translation>
+    </message>
+    <message>
+        <source>singular and plural</source>
+        <translation>单数与复数</translation>
+    </message>
+    <message>
+        <source>verb tenses</source>
+        <translation>动词时态</translation>
+    </message>
+    <message>
+        <source>comparatives</source>
+        <translation>比较级</translation>
+    </message>
+    <message>
+        <source>analogy plane (b − a, c − a)</source>
+        <translation>类比平面（b − a, c − a）</translation>
+    </message>
+    <message>
+        <source>PCA of the word set</source>
+        <translation>词集的 PCA 投影</translation>
+    </message>
+    <message>
+        <source>add words, e.g. lion lioness</source>
+        <translation>添加词，例如 lion lioness</translation>
+    </message>
+    <message>
+        <source>show the sentence&apos;s tokens</source>
+        <translation>显示句子中的词元</translation>
+    </message>
+    <message>
+        <source>Solve</source>
+        <translation>求解</translation>
+    </message>
+    <message>
+        <source>nearest</source>
+        <translation>最近的词</translation>
+    </message>
+    <message>
+        <source>cosine</source>
+        <translation>余弦相似度</translation>
+    </message>
+    <message>
+        <source>word</source>
+        <translation>词</translation>
+    </message>
+    <message>
+        <source>dot</source>
+        <translation>点积</translation>
+    </message>
+    <message>
+        <source>Hover a point: word and its cosine to b − a + c</source>
+        <translation>悬停在点上：显示词及其与 b − a + c 的余弦相似度</translation>
+    </message>
+    <message>
+        <source>words</source>
+        <translation>词</translation>
+    </message>
+    <message>
+        <source>direction</source>
+        <translation>方向</translation>
+    </message>
+    <message>
+        <source>unknown word set {name!r} (known: {known})</source>
+        <translation>未知的词集 {name!r}（可用：{known}）</translation>
+    </message>
+    <message>
+        <source>{a} : {b} :: {c} : {answer}   (cosine {cosine:.3f})</source>
+        <translation>{a} : {b} :: {c} : {answer}   （余弦相似度 {cosine:.3f}）</translation>
+    </message>
+    <message>
+        <source>{word}: cosine {cosine:.3f} to b − a + c</source>
+        <translation>{word}：与 b − a + c 的余弦相似度 {cosine:.3f}</translation>
+    </message>
+    <message>
+        <source>the word set has fewer than three words in this model&apos;s vocabulary</source>
+        <translation>词集中在这个模型词表里的词少于三个</translation>
+    </message>
+</context>
+<context>
+    <name>Export</name>
+    <message>
+        <source>cannot tell the format of &apos;{name}&apos;: use a file name ending in {formats}</source>
+        <extracomment>PNGs are rendered at twice the view&apos;s size on screen unless a width is asked for: sharp on a projector and in a PDF, and the layout (what fits, where labels go) stays the one shown.</extracomment>
+        <translation>无法判断“{name}”的格式：请使用以 {formats} 结尾的文件名</translation>
+    </message>
+    <message>
+        <source>could not export {name}: {error}</source>
+        <translation>无法导出 {name}：{error}</translation>
+    </message>
+    <message>
+        <source>the {view} view has no numbers to export</source>
+        <translation>{view}视图没有可导出的数据</translation>
+    </message>
+    <message>
+        <source>cannot write {path}: it is a folder</source>
+        <translation>无法写入 {path}：它是一个文件夹</translation>
+    </message>
+    <message>
+        <source>cannot write {path}: the folder {folder} is not a folder</source>
+        <translation>无法写入 {path}：{folder} 不是文件夹</translation>
+    </message>
+    <message>
+        <source>cannot write {path}: the folder {folder} does not exist</source>
+        <translation>无法写入 {path}：文件夹 {folder} 不存在</translation>
+    </message>
+    <message>
+        <source>cannot write {path}: {error}</source>
+        <translation>无法写入 {path}：{error}</translation>
+    </message>
+    <message>
+        <source>the view has no size yet: show it first</source>
+        <translation>视图还没有尺寸：请先显示它</translation>
+    </message>
+    <message>
+        <source>a PNG width must be between 1 and {max} pixels, not {width}</source>
+        <translation>PNG 宽度必须在 1 到 {max} 像素之间，而不是 {width}</translation>
+    </message>
+    <message>
+        <source>Qt could not encode the PNG</source>
+        <translation>Qt 无法编码 PNG</translation>
+    </message>
+    <message>
+        <source>the SVG exporter failed: {error}</source>
+        <translation>SVG 导出失败：{error}</translation>
+    </message>
+</context>
+<context>
+    <name>HeadDetailPanel</name>
+    <message>
+        <source>Attention pattern (softmax)</source>
+        <translation>注意力模式（softmax）</translation>
+    </message>
+    <message>
+        <source>Raw scores QKᵀ/√dₖ</source>
+        <translation>原始分数 QKᵀ/√dₖ</translation>
+    </message>
+    <message>
+        <source>Masked scores (−∞ before softmax)</source>
+        <translation>掩码后的分数（softmax 之前为 −∞）</translation>
+    </message>
+    <message>
+        <source>queries</source>
+        <translation>查询</translation>
+    </message>
+    <message>
+        <source>keys</source>
+        <translation>键</translation>
+    </message>
+    <message>
+        <source>no mask: this model attends both ways</source>
+        <translation>无掩码：这个模型双向关注</translation>
+    </message>
+    <message>
+        <source>grey cells are −∞: a query may not look at later keys</source>
+        <translation>灰色格子为 −∞：查询不能关注后面的键</translation>
+    </message>
+    <message>
+        <source>first token &apos;{token}&apos; hidden; each row renormalised to sum to 1</source>
+        <translation>已隐藏第一个词元“{token}”；每行重新归一化，和为 1</translation>
+    </message>
+    <message>
+        <source>first token &apos;{token}&apos; hidden</source>
+        <translation>已隐藏第一个词元“{token}”</translation>
+    </message>
+    <message>
+        <source>3Blue1Brown layout: keys down the side, one column per query (columns sum to 1)</source>
+        <translation>3Blue1Brown 布局：键排在左侧，每个查询一列（每列和为 1）</translation>
+    </message>
+    <message>
+        <source>3Blue1Brown layout: keys as rows, queries as columns</source>
+        <translation>3Blue1Brown 布局：键为行，查询为列</translation>
+    </message>
+    <message>
+        <source>; </source>
+        <translation>；</translation>
+    </message>
+    <message>
+        <source>the query looks at</source>
+        <translation>查询关注的位置</translation>
+    </message>
+    <message>
+        <source>  ·  kv head {kv} of {n}</source>
+        <translation>  ·  第 {kv} 个键/值头（共 {n} 个）</translation>
+    </message>
+    <message>
+        <source>&apos;{token}&apos; looks at</source>
+        <translation>“{token}”关注的位置</translation>
+    </message>
+    <message>
+        <source>Layer {layer}, head {head}</source>
+        <translation>第 {layer} 层，第 {head} 个头</translation>
+    </message>
+    <message>
+        <source>What to draw (M cycles)</source>
+        <translation>显示内容（按 M 切换）</translation>
+    </message>
+    <message>
+        <source>3Blue1Brown layout</source>
+        <translation>3Blue1Brown 布局</translation>
+    </message>
+    <message>
+        <source>Keys as rows and one column per query, as in the video (T)</source>
+        <translation>键作为行，每个查询一列，与视频中相同（T）</translation>
+    </message>
+    <message>
+        <source>Hide first token</source>
+        <translation>隐藏第一个词元</translation>
+    </message>
+    <message>
+        <source>Drop the first token&apos;s column (the &apos;attention sink&apos;) and renormalise (F)</source>
+        <translation>去掉第一个词元所在的列（“注意力汇聚点”）并重新归一化（F）</translation>
+    </message>
+</context>
+<context>
+    <name>HeadsGridPanel</name>
+    <message>
+        <source>Hover a cell: layer, head, query → key, weight</source>
+        <translation>悬停在格子上：层、头、查询 → 键、权重</translation>
+    </message>
+    <message>
+        <source> (kv {kv})</source>
+        <translation>（键/值头 {kv}）</translation>
+    </message>
+    <message>
+        <source>L{layer} H{head}{kv}   query {q} &apos;{query}&apos; → key {k} &apos;{key}&apos;   weight {weight:.3f}</source>
+        <translation>L{layer} H{head}{kv}   查询 {q}“{query}” → 键 {k}“{key}”   权重 {weight:.3f}</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>{mb} MB</source>
+        <translation>{mb} MB</translation>
+    </message>
+    <message>
+        <source>{m} M parameters</source>
+        <translation>{m} 百万参数</translation>
+    </message>
+    <message>
+        <source>not installed: pip install --no-deps {package}</source>
+        <translation>未安装：pip install --no-deps {package}</translation>
+    </message>
+    <message>
+        <source>Attention Explorer</source>
+        <translation>注意力探索器</translation>
+    </message>
+    <message>
+        <source>Type a sentence…</source>
+        <translation>输入一个句子…</translation>
+    </message>
+    <message>
+        <source>no model</source>
+        <translation>未加载模型</translation>
+    </message>
+    <message>
+        <source>loading {source}…</source>
+        <translation>正在加载 {source}…</translation>
+    </message>
+    <message>
+        <source>Attention Explorer — {model}</source>
+        <translation>注意力探索器 — {model}</translation>
+    </message>
+    <message>
+        <source>{model} · {layers}×{heads} heads</source>
+        <translation>{model} · {layers}×{heads} 个注意力头</translation>
+    </message>
+    <message>
+        <source>{n} tokens</source>
+        <translation>{n} 个词元</translation>
+    </message>
+    <message>
+        <source>Showing the last {shown} of {total} tokens: the model&apos;s context holds {shown}; the oldest {dropped} were dropped.</source>
+        <translation>显示 {total} 个词元中的最后 {shown} 个：模型的上下文只能容纳 {shown} 个；最早的 {dropped} 个已被丢弃。</translation>
+    </message>
+    <message>
+        <source>{n} characters are not in this model&apos;s vocabulary ([UNK]): it cannot tell them apart. For Chinese, try SmolLM2 or a Qwen model.</source>
+        <translation>有 {n} 个字符不在这个模型的词表中（[UNK]）：模型无法区分它们。中文请试试 SmolLM2 或 Qwen 模型。</translation>
+    </message>
+    <message>
+        <source>forward {forward:.1f} ms · update {update:.1f} ms · paint {paint:.1f} ms</source>
+        <translation>前向 {forward:.1f} ms · 更新 {update:.1f} ms · 绘制 {paint:.1f} ms</translation>
+    </message>
+    <message>
+        <source> Still showing {model}.</source>
+        <translation>仍在显示 {model}。</translation>
+    </message>
+    <message>
+        <source>Could not load the model: {message}.</source>
+        <translation>无法加载模型：{message}。</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <source>Open model folder…</source>
+        <translation>打开模型文件夹…</translation>
+    </message>
+    <message>
+        <source>Open GGUF file…</source>
+        <translation>打开 GGUF 文件…</translation>
+    </message>
+    <message>
+        <source>Export…</source>
+        <translation>导出…</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>退出</translation>
+    </message>
+    <message>
+        <source>&amp;Model</source>
+        <translation>模型(&amp;M)</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <source>Larger text</source>
+        <translation>放大文字</translation>
+    </message>
+    <message>
+        <source>Smaller text</source>
+        <translation>缩小文字</translation>
+    </message>
+    <message>
+        <source>Light / dark theme</source>
+        <translation>浅色 / 深色主题</translation>
+    </message>
+    <message>
+        <source>Colour map: viridis / cividis</source>
+        <translation>色图：viridis / cividis</translation>
+    </message>
+    <message>
+        <source>Presentation mode</source>
+        <translation>演示模式</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+    <message>
+        <source>&amp;Lessons</source>
+        <translation>课程(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Save this view as a scene</source>
+        <translation>将当前视图保存为场景</translation>
+    </message>
+    <message>
+        <source>&amp;Go</source>
+        <translation>转到(&amp;G)</translation>
+    </message>
+    <message>
+        <source>Edit text</source>
+        <translation>编辑文本</translation>
+    </message>
+    <message>
+        <source>Heads grid (arrow keys move)</source>
+        <translation>注意力头网格（方向键移动）</translation>
+    </message>
+    <message>
+        <source>Previous token</source>
+        <translation>上一个词元</translation>
+    </message>
+    <message>
+        <source>Next token</source>
+        <translation>下一个词元</translation>
+    </message>
+    <message>
+        <source>Last token</source>
+        <translation>最后一个词元</translation>
+    </message>
+    <message>
+        <source>Open a GGUF model file</source>
+        <translation>打开一个 GGUF 模型文件</translation>
+    </message>
+    <message>
+        <source>GGUF models (*.gguf);;All files (*)</source>
+        <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Open a model folder</source>
+        <translation>打开模型文件夹</translation>
+    </message>
+    <message>
+        <source>My lesson (Ctrl+S adds scenes)</source>
+        <translation>我的课程（Ctrl+S 添加场景）</translation>
+    </message>
+    <message>
+        <source>{file} (cannot be read)</source>
+        <translation>{file}（无法读取）</translation>
+    </message>
+    <message>
+        <source>Worked example: {name}</source>
+        <translation>例题模型：{name}</translation>
+    </message>
+    <message>
+        <source>Open lesson file…</source>
+        <translation>打开课程文件…</translation>
+    </message>
+    <message>
+        <source>End the lesson (Esc)</source>
+        <translation>结束课程（Esc）</translation>
+    </message>
+    <message>
+        <source>Open a lesson</source>
+        <translation>打开课程</translation>
+    </message>
+    <message>
+        <source>Lessons (*.toml)</source>
+        <translation>课程 (*.toml)</translation>
+    </message>
+    <message>
+        <source>Could not save the scene to {path}: {error}</source>
+        <translation>无法将场景保存到 {path}：{error}</translation>
+    </message>
+    <message>
+        <source>Saved as scene {n} of {path}</source>
+        <translation>已保存为 {path} 的第 {n} 个场景</translation>
+    </message>
+    <message>
+        <source>layer {layer}, head {head} is not in {model}</source>
+        <translation>{model} 中没有第 {layer} 层第 {head} 个头</translation>
+    </message>
+    <message>
+        <source>this version has no {tab!r} tab</source>
+        <translation>此版本没有 {tab!r} 标签页</translation>
+    </message>
+    <message>
+        <source>Lesson: {problems}</source>
+        <translation>课程：{problems}</translation>
+    </message>
+    <message>
+        <source>; </source>
+        <translation>；</translation>
+    </message>
+    <message>
+        <source>{lesson} · scene {n} of {total}</source>
+        <translation>{lesson} · 第 {n} / {total} 个场景</translation>
+    </message>
+    <message>
+        <source>Export failed: {error}</source>
+        <translation>导出失败：{error}</translation>
+    </message>
+    <message>
+        <source>Exported {view} to {path}</source>
+        <translation>已将{view}导出到 {path}</translation>
+    </message>
+    <message>
+        <source>heads grid</source>
+        <translation>注意力头网格</translation>
+    </message>
+    <message>
+        <source>PNG image, 2× (*.png)</source>
+        <translation>PNG 图像，2 倍 (*.png)</translation>
+    </message>
+    <message>
+        <source>SVG vector image (*.svg)</source>
+        <translation>SVG 矢量图 (*.svg)</translation>
+    </message>
+    <message>
+        <source>CSV numbers (*.csv)</source>
+        <translation>CSV 数据 (*.csv)</translation>
+    </message>
+    <message>
+        <source>Export the {view} view</source>
+        <translation>导出{view}视图</translation>
+    </message>
+</context>
+<context>
+    <name>ModelWorker</name>
+    <message>
+        <source>Not enough memory for this model or text.</source>
+        <extracomment>A superseded trace is shown when the screen is at least this old (ms).</extracomment>
+        <translation>内存不足，无法运行这个模型或这段文本。</translation>
+    </message>
+    <message>
+        <source>No model is loaded.</source>
+        <translation>尚未加载模型。</translation>
+    </message>
+</context>
+<context>
+    <name>NextTokenPanel</name>
+    <message>
+        <source>Next token</source>
+        <translation>下一个词元</translation>
+    </message>
+    <message>
+        <source>Temperature: 0 always picks the top token; higher flattens (keys: ←/→, PgUp/PgDn)</source>
+        <translation>温度：0 总是选概率最高的词元；越高分布越平坦（按键：←/→、PgUp/PgDn）</translation>
+    </message>
+    <message>
+        <source>off</source>
+        <translation>关</translation>
+    </message>
+    <message>
+        <source>top-p (1.00 = off)</source>
+        <translation>top-p（1.00 = 关闭）</translation>
+    </message>
+    <message>
+        <source>show logits</source>
+        <translation>显示 logit</translation>
+    </message>
+    <message>
+        <source>Sample next</source>
+        <translation>采样下一个</translation>
+    </message>
+    <message>
+        <source>Draw one token and append it (Ctrl+Enter)</source>
+        <translation>抽取一个词元并追加到文本末尾（Ctrl+Enter）</translation>
+    </message>
+    <message>
+        <source>Generate</source>
+        <translation>生成</translation>
+    </message>
+    <message>
+        <source>Sample this many tokens one after another (Ctrl+Shift+Enter)</source>
+        <translation>依次采样这么多个词元（Ctrl+Shift+Enter）</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Stop generating (Esc)</source>
+        <translation>停止生成（Esc）</translation>
+    </message>
+    <message>
+        <source>temperature T</source>
+        <translation>温度 T</translation>
+    </message>
+    <message>
+        <source>bars</source>
+        <translation>条数</translation>
+    </message>
+    <message>
+        <source>seed</source>
+        <translation>随机种子</translation>
+    </message>
+    <message>
+        <source>{model} has no language-model head: it was trained to produce vectors for whole sentences, not to predict a next token. There is no distribution to show.
+
+Its attention heads (it looks both ways: no causal mask) and its embedding table are in the other tabs.</source>
+        <translation>{model} 没有语言模型头：它被训练来为整个句子生成向量，而不是预测下一个词元，因此没有概率分布可以显示。
+
+它的注意力头（双向关注：没有因果掩码）和词嵌入矩阵在其他标签页中。</translation>
+    </message>
+    <message>
+        <source>computing the prediction after position {position}…</source>
+        <translation>正在计算位置 {position} 之后的预测…</translation>
+    </message>
+    <message>
+        <source>The model&apos;s prediction after position {position} is not a number (NaN) or −∞ for every token: there is no distribution to show. The model&apos;s weights are probably broken.</source>
+        <translation>模型在位置 {position} 之后的预测对所有词元都是非数值（NaN）或 −∞：没有概率分布可以显示。模型的权重可能已损坏。</translation>
+    </message>
+    <message>
+        <source>Next token after &apos;{token}&apos; (position {position})</source>
+        <translation>“{token}”之后的下一个词元（位置 {position}）</translation>
+    </message>
+    <message>
+        <source>T = {t:.2f}   entropy {entropy:.2f} bits (T = 1: {entropy_one:.2f} bits)   kept mass {kept:.3f}</source>
+        <translation>T = {t:.2f}   熵 {entropy:.2f} 比特（T = 1：{entropy_one:.2f} 比特）   保留的概率质量 {kept:.3f}</translation>
+    </message>
+    <message>
+        <source>logit (log-probability)</source>
+        <translation>logit（对数概率）</translation>
+    </message>
+    <message>
+        <source>logit</source>
+        <translation>logit</translation>
+    </message>
+    <message>
+        <source>probability (faint: T = 1)</source>
+        <translation>概率（浅色：T = 1）</translation>
+    </message>
+    <message>
+        <source>{model} has no language-model head: there are no next-token numbers</source>
+        <translation>{model} 没有语言模型头：没有下一个词元的数据</translation>
+    </message>
+    <message>
+        <source>the prediction after position {position} is still being computed</source>
+        <translation>位置 {position} 之后的预测仍在计算中</translation>
+    </message>
+    <message>
+        <source>the prediction after position {position} is not a number (NaN)</source>
+        <translation>位置 {position} 之后的预测不是数值（NaN）</translation>
+    </message>
+</context>
+<context>
+    <name>Panel</name>
+    <message>
+        <source>Anatomy</source>
+        <translation>模型结构</translation>
+    </message>
+    <message>
+        <source>Context drift</source>
+        <translation>上下文漂移</translation>
+    </message>
+    <message>
+        <source>Embeddings</source>
+        <translation>词嵌入</translation>
+    </message>
+    <message>
+        <source>Head</source>
+        <translation>注意力头</translation>
+    </message>
+    <message>
+        <source>Next token</source>
+        <translation>下一个词元</translation>
+    </message>
+    <message>
+        <source>Positions</source>
+        <translation>位置编码</translation>
+    </message>
+    <message>
+        <source>Step through</source>
+        <translation>逐步计算</translation>
+    </message>
+</context>
+<context>
+    <name>PositionalPanel</name>
+    <message>
+        <source>This model uses rotary positions (RoPE): no position vector P is added to the embeddings. Instead, inside every head, q and k are rotated by an angle that grows with the position (pairs of dimensions turn at different speeds, as in the sinusoids of the original transformer). The dot product q·k of two rotated vectors then depends on how far apart the two tokens are, not on where they are. The step-through shows q and k before and after the rotation.</source>
+        <translation>这个模型使用旋转位置编码（RoPE）：嵌入上不加任何位置向量 P。取而代之的是，在每个头内部，q 和 k 按随位置增大的角度旋转（每两维一组，以不同速度旋转，就像原始 Transformer 的正弦位置编码）。两个旋转后的向量的点积 q·k 只取决于两个词元相距多远，而不取决于它们在哪里。逐步计算视图会显示旋转前后的 q 和 k。</translation>
+    </message>
+    <message>
+        <source>P(k) = row k of a learned table (no formula: training chose these numbers)</source>
+        <translation>P(k) = 学习得到的表的第 k 行（没有公式：这些数由训练决定）</translation>
+    </message>
+    <message>
+        <source>No position table for this model.</source>
+        <translation>这个模型没有位置编码表。</translation>
+    </message>
+    <message>
+        <source>hover a cell for its value</source>
+        <translation>悬停在格子上查看数值</translation>
+    </message>
+    <message>
+        <source>P(k, i): {n} positions k (down) × {d} dimensions i (across)</source>
+        <translation>P(k, i)：{n} 个位置 k（纵向）× {d} 个维度 i（横向）</translation>
+    </message>
+    <message>
+        <source>your text: positions 0–{last} (bar at left), query {query} (line)</source>
+        <translation>你的文本：位置 0–{last}（左侧竖条），查询 {query}（横线）</translation>
+    </message>
+    <message>
+        <source>cos(P(a), P(b)), positions 0–{last}</source>
+        <translation>cos(P(a), P(b))，位置 0–{last}</translation>
+    </message>
+    <message>
+        <source>near positions look alike (red diagonal band); −1 blue … +1 red</source>
+        <translation>相近的位置彼此相似（红色对角带）；−1 蓝 … +1 红</translation>
+    </message>
+</context>
+<context>
+    <name>StepThrough</name>
+    <message>
+        <source>mask</source>
+        <translation>掩码</translation>
+    </message>
+    <message>
+        <source>every token&apos;s row as this head reads it: token embedding E plus position P</source>
+        <translation>这个头读取到的每个词元的行：词元嵌入 E 加上位置编码 P</translation>
+    </message>
+    <message>
+        <source>every token&apos;s residual vector as this head reads it</source>
+        <translation>这个头读取到的每个词元的残差向量</translation>
+    </message>
+    <message>
+        <source>“{token}” asks with its query; every token answers with its key ({dh} numbers each)</source>
+        <translation>“{token}”用它的查询提问；每个词元用它的键回答（各 {dh} 个数）</translation>
+    </message>
+    <message>
+        <source>how well each key lines up with the query of “{token}”</source>
+        <translation>每个键与“{token}”的查询有多一致</translation>
+    </message>
+    <message>
+        <source>q · k_j   (no ÷ √d_head)</source>
+        <translation>q · k_j   （不除以 √d_head）</translation>
+    </message>
+    <message>
+        <source>this model does not scale its scores, as in the document&apos;s example</source>
+        <translation>这个模型不缩放分数，与文档中的例子相同</translation>
+    </message>
+    <message>
+        <source>√{dh} keeps the scores of {dh}-number vectors from growing with d_head</source>
+        <translation>除以 √{dh}，使 {dh} 维向量的分数不随 d_head 增大</translation>
+    </message>
+    <message>
+        <source>s_j  (no mask)</source>
+        <translation>s_j  （无掩码）</translation>
+    </message>
+    <message>
+        <source>an encoder: every token sees every other token, nothing is masked</source>
+        <translation>编码器：每个词元都能看到所有其他词元，没有掩码</translation>
+    </message>
+    <message>
+        <source>s_j = −∞  for  j &gt; i</source>
+        <translation>当 j &gt; i 时 s_j = −∞</translation>
+    </message>
+    <message>
+        <source>a token may not look ahead: keys after “{token}” become −∞, so exp(−∞) = 0</source>
+        <translation>词元不能看后面：“{token}”之后的键变为 −∞，因此 exp(−∞) = 0</translation>
+    </message>
+    <message>
+        <source>the weights are positive and sum to 1: this row of the attention pattern</source>
+        <translation>权重为正且和为 1：即注意力模式中的这一行</translation>
+    </message>
+    <message>
+        <source>each value, scaled by its weight, then added up</source>
+        <translation>每个值乘以它的权重，再相加</translation>
+    </message>
+    <message>
+        <source>the head&apos;s contribution, added to the residual vector of “{token}”</source>
+        <translation>这个头的贡献，加到“{token}”的残差向量上</translation>
+    </message>
+    <message>
+        <source>Type some text to trace.</source>
+        <translation>输入一些文本来运行模型。</translation>
+    </message>
+    <message>
+        <source>layer {layer} · head {head} · query “{token}” (token {i} of {n})</source>
+        <translation>第 {layer} 层 · 第 {head} 个头 · 查询“{token}”（第 {i} 个词元，共 {n} 个）</translation>
+    </message>
+    <message>
+        <source>E_j + P_j   ({d} numbers)</source>
+        <translation>E_j + P_j   （{d} 个数）</translation>
+    </message>
+    <message>
+        <source>x_j = {formula}   ({d} numbers)</source>
+        <translation>x_j = {formula}   （{d} 个数）</translation>
+    </message>
+    <message>
+        <source>q   ({dh} numbers)</source>
+        <translation>q   （{dh} 个数）</translation>
+    </message>
+    <message>
+        <source>q = x W_Q   ({dh} numbers, before RoPE)</source>
+        <translation>q = x W_Q   （{dh} 个数，RoPE 旋转之前）</translation>
+    </message>
+    <message>
+        <source>q after RoPE: rotated by position {i}</source>
+        <translation>RoPE 之后的 q：按位置 {i} 旋转</translation>
+    </message>
+    <message>
+        <source>k_j after RoPE (each rotated by its own position j)</source>
+        <translation>RoPE 之后的 k_j（各按自己的位置 j 旋转）</translation>
+    </message>
+    <message>
+        <source>   · key/value head {kv} of {n}, shared with other query heads</source>
+        <translation>   · 第 {kv} 个键/值头（共 {n} 个），与其他查询头共享</translation>
+    </message>
+    <message>
+        <source>masked</source>
+        <translation>掩码后</translation>
+    </message>
+    <message>
+        <source>   (over all keys, not only those shown)</source>
+        <translation>   （对所有键求和，而不只是显示出来的）</translation>
+    </message>
+    <message>
+        <source>w_j v_j   (same colour scale: small weights fade)</source>
+        <translation>w_j v_j   （同一色标：权重小的变淡）</translation>
+    </message>
+    <message>
+        <source>z = Σ_j w_j v_j   (its own scale) =</source>
+        <translation>z = Σ_j w_j v_j   （独立色标）=</translation>
+    </message>
+    <message>
+        <source>ΔE = z W_O   (its own colour scale)</source>
+        <translation>ΔE = z W_O   （独立色标）</translation>
+    </message>
+    <message>
+        <source>E   (the residual vector of “{token}”)</source>
+        <translation>E   （“{token}”的残差向量）</translation>
+    </message>
+    <message>
+        <source>E + ΔE   (same scale as E)</source>
+        <translation>E + ΔE   （与 E 同一色标）</translation>
+    </message>
+    <message>
+        <source>No language-model head: ΔE raises no token&apos;s logit here.</source>
+        <translation>没有语言模型头：这里 ΔE 不会提高任何词元的 logit。</translation>
+    </message>
+    <message>
+        <source>ΔE · u_t: the tokens this head pushes up most{note}</source>
+        <translation>ΔE · u_t：这个头最能推高的词元{note}</translation>
+    </message>
+    <message>
+        <source>queries ◆ and keys ● of this head, one 2-D projection</source>
+        <translation>这个头的查询 ◆ 和键 ●，同一个二维投影</translation>
+    </message>
+    <message>
+        <source>(the text is {total} tokens; the model sees the last {shown}, the {dropped} oldest are dropped)</source>
+        <translation>（文本共 {total} 个词元；模型只看到最后 {shown} 个，最早的 {dropped} 个被丢弃）</translation>
+    </message>
+    <message>
+        <source>{model}: this model&apos;s weights cannot be read per head, so its heads cannot be stepped through.</source>
+        <translation>{model}：无法按注意力头读取这个模型的权重，因此不能逐步计算它的头。</translation>
+    </message>
+    <message>
+        <source>Cannot step through this head: {error}</source>
+        <translation>无法逐步计算这个头：{error}</translation>
+    </message>
+</context>
+<context>
+    <name>TokenStrip</name>
+    <message>
+        <source>inserted by the model</source>
+        <extracomment>what tokenizers call the token for text outside their vocabulary</extracomment>
+        <translation>由模型插入</translation>
+    </message>
+    <message>
+        <source>characters {start}–{end}: not in this model&apos;s vocabulary, read as {token}</source>
+        <translation>字符 {start}–{end}：不在这个模型的词表中，被读作 {token}</translation>
+    </message>
+    <message>
+        <source>characters {start}–{end}</source>
+        <translation>字符 {start}–{end}</translation>
+    </message>
+    <message>
+        <source>position {i} · id {id} · {where}</source>
+        <translation>位置 {i} · id {id} · {where}</translation>
+    </message>
+</context>
+</TS>
