@@ -436,7 +436,7 @@ def _sentencepiece_tokenizer(tokens: list[str], merges: list[str] | None, scores
     if merges:
         pairs = [tuple(m.split(" ", 1)) for m in merges]
     else:
-        pairs = _merges_from_scores(vocab, dict(zip(tokens, scores or [0.0] * len(tokens))))
+        pairs = _merges_from_scores(vocab, dict(zip(tokens, scores or [0.0] * len(tokens), strict=False)))
     tok = Tokenizer(models.BPE(vocab=vocab, merges=pairs, fuse_unk=True, byte_fallback=True, dropout=None))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
     tok.decoder = decoders.Sequence(
@@ -461,10 +461,10 @@ def _add_special(tok: Tokenizer, tokens: list[str], types: list[int], spellable)
     """Control tokens (type 3) stay whole as special tokens, user-defined ones (type 4) as
     plain added tokens; a control token a byte-level vocabulary cannot spell is llama.cpp
     mislabelling and is skipped (transformers does the same)."""
-    control = [AddedToken(t, normalized=False, special=True) for t, k in zip(tokens, types) if k == 3 and spellable(t)]
+    control = [AddedToken(t, normalized=False, special=True) for t, k in zip(tokens, types, strict=False) if k == 3 and spellable(t)]
     if control:
         tok.add_special_tokens(control)
-    user = [AddedToken(t, normalized=False, special=False) for t, k in zip(tokens, types) if k == 4]
+    user = [AddedToken(t, normalized=False, special=False) for t, k in zip(tokens, types, strict=False) if k == 4]
     if user:
         tok.add_tokens(user)
 

@@ -21,7 +21,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from model.errors import ModelFileError
 from model.formats import gguf as gguf_format
-from model.formats.gguf import load_gguf, scan_header
+from model.formats.gguf import scan_header
 from model.formats.ollama import find_ollama_blob, find_ollama_models
 from model.loading import available_models, load_tracing_model
 from model.runner import TracingModel
