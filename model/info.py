@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-TokenizerKind = Literal["wordpiece", "byte_level", "other"]
+TokenizerKind = Literal["wordpiece", "byte_level", "sentencepiece", "other"]
 
 
 @dataclass(frozen=True, eq=False)
