@@ -25,6 +25,7 @@ import json
 import logging
 import mmap
 import os
+import re
 import shutil
 import struct
 from dataclasses import dataclass
@@ -210,8 +211,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_OLLAMA_BLOB = re.compile(r"^sha256-([0-9a-f]{64})$")
+
+
 def cache_folder(path: Path, digest: str | None = None) -> Path:
-    return cache_root() / "gguf" / f"{digest or file_sha256(path)}-v{CACHE_LAYOUT}"
+    """The cache entry for ``path``: named by its SHA-256, which Ollama's blob names already
+    are (hashing a multi-GB blob on every load would cost seconds)."""
+    named = _OLLAMA_BLOB.match(path.name)
+    digest = digest or (named.group(1) if named else file_sha256(path))
+    return cache_root() / "gguf" / f"{digest}-v{CACHE_LAYOUT}"
 
 
 def _read_cache(folder: Path) -> tuple[Transformer, TextTokenizer, str] | None:
