@@ -462,3 +462,11 @@ def test_sentencepiece_tokenizer_equals_transformers_and_adds_bos(tmp_path):
     assert "\u2581" not in "".join(encoding.strings[1:])  # shown readably, not as SentencePiece spells it
     assert model.tokenizer.kind == "sentencepiece"
     assert append_token("the", model.tokenizer.id_to_token(encoding.ids[-1]), "sentencepiece") == "the queen"
+
+
+def test_a_model_too_large_for_memory_is_refused_before_loading(tmp_path, tokenizer, monkeypatch):
+    path = write_gguf(tmp_path / "big.gguf", random_llama(tokenizer, tie=True), tokenizer)
+    monkeypatch.setattr("model.loading.available_memory", lambda: 100_000)  # 100 kB free
+    with pytest.raises(ModelFileError, match="too large for this machine") as info:
+        load_tracing_model(str(path))
+    assert info.value.path == path and not (tmp_path / "cache").exists()

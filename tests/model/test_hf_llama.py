@@ -131,7 +131,17 @@ def test_folders_are_discovered_as_llama_layout(tmp_path):
     make(tmp_path / "models" / "tiny-qwen3", "qwen3-qknorm-yarn")
     assert folder_kind(tmp_path / "models" / "tiny-qwen3") == "llama"
     choices = available_models((tmp_path / "models",), include_cache=False, include_ollama=False)
-    assert [c.kind for c in choices if "tiny-qwen3" in c.name] == ["llama"]
+    (choice,) = [c for c in choices if "tiny-qwen3" in c.name]
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "models" / "tiny-qwen3")
+    assert choice.kind == "llama" and choice.n_params == sum(p.numel() for p in hf.parameters())
+    assert choice.size_bytes == (tmp_path / "models" / "tiny-qwen3" / "model.safetensors").stat().st_size
+
+
+def test_a_folder_too_large_for_memory_is_refused(tmp_path, monkeypatch):
+    make(tmp_path, "qwen2-biases-tied")
+    monkeypatch.setattr("model.loading.available_memory", lambda: 1000)
+    with pytest.raises(ModelFileError, match="too large for this machine"):
+        load_tracing_model(tmp_path)
 
 
 def test_rope_scaling_survives_a_config_round_trip():
