@@ -269,7 +269,8 @@ def open_reader(path: Path):
         raise ModelFileError(path, f"corrupt or truncated GGUF file ({exc})") from exc
 
 
-def metadata(reader, path: Path, key: str, default: Any = ..., ) -> Any:
+def metadata(reader, path: Path, key: str, default: Any = ...) -> Any:
+    """The value of metadata ``key``; without ``default`` a missing key is an error naming the file."""
     field = reader.fields.get(key)
     if field is None:
         if default is ...:
@@ -509,7 +510,11 @@ def load_gguf(path: str | Path, name: str | None = None, use_cache: bool = True)
             return module, tokenizer, note
     reader = open_reader(path)
     arch = metadata(reader, path, "general.architecture")
-    raw_tokenizer, bos = gguf_tokenizer(reader, path) if arch in ARCHITECTURES else (None, None)
+    if arch not in ARCHITECTURES:
+        raise ModelFileError(
+            path, f"architecture {arch!r} is not supported (supported: {', '.join(ARCHITECTURES)}: the Llama layout)"
+        )
+    raw_tokenizer, bos = gguf_tokenizer(reader, path)
     token_count = len(metadata(reader, path, "tokenizer.ggml.tokens", []))
     vocab_size = int(metadata(reader, path, f"{arch}.vocab_size", token_count) or token_count)
     display = name or str(metadata(reader, path, "general.name", path.stem))
