@@ -52,6 +52,7 @@ ARCHITECTURES = ("llama", "qwen2", "qwen3")
 CACHE_ENV = "ATTENTION_EXPLORER_CACHE"
 CACHE_LAYOUT = "1"  # bump when what is cached changes: old entries are then ignored
 META_FILE = "source.json"
+NOT_GGUF = "not a GGUF file (it does not start with 'GGUF')"
 
 _TENSOR_NAMES = {  # llama.cpp → Hugging Face, per block
     "attn_norm": "input_layernorm",
@@ -121,6 +122,8 @@ def scan_header(path: str | Path) -> GGUFSummary:
     arrays. It reads metadata only: weights are never decoded here.
     """
     path = Path(path)
+    if not is_gguf(path):
+        raise ModelFileError(path, NOT_GGUF)
     try:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             return _scan(buf, path)
@@ -262,7 +265,7 @@ def open_reader(path: Path):
     if not path.is_file():
         raise ModelFileError(path, "GGUF file not found")
     if not is_gguf(path):
-        raise ModelFileError(path, "not a GGUF file (it does not start with 'GGUF')")
+        raise ModelFileError(path, NOT_GGUF)
     try:
         return gguf.GGUFReader(path)
     except (ValueError, OSError, struct.error, KeyError, IndexError, TypeError) as exc:
