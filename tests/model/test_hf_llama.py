@@ -169,3 +169,16 @@ def test_bos_follows_the_tokenizer_files(tmp_path):
     assert load_tracing_model(tmp_path).trace("the cat").token_ids[0] == eot  # Llama 3 style
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"add_bos_token": False}))
     assert load_tracing_model(tmp_path).cfg.bos_token_id is None
+
+
+def test_trace_cap_follows_model_size():
+    from model.loading import PRETRAINED_MAX_TOKENS, pretrained_max_tokens
+
+    gpt2_small = ModelConfig(vocab_size=50257, n_ctx=1024, d_model=768, n_layers=12, n_heads=12)
+    smollm2 = ModelConfig(vocab_size=49152, n_ctx=8192, d_model=576, n_layers=30, n_heads=9, n_kv_heads=3,
+                          d_mlp=1536, positional="rope", norm="rmsnorm", activation="silu", gated_mlp=True)
+    llama_1b = ModelConfig(vocab_size=128256, n_ctx=131072, d_model=2048, n_layers=16, n_heads=32, n_kv_heads=8,
+                           d_mlp=8192, positional="rope", norm="rmsnorm", activation="silu", gated_mlp=True)
+    assert pretrained_max_tokens(gpt2_small) == PRETRAINED_MAX_TOKENS == 128
+    assert pretrained_max_tokens(smollm2) == 96
+    assert pretrained_max_tokens(llama_1b) == 32
