@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from PySide6.QtWidgets import QApplication
@@ -23,12 +24,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    own_process = argv is None
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export"]:  # the headless command; anything else opens the window as before
+        from explorer.headless import main as export_main
+
+        code = export_main(argv[1:])
+        if own_process:
+            # Tearing down Qt and pyqtgraph at interpreter exit segfaulted about one run in
+            # three (after the file was written and renamed): the exit status must be the
+            # export's, so leave without the teardown.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     args = parse_args(argv)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Attention Explorer")
+    from explorer import runtime
     from explorer.window import MainWindow  # after QApplication: the theme touches fonts
 
+    runtime.configure_process()
     window = MainWindow(source=args.model, initial_text=args.text)
     window.show()
-    return app.exec()
+    code = app.exec()
+    if window.worker.is_running():
+        # The model thread is still inside a load or a forward pass that cannot be
+        # interrupted; its result has nowhere to go. Leave now rather than wait for it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text", default="a fluffy blue creature roamed the verdant forest")
     parser.add_argument("--size", default="1600x1000")
     parser.add_argument("--prefix", default="", help="put this in front of every file name (e.g. 'minilm-')")
+    parser.add_argument("--theme", choices=("dark", "light"), default="dark")
+    parser.add_argument("--font-size", type=int, default=None, help="text size in points (default: the app's)")
+    parser.add_argument("--lesson", type=Path, default=None,
+                        help="play this lesson file and take one shot per scene instead")
     parser.add_argument("--only", nargs="*", default=None, metavar="NAME",
                         help="take only these shots (attention, masked-scores, 3b1b-layout, next-token, …)")
     args = parser.parse_args(argv)
@@ -58,12 +62,32 @@ def main(argv: list[str] | None = None) -> int:
     def shot(name: str) -> None:
         if args.only is not None and name not in args.only:
             return
+        window.worker.wait_until_idle(60)
         settle(app)
         path = args.out_dir / f"{args.prefix}{name}.png"
         window.grab().save(str(path))
         shots.append(path)
 
-    window.heads_grid.select_head(1, 2)
+    from explorer import theme
+
+    window.set_theme(theme.make_theme(args.theme, args.font_size or theme.DEFAULT_POINT_SIZE))
+    if args.lesson is not None:
+        from explorer.lesson_file import load_lesson
+
+        lesson = load_lesson(args.lesson)
+        window.start_lesson(args.lesson)
+        for index, scene in enumerate(lesson.scenes):
+            window.player.go(index)
+            wait_until(app, lambda s=scene: window.trace is not None and window.worker.is_idle()
+                       and window.trace.text == s.get("text", window.trace.text), 60)
+            if scene.get("tab") == "drift":
+                wait_until(app, lambda: len(window.drift.paths) > 0)
+            shot(f"{args.lesson.stem}-{index + 1:02d}")
+        window.close()
+        print("\n".join(str(p) for p in shots))
+        return 0
+    window.select_head(1, 2)
+    window.show_tab(window.head_detail)
     window.select_position(4)
     shot("attention")
     window.head_detail.set_mode("masked")
@@ -72,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     window.head_detail.transpose_box.setChecked(True)
     shot("3b1b-layout")
     window.head_detail.transpose_box.setChecked(False)
-    for index in range(window.tabs.count()):
-        name = window.tabs.tabText(index).lower().replace(" ", "-")
-        if name != "head" and (args.only is None or name in args.only):
-            window.tabs.setCurrentIndex(index)
-            if name == "context-drift":
+    names = {"next": "next-token", "drift": "context-drift", "step": "step-through"}
+    for panel in window.tab_panels.values():
+        name = names.get(panel.key, panel.key)
+        if panel.key != "head" and (args.only is None or name in args.only):
+            window.show_tab(panel)
+            if panel.key == "drift":
                 window.drift.run()
                 wait_until(app, lambda: len(window.drift.paths) > 0)
             shot(name)

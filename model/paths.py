@@ -6,3 +6,4 @@ from pathlib import Path
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 BUNDLED_MODEL_DIR = ASSETS_DIR / "teaching-model"
+LESSONS_DIR = ASSETS_DIR / "lessons"

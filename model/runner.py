@@ -10,8 +10,10 @@ from typing import Literal
 import numpy as np
 import torch
 
+from model.anatomy import model_structure
 from model.errors import EmptyInputError
 from model.info import ModelInfo
+from model.stepthrough import try_head_weights
 from model.tokenizer import Encoding, TextTokenizer
 from model.trace import Trace
 from model.transformer import Transformer
@@ -70,6 +72,7 @@ class TracingModel:
         """Facts panels need once per load: vocabulary, embedding table, shape."""
         cfg = self.cfg
         ids = cfg.output_token_ids
+        table = self.module.tok_embed.weight.detach().float().cpu().numpy().copy()
         return ModelInfo(
             name=self.name,
             n_layers=cfg.n_layers,
@@ -79,11 +82,13 @@ class TracingModel:
             causal=cfg.causal,
             has_lm_head=self.has_lm_head,
             vocabulary=tuple(self.tokenizer.vocabulary(cfg.vocab_size)),
-            embedding_table=self.module.tok_embed.weight.detach().float().cpu().numpy().copy(),
+            embedding_table=table,
             tokenizer_kind=self.tokenizer.kind,
             bos_token_id=cfg.bos_token_id,
             output_token_ids=np.asarray(ids, dtype=np.int64) if ids is not None else None,
             source=source,
+            head_weights=try_head_weights(self.module, table if cfg.tie_embeddings else None),
+            structure=model_structure(self.module),
             n_kv_heads=cfg.n_kv_heads if cfg.kv_heads != cfg.n_heads else None,
             positional=cfg.positional,
             weights_note=self.weights_note,
@@ -168,6 +173,7 @@ class TracingModel:
             offsets=encoding.offsets,
             special=encoding.special,
             causal=self.cfg.causal,
+            sliding_window=self.cfg.sliding_window,
             n_input_tokens=n_input,
             embed_token=cache["embed.token"][0].cpu().numpy(),
             embed_pos=cache["embed.pos"][0].cpu().numpy(),
@@ -187,6 +193,7 @@ class TracingModel:
             logits=logits.cpu().numpy(),
             probs=probs.cpu().numpy(),
             forward_ms=forward_ms,
+            attn_in=stack("attn.in"),
             q_unrotated=stack("attn.q_unrotated") if rotary else None,
             k_unrotated=stack("attn.k_unrotated") if rotary else None,
         )

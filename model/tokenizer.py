@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from model.errors import ModelFileError
+from model.validation import read_json, require_file
 
 
 @dataclass(frozen=True)
@@ -111,13 +111,13 @@ class TextTokenizer:
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs) -> TextTokenizer:
-        path = Path(path)
-        if not path.is_file():
-            raise ModelFileError(path, "tokenizer file not found")
+        path = require_file(Path(path), "tokenizer file")
         try:
-            json.loads(path.read_text(encoding="utf-8"))
+            read_json(path, "tokenizer file")  # size, encoding and nesting, before the Rust parser
             tokenizer = Tokenizer.from_file(str(path))
-        except (OSError, UnicodeDecodeError, ValueError, Exception) as exc:  # tokenizers raises Exception
+        except ModelFileError as exc:
+            raise ModelFileError(path, f"not a valid tokenizer.json ({exc.problem})") from exc
+        except Exception as exc:  # tokenizers raises a bare Exception
             raise ModelFileError(path, f"not a valid tokenizer.json ({exc})") from exc
         return cls(tokenizer, **kwargs)
 
@@ -134,6 +134,14 @@ class TextTokenizer:
     @property
     def vocab_size(self) -> int:
         return self._tok.get_vocab_size(with_added_tokens=True)
+
+    def largest_id(self) -> tuple[str, int]:
+        """The token with the highest id (added tokens included) and that id; ('', -1) if none."""
+        vocab = self._tok.get_vocab(with_added_tokens=True)
+        if not vocab:
+            return "", -1
+        token = max(vocab, key=vocab.__getitem__)
+        return token, vocab[token]
 
     def token_to_id(self, token: str) -> int | None:
         return self._tok.token_to_id(token)

@@ -14,8 +14,12 @@ embed_token       (T, d)           token-embedding rows entering the residual st
                                    before positions: the same in every context
 embed_pos         (T, d)           positional vectors added to them
 resid_pre         (L, T, d)        residual stream entering each block
+attn_in           (L, T, d)        the rows attention reads: LayerNorm(resid_pre) for a
+                                   pre-norm model, resid_pre itself otherwise (optional:
+                                   None in traces built without it)
 q, k, v           (L, H, T, dh)    per-head queries, keys, values
-scores            (L, H, T, T)     raw scores QKᵀ/√dh, rows = queries, columns = keys
+scores            (L, H, T, T)     raw scores QKᵀ/√dh (QKᵀ for a model that does not
+                                   scale), rows = queries, columns = keys
 pattern           (L, H, T, T)     softmax of the masked scores; each row sums to 1
 head_out          (L, H, T, d)     each head's contribution ΔE to the residual stream
 attn_out          (L, T, d)        sum of head_out over heads plus the output bias
@@ -48,6 +52,7 @@ import numpy as np
 
 _PER_LAYER = {
     "resid_pre": "resid_pre",
+    "attn.in": "attn_in",
     "attn.q": "q",
     "attn.q_unrotated": "q_unrotated",
     "attn.k_unrotated": "k_unrotated",
@@ -101,7 +106,9 @@ class Trace:
     logits: np.ndarray
     probs: np.ndarray
     forward_ms: float = 0.0
+    attn_in: np.ndarray | None = None
     q_unrotated: np.ndarray | None = None
+    sliding_window: int | None = None  # Mistral: a query sees only this many keys, itself included
     k_unrotated: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -135,6 +142,7 @@ class Trace:
             "mlp_out": (L, T, d),
             "resid_post": (L, T, d),
             "final_norm": (T, d),
+            "attn_in": (L, T, d),
             "logits": (P, V),
             "probs": (P, V),
         }
@@ -143,6 +151,8 @@ class Trace:
                 expected[name] = (L, H, T, dh)
         for name, shape in expected.items():
             array = getattr(self, name)
+            if array is None and name == "attn_in":
+                continue
             if not isinstance(array, np.ndarray):
                 raise ValueError(f"{name} must be a numpy array, got {type(array).__name__}")
             if array.shape != shape:
@@ -192,12 +202,15 @@ class Trace:
 
     @property
     def masked_scores(self) -> np.ndarray:
-        """Scores with −∞ where a query may not look (keys after it, when causal)."""
+        """Scores with −∞ where a query may not look: keys after it (when causal) and, with a
+        sliding window, keys ``sliding_window`` or more positions back."""
         if not self.causal:
             return self.scores
         T = self.n_tokens
-        future = np.triu(np.ones((T, T), dtype=bool), k=1)
-        return np.where(future, -np.inf, self.scores).astype(self.scores.dtype)
+        hidden = np.triu(np.ones((T, T), dtype=bool), k=1)
+        if self.sliding_window is not None:
+            hidden |= np.tril(np.ones((T, T), dtype=bool), k=-self.sliding_window)
+        return np.where(hidden, -np.inf, self.scores).astype(self.scores.dtype)
 
     def logits_at(self, position: int) -> np.ndarray:
         """Logits predicting the token after ``position`` (negative counts from the end)."""

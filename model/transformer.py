@@ -34,6 +34,7 @@ def activation_names(n_layers: int, rotary: bool = False) -> list[str]:
         if rotary:
             names += [f"{p}.attn.q_unrotated", f"{p}.attn.k_unrotated"]
         names += [
+            f"{p}.attn.in",
             f"{p}.attn.q",
             f"{p}.attn.k",
             f"{p}.attn.v",
@@ -86,7 +87,11 @@ class RMSNorm(nn.Module):
 
 
 def _norm(cfg: ModelConfig, width: int | None = None) -> nn.Module:
+    """The model's normalisation over ``width`` features (default d_model): LayerNorm or
+    RMSNorm, or none at all for the lesson models (``cfg.layer_norm`` False)."""
     width = width or cfg.d_model
+    if not cfg.layer_norm:
+        return nn.Identity()
     if cfg.norm == "rmsnorm":
         return RMSNorm(width, cfg.layer_norm_eps)
     return nn.LayerNorm(width, eps=cfg.layer_norm_eps)
@@ -182,6 +187,7 @@ class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.n_heads, self.d_head, self.causal = cfg.n_heads, cfg.d_head, cfg.causal
+        self.divisor = math.sqrt(cfg.d_head) if cfg.scale_scores else 1.0  # lessons: no ÷√dₖ
         self.n_kv = cfg.kv_heads
         self.window = cfg.sliding_window
         widths = (cfg.n_heads * cfg.d_head, self.n_kv * cfg.d_head, self.n_kv * cfg.d_head)  # q, k, v
@@ -225,7 +231,7 @@ class Attention(nn.Module):
             q, k = rotate(q, *rope), rotate(k, *rope)
         if nkv != nh:  # grouped-query attention: query head h reads kv head h // (nh / nkv)
             k, v, k_unrotated = (t.repeat_interleave(nh // nkv, dim=1) for t in (k, v, k_unrotated))  # (B, nh, T, hs)
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, T)
+        scores = (q @ k.transpose(-2, -1)) / self.divisor  # (B, nh, T, T)
         if self.causal:
             masked = scores.masked_fill(self.hidden_mask(T, x.device), float("-inf"))
         else:
@@ -234,6 +240,7 @@ class Attention(nn.Module):
         z = pattern @ v  # (B, nh, T, hs)
         out = self.out(z.transpose(1, 2).reshape(B, T, nh * hs))  # (B, T, C)
         if cache is not None:
+            cache[f"{prefix}in"] = x  # the rows this head reads: LN output (pre-norm) or the residual
             w_o = self.out.weight.view(C, nh, hs).permute(1, 2, 0)  # (nh, hs, d_model): W_O split by head
             # The largest capture, (B, nh, T, d_model): written straight into a buffer the
             # caller put in the cache under this name (the runner's (L, …) array), if any.
@@ -279,7 +286,7 @@ class Block(nn.Module):
         self.ln1 = _norm(cfg)
         self.attn = Attention(cfg)
         self.ln2 = _norm(cfg)
-        self.mlp = MLP(cfg)
+        self.mlp = MLP(cfg) if cfg.mlp else None
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(
@@ -288,16 +295,19 @@ class Block(nn.Module):
         p = self.prefix
         if self.pre_norm:
             mid = x + self.drop(self.attn(self.ln1(x), cache, p + "attn.", rope))
-            mlp_out = self.mlp(self.ln2(mid))
+            mlp_out = self._mlp(self.ln2(mid))
             post = mid + self.drop(mlp_out)
         else:
             mid = self.ln1(x + self.drop(self.attn(x, cache, p + "attn.")))
-            mlp_out = self.mlp(mid)
+            mlp_out = self._mlp(mid)
             post = self.ln2(mid + self.drop(mlp_out))
         if cache is not None:
             cache[p + "resid_pre"], cache[p + "resid_mid"] = x, mid
             cache[p + "mlp.out"], cache[p + "resid_post"] = mlp_out, post
         return post
+
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x) if self.mlp is not None else torch.zeros_like(x)
 
 
 class Transformer(nn.Module):

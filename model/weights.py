@@ -5,7 +5,6 @@ Only safetensors are read here; nothing is ever unpickled.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -15,6 +14,17 @@ from safetensors.torch import load_file, save_file
 from model.config import ModelConfig
 from model.errors import ModelFileError
 from model.transformer import Transformer
+from model.validation import (
+    ConfigValueError,
+    build_module,
+    check_config,
+    check_file_fits,
+    check_folder,
+    check_tensor,
+    probe_forward,
+    read_json,
+    require_file,
+)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -47,41 +57,38 @@ def save_model(
 
 
 def load_config(folder: str | Path) -> ModelConfig:
+    """``config.json`` of a folder in this app's format, checked key by key and against the
+    memory there is; every failure is a :class:`ModelFileError` naming the file and key."""
     path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
-        raise ModelFileError(path, "config file not found")
+    data = read_json(path, "config file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(path, f"not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ModelFileError(path, "expected a JSON object")
-    try:
-        return ModelConfig.from_dict(data)
+        cfg = ModelConfig.from_dict(data)
+    except ConfigValueError as exc:
+        raise ModelFileError(path, f"invalid model config: {exc}", key=exc.key) from exc
     except (TypeError, ValueError) as exc:
         raise ModelFileError(path, f"invalid model config: {exc}") from exc
+    check_config(cfg, path)
+    return cfg
 
 
 def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a safetensors file, turning every failure into a :class:`ModelFileError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(path, "weights file not found")
+    path = require_file(Path(path), "weights file")
+    check_file_fits(path)
     try:
         return load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError, MemoryError) as exc:
         raise ModelFileError(path, f"corrupt or unreadable safetensors file ({exc})") from exc
 
 
 def load_model(folder: str | Path) -> Transformer:
-    """Build a :class:`Transformer` from a model folder, checking every tensor's name and shape."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelFileError(folder, "model folder not found")
+    """Build a :class:`Transformer` from a model folder, checking every tensor's name, shape,
+    dtype and values, then that a forward pass on a few tokens stays finite."""
+    folder = check_folder(folder)
     cfg = load_config(folder)
     weights_path = folder / WEIGHTS_FILE
     state = read_safetensors(weights_path)
-    model = Transformer(cfg)
+    model = build_module(cfg, folder / CONFIG_FILE)
     expected = {k: v for k, v in model.state_dict().items()}
     if cfg.tie_embeddings:
         expected.pop("unembed.weight", None)
@@ -93,16 +100,11 @@ def load_model(folder: str | Path) -> Transformer:
             parts.append(f"missing tensors: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
         if unexpected:
             parts.append(f"unexpected tensors: {', '.join(unexpected[:5])}{' …' if len(unexpected) > 5 else ''}")
-        raise ModelFileError(weights_path, "does not match config.json: " + "; ".join(parts))
-    for name, tensor in state.items():
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise ModelFileError(
-                weights_path,
-                f"tensor {name} has shape {tuple(tensor.shape)} but config.json implies "
-                f"{tuple(expected[name].shape)}",
-            )
-        if not torch.isfinite(tensor.float()).all():
-            raise ModelFileError(weights_path, f"tensor {name} contains NaN or infinite values")
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=not cfg.tie_embeddings)
+        raise ModelFileError(
+            weights_path, "does not match config.json: " + "; ".join(parts), key=(missing or unexpected)[0]
+        )
+    checked = {name: check_tensor(tensor, name, weights_path, tuple(expected[name].shape)) for name, tensor in state.items()}
+    model.load_state_dict(checked, strict=not cfg.tie_embeddings)
     model.eval()
+    probe_forward(model, weights_path)
     return model

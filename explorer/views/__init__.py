@@ -30,3 +30,13 @@ def settle(view: pg.GraphicsView) -> None:
     them marks them dirty again, so every range change cost the view a second full paint.
     Call at the end of a redraw: the next paint is then the only one."""
     view.scene().prepareForPaint()
+
+
+def fixed_plot(view: pg.GraphicsLayoutWidget, **where) -> pg.PlotItem:
+    """A plot in ``view`` that the person reads, not navigates: no context menu, no
+    mouse pan or zoom, no auto-range button. ``where``: ``row``/``col`` in the layout."""
+    plot = view.addPlot(**where)
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(False, False)
+    plot.hideButtons()
+    return plot

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -25,28 +24,27 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.theme import style_text
 from explorer.views import TimedView
+from explorer.views.base import Panel
 from model.geometry import find_word, fit_pca, pairwise_cosines, trajectory
-from model.info import ModelInfo
 from model.trace import Trace
 
 PRESETS = {
     "mole": ("mole", ["american shrew mole", "one mole of carbon dioxide", "take a biopsy of the mole"]),
     "tower": ("tower", ["tower", "the eiffel tower", "a miniature eiffel tower"]),
 }
-COLOURS = [QColor(90, 170, 255), QColor(255, 120, 60), QColor(120, 220, 120), QColor(220, 120, 255),
-           QColor(255, 220, 80), QColor(80, 220, 220)]
 
-
-class DriftPanel(QWidget):
+class DriftPanel(Panel):
     """Emits ``traces_requested(tuple[str, ...])``; the window answers with ``set_batch_traces``."""
 
-    traces_requested = Signal(object)
+    title = "Context drift"
+    key = "drift"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.info: ModelInfo | None = None
         self.paths: list[np.ndarray] = []
+        self._texts: tuple[str, ...] = ()
         self.preset_box = QComboBox()
         self.preset_box.addItems(list(PRESETS))
         self.word = QLineEdit()
@@ -91,18 +89,15 @@ class DriftPanel(QWidget):
         layout.addWidget(self.sentences)
         layout.addWidget(self.message)
         layout.addWidget(split, 1)
-        self.preset_box.currentTextChanged.connect(self._on_preset_changed)
+        self.preset_box.currentIndexChanged.connect(self._on_preset_changed)
         self.run_button.clicked.connect(self.run)
-        self._on_preset_changed(self.preset_box.currentText())
-
-    def set_model_info(self, info: ModelInfo) -> None:
-        self.info = info
+        self._on_preset_changed(self.preset_box.currentIndex())
 
     def texts(self) -> tuple[str, ...]:
         return tuple(line.strip() for line in self.sentences.toPlainText().splitlines() if line.strip())
 
-    def _on_preset_changed(self, name: str) -> None:
-        word, sentences = PRESETS[name]
+    def _on_preset_changed(self, index: int) -> None:
+        word, sentences = PRESETS[list(PRESETS)[index]]
         self.word.setText(word)
         self.sentences.setPlainText("\n".join(sentences))
 
@@ -120,6 +115,31 @@ class DriftPanel(QWidget):
         self.message.setText("tracing…")
         self.traces_requested.emit(texts)
 
+    def apply_scene(self, state: dict) -> list[str]:
+        if "drift" not in state:
+            return []
+        if state["drift"] not in PRESETS:
+            return [f"unknown context-drift preset {state['drift']!r} (known: {', '.join(PRESETS)})"]
+        index = list(PRESETS).index(state["drift"])
+        if self.preset_box.currentIndex() != index or not self.paths:
+            self.preset_box.setCurrentIndex(index)
+            self.run()
+        return []
+
+    def scene_values(self) -> dict:
+        return {"drift": list(PRESETS)[self.preset_box.currentIndex()]}
+
+    def on_theme(self, theme) -> None:
+        self.start_point.setBrush(pg.mkBrush(theme.fg))
+        self.legend.setLabelTextColor(theme.fg)
+        self.legend.setLabelTextSize(f"{theme.points(-1):.1f}pt")
+        style_text(self.start_label, theme)
+        if self.paths:
+            self._draw(self._texts)
+
+    def set_batch_error(self, message: str) -> None:
+        self.message.setText(message)
+
     def set_batch_traces(self, texts: tuple[str, ...], traces: tuple[Trace, ...]) -> None:
         word = self.word.text().strip()
         paths, notes = [], []
@@ -132,12 +152,13 @@ class DriftPanel(QWidget):
             if split:
                 notes.append(f"'{word}' is split into several tokens in '{text}'; following its first piece")
             paths.append(trajectory(trace, position))
-        self.paths = paths
+        self.paths, self._texts = paths, texts
         self.message.setText("; ".join(notes) or
                              f"'{word}' through {len(paths[0]) - 1} blocks in {len(paths)} sentences")
         self._draw(texts)
 
     def _draw(self, texts: tuple[str, ...]) -> None:
+        self.drawn_texts = texts  # what the paths belong to: the sentence box may change after
         points = np.vstack(self.paths)
         pca = fit_pca(points)
         self.legend.clear()
@@ -148,7 +169,7 @@ class DriftPanel(QWidget):
         n_points = len(self.paths[0])
         while len(self.layer_labels) < len(self.paths) * n_points:
             label = pg.TextItem(anchor=(0.5, 1.2))
-            label.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE - 2))
+            style_text(label, self.theme, -2)
             self.plot.addItem(label)
             self.layer_labels.append(label)
         for label in self.layer_labels:
@@ -157,14 +178,13 @@ class DriftPanel(QWidget):
             if i >= len(self.paths):
                 curve.setData([], [])
                 continue
-            colour = COLOURS[i % len(COLOURS)]
+            colour = self.theme.series[i % len(self.theme.series)]
             xy = pca(self.paths[i])
             curve.setData(xy[:, 0], xy[:, 1], pen=pg.mkPen(colour, width=3), symbolBrush=colour, name=texts[i])
             self.legend.addItem(curve, texts[i])
             for j in range(1, n_points):
                 label = self.layer_labels[i * n_points + j]
-                label.setText(f"after block {j - 1}")
-                label.setColor(colour)
+                label.setText(f"after block {j - 1}")  # in the text colour: readable; the curve carries the hue
                 label.setPos(*xy[j])
                 label.setVisible(True)
         start = pca(self.paths[0][:1])
@@ -182,3 +202,18 @@ class DriftPanel(QWidget):
             for k, (a, b) in enumerate(pairs):
                 self.table.setItem(j, k + 1, QTableWidgetItem(f"{cosines[j][a, b]:.3f}"))
         self.table.resizeColumnsToContents()
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """The cosine between the word's vectors in every pair of sentences, per layer
+        (layer 0 is the token embedding, layer j the residual stream after block j − 1)."""
+        if not self.paths:
+            raise ValueError("the context-drift view has not been run yet: press Run first")
+        texts = self.drawn_texts
+        rows = []
+        for j in range(len(self.paths[0])):
+            cosines = pairwise_cosines(np.stack([p[j] for p in self.paths]))
+            point = "embedding" if j == 0 else f"after block {j - 1}"
+            rows += [[j, point, texts[a], texts[b], cosines[a, b]]
+                     for a in range(len(texts)) for b in range(a + 1, len(texts))]
+        return ["layer", "point", "sentence_a", "sentence_b", "cosine"], rows

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,11 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.theme import style_text
 from explorer.views import TimedView
+from explorer.views.base import Panel
 from model.analogy import EmbeddingIndex
 from model.geometry import Projection, analogy_plane, fit_pca
 from model.info import ModelInfo
-from model.trace import Trace
 
 PRESETS = {
     "gender pairs": "man woman king queen boy girl prince princess uncle aunt",
@@ -40,14 +40,15 @@ PRESETS = {
 PLURAL_NOUNS = "cat cats dog dogs apple apples car cars king kings child children"
 
 
-class EmbeddingPanel(QWidget):
+class EmbeddingPanel(Panel):
     """Scatter of a word set, an analogy solver, and a dot-product table."""
+
+    title = "Embeddings"
+    key = "embeddings"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.info: ModelInfo | None = None
         self.index: EmbeddingIndex | None = None
-        self.trace: Trace | None = None
         self.projection: Projection | None = None
         self.words: list[str] = []
         self.answers = []
@@ -159,14 +160,50 @@ class EmbeddingPanel(QWidget):
         self.scatter.sigHovered.connect(self._on_hovered)
 
     # ------------------------------------------------------------------ panel API
-    def set_model_info(self, info: ModelInfo) -> None:
-        self.info = info
+    def apply_scene(self, state: dict) -> list[str]:
+        problems = []
+        if "words" in state:
+            if state["words"] in PRESETS:
+                self.preset_box.setCurrentIndex(list(PRESETS).index(state["words"]))
+            else:
+                problems.append(f"unknown word set {state['words']!r} (known: {', '.join(PRESETS)})")
+        if "extra_words" in state:
+            self.extra_words.setText(state["extra_words"])
+        if "analogy" in state:
+            for field, word in zip((self.a, self.b, self.c), state["analogy"], strict=True):
+                field.setText(word)
+            self.solve()
+        self._draw_words()
+        return problems
+
+    def scene_values(self) -> dict:
+        return {"words": list(PRESETS)[self.preset_box.currentIndex()], "extra_words": self.extra_words.text(),
+                "analogy": [self.a.text(), self.b.text(), self.c.text()]}
+
+    def on_theme(self, theme) -> None:
+        words, sentence = theme.series[0], theme.series[1]
+        self.scatter.setBrush(pg.mkBrush(words))
+        self.scatter.setPen(pg.mkPen(theme.fg))
+        self.sentence_scatter.setBrush(pg.mkBrush(sentence))
+        self.sentence_scatter.setPen(pg.mkPen(theme.fg))
+        for arrow in self.arrows:
+            arrow.setPen(pg.mkPen(theme.colour("bars"), width=3))
+        for side in self.sides:
+            side.setPen(pg.mkPen(theme.colour("muted"), style=Qt.DashLine, width=2))
+        self.tips.setBrush(pg.mkBrush(theme.colour("bars")))
+        self.tips.setPen(pg.mkPen(theme.fg))
+        for label in self.labels:
+            style_text(label, theme, 1)
+        self._draw_parallelogram()
+
+    def on_model_info(self, info: ModelInfo) -> None:
         self.index = EmbeddingIndex(info.embedding_table, info.vocabulary,  # normalised once per model
                                     prefer_word_start=info.tokenizer_kind == "byte_level")
         self.solve()
 
-    def set_trace(self, trace: Trace) -> None:
-        self.trace = trace
+    def redraw(self) -> None:
+        """Only the sentence's own tokens follow the text; the word set and the analogy are
+        drawn when their controls change."""
         if self.sentence_box.isChecked():
             self._draw_sentence()
 
@@ -257,7 +294,7 @@ class EmbeddingPanel(QWidget):
         self.scatter.setData(pos=xy, data=self.words)
         while len(self.labels) < len(self.words):
             label = pg.TextItem(anchor=(0, 1))
-            label.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 1))
+            style_text(label, self.theme, 1)
             self.plot.addItem(label)
             self.labels.append(label)
         for i, label in enumerate(self.labels):
@@ -285,7 +322,7 @@ class EmbeddingPanel(QWidget):
         self.tips.setData(pos=[pb, target])  # the arrows' heads: a → b and c → b − a + c
         for item, (p, q) in zip(self.sides, ((pa, pc), (pb, target)), strict=True):
             item.setData([p[0], q[0]], [p[1], q[1]])
-        self.result_scatter.setData(pos=[target, answer], brush=[theme.HIGHLIGHT, QColor(255, 200, 0)])
+        self.result_scatter.setData(pos=[target, answer], brush=[self.theme.colour("bars"), self.theme.colour("selected")])
 
     def _draw_sentence(self) -> None:
         if not self.sentence_box.isChecked() or self.trace is None or self.projection is None or self.info is None:
@@ -307,3 +344,30 @@ class EmbeddingPanel(QWidget):
             self.hover_label.setText(f"{word}: cosine {cos:.3f} to b − a + c")
         else:
             self.hover_label.setText(word)
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """Every point drawn (``word,x,y`` in the plot's coordinates) and the analogy's ten
+        nearest tokens, each with its cosine to b − a + c (empty when no analogy is solved)."""
+        if self.index is None:
+            return None
+        if self.projection is None or not self.words:
+            raise ValueError("the word set has fewer than three words in this model's vocabulary")
+        analogy = [self._word(w.text()) for w in (self.a, self.b, self.c)]
+        cosines = self.index.cosines_to(self.result_vector) if self.result_vector is not None else None
+
+        def row(word: str, vector: np.ndarray, role: str, token_id: int | None) -> list:
+            x, y = self.projection(vector)[0].tolist()
+            cosine = cosines[token_id] if cosines is not None and token_id is not None else ""
+            return [word, x, y, role, cosine]
+
+        rows = [row(w, self.index.vector(w), ("a", "b", "c")[analogy.index(w)] if w in analogy else "word set",
+                    self.index.token_id(w)) for w in self.words]
+        if self.sentence_box.isChecked() and self.trace is not None and self.info is not None:
+            rows += [row(self.info.vocabulary[int(i)], self.info.embedding_table[int(i)], "sentence", int(i))
+                     for i, special in zip(self.trace.token_ids, self.trace.special, strict=True) if not special]
+        if self.result_vector is not None:
+            rows.append(row("b − a + c", self.result_vector, "target", None)[:4] + [1.0])
+            rows += [row(n.token, self.index.vector(n.token_id), f"neighbour {rank}", n.token_id)
+                     for rank, n in enumerate(self.answers, start=1)]
+        return ["word", "x", "y", "role", "cosine"], rows

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QFontMetrics, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
-from explorer.views import TimedView, settle
+from explorer.views import TimedView, fixed_plot, settle
+from explorer.views.base import Panel
+from explorer.views.labels import token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
-from model.info import ModelInfo
 from model.trace import Trace
 
 MODES = {
@@ -72,7 +73,7 @@ def head_matrix(
     """Compute the matrix for one head in the chosen mode (pure; the widget only draws it)."""
     T = trace.n_tokens
     tokens = tuple(_short(t) for t in trace.token_strings)
-    future = np.triu(np.ones((T, T), dtype=bool), k=1) if trace.causal else np.zeros((T, T), dtype=bool)
+    future = np.isneginf(trace.masked_scores[layer, head])  # later keys; a sliding window's old ones too
     notes = []
     if mode == "pattern":
         values = trace.pattern[layer, head].astype(np.float64)
@@ -113,23 +114,23 @@ def head_matrix(
 
 
 def _short(token: str) -> str:
-    token = token.replace("\n", "⏎")
-    return token if len(token) <= MAX_LABEL_CHARS else token[: MAX_LABEL_CHARS - 1] + "…"
+    return token_label(token, MAX_LABEL_CHARS)
 
 
-class HeadDetailPanel(QWidget):
-    """The enlarged view of one head, with a bar chart of the selected query's row."""
+class HeadDetailPanel(Panel):
+    """The enlarged view of one head, with a bar chart of the selected query's row.
+    Clicking a row (a column in the 3Blue1Brown layout) selects that query."""
 
-    query_selected = Signal(int)
+    title = "Head"
+    key = "head"
+    selection_fields = frozenset({"layer", "head", "query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.trace: Trace | None = None
-        self.layer, self.head, self.query = 0, 0, -1
         self.current: HeadMatrix | None = None
 
-        self.title = QLabel("Layer 0, head 0")
-        self.title.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
+        self.heading = QLabel("Layer 0, head 0")
+        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
         self.mode_box = QComboBox()
         for key, text in MODES.items():
             self.mode_box.addItem(text, key)
@@ -143,10 +144,7 @@ class HeadDetailPanel(QWidget):
         self.note.setObjectName("noteLabel")
 
         self.view = TimedView()
-        self.plot = self.view.addPlot(row=0, col=0)
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
+        self.plot = fixed_plot(self.view, row=0, col=0)
         self.plot.invertY(True)
         self.plot.showAxis("top")
         self.plot.hideAxis("bottom")
@@ -167,19 +165,16 @@ class HeadDetailPanel(QWidget):
         self.label_space = 2.5  # rows of room above the matrix for slanted column labels
         self._drawn: dict = {}  # what the axes and titles show now, to skip unchanged updates
 
-        self.bars_plot = self.view.addPlot(row=0, col=1)
-        self.bars_plot.setMenuEnabled(False)
-        self.bars_plot.setMouseEnabled(False, False)
-        self.bars_plot.hideButtons()
+        self.bars_plot = fixed_plot(self.view, row=0, col=1)
         self.bars_plot.invertY(True)
         self.bars_plot.setXRange(0, 1, padding=0)
         self.bars_plot.layout.removeItem(self.bars_plot.titleLabel)
         self.bars_plot.titleLabel = SteadyTitle("", size="11pt", parent=self.bars_plot)
         self.bars_plot.layout.addItem(self.bars_plot.titleLabel, 0, 1)
-        self.bars_plot.setTitle("where does the query look?")
+        self.bars_plot.setTitle("the query looks at")
         # The title no longer sizes its column, so the column reserves room for a long one.
         self.bars_plot.setMinimumWidth(
-            QFontMetrics(self.bars_plot.titleLabel.item.font()).horizontalAdvance("where does 'xxxxxxxxxx' look?") + 24)
+            QFontMetrics(self.bars_plot.titleLabel.item.font()).horizontalAdvance("'xxxxxxxx' looks at") + 12)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush=theme.HIGHLIGHT)
         self.bars_plot.addItem(self.bars)
         for plot in (self.plot, self.bars_plot):
@@ -196,14 +191,18 @@ class HeadDetailPanel(QWidget):
         self.view.ci.layout.setColumnStretchFactor(1, 1)
         self.view.ci.layout.setColumnStretchFactor(0, 4)
 
+        # Two rows, so the controls fit a 1024-pixel-wide projector at large text.
+        heading_row = QHBoxLayout()
+        heading_row.addWidget(self.heading)
+        heading_row.addStretch(1)
         controls = QHBoxLayout()
-        controls.addWidget(self.title)
-        controls.addStretch(1)
         controls.addWidget(self.mode_box)
         controls.addWidget(self.transpose_box)
         controls.addWidget(self.hide_first_box)
+        controls.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(heading_row)
         layout.addLayout(controls)
         layout.addWidget(self.note)
         layout.addWidget(self.view, 1)
@@ -214,24 +213,6 @@ class HeadDetailPanel(QWidget):
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
     # ------------------------------------------------------------------ panel API
-    def set_model_info(self, info: ModelInfo) -> None:
-        self.layer = min(self.layer, info.n_layers - 1)
-        self.head = min(self.head, info.n_heads - 1)
-
-    def set_trace(self, trace: Trace) -> None:
-        self.trace = trace
-        self.layer = min(self.layer, trace.n_layers - 1)
-        self.head = min(self.head, trace.n_heads - 1)
-        self._redraw()
-
-    def set_head(self, layer: int, head: int) -> None:
-        self.layer, self.head = layer, head
-        self._redraw()
-
-    def set_selected_position(self, position: int) -> None:
-        self.query = position
-        self._redraw()
-
     @property
     def mode(self) -> str:
         return self.mode_box.currentData()
@@ -250,23 +231,53 @@ class HeadDetailPanel(QWidget):
         else:
             super().keyPressEvent(event)
 
-    # ------------------------------------------------------------------ drawing
-    def _on_options_changed(self, *_args) -> None:
-        self._redraw()
+    def apply_scene(self, state: dict) -> list[str]:
+        if "mode" in state:
+            self.set_mode(state["mode"])
+        if "layout_3b1b" in state:
+            self.transpose_box.setChecked(bool(state["layout_3b1b"]))
+        if "hide_first" in state:
+            self.hide_first_box.setChecked(bool(state["hide_first"]))
+        return []
 
-    def _redraw(self) -> None:
+    def scene_values(self) -> dict:
+        return {"mode": self.mode, "layout_3b1b": self.transpose_box.isChecked(),
+                "hide_first": self.hide_first_box.isChecked()}
+
+    # ------------------------------------------------------------------ drawing
+    def on_theme(self, theme) -> None:
+        self.heading.setFont(theme.font(3, bold=True))
+        self.background.setBrush(QBrush(theme.colour("masked"), Qt.BDiagPattern))
+        self.row_highlight.setPen(QPen(theme.colour("selected"), 0.12))
+        self.bars.setOpts(brush=theme.colour("bars"))
+        self.labels.set_fonts(theme.font(-4), theme.font(0), theme.fg)
+        self.colorbar.axis.setTickFont(theme.font(-2))
+        self.colorbar.axis.setTextPen(theme.fg)
+        self.colorbar.axis.setPen(theme.fg)
+        self._drawn.clear()  # axes, colour map and ranges are set again with the new look
+
+    def _on_options_changed(self, *_args) -> None:
+        self.mark_dirty()
+        self.refresh()
+
+    def redraw(self) -> None:
         trace = self.trace
         if trace is None:
             return
-        m = head_matrix(trace, self.layer, self.head, self.mode, self.transpose_box.isChecked(),
+        layer, head = self.selection.layer, self.selection.head
+        m = head_matrix(trace, layer, head, self.mode, self.transpose_box.isChecked(),
                         self.hide_first_box.isChecked())
         self.current = m
-        self.title.setText(f"Layer {self.layer}, head {self.head}")
+        heading = f"Layer {layer}, head {head}"
+        if self.info is not None and self.info.n_kv_heads:
+            group = self.info.n_heads // self.info.n_kv_heads
+            heading += f"  ·  kv head {head // group} of {self.info.n_kv_heads}"
+        self.heading.setText(heading)
         self.note.setText(m.note)
         rows, cols = m.values.shape
         shown = np.where(m.masked, np.nan, m.values).astype(np.float32)
-        cmap = theme.ATTENTION_CMAP if self.mode == "pattern" else theme.SCORE_CMAP
-        if self._changed("colour map", self.mode == "pattern"):
+        cmap = self.theme.attention_cmap if self.mode == "pattern" else self.theme.score_cmap
+        if self._changed("colour map", (self.mode == "pattern", self.theme.colour_map)):
             self.colorbar.setColorMap(cmap)
         if self._changed("levels", tuple(m.levels)):
             self.colorbar.setLevels(m.levels)
@@ -323,7 +334,7 @@ class HeadDetailPanel(QWidget):
             self.labels.set_cells([], np.zeros((rows, cols), dtype=bool))
             return
         lo, hi = m.levels
-        cmap = theme.ATTENTION_CMAP if self.mode == "pattern" else theme.SCORE_CMAP
+        cmap = self.theme.attention_cmap if self.mode == "pattern" else self.theme.score_cmap
         light = light_text_wanted((m.values - lo) / (hi - lo), cmap) | m.masked
         if self.mode == "pattern":
             texts = ["1" if v >= 0.995 else f"{v:.2f}".lstrip("0") for v in m.values.ravel().tolist()]
@@ -335,9 +346,9 @@ class HeadDetailPanel(QWidget):
 
     def _draw_query(self, trace: Trace) -> None:
         T = trace.n_tokens
-        q = self.query % T
+        q = self.selection.query_index(T)
         m = self.current
-        pattern = trace.pattern[self.layer, self.head, q].astype(np.float64)
+        pattern = trace.pattern[self.selection.layer, self.selection.head, q].astype(np.float64)
         keys = np.arange(T)
         if self.hide_first_box.isChecked() and T > 1:
             keys = keys[1:]
@@ -346,7 +357,7 @@ class HeadDetailPanel(QWidget):
         self._set_axis("left", self.bars_plot, [(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys)])
         if self._changed("bars range", len(keys)):
             self.bars_plot.setYRange(0, len(keys), padding=0.01)
-        title = f"where does '{_short(trace.token_strings[q])}' look?"
+        title = f"'{_short(trace.token_strings[q])}' looks at"
         if self._changed("bars title", title):
             self.bars_plot.setTitle(title)
         rows, cols = m.values.shape
@@ -363,6 +374,21 @@ class HeadDetailPanel(QWidget):
         if not (0 <= p.x() < cols and 0 <= p.y() < rows):
             return
         query = int(p.x()) if self.transpose_box.isChecked() else int(p.y())
-        self.query = query
-        self._redraw()
-        self.query_selected.emit(query)
+        self.request_selection(query=query)
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """The matrix as shown (mode, 3Blue1Brown layout, hidden first token): the column
+        tokens as the header, one row per row token; masked cells read ``-inf``."""
+        t = self.trace
+        if t is None:
+            return None
+        m = head_matrix(t, self.selection.layer, self.selection.head, self.mode,
+                        self.transpose_box.isChecked(), self.hide_first_box.isChecked())
+        rows, cols = list(t.token_strings), list(t.token_strings)  # in full, not cut for the axis
+        if self.hide_first_box.isChecked() and t.n_tokens > 1:
+            cols = cols[1:]
+        if self.transpose_box.isChecked():
+            rows, cols = cols, rows
+        corner = f"{m.row_axis} \\ {m.column_axis}"
+        return [corner, *cols], [[label, *m.values[i].tolist()] for i, label in enumerate(rows)]

@@ -36,12 +36,12 @@ class MatrixLabels(pg.GraphicsObject):
     def __init__(self, font: QFont, label_font: QFont) -> None:
         super().__init__()
         self.font, self.label_font = font, label_font
+        self.label_colour = QColor(pg.getConfigOption("foreground"))
         self.texts: list[str] = []  # row-major, rows × cols
         self.light: np.ndarray = np.zeros((0, 0), dtype=bool)
         self.column_labels: list[str] = []
         self.rows = self.cols = 0
         self.label_rows = 1.5  # rows of room above the grid that the labels may use
-        self.values_painted = False  # whether the last paint wrote the cell values
         self._static: dict[str, tuple[QStaticText, float, float]] = {}  # text -> (text, half w, half h)
 
     def set_cells(self, texts: list[str], light: np.ndarray) -> None:
@@ -56,8 +56,11 @@ class MatrixLabels(pg.GraphicsObject):
         self.cols = max(self.cols, len(labels))
         self.update()
 
-    def set_fonts(self, font: QFont, label_font: QFont) -> None:
+    def set_fonts(self, font: QFont, label_font: QFont, label_colour: QColor | None = None) -> None:
+        self.prepareGeometryChange()
         self.font, self.label_font = font, label_font
+        if label_colour is not None:
+            self.label_colour = QColor(label_colour)
         self._static.clear()
         self.update()
 
@@ -82,8 +85,7 @@ class MatrixLabels(pg.GraphicsObject):
         cell_h = abs(to_device.m22())
         painter.save()
         painter.resetTransform()
-        self.values_painted = bool(self.texts) and min(cell_w, cell_h) >= MIN_CELL_PIXELS
-        if self.values_painted:
+        if self.texts and min(cell_w, cell_h) >= MIN_CELL_PIXELS:
             painter.setFont(self.font)
             n_cells = min(len(self.texts), self.rows * self.cols)
             i, j = np.divmod(np.arange(n_cells), self.cols)
@@ -98,7 +100,7 @@ class MatrixLabels(pg.GraphicsObject):
                     painter.drawStaticText(QPointF(cx - half_w, cy - half_h), static)
         if self.column_labels:
             painter.setFont(self.label_font)
-            painter.setPen(pg.mkPen(pg.getConfigOption("foreground")))
+            painter.setPen(self.label_colour)
             ascent = QFontMetricsF(self.label_font).ascent()
             for j, label in enumerate(self.column_labels):
                 foot = to_device.map(QPointF(j + 0.5, 0.0))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,7 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
-from explorer.views import TimedView, settle
+from explorer.theme import style_text
+from explorer.views import TimedView, fixed_plot, settle
+from explorer.views.base import Panel
+from explorer.views.labels import token_label
 from model.info import ModelInfo
 from model.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
 from model.tokenizer import append_token
@@ -52,33 +55,29 @@ def temperature_to_slider(t: float) -> int:
     return round(min(1000, 800 + (t - 1.5) * 200))
 
 
-def readable(token: str) -> str:
-    return token.replace(" ", "␣").replace("\n", "⏎")
-
-
-class NextTokenPanel(QWidget):
+class NextTokenPanel(Panel):
     """Bars for the most likely next tokens after the selected position.
 
-    Emits ``text_append_requested(str)`` with the new full text after sampling.
+    Sampling asks for the text to change with ``text_change_requested(old, new)``: the window
+    appends only if the text is still the one the token was sampled from, so a token never
+    overwrites what the person typed meanwhile, and Stop cancels a token not yet appended.
     """
 
-    text_append_requested = Signal(str)
+    title = "Next token"
+    key = "next"
+    selection_fields = frozenset({"query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.info: ModelInfo | None = None
-        self.trace: Trace | None = None
-        self.position = -1
         self.rows: np.ndarray = np.zeros(0, dtype=np.int64)  # token ids shown, best first
         self.distribution = None
         self.rng = np.random.default_rng(0)
         self.generating = 0
         self.expected_text: str | None = None
         self.sampled: int | None = None
-        self.redraw_ms = 0.0
         # Timers owned by the panel die with it: a lambda in QTimer.singleShot could fire
         # after the panel was deleted and emit from a dead object.
-        self._pending_text: str | None = None
+        self._pending: tuple[str, str] | None = None  # (text sampled from, text with the token)
         self._append_timer = QTimer(self)
         self._append_timer.setSingleShot(True)
         self._append_timer.setInterval(HIGHLIGHT_MS)
@@ -88,8 +87,8 @@ class NextTokenPanel(QWidget):
         self._next_sample_timer.setInterval(120)
         self._next_sample_timer.timeout.connect(self.sample_next)
 
-        self.title = QLabel("Next token")
-        self.title.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
+        self.heading = QLabel("Next token")
+        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
         self.stats = QLabel("")
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -130,10 +129,7 @@ class NextTokenPanel(QWidget):
         self.stop_button.setEnabled(False)
 
         self.view = TimedView()
-        self.plot = self.view.addPlot()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
+        self.plot = fixed_plot(self.view)
         self.plot.invertY(True)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.ghost = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=QColor(255, 255, 255, 40),
@@ -170,7 +166,7 @@ class NextTokenPanel(QWidget):
         controls.addWidget(self.stats)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.title)
+        layout.addWidget(self.heading)
         layout.addWidget(self.controls)
         layout.addWidget(self.message)
         layout.addWidget(self.view, 1)
@@ -195,21 +191,45 @@ class NextTokenPanel(QWidget):
         QShortcut(QKeySequence("Escape"), self, self.stop)
 
     # ------------------------------------------------------------------ panel API
-    def set_model_info(self, info: ModelInfo) -> None:
-        self.info = info
+    def on_theme(self, theme) -> None:
+        self.heading.setFont(theme.font(3, bold=True))
+        self.no_head_note.setFont(theme.font(3))
+        ghost = QColor(theme.fg)
+        ghost.setAlpha(60)
+        outline = QColor(theme.fg)
+        outline.setAlpha(140)
+        self.ghost.setOpts(brush=ghost, pen=outline)
+        for item in self.value_texts:
+            style_text(item, theme)
+
+    def on_model_info(self, info: ModelInfo) -> None:
         self.stop()
 
-    def set_trace(self, trace: Trace) -> None:
-        self.trace = trace
-        if self.generating and trace.text != self.expected_text:
-            self.stop()  # the person edited the text
-        self._redraw()
-        if self.generating and trace.text == self.expected_text:
-            self._next_sample_timer.start()
+    def on_trace(self, trace: Trace) -> None:
+        # Bookkeeping happens even in a hidden tab: generation goes on while another tab shows.
+        if self._pending is not None and trace.text != self._pending[0]:
+            self.stop()  # the person edited the text before the token was appended
+        elif self.generating and self._pending is None:
+            if trace.text == self.expected_text:
+                self._next_sample_timer.start()
+            else:
+                self.stop()  # the person edited the text
 
-    def set_selected_position(self, position: int) -> None:
-        self.position = position
-        self._redraw()
+    def apply_scene(self, state: dict) -> list[str]:
+        if "temperature" in state:
+            self.set_temperature(float(state["temperature"]))
+        if "top_k" in state:
+            self.top_k_box.setValue(int(state["top_k"]))
+        if "top_p" in state:
+            self.top_p_box.setValue(float(state["top_p"]))
+        if "seed" in state:
+            self.seed_box.setValue(int(state["seed"]))
+            self.rng = np.random.default_rng(int(state["seed"]))
+        return []
+
+    def scene_values(self) -> dict:
+        return {"temperature": self.temperature, "top_k": self.top_k_box.value(),
+                "top_p": round(self.top_p_box.value(), 2), "seed": self.seed_box.value()}
 
     @property
     def temperature(self) -> float:
@@ -225,16 +245,17 @@ class NextTokenPanel(QWidget):
             self.temperature_box.blockSignals(True)
             self.temperature_box.setValue(t)
             self.temperature_box.blockSignals(False)
-        self._redraw()
+        self._on_options_changed()
 
     def _on_temperature_typed(self, value: float) -> None:
         self.slider.blockSignals(True)
         self.slider.setValue(temperature_to_slider(value))
         self.slider.blockSignals(False)
-        self._redraw()
+        self._on_options_changed()
 
     def _on_options_changed(self, *_args) -> None:
-        self._redraw()
+        self.mark_dirty()
+        self.refresh()
 
     def _on_seed_changed(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
@@ -245,38 +266,50 @@ class NextTokenPanel(QWidget):
         trace = self.trace
         if trace is None or self.info is None or not self.info.has_lm_head or not trace.has_logits_at(-1):
             return None
-        self.position = -1
-        dist = next_token_distribution(trace.logits_at(-1), self.temperature, self._top_k(), self._top_p())
+        if self.selection.query != -1:
+            self.request_selection(query=-1)
+        logits = trace.logits_at(-1)
+        if np.isnan(logits).any() or not np.isfinite(logits).any():
+            self.stop()  # nothing to sample from; the bars say why
+            return None
+        dist = next_token_distribution(logits, self.temperature, self._top_k(), self._top_p())
         token = dist.sample(self.rng)
         self.sampled = token
-        self._redraw()
+        self.mark_dirty()
+        self.refresh()
         new_text = append_token(trace.text, self.info.vocabulary[token], self.info.tokenizer_kind)
         self.expected_text = new_text
-        self._pending_text = new_text
+        self._pending = (trace.text, new_text)
         self._append_timer.start()
         return token
 
     def _on_append_due(self) -> None:
-        if self._pending_text is not None:
-            self._append(self._pending_text)
-
-    def _append(self, new_text: str) -> None:
-        self._pending_text = None
+        if self._pending is None:
+            return
+        old, new = self._pending
+        self._pending = None
         self.sampled = None
         if self.generating:
             self.generating -= 1
             if self.generating == 0:
                 self._set_generating(False)
-        self.text_append_requested.emit(new_text)
+        self.text_change_requested.emit(old, new)
 
     def generate(self, n: int) -> None:
         self.generating = n
         self._set_generating(True)
-        self.sample_next()
+        if self.sample_next() is None:
+            self.stop()
 
     def stop(self) -> None:
+        """Stop means stop: no further sample, and a token drawn but not yet appended is dropped."""
         self.generating = 0
         self._next_sample_timer.stop()
+        self._append_timer.stop()
+        if self._pending is not None or self.sampled is not None:
+            self._pending, self.sampled = None, None
+            self.mark_dirty()
+            self.refresh()
         self._set_generating(False)
 
     def _set_generating(self, on: bool) -> None:
@@ -295,10 +328,7 @@ class NextTokenPanel(QWidget):
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
-    def _redraw(self) -> None:
-        import time
-
-        start = time.perf_counter()
+    def redraw(self) -> None:
         trace, info = self.trace, self.info
         no_head = info is not None and not info.has_lm_head
         self.controls.setVisible(not no_head)
@@ -314,12 +344,21 @@ class NextTokenPanel(QWidget):
             return
         if trace is None:
             return
-        position = self.position % trace.n_tokens
+        position = self.selection.query_index(trace.n_tokens)
         if not trace.has_logits_at(position):
             self._show_message(f"computing the prediction after position {position}…")
             return
-        self._show_message("")
         logits = trace.logits_at(position).astype(np.float64)
+        if np.isnan(logits).any() or not np.isfinite(logits).any():
+            self._show_message(f"The model's prediction after position {position} is not a number (NaN) or −∞ "
+                               "for every token: there is no distribution to show. The model's weights are "
+                               "probably broken.")
+            self.bars.setOpts(x0=[], y=[], width=[])
+            self.ghost.setOpts(x0=[], y=[], width=[])
+            for item in self.value_texts:
+                item.setVisible(False)
+            return
+        self._show_message("")
         dist = next_token_distribution(logits, self.temperature, self._top_k(), self._top_p())
         self.distribution = dist
         at_one = softmax_with_temperature(logits, 1.0)
@@ -327,7 +366,7 @@ class NextTokenPanel(QWidget):
         order = np.argsort(-logits, kind="stable")[:n]  # ranking by logit does not change with T
         self.rows = order
         token = trace.token_strings[position]
-        self.title.setText(f"Next token after '{readable(token)}' (position {position})")
+        self.heading.setText(f"Next token after '{token_label(token)}' (position {position})")
         self.stats.setText(
             f"T = {self.temperature:.2f}   entropy {entropy_bits(dist.tempered):.2f} bits "
             f"(T = 1: {entropy_bits(at_one):.2f} bits)   kept mass {dist.kept_mass:.3f}"
@@ -335,8 +374,9 @@ class NextTokenPanel(QWidget):
         y = np.arange(n)
         show_logits = self.logits_box.isChecked()
         values = logits[order] if show_logits else dist.tempered[order]
+        colours = {key: self.theme.colour(key) for key in ("selected", "bars", "cut")}
         brushes = [
-            theme.SELECTED if token_id == self.sampled else (theme.HIGHLIGHT if dist.kept[token_id] else QColor(110, 110, 110))
+            colours["selected"] if token_id == self.sampled else (colours["bars"] if dist.kept[token_id] else colours["cut"])
             for token_id in order
         ]
         if show_logits:
@@ -352,10 +392,10 @@ class NextTokenPanel(QWidget):
             self.plot.setXRange(0, min(1.0, top * 1.25) or 1.0, padding=0.02)
             self.plot.getAxis("bottom").setLabel("probability (faint: T = 1)")
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
-        self.plot.getAxis("left").setTicks([[(i, readable(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
+        self.plot.getAxis("left").setTicks([[(i, token_label(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
         while len(self.value_texts) < n:
             item = pg.TextItem(anchor=(0, 0.5))
-            item.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE))
+            style_text(item, self.theme)
             self.plot.addItem(item)
             self.value_texts.append(item)
         for i, item in enumerate(self.value_texts):
@@ -365,7 +405,30 @@ class NextTokenPanel(QWidget):
                 item.setText(f"{v:.2f}" if show_logits else f"{v:.3f}")
                 item.setPos(float(v) if not show_logits else float(values[i]), i)
         settle(self.view)
-        self.redraw_ms = (time.perf_counter() - start) * 1000.0
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """The bars shown, best first: ``probability`` is the chance of being sampled at the
+        current T, top-k and top-p (0 for a token the cuts removed); ``before_cuts`` is
+        softmax(logits / T), the bar's length."""
+        trace, info = self.trace, self.info
+        if info is not None and not info.has_lm_head:
+            raise ValueError(f"{info.name} has no language-model head: there are no next-token numbers")
+        if trace is None:
+            return None
+        position = self.selection.query_index(trace.n_tokens)
+        if not trace.has_logits_at(position):
+            raise ValueError(f"the prediction after position {position} is still being computed")
+        logits = trace.logits_at(position)
+        if np.isnan(logits).any() or not np.isfinite(logits).any():
+            raise ValueError(f"the prediction after position {position} is not a number (NaN)")
+        dist = next_token_distribution(logits.astype(np.float64), self.temperature, self._top_k(), self._top_p())
+        n = min(self.shown_box.value(), int(np.isfinite(logits).sum()))
+        order = np.argsort(-logits, kind="stable")[:n]
+        vocabulary = info.vocabulary if info is not None else None
+        rows = [[rank, int(t), vocabulary[t] if vocabulary else "", logits[t], dist.probs[t], dist.tempered[t]]
+                for rank, t in enumerate(order.tolist(), start=1)]
+        return ["rank", "token_id", "token", "logit", "probability", "before_cuts"], rows
 
 
 def _is_normalised(logits: np.ndarray) -> bool:

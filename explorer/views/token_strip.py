@@ -2,41 +2,46 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from model.trace import Trace
-
-
-def chip_text(token: str) -> str:
-    """Make spaces and word-piece joins visible: ' cat' → '␣cat'."""
-    return token.replace(" ", "␣").replace("\n", "⏎") or "∅"
+from explorer.views.base import Panel
+from explorer.views.labels import token_label
 
 
-class TokenStrip(QScrollArea):
-    """One checkable chip per token; ``position_selected(int)`` when a chip is clicked."""
+class TokenStrip(Panel):
+    """One checkable chip per token; clicking a chip selects that token as the query."""
 
-    position_selected = Signal(int)
+    selection_fields = frozenset({"query"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWidgetResizable(True)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.setFrameShape(QScrollArea.NoFrame)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.scroll.setFrameShape(QScrollArea.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
         inner = QWidget()
         self._layout = QHBoxLayout(inner)
         self._layout.setContentsMargins(2, 2, 2, 2)
         self._layout.setSpacing(4)
         self._layout.addStretch(1)
-        self.setWidget(inner)
+        self.scroll.setWidget(inner)
         self._group = QButtonGroup(self)
         self._group.setExclusive(True)
         self._group.idClicked.connect(self._on_chip_clicked)
         self.chips: list[QPushButton] = []
-        self.selected = -1
 
-    def set_trace(self, trace: Trace) -> None:
+    def sizeHint(self):  # noqa: N802 (Qt API)
+        return self.scroll.sizeHint()
+
+    def redraw(self) -> None:
+        trace = self.trace
+        if trace is None:
+            return
         while len(self.chips) < trace.n_tokens:
             chip = QPushButton()
             chip.setCheckable(True)
@@ -50,26 +55,16 @@ class TokenStrip(QScrollArea):
                 chip.hide()
                 continue
             start, end = trace.offsets[i]
-            text = chip_text(trace.token_strings[i])
+            text = token_label(trace.token_strings[i])
             if chip.text() != text:  # most chips are unchanged by a keystroke: skip their re-layout
                 chip.setText(text)
             where = "inserted by the model" if trace.special[i] else f"characters {start}–{end}"
             chip.setToolTip(f"position {i} · id {int(trace.token_ids[i])} · {where}")
             if chip.isHidden():
                 chip.show()
-        self._check(self.selected % trace.n_tokens if trace.n_tokens else -1)
-
-    def select(self, position: int) -> None:
-        self.selected = position
-        visible = [c for c in self.chips if c.isVisible()]
-        if visible:
-            self._check(position % len(visible))
-
-    def _check(self, index: int) -> None:
-        if 0 <= index < len(self.chips):
-            self.chips[index].setChecked(True)
-            self.ensureWidgetVisible(self.chips[index])
+        index = self.selection.query_index(trace.n_tokens)
+        self.chips[index].setChecked(True)
+        self.scroll.ensureWidgetVisible(self.chips[index])
 
     def _on_chip_clicked(self, index: int) -> None:
-        self.selected = index
-        self.position_selected.emit(index)
+        self.request_selection(query=index)

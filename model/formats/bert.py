@@ -28,9 +28,9 @@ from model.errors import ModelFileError
 from model.formats.hf import (
     CONFIG_FILE,
     TOKENIZER_FILE,
-    check_finite,
     config_activation,
     config_int,
+    config_value,
     folder_name,
     hf_kind,
     read_hf_config,
@@ -41,6 +41,14 @@ from model.formats.hf import (
 )
 from model.tokenizer import TextTokenizer
 from model.transformer import Transformer
+from model.validation import (
+    build_module,
+    check_config,
+    check_folder,
+    check_tokenizer,
+    positive_float,
+    probe_forward,
+)
 
 VOCAB_TXT = "vocab.txt"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -48,6 +56,8 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # Tensors a BERT checkpoint may hold that an encoder trace does not use.
 _IGNORED_PREFIXES = ("pooler.", "cls.")
 _IGNORED = ("embeddings.position_ids", "embeddings.token_type_ids")
+# Our field names → BERT's config.json keys, so a refusal names the key in the file.
+BERT_KEYS = {"n_ctx": "max_position_embeddings", "d_model": "hidden_size", "n_layers": "num_hidden_layers"}
 
 
 def bert_config(config: dict[str, Any], path: Path, name: str) -> ModelConfig:
@@ -59,7 +69,7 @@ def bert_config(config: dict[str, Any], path: Path, name: str) -> ModelConfig:
         raise ModelFileError(path, "BERT as a decoder is not supported")
     d_model = config_int(config, path, "hidden_size")
     try:
-        return ModelConfig(
+        cfg = ModelConfig(
             vocab_size=config_int(config, path, "vocab_size"),
             n_ctx=config_int(config, path, "max_position_embeddings"),
             d_model=d_model,
@@ -70,13 +80,15 @@ def bert_config(config: dict[str, Any], path: Path, name: str) -> ModelConfig:
             positional="learned",
             norm_placement="post",
             activation=config_activation(config, path, "hidden_act"),  # type: ignore[arg-type]
-            layer_norm_eps=float(config.get("layer_norm_eps", 1e-12)),
+            layer_norm_eps=config_value(config, path, "layer_norm_eps", positive_float, 1e-12),
             embed_layer_norm=True,
             has_lm_head=False,
             name=name,
         )
     except ValueError as exc:
         raise ModelFileError(path, f"invalid BERT config: {exc}") from exc
+    check_config(cfg, path, BERT_KEYS)
+    return cfg
 
 
 def _normalise_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -162,22 +174,18 @@ def bert_tokenizer(folder: Path) -> TextTokenizer:
 
 def load_bert(folder: str | Path, name: str | None = None) -> tuple[Transformer, TextTokenizer]:
     """A BERT-family folder as our :class:`Transformer` (no LM head) and its word-piece tokenizer."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelFileError(folder, "model folder not found")
+    folder = check_folder(folder)
     config = read_hf_config(folder)
     config_path = folder / CONFIG_FILE
     if hf_kind(config) != "bert":
         raise ModelFileError(config_path, f"not a BERT config (model_type {config.get('model_type')!r})")
     cfg = bert_config(config, config_path, name or folder_name(folder))
     tokenizer = bert_tokenizer(folder)
-    if tokenizer.vocab_size > cfg.vocab_size:
-        raise ModelFileError(
-            folder, f"the tokenizer has {tokenizer.vocab_size} tokens but the model only {cfg.vocab_size}"
-        )
+    tokenizer_path = folder / TOKENIZER_FILE if (folder / TOKENIZER_FILE).is_file() else folder / VOCAB_TXT
+    check_tokenizer(tokenizer, cfg.vocab_size, tokenizer_path)
     state, weights_path = read_hf_weights(folder)
-    mapped = bert_state_dict(state, cfg, weights_path)
-    check_finite(mapped, weights_path)
-    module = Transformer(cfg)
+    mapped = bert_state_dict(state, cfg, weights_path)  # every tensor checked by take()
+    module = build_module(cfg, config_path)
     module.load_state_dict(mapped, strict=True)
-    return module.eval(), tokenizer
+    probe_forward(module.eval(), weights_path)
+    return module, tokenizer

@@ -20,9 +20,9 @@ from model.errors import ModelFileError
 from model.formats.hf import (
     CONFIG_FILE,
     TOKENIZER_FILE,
-    check_finite,
     config_activation,
     config_int,
+    config_value,
     folder_name,
     hf_kind,
     read_hf_config,
@@ -33,10 +33,22 @@ from model.formats.hf import (
 )
 from model.tokenizer import TextTokenizer
 from model.transformer import Transformer
+from model.validation import (
+    boolean,
+    build_module,
+    check_config,
+    check_folder,
+    check_tokenizer,
+    positive_float,
+    probe_forward,
+)
 
 VOCAB_FILE = "vocab.json"
 MERGES_FILE = "merges.txt"
 END_OF_TEXT = "<|endoftext|>"
+
+# Our field names → GPT-2's usual config.json keys, so a refusal names the key in the file.
+GPT2_KEYS = {"vocab_size": "vocab_size", "n_ctx": "n_positions", "d_model": "n_embd", "n_layers": "n_layer"}
 
 # Buffers some GPT-2 checkpoints store that are not weights (the causal mask, −1e4).
 _GPT2_BUFFERS = (".attn.bias", ".attn.masked_bias")
@@ -50,7 +62,7 @@ def gpt2_config(config: dict[str, Any], path: Path, name: str, bos_token_id: int
         raise ModelFileError(path, "GPT-2 with cross-attention (an encoder-decoder) is not supported")
     d_model = config_int(config, path, "n_embd", "hidden_size")
     try:
-        return ModelConfig(
+        cfg = ModelConfig(
             vocab_size=config_int(config, path, "vocab_size"),
             n_ctx=config_int(config, path, "n_positions", "n_ctx", "max_position_embeddings"),
             d_model=d_model,
@@ -61,13 +73,15 @@ def gpt2_config(config: dict[str, Any], path: Path, name: str, bos_token_id: int
             positional="learned",
             norm_placement="pre",
             activation=config_activation(config, path, "activation_function"),  # type: ignore[arg-type]
-            layer_norm_eps=float(config.get("layer_norm_epsilon", 1e-5)),
-            tie_embeddings=bool(config.get("tie_word_embeddings", True)),
+            layer_norm_eps=config_value(config, path, "layer_norm_epsilon", positive_float, 1e-5),
+            tie_embeddings=config_value(config, path, "tie_word_embeddings", boolean, True),
             bos_token_id=bos_token_id,
             name=name,
         )
     except ValueError as exc:
         raise ModelFileError(path, f"invalid GPT-2 config: {exc}") from exc
+    check_config(cfg, path, GPT2_KEYS)
+    return cfg
 
 
 def gpt2_state_dict(
@@ -143,9 +157,7 @@ def load_gpt2(folder: str | Path, prepend_bos: bool = True) -> tuple[Transformer
     same token in every trace — the usual attention sink — the first word gets a
     prediction, and empty text is a valid input.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelFileError(folder, "model folder not found")
+    folder = check_folder(folder)
     config = read_hf_config(folder)
     config_path = folder / CONFIG_FILE
     if hf_kind(config) != "gpt2":
@@ -155,13 +167,11 @@ def load_gpt2(folder: str | Path, prepend_bos: bool = True) -> tuple[Transformer
     bos = _bos_id(config, tokenizer, vocab_size) if prepend_bos else None
     tokenizer.bos_token_id = bos
     cfg = gpt2_config(config, config_path, folder_name(folder), bos)
-    if tokenizer.vocab_size > cfg.vocab_size:
-        raise ModelFileError(
-            folder, f"the tokenizer has {tokenizer.vocab_size} tokens but the model only {cfg.vocab_size}"
-        )
+    tokenizer_path = folder / TOKENIZER_FILE if (folder / TOKENIZER_FILE).is_file() else folder / VOCAB_FILE
+    check_tokenizer(tokenizer, cfg.vocab_size, tokenizer_path)
     state, weights_path = read_hf_weights(folder)
-    mapped = gpt2_state_dict(state, cfg, weights_path)
-    check_finite(mapped, weights_path)
-    module = Transformer(cfg)
+    mapped = gpt2_state_dict(state, cfg, weights_path)  # every tensor checked by take()
+    module = build_module(cfg, config_path)
     module.load_state_dict(mapped, strict=not cfg.tie_embeddings)
-    return module.eval(), tokenizer
+    probe_forward(module.eval(), weights_path)
+    return module, tokenizer

@@ -9,13 +9,24 @@ import json
 import math
 import pickle
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from model.errors import ModelFileError
+from model.validation import (
+    ConfigValueError,
+    check_file_fits,
+    check_tensor,
+    file_in_folder,
+    positive_int,
+    read_json,
+)
 from model.weights import read_safetensors
+
+T = TypeVar("T")
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"
@@ -36,21 +47,7 @@ ACTIVATIONS = {
 
 def read_hf_config(folder: str | Path) -> dict[str, Any]:
     """``config.json`` of a model folder as a dict; every failure is a :class:`ModelFileError`."""
-    path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
-        raise ModelFileError(path, "config file not found")
-    return read_json(path)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; every failure is a :class:`ModelFileError`."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(path, f"not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ModelFileError(path, "expected a JSON object")
-    return data
+    return read_json(Path(folder) / CONFIG_FILE, "config file")
 
 
 def hf_kind(config: dict[str, Any]) -> str | None:
@@ -60,7 +57,7 @@ def hf_kind(config: dict[str, Any]) -> str | None:
         return model_type
     if model_type:
         return None
-    architectures = " ".join(str(a) for a in config.get("architectures") or [])
+    architectures = " ".join(architecture_names(config))
     if architectures.startswith("GPT2"):
         return "gpt2"
     if architectures.startswith("Bert"):
@@ -68,17 +65,36 @@ def hf_kind(config: dict[str, Any]) -> str | None:
     return None
 
 
+def architecture_names(config: dict[str, Any]) -> list[str]:
+    """``architectures`` as a list of strings, whatever the file holds (a bare name, a number)."""
+    names = config.get("architectures")
+    if names is None:
+        return []
+    return [str(a) for a in names] if isinstance(names, list) else [str(names)]
+
+
 def config_int(config: dict[str, Any], path: Path, *keys: str, default: int | None = None) -> int:
     """The first of ``keys`` present in ``config``, as a positive int."""
     for key in keys:
         value = config.get(key)
         if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ModelFileError(path, f"{key} must be a positive integer, got {value!r}")
-            return value
+            try:
+                return positive_int(value, key)
+            except ConfigValueError as exc:
+                raise ModelFileError(path, str(exc), key=key) from exc
     if default is not None:
         return default
     raise ModelFileError(path, f"missing {' / '.join(keys)}")
+
+
+def config_value(config: dict[str, Any], path: Path, key: str, check: Callable[[object, str], T], default: T) -> T:
+    """``config[key]`` (``default`` when absent or null) passed through a check from
+    :mod:`model.validation`, e.g. ``positive_float`` for an eps."""
+    value = config.get(key)
+    try:
+        return default if value is None else check(value, key)
+    except ConfigValueError as exc:
+        raise ModelFileError(path, str(exc), key=key) from exc
 
 
 def config_activation(config: dict[str, Any], path: Path, key: str) -> str:
@@ -137,9 +153,10 @@ def read_hf_weights(folder: str | Path) -> tuple[dict[str, torch.Tensor], Path]:
         return read_safetensors(path), path
     if path.name == SAFETENSORS_INDEX:
         return _read_sharded(path), path
+    check_file_fits(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, AttributeError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, AttributeError, MemoryError) as exc:
         raise ModelFileError(path, f"corrupt or unsafe weights file ({exc})") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelFileError(path, "expected a dict of tensors (a state dict)")
@@ -147,35 +164,30 @@ def read_hf_weights(folder: str | Path) -> tuple[dict[str, torch.Tensor], Path]:
 
 
 def _read_sharded(index_path: Path) -> dict[str, torch.Tensor]:
-    try:
-        weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
-        shards = sorted(set(weight_map.values()))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise ModelFileError(index_path, f"not a valid safetensors index ({exc})") from exc
+    weight_map = read_json(index_path, "safetensors index").get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ModelFileError(index_path, "not a valid safetensors index: weight_map must map tensor names to shard files", key="weight_map")
+    shards = {}  # every name checked before any shard is opened
+    for tensor, shard in weight_map.items():
+        path = file_in_folder(index_path.parent, shard, index_path, f"weight_map[{tensor!r}]")
+        shards.setdefault(path, tensor)
     state: dict[str, torch.Tensor] = {}
-    for shard in shards:
-        state.update(read_safetensors(index_path.parent / shard))
+    for path in sorted(shards):
+        state.update(read_safetensors(path))
     return state
 
 
 def check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Every tensor floating point, finite and of sane magnitude (:func:`model.validation.check_tensor`)."""
     for name, tensor in state.items():
-        if not torch.isfinite(tensor).all():
-            raise ModelFileError(path, f"tensor {name} contains NaN or infinite values")
+        check_tensor(tensor, name, path)
 
 
 def take(state: dict[str, torch.Tensor], name: str, shape: tuple[int, ...], path: Path) -> torch.Tensor:
     """``state[name]`` as float32, checked against ``shape``; pops it so leftovers can be reported."""
     if name not in state:
         raise ModelFileError(path, f"missing tensor {name}")
-    tensor = state.pop(name)
-    if tuple(tensor.shape) != shape:
-        raise ModelFileError(
-            path, f"tensor {name} has shape {tuple(tensor.shape)} but config.json implies {shape}"
-        )
-    if not tensor.is_floating_point():
-        raise ModelFileError(path, f"tensor {name} has dtype {tensor.dtype}, expected floating point")
-    return tensor.float()
+    return check_tensor(state.pop(name), name, path, shape)
 
 
 def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -23,6 +23,7 @@ from model.errors import ModelFileError
 from model.formats.hf import (
     CONFIG_FILE,
     TOKENIZER_FILE,
+    architecture_names,
     check_finite,
     config_int,
     folder_name,
@@ -45,7 +46,7 @@ def llama_family(config: dict[str, Any]) -> str | None:
     model_type = str(config.get("model_type", "")).lower()
     if model_type:
         return model_type if model_type in LLAMA_FAMILIES else None
-    architectures = " ".join(str(a) for a in config.get("architectures") or [])
+    architectures = " ".join(architecture_names(config))
     for prefix, family in (("Llama", "llama"), ("Mistral", "mistral"), ("Qwen3", "qwen3"), ("Qwen2", "qwen2")):
         if architectures.startswith(prefix):
             return family

@@ -13,6 +13,15 @@ from tests.model.conftest import tiny_config, tracing_model, train_wordpiece, wo
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def process_settings():
+    """What ``explorer.app.main`` applies at start-up (GIL switch interval, torch threads),
+    without freezing the garbage collector: tests create and drop many windows."""
+    from explorer import runtime
+
+    runtime.configure_process(freeze_after_load=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_folder(tmp_path_factory):
     """A random 2-layer, 4-head model with a BOS token over a word-piece tokenizer trained offline."""

@@ -19,7 +19,7 @@ def test_the_benchmark_times_every_keystroke_and_ends_on_the_last_text(make_wind
 
 
 def test_the_model_leaves_a_core_for_painting(monkeypatch):
-    from explorer.trace_worker import THREADS_ENV, model_thread_count
+    from explorer.runtime import THREADS_ENV, model_thread_count
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 2)

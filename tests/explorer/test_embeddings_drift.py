@@ -59,10 +59,13 @@ def test_pca_axes_stay_put_when_the_sentence_changes(panel, bundled_info, qtbot)
     runner = TracingModel.from_folder(BUNDLED_MODEL_DIR)
     panel.projection_box.setCurrentIndex(panel.projection_box.findData("pca"))
     panel.sentence_box.setChecked(True)
+    panel.show()
     panel.set_trace(runner.trace("the king and the queen"))
+    panel.refresh()
     before = panel.scatter.getData()
     sentence_before = panel.sentence_scatter.getData()
     panel.set_trace(runner.trace("one mole of carbon dioxide in the eiffel tower"))
+    panel.refresh()
     after = panel.scatter.getData()
     np.testing.assert_array_equal(before[0], after[0])
     np.testing.assert_array_equal(before[1], after[1])
@@ -111,6 +114,16 @@ def test_the_window_runs_drift_sentences_on_the_worker(qtbot, make_window):
     window.drift.run()
     qtbot.waitUntil(lambda: len(window.drift.paths) == 3, timeout=10000)
     assert "through 2 blocks" in window.drift.message.text()
+
+
+def test_the_drift_panel_leaves_its_tracing_state_after_a_batch_error(qtbot, make_window, tmp_path):
+    window = make_window(source=tmp_path / "no-such-model", wait=False)  # nothing loads: every batch fails
+    qtbot.waitUntil(lambda: "Could not load" in window.banner.text(), timeout=10000)
+    window.show_tab(window.drift)
+    window.drift.run()
+    assert window.drift.message.text() == "tracing…"
+    qtbot.waitUntil(lambda: window.drift.message.text() != "tracing…", timeout=10000)
+    assert window.drift.message.text() == "No model is loaded." and window.drift.paths == []
 
 
 def test_capitalised_words_fall_back_to_lower_case_in_an_uncased_vocabulary(panel):

@@ -62,20 +62,22 @@ def test_clicking_a_head_opens_it_in_the_enlarged_view(qtbot, make_window):
             return scene_pos
 
     grid._on_mouse_clicked(Click())
-    assert (window.head_detail.layer, window.head_detail.head) == (1, 1)
-    assert window.tabs.currentWidget() is window.head_detail
+    assert (window.selection.layer, window.selection.head) == (1, 1)
+    assert window.head_detail.heading.text() == "Layer 1, head 1"
+    assert window.current_tab_panel() is window.head_detail
     np.testing.assert_allclose(window.head_detail.image.image, trace.pattern[1, 1], rtol=1e-6)
 
 
 def test_arrow_keys_move_between_heads_and_layers(qtbot, make_window):
     window = make_window()
     grid = window.heads_grid
-    grid.select_head(0, 0)
+    window.select_head(0, 0)
     qtbot.keyClick(grid, Qt.Key_Right)
     qtbot.keyClick(grid, Qt.Key_Down)
-    assert grid.selected == (1, 1) and window.head_detail.head == 1 and window.head_detail.layer == 1
+    assert (window.selection.layer, window.selection.head) == (1, 1)
+    assert grid.selection == window.selection == window.head_detail.selection
     qtbot.keyClick(grid, Qt.Key_Down)  # already on the last layer: stays
-    assert grid.selected == (1, 1)
+    assert (window.selection.layer, window.selection.head) == (1, 1)
 
 
 def test_hover_reports_layer_head_tokens_and_weight(qtbot, make_window):
@@ -102,8 +104,9 @@ def test_mosaic_cells_map_back_to_layer_head_query_key():
 def test_view_toggles_change_what_is_drawn(qtbot, make_window):
     window = make_window()
     detail, trace = window.head_detail, window.trace
-    detail.set_head(1, 3)
+    window.select_head(1, 3)
     T = trace.n_tokens
+    assert T <= 16  # small enough for the values to be written in the cells
     np.testing.assert_allclose(detail.image.image, trace.pattern[1, 3], rtol=1e-6)
 
     detail.set_mode("scores")
@@ -114,7 +117,7 @@ def test_view_toggles_change_what_is_drawn(qtbot, make_window):
     shown = detail.image.image
     future = np.triu(np.ones((T, T), dtype=bool), 1)
     assert np.isnan(shown[future]).all() and np.isfinite(shown[~future]).all()
-    assert "−∞" in detail.labels.texts or T > 16
+    assert "−∞" in detail.labels.texts
     assert "−∞" in detail.note.text()
 
     detail.set_mode("pattern")
@@ -142,24 +145,25 @@ def test_selecting_a_token_highlights_its_row_and_asks_for_its_prediction(qtbot,
     window = make_window()
     window.token_strip.chips[2].click()
     qtbot.waitUntil(lambda: window.trace.has_logits_at(2), timeout=10000)
-    assert window.head_detail.query == 2
+    assert window.selection.query == 2 and window.head_detail.selection.query == 2
     rect = window.head_detail.row_highlight.rect()
     assert (rect.y(), rect.height()) == (2, 1)
     bars = window.head_detail.bars.opts["width"]
     np.testing.assert_allclose(bars, window.trace.pattern[0, 0, 2], rtol=1e-6)
 
 
-def test_a_model_error_shows_a_message_and_a_later_good_input_recovers(qtbot, make_window):
-    window = make_window()
-    engine = window.worker._engine
-    real_trace = engine.model.trace
+def test_a_model_error_shows_a_message_and_a_later_good_input_recovers(qtbot, make_window, monkeypatch):
+    from model.runner import TracingModel
 
-    def flaky(text, *args, **kwargs):
+    window = make_window()
+    real_trace = TracingModel.trace
+
+    def flaky(self, text, *args, **kwargs):
         if "boom" in text:
             raise RuntimeError("the model fell over")
-        return real_trace(text, *args, **kwargs)
+        return real_trace(self, text, *args, **kwargs)
 
-    engine.model.trace = flaky
+    monkeypatch.setattr(TracingModel, "trace", flaky)
     window.text_box.setText("boom")
     qtbot.waitUntil(lambda: "fell over" in window.banner.text(), timeout=10000)
     assert window.banner.isVisible()
@@ -214,7 +218,8 @@ def test_a_wrong_path_gives_a_clear_message(qtbot, make_window, tmp_path):
     qtbot.waitUntil(lambda: "Could not load" in window.banner.text(), timeout=10000)
     assert "no such file or folder" in window.banner.text()
     window.text_box.setText("still responsive")  # no model: nothing runs, nothing crashes
-    qtbot.wait(50)
+    assert window.worker.wait_until_idle()
+    assert window.trace is None and "Could not load" in window.banner.text()
 
 
 def test_empty_text_and_text_longer_than_the_context(qtbot, make_window):
@@ -252,30 +257,45 @@ def test_any_unicode_is_shown(qtbot, make_window, text):
 
 def test_hidden_tabs_catch_up_when_shown(qtbot, make_window):
     window = make_window()
-    window.tabs.setCurrentWidget(window.head_detail)
-    trace = type_text(qtbot, window, "the queen and the mole")
-    assert window.next_token.trace is not trace  # not redrawn while hidden
-    window.tabs.setCurrentWidget(window.next_token)
-    assert window.next_token.trace is trace
-    assert window.head_detail.trace is trace
+    window.show_tab(window.head_detail)
+    before = window.next_token.redraw_count
+    type_text(qtbot, window, "the queen and the mole")
+    assert window.next_token.redraw_count == before and window.next_token.is_dirty  # not redrawn while hidden
+    window.show_tab(window.next_token)
+    assert window.next_token.redraw_count == before + 1 and not window.next_token.is_dirty
+    assert "'mole'" in window.next_token.heading.text()
 
 
-def test_a_superseded_trace_is_shown_only_when_the_screen_is_old_and_never_backwards(qtbot, make_window):
-    import dataclasses
-    import time
+def test_select_a_token_then_type_costs_each_visible_panel_one_redraw(qtbot, make_window):
+    window = make_window(text="the king and the queen")
+    window.show_tab(window.head_detail)
+    visible = [p for p in window.panels if p.isVisible()]
+    assert {window.token_strip, window.heads_grid, window.head_detail} <= set(visible)
+    window.select_position(2)
+    assert window.worker.wait_until_idle()
+    before = {id(p): p.redraw_count for p in window.panels}
+    window.select_position(1)
+    window.text_box.setText("the king and the queen were")
+    qtbot.waitUntil(lambda: window.trace.text == "the king and the queen were", timeout=10000)
+    assert window.worker.wait_until_idle()
+    counts = {p.title or type(p).__name__: p.redraw_count - before[id(p)] for p in window.panels}
+    # one redraw for the selection (only panels that draw the query) and one for the trace
+    hidden = {name: n for name, n in counts.items() if name not in ("TokenStrip", "HeadsGridPanel", "Head")}
+    assert {k: counts[k] for k in ("TokenStrip", "HeadsGridPanel", "Head")} == {
+        "TokenStrip": 2, "HeadsGridPanel": 1, "Head": 2}, counts
+    assert set(hidden.values()) == {0} and len(hidden) >= 6, counts  # hidden tabs: nothing
 
-    window = make_window()
-    worker, base = window.worker, window.trace
-    shown = []
-    worker.trace_ready.connect(lambda t: shown.append(t.request_id))
-    worker._latest["trace"] = 100
-    worker._shown_at = time.perf_counter() - 1.0  # the screen has not changed for a second
-    worker._on_trace_done(dataclasses.replace(base, request_id=90))
-    worker._on_trace_done(dataclasses.replace(base, request_id=91))  # screen just changed: dropped
-    worker._shown_at = time.perf_counter() - 1.0
-    worker._on_trace_done(dataclasses.replace(base, request_id=80))  # older than what is shown: dropped
-    worker._on_trace_done(dataclasses.replace(base, request_id=100))  # the latest always shows
-    assert shown == [90, 100]
+
+def test_a_superseded_trace_is_shown_only_when_the_screen_is_old_and_never_backwards():
+    from explorer.trace_worker import ScreenPolicy
+
+    screen = ScreenPolicy(stale_ms=100)
+    screen.shown(50, now=10.0)
+    assert screen.verdict(100, latest_id=100, now=10.01) == "show"  # the latest always shows
+    assert screen.verdict(90, latest_id=100, now=10.05) == "drop"  # the screen is fresh
+    assert screen.verdict(90, latest_id=100, now=10.2) == "stale"  # the screen is old: show it
+    screen.shown(90, now=10.2)
+    assert screen.verdict(80, latest_id=100, now=11.0) == "drop"  # never backwards
 
 
 def test_a_loaded_model_stays_out_of_garbage_collections_until_it_is_replaced(qtbot, make_window, tmp_path, tiny_model_folder):
@@ -285,11 +305,14 @@ def test_a_loaded_model_stays_out_of_garbage_collections_until_it_is_replaced(qt
     import shutil
     import weakref
 
+    from explorer import runtime
+
     gc.unfreeze()  # whatever an earlier test left frozen
+    runtime.configure_process(freeze_after_load=True)  # as the app does
     window = make_window()
     qtbot.waitUntil(lambda: window.trace is not None, timeout=10000)
     assert gc.get_freeze_count() > 0
-    first_model = weakref.ref(window.worker._engine.model.module)
+    first_model = weakref.ref(window.worker.model.module)
     second = tmp_path / "second"
     shutil.copytree(tiny_model_folder, second)
     window.load_model(str(second))
@@ -298,6 +321,8 @@ def test_a_loaded_model_stays_out_of_garbage_collections_until_it_is_replaced(qt
     gc.collect()
     assert first_model() is None
     assert gc.get_freeze_count() > 0
+    runtime.configure_process(freeze_after_load=False)
+    gc.unfreeze()
 
 
 def test_switching_the_theme_repaints_every_view_in_the_new_background(qtbot, make_window):
@@ -309,3 +334,16 @@ def test_switching_the_theme_repaints_every_view_in_the_new_background(qtbot, ma
         views = [window.heads_grid.view, window.head_detail.view, window.next_token.view,
                  window.embeddings.view, window.drift.view]
         assert [view.backgroundBrush().color().name() for view in views] == [background] * len(views)
+
+
+def test_a_long_paste_is_kept_whole_and_the_banner_tells_the_truth(qtbot, make_window):
+    """QLineEdit's default limit kept the *start* of a 58,909-character paste while the
+    banner said the *oldest* tokens were dropped."""
+    window = make_window()
+    text = "the king and the queen " * 2600 + "the end"
+    window.text_box.selectAll()
+    window.text_box.insert(text)  # what a paste does
+    assert window.text_box.text() == text
+    trace = type_text(qtbot, window, text)
+    assert trace.truncated and trace.text.endswith("the end") and trace.offsets[-1][1] == len(text)
+    assert f"oldest {trace.n_dropped_tokens} were dropped" in window.banner.text()

@@ -124,7 +124,8 @@ def test_minilm_source_explains_a_missing_package(monkeypatch):
         load_tracing_model(MINILM)
     monkeypatch.setattr("model.loading.find_minilm_folder", lambda: None)
     monkeypatch.setattr("model.loading.find_smollm2_file", lambda: None)
-    assert [c.source for c in available_models(include_cache=False, include_ollama=False)] == ["bundled"]
+    assert [c.source for c in available_models(include_cache=False, include_ollama=False)
+            if c.kind != "lesson"] == ["bundled"]
 
 
 def test_available_models_lists_bundled_minilm_and_found_checkpoints(tmp_path, monkeypatch):
@@ -136,7 +137,7 @@ def test_available_models_lists_bundled_minilm_and_found_checkpoints(tmp_path, m
     monkeypatch.setattr("model.loading.find_minilm_folder", lambda: BUNDLED_MODEL_DIR)  # "installed"
     monkeypatch.setattr("model.loading.find_smollm2_file", lambda: None)  # listed in test_smollm2
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "no-ollama"))
-    choices = available_models(extra_folders=(tmp_path / "mine",))
+    choices = [c for c in available_models(extra_folders=(tmp_path / "mine",)) if c.kind != "lesson"]
     assert choices[0] == ModelChoice("Teaching model (bundled)", "bundled", "bundled")
     assert choices[1].source == MINILM and choices[1].kind == "bert"
     assert [(c.name, c.kind) for c in choices[2:]] == [("small (GPT-2)", "gpt2"), ("acme/gpt2-tiny (GPT-2)", "gpt2")]

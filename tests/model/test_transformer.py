@@ -23,6 +23,7 @@ def test_activation_names_are_a_pinned_contract():
         "embed.token",
         "embed.pos",
         "blocks.0.resid_pre",
+        "blocks.0.attn.in",
         "blocks.0.attn.q",
         "blocks.0.attn.k",
         "blocks.0.attn.v",

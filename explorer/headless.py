@@ -1,0 +1,383 @@
+"""``attention-explorer export``: a figure or a CSV of one view, without opening a window.
+
+    attention-explorer export --text "the cat sat on the mat" --view head:1.2 --out head.svg
+
+It builds the same panel the window shows, feeds it one trace computed synchronously on this
+thread (no worker: nothing else is waiting), and writes it with :func:`explorer.export.export_panel`.
+Qt runs offscreen, so no window ever appears and the result does not depend on the screen.
+Bad input ends the process with status 2 and one line on stderr saying what was wrong; a
+successful export prints the path it wrote.
+
+Adding a view is one :class:`ViewSpec` in :data:`VIEWS`; adding an option is one
+``add_argument`` in :func:`build_parser` plus whatever the view's ``configure`` reads from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from explorer.export import ExportError, export_format
+
+DEFAULT_SIZE = (1200, 800)  # the panel's size on the (offscreen) screen, in logical pixels
+HEAD_MODES = ("pattern", "scores", "masked")
+
+
+@dataclass
+class Job:
+    """Everything one export needs once the arguments are checked and the model is loaded."""
+
+    args: argparse.Namespace
+    numbers: tuple[int, ...]  # the view's own arguments: head:1.2 -> (1, 2)
+    model: object = None  # model.runner.TracingModel
+    info: object = None  # model.info.ModelInfo
+    trace: object = None  # model.trace.Trace of --text
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One ``--view``: the panel that draws it, the numbers after its colon, and how the
+    command's options and traces reach the panel."""
+
+    name: str
+    help: str
+    panel: Callable[[], type]  # imported lazily: building the parser must stay cheap
+    arguments: tuple[str, ...] = ()  # names of the numbers after ':', e.g. ("layer", "head")
+    configure: Callable[[object, Job], None] = field(default=lambda panel, job: None)
+    #: feeds the panel its data; default: the trace of --text
+    feed: Callable[[object, Job], None] = field(default=lambda panel, job: panel.set_trace(job.trace))
+
+    @property
+    def usage(self) -> str:
+        short = {"layer": "L", "head": "H", "query": "P"}
+        return self.name + (":" + ".".join(short.get(a, a.upper()) for a in self.arguments) if self.arguments else "")
+
+
+# ---------------------------------------------------------------------- the views
+def _grid():
+    from explorer.views.heads_grid import HeadsGridPanel
+
+    return HeadsGridPanel
+
+
+def _head():
+    from explorer.views.head_detail import HeadDetailPanel
+
+    return HeadDetailPanel
+
+
+def _next():
+    from explorer.views.next_token import NextTokenPanel
+
+    return NextTokenPanel
+
+
+def _embeddings():
+    from explorer.views.embeddings import EmbeddingPanel
+
+    return EmbeddingPanel
+
+
+def _drift():
+    from explorer.views.drift import DriftPanel
+
+    return DriftPanel
+
+
+def _step():
+    """The step-through panel, when this build has one."""
+    import importlib
+
+    from explorer.views.base import Panel
+
+    try:
+        module = importlib.import_module("explorer.views.step_through")
+    except ImportError:
+        raise ExportError("this version of the app has no step-through view") from None
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, Panel) and value.__module__ == module.__name__:
+            return value
+    raise ExportError("this version of the app has no step-through view")
+
+
+def _configure_head(panel, job: Job) -> None:
+    panel.set_mode(job.args.mode)
+    panel.transpose_box.setChecked(job.args.three_blue_one_brown)
+    panel.hide_first_box.setChecked(job.args.hide_first)
+
+
+def _configure_next(panel, job: Job) -> None:
+    panel.set_temperature(job.args.temperature)
+    panel.top_k_box.setValue(job.args.top_k)
+    panel.top_p_box.setValue(job.args.top_p)
+
+
+def _configure_step(panel, job: Job) -> None:
+    from explorer.views.base import STAGES
+
+    panel.set_selection(panel.selection.with_(stage=STAGES.index(job.args.stage)))
+
+
+def _feed_drift(panel, job: Job) -> None:
+    from model.errors import EmptyInputError
+
+    texts = drift_sentences(job.args.text)
+    if len(texts) < 2:
+        raise ExportError("the drift view needs at least two sentences in --text, separated by '|'")
+    word = (job.args.word or "").strip()
+    if not word:
+        raise ExportError("the drift view needs --word: the word the sentences share")
+    panel.word.setText(word)
+    try:
+        traces = tuple(job.model.trace(text) for text in texts)
+    except EmptyInputError as exc:
+        raise ExportError(str(exc)) from exc
+    panel.set_batch_traces(texts, traces)
+    if not panel.paths:  # the panel said why (a sentence without the word) in its message line
+        raise ExportError(panel.message.text() or "the drift could not be computed")
+
+
+VIEWS: dict[str, ViewSpec] = {
+    spec.name: spec
+    for spec in (
+        ViewSpec("grid", "every head of every layer", _grid),
+        ViewSpec("head", "one head enlarged (--mode, --3b1b, --hide-first, --query)", _head,
+                 ("layer", "head"), _configure_head),
+        ViewSpec("step", "one head's computation for query position P (negative counts from the end)",
+                 _step, ("layer", "head", "query"), _configure_step),
+        ViewSpec("next", "next-token probabilities after --query (--temperature, --top-k, --top-p)", _next,
+                 configure=_configure_next),
+        ViewSpec("embeddings", "the embedding table's word set and the man : woman :: king analogy", _embeddings),
+        ViewSpec("drift", "one --word through the layers in several sentences: --text 'one | two | three'",
+                 _drift, feed=_feed_drift),
+    )
+}
+
+
+def drift_sentences(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.replace("\n", "|").split("|") if s.strip())
+
+
+# ---------------------------------------------------------------------- arguments
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line, like every other bad input (argparse prints the usage too)."""
+
+    def error(self, message: str):
+        raise ExportError(message)
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1200x800, not {text!r}") from None
+    if not (100 <= w <= 8000 and 100 <= h <= 8000):
+        raise argparse.ArgumentTypeError(f"{text}: each side must be 100–8000 pixels")
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from explorer.views.base import STAGES
+    from model.loading import BUNDLED
+
+    views = ", ".join(spec.usage for spec in VIEWS.values())
+    parser = _Parser(prog="attention-explorer export",
+                     description="Write one view as PNG, SVG or CSV (from --out's extension) without a window.")
+    parser.add_argument("--text", required=True, help="the text to trace (for drift: sentences separated by '|')")
+    parser.add_argument("--model", default=BUNDLED, metavar="SOURCE", help="as for attention-explorer --model")
+    parser.add_argument("--view", required=True, help=f"one of: {views}")
+    parser.add_argument("--out", required=True, type=Path, help="FILE.png, FILE.svg or FILE.csv")
+    look = parser.add_argument_group("look")
+    look.add_argument("--theme", choices=("light", "dark"), default="light",
+                      help="light (default: for paper and slides) or dark (as on the projector)")
+    look.add_argument("--scale", type=_ratio, default=1.0, help="text scale: 1.5 makes text 50%% larger")
+    look.add_argument("--size", type=_size, default=DEFAULT_SIZE, metavar="WxH",
+                      help="the view's layout size in logical pixels (default %(default)s)")
+    look.add_argument("--width", type=int, default=None,
+                      help="the PNG's width in pixels (default: twice the view's width)")
+    selection = parser.add_argument_group("selection")
+    selection.add_argument("--query", type=int, default=-1,
+                           help="query position for head and next (negative counts from the end; default -1)")
+    selection.add_argument("--stage", choices=STAGES, default=STAGES[-1], help="step: the stage shown")
+    head = parser.add_argument_group("head view")
+    head.add_argument("--mode", choices=HEAD_MODES, default="pattern")
+    head.add_argument("--3b1b", dest="three_blue_one_brown", action="store_true",
+                      help="3Blue1Brown layout: keys as rows, one column per query")
+    head.add_argument("--hide-first", action="store_true", help="drop the first token and renormalise")
+    nxt = parser.add_argument_group("next view")
+    nxt.add_argument("--temperature", type=float, default=1.0, help="0–2.5 (default 1)")
+    nxt.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0: off)")
+    nxt.add_argument("--top-p", type=float, default=1.0, help="keep the most likely tokens up to this mass (1: off)")
+    drift = parser.add_argument_group("drift view")
+    drift.add_argument("--word", default=None, help="the word the sentences share")
+    return parser
+
+
+def parse_view(text: str) -> tuple[ViewSpec, tuple[int, ...]]:
+    """``head:1.2`` -> (the head view, (1, 2))."""
+    name, _, rest = text.partition(":")
+    spec = VIEWS.get(name.strip().lower())
+    if spec is None:
+        raise ExportError(f"unknown view {text!r}: use one of {', '.join(s.usage for s in VIEWS.values())}")
+    if not spec.arguments:
+        if rest:
+            raise ExportError(f"the {spec.name} view takes no numbers: write --view {spec.name}")
+        return spec, ()
+    parts = rest.split(".") if rest else []
+    try:
+        numbers = tuple(int(p) for p in parts)
+    except ValueError:
+        numbers = ()
+    if len(numbers) != len(spec.arguments):
+        raise ExportError(f"write the {spec.name} view as --view {spec.usage}, e.g. "
+                          f"{spec.name}:{'.'.join(['1', '2', '-1'][: len(spec.arguments)])}; got {text!r}")
+    return spec, numbers
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """What can be checked before the (slow) model load."""
+    if not args.text.strip():
+        raise ExportError("--text is empty: give the text to trace")
+    export_format(args.out)
+    folder = args.out.parent if str(args.out.parent) else Path(".")
+    if args.out.is_dir():
+        raise ExportError(f"cannot write {args.out}: it is a folder")
+    if not folder.is_dir():
+        raise ExportError(f"cannot write {args.out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"cannot write {args.out}: the folder {folder} is not writable")
+    if args.width is not None and not 1 <= args.width <= 16384:
+        raise ExportError(f"--width must be between 1 and 16384 pixels, not {args.width}")
+    if not 0.0 <= args.temperature <= 2.5:
+        raise ExportError(f"--temperature must be between 0 and 2.5, not {args.temperature}")
+    if args.top_k < 0:
+        raise ExportError(f"--top-k must be 0 (off) or more, not {args.top_k}")
+    if not 0.0 < args.top_p <= 1.0:
+        raise ExportError(f"--top-p must be in (0, 1], not {args.top_p}")
+
+
+def _check_in_range(what: str, value: int, count: int, unit: str, allow_negative: bool = False) -> int:
+    low = -count if allow_negative else 0
+    if not low <= value < count:
+        span = f"{low}..{count - 1}" if allow_negative else f"0..{count - 1}"
+        raise ExportError(f"{what} {value} is out of range: {unit} ({span})")
+    return value
+
+
+# ---------------------------------------------------------------------- running
+def _application(args: argparse.Namespace):
+    # Set before the QApplication exists: no window may appear, and the picture must not
+    # depend on the screen (its DPI, its fonts' hinting) of whoever runs the command.
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["attention-explorer"])
+    _quiet_offscreen_warnings()
+    from explorer import theme
+
+    look = theme.make_theme(args.theme, max(6, round(theme.DEFAULT_POINT_SIZE * args.scale)))
+    theme.apply_to_app(app, look)
+    return app, look
+
+
+_quieted = False
+
+
+def _quiet_offscreen_warnings() -> None:
+    """The offscreen platform warns that it "does not support propagateSizeHints()" for every
+    window shown: noise on stderr, where a failed export's one line goes."""
+    global _quieted
+    if _quieted:
+        return
+    _quieted = True
+    from PySide6.QtCore import qInstallMessageHandler
+
+    previous = None
+
+    def handler(mode, context, message: str) -> None:
+        if "propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
+
+
+def run(args: argparse.Namespace) -> Path:
+    """Check, load, trace, draw, write. Raises :class:`ExportError` with a one-line reason."""
+    spec, numbers = parse_view(args.view)
+    check_arguments(args)
+    app, look = _application(args)
+    from explorer import runtime
+    from explorer.export import export_panel
+    from explorer.views.base import Selection
+    from model.errors import EmptyInputError
+    from model.loading import load_tracing_model
+
+    runtime.configure_process(freeze_after_load=False)
+    panel_class = spec.panel()  # before the load: a view this build lacks fails fast
+    try:
+        model = load_tracing_model(args.model)
+    except Exception as exc:  # a ModelFileError names the file; anything else is just as fatal
+        raise ExportError(f"could not load the model {args.model!r}: {' '.join(str(exc).split())}") from exc
+    info = model.info(source=str(args.model))
+    job = Job(args, numbers, model, info)
+    values = dict(zip(spec.arguments, numbers, strict=True))
+    layer, head = values.get("layer", 0), values.get("head", 0)
+    query = values.get("query", args.query)
+    if "layer" in values:
+        _check_in_range("layer", layer, info.n_layers, f"{info.name} has {info.n_layers} layers")
+    if "head" in values:
+        _check_in_range("head", head, info.n_heads, f"{info.name} has {info.n_heads} heads per layer")
+    if spec.name != "drift":  # the drift traces its own sentences
+        try:
+            n = len(model.encode(args.text)[0])
+            _check_in_range("query position", query, n, f"the text has {n} tokens", allow_negative=True)
+            job.trace = model.trace(args.text, logit_positions=sorted({query % n, n - 1}))
+        except EmptyInputError as exc:
+            raise ExportError(str(exc)) from exc
+
+    panel = panel_class()
+    panel.apply_theme(look)  # as the window does for every panel it adds
+    panel.resize(*args.size)
+    panel.set_model_info(info)
+    panel.set_selection(Selection(layer=layer, head=head, query=query))
+    spec.configure(panel, job)
+    panel.show()
+    app.processEvents()  # lay the panel out at its size before it draws
+    spec.feed(panel, job)
+    panel.refresh(force=True)
+    app.processEvents()
+    try:
+        return export_panel(panel, args.out, args.width)
+    finally:
+        panel.close()
+        panel.deleteLater()
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+
+
+def main(argv: list[str]) -> int:
+    """``attention-explorer export ARGS``; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        path = run(args)
+    except ExportError as exc:
+        print(f"attention-explorer export: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0

@@ -1,0 +1,216 @@
+"""Lessons: ordered scenes a teacher steps through with a clicker, in a TOML file they can
+write by hand.
+
+A lesson file has a ``title`` (and ``title_zh``) and one ``[[scene]]`` table per scene.
+A scene says what to show; whatever it leaves out **stays as the previous scene left it**
+(so a lesson reads like slides: change the text once, then only the head or the stage)::
+
+    title = "Tokens and embeddings"
+    title_zh = "词元与词嵌入"
+
+    [[scene]]
+    model = "bundled"
+    text = "the king and the queen"
+    tab = "embeddings"
+    analogy = ["man", "woman", "king"]
+    caption = "king − man + woman lands next to queen."
+    caption_zh = "国王 − 男人 + 女人 落在 女王 旁边。"
+
+Keys (all optional): see :data:`SCENE_KEYS`. Errors name the file, the scene and its line.
+Nothing here imports Qt: the window applies scenes (:mod:`explorer.presenter`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from model.paths import ASSETS_DIR
+
+LESSONS_DIR = ASSETS_DIR / "lessons"
+
+TABS = ("head", "next", "embeddings", "drift", "step", "positions", "anatomy")
+STAGE_NAMES = ("input", "qk", "dot", "scale", "mask", "softmax", "values", "output")
+MODES = ("pattern", "scores", "masked")
+
+#: key -> (accepted Python types, a check that returns an error or None, what it means)
+SCENE_KEYS: dict[str, tuple[tuple[type, ...], Any, str]] = {
+    "model": ((str,), None, "model source: 'bundled', 'smollm2', 'lesson:seed-003', a folder …"),
+    "text": ((str,), None, "the text in the box"),
+    "tab": ((str,), lambda v: None if v in TABS else f"tab must be one of {', '.join(TABS)}", "the tab shown"),
+    "layer": ((int,), lambda v: None if v >= 0 else "layer must be ≥ 0", "selected layer"),
+    "head": ((int,), lambda v: None if v >= 0 else "head must be ≥ 0", "selected head"),
+    "query": ((int,), None, "query token position; negative counts from the end"),
+    "stage": ((int, str), lambda v: None if (v in STAGE_NAMES if isinstance(v, str) else 0 <= v < len(STAGE_NAMES))
+              else f"stage must be 0–{len(STAGE_NAMES) - 1} or one of {', '.join(STAGE_NAMES)}", "step-through stage"),
+    "mode": ((str,), lambda v: None if v in MODES else f"mode must be one of {', '.join(MODES)}", "head view mode"),
+    "layout_3b1b": ((bool,), None, "keys as rows, one column per query"),
+    "hide_first": ((bool,), None, "drop the first token's column and renormalise"),
+    "temperature": ((int, float), lambda v: None if 0 <= v <= 2.5 else "temperature must be in 0–2.5", "T"),
+    "top_k": ((int,), lambda v: None if v >= 0 else "top_k must be ≥ 0 (0 = off)", "top-k"),
+    "top_p": ((int, float), lambda v: None if 0 < v <= 1 else "top_p must be in (0, 1]", "top-p"),
+    "seed": ((int,), lambda v: None if v >= 0 else "seed must be ≥ 0", "sampling seed"),
+    "words": ((str,), None, "embedding word set (a preset's name)"),
+    "extra_words": ((str,), None, "words added to the embedding plot"),
+    "analogy": ((list,), lambda v: None if len(v) == 3 and all(isinstance(w, str) for w in v)
+                else "analogy must be three words [a, b, c]", "a : b :: c : ?"),
+    "drift": ((str,), None, "context-drift preset's name"),
+    "freeze": ((bool,), None, "ignore typing while this scene shows"),
+    "caption": ((str,), None, "caption in English"),
+    "caption_zh": ((str,), None, "caption in Chinese"),
+}
+
+
+class LessonError(ValueError):
+    """A lesson file that cannot be used; the message names the file (and scene, line)."""
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One scene: only the keys the file gave (``values``) and the full state after
+    inheriting from earlier scenes (``state``)."""
+
+    index: int
+    line: int
+    values: dict
+    state: dict
+
+    def get(self, key: str, default=None):
+        return self.state.get(key, default)
+
+    def caption(self, language: str = "en") -> str:
+        if language.startswith("zh"):
+            return self.state.get("caption_zh") or self.state.get("caption", "")
+        return self.state.get("caption", "")
+
+
+@dataclass(frozen=True)
+class Lesson:
+    path: Path
+    title: str
+    title_zh: str
+    scenes: tuple[Scene, ...] = field(default_factory=tuple)
+
+    def display_title(self, language: str = "en") -> str:
+        return self.title_zh if language.startswith("zh") and self.title_zh else self.title
+
+
+def _scene_lines(text: str) -> list[int]:
+    return [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"\s*\[\[\s*scene\s*\]\]", line)]
+
+
+def parse_lesson(text: str, path: Path) -> Lesson:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LessonError(f"{path}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - {"title", "title_zh", "scene"})
+    if unknown:
+        raise LessonError(f"{path}: unknown top-level key {unknown[0]!r} (expected title, title_zh and [[scene]] tables)")
+    title = data.get("title", path.stem)
+    if not isinstance(title, str) or not isinstance(data.get("title_zh", ""), str):
+        raise LessonError(f"{path}: title and title_zh must be text")
+    raw = data.get("scene", [])
+    if not isinstance(raw, list) or not raw:
+        raise LessonError(f"{path}: no scenes: add at least one [[scene]] table")
+    lines = _scene_lines(text)
+    scenes, state = [], {"model": "bundled"}
+    for i, values in enumerate(raw):
+        line = lines[i] if i < len(lines) else 0
+        where = f"{path}, scene {i + 1} (line {line})"
+        if not isinstance(values, dict):
+            raise LessonError(f"{where}: a scene must be a table")
+        for key, value in values.items():
+            if key not in SCENE_KEYS:
+                raise LessonError(f"{where}: unknown key {key!r} (known: {', '.join(SCENE_KEYS)})")
+            types, check, _ = SCENE_KEYS[key]
+            if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+                names = " or ".join(t.__name__ for t in types)
+                raise LessonError(f"{where}: {key} must be {names}, got {value!r}")
+            problem = check(value) if check is not None else None
+            if problem:
+                raise LessonError(f"{where}: {problem}, got {value!r}")
+        if isinstance(values.get("stage"), str):
+            values = {**values, "stage": STAGE_NAMES.index(values["stage"])}
+        state = {**state, **values}
+        scenes.append(Scene(i, line, dict(values), dict(state)))
+    return Lesson(path, title, data.get("title_zh", ""), tuple(scenes))
+
+
+def load_lesson(path: str | Path) -> Lesson:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise LessonError(f"{path}: no such lesson file") from exc
+    except UnicodeDecodeError as exc:
+        raise LessonError(f"{path}: not UTF-8 text") from exc
+    except OSError as exc:
+        raise LessonError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    return parse_lesson(text, path)
+
+
+def shipped_lessons() -> list[Path]:
+    return sorted(LESSONS_DIR.glob("*.toml"))
+
+
+# ---------------------------------------------------------------------------- writing
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        escaped = "".join(c if c.isprintable() or c in "\\" else f"\\u{ord(c):04x}" if ord(c) < 0x10000
+                          else f"\\U{ord(c):08x}" for c in escaped)
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} in a lesson")
+
+
+def scene_to_toml(values: dict) -> str:
+    lines = ["[[scene]]"]
+    for key in SCENE_KEYS:
+        if key in values and values[key] is not None:
+            lines.append(f"{key} = {_toml_value(values[key])}")
+    return "\n".join(lines) + "\n"
+
+
+def append_scene(path: str | Path, values: dict, title: str = "My lesson") -> Lesson:
+    """Add a scene to the end of ``path`` (created if missing), written atomically: a
+    temporary file in the same folder, then renamed over the old one."""
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.is_file() else f'title = {_toml_value(title)}\n'
+    new = old.rstrip("\n") + "\n\n" + scene_to_toml(values)
+    lesson = parse_lesson(new, path)  # never write a file we could not read back
+    write_atomically(path, new)
+    return lesson
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,211 @@
+"""Hammer the real window with random edits and UI actions; report what broke.
+
+``python -m explorer.soak --edits 5000 --seed 1`` types, deletes and pastes hostile text
+(lone surrogates, NUL, right-to-left marks, CJK, emoji, long pastes) into the text box,
+interleaved with random UI actions (select a token, a head, a tab, a head-view mode, the
+theme, the temperature, sample, generate, stop), and prints:
+
+* exceptions that reached ``sys.excepthook`` (a slot or event handler raised);
+* convergence: after every burst the screen catches up with the text in the box;
+* RSS growth per 1,000 updates after a warm-up, and the thread count.
+
+The same code runs a short seeded soak in the test suite (``tests/explorer/test_soak.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOSTILE = [
+    "the king and the queen", "a fluffy blue creature", " ", "\n", "\t", "\x00", "\ud800", "\udfff",
+    "\u202e", "\u200d", "日本語の文章", "注意力", "😀🧠", "👩\u200d👩\u200d👧", "e\u0301", "ﷺ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "mole", "tower", ".", "'", "--", "ÅÄÖ", "\uffff", "\U0010ffff", "<|endoftext|>", "[CLS]", "[UNK]",
+]
+
+
+def rss_mb() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:  # Linux without psutil
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@dataclass
+class SoakReport:
+    edits: int = 0
+    actions: int = 0
+    updates: int = 0
+    exceptions: list[str] = field(default_factory=list)
+    not_converged: list[str] = field(default_factory=list)
+    rss: list[tuple[int, float]] = field(default_factory=list)  # (updates, MB)
+    threads: int = 0
+
+    def growth_per_1000(self, warm_up: int) -> float:
+        """RSS growth per 1,000 updates after the first ``warm_up`` updates (least squares)."""
+        points = [(u, m) for u, m in self.rss if u >= warm_up]
+        if len(points) < 2 or points[-1][0] == points[0][0]:
+            return 0.0
+        import numpy as np
+
+        u, m = np.array(points, dtype=float).T
+        return float(np.polyfit(u, m, 1)[0] * 1000.0)
+
+
+def random_edit(rng: random.Random, text: str) -> str:
+    kind = rng.random()
+    pos = rng.randint(0, len(text))
+    if kind < 0.45:
+        return text[:pos] + rng.choice(HOSTILE) + text[pos:]
+    if kind < 0.75:
+        end = min(len(text), pos + rng.randint(1, 8))
+        return text[:pos] + text[end:]
+    if kind < 0.78:
+        n = rng.choice((2_000, 10_000, 40_000))
+        return "".join(rng.choice(HOSTILE) for _ in range(n // 8))[:n]
+    if kind < 0.82:
+        return ""
+    return text + rng.choice((" ", "")) + rng.choice(HOSTILE)
+
+
+def random_action(rng: random.Random, window) -> None:
+    from explorer.views.head_detail import MODES
+
+    trace = window.trace
+    choice = rng.randrange(10)
+    if choice == 0 and trace is not None:
+        window.select_position(rng.randrange(-1, trace.n_tokens))
+    elif choice == 1 and window.model_info is not None:
+        window.select_head(rng.randrange(window.model_info.n_layers), rng.randrange(window.model_info.n_heads))
+    elif choice == 2:
+        window.tabs.setCurrentIndex(rng.randrange(window.tabs.count()))
+    elif choice == 3:
+        window.head_detail.set_mode(rng.choice(list(MODES)))
+    elif choice == 4:
+        window.head_detail.transpose_box.toggle()
+    elif choice == 5:
+        window.head_detail.hide_first_box.toggle()
+    elif choice == 6:
+        window.next_token.set_temperature(rng.choice((0.0, 0.5, 1.0, 2.5)))
+    elif choice == 7:
+        window.next_token.sample_next()
+    elif choice == 8:
+        window.next_token.generate(rng.randint(1, 3)) if rng.random() < 0.5 else window.next_token.stop()
+    elif choice == 9 and rng.random() < 0.1:
+        window.toggle_theme()
+
+
+def soak(window, app, edits: int, seed: int, report_every: int = 250, deadline_s: float | None = None) -> SoakReport:
+    """Run ``edits`` random edits (plus actions) on ``window``; see the module docstring."""
+    rng = random.Random(seed)
+    report = SoakReport()
+    hook_before = sys.excepthook
+
+    def hook(kind, value, tb):
+        report.exceptions.append(f"{kind.__name__}: {value}")
+
+    def count_update(_trace) -> None:
+        report.updates += 1
+
+    sys.excepthook = hook
+    window.worker.trace_ready.connect(count_update)
+    start = time.perf_counter()
+    try:
+        text = window.text_box.text()
+        for i in range(edits):
+            text = random_edit(rng, text)
+            window.text_box.setText(text)
+            text = window.text_box.text()  # Qt may replace lone surrogates
+            report.edits += 1
+            if rng.random() < 0.3:
+                random_action(rng, window)
+                report.actions += 1
+                text = window.text_box.text()  # an action may append a sampled token
+            app.processEvents()
+            if i % 20 == 19:
+                window.next_token.stop()  # generation would keep changing the text
+                if not converge(window, app):
+                    report.not_converged.append(window.text_box.text()[:60])
+                text = window.text_box.text()
+            if i % report_every == 0:
+                report.rss.append((report.updates, rss_mb()))
+            if deadline_s is not None and time.perf_counter() - start > deadline_s:
+                break
+        window.next_token.stop()
+        if not converge(window, app):
+            report.not_converged.append(window.text_box.text()[:60])
+        report.rss.append((report.updates, rss_mb()))
+    finally:
+        sys.excepthook = hook_before
+        window.worker.trace_ready.disconnect(count_update)
+    report.threads = threading.active_count()
+    return report
+
+
+def converge(window, app, timeout_s: float = 20.0) -> bool:
+    """True once the trace on screen is the trace of the text in the box (or the model
+    reported why it cannot trace it)."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        app.processEvents()
+        if window.worker.is_idle():
+            app.processEvents()
+            trace = window.trace
+            if trace is not None and trace.text == window.text_box.text():
+                return True
+            if window.banner.property("error"):
+                return True  # an error the person can read is an answer
+        time.sleep(0.002)
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--edits", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default="bundled")
+    parser.add_argument("--warm-up", type=int, default=1000, help="updates before RSS growth is measured")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from explorer import runtime
+    from explorer.window import MainWindow
+
+    app = QApplication.instance() or QApplication(["attention-explorer-soak"])
+    runtime.configure_process()
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "soak.ini"), QSettings.IniFormat)
+    window = MainWindow(source=args.model, settings=settings, initial_text="the king and the queen")
+    window.resize(1280, 720)
+    window.show()
+    if not converge(window, app, 60):
+        print("the model did not answer:", window.banner.text())
+        return 1
+    start = time.perf_counter()
+    report = soak(window, app, args.edits, args.seed)
+    elapsed = time.perf_counter() - start
+    print(f"edits {report.edits}, UI actions {report.actions}, screen updates {report.updates}, {elapsed:.0f} s")
+    print(f"exceptions: {len(report.exceptions)}")
+    for line in report.exceptions[:20]:
+        print("  ", line)
+    print(f"did not converge: {len(report.not_converged)}")
+    print(f"RSS {report.rss[0][1]:.0f} -> {report.rss[-1][1]:.0f} MB; growth after {args.warm_up} updates: "
+          f"{report.growth_per_1000(args.warm_up):.1f} MB per 1,000 updates")
+    print(f"threads: {report.threads}")
+    window.close()
+    return 0 if not report.exceptions and not report.not_converged else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

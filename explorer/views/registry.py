@@ -1,0 +1,20 @@
+"""The panels the window shows as tabs, in order. A new panel is a :class:`Panel` subclass
+with a ``title``; adding it here is all the window needs."""
+
+from __future__ import annotations
+
+from explorer.views.base import Panel
+
+
+def tab_panel_classes() -> list[type[Panel]]:
+    # The first four are reached by name in the window (head_detail, next_token, …).
+    from explorer.views.anatomy import AnatomyPanel
+    from explorer.views.drift import DriftPanel
+    from explorer.views.embeddings import EmbeddingPanel
+    from explorer.views.head_detail import HeadDetailPanel
+    from explorer.views.next_token import NextTokenPanel
+    from explorer.views.positional import PositionalPanel
+    from explorer.views.step_through import StepThroughPanel
+
+    return [HeadDetailPanel, NextTokenPanel, EmbeddingPanel, DriftPanel, StepThroughPanel, PositionalPanel,
+            AnatomyPanel]
