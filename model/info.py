@@ -9,7 +9,7 @@ import numpy as np
 
 from model.anatomy import ModelStructure
 
-TokenizerKind = Literal["wordpiece", "byte_level", "other"]
+TokenizerKind = Literal["wordpiece", "byte_level", "sentencepiece", "other"]
 NormKind = Literal["pre", "post", "none"]
 
 

@@ -34,7 +34,14 @@ from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
 from model.formats.gguf import is_gguf, load_gguf, scan_header
 from model.formats.gpt2 import load_gpt2
-from model.formats.hf import CONFIG_FILE, architecture_names, folder_name, hf_kind, read_hf_config
+from model.formats.hf import (
+    CONFIG_FILE,
+    architecture_names,
+    folder_name,
+    hf_kind,
+    read_hf_config,
+    safetensors_summary,
+)
 from model.formats.llama import llama_family, load_llama
 from model.formats.minilm import find_minilm_folder, require_minilm_folder
 from model.formats.ollama import find_ollama_blob, find_ollama_models
@@ -84,6 +91,22 @@ def pretrained_max_tokens(cfg: ModelConfig) -> int:
 
 
 ModelKind = Literal["bundled", "gpt2", "bert", "llama", "gguf", "folder", "lesson"]
+
+# Loading holds the float32 weights once in the module and, while it reads or caches them,
+# about once more; refusing up front beats the kernel's out-of-memory kill.
+LOAD_MEMORY_FACTOR = 2.0
+
+
+def refuse_if_too_large(n_params: int, path: Path, available: int | None = None) -> None:
+    """Raise :class:`ModelFileError` when ``n_params`` float32 weights will not fit in memory."""
+    available = available_memory() if available is None else available
+    need = n_params * 4 * LOAD_MEMORY_FACTOR
+    if available is not None and need > available:
+        raise ModelFileError(
+            path,
+            f"too large for this machine: {n_params / 1e6:,.0f} M parameters need about {need / 2**30:.1f} GB "
+            f"of memory to load as float32, and {available / 2**30:.1f} GB is available",
+        )
 
 
 @dataclass(frozen=True)
@@ -187,6 +210,7 @@ def load_tracing_model(
     target = choose_device(str(device) if device is not None else None)
     if folder.is_file() and (is_gguf(folder) or folder.suffix.lower() == ".gguf"):
         name = f"{SMOLLM2_NAME} (Q4_1)" if str(source) == SMOLLM2 else _gguf_name(source, folder)
+        refuse_if_too_large(scan_header(folder).n_params, folder)
         module, tokenizer, note = load_gguf(folder, name=name)
         limit = max_tokens or pretrained_max_tokens(module.cfg)
         return TracingModel(module, tokenizer, name, device=target, max_tokens=limit, weights_note=note)
@@ -196,6 +220,9 @@ def load_tracing_model(
         )
     kind = folder_kind(folder)
     if kind == "llama":
+        summary = safetensors_summary(folder)
+        if summary is not None:
+            refuse_if_too_large(summary[0], folder)
         module, tokenizer = load_llama(folder)
         limit = max_tokens or pretrained_max_tokens(module.cfg)
         return TracingModel(module, tokenizer, module.cfg.name, device=target, max_tokens=limit)
@@ -264,7 +291,10 @@ def available_models(
         for path in find_checkpoints(root, include_cache=include_cache and i == 0, kind="llama"):
             if path.resolve() not in seen:
                 seen.add(path.resolve())
-                choices.append(ModelChoice(f"{folder_name(path)} (Llama layout)", str(path), "llama"))
+                n_params, size = safetensors_summary(path) or (None, None)
+                choices.append(ModelChoice(
+                    f"{folder_name(path)} (Llama layout)", str(path), "llama", size_bytes=size, n_params=n_params
+                ))
     if include_ollama:
         for model in find_ollama_models():
             s = model.summary

@@ -58,7 +58,7 @@ def append_token(text: str, token: str, kind: str) -> str:
     continuation ('##ing') joins the previous word, punctuation attaches to it, and any
     other piece starts a new word.
     """
-    if kind == "byte_level":
+    if kind in ("byte_level", "sentencepiece"):
         return text + token
     if kind == "wordpiece" and token.startswith("##"):
         return text + token[2:]
@@ -100,8 +100,13 @@ class TextTokenizer:
         self.bos_token_id = bos_token_id
         self.add_special_tokens = add_special_tokens
         self._byte_level = "ByteLevel" in type(tokenizer.decoder).__name__ if tokenizer.decoder else False
+        # SentencePiece-style (Llama 2, TinyLlama): "▁" marks a space inside pieces.
+        self._metaspace = type(tokenizer.pre_tokenizer).__name__ == "Metaspace"
         self._special_ids = {
             tid for tid, added in tokenizer.get_added_tokens_decoder().items() if added.special
+        }
+        self._special_pieces = {
+            added.content for added in tokenizer.get_added_tokens_decoder().values() if added.special
         }
 
     @classmethod
@@ -118,9 +123,12 @@ class TextTokenizer:
 
     @property
     def kind(self) -> str:
-        """'byte_level', 'wordpiece' or 'other': how pieces join back into text."""
+        """'byte_level', 'sentencepiece', 'wordpiece' or 'other': how pieces join back into
+        text (byte-level and SentencePiece pieces carry their own spaces)."""
         if self._byte_level:
             return "byte_level"
+        if self._metaspace:
+            return "sentencepiece"
         return "wordpiece" if type(self._tok.model).__name__ == "WordPiece" else "other"
 
     @property
@@ -152,7 +160,10 @@ class TextTokenizer:
         return strings
 
     def display(self, piece: str) -> str:
-        """A vocabulary piece as a person reads it: byte-level 'Ġcat' → ' cat'."""
+        """A vocabulary piece as a person reads it: byte-level 'Ġcat' → ' cat',
+        SentencePiece '▁cat' → ' cat'."""
+        if self._metaspace and piece not in self._special_pieces:
+            return piece.replace("\u2581", " ")
         if not self._byte_level:
             return piece
         token_id = self._tok.token_to_id(piece)

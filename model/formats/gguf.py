@@ -25,6 +25,7 @@ import json
 import logging
 import mmap
 import os
+import re
 import shutil
 import struct
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ ARCHITECTURES = ("llama", "qwen2", "qwen3")
 CACHE_ENV = "ATTENTION_EXPLORER_CACHE"
 CACHE_LAYOUT = "1"  # bump when what is cached changes: old entries are then ignored
 META_FILE = "source.json"
+NOT_GGUF = "not a GGUF file (it does not start with 'GGUF')"
 
 _TENSOR_NAMES = {  # llama.cpp → Hugging Face, per block
     "attn_norm": "input_layernorm",
@@ -120,6 +122,8 @@ def scan_header(path: str | Path) -> GGUFSummary:
     arrays. It reads metadata only: weights are never decoded here.
     """
     path = Path(path)
+    if not is_gguf(path):
+        raise ModelFileError(path, NOT_GGUF)
     try:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             return _scan(buf, path)
@@ -210,8 +214,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_OLLAMA_BLOB = re.compile(r"^sha256-([0-9a-f]{64})$")
+
+
 def cache_folder(path: Path, digest: str | None = None) -> Path:
-    return cache_root() / "gguf" / f"{digest or file_sha256(path)}-v{CACHE_LAYOUT}"
+    """The cache entry for ``path``: named by its SHA-256, which Ollama's blob names already
+    are (hashing a multi-GB blob on every load would cost seconds)."""
+    named = _OLLAMA_BLOB.match(path.name)
+    digest = digest or (named.group(1) if named else file_sha256(path))
+    return cache_root() / "gguf" / f"{digest}-v{CACHE_LAYOUT}"
 
 
 def _read_cache(folder: Path) -> tuple[Transformer, TextTokenizer, str] | None:
@@ -254,14 +265,15 @@ def open_reader(path: Path):
     if not path.is_file():
         raise ModelFileError(path, "GGUF file not found")
     if not is_gguf(path):
-        raise ModelFileError(path, "not a GGUF file (it does not start with 'GGUF')")
+        raise ModelFileError(path, NOT_GGUF)
     try:
         return gguf.GGUFReader(path)
     except (ValueError, OSError, struct.error, KeyError, IndexError, TypeError) as exc:
         raise ModelFileError(path, f"corrupt or truncated GGUF file ({exc})") from exc
 
 
-def metadata(reader, path: Path, key: str, default: Any = ..., ) -> Any:
+def metadata(reader, path: Path, key: str, default: Any = ...) -> Any:
+    """The value of metadata ``key``; without ``default`` a missing key is an error naming the file."""
     field = reader.fields.get(key)
     if field is None:
         if default is ...:
@@ -436,7 +448,7 @@ def _sentencepiece_tokenizer(tokens: list[str], merges: list[str] | None, scores
     if merges:
         pairs = [tuple(m.split(" ", 1)) for m in merges]
     else:
-        pairs = _merges_from_scores(vocab, dict(zip(tokens, scores or [0.0] * len(tokens))))
+        pairs = _merges_from_scores(vocab, dict(zip(tokens, scores or [0.0] * len(tokens), strict=False)))
     tok = Tokenizer(models.BPE(vocab=vocab, merges=pairs, fuse_unk=True, byte_fallback=True, dropout=None))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
     tok.decoder = decoders.Sequence(
@@ -461,10 +473,10 @@ def _add_special(tok: Tokenizer, tokens: list[str], types: list[int], spellable)
     """Control tokens (type 3) stay whole as special tokens, user-defined ones (type 4) as
     plain added tokens; a control token a byte-level vocabulary cannot spell is llama.cpp
     mislabelling and is skipped (transformers does the same)."""
-    control = [AddedToken(t, normalized=False, special=True) for t, k in zip(tokens, types) if k == 3 and spellable(t)]
+    control = [AddedToken(t, normalized=False, special=True) for t, k in zip(tokens, types, strict=False) if k == 3 and spellable(t)]
     if control:
         tok.add_special_tokens(control)
-    user = [AddedToken(t, normalized=False, special=False) for t, k in zip(tokens, types) if k == 4]
+    user = [AddedToken(t, normalized=False, special=False) for t, k in zip(tokens, types, strict=False) if k == 4]
     if user:
         tok.add_tokens(user)
 
@@ -501,7 +513,11 @@ def load_gguf(path: str | Path, name: str | None = None, use_cache: bool = True)
             return module, tokenizer, note
     reader = open_reader(path)
     arch = metadata(reader, path, "general.architecture")
-    raw_tokenizer, bos = gguf_tokenizer(reader, path) if arch in ARCHITECTURES else (None, None)
+    if arch not in ARCHITECTURES:
+        raise ModelFileError(
+            path, f"architecture {arch!r} is not supported (supported: {', '.join(ARCHITECTURES)}: the Llama layout)"
+        )
+    raw_tokenizer, bos = gguf_tokenizer(reader, path)
     token_count = len(metadata(reader, path, "tokenizer.ggml.tokens", []))
     vocab_size = int(metadata(reader, path, f"{arch}.vocab_size", token_count) or token_count)
     display = name or str(metadata(reader, path, "general.name", path.stem))

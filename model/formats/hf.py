@@ -5,7 +5,10 @@ naming it. The family loaders (:mod:`model.formats.gpt2`, :mod:`model.formats.be
 
 from __future__ import annotations
 
+import json
+import math
 import pickle
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,6 +111,32 @@ def weights_file(folder: str | Path) -> Path | None:
         if (folder / name).is_file():
             return folder / name
     return None
+
+
+def safetensors_summary(folder: str | Path) -> tuple[int, int] | None:
+    """(parameter count, bytes on disk) of a folder's safetensors weights, from the file
+    headers alone (no tensor is read); None without safetensors or when a header is unreadable."""
+    path = weights_file(folder)
+    if path is None or path.name == BIN_FILE:
+        return None
+    try:
+        if path.name == SAFETENSORS_INDEX:
+            shards = sorted(set(json.loads(path.read_text(encoding="utf-8"))["weight_map"].values()))
+            files = [path.parent / shard for shard in shards]
+        else:
+            files = [path]
+        n_params = size = 0
+        for file in files:
+            with open(file, "rb") as fh:
+                (length,) = struct.unpack("<Q", fh.read(8))
+                header = json.loads(fh.read(length))
+            for name, entry in header.items():
+                if name != "__metadata__":
+                    n_params += math.prod(entry["shape"])
+            size += file.stat().st_size
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None  # the loader reports what is wrong with the file
+    return n_params, size
 
 
 def read_hf_weights(folder: str | Path) -> tuple[dict[str, torch.Tensor], Path]:

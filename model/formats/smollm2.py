@@ -73,7 +73,8 @@ def main() -> None:
 
     def top(scores: np.ndarray, n: int = 6) -> str:
         order = np.argsort(-scores, axis=None)[:n]
-        return ", ".join(f"{l}.{h} ({scores[l, h]:.2f})" for l, h in zip(*np.unravel_index(order, scores.shape)))
+        cells = zip(*np.unravel_index(order, scores.shape), strict=True)
+        return ", ".join(f"{layer}.{head} ({scores[layer, head]:.2f})" for layer, head in cells)
 
     print("previous-token:", top(roles.previous_token))
     print("induction:     ", top(roles.induction))

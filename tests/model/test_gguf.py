@@ -25,6 +25,7 @@ from model.formats.gguf import scan_header
 from model.formats.ollama import find_ollama_blob, find_ollama_models
 from model.loading import available_models, load_tracing_model
 from model.runner import TracingModel
+from model.tokenizer import append_token
 from tests.model.conftest import SENTENCES
 
 TOL = dict(atol=1e-4, rtol=1e-4)
@@ -396,3 +397,76 @@ def test_qwen_files_match_transformers(tmp_path, tokenizer, arch):
         np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), **TOL)
         for i in range(trace.n_layers):
             np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), **TOL)
+
+
+def write_sentencepiece_gguf(path: Path, model) -> Path:
+    """A GGUF whose tokenizer is llama.cpp's "llama" kind (SentencePiece BPE with byte
+    fallback, as Llama 2 and TinyLlama ship): pieces with scores, no merges, <0xXX> bytes."""
+    cfg = model.config
+    pieces = ["\u2581the", "\u2581king", "\u2581and", "\u2581queen", "\u2581man", "\u2581wo", "man", "\u2581cat",
+              "\u2581caf", "\u00e9", "s", "\u2581", "t", "h", "e", "k", "i", "n", "g", "a", "d", "q", "u", "m", "w",
+              "o", "c", "f", "\u2581t", "\u2581th", "\u2581k", "\u2581ki", "\u2581kin", "\u2581a", "\u2581an",
+              "\u2581q", "\u2581qu", "\u2581que", "\u2581quee", "\u2581m", "\u2581ma", "\u2581w", "\u2581c",
+              "\u2581ca", "\u4e2d", "1", "2", "\u25811"]
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + pieces
+    tokens += [f"<extra{i}>" for i in range(cfg.vocab_size - len(tokens))]
+    types = [2, 3, 3] + [6] * 256 + [1] * len(pieces) + [5] * (cfg.vocab_size - 3 - 256 - len(pieces))
+    scores = [0.0] * 259 + [-float(i) for i in range(len(pieces))] + [-1e4] * (cfg.vocab_size - 259 - len(pieces))
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(cfg.num_hidden_layers)
+    writer.add_context_length(cfg.max_position_embeddings)
+    writer.add_embedding_length(cfg.hidden_size)
+    writer.add_feed_forward_length(cfg.intermediate_size)
+    writer.add_head_count(cfg.num_attention_heads)
+    writer.add_head_count_kv(cfg.num_key_value_heads)
+    writer.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    writer.add_token_scores(scores)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.add_unk_token_id(0)
+    for name, tensor in model.state_dict().items():
+        if name == "lm_head.weight":
+            continue
+        array = tensor.numpy().astype(np.float32)
+        if name.startswith("model.layers."):
+            _, _, layer, *rest = name.split(".")
+            module = ".".join(rest[:-1])
+            if module.endswith("q_proj"):
+                array = permute(array, cfg.num_attention_heads)
+            elif module.endswith("k_proj"):
+                array = permute(array, cfg.num_key_value_heads)
+            name = f"blk.{layer}.{HF_TO_GGUF[module]}.{rest[-1]}"
+        else:
+            name = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight"}[name]
+        writer.add_tensor(name, array)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_sentencepiece_tokenizer_equals_transformers_and_adds_bos(tmp_path):
+    hf = random_llama(train_tokenizer(), tie=True, vocab_size=400)
+    path = write_sentencepiece_gguf(tmp_path / "spm.gguf", hf)
+    model = load_tracing_model(str(path))
+    reference = transformers.AutoTokenizer.from_pretrained(tmp_path, gguf_file=path.name)
+    for text in ["the king and the queen", "the woman, the man", "caf\u00e9s \u4e2d 12 \U0001f916", " the  cat"]:
+        encoding = model.tokenizer.encode(text)
+        assert list(encoding.ids) == reference(text)["input_ids"], text
+    encoding = model.tokenizer.encode("the queen")
+    assert encoding.ids[0] == 1 and model.cfg.bos_token_id == 1  # llama.cpp adds BOS to these by default
+    assert "\u2581" not in "".join(encoding.strings[1:])  # shown readably, not as SentencePiece spells it
+    assert model.tokenizer.kind == "sentencepiece"
+    assert append_token("the", model.tokenizer.id_to_token(encoding.ids[-1]), "sentencepiece") == "the queen"
+
+
+def test_a_model_too_large_for_memory_is_refused_before_loading(tmp_path, tokenizer, monkeypatch):
+    path = write_gguf(tmp_path / "big.gguf", random_llama(tokenizer, tie=True), tokenizer)
+    monkeypatch.setattr("model.loading.available_memory", lambda: 100_000)  # 100 kB free
+    with pytest.raises(ModelFileError, match="too large for this machine") as info:
+        load_tracing_model(str(path))
+    assert info.value.path == path and not (tmp_path / "cache").exists()

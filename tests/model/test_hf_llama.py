@@ -131,7 +131,17 @@ def test_folders_are_discovered_as_llama_layout(tmp_path):
     make(tmp_path / "models" / "tiny-qwen3", "qwen3-qknorm-yarn")
     assert folder_kind(tmp_path / "models" / "tiny-qwen3") == "llama"
     choices = available_models((tmp_path / "models",), include_cache=False, include_ollama=False)
-    assert [c.kind for c in choices if "tiny-qwen3" in c.name] == ["llama"]
+    (choice,) = [c for c in choices if "tiny-qwen3" in c.name]
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "models" / "tiny-qwen3")
+    assert choice.kind == "llama" and choice.n_params == sum(p.numel() for p in hf.parameters())
+    assert choice.size_bytes == (tmp_path / "models" / "tiny-qwen3" / "model.safetensors").stat().st_size
+
+
+def test_a_folder_too_large_for_memory_is_refused(tmp_path, monkeypatch):
+    make(tmp_path, "qwen2-biases-tied")
+    monkeypatch.setattr("model.loading.available_memory", lambda: 1000)
+    with pytest.raises(ModelFileError, match="too large for this machine"):
+        load_tracing_model(tmp_path)
 
 
 def test_rope_scaling_survives_a_config_round_trip():
@@ -159,3 +169,16 @@ def test_bos_follows_the_tokenizer_files(tmp_path):
     assert load_tracing_model(tmp_path).trace("the cat").token_ids[0] == eot  # Llama 3 style
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"add_bos_token": False}))
     assert load_tracing_model(tmp_path).cfg.bos_token_id is None
+
+
+def test_trace_cap_follows_model_size():
+    from model.loading import PRETRAINED_MAX_TOKENS, pretrained_max_tokens
+
+    gpt2_small = ModelConfig(vocab_size=50257, n_ctx=1024, d_model=768, n_layers=12, n_heads=12)
+    smollm2 = ModelConfig(vocab_size=49152, n_ctx=8192, d_model=576, n_layers=30, n_heads=9, n_kv_heads=3,
+                          d_mlp=1536, positional="rope", norm="rmsnorm", activation="silu", gated_mlp=True)
+    llama_1b = ModelConfig(vocab_size=128256, n_ctx=131072, d_model=2048, n_layers=16, n_heads=32, n_kv_heads=8,
+                           d_mlp=8192, positional="rope", norm="rmsnorm", activation="silu", gated_mlp=True)
+    assert pretrained_max_tokens(gpt2_small) == PRETRAINED_MAX_TOKENS == 128
+    assert pretrained_max_tokens(smollm2) == 96
+    assert pretrained_max_tokens(llama_1b) == 32
