@@ -344,8 +344,12 @@ class MainWindow(QMainWindow):
             self.status_model.setText(self.tr("no model"))
             return
         self.setWindowTitle(self.tr("Attention Explorer — {model}").format(model=info.name))
-        self.status_model.setText(self.tr("{model} · {layers}×{heads} heads").format(
-            model=info.name, layers=info.n_layers, heads=info.n_heads))
+        status = self.tr("{model} · {layers}×{heads} heads").format(
+            model=info.name, layers=info.n_layers, heads=info.n_heads)
+        if info.weights_note:  # e.g. quantized weights: every number shown is theirs, not the original's
+            status += " · " + info.weights_note
+        self.status_model.setText(status)
+        self.status_model.setToolTip(info.weights_note)
 
     def _show_trace_status(self, trace: Trace) -> None:
         """The token count, and the banner for a text the model cannot see whole: cut to its

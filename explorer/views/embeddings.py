@@ -219,7 +219,7 @@ class EmbeddingPanel(Panel):
 
     def on_model_info(self, info: ModelInfo) -> None:
         self.index = EmbeddingIndex(info.embedding_table, info.vocabulary,  # normalised once per model
-                                    prefer_word_start=info.tokenizer_kind == "byte_level")
+                                    prefer_word_start=info.tokenizer_kind in ("byte_level", "sentencepiece"))
         self.solve()
 
     def redraw(self) -> None:
