@@ -165,7 +165,10 @@ class LensPanel(Panel):
             self.line_plot.removeItem(item)
         self.lines = []
         self.legend.clear()
-        if r is None or not len(r.tracked_ids) or self.trace is None:
+        shown = r is not None and len(r.tracked_ids) > 0 and self.trace is not None
+        self.line_plot.setVisible(shown)
+        self.view.ci.layout.setRowStretchFactor(1, 1 if shown else 0)
+        if not shown:
             return
         position = self.selection.query_index(r.n_tokens)
         layers = np.arange(r.n_layers)

@@ -119,3 +119,59 @@ def pg_point(x, y):
     from PySide6.QtCore import QPointF
 
     return QPointF(x, y)
+
+
+# ---------------------------------------------------------------------- headless export
+def _export(capsys, folder, *args):
+    from explorer import app as app_module
+
+    code = app_module.main(["export", "--model", str(folder), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _csv(path):
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+def test_export_lens_csv_is_the_lens_of_the_trace_with_and_without_a_knock_out(qtbot, capsys, tmp_path,
+                                                                                tiny_model_folder):
+    from model.ablation import knocked_out
+    from model.loading import load_tracing_model
+
+    text = "the king and the queen"
+    reference = load_tracing_model(str(tiny_model_folder))
+    for ablate in ("", "1.2,0.0"):
+        out = tmp_path / f"lens{ablate}.csv"
+        code, _, err = _export(capsys, tiny_model_folder, "--text", text, "--view", "lens", "--out", str(out),
+                               *(("--ablate", ablate) if ablate else ()))
+        assert code == 0, err
+        header, rows = _csv(out)
+        assert header == ["layer", "position", "token", "top_token", "probability"]
+        heads = [(1, 2), (0, 0)] if ablate else []
+        with knocked_out(reference.module, heads):
+            trace = reference.trace(text)
+        expected = logit_lens(reference.module, trace.resid_post)
+        assert len(rows) == trace.n_layers * trace.n_tokens
+        got = np.array([float(r[4]) for r in rows]).reshape(trace.n_layers, trace.n_tokens)
+        np.testing.assert_allclose(got, expected.top_probs[..., 0], atol=1e-6)
+
+
+def test_export_next_with_ablate_has_both_distributions(qtbot, capsys, tmp_path, tiny_model_folder):
+    out = tmp_path / "next.csv"
+    code, _, err = _export(capsys, tiny_model_folder, "--text", "the king and the queen", "--view", "next",
+                           "--ablate", "1.1", "--out", str(out))
+    assert code == 0, err
+    header, rows = _csv(out)
+    assert header == ["rank", "token_id", "token", "probability", "probability_all_heads", "delta_logprob"]
+
+
+@pytest.mark.parametrize("bad, message", [("9.0", "not in a model"), ("x", "LAYER.HEAD")])
+def test_export_rejects_bad_ablate(qtbot, capsys, tmp_path, tiny_model_folder, bad, message):
+    code, _, err = _export(capsys, tiny_model_folder, "--text", "the king", "--view", "lens", "--ablate", bad,
+                           "--out", str(tmp_path / "x.csv"))
+    assert code == 2 and message in err
