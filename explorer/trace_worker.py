@@ -138,6 +138,7 @@ class Engine:
         self._on_work, self._on_progress = on_work, on_progress
         self._jobs: dict = {}  # kind -> (request, step generator): long jobs in progress
         self._last_trace: Trace | None = None  # the lens reads it instead of tracing again
+        self._lens_memo: dict = {}  # the last lens, so typing recomputes only the changed positions
         self.model: TracingModel | None = None
         self._on_trace, self._on_batch, self._on_load = on_trace, on_batch, on_load
         self._on_error, self._on_busy = on_error, on_busy
@@ -165,6 +166,7 @@ class Engine:
             if load is not None:
                 self._jobs.clear()  # a new model: jobs about the old one are void
                 self._last_trace = None
+                self._lens_memo.clear()
                 self._load(load)
             if trace is not None:
                 self._trace(trace)
@@ -230,10 +232,10 @@ class Engine:
             return
         try:
             if request.kind in JOB_KINDS:
-                steps = analysis.job_steps(self.model, request)
+                steps = analysis.job_steps(self.model, request, self._last_trace)
                 self._jobs[request.kind] = (request, steps)
                 return
-            result = analysis.run(self.model, request, self._last_trace)
+            result = analysis.run(self.model, request, self._last_trace, self._lens_memo)
         except Exception as exc:
             self._work_failed(request, exc)
         else:

@@ -111,19 +111,49 @@ def knocked_out(module: Transformer, heads: Iterable[Head], mode: str = "zero") 
         yield
 
 
+def _from_layer(module: Transformer, x: torch.Tensor, start: int, positions: torch.Tensor) -> torch.Tensor:
+    """Run blocks ``start``… on the residual stream ``x`` (B, T, d) entering block ``start``;
+    logits (B, P, n_outputs) at ``positions``. Blocks before the first edited layer cannot
+    change, so a knock-out starts from the trace's ``resid_pre`` there."""
+    T = x.shape[1]
+    rope = module.rope(T) if module.rope is not None else None
+    for block in module.blocks[start:]:
+        x = block(x, None, rope)
+    final = module.ln_f(x) if module.ln_f is not None else x
+    return module.unembed_logits(final[:, positions])
+
+
+def _start(ids: Sequence[int], resid_pre: np.ndarray | None, layer: int, rows: int = 1):
+    """(where to start, the input there): the trace's residual stream entering ``layer``, or
+    the token ids from the embedding on."""
+    if resid_pre is None:
+        return 0, torch.as_tensor([list(ids)], dtype=torch.long).expand(rows, -1)
+    x = torch.from_numpy(np.array(resid_pre[layer], dtype=np.float32))[None]  # (1, T, d)
+    return layer, x.expand(rows, -1, -1)
+
+
+def _logits(module: Transformer, start: int, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    if x.dtype == torch.long:
+        return module(x, logit_positions=positions)
+    return _from_layer(module, x, start, positions)
+
+
 def _full_logprobs(module: Transformer, logits: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(module.full_vocab_logits(logits).float(), dim=-1)
 
 
 @torch.inference_mode()
 def knockout_logits(
-    module: Transformer, ids: Sequence[int], heads: Iterable[Head], position: int = -1, mode: str = "zero"
+    module: Transformer, ids: Sequence[int], heads: Iterable[Head], position: int = -1, mode: str = "zero",
+    resid_pre: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Full-vocabulary logits after ``position`` with ``heads`` knocked out: (V,)."""
-    idx = torch.as_tensor([list(ids)], dtype=torch.long)
-    pos = torch.tensor([position % idx.shape[1]])
+    """Full-vocabulary logits after ``position`` with ``heads`` knocked out: (V,).
+    ``resid_pre`` (L, T, d): the clean trace's, to start at the first knocked-out layer."""
+    heads = list(heads)
+    pos = torch.tensor([position % len(ids)])
+    start, x = _start(ids, resid_pre, min((h[0] for h in heads), default=0))
     with knocked_out(module, heads, mode):
-        logits = module(idx, logit_positions=pos)  # (1, 1, n_outputs)
+        logits = _logits(module, start, x, pos)  # (1, 1, n_outputs)
     return module.full_vocab_logits(logits[0, 0]).float().numpy()
 
 
@@ -140,9 +170,11 @@ class SweepResult:
 
 def sweep_steps(
     module: Transformer, ids: Sequence[int], token: int, position: int = -1, mode: str = "zero",
-    batch: int = SWEEP_BATCH,
+    batch: int = SWEEP_BATCH, resid_pre: np.ndarray | None = None,
 ) -> Iterator[tuple[int, int, SweepResult | None]]:
-    """Knock out every head in turn, ``batch`` heads per batched forward pass.
+    """Knock out every head in turn, ``batch`` heads per batched forward pass (one batch
+    row per head). With the clean trace's ``resid_pre`` (L, T, d), each layer's heads are
+    one batch that starts at that layer, since the layers before it cannot change.
 
     Yields ``(done, total, None)`` after each batch and finally ``(total, total, result)``,
     so a caller can report progress and stop between batches.
@@ -157,8 +189,12 @@ def sweep_steps(
     with torch.inference_mode():
         base = _full_logprobs(module, module(idx, logit_positions=pos)[0, 0])[token].item()
     delta = np.zeros((L, H), dtype=np.float64)
-    for start in range(0, len(heads), batch):
-        chunk = heads[start : start + batch]
+    if resid_pre is not None:
+        chunks = [heads[layer * H : (layer + 1) * H] for layer in range(L)]
+    else:
+        chunks = [heads[i : i + batch] for i in range(0, len(heads), batch)]
+    done = 0
+    for chunk in chunks:
         B = len(chunk)
         hooks = {}
         for layer in sorted({lh[0] for lh in chunk}):
@@ -167,20 +203,21 @@ def sweep_steps(
                 if hl == layer:
                     keep[row, hh] = 0  # batch row `row` knocks out head (hl, hh) only
             hooks[layer] = _knockout_fn(keep, mode)
+        start, x = _start(ids, resid_pre, chunk[0][0], B)
         with torch.inference_mode(), z_hooks(module, hooks):
-            logits = module(idx.expand(B, T), logit_positions=pos)[:, 0]  # (B, n_outputs)
+            logits = _logits(module, start, x, pos)[:, 0]  # (B, n_outputs)
             logp = _full_logprobs(module, logits)[:, token]  # (B,)
         for row, (hl, hh) in enumerate(chunk):
             delta[hl, hh] = logp[row].item() - base
-        done = start + B
+        done += B
         yield done, len(heads), None
     yield len(heads), len(heads), SweepResult(int(token), position, float(base), delta, mode)
 
 
 def sweep(module: Transformer, ids: Sequence[int], token: int, position: int = -1, mode: str = "zero",
-          batch: int = SWEEP_BATCH) -> SweepResult:
+          batch: int = SWEEP_BATCH, resid_pre: np.ndarray | None = None) -> SweepResult:
     """:func:`sweep_steps` run to the end."""
-    *_, (_done, _total, result) = sweep_steps(module, ids, token, position, mode, batch)
+    *_, (_done, _total, result) = sweep_steps(module, ids, token, position, mode, batch, resid_pre)
     return result
 
 

@@ -149,3 +149,17 @@ def test_tracing_model_traces_run_with_heads_knocked_out(tracing_model: TracingM
         knocked = tracing_model.trace("the cat sat on the mat")
     np.testing.assert_allclose(knocked.resid_post[0], clean.resid_post[0], atol=1e-6)
     assert not np.allclose(knocked.resid_post[1], clean.resid_post[1])
+
+
+@pytest.mark.parametrize("positional", ["sinusoidal", "rope"])
+def test_starting_from_the_traces_residual_stream_gives_the_same_knock_out(positional):
+    model = _model(positional=positional, n_layers=3)
+    cache, _ = _trace_arrays(model, IDS)
+    resid_pre = np.stack([cache[f"blocks.{i}.resid_pre"][0].numpy() for i in range(3)])
+    for heads in ([(1, 2)], [(2, 0), (1, 3)], [(0, 1)]):
+        np.testing.assert_allclose(knockout_logits(model, IDS, heads, resid_pre=resid_pre),
+                                   knockout_logits(model, IDS, heads), atol=1e-5)
+    with torch.inference_mode():
+        token = int(model(torch.tensor([IDS]))[0, -1].argmax())
+    a, b = sweep(model, IDS, token, resid_pre=resid_pre), sweep(model, IDS, token)
+    np.testing.assert_allclose(a.delta, b.delta, atol=1e-5)

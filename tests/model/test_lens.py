@@ -46,3 +46,28 @@ def test_an_encoder_without_an_lm_head_has_no_lens():
     model = Transformer(tiny_config(has_lm_head=False, causal=False)).eval()
     with pytest.raises(LensUnavailable, match="no language-model head"):
         logit_lens(model, np.zeros((2, 3, model.cfg.d_model), dtype=np.float32))
+
+
+def test_the_lens_of_a_grown_text_reuses_the_unchanged_positions_and_equals_a_fresh_one(tracing_model):
+    from model.probes import lens
+
+    memo: dict = {}
+    lens(tracing_model, "the cat sat on", {"track": [7]}, memo=memo)
+    grown = lens(tracing_model, "the cat sat on the mat", {"track": [7]}, memo=memo)
+    fresh = lens(tracing_model, "the cat sat on the mat", {"track": [7]})
+    np.testing.assert_array_equal(grown.top_ids, fresh.top_ids)
+    np.testing.assert_allclose(grown.top_probs, fresh.top_probs, atol=1e-6)
+    np.testing.assert_allclose(grown.tracked_probs, fresh.tracked_probs, atol=1e-6)
+    np.testing.assert_array_equal(grown.tracked_ranks, fresh.tracked_ranks)
+
+
+def test_the_lens_names_full_vocabulary_ids_for_a_model_with_an_output_list():
+    torch.manual_seed(0)
+    outputs = tuple(range(50, 150))
+    model = Transformer(tiny_config(output_token_ids=outputs)).eval()
+    resid = np.random.default_rng(0).normal(size=(2, 3, model.cfg.d_model)).astype(np.float32)
+    got = logit_lens(model, resid, track=[60, 10])
+    full = lens_logprobs(model, resid).numpy()
+    np.testing.assert_array_equal(got.top_ids[..., 0], full.argmax(-1))
+    np.testing.assert_allclose(got.tracked_probs[..., 0], np.exp(full[..., 60]), rtol=1e-5)
+    assert (got.tracked_probs[..., 1] == 0).all()  # id 10 is not an output: probability 0
