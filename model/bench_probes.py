@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
         options = {"track": [token]}
         t_trace = median_ms(lambda text=text: model.trace(text))
 
-        def keystroke(text=text, before=before, trace=trace, trace_before=trace_before):
+        def keystroke(text=text, before=before, trace=trace, trace_before=trace_before, options=options):
             memo: dict = {}
             lens(model, before, options, trace_before, memo)
             start = time.perf_counter()
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
             return (time.perf_counter() - start) * 1000.0
 
         t_key = statistics.median(keystroke() for _ in range(15))
-        t_lens = median_ms(lambda text=text, trace=trace: lens(model, text, options, trace))
+        t_lens = median_ms(lambda text=text, trace=trace, options=options: lens(model, text, options, trace))
         t_late = median_ms(lambda ids=ids, trace=trace: knockout_logits(module, ids, [(L - 3, 2)],
                                                                           resid_pre=trace.resid_pre))
         t_early = median_ms(lambda ids=ids, trace=trace: knockout_logits(module, ids, [(0, 1)],
