@@ -24,7 +24,7 @@ from pathlib import Path
 from explorer.export import ExportError, export_format
 
 DEFAULT_SIZE = (1200, 800)  # the panel's size on the (offscreen) screen, in logical pixels
-HEAD_MODES = ("pattern", "scores", "masked")
+HEAD_MODES = ("pattern", "scores", "masked", "rollout")
 
 
 @dataclass

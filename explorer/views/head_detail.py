@@ -23,7 +23,9 @@ MODES = {
     "pattern": "Attention pattern (softmax)",
     "scores": "Raw scores QKᵀ/√dₖ",
     "masked": "Masked scores (−∞ before softmax)",
+    "rollout": "Attention rollout through this layer (all heads)",
 }
+PROBABILITY_MODES = ("pattern", "rollout")  # rows sum to 1: fixed 0..1 colour bar
 PLURAL = {"query": "queries", "key": "keys"}
 MAX_CELL_TEXT = 16  # write values into cells up to this many tokens
 MAX_LABEL_CHARS = 10
@@ -89,6 +91,13 @@ def head_matrix(
             values = np.where(masked, -np.inf, values)
             notes.append("no mask: this model attends both ways" if not trace.causal else
                          "grey cells are −∞: a query may not look at later keys")
+    elif mode == "rollout":
+        from model.rollout import CAVEAT, attention_rollout
+
+        values = attention_rollout(trace.pattern)[layer].astype(np.float64)
+        masked = np.zeros((T, T), dtype=bool)
+        levels = (0.0, 1.0)
+        notes.append(f"rollout: heads averaged, residual added, layers 0–{layer} multiplied. {CAVEAT}")
     else:
         raise ValueError(f"unknown mode {mode!r}")
     columns = np.arange(T)
@@ -96,7 +105,7 @@ def head_matrix(
         columns = columns[1:]
         values = values[:, 1:]
         masked = masked[:, 1:]
-        if mode == "pattern":
+        if mode in PROBABILITY_MODES:
             totals = values.sum(axis=1, keepdims=True)
             values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
             notes.append(f"first token '{tokens[0]}' hidden; each row renormalised to sum to 1")
@@ -264,12 +273,13 @@ class HeadDetailPanel(Panel):
         m = head_matrix(trace, layer, head, self.mode, self.transpose_box.isChecked(),
                         self.hide_first_box.isChecked())
         self.current = m
-        self.heading.setText(f"Layer {layer}, head {head}")
+        self.heading.setText(self.tr("Attention rollout through layer {l}").format(l=layer) if self.mode == "rollout"
+                             else f"Layer {layer}, head {head}")
         self.note.setText(m.note)
         rows, cols = m.values.shape
         shown = np.where(m.masked, np.nan, m.values).astype(np.float32)
-        cmap = self.theme.attention_cmap if self.mode == "pattern" else self.theme.score_cmap
-        if self._changed("colour map", (self.mode == "pattern", self.theme.colour_map)):
+        cmap = self.theme.attention_cmap if self.mode in PROBABILITY_MODES else self.theme.score_cmap
+        if self._changed("colour map", (self.mode in PROBABILITY_MODES, self.theme.colour_map)):
             self.colorbar.setColorMap(cmap)
         if self._changed("levels", tuple(m.levels)):
             self.colorbar.setLevels(m.levels)
@@ -326,9 +336,9 @@ class HeadDetailPanel(Panel):
             self.labels.set_cells([], np.zeros((rows, cols), dtype=bool))
             return
         lo, hi = m.levels
-        cmap = self.theme.attention_cmap if self.mode == "pattern" else self.theme.score_cmap
+        cmap = self.theme.attention_cmap if self.mode in PROBABILITY_MODES else self.theme.score_cmap
         light = light_text_wanted((m.values - lo) / (hi - lo), cmap) | m.masked
-        if self.mode == "pattern":
+        if self.mode in PROBABILITY_MODES:
             texts = ["1" if v >= 0.995 else f"{v:.2f}".lstrip("0") for v in m.values.ravel().tolist()]
         else:
             texts = [f"{v:.1f}" for v in m.values.ravel().tolist()]

@@ -175,3 +175,17 @@ def test_export_rejects_bad_ablate(qtbot, capsys, tmp_path, tiny_model_folder, b
     code, _, err = _export(capsys, tiny_model_folder, "--text", "the king", "--view", "lens", "--ablate", bad,
                            "--out", str(tmp_path / "x.csv"))
     assert code == 2 and message in err
+
+
+def test_the_head_view_has_a_rollout_mode(make_window, qtbot):
+    from explorer.views.head_detail import head_matrix
+
+    window = make_window()
+    trace = window.trace
+    m = head_matrix(trace, 1, 0, "rollout")
+    np.testing.assert_allclose(m.values, attention_rollout(trace.pattern)[1], atol=1e-6)
+    assert "not explanations" in m.note
+    window.head_detail.set_mode("rollout")
+    window.show_tab(window.head_detail)
+    window.head_detail.refresh(force=True)
+    assert window.head_detail.heading.text().startswith("Attention rollout through layer")
