@@ -8,6 +8,7 @@ from explorer.views.base import Panel
 
 def tab_panel_classes() -> list[type[Panel]]:
     # The first four are reached by name in the window (head_detail, next_token, …).
+    from explorer.views.ab_prompts import ABPromptsPanel
     from explorer.views.anatomy import AnatomyPanel
     from explorer.views.drift import DriftPanel
     from explorer.views.embeddings import EmbeddingPanel
@@ -19,4 +20,4 @@ def tab_panel_classes() -> list[type[Panel]]:
     from explorer.views.step_through import StepThroughPanel
 
     return [HeadDetailPanel, NextTokenPanel, EmbeddingPanel, DriftPanel, StepThroughPanel, PositionalPanel,
-            AnatomyPanel, LensPanel, HeadRolesPanel]
+            AnatomyPanel, LensPanel, HeadRolesPanel, ABPromptsPanel]

@@ -189,3 +189,19 @@ def test_the_head_view_has_a_rollout_mode(make_window, qtbot):
     window.show_tab(window.head_detail)
     window.head_detail.refresh(force=True)
     assert window.head_detail.heading.text().startswith("Attention rollout through layer")
+
+
+def test_ab_prompts_compare_and_patch(make_window, qtbot):
+    window = make_window(text="the king and the queen")
+    ab = window.tab_panels[next(c for c in window.tab_panels if c.key == "ab")]
+    window.show_tab(ab)
+    ab.text_b.setText("the queen and the king")
+    ab.compare()
+    qtbot.waitUntil(lambda: ab.trace_b is not None, timeout=10000)
+    header, rows = ab.export_table()
+    assert len(rows) == window.model_info.n_layers * window.model_info.n_heads
+    window.select_head(1, 1)
+    ab.patch_selected()
+    qtbot.waitUntil(lambda: ab.patch is not None, timeout=10000)
+    assert ab.patch.heads == ((1, 1),)
+    assert "patched from A" in ab.summary.text()
