@@ -54,7 +54,7 @@ class GridMarks(pg.GraphicsObject):
         to_device = painter.transform()
         painter.save()
         painter.resetTransform()
-        pen = QPen(self.cross_colour, 4)
+        pen = QPen(self.cross_colour, 3, Qt.DashLine)
         painter.setPen(pen)
         for layer, head in self.knocked:
             if layer >= self.n_layers or head >= self.n_heads:

@@ -351,6 +351,10 @@ class HeadDetailPanel(Panel):
         q = self.selection.query_index(T)
         m = self.current
         pattern = trace.pattern[self.selection.layer, self.selection.head, q].astype(np.float64)
+        if self.mode == "rollout":
+            from model.rollout import attention_rollout
+
+            pattern = attention_rollout(trace.pattern)[self.selection.layer, q].astype(np.float64)
         keys = np.arange(T)
         if self.hide_first_box.isChecked() and T > 1:
             keys = keys[1:]

@@ -204,6 +204,10 @@ class HeadsGridPanel(Panel):
         elif kind == "sweep":
             self.sweep = result
             self._sweep_finished()
+            name = self.info.vocabulary[result.token] if self.info is not None else str(result.token)
+            self.hover_label.setText(self.tr(
+                "Sweep: change in log p('{t}') after position {p} when each head is knocked out alone "
+                "(red: it rises, blue: it falls)").format(t=name, p=result.position))
             self.controls.show_sweep.setChecked(True)
             self.mark_dirty()
 
@@ -223,7 +227,7 @@ class HeadsGridPanel(Panel):
         wide grid in a tall pane leaves its spare room below rather than above and below."""
         if self.trace is None:
             return
-        L, H, T, _ = self.trace.pattern.shape
+        L, H, T, _ = self._drawn_shape if len(self._drawn_shape) == 4 else self.trace.pattern.shape
         step = T + GAP
         width, height = H * step - GAP, L * step - GAP
         pad = 0.02 * max(width, height)
