@@ -11,7 +11,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPen
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from model.badges import HeadBadges
 
@@ -110,12 +118,16 @@ class GridControls(QWidget):
         self.badges = QCheckBox(self.tr("badges"))
         self.badges.setChecked(True)
         self.badges.setToolTip(self.tr("P previous-token, S first-token (sink), I induction, D duplicate-token"))
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        for w in (self.mode, self.clear, self.sweep, self.cancel, self.progress, self.show_sweep, self.rollout,
-                  self.badges):
-            row.addWidget(w)
-        row.addStretch(1)
+        # Two short rows: the grid's half of a 1024-pixel projector at large text is narrow.
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        for widgets in ((self.mode, self.clear, self.sweep, self.cancel, self.progress),
+                        (self.show_sweep, self.rollout, self.badges)):
+            row = QHBoxLayout()
+            for w in widgets:
+                row.addWidget(w)
+            row.addStretch(1)
+            rows.addLayout(row)
 
 
 def sweep_image(delta: np.ndarray, n_tokens: int, gap: int) -> np.ndarray:
