@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QGuiApplication, QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
@@ -296,7 +296,8 @@ class HeadsGridPanel(Panel):
 
     def _on_mouse_clicked(self, event) -> None:
         cell = self._cell_under(event.scenePos())
-        if cell is not None and not self.showing_rollout and event.modifiers() & (
+        modifiers = event.modifiers() if hasattr(event, "modifiers") else QGuiApplication.keyboardModifiers()
+        if cell is not None and not self.showing_rollout and modifiers & (
                 Qt.ControlModifier | Qt.ShiftModifier | Qt.MetaModifier):
             self.toggle_knockout(cell[0], cell[1])
             return
