@@ -206,8 +206,7 @@ class HeadsGridPanel(Panel):
             self._sweep_finished()
             name = self.info.vocabulary[result.token] if self.info is not None else str(result.token)
             self.hover_label.setText(self.tr(
-                "Sweep: change in log p('{t}') after position {p} when each head is knocked out alone "
-                "(red: it rises, blue: it falls)").format(t=name, p=result.position))
+                "Sweep: Δ log p('{t}') per head knocked out (red ↑ blue ↓)").format(t=name))
             self.controls.show_sweep.setChecked(True)
             self.mark_dirty()
 
