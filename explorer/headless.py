@@ -24,7 +24,7 @@ from pathlib import Path
 from explorer.export import ExportError, export_format
 
 DEFAULT_SIZE = (1200, 800)  # the panel's size on the (offscreen) screen, in logical pixels
-HEAD_MODES = ("pattern", "scores", "masked")
+HEAD_MODES = ("pattern", "scores", "masked", "rollout")
 
 
 @dataclass
@@ -74,6 +74,46 @@ def _next():
     from explorer.views.next_token import NextTokenPanel
 
     return NextTokenPanel
+
+
+def _lens():
+    from explorer.views.lens import LensPanel
+
+    return LensPanel
+
+
+def _feed_lens(panel, job: Job) -> None:
+    """The lens is computed here, synchronously, as the model thread would."""
+    from model import probes
+
+    panel.set_trace(job.trace)
+    heads = _ablated(job)
+    result = probes.lens(job.model, job.trace.text, {"heads": heads, "mode": job.args.ablation_mode},
+                         None if heads else job.trace)
+    panel.set_work_result("lens", result)
+
+
+def _feed_next(panel, job: Job) -> None:
+    from model import probes
+
+    panel.set_trace(job.trace)
+    heads = _ablated(job)
+    if heads:
+        panel.set_work_result("ablate", probes.ablate(job.model, job.trace.text, {
+            "heads": heads, "mode": job.args.ablation_mode, "position": panel.selection.query_index(job.trace.n_tokens)}))
+
+
+def _ablated(job: Job) -> tuple:
+    from model.ablation import check_heads, parse_heads
+
+    if not job.args.ablate:
+        return ()
+    try:
+        heads = parse_heads(job.args.ablate)
+        check_heads(heads, job.info.n_layers, job.info.n_heads)
+    except ValueError as exc:
+        raise ExportError(f"--ablate: {exc}") from None
+    return heads
 
 
 def _embeddings():
@@ -149,8 +189,10 @@ VIEWS: dict[str, ViewSpec] = {
                  ("layer", "head"), _configure_head),
         ViewSpec("step", "one head's computation for query position P (negative counts from the end)",
                  _step, ("layer", "head", "query"), _configure_step),
-        ViewSpec("next", "next-token probabilities after --query (--temperature, --top-k, --top-p)", _next,
-                 configure=_configure_next),
+        ViewSpec("next", "next-token probabilities after --query (--temperature, --top-k, --top-p, --ablate)",
+                 _next, configure=_configure_next, feed=_feed_next),
+        ViewSpec("lens", "the logit lens: top next token after every layer at every position (--ablate)", _lens,
+                 feed=_feed_lens),
         ViewSpec("embeddings", "the embedding table's word set and the man : woman :: king analogy", _embeddings),
         ViewSpec("drift", "one --word through the layers in several sentences: --text 'one | two | three'",
                  _drift, feed=_feed_drift),
@@ -219,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     nxt.add_argument("--temperature", type=float, default=1.0, help="0–2.5 (default 1)")
     nxt.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0: off)")
     nxt.add_argument("--top-p", type=float, default=1.0, help="keep the most likely tokens up to this mass (1: off)")
+    poke = parser.add_argument_group("knock-out (next and lens views)")
+    poke.add_argument("--ablate", default="", metavar="L.H[,L.H…]", help="heads to knock out, e.g. 1.2,0.3")
+    poke.add_argument("--ablation-mode", choices=("zero", "mean"), default="zero",
+                      help="zero the heads' outputs or replace them by their mean over the positions")
     drift = parser.add_argument_group("drift view")
     drift.add_argument("--word", default=None, help="the word the sentences share")
     return parser
@@ -354,7 +400,11 @@ def run(args: argparse.Namespace) -> Path:
     panel.apply_theme(look)  # as the window does for every panel it adds
     panel.resize(*args.size)
     panel.set_model_info(info)
-    panel.set_selection(Selection(layer=layer, head=head, query=query))
+    ablated = frozenset(_ablated(job)) if spec.name in ("next", "lens") else frozenset()
+    if args.ablate and spec.name not in ("next", "lens"):
+        raise ExportError(f"--ablate works with the next and lens views, not {spec.name}")
+    panel.set_selection(Selection(layer=layer, head=head, query=query, ablated=ablated,
+                                  ablation_mode=args.ablation_mode))
     spec.configure(panel, job)
     panel.show()
     app.processEvents()  # lay the panel out at its size before it draws

@@ -66,6 +66,23 @@ class LoadRequest:
 KINDS = ("load", "trace", "batch")
 
 
+@dataclass(frozen=True)
+class WorkRequest:
+    """An analysis of ``text`` beyond the trace (see :mod:`model.probes`): ``kind`` is
+    one of :data:`WORK_KINDS`, ``options`` its parameters (a dict)."""
+
+    request_id: int
+    kind: str
+    text: str
+    options: dict
+
+
+#: Analyses that take one step ("lens", "ablate", "patch") and long jobs that run in steps
+#: between other requests, report progress and can be cancelled ("sweep", "badges").
+WORK_KINDS = ("lens", "ablate", "patch", "sweep", "badges")
+JOB_KINDS = ("sweep", "badges")
+
+
 class Mailbox:
     """The latest request of each kind, guarded by a lock; ``wait`` blocks until one arrives."""
 
@@ -115,8 +132,13 @@ class Engine:
     ``on_load(id, info)``, ``on_error(kind, id, message)``, ``on_busy(bool)``).
     Has no Qt in it, so it can be tested on its own, synchronously, with :meth:`process`."""
 
-    def __init__(self, mailbox: Mailbox, on_trace, on_batch, on_load, on_error, on_busy=lambda _b: None) -> None:
+    def __init__(self, mailbox: Mailbox, on_trace, on_batch, on_load, on_error, on_busy=lambda _b: None,
+                 on_work=lambda _id, _kind, _result: None, on_progress=lambda _id, _kind, _done, _total: None) -> None:
         self.mailbox = mailbox
+        self._on_work, self._on_progress = on_work, on_progress
+        self._jobs: dict = {}  # kind -> (request, step generator): long jobs in progress
+        self._last_trace: Trace | None = None  # the lens reads it instead of tracing again
+        self._lens_memo: dict = {}  # the last lens, so typing recomputes only the changed positions
         self.model: TracingModel | None = None
         self._on_trace, self._on_batch, self._on_load = on_trace, on_batch, on_load
         self._on_error, self._on_busy = on_error, on_busy
@@ -127,17 +149,32 @@ class Engine:
 
     def process(self) -> None:
         """Drain the mailbox: a load first (it changes what traces mean), then the latest trace,
-        then the latest batch."""
+        then the latest batch, then analyses; long jobs (sweep, badges) advance one step at a
+        time whenever nothing else is waiting, so typing stays live while they run."""
         while True:
             load, trace, batch = (self.mailbox.take(kind) for kind in KINDS)
-            if load is None and trace is None and batch is None:
-                return
+            work = [self.mailbox.take(kind) for kind in WORK_KINDS]
+            cancel = self.mailbox.take("cancel")
+            if load is None and trace is None and batch is None and not any(work) and cancel is None:
+                if not self._jobs:
+                    return
+                self._step_job()
+                continue
+            if cancel is not None:
+                for kind in cancel:
+                    self._jobs.pop(kind, None)
             if load is not None:
+                self._jobs.clear()  # a new model: jobs about the old one are void
+                self._last_trace = None
+                self._lens_memo.clear()
                 self._load(load)
             if trace is not None:
                 self._trace(trace)
             if batch is not None:
                 self._batch(batch)
+            for request in work:
+                if request is not None:
+                    self._work(request)
 
     def run_forever(self) -> None:
         while self.mailbox.wait():
@@ -171,6 +208,7 @@ class Engine:
                 traceback.print_exc()
             self._on_error("trace", request.request_id, describe_error(exc))
         else:
+            self._last_trace = trace
             self._on_trace(trace)
         self._trimmer.tick()
 
@@ -184,6 +222,44 @@ class Engine:
             self._on_error("batch", request.request_id, describe_error(exc))
         else:
             self._on_batch(request.request_id, request.texts, traces)
+
+
+    def _work(self, request: WorkRequest) -> None:
+        from model import probes as analysis
+
+        if self.model is None:
+            self._on_error(request.kind, request.request_id, "No model is loaded.")
+            return
+        try:
+            if request.kind in JOB_KINDS:
+                steps = analysis.job_steps(self.model, request, self._last_trace)
+                self._jobs[request.kind] = (request, steps)
+                return
+            result = analysis.run(self.model, request, self._last_trace, self._lens_memo)
+        except Exception as exc:
+            self._work_failed(request, exc)
+        else:
+            self._on_work(request.request_id, request.kind, result)
+
+    def _step_job(self) -> None:
+        kind = next(iter(self._jobs))
+        request, steps = self._jobs[kind]
+        try:
+            done, total, result = next(steps)
+        except Exception as exc:
+            self._jobs.pop(kind, None)
+            self._work_failed(request, exc)
+            return
+        if result is None:
+            self._on_progress(request.request_id, kind, done, total)
+        else:
+            self._jobs.pop(kind, None)
+            self._on_work(request.request_id, kind, result)
+
+    def _work_failed(self, request: WorkRequest, exc: Exception) -> None:
+        if not isinstance(exc, (ValueError, EmptyInputError, ModelFileError)):
+            traceback.print_exc()
+        self._on_error(request.kind, request.request_id, describe_error(exc))
 
 
 class ScreenPolicy:
@@ -228,12 +304,18 @@ class ModelWorker(QObject):
     _load_done = Signal(int, object)
     _failed = Signal(str, int, str)
     _busy = Signal(bool)
+    #: ``work_ready(kind, result)`` and ``work_progress(kind, done, total)``: analyses
+    #: (:data:`WORK_KINDS`), latest request of each kind only.
+    work_ready = Signal(str, object)
+    work_progress = Signal(str, int, int)
+    _work_done = Signal(int, str, object)
+    _work_step = Signal(int, str, int, int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._mailbox = Mailbox()
         self._next_id = 0
-        self._latest: dict[str, int] = {kind: -1 for kind in KINDS}
+        self._latest: dict[str, int] = {kind: -1 for kind in KINDS + WORK_KINDS}
         self.screen = ScreenPolicy()
         self.request_time: dict[int, float] = {}
         self._trace_done.connect(self._on_trace_done)
@@ -241,9 +323,12 @@ class ModelWorker(QObject):
         self._load_done.connect(self._on_load_done)
         self._failed.connect(self._on_failed)
         self._busy.connect(self.busy_changed)
+        self._work_done.connect(self._on_work_done)
+        self._work_step.connect(self._on_work_step)
         self._stopped = False
         self._engine = Engine(self._mailbox, *(self._from_thread(signal) for signal in (
-            self._trace_done, self._batch_done, self._load_done, self._failed, self._busy)))
+            self._trace_done, self._batch_done, self._load_done, self._failed, self._busy,
+            self._work_done, self._work_step)))
         self._thread = threading.Thread(target=self._engine.run_forever, name="model-worker", daemon=True)
         self._thread.start()
         self._show_superseded = qthrottled(self._emit_superseded, timeout=STALE_SCREEN_MS, leading=True, parent=self)
@@ -269,7 +354,21 @@ class ModelWorker(QObject):
         return self._next_id
 
     def load_model(self, source: str) -> int:
+        for kind in JOB_KINDS:  # the engine drops them too; results already on their way are void
+            self._latest[kind] = self._next_id + 1
         return self._send("load", lambda i: LoadRequest(i, str(source)))
+
+    def request_work(self, kind: str, text: str, options: dict | None = None) -> int:
+        """Ask for an analysis (:data:`WORK_KINDS`); a newer request of the same kind replaces it."""
+        if kind not in WORK_KINDS:
+            raise ValueError(f"unknown analysis {kind!r}")
+        return self._send(kind, lambda i: WorkRequest(i, kind, text, dict(options or {})))
+
+    def cancel_work(self, kind: str) -> None:
+        """Stop a sweep or the badges between two steps; nothing more of it is delivered."""
+        self._next_id += 1
+        self._latest[kind] = self._next_id
+        self._mailbox.put("cancel", (kind,))
 
     def request_trace(self, text: str, logit_positions: tuple[int, ...] = (-1,)) -> int:
         request_id = self._send("trace", lambda i: TraceRequest(i, text, tuple(logit_positions)))
@@ -349,6 +448,16 @@ class ModelWorker(QObject):
     def _on_load_done(self, request_id: int, info: ModelInfo) -> None:
         if request_id == self._latest["load"]:
             self.model_loaded.emit(info)
+
+    @Slot(int, str, object)
+    def _on_work_done(self, request_id: int, kind: str, result) -> None:
+        if request_id == self._latest.get(kind):
+            self.work_ready.emit(kind, result)
+
+    @Slot(int, str, int, int)
+    def _on_work_step(self, request_id: int, kind: str, done: int, total: int) -> None:
+        if request_id == self._latest.get(kind):
+            self.work_progress.emit(kind, done, total)
 
     @Slot(str, int, str)
     def _on_failed(self, kind: str, request_id: int, message: str) -> None:

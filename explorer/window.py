@@ -25,7 +25,7 @@ from superqt.utils import qthrottled
 from explorer import i18n, runtime, theme
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
 from explorer.presenter import LessonPlayer
-from explorer.trace_worker import ModelWorker
+from explorer.trace_worker import WORK_KINDS, ModelWorker
 from explorer.views import TimedView
 from explorer.views.base import Panel, Selection
 from explorer.views.heads_grid import HeadsGridPanel
@@ -99,6 +99,8 @@ class MainWindow(QMainWindow):
         self.worker.model_loaded.connect(self._on_model_loaded)
         self.worker.error.connect(self._on_worker_error)
         self.worker.busy_changed.connect(self._on_busy_changed)
+        self.worker.work_ready.connect(self._on_work_ready)
+        self.worker.work_progress.connect(self._on_work_progress)
 
         self.text_box = QLineEdit()
         self.text_box.setObjectName("textBox")
@@ -127,7 +129,7 @@ class MainWindow(QMainWindow):
         for panel in self.tab_panels.values():
             self.add_panel(panel, panel.tab_title())
         (self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through, self.positions,
-         self.anatomy) = self.tab_panels.values()
+         self.anatomy) = list(self.tab_panels.values())[:7]
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -227,6 +229,8 @@ class MainWindow(QMainWindow):
         panel.selection_requested.connect(self._on_selection_requested)
         panel.text_change_requested.connect(self._on_text_change_requested)
         panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
+        panel.work_requested.connect(self._on_work_requested)
+        panel.work_cancelled.connect(self.worker.cancel_work)
         if self.model_info is not None:
             panel.set_model_info(self.model_info)
         panel.set_selection(self.selection)
@@ -321,10 +325,28 @@ class MainWindow(QMainWindow):
             panel.set_selection(self.selection)
         self._show_banner("")
         self.request_trace()
+        self.worker.request_work("badges", "")  # scored in the background; a new load cancels it
         runtime.after_model_load()
         if self._pending_scene is not None:
             state, self._pending_scene = self._pending_scene, None
             self._apply_scene_state(state)
+
+    @Slot(str, object)
+    def _on_work_requested(self, kind: str, options: dict) -> None:
+        """A panel's analysis, of the text on screen unless it names another."""
+        text = options.pop("text", None)
+        self.worker.request_work(kind, self.trace.text if text is None and self.trace else text or "", options)
+
+    @Slot(str, object)
+    def _on_work_ready(self, kind: str, result) -> None:
+        for panel in self.panels:
+            panel.set_work_result(kind, result)
+        self._refresh_panels()
+
+    @Slot(str, int, int)
+    def _on_work_progress(self, kind: str, done: int, total: int) -> None:
+        for panel in self.panels:
+            panel.set_work_progress(kind, done, total)
 
     @Slot(object)
     def _on_trace_ready(self, trace: Trace) -> None:
@@ -393,6 +415,9 @@ class MainWindow(QMainWindow):
             runtime.after_model_load()
         elif kind == "batch" and self._batch_requester is not None:
             self._batch_requester.set_batch_error(message)
+        elif kind in WORK_KINDS:
+            for panel in self.panels:
+                panel.set_work_error(kind, message)
         else:
             self._show_banner(message, error=True)
 

@@ -1,4 +1,5 @@
-"""What each attention head does, measured: previous-token, first-token and induction scores.
+"""What each attention head does, measured: previous-token, first-token, induction and
+duplicate-token scores.
 
 Scores are mean attention weights, so they read directly: a previous-token score of 0.8
 means the head puts 80% of each query's attention on the token just before it.
@@ -50,6 +51,20 @@ def induction_scores(patterns: np.ndarray, prefix: int, repeat_length: int) -> n
     target = prefix + 1 + np.arange(n - 1)  # keys: the token after the same token in copy one
     weights = patterns[..., second, target]  # (..., L, H, n-1)
     return weights.reshape(-1, *patterns.shape[-4:-2], n - 1).mean(axis=(0, -1))
+
+
+def duplicate_token_scores(patterns: np.ndarray, prefix: int, repeat_length: int) -> np.ndarray:
+    """On [prefix tokens] + R + R, mean attention from each token of the second copy of R to
+    the same token in the first copy; → (L, H).
+
+    A duplicate-token head notices "this token appeared before" (the same key as its query's
+    token), where an induction head looks one further, at what came after it.
+    """
+    n = repeat_length
+    second = prefix + n + np.arange(n)
+    target = prefix + np.arange(n)
+    weights = patterns[..., second, target]  # (..., L, H, n)
+    return weights.reshape(-1, *patterns.shape[-4:-2], n).mean(axis=(0, -1))
 
 
 @torch.inference_mode()

@@ -2,6 +2,53 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
 <context>
+    <name>ABPromptsPanel</name>
+    <message>
+        <source>A/B prompts: A is the text above, B is this one</source>
+        <translation>A/B 对比：A 是上方的文本，B 是这里的文本</translation>
+    </message>
+    <message>
+        <source>Prompt B, e.g. the same sentence with &apos;he&apos; for &apos;she&apos;</source>
+        <translation>提示 B，例如把同一句话里的 &apos;she&apos; 换成 &apos;he&apos;</translation>
+    </message>
+    <message>
+        <source>Compare</source>
+        <translation>比较</translation>
+    </message>
+    <message>
+        <source>Patch the selected head A → B</source>
+        <translation>把选中的头从 A 修补到 B</translation>
+    </message>
+    <message>
+        <source>mean |pattern A − pattern B| per head</source>
+        <translation>每个头的平均 |模式 A − 模式 B|</translation>
+    </message>
+    <message>
+        <source>Type prompt B and press Compare.</source>
+        <translation>输入提示 B，然后点击“比较”。</translation>
+    </message>
+    <message>
+        <source>Most changed head: {l}.{h} (mean |Δ| {d:.3f}).</source>
+        <translation>变化最大的头：{l}.{h}（平均 |Δ| {d:.3f}）。</translation>
+    </message>
+    <message>
+        <source>A has {a} tokens and B {b}: patterns are compared only when the token counts match.</source>
+        <translation>A 有 {a} 个词元，B 有 {b} 个：只有词元数相同时才比较注意力模式。</translation>
+    </message>
+    <message>
+        <source>Next token after A: </source>
+        <translation>A 之后的下一个词元：</translation>
+    </message>
+    <message>
+        <source>Next token after B: </source>
+        <translation>B 之后的下一个词元：</translation>
+    </message>
+    <message>
+        <source>B with head {h} patched from A: </source>
+        <translation>用 A 修补头 {h} 后的 B：</translation>
+    </message>
+</context>
+<context>
     <name>Anatomy</name>
     <message>
         <source>embedding</source>
@@ -344,6 +391,57 @@
     </message>
 </context>
 <context>
+    <name>GridControls</name>
+    <message>
+        <source>knock out: zero</source>
+        <translation>敲除：置零</translation>
+    </message>
+    <message>
+        <source>knock out: mean</source>
+        <translation>敲除：取均值</translation>
+    </message>
+    <message>
+        <source>Ctrl+click (or Shift+click) a head to knock it out; again to put it back</source>
+        <translation>Ctrl+单击（或 Shift+单击）一个头将其敲除；再点一次恢复</translation>
+    </message>
+    <message>
+        <source>Restore all</source>
+        <translation>全部恢复</translation>
+    </message>
+    <message>
+        <source>Sweep</source>
+        <translation>逐个扫描</translation>
+    </message>
+    <message>
+        <source>Knock out each head in turn and colour it by the change in the top token&apos;s log-probability</source>
+        <translation>依次敲除每个头，按最可能词元的对数概率变化给它着色</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>sweep colours</source>
+        <translation>扫描着色</translation>
+    </message>
+    <message>
+        <source>rollout</source>
+        <translation>注意力展开</translation>
+    </message>
+    <message>
+        <source>Attention rollout (Abnar &amp; Zuidema 2020): heads averaged, the residual added, layers multiplied. Attention weights are not explanations.</source>
+        <translation>注意力展开（Abnar &amp; Zuidema 2020）：各头取平均，加上残差，逐层相乘。注意力权重并不等于解释。</translation>
+    </message>
+    <message>
+        <source>badges</source>
+        <translation>角色标记</translation>
+    </message>
+    <message>
+        <source>P previous-token, S first-token (sink), I induction, D duplicate-token</source>
+        <translation>P 前一词元，S 第一个词元（汇聚点），I 归纳，D 重复词元</translation>
+    </message>
+</context>
+<context>
     <name>HeadDetailPanel</name>
     <message>
         <source>Attention pattern (softmax)</source>
@@ -356,6 +454,10 @@
     <message>
         <source>Masked scores (−∞ before softmax)</source>
         <translation>掩码后的分数（softmax 之前为 −∞）</translation>
+    </message>
+    <message>
+        <source>Attention rollout through this layer (all heads)</source>
+        <translation>到这一层为止的注意力展开（所有头）</translation>
     </message>
     <message>
         <source>queries</source>
@@ -372,6 +474,10 @@
     <message>
         <source>grey cells are −∞: a query may not look at later keys</source>
         <translation>灰色格子为 −∞：查询不能关注后面的键</translation>
+    </message>
+    <message>
+        <source>rollout: heads averaged, residual added, layers 0–{layer} multiplied.</source>
+        <translation>注意力展开：各头取平均，加上残差，第 0–{layer} 层相乘。</translation>
     </message>
     <message>
         <source>first token &apos;{token}&apos; hidden; each row renormalised to sum to 1</source>
@@ -396,6 +502,10 @@
     <message>
         <source>the query looks at</source>
         <translation>查询关注的位置</translation>
+    </message>
+    <message>
+        <source>Attention rollout through layer {l}</source>
+        <translation>到第 {l} 层为止的注意力展开</translation>
     </message>
     <message>
         <source>  ·  kv head {kv} of {n}</source>
@@ -431,10 +541,65 @@
     </message>
 </context>
 <context>
+    <name>HeadRolesPanel</name>
+    <message>
+        <source>What each head does, measured</source>
+        <translation>每个头在做什么（实测）</translation>
+    </message>
+    <message>
+        <source>Mean attention weights on probe sequences. Previous-token (P): to the token just before. First-token (S, the attention sink): to position 0. Induction (I): on random tokens repeated once, from the second copy to the token after the same token in the first. Duplicate-token (D): to the same token in the first copy. Click a column to sort; click a row to select the head.</source>
+        <translation>探测序列上的平均注意力权重。前一词元（P）：关注紧挨着的前一个词元。第一个词元（S，注意力汇聚点）：关注位置 0。归纳（I）：在重复一次的随机词元上，从第二遍关注第一遍中同一词元之后的词元。重复词元（D）：关注第一遍中的同一个词元。点击列标题排序；点击一行选中该头。</translation>
+    </message>
+    <message>
+        <source>head</source>
+        <translation>头</translation>
+    </message>
+    <message>
+        <source>previous-token</source>
+        <translation>前一词元</translation>
+    </message>
+    <message>
+        <source>first-token</source>
+        <translation>第一个词元</translation>
+    </message>
+    <message>
+        <source>induction</source>
+        <translation>归纳</translation>
+    </message>
+    <message>
+        <source>duplicate-token</source>
+        <translation>重复词元</translation>
+    </message>
+    <message>
+        <source>badges</source>
+        <translation>角色标记</translation>
+    </message>
+</context>
+<context>
     <name>HeadsGridPanel</name>
     <message>
         <source>Hover a cell: layer, head, query → key, weight</source>
         <translation>悬停在格子上：层、头、查询 → 键、权重</translation>
+    </message>
+    <message>
+        <source>Sweep: Δ log p(&apos;{t}&apos;) per head knocked out (red ↑ blue ↓)</source>
+        <translation>扫描：敲除每个头后 Δ log p(&apos;{t}&apos;)（红 ↑ 蓝 ↓）</translation>
+    </message>
+    <message>
+        <source>rollout</source>
+        <translation>注意力展开</translation>
+    </message>
+    <message>
+        <source>rollout through L{l}   query {q} &apos;{a}&apos; ← key {k} &apos;{b}&apos;   {w:.3f}   </source>
+        <translation>到 L{l} 的展开   查询 {q}“{a}” ← 键 {k}“{b}”   {w:.3f}   </translation>
+    </message>
+    <message>
+        <source>   prev {p:.2f} sink {s:.2f} ind {i:.2f} dup {d:.2f}</source>
+        <translation>   前一 {p:.2f} 汇聚 {s:.2f} 归纳 {i:.2f} 重复 {d:.2f}</translation>
+    </message>
+    <message>
+        <source>   knock-out Δ log p {d:+.3f}</source>
+        <translation>   敲除 Δ log p {d:+.3f}</translation>
     </message>
     <message>
         <source> (kv {kv})</source>
@@ -443,6 +608,57 @@
     <message>
         <source>L{layer} H{head}{kv}   query {q} &apos;{query}&apos; → key {k} &apos;{key}&apos;   weight {weight:.3f}</source>
         <translation>L{layer} H{head}{kv}   查询 {q}“{query}” → 键 {k}“{key}”   权重 {weight:.3f}</translation>
+    </message>
+</context>
+<context>
+    <name>LensPanel</name>
+    <message>
+        <source>Each cell: the next token the model would predict if it stopped after that layer (final norm + unembedding applied to the residual stream there), shaded by its probability. Click a cell to follow its token up the layers.</source>
+        <translation>每个格子：如果模型在这一层之后停下，它会预测的下一个词元（对该处的残差流做最终归一化和解嵌入），颜色深浅表示概率。点击格子可追踪该词元在各层的变化。</translation>
+    </message>
+    <message>
+        <source>Hover a cell for its top 5</source>
+        <translation>悬停在格子上查看前 5 个词元</translation>
+    </message>
+    <message>
+        <source>Clear pinned tokens</source>
+        <translation>清除固定的词元</translation>
+    </message>
+    <message>
+        <source>layer</source>
+        <translation>层</translation>
+    </message>
+    <message>
+        <source>probability</source>
+        <translation>概率</translation>
+    </message>
+    <message>
+        <source>{name} has no language-model head: there is no unembedding to read its residual stream with, so there is no logit lens.</source>
+        <translation>{name} 没有语言模型头：没有解嵌入矩阵来读取它的残差流，因此没有 logit 透镜。</translation>
+    </message>
+    <message>
+        <source>computing the lens…</source>
+        <translation>正在计算透镜…</translation>
+    </message>
+    <message>
+        <source> — with {n} head(s) knocked out</source>
+        <translation> — 已敲除 {n} 个头</translation>
+    </message>
+    <message>
+        <source>Logit lens: top next token after each layer</source>
+        <translation>Logit 透镜：每层之后最可能的下一个词元</translation>
+    </message>
+    <message>
+        <source>   (line: position {p})</source>
+        <translation>   （折线：位置 {p}）</translation>
+    </message>
+    <message>
+        <source>&apos;{t}&apos; (rank {a} → {b})</source>
+        <translation>&apos;{t}&apos;（排名 {a} → {b}）</translation>
+    </message>
+    <message>
+        <source>after L{l}, position {p}: </source>
+        <translation>L{l} 之后，位置 {p}：</translation>
     </message>
 </context>
 <context>
@@ -692,7 +908,7 @@
     <name>ModelWorker</name>
     <message>
         <source>Not enough memory for this model or text.</source>
-        <extracomment>A superseded trace is shown when the screen is at least this old (ms).</extracomment>
+        <extracomment>A superseded trace is shown when the screen is at least this old (ms). Analyses that take one step (&quot;lens&quot;, &quot;ablate&quot;, &quot;patch&quot;) and long jobs that run in steps between other requests, report progress and can be cancelled (&quot;sweep&quot;, &quot;badges&quot;).</extracomment>
         <translation>内存不足，无法运行这个模型或这段文本。</translation>
     </message>
     <message>
@@ -791,8 +1007,20 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
         <translation>logit</translation>
     </message>
     <message>
+        <source>probability (faint: every head in)</source>
+        <translation>概率（浅色：所有头都在）</translation>
+    </message>
+    <message>
         <source>probability (faint: T = 1)</source>
         <translation>概率（浅色：T = 1）</translation>
+    </message>
+    <message>
+        <source>computing the prediction with {n} head(s) knocked out…</source>
+        <translation>正在计算敲除 {n} 个头后的预测…</translation>
+    </message>
+    <message>
+        <source>knocked out ({mode}): {heads}   log p(&apos;{t}&apos;) {a:.2f} → {b:.2f} (Δ {d:+.2f})</source>
+        <translation>已敲除（{mode}）：{heads}   log p(&apos;{t}&apos;) {a:.2f} → {b:.2f}（Δ {d:+.2f}）</translation>
     </message>
     <message>
         <source>{model} has no language-model head: there are no next-token numbers</source>
@@ -836,6 +1064,18 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>Step through</source>
         <translation>逐步计算</translation>
+    </message>
+    <message>
+        <source>A/B prompts</source>
+        <translation>A/B 对比</translation>
+    </message>
+    <message>
+        <source>Head roles</source>
+        <translation>头的角色</translation>
+    </message>
+    <message>
+        <source>Logit lens</source>
+        <translation>Logit 透镜</translation>
     </message>
 </context>
 <context>

@@ -40,13 +40,16 @@ class Selection:
     """What the person has picked, shared by every panel.
 
     ``query`` is a token position; negative counts from the end (``-1``: the last token,
-    which follows the text as it grows). ``stage`` indexes :data:`STAGES`.
+    which follows the text as it grows). ``stage`` indexes :data:`STAGES`. ``ablated``: the
+    heads (layer, head) knocked out, zeroed or replaced by their mean (``ablation_mode``).
     """
 
     layer: int = 0
     head: int = 0
     query: int = -1
     stage: int = 0
+    ablated: frozenset[tuple[int, int]] = frozenset()
+    ablation_mode: str = "zero"
 
     def with_(self, **changes) -> Selection:
         return replace(self, **changes)
@@ -55,7 +58,8 @@ class Selection:
         """The same selection with layer and head kept inside a model of this shape."""
         return replace(self, layer=max(0, min(self.layer, n_layers - 1)),
                        head=max(0, min(self.head, n_heads - 1)),
-                       stage=max(0, min(self.stage, len(STAGES) - 1)))
+                       stage=max(0, min(self.stage, len(STAGES) - 1)),
+                       ablated=frozenset(h for h in self.ablated if h[0] < n_layers and h[1] < n_heads))
 
     def query_index(self, n_tokens: int) -> int:
         """``query`` as a position in ``range(n_tokens)``."""
@@ -86,6 +90,12 @@ class Panel(QWidget):
     text_change_requested = Signal(str, str)
     #: the panel wants several texts traced; it receives :meth:`set_batch_traces`.
     traces_requested = Signal(object)
+    #: the panel wants an analysis run on the model thread: ``(kind, options)`` with kind one
+    #: of :data:`explorer.trace_worker.WORK_KINDS`; every panel receives the result through
+    #: :meth:`set_work_result` (and progress / errors through the methods beside it).
+    work_requested = Signal(str, object)
+    #: the panel asks for a running sweep or badge job to stop.
+    work_cancelled = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,6 +131,18 @@ class Panel(QWidget):
 
     def set_batch_error(self, message: str) -> None:
         """The traces a ``traces_requested`` asked for could not be computed."""
+
+    def set_work_result(self, kind: str, result) -> None:
+        """An analysis finished (any panel's request; default: ignored)."""
+
+    def set_work_progress(self, kind: str, done: int, total: int) -> None:
+        """A long analysis (sweep, badges) made progress."""
+
+    def set_work_error(self, kind: str, message: str) -> None:
+        """An analysis failed; ``message`` is for the person."""
+
+    def request_work(self, kind: str, **options) -> None:
+        self.work_requested.emit(kind, options)
 
     def apply_theme(self, theme: Theme) -> None:
         """Recolour and resize everything the panel draws: background, every plot's axes and

@@ -23,7 +23,9 @@ MODES = {
     "pattern": QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention pattern (softmax)"),
     "scores": QT_TRANSLATE_NOOP("HeadDetailPanel", "Raw scores QKᵀ/√dₖ"),
     "masked": QT_TRANSLATE_NOOP("HeadDetailPanel", "Masked scores (−∞ before softmax)"),
+    "rollout": QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention rollout through this layer (all heads)"),
 }
+PROBABILITY_MODES = ("pattern", "rollout")  # rows sum to 1: fixed 0..1 colour bar
 PLURAL = {"query": QT_TRANSLATE_NOOP("HeadDetailPanel", "queries"), "key": QT_TRANSLATE_NOOP("HeadDetailPanel", "keys")}
 
 
@@ -93,6 +95,15 @@ def head_matrix(
             values = np.where(masked, -np.inf, values)
             notes.append(QCoreApplication.translate("HeadDetailPanel", "no mask: this model attends both ways") if not trace.causal else
                          QCoreApplication.translate("HeadDetailPanel", "grey cells are −∞: a query may not look at later keys"))
+    elif mode == "rollout":
+        from model.rollout import CAVEAT, attention_rollout
+
+        values = attention_rollout(trace.pattern)[layer].astype(np.float64)
+        masked = np.zeros((T, T), dtype=bool)
+        levels = (0.0, 1.0)
+        notes.append(QCoreApplication.translate(
+            "HeadDetailPanel", "rollout: heads averaged, residual added, layers 0–{layer} multiplied.").format(layer=layer)
+            + " " + QCoreApplication.translate("HeadDetailPanel", CAVEAT))
     else:
         raise ValueError(f"unknown mode {mode!r}")
     columns = np.arange(T)
@@ -100,7 +111,7 @@ def head_matrix(
         columns = columns[1:]
         values = values[:, 1:]
         masked = masked[:, 1:]
-        if mode == "pattern":
+        if mode in PROBABILITY_MODES:
             totals = values.sum(axis=1, keepdims=True)
             values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
             notes.append(QCoreApplication.translate("HeadDetailPanel", "first token '{token}' hidden; each row renormalised to sum to 1").format(token=tokens[0]))
@@ -283,16 +294,19 @@ class HeadDetailPanel(Panel):
         m = head_matrix(trace, layer, head, self.mode, self.transpose_box.isChecked(),
                         self.hide_first_box.isChecked())
         self.current = m
-        heading = self.tr("Layer {layer}, head {head}").format(layer=layer, head=head)
-        if self.info is not None and self.info.n_kv_heads:
-            group = self.info.n_heads // self.info.n_kv_heads
-            heading += self.tr("  ·  kv head {kv} of {n}").format(kv=head // group, n=self.info.n_kv_heads)
+        if self.mode == "rollout":
+            heading = self.tr("Attention rollout through layer {l}").format(l=layer)
+        else:
+            heading = self.tr("Layer {layer}, head {head}").format(layer=layer, head=head)
+            if self.info is not None and self.info.n_kv_heads:
+                group = self.info.n_heads // self.info.n_kv_heads
+                heading += self.tr("  ·  kv head {kv} of {n}").format(kv=head // group, n=self.info.n_kv_heads)
         self.heading.setText(heading)
         self.note.setText(m.note)
         rows, cols = m.values.shape
         shown = np.where(m.masked, np.nan, m.values).astype(np.float32)
-        cmap = self.theme.attention_cmap if self.mode == "pattern" else self.theme.score_cmap
-        if self._changed("colour map", (self.mode == "pattern", self.theme.colour_map)):
+        cmap = self.theme.attention_cmap if self.mode in PROBABILITY_MODES else self.theme.score_cmap
+        if self._changed("colour map", (self.mode in PROBABILITY_MODES, self.theme.colour_map)):
             self.colorbar.setColorMap(cmap)
         if self._changed("levels", tuple(m.levels)):
             self.colorbar.setLevels(m.levels)
@@ -349,9 +363,9 @@ class HeadDetailPanel(Panel):
             self.labels.set_cells([], np.zeros((rows, cols), dtype=bool))
             return
         lo, hi = m.levels
-        cmap = self.theme.attention_cmap if self.mode == "pattern" else self.theme.score_cmap
+        cmap = self.theme.attention_cmap if self.mode in PROBABILITY_MODES else self.theme.score_cmap
         light = light_text_wanted((m.values - lo) / (hi - lo), cmap) | m.masked
-        if self.mode == "pattern":
+        if self.mode in PROBABILITY_MODES:
             texts = ["1" if v >= 0.995 else f"{v:.2f}".lstrip("0") for v in m.values.ravel().tolist()]
         else:
             texts = [f"{v:.1f}" for v in m.values.ravel().tolist()]
@@ -364,6 +378,10 @@ class HeadDetailPanel(Panel):
         q = self.selection.query_index(T)
         m = self.current
         pattern = trace.pattern[self.selection.layer, self.selection.head, q].astype(np.float64)
+        if self.mode == "rollout":
+            from model.rollout import attention_rollout
+
+            pattern = attention_rollout(trace.pattern)[self.selection.layer, q].astype(np.float64)
         keys = np.arange(T)
         if self.hide_first_box.isChecked() and T > 1:
             keys = keys[1:]

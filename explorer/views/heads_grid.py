@@ -11,12 +11,14 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QFontMetricsF, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
+from explorer.views.grid_overlays import GridControls, GridMarks, sweep_image
+from model.rollout import CAVEAT, attention_rollout
 
 GAP = 1  # empty pixels between tiles
 
@@ -46,9 +48,11 @@ def cell_at(x: float, y: float, n_layers: int, n_heads: int, n_tokens: int, gap:
 
 class HeadsGridPanel(Panel):
     """All heads at once. Click (or arrow keys) selects a head; a click also emits
-    ``head_clicked`` so the window can bring the enlarged head view forward."""
+    ``head_clicked`` so the window can bring the enlarged head view forward. Ctrl+click (or
+    Shift+click) knocks a head out (``Selection.ablated``); the controls below run a sweep,
+    switch to attention rollout (one tile per layer) and show head badges."""
 
-    selection_fields = frozenset({"layer", "head"})
+    selection_fields = frozenset({"layer", "head", "ablated", "ablation_mode"})
     head_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -74,11 +78,29 @@ class HeadsGridPanel(Panel):
         self.outline = pg.QtWidgets.QGraphicsRectItem()
         self.outline.setPen(QPen(theme.SELECTED, 0.6))
         self.plot.addItem(self.outline)
+        self.sweep_overlay = pg.ImageItem(axisOrder="row-major")
+        self.sweep_overlay.setOpacity(0.85)
+        self.sweep_overlay.setVisible(False)
+        self.plot.addItem(self.sweep_overlay)
+        self.marks = GridMarks()
+        self.plot.addItem(self.marks)
+        self.badges = None  # model.badges.HeadBadges, once scored
+        self.sweep = None  # model.probes.SweepOutcome of the text on screen
+        self.rollout: np.ndarray | None = None
+        self.controls = GridControls()
+        self.controls.mode.currentIndexChanged.connect(self._on_mode_changed)
+        self.controls.clear.clicked.connect(lambda: self.request_selection(ablated=frozenset()))
+        self.controls.sweep.clicked.connect(self.start_sweep)
+        self.controls.cancel.clicked.connect(self._on_cancel_clicked)
+        self.controls.show_sweep.toggled.connect(self._on_overlay_changed)
+        self.controls.rollout.toggled.connect(self._on_overlay_changed)
+        self.controls.badges.toggled.connect(self._on_overlay_changed)
         self.hover_label = QLabel()
         self.hover_label.setObjectName("hoverLabel")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.controls)
         layout.addWidget(self.hover_label)
         self.plot.vb.sigResized.connect(self._fit_to_top)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -97,28 +119,122 @@ class HeadsGridPanel(Panel):
         self.outline.setPen(QPen(theme.colour("selected"), 0.6))
         for side in ("left", "top"):
             self.plot.getAxis(side).setTickFont(theme.font(1, bold=True))
+        self.sweep_overlay.setLookupTable(theme.score_cmap.getLookupTable(nPts=256))
+        back = QColor(theme.bg)
+        back.setAlpha(200)
+        self.marks.set_style(theme.colour("selected"), theme.fg, back, theme.font(-2, bold=True))
+
+    @property
+    def showing_rollout(self) -> bool:
+        return self.controls.rollout.isChecked()
+
+    def _tiles(self) -> np.ndarray:
+        """What the mosaic shows: every head's pattern (L, H, T, T), or the rollout (L, 1, T, T)."""
+        if self.showing_rollout:
+            if self.rollout is None or self.rollout.shape[-1] != self.trace.n_tokens:
+                self.rollout = attention_rollout(self.trace.pattern)
+            return self.rollout[:, None]
+        return self.trace.pattern
 
     def redraw(self) -> None:
         trace = self.trace
         if trace is None:
             return
-        if trace is not self._drawn_trace:
-            self._drawn_trace = trace
-            L, H, T, _ = trace.pattern.shape
-            self.image.setImage(mosaic(trace.pattern), levels=(0.0, 1.0), autoLevels=False)
-            if trace.pattern.shape != self._drawn_shape:
-                self._drawn_shape = trace.pattern.shape
+        key = (trace, self.showing_rollout)
+        if key != self._drawn_trace:
+            self._drawn_trace = key
+            tiles = self._tiles()
+            L, H, T, _ = tiles.shape
+            self.image.setImage(mosaic(tiles), levels=(0.0, 1.0), autoLevels=False)
+            if tiles.shape != self._drawn_shape:
+                self._drawn_shape = tiles.shape
                 self._fit_to_top()
-                self._draw_kv_groups(L, H, T)
+                self._draw_kv_groups(L, H, T) if not self.showing_rollout else self.kv_groups.setData([], [])
+            self.marks.set_grid(L, H, T, GAP)
+        self._draw_sweep()
+        self.marks.set_marks(() if self.showing_rollout else self.selection.ablated, self.badges,
+                             self.controls.badges.isChecked() and not self.showing_rollout)
         self._draw_outline()
         settle(self.view)
+
+    # ------------------------------------------------------------------ knock-out, sweep, badges
+    def _draw_sweep(self) -> None:
+        t, sweep = self.trace, self.sweep
+        valid = sweep is not None and sweep.text == t.text and not self.showing_rollout
+        self.controls.show_sweep.setEnabled(valid)
+        show = valid and self.controls.show_sweep.isChecked()
+        self.sweep_overlay.setVisible(show)
+        if show:
+            limit = float(np.abs(sweep.delta).max()) or 1.0
+            self.sweep_overlay.setImage(sweep_image(sweep.delta, t.n_tokens, GAP), levels=(-limit, limit),
+                                        autoLevels=False)
+
+    def toggle_knockout(self, layer: int, head: int) -> None:
+        self.request_selection(ablated=self.selection.ablated ^ {(layer, head)})
+
+    def start_sweep(self) -> None:
+        """Knock out each head in turn (on the model thread) for the top token at the query."""
+        t = self.trace
+        if t is None:
+            return
+        position = self.selection.query_index(t.n_tokens)
+        token = int(np.argmax(t.logits_at(position))) if t.has_logits_at(position) else None
+        self.request_work("sweep", text=t.text, position=position, token=token,
+                          mode=self.selection.ablation_mode)
+        self.controls.cancel.setEnabled(True)
+        self.controls.progress.setValue(0)
+        self.controls.progress.show()
+
+    def _on_cancel_clicked(self) -> None:
+        self.work_cancelled.emit("sweep")
+        self._sweep_finished()
+
+    def _sweep_finished(self) -> None:
+        self.controls.cancel.setEnabled(False)
+        self.controls.progress.hide()
+
+    def _on_mode_changed(self, _index: int) -> None:
+        self.request_selection(ablation_mode=self.controls.mode.currentData())
+
+    def _on_overlay_changed(self, *_args) -> None:
+        self.mark_dirty()
+        self.refresh()
+
+    def set_work_progress(self, kind: str, done: int, total: int) -> None:
+        if kind == "sweep":
+            self.controls.progress.setRange(0, total)
+            self.controls.progress.setValue(done)
+
+    def set_work_result(self, kind: str, result) -> None:
+        if kind == "badges":
+            self.badges = result
+            self.mark_dirty()
+        elif kind == "sweep":
+            self.sweep = result
+            self._sweep_finished()
+            name = self.info.vocabulary[result.token] if self.info is not None else str(result.token)
+            self.hover_label.setText(self.tr(
+                "Sweep: Δ log p('{t}') per head knocked out (red ↑ blue ↓)").format(t=name))
+            self.controls.show_sweep.setChecked(True)
+            self.mark_dirty()
+
+    def set_work_error(self, kind: str, message: str) -> None:
+        if kind == "sweep":
+            self._sweep_finished()
+            self.hover_label.setText(message)
+
+    def on_model_info(self, info) -> None:
+        self.badges, self.sweep = None, None
+
+    def on_trace(self, trace) -> None:
+        self.rollout = None
 
     def _fit_to_top(self, *_args) -> None:
         """Show the whole mosaic at the largest square-cell scale, anchored top-left, so a
         wide grid in a tall pane leaves its spare room below rather than above and below."""
         if self.trace is None:
             return
-        L, H, T, _ = self.trace.pattern.shape
+        L, H, T, _ = self._drawn_shape if len(self._drawn_shape) == 4 else self.trace.pattern.shape
         step = T + GAP
         width, height = H * step - GAP, L * step - GAP
         pad = 0.02 * max(width, height)
@@ -137,7 +253,8 @@ class HeadsGridPanel(Panel):
         T = step - GAP
         every_h = max(1, math.ceil((metrics.horizontalAdvance(f"H{H - 1}") + 6) / max(tile_pixels, 1)))
         every_l = max(1, math.ceil((metrics.height() + 2) / max(tile_pixels, 1)))
-        ticks = ([(h * step + T / 2, f"H{h}") for h in range(0, H, every_h)],
+        names = [self.tr("rollout")] if self.showing_rollout else [f"H{h}" for h in range(H)]
+        ticks = ([(h * step + T / 2, names[h]) for h in range(0, H, every_h)],
                  [(layer * step + T / 2, f"L{layer}") for layer in range(0, L, every_l)])
         if ticks != getattr(self, "_tile_ticks", None):
             self._tile_ticks = ticks
@@ -163,7 +280,7 @@ class HeadsGridPanel(Panel):
         if self.trace is None:
             return
         T = self.trace.n_tokens
-        layer, head = self.selection.layer, self.selection.head
+        layer, head = self.selection.layer, 0 if self.showing_rollout else self.selection.head
         step = T + GAP
         self.outline.setRect(QRectF(head * step - 0.5, layer * step - 0.5, T + 1, T + 1))
 
@@ -187,7 +304,8 @@ class HeadsGridPanel(Panel):
         if self.trace is None:
             return None
         p = self.plot.vb.mapSceneToView(scene_pos)
-        return cell_at(p.x(), p.y(), self.trace.n_layers, self.trace.n_heads, self.trace.n_tokens)
+        n_heads = 1 if self.showing_rollout else self.trace.n_heads
+        return cell_at(p.x(), p.y(), self.trace.n_layers, n_heads, self.trace.n_tokens)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         cell = self._cell_under(scene_pos)
@@ -195,17 +313,38 @@ class HeadsGridPanel(Panel):
             return
         layer, head, q, k = cell
         t = self.trace
+        if self.showing_rollout:
+            self.hover_label.setText(
+                self.tr("rollout through L{l}   query {q} '{a}' ← key {k} '{b}'   {w:.3f}   ").format(
+                    l=layer, q=q, a=t.token_strings[q], k=k, b=t.token_strings[k], w=self._tiles()[layer, 0, q, k])
+                + self.tr(CAVEAT))
+            return
+        extra = ""
+        if self.badges is not None and self.badges.previous_token.shape == t.pattern.shape[:2]:
+            b = self.badges
+            extra += self.tr("   prev {p:.2f} sink {s:.2f} ind {i:.2f} dup {d:.2f}").format(
+                p=b.previous_token[layer, head], s=b.first_token[layer, head], i=b.induction[layer, head],
+                d=b.duplicate_token[layer, head])
+        if self.sweep is not None and self.sweep.text == t.text and self.controls.show_sweep.isChecked():
+            extra += self.tr("   knock-out Δ log p {d:+.3f}").format(d=self.sweep.delta[layer, head])
         kv = ""
         if self.info is not None and self.info.n_kv_heads:
             kv = self.tr(" (kv {kv})").format(kv=head // (self.info.n_heads // self.info.n_kv_heads))
         self.hover_label.setText(
             self.tr("L{layer} H{head}{kv}   query {q} '{query}' → key {k} '{key}'   weight {weight:.3f}").format(
                 layer=layer, head=head, kv=kv, q=q, query=t.token_strings[q], k=k, key=t.token_strings[k],
-                weight=t.pattern[layer, head, q, k]))
+                weight=t.pattern[layer, head, q, k]) + extra)
 
     def _on_mouse_clicked(self, event) -> None:
         cell = self._cell_under(event.scenePos())
+        modifiers = event.modifiers() if hasattr(event, "modifiers") else QGuiApplication.keyboardModifiers()
+        if cell is not None and not self.showing_rollout and modifiers & (
+                Qt.ControlModifier | Qt.ShiftModifier | Qt.MetaModifier):
+            self.toggle_knockout(cell[0], cell[1])
+            return
         if cell is not None:
+            if self.showing_rollout:
+                cell = (cell[0], self.selection.head)
             self.setFocus()
             self._request_head(cell[0], cell[1])
             self.head_clicked.emit()

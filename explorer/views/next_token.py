@@ -65,11 +65,13 @@ class NextTokenPanel(Panel):
 
     title = QT_TRANSLATE_NOOP("Panel", "Next token")
     key = "next"
-    selection_fields = frozenset({"query"})
+    selection_fields = frozenset({"query", "ablated", "ablation_mode"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.rows: np.ndarray = np.zeros(0, dtype=np.int64)  # token ids shown, best first
+        self.ablation = None  # model.probes.AblationResult: the prediction with heads knocked out
+        self._asked_ablation: tuple | None = None
         self.distribution = None
         self.rng = np.random.default_rng(0)
         self.generating = 0
@@ -372,9 +374,13 @@ class NextTokenPanel(Panel):
                 item.setVisible(False)
             return
         self._show_message("")
+        original, logits = logits, self._knocked_out_logits(trace, position, logits)
         dist = next_token_distribution(logits, self.temperature, self._top_k(), self._top_p())
         self.distribution = dist
         at_one = softmax_with_temperature(logits, 1.0)
+        knocked = logits is not original
+        if knocked:  # ghosts: every head in, at the same temperature
+            at_one = softmax_with_temperature(original, self.temperature)
         n = min(self.shown_box.value(), int(np.isfinite(logits).sum()))
         order = np.argsort(-logits, kind="stable")[:n]  # ranking by logit does not change with T
         self.rows = order
@@ -383,8 +389,9 @@ class NextTokenPanel(Panel):
             token=token_label(token), position=position))
         self.stats.setText(self.tr(
             "T = {t:.2f}   entropy {entropy:.2f} bits (T = 1: {entropy_one:.2f} bits)   kept mass {kept:.3f}").format(
-            t=self.temperature, entropy=entropy_bits(dist.tempered), entropy_one=entropy_bits(at_one),
-            kept=dist.kept_mass))
+            t=self.temperature, entropy=entropy_bits(dist.tempered),
+            entropy_one=entropy_bits(softmax_with_temperature(logits, 1.0)), kept=dist.kept_mass)
+            + (self._knockout_summary(original, logits) if knocked else ""))
         y = np.arange(n)
         show_logits = self.logits_box.isChecked()
         values = logits[order] if show_logits else dist.tempered[order]
@@ -405,7 +412,8 @@ class NextTokenPanel(Panel):
             self.ghost.setOpts(x0=np.zeros(n), y=y, width=at_one[order], height=0.75)
             top = max(float(values.max()), float(at_one[order].max()))
             self.plot.setXRange(0, min(1.0, top * 1.25) or 1.0, padding=0.02)
-            self.plot.getAxis("bottom").setLabel(self.tr("probability (faint: T = 1)"))
+            self.plot.getAxis("bottom").setLabel(self.tr("probability (faint: every head in)") if knocked
+                                                 else self.tr("probability (faint: T = 1)"))
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
         self.plot.getAxis("left").setTicks([[(i, token_label(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
         while len(self.value_texts) < n:
@@ -421,6 +429,61 @@ class NextTokenPanel(Panel):
                 item.setPos(float(v) if not show_logits else float(values[i]), i)
         settle(self.view)
 
+    # ------------------------------------------------------------------ knock-out
+    def set_work_result(self, kind: str, result) -> None:
+        if kind == "ablate":
+            self.ablation = result
+            self.mark_dirty()
+
+    def set_work_error(self, kind: str, message: str) -> None:
+        if kind == "ablate":
+            self._show_message(message)
+
+    def _knocked_out_logits(self, trace: Trace, position: int, logits: np.ndarray) -> np.ndarray:
+        """The logits with the selection's heads knocked out (asked of the model thread
+        once); ``logits`` itself while nothing is knocked out or the answer is on its way."""
+        s = self.selection
+        if not s.ablated:
+            return logits
+        wanted = (trace.text, tuple(sorted(s.ablated)), s.ablation_mode, position)
+        r = self.ablation
+        if r is not None and (r.text, r.heads, r.mode, r.position) == wanted:
+            return r.logits.astype(np.float64)
+        if wanted != self._asked_ablation:
+            self._asked_ablation = wanted
+            self.request_work("ablate", text=trace.text, heads=sorted(s.ablated), mode=s.ablation_mode,
+                              position=position)
+        self._show_message(self.tr("computing the prediction with {n} head(s) knocked out…").format(n=len(s.ablated)))
+        return logits
+
+    def _knockout_summary(self, original: np.ndarray, knocked: np.ndarray) -> str:
+        top = int(np.argmax(original))
+        before = float(np.log(softmax_with_temperature(original, 1.0)[top]))
+        after = float(np.log(max(softmax_with_temperature(knocked, 1.0)[top], 1e-300)))
+        heads = ", ".join(f"{layer}.{head}" for layer, head in sorted(self.selection.ablated))
+        name = token_label(self.info.vocabulary[top]) if self.info else str(top)
+        return "\n" + self.tr("knocked out ({mode}): {heads}   log p('{t}') {a:.2f} → {b:.2f} (Δ {d:+.2f})").format(
+            mode=self.selection.ablation_mode, heads=heads, t=name, a=before, b=after, d=after - before)
+
+    def knockout_table(self) -> tuple[list[str], list[list]] | None:
+        """With heads knocked out: every shown token's probability before and after."""
+        trace = self.trace
+        if trace is None or not self.selection.ablated:
+            return None
+        position = self.selection.query_index(trace.n_tokens)
+        original = trace.logits_at(position).astype(np.float64)
+        knocked = self._knocked_out_logits(trace, position, original)
+        if knocked is original:
+            raise ValueError("the knock-out is still being computed")
+        p0, p1 = softmax_with_temperature(original, 1.0), softmax_with_temperature(knocked, 1.0)
+        n = min(self.shown_box.value(), int(np.isfinite(knocked).sum()))
+        order = np.argsort(-knocked, kind="stable")[:n]
+        vocabulary = self.info.vocabulary if self.info is not None else None
+        rows = [[rank, int(t), vocabulary[t] if vocabulary else "", p1[t], p0[t],
+                 float(np.log(max(p1[t], 1e-300)) - np.log(max(p0[t], 1e-300)))]
+                for rank, t in enumerate(order.tolist(), start=1)]
+        return ["rank", "token_id", "token", "probability", "probability_all_heads", "delta_logprob"], rows
+
     # ------------------------------------------------------------------ export
     def export_table(self) -> tuple[list[str], list[list]] | None:
         """The bars shown, best first: ``probability`` is the chance of being sampled at the
@@ -432,6 +495,8 @@ class NextTokenPanel(Panel):
                 model=info.name))
         if trace is None:
             return None
+        if self.selection.ablated:
+            return self.knockout_table()
         position = self.selection.query_index(trace.n_tokens)
         if not trace.has_logits_at(position):
             raise ValueError(self.tr("the prediction after position {position} is still being computed").format(

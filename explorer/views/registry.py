@@ -8,13 +8,16 @@ from explorer.views.base import Panel
 
 def tab_panel_classes() -> list[type[Panel]]:
     # The first four are reached by name in the window (head_detail, next_token, …).
+    from explorer.views.ab_prompts import ABPromptsPanel
     from explorer.views.anatomy import AnatomyPanel
     from explorer.views.drift import DriftPanel
     from explorer.views.embeddings import EmbeddingPanel
     from explorer.views.head_detail import HeadDetailPanel
+    from explorer.views.head_roles import HeadRolesPanel
+    from explorer.views.lens import LensPanel
     from explorer.views.next_token import NextTokenPanel
     from explorer.views.positional import PositionalPanel
     from explorer.views.step_through import StepThroughPanel
 
     return [HeadDetailPanel, NextTokenPanel, EmbeddingPanel, DriftPanel, StepThroughPanel, PositionalPanel,
-            AnatomyPanel]
+            AnatomyPanel, LensPanel, HeadRolesPanel, ABPromptsPanel]

@@ -34,7 +34,7 @@ ALLOWED = {
     "softmax", "logit", "top", "PCA", "GPT", "viridis", "cividis", "English", "UNK", "SmolLM", "Qwen",
     "Ctrl", "Shift", "Enter", "Esc", "PgUp", "PgDn", "Alt", "Left", "Right", "End", "Home",
     "PNG", "SVG", "CSV", "png", "svg", "csv", "toml", "sin", "cos", "exp", "head", "resid",
-    "MLP", "LayerNorm", "GGUF", "gguf", "RoPE", "CosAdd", "CosMul",  # 3CosAdd / 3CosMul: the analogy methods' names in the literature
+    "MLP", "LayerNorm", "GGUF", "gguf", "RoPE", "Logit", "Abnar", "Zuidema", "she", "CosAdd", "CosMul",  # 3CosAdd / 3CosMul: the analogy methods' names in the literature
 }
 NOTATION = re.compile(r"\[[A-Z]+\]|##\w+|3Blue1Brown|top-[kp]|d_head|W_[QKVOEU]|b_[QKV]|[A-Za-z]_\w+|√d\w*|QKᵀ|\{[^}]*\}|\[UNK\]")
 WORD = re.compile(r"[A-Za-z]{3,}")
@@ -164,6 +164,7 @@ def all_texts(window, qtbot, monkeypatch) -> list[tuple[str, str]]:
         if panel is window.drift and not panel.paths:
             panel.run()
             qtbot.waitUntil(lambda: bool(window.drift.paths), timeout=10000)
+        assert window.worker.wait_until_idle()  # panels that ask the model thread (lens, A/B) have their answer
         qtbot.wait(10)
         texts += widget_texts(panel) + painted_texts(panel, monkeypatch)
     return texts

@@ -1,0 +1,138 @@
+"""What the heads grid draws over its mosaic: knocked-out heads, head badges and a sweep's
+effect per head; and the row of controls under it (knock-out mode, sweep, rollout, badges).
+
+The marks are painted by one graphics item (one ``paint()`` for every tile), as
+:mod:`explorer.views.matrix_labels` does for cell values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from model.badges import HeadBadges
+
+
+class GridMarks(pg.GraphicsObject):
+    """A cross over every knocked-out tile and badge letters in each tile's corner."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n_layers = self.n_heads = self.n_tokens = 0
+        self.step = 1
+        self.knocked: frozenset[tuple[int, int]] = frozenset()
+        self.badges: HeadBadges | None = None
+        self.show_badges = True
+        self.cross_colour = QColor("#D55E00")
+        self.badge_colour = QColor("#ffffff")
+        self.badge_back = QColor(0, 0, 0, 170)
+        self.font = QFont()
+
+    def set_grid(self, n_layers: int, n_heads: int, n_tokens: int, gap: int) -> None:
+        self.prepareGeometryChange()
+        self.n_layers, self.n_heads, self.n_tokens, self.step = n_layers, n_heads, n_tokens, n_tokens + gap
+        self.update()
+
+    def set_marks(self, knocked, badges: HeadBadges | None, show_badges: bool) -> None:
+        self.knocked, self.badges, self.show_badges = frozenset(knocked), badges, show_badges
+        self.update()
+
+    def set_style(self, cross: QColor, text: QColor, back: QColor, font: QFont) -> None:
+        self.cross_colour, self.badge_colour, self.badge_back, self.font = cross, text, back, font
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return QRectF(-1, -1, self.n_heads * self.step + 2, self.n_layers * self.step + 2)
+
+    def paint(self, painter, *_args) -> None:
+        T, step = self.n_tokens, self.step
+        if T == 0:
+            return
+        to_device = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        pen = QPen(self.cross_colour, 3, Qt.DashLine)
+        painter.setPen(pen)
+        for layer, head in self.knocked:
+            if layer >= self.n_layers or head >= self.n_heads:
+                continue
+            a = to_device.map(QPointF(head * step - 0.5, layer * step - 0.5))
+            b = to_device.map(QPointF(head * step + T - 0.5, layer * step + T - 0.5))
+            rect = QRectF(a, b).normalized()
+            painter.drawRect(rect)
+            painter.drawLine(rect.topLeft(), rect.bottomRight())
+            painter.drawLine(rect.topRight(), rect.bottomLeft())
+        if self.show_badges and self.badges is not None and self.badges.previous_token.shape == (self.n_layers,
+                                                                                               self.n_heads):
+            painter.setFont(self.font)
+            metrics = painter.fontMetrics()
+            for layer in range(self.n_layers):
+                for head in range(self.n_heads):
+                    marks = self.badges.marks(layer, head)
+                    if not marks:
+                        continue
+                    corner = to_device.map(QPointF(head * step - 0.5, layer * step - 0.5))
+                    w, h = metrics.horizontalAdvance(marks) + 6, metrics.height()
+                    box = QRectF(corner.x() + 1, corner.y() + 1, w, h)
+                    painter.fillRect(box, self.badge_back)
+                    painter.setPen(self.badge_colour)
+                    painter.drawText(box, Qt.AlignCenter, marks)
+        painter.restore()
+
+
+class GridControls(QWidget):
+    """Knock-out mode, clear, sweep with progress and Cancel, rollout and badge toggles."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.mode = QComboBox()
+        self.mode.addItem(self.tr("knock out: zero"), "zero")
+        self.mode.addItem(self.tr("knock out: mean"), "mean")
+        self.mode.setToolTip(self.tr("Ctrl+click (or Shift+click) a head to knock it out; again to put it back"))
+        self.clear = QPushButton(self.tr("Restore all"))
+        self.sweep = QPushButton(self.tr("Sweep"))
+        self.sweep.setToolTip(self.tr("Knock out each head in turn and colour it by the change in the "
+                                      "top token's log-probability"))
+        self.cancel = QPushButton(self.tr("Cancel"))
+        self.cancel.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(110)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.show_sweep = QCheckBox(self.tr("sweep colours"))
+        self.show_sweep.setEnabled(False)
+        self.rollout = QCheckBox(self.tr("rollout"))
+        self.rollout.setToolTip(self.tr("Attention rollout (Abnar & Zuidema 2020): heads averaged, the "
+                                        "residual added, layers multiplied. Attention weights are not explanations."))
+        self.badges = QCheckBox(self.tr("badges"))
+        self.badges.setChecked(True)
+        self.badges.setToolTip(self.tr("P previous-token, S first-token (sink), I induction, D duplicate-token"))
+        # Two short rows: the grid's half of a 1024-pixel projector at large text is narrow.
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        for widgets in ((self.mode, self.clear, self.sweep, self.cancel, self.progress),
+                        (self.show_sweep, self.rollout, self.badges)):
+            row = QHBoxLayout()
+            for w in widgets:
+                row.addWidget(w)
+            row.addStretch(1)
+            rows.addLayout(row)
+
+
+def sweep_image(delta: np.ndarray, n_tokens: int, gap: int) -> np.ndarray:
+    """(L, H) → the mosaic's shape, each tile filled with its head's value (NaN in the gaps)."""
+    from explorer.views.heads_grid import mosaic
+
+    L, H = delta.shape
+    return mosaic(np.broadcast_to(delta[:, :, None, None], (L, H, n_tokens, n_tokens)).astype(np.float32), gap)

@@ -1,0 +1,244 @@
+"""The logit lens ladder: what the residual stream after each block would predict.
+
+Rows are layers (the last, which is the model's own prediction, at the top), columns the
+positions of the text; each cell names the top next token if the model stopped after that
+block, shaded by its probability. Hover a cell for its top 5; click one to pin its top token
+(two at most) and follow that token's probability and rank up the layers at the selected
+position. The numbers come from the model thread (:func:`model.lens.logit_lens`), asked for
+only while this tab is shown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from explorer.views import TimedView, fixed_plot, settle
+from explorer.views.base import Panel
+from explorer.views.labels import token_label
+from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
+from model.info import ModelInfo
+from model.lens import LensResult
+
+MAX_PINS = 2
+
+
+class LensPanel(Panel):
+    title = QT_TRANSLATE_NOOP("Panel", "Logit lens")
+    key = "lens"
+    selection_fields = frozenset({"query", "ablated", "ablation_mode"})
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: LensResult | None = None
+        self.pins: list[int] = []
+        self._asked: tuple | None = None  # the last request sent, so a failure is not re-asked
+        self.heading = QLabel(self.tr("Logit lens: top next token after each layer"))
+        self.note = QLabel(self.tr(
+            "Each cell: the next token the model would predict if it stopped after that layer "
+            "(final norm + unembedding applied to the residual stream there), shaded by its "
+            "probability. Click a cell to follow its token up the layers."))
+        self.note.setWordWrap(True)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.hover = QLabel(self.tr("Hover a cell for its top 5"))
+        self.hover.setObjectName("hoverLabel")
+        self.clear_pins = QPushButton(self.tr("Clear pinned tokens"))
+        self.clear_pins.clicked.connect(self._on_clear_pins_clicked)
+        self.view = TimedView()
+        self.plot = fixed_plot(self.view, row=0, col=0)
+        self.plot.invertY(True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.labels = MatrixLabels(self.theme.font(-3), self.theme.font(0))
+        self.plot.addItem(self.labels)
+        self.line_plot = fixed_plot(self.view, row=1, col=0)
+        self.line_plot.setLabel("bottom", self.tr("layer"))
+        self.line_plot.setLabel("left", self.tr("probability"))
+        self.line_plot.setYRange(0, 1, padding=0.02)
+        self.legend = self.line_plot.addLegend(offset=(10, 5))
+        self.lines: list[pg.PlotDataItem] = []
+        self.view.ci.layout.setRowStretchFactor(0, 3)
+        self.view.ci.layout.setRowStretchFactor(1, 1)
+        self.no_head_note = QLabel("")
+        self.no_head_note.setWordWrap(True)
+        self.no_head_note.setAlignment(Qt.AlignCenter)
+        self.no_head_note.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.hover, 1)
+        row.addWidget(self.clear_pins)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.note)
+        layout.addWidget(self.message)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.no_head_note, 1)
+        layout.addLayout(row)
+        self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    # ------------------------------------------------------------------ contract
+    def on_theme(self, theme) -> None:
+        self.heading.setFont(theme.font(3, bold=True))
+        self.no_head_note.setFont(theme.font(3))
+        self.image.setLookupTable(theme.attention_cmap.getLookupTable(nPts=256))
+        self.labels.set_fonts(theme.font(-3), theme.font(0), theme.fg)
+        self._draw_lines()
+
+    def on_model_info(self, info: ModelInfo) -> None:
+        self.result, self.pins, self._asked = None, [], None
+
+    def set_work_result(self, kind: str, result) -> None:
+        if kind == "lens":
+            self.result = result
+            self.mark_dirty()
+
+    def set_work_error(self, kind: str, message: str) -> None:
+        if kind == "lens":
+            self.message.setText(message)
+
+    def _wanted(self) -> tuple:
+        s = self.selection
+        return (self.trace.text, tuple(sorted(s.ablated)), s.ablation_mode if s.ablated else "zero",
+                tuple(self.pins))
+
+    def _matches(self, result: LensResult | None) -> bool:
+        if result is None or self.trace is None:
+            return False
+        have = (result.text, tuple(result.ablated), result.ablation_mode if result.ablated else "zero",
+                tuple(int(t) for t in result.tracked_ids))
+        return have == self._wanted()
+
+    # ------------------------------------------------------------------ drawing
+    def redraw(self) -> None:
+        info, trace = self.info, self.trace
+        no_head = info is not None and not info.has_lm_head
+        self.view.setVisible(not no_head)
+        self.no_head_note.setVisible(no_head)
+        if no_head:
+            self.no_head_note.setText(self.tr(
+                "{name} has no language-model head: there is no unembedding to read its residual "
+                "stream with, so there is no logit lens.").format(name=info.name))
+            return
+        if trace is None:
+            return
+        if not self._matches(self.result):
+            wanted = self._wanted()
+            if wanted != self._asked:
+                self._asked = wanted
+                s = self.selection
+                self.request_work("lens", text=trace.text, heads=sorted(s.ablated), mode=s.ablation_mode,
+                                  track=list(self.pins))
+            if self.result is None or self.result.n_tokens != trace.n_tokens:
+                self.message.setText(self.tr("computing the lens…"))
+                return
+        self.message.setText("")
+        self._draw_ladder()
+        self._draw_lines()
+        settle(self.view)
+
+    def _draw_ladder(self) -> None:
+        r, info = self.result, self.info
+        L, T = r.n_layers, r.n_tokens
+        probs = r.top_probs[::-1, :, 0]  # last layer on top
+        self.image.setImage(probs, levels=(0.0, 1.0), autoLevels=False)
+        self.image.setLookupTable(self.theme.attention_cmap.getLookupTable(nPts=256))
+        vocab = info.vocabulary if info is not None else None
+        texts = [token_label(vocab[t]) if vocab else str(t) for t in r.top_ids[::-1, :, 0].ravel().tolist()]
+        self.labels.set_cells(texts, light_text_wanted(probs, self.theme.attention_cmap))
+        tokens = self.trace.token_strings if self.trace is not None and self.trace.n_tokens == T else ("",) * T
+        self.plot.getAxis("bottom").setTicks([[(j + 0.5, token_label(tokens[j])) for j in range(T)]])
+        self.plot.getAxis("left").setTicks([[(L - 1 - i + 0.5, f"L{i}") for i in range(L)]])
+        self.plot.setXRange(0, T, padding=0.01)
+        self.plot.setYRange(0, L, padding=0.01)
+        position = self.selection.query_index(T)
+        suffix = self.tr(" — with {n} head(s) knocked out").format(n=len(r.ablated)) if r.ablated else ""
+        self.heading.setText(self.tr("Logit lens: top next token after each layer") + suffix +
+                             self.tr("   (line: position {p})").format(p=position))
+
+    def _draw_lines(self) -> None:
+        r = self.result
+        for item in self.lines:
+            self.line_plot.removeItem(item)
+        self.lines = []
+        self.legend.clear()
+        shown = r is not None and len(r.tracked_ids) > 0 and self.trace is not None
+        self.line_plot.setVisible(shown)
+        self.view.ci.layout.setRowStretchFactor(1, 1 if shown else 0)
+        if not shown:
+            return
+        position = self.selection.query_index(r.n_tokens)
+        layers = np.arange(r.n_layers)
+        vocab = self.info.vocabulary if self.info is not None else None
+        for i, token in enumerate(r.tracked_ids.tolist()):
+            colour = self.theme.series[i % len(self.theme.series)]
+            probs = r.tracked_probs[:, position, i]
+            ranks = r.tracked_ranks[:, position, i]
+            name = token_label(vocab[token]) if vocab else str(token)
+            item = self.line_plot.plot(layers, probs, pen=pg.mkPen(colour, width=3), symbol="o", symbolBrush=colour,
+                                       name=self.tr("'{t}' (rank {a} → {b})").format(t=name, a=ranks[0], b=ranks[-1]))
+            self.lines.append(item)
+        self.line_plot.getAxis("bottom").setTicks([[(i, f"L{i}") for i in range(r.n_layers)]])
+
+    # ------------------------------------------------------------------ mouse
+    def _cell(self, scene_pos: QPointF):
+        r = self.result
+        if r is None or not self.plot.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.plot.vb.mapSceneToView(scene_pos)
+        col, row = int(np.floor(p.x())), int(np.floor(p.y()))
+        if not (0 <= col < r.n_tokens and 0 <= row < r.n_layers):
+            return None
+        return r.n_layers - 1 - row, col  # (layer, position)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        cell = self._cell(scene_pos)
+        if cell is None:
+            return
+        layer, position = cell
+        r, vocab = self.result, self.info.vocabulary if self.info else None
+        tops = "  ".join(f"{token_label(vocab[t]) if vocab else t} {p:.3f}"
+                         for t, p in zip(r.top_ids[layer, position].tolist(), r.top_probs[layer, position].tolist(),
+                                         strict=True))
+        self.hover.setText(self.tr("after L{l}, position {p}: ").format(l=layer, p=position) + tops)
+
+    def _on_mouse_clicked(self, event) -> None:
+        cell = self._cell(event.scenePos())
+        if cell is None:
+            return
+        layer, position = cell
+        self.pin(int(self.result.top_ids[layer, position, 0]))
+        self.request_selection(query=position)
+
+    def pin(self, token: int) -> None:
+        """Follow ``token`` across the layers (the oldest pin goes when there are too many)."""
+        if token in self.pins:
+            return
+        self.pins = (self.pins + [token])[-MAX_PINS:]
+        self.mark_dirty()
+        self.refresh()
+
+    def _on_clear_pins_clicked(self) -> None:
+        self.pins = []
+        self.mark_dirty()
+        self.refresh()
+
+    # ------------------------------------------------------------------ export
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """One row per layer and position: the top token after that layer and its probability."""
+        if self.info is not None and not self.info.has_lm_head:
+            raise ValueError(f"{self.info.name} has no language-model head: there is no logit lens")
+        r = self.result
+        if r is None or self.trace is None:
+            return None
+        if not self._matches(r):
+            raise ValueError("the lens of this text is still being computed")
+        vocab = self.info.vocabulary if self.info is not None else None
+        tokens = self.trace.token_strings
+        rows = [[layer, position, tokens[position], vocab[int(r.top_ids[layer, position, 0])] if vocab else "",
+                 float(r.top_probs[layer, position, 0])]
+                for layer in range(r.n_layers) for position in range(r.n_tokens)]
+        return ["layer", "position", "token", "top_token", "probability"], rows

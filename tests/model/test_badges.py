@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.badges import badge_steps, candidate_ids, probe_ids
+from model.heads import duplicate_token_scores, measure_head_roles
+
+
+def test_duplicate_token_score_of_a_head_that_looks_at_the_first_copy():
+    prefix, n = 1, 4
+    T = prefix + 2 * n
+    pattern = np.zeros((T, T))
+    pattern[np.arange(T), 0] = 1
+    for i in range(n):
+        pattern[prefix + n + i] = 0
+        pattern[prefix + n + i, prefix + i] = 1
+    assert duplicate_token_scores(pattern[None, None], prefix, n)[0, 0] == pytest.approx(1.0)
+
+
+def _run(steps):
+    steps = list(steps)
+    return [(done, total) for done, total, _ in steps], steps[-1][2]
+
+
+def test_badges_reproduce_measure_head_roles_for_the_bundled_model():
+    from model.loading import BUNDLED, load_tracing_model
+
+    model = load_tracing_model(BUNDLED)
+    module = model.module
+    texts = probe_ids(lambda t: model.encode(t)[0].ids, model.max_tokens)
+    candidates = candidate_ids(module)
+    progress, badges = _run(badge_steps(module, texts, candidates, repeat_length=25, n_random=32))
+    assert progress[-1][0] == progress[-1][1] and len(progress) > 3
+    roles = measure_head_roles(module, texts, candidates, repeat_length=25, n_random=32)
+    np.testing.assert_allclose(badges.previous_token, roles.previous_token, atol=1e-6)
+    np.testing.assert_allclose(badges.first_token, roles.first_token, atol=1e-6)
+    np.testing.assert_allclose(badges.induction, roles.induction, atol=1e-5)
+    # the heads the card names as previous-token heads (0.1, 0.3, 0.6) earn the badge here too
+    for layer, head in [(0, 1), (0, 3), (0, 6)]:
+        assert "P" in badges.marks(layer, head)
+    assert badges.duplicate_token.shape == (4, 8)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from model.lens import LensUnavailable, lens_logprobs, logit_lens
+from model.runner import TracingModel
+from model.transformer import Transformer
+from tests.model.conftest import tiny_config
+
+
+def test_the_last_layer_of_the_lens_is_the_models_own_prediction(tracing_model: TracingModel):
+    trace = tracing_model.trace("the cat sat on the mat", logit_positions="all")
+    lens = logit_lens(tracing_model.module, trace.resid_post, track=[int(trace.probs[-1].argmax())])
+    np.testing.assert_array_equal(lens.top_ids[-1, :, 0], trace.probs.argmax(-1))
+    np.testing.assert_allclose(lens.top_probs[-1, :, 0], trace.probs.max(-1), atol=1e-5)
+    assert lens.tracked_ranks[-1, -1, 0] == 1
+
+
+@pytest.mark.parametrize("norm", ["layernorm", "rmsnorm"])
+def test_each_vector_is_normalised_with_its_own_statistics(norm):
+    torch.manual_seed(0)
+    model = Transformer(tiny_config(norm=norm)).eval()
+    resid = torch.randn(3, 5, model.cfg.d_model) * torch.arange(1, 4)[:, None, None]  # scales differ by layer
+    got = lens_logprobs(model, resid.numpy())
+    x = resid.double()
+    if norm == "layernorm":
+        h = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + 1e-5)
+        h = h * model.ln_f.weight.double() + model.ln_f.bias.double()
+    else:
+        h = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * model.ln_f.weight.double()
+    logits = h @ model.unembed.weight.double().T
+    np.testing.assert_allclose(got.numpy(), torch.log_softmax(logits, -1).detach().numpy(), atol=1e-4)
+
+
+def test_tracked_ranks_and_probabilities(tracing_model: TracingModel):
+    trace = tracing_model.trace("a fluffy blue creature")
+    lens = logit_lens(tracing_model.module, trace.resid_post, track=[5, 9])
+    logp = lens_logprobs(tracing_model.module, trace.resid_post).numpy()
+    np.testing.assert_allclose(lens.tracked_probs[..., 1], np.exp(logp[..., 9]), rtol=1e-5)
+    np.testing.assert_array_equal(lens.tracked_ranks[..., 0], (logp > logp[..., 5:6]).sum(-1) + 1)
+
+
+def test_an_encoder_without_an_lm_head_has_no_lens():
+    model = Transformer(tiny_config(has_lm_head=False, causal=False)).eval()
+    with pytest.raises(LensUnavailable, match="no language-model head"):
+        logit_lens(model, np.zeros((2, 3, model.cfg.d_model), dtype=np.float32))
+
+
+def test_the_lens_of_a_grown_text_reuses_the_unchanged_positions_and_equals_a_fresh_one(tracing_model):
+    from model.probes import lens
+
+    memo: dict = {}
+    lens(tracing_model, "the cat sat on", {"track": [7]}, memo=memo)
+    grown = lens(tracing_model, "the cat sat on the mat", {"track": [7]}, memo=memo)
+    fresh = lens(tracing_model, "the cat sat on the mat", {"track": [7]})
+    np.testing.assert_array_equal(grown.top_ids, fresh.top_ids)
+    np.testing.assert_allclose(grown.top_probs, fresh.top_probs, atol=1e-6)
+    np.testing.assert_allclose(grown.tracked_probs, fresh.tracked_probs, atol=1e-6)
+    np.testing.assert_array_equal(grown.tracked_ranks, fresh.tracked_ranks)
+
+
+def test_the_lens_names_full_vocabulary_ids_for_a_model_with_an_output_list():
+    torch.manual_seed(0)
+    outputs = tuple(range(50, 150))
+    model = Transformer(tiny_config(output_token_ids=outputs)).eval()
+    resid = np.random.default_rng(0).normal(size=(2, 3, model.cfg.d_model)).astype(np.float32)
+    got = logit_lens(model, resid, track=[60, 10])
+    full = lens_logprobs(model, resid).numpy()
+    np.testing.assert_array_equal(got.top_ids[..., 0], full.argmax(-1))
+    np.testing.assert_allclose(got.tracked_probs[..., 0], np.exp(full[..., 60]), rtol=1e-5)
+    assert (got.tracked_probs[..., 1] == 0).all()  # id 10 is not an output: probability 0
