@@ -179,7 +179,8 @@ class Engine:
             self._on_error("batch", request.request_id, "No model is loaded.")
             return
         try:
-            traces = tuple(self.model.trace(t, request.request_id, [-1]) for t in request.texts)
+            with self.model.separate_memory():  # other texts: keep the typed one's rows
+                traces = tuple(self.model.trace(t, request.request_id, [-1]) for t in request.texts)
         except Exception as exc:
             self._on_error("batch", request.request_id, describe_error(exc))
         else:

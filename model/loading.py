@@ -65,6 +65,12 @@ DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
 # is 128. See ``python -m model.formats.bench_hf`` for the measured cost.
 PRETRAINED_MAX_TOKENS = 128
 
+# GPT-2-family models keep twice that: they are causal, so typing reruns only the changed
+# tokens (model/incremental.py), and a 256-token GPT-2-small trace is 270 MB of views into
+# buffers that are reused from keystroke to keystroke (``python -m explorer.bench`` prints
+# the figure). Encoders recompute every row on every key and keep 128.
+GPT2_MAX_TOKENS = 256
+
 # For Llama-layout models the cap follows the model's size: a trace's head outputs, L·H·T·d
 # float32, stay within 64 MiB, and the forward pass within GPT-2 small's at 128 tokens
 # (2 × 85 M non-embedding parameters × 128 ≈ 22 GFLOP). SmolLM2-135M (30 × 9 heads, d 576,
@@ -172,8 +178,8 @@ def load_tracing_model(
 
     ``device``: where the forward pass runs (default: :func:`choose_device`). ``max_tokens``
     caps the tokens per trace (default: the context window, or as many tokens as a trace
-    has memory for if that is fewer; :data:`PRETRAINED_MAX_TOKENS` for Hugging Face
-    checkpoints).
+    has memory for if that is fewer; :data:`GPT2_MAX_TOKENS` for GPT-2 checkpoints,
+    :data:`PRETRAINED_MAX_TOKENS` for BERT ones).
     """
     folder = resolve_source(source)
     if path_kind(folder) == "missing":
@@ -215,7 +221,8 @@ def load_tracing_model(
     else:
         name = "all-MiniLM-L6-v2 (encoder)" if str(source) == MINILM else f"{folder_name(folder)} (BERT encoder)"
         module, tokenizer = load_bert(folder, name=name)
-    return TracingModel(module, tokenizer, name, device=target, max_tokens=max_tokens or PRETRAINED_MAX_TOKENS)
+    limit = max_tokens or (GPT2_MAX_TOKENS if kind == "gpt2" else PRETRAINED_MAX_TOKENS)
+    return TracingModel(module, tokenizer, name, device=target, max_tokens=limit)
 
 
 def _gguf_name(source: str | Path, path: Path) -> str:
