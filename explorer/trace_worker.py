@@ -29,16 +29,18 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import qthrottled
 
 from model.errors import EmptyInputError, ModelFileError
 from model.info import ModelInfo
-from model.loading import load_tracing_model
 from model.memory import HeapTrimmer
-from model.runner import TracingModel
 from model.trace import Trace
+
+if TYPE_CHECKING:  # the model code (and torch, 1.3 s) is imported on the model thread
+    from model.runner import TracingModel
 
 #: A superseded trace is shown when the screen is at least this old (ms).
 STALE_SCREEN_MS = 100
@@ -150,6 +152,10 @@ class Engine:
     def _load(self, request: LoadRequest) -> None:
         self._on_busy(True)
         try:
+            from explorer.runtime import configure_torch
+            from model.loading import load_tracing_model  # imports torch: here, off the GUI thread
+
+            configure_torch()
             model = load_tracing_model(request.source)
             info = model.info(source=request.source)
         except Exception as exc:  # the previous model stays in place

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -32,8 +33,11 @@ from explorer.views.heads_grid import HeadsGridPanel
 from explorer.views.registry import tab_panel_classes
 from explorer.views.token_strip import TokenStrip
 from model.info import ModelInfo
-from model.loading import BUNDLED, ModelChoice, available_models
+from model.paths import BUNDLED
 from model.trace import Trace
+
+if TYPE_CHECKING:
+    from model.loading import ModelChoice
 
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
 
@@ -158,6 +162,16 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         text = initial_text if initial_text is not None else self.settings.value("text", SEED_SENTENCE)
         self.text_box.setText(str(text))
+        self.status_model.setText(f"loading {source}…")
+        QTimer.singleShot(0, lambda: self._load_first_model(source))
+
+    def _load_first_model(self, source: str) -> None:
+        """The first load, once the event loop runs: the window paints its "loading" state
+        first, because the model thread's ``import torch`` holds the GIL for long stretches."""
+        if self._requested_source is not None:
+            return  # someone asked for a model already
+        if self.isVisible():
+            self.repaint()
         self.load_model(source)
 
     def _place_on_screen(self, geometry) -> None:
@@ -233,6 +247,8 @@ class MainWindow(QMainWindow):
     def model_choices(self) -> list[ModelChoice]:
         """What the Model menu offers: the bundled model, MiniLM when installed, GPT-2
         checkpoints in the Hugging Face cache and in folders opened before."""
+        from model.loading import available_models  # not at start-up: it imports torch
+
         folders = tuple(str(f) for f in self._recent_model_folders())
         try:
             return available_models(extra_folders=folders)
@@ -306,6 +322,7 @@ class MainWindow(QMainWindow):
             panel.set_selection(self.selection)
         self._show_banner("")
         self.request_trace()
+        self._populate_model_menu()
         runtime.after_model_load()
         if self._pending_scene is not None:
             state, self._pending_scene = self._pending_scene, None
@@ -380,7 +397,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Quit", QKeySequence.Quit, self.close)
         self.model_menu = self.menuBar().addMenu("&Model")
         self.model_menu.aboutToShow.connect(self._populate_model_menu)
-        self._populate_model_menu()
+        # Filled when the first model has loaded: listing the models imports the loaders,
+        # and with them torch (1.3 s), which must not delay the window (issue #19).
         view = self.menuBar().addMenu("&View")
         self._action(view, "Larger text", "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
         self._action(view, "Smaller text", "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))

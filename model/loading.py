@@ -41,7 +41,7 @@ from model.formats.ollama import find_ollama_blob, find_ollama_models
 from model.formats.smollm2 import DISPLAY_NAME as SMOLLM2_NAME
 from model.formats.smollm2 import find_smollm2_file, require_smollm2_file
 from model.lesson_models import LESSON_PREFIX, LESSONS
-from model.paths import BUNDLED_MODEL_DIR, LESSONS_DIR
+from model.paths import BUNDLED, BUNDLED_MODEL_DIR, LESSONS_DIR
 from model.runner import TracingModel
 from model.tokenizer import TextTokenizer
 from model.validation import (
@@ -54,7 +54,6 @@ from model.validation import (
 )
 from model.weights import TOKENIZER_FILE, load_model
 
-BUNDLED = "bundled"
 MINILM = "minilm"
 SMOLLM2 = "smollm2"
 DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
