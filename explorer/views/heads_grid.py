@@ -1,7 +1,10 @@
 """Every layer × head as one mosaic image: rows = queries, columns = keys.
 
 Tiling all heads into a single ImageItem paints 6–8× faster than one item per head
-(../shared/PLATFORM.md), which is what keeps typing live.
+(../shared/PLATFORM.md), which is what keeps typing live. Past :data:`MAX_TILE` tokens a
+head is drawn at most that many pixels wide, each pixel the largest weight of a block of
+queries × keys: 144 heads at 256 tokens would be a 9.5-megapixel image (tens of ms to
+convert and paint on every key) on a pane a few hundred pixels wide.
 """
 
 from __future__ import annotations
@@ -17,17 +20,58 @@ from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 
 GAP = 1  # empty pixels between tiles
+MAX_TILE = 64  # the most pixels per head side; beyond it blocks of tokens share a pixel
 
 
-def mosaic(patterns: np.ndarray, gap: int = GAP) -> np.ndarray:
-    """(L, H, T, T) → one (L·(T+gap) − gap, H·(T+gap) − gap) image, NaN in the gaps."""
+def block_factor(n_tokens: int, max_tile: int = MAX_TILE) -> int:
+    """Tokens per pixel side so that a head's tile is at most ``max_tile`` pixels wide."""
+    return max(1, -(-n_tokens // max_tile))
+
+
+def pooled(patterns: np.ndarray, factor: int, reuse: np.ndarray | None = None, first_row: int = 0) -> np.ndarray:
+    """(L, H, T, T) → (L, H, t, t), t = ⌈T / factor⌉: the largest weight in each block, so a
+    sharp line (a previous-token head, a sink) stays visible.
+
+    ``reuse``, ``first_row``: the pooled image of an earlier causal trace whose first
+    ``first_row`` block rows hold the same queries: those rows are copied, not pooled again
+    (their weights on keys that are new are 0, so every block they add is 0).
+    """
+    if factor == 1:
+        return patterns
     L, H, T, _ = patterns.shape
+    t = -(-T // factor)
+    out = np.zeros((L, H, t, t), dtype=patterns.dtype)
+    b0 = 0 if reuse is None else min(first_row, t, reuse.shape[2])
+    if b0:
+        out[:, :, :b0, :b0] = reuse[:, :, :b0, :b0]
+    rows = np.zeros((L, H, (t - b0) * factor, t * factor), dtype=patterns.dtype)
+    rows[:, :, : T - b0 * factor, :T] = patterns[:, :, b0 * factor:]
+    blocks = rows.reshape(L, H, t - b0, factor, t * factor)
+    by_row = blocks[:, :, :, 0].copy()  # (L, H, t − b0, t·f): max over each block's queries
+    for j in range(1, factor):
+        np.maximum(by_row, blocks[:, :, :, j], out=by_row)
+    result = by_row[..., 0::factor].copy()  # then over each block's keys
+    for j in range(1, factor):
+        np.maximum(result, by_row[..., j::factor], out=result)
+    out[:, :, b0:] = result
+    return out
+
+
+def tile(pooled_patterns: np.ndarray, gap: int = GAP) -> np.ndarray:
+    """(L, H, t, t) → one (L·(t+gap) − gap, H·(t+gap) − gap) image, NaN in the gaps."""
+    L, H, T, _ = pooled_patterns.shape
     step = T + gap
     image = np.full((L * step - gap, H * step - gap), np.nan, dtype=np.float32)
     for layer in range(L):
         for head in range(H):
-            image[layer * step : layer * step + T, head * step : head * step + T] = patterns[layer, head]
+            image[layer * step : layer * step + T, head * step : head * step + T] = pooled_patterns[layer, head]
     return image
+
+
+def mosaic(patterns: np.ndarray, gap: int = GAP, factor: int = 1) -> np.ndarray:
+    """(L, H, T, T) → one (L·(t+gap) − gap, H·(t+gap) − gap) image, NaN in the gaps, with
+    t = T (``factor`` 1) or ⌈T / factor⌉ (blocks of ``factor`` tokens pooled, :func:`pooled`)."""
+    return tile(pooled(patterns, factor), gap)
 
 
 def cell_at(x: float, y: float, n_layers: int, n_heads: int, n_tokens: int, gap: int = GAP):
@@ -79,6 +123,7 @@ class HeadsGridPanel(Panel):
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._drawn_trace: object = None  # the trace the mosaic shows: a selection change alone keeps it
         self._drawn_shape: tuple[int, ...] = ()
+        self._pooled: tuple[int, np.ndarray, np.ndarray] | None = None  # factor, image, token ids
 
     # ------------------------------------------------------------------ drawing
     def on_theme(self, theme) -> None:
@@ -93,10 +138,12 @@ class HeadsGridPanel(Panel):
             return
         if trace is not self._drawn_trace:
             self._drawn_trace = trace
-            L, H, T, _ = trace.pattern.shape
-            self.image.setImage(mosaic(trace.pattern), levels=(0.0, 1.0), autoLevels=False)
-            if trace.pattern.shape != self._drawn_shape:
-                self._drawn_shape = trace.pattern.shape
+            L, H, _, _ = trace.pattern.shape
+            factor = block_factor(trace.n_tokens)
+            T = self._tile()
+            self.image.setImage(tile(self._pool(trace, factor)), levels=(0.0, 1.0), autoLevels=False)
+            if (L, H, T) != self._drawn_shape:
+                self._drawn_shape = (L, H, T)
                 step = T + GAP
                 self.plot.getAxis("top").setTicks([[(h * step + T / 2, f"H{h}") for h in range(H)]])
                 self.plot.getAxis("left").setTicks([[(layer * step + T / 2, f"L{layer}") for layer in range(L)]])
@@ -104,13 +151,33 @@ class HeadsGridPanel(Panel):
         self._draw_outline()
         settle(self.view)
 
+    def _pool(self, trace, factor: int) -> np.ndarray:
+        """The pooled patterns, reusing the rows of the last ones that cannot have changed
+        (a causal trace that shares its first tokens with the one drawn before)."""
+        last = self._pooled
+        reuse, first_row = None, 0
+        if (last is not None and trace.causal and last[0] == factor and last[1].shape[:2] == trace.pattern.shape[:2]):
+            ids = trace.token_ids
+            n = min(len(ids), len(last[2]))
+            differ = np.flatnonzero(ids[:n] != last[2][:n])
+            same = int(differ[0]) if len(differ) else n
+            reuse, first_row = last[1], same // factor
+        image = pooled(trace.pattern, factor, reuse, first_row)
+        self._pooled = (factor, image, trace.token_ids)
+        return image
+
+    def _tile(self) -> int:
+        """Pixels per head side for the trace shown."""
+        T = self.trace.n_tokens
+        return -(-T // block_factor(T))
+
     def _fit_to_top(self, *_args) -> None:
         """Show the whole mosaic at the largest square-cell scale, anchored top-left, so a
         wide grid in a tall pane leaves its spare room below rather than above and below."""
         if self.trace is None:
             return
-        L, H, T, _ = self.trace.pattern.shape
-        step = T + GAP
+        L, H, _, _ = self.trace.pattern.shape
+        step = self._tile() + GAP
         width, height = H * step - GAP, L * step - GAP
         pad = 0.02 * max(width, height)
         box = self.plot.vb.boundingRect()
@@ -124,7 +191,7 @@ class HeadsGridPanel(Panel):
     def _draw_outline(self) -> None:
         if self.trace is None:
             return
-        T = self.trace.n_tokens
+        T = self._tile()
         layer, head = self.selection.layer, self.selection.head
         step = T + GAP
         self.outline.setRect(QRectF(head * step - 0.5, layer * step - 0.5, T + 1, T + 1))
@@ -149,7 +216,13 @@ class HeadsGridPanel(Panel):
         if self.trace is None:
             return None
         p = self.plot.vb.mapSceneToView(scene_pos)
-        return cell_at(p.x(), p.y(), self.trace.n_layers, self.trace.n_heads, self.trace.n_tokens)
+        cell = cell_at(p.x(), p.y(), self.trace.n_layers, self.trace.n_heads, self._tile())
+        if cell is None:
+            return None
+        factor = block_factor(self.trace.n_tokens)  # a pooled pixel: its block's first token
+        layer, head, q, k = cell
+        q, k = q * factor, k * factor
+        return None if max(q, k) >= self.trace.n_tokens else (layer, head, q, k)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         cell = self._cell_under(scene_pos)
