@@ -94,6 +94,7 @@ class TracingModel:
             positional=cfg.positional,
             weights_note=self.weights_note,
             n_params=self.module.num_parameters(),
+            token_bytes=self.tokenizer.token_bytes(cfg.vocab_size),
         )
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,34 @@ def append_token(text: str, token: str, kind: str) -> str:
     if text[-1] == "'" and token.isalpha() and len(token) <= 2 and len(text) > 1 and text[-2].isalnum():
         return text + token  # contractions and possessives: man ' s → man's, don ' t → don't
     return text + " " + token
+
+
+def append_bytes(text: str, tail: bytes, data: bytes) -> tuple[str, bytes]:
+    """Append a byte-level token's bytes to ``text``: (the text with every character now
+    complete, the bytes of a character still incomplete). GPT-2 splits an accented letter,
+    an emoji or a Chinese character across tokens of one to three bytes each; appending
+    each token's own decoding would write U+FFFD for every part."""
+    pending = tail + data
+    for cut in range(len(pending), max(len(pending) - 4, -1), -1):
+        try:
+            decoded = pending[:cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        rest = pending[cut:]
+        if len(rest) < 4 and _could_continue(rest):
+            return text + decoded, rest
+    return text + pending.decode("utf-8", errors="replace"), b""  # not UTF-8 at all
+
+
+def _could_continue(rest: bytes) -> bool:
+    """True when ``rest`` is empty or the start of a UTF-8 character still missing bytes."""
+    if not rest:
+        return True
+    try:
+        rest.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.reason == "unexpected end of data"
+    return False
 
 
 class TextTokenizer:
@@ -152,13 +181,39 @@ class TextTokenizer:
         return strings
 
     def display(self, piece: str) -> str:
-        """A vocabulary piece as a person reads it: byte-level 'Ġcat' → ' cat'."""
+        """A vocabulary piece as a person reads it: byte-level 'Ġcat' → ' cat'. A piece that is
+        part of a character (GPT-2 cuts é, emoji and Chinese into 1-3 byte tokens) reads as
+        its bytes, '<E4 B8>', so no two tokens read the same (not all as U+FFFD)."""
         if not self._byte_level:
             return piece
         token_id = self._tok.token_to_id(piece)
         if token_id is None or token_id in self._special_ids:
             return piece
-        return self._tok.decode([token_id], skip_special_tokens=False)
+        text = self._tok.decode([token_id], skip_special_tokens=False)
+        if "\ufffd" in text:
+            data = self.piece_bytes(piece)
+            if data is not None and b"\xef\xbf\xbd" not in data:
+                return "<" + " ".join(f"{b:02X}" for b in data) + ">"
+        return text
+
+    def piece_bytes(self, piece: str) -> bytes | None:
+        """The bytes a byte-level vocabulary piece stands for ('Ġ' is the space byte)."""
+        decoder = _byte_decoder()
+        try:
+            return bytes(decoder[c] for c in piece)
+        except KeyError:
+            return None
+
+    def token_bytes(self, size: int | None = None) -> tuple[bytes, ...] | None:
+        """Each id's bytes, ``size`` long (b"" for ids without text), for byte-level
+        tokenizers; None for others."""
+        if not self._byte_level:
+            return None
+        table = [b""] * (size if size is not None else self.vocab_size)
+        for piece, token_id in self._tok.get_vocab(with_added_tokens=True).items():
+            if token_id < len(table) and token_id not in self._special_ids:
+                table[token_id] = self.piece_bytes(piece) or b""
+        return tuple(table)
 
     def encode(self, text: str) -> Encoding:
         text = clean_text(text)
@@ -175,3 +230,16 @@ class TextTokenizer:
 
     def decode(self, ids: list[int] | tuple[int, ...]) -> str:
         return self._tok.decode([int(i) for i in ids], skip_special_tokens=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's printable stand-in for each byte, reversed (its ``bytes_to_unicode``)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars, n = list(keep), 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(keep, chars, strict=True)}
