@@ -30,7 +30,11 @@ def assert_same_trace(a, b) -> None:
         if isinstance(y, np.ndarray):
             assert isinstance(x, np.ndarray) and x.shape == y.shape, f.name
             if y.dtype.kind == "f":
-                np.testing.assert_allclose(x, y, err_msg=f.name, **TOL)
+                # 1e-5 of the field's scale: float32 sums in a different order (a suffix-sized
+                # matmul) differ by ~1e-5 absolute on logits of magnitude ~10 (seen: 1.04e-5)
+                finite = np.abs(y[np.isfinite(y)])
+                scale = max(1.0, float(finite.max())) if finite.size else 1.0
+                np.testing.assert_allclose(x, y, err_msg=f.name, rtol=TOL["rtol"], atol=TOL["atol"] * scale)
             else:
                 np.testing.assert_array_equal(x, y, err_msg=f.name)
         else:
