@@ -111,6 +111,16 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def load_tracing_model(source: str) -> TracingModel:
+    """:func:`model.loading.load_tracing_model`, imported on first use on the model thread:
+    it imports torch (1.3 s), which must not delay the window."""
+    from explorer.runtime import configure_torch
+    from model.loading import load_tracing_model as load
+
+    configure_torch()
+    return load(source)
+
+
 class Engine:
     """The only object that touches the model. Runs requests from a :class:`Mailbox` and
     reports through callbacks (``on_trace(trace)``, ``on_batch(id, texts, traces)``,
@@ -152,10 +162,6 @@ class Engine:
     def _load(self, request: LoadRequest) -> None:
         self._on_busy(True)
         try:
-            from explorer.runtime import configure_torch
-            from model.loading import load_tracing_model  # imports torch: here, off the GUI thread
-
-            configure_torch()
             model = load_tracing_model(request.source)
             info = model.info(source=request.source)
         except Exception as exc:  # the previous model stays in place
