@@ -8,7 +8,7 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
-from model.loading import BUNDLED
+from model.paths import BUNDLED
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

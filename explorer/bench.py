@@ -1,5 +1,12 @@
 """Typing benchmark on the real window: ``python -m explorer.bench [--model PATH]``.
 
+``--model gpt2-small-random`` builds a GPT-2-small-shaped folder first (transformers'
+``GPT2Config()`` defaults: 12 layers × 12 heads, d 768; random weights; a byte-level
+tokenizer without merges, so one character is one token) with ``transformers``, a test
+extra (``pip install -e '.[test]'``), and types up to 256 tokens. The benchmark also
+starts the app three times in fresh processes (``python -m explorer.startup``) and
+reports the window and first-trace times from process start, and the memory of a trace.
+
 Drives the main window offscreen with simulated keystrokes and prints medians and p95 of
 keystroke-to-repaint latency, forward time and paint time, and the longest stall of the
 GUI thread (a 5 ms heartbeat timer: any gap beyond its period is time the GUI thread
@@ -11,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -48,8 +58,64 @@ def pct(values, q) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
-def run(window, app, n_keys: int, interval_ms: int) -> dict:
-    """Type SENTENCE (restarting when it ends) for ``n_keys`` keystrokes, ``interval_ms`` apart."""
+GPT2_SMALL_RANDOM = "gpt2-small-random"
+
+
+def build_gpt2_small_random(folder: Path) -> Path:
+    """A GPT-2-small-shaped folder with random weights (needs transformers, a test extra)."""
+    if (folder / "model.safetensors").is_file():
+        return folder
+    import transformers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    config = transformers.GPT2Config()  # 12 × 12 heads, d 768, 1024 positions, 50257 tokens
+    torch.manual_seed(0)
+    transformers.GPT2LMHeadModel(config).eval().save_pretrained(folder)
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())  # 256 byte symbols, no merges
+    vocab = {symbol: i for i, symbol in enumerate(alphabet)} | {"<|endoftext|>": config.vocab_size - 1}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(["<|endoftext|>"])
+    tok.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+def resolve_model(name: str) -> str:
+    if name != GPT2_SMALL_RANDOM:
+        return name
+    folder = Path(tempfile.gettempdir()) / "attention-explorer-bench" / GPT2_SMALL_RANDOM
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(build_gpt2_small_random(folder))
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def trace_mb(trace) -> tuple[float, float]:
+    """(MB the trace's arrays span, MB of the buffer sets behind them) of one trace."""
+    arrays = [v for v in vars(trace).values() if isinstance(v, np.ndarray)]
+    return sum(a.nbytes for a in arrays) / 2**20, float("nan")
+
+
+def startup(runs: int = 3) -> dict:
+    """Window on screen and first trace painted, seconds from process start (fresh processes)."""
+    results = []
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-m", "explorer.startup"], capture_output=True, text=True, env=env,
+                             timeout=120)
+        lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+        if lines:
+            results.append(json.loads(lines[-1]))
+    return {key: [r[key] for r in results] for key in ("window_s", "first_trace_s", "torch_before_window")}
+
+
+def run(window, app, n_keys: int, interval_ms: int, text: str = SENTENCE, edit_at_end: bool = False) -> dict:
+    """Type ``text`` (restarting when it ends) for ``n_keys`` keystrokes, ``interval_ms`` apart.
+    ``edit_at_end``: type and delete the last character in turn, from the text in the box."""
     keys: list[tuple[int, float]] = []  # (request id, time)
     latencies, forwards, updates, repaints, tokens = [], [], [], [], []
     view_paints: dict[str, list[float]] = {"heads grid": [], "head view": []}
@@ -106,8 +172,11 @@ def run(window, app, n_keys: int, interval_ms: int) -> dict:
             keyer.stop()
             QTimer.singleShot(500, loop.quit)
             return
-        state["pos"] = state["pos"] + 1 if state["pos"] < len(SENTENCE) else 1
-        window.text_box.setText(SENTENCE[: state["pos"]])
+        if edit_at_end:
+            state["pos"] = len(text) - (state["typed"] % 2)
+        else:
+            state["pos"] = state["pos"] + 1 if state["pos"] < len(text) else 1
+        window.text_box.setText(text[: state["pos"]])
         keys.append((window.worker.latest_trace_id, time.perf_counter()))
         state["typed"] += 1
 
@@ -163,7 +232,13 @@ def report(name: str, r: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=BUNDLED)
+    parser.add_argument("--model", default=BUNDLED,
+                        help=f"a model as for the app, or {GPT2_SMALL_RANDOM!r} (built with transformers)")
+    parser.add_argument("--tokens", type=int, default=None,
+                        help="characters of text to type up to (default: the sentence; 256 for gpt2-small-random)")
+    parser.add_argument("--soak-keys", type=int, default=0,
+                        help="then this many keys of type/delete at the end of the text, reporting RSS growth")
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
     parser.add_argument("--keys", type=int, default=240)
     parser.add_argument("--interval", type=int, default=80, help="ms between keystrokes (typing speed)")
     parser.add_argument("--burst-interval", type=int, default=10, help="ms between keystrokes in the burst run")
@@ -179,12 +254,16 @@ def main(argv: list[str] | None = None) -> int:
     configure_process()  # what the app does at start-up
 
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.IniFormat)
-    window = MainWindow(source=args.model, settings=settings, initial_text="warm up")
+    source = resolve_model(args.model)
+    length = args.tokens or (255 if args.model == GPT2_SMALL_RANDOM else len(SENTENCE))
+    text = (SENTENCE + " ") * (length // len(SENTENCE) + 1)
+    text = text[:length]
+    window = MainWindow(source=source, settings=settings, initial_text="warm up")
     window.resize(1600, 1000)
     window.show()
     timer = QElapsedTimer()
     timer.start()
-    while window.trace is None and timer.elapsed() < 60000:
+    while window.trace is None and timer.elapsed() < 300000:
         app.processEvents()
         time.sleep(0.005)
     if window.trace is None:
@@ -195,9 +274,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"         PySide6 {PySide6.__version__}, pyqtgraph {pg.__version__}, "
           f"{window.width()} × {window.height()} window")
     print(f"model: {window.model_info.name} ({window.model_info.n_layers} layers × {window.model_info.n_heads} heads)")
-    report("typing", run(window, app, args.keys, args.interval))
-    report("burst", run(window, app, args.keys, args.burst_interval))
+    report("typing", run(window, app, args.keys, args.interval, text))
+    report("burst", run(window, app, args.keys, args.burst_interval, text))
+    window.text_box.setText(text)
+    window.worker.wait_until_idle(60)
+    app.processEvents()
+    model = window.worker.model
+    spans, _ = trace_mb(window.trace)
+    tracer = getattr(model, "_tracer", None)
+    pool = tracer.pool_bytes / 2**20 if tracer is not None else 0.0
+    print(f"\nmemory: a trace of {window.trace.n_tokens} tokens spans {spans:.0f} MB of arrays; "
+          f"the reused row buffers hold {pool:.0f} MB ({len(tracer.pool) if tracer else 0} sets of "
+          f"{model.max_tokens} rows); RSS {rss_mb():.0f} MB")
+    if args.soak_keys:
+        before = rss_mb()
+        soak = run(window, app, args.soak_keys, args.interval // 2, text, edit_at_end=True)
+        window.worker.wait_until_idle(60)
+        gc.collect()
+        after = rss_mb()
+        report(f"type/delete at {soak['tokens']} tokens", soak)
+        print(f"  RSS {before:.0f} MB → {after:.0f} MB over {args.soak_keys} keystrokes: {after - before:+.0f} MB")
     window.close()
+    if not args.no_startup:
+        s = startup()
+        print(f"\nstart-up (bundled model, {len(s['window_s'])} fresh processes, from process start):")
+        print(f"  window on screen     {', '.join(f'{v:.2f}' for v in s['window_s'])} s "
+              f"(median {np.median(s['window_s']):.2f} s; torch imported before it: {any(s['torch_before_window'])})")
+        print(f"  first trace painted  {', '.join(f'{v:.2f}' for v in s['first_trace_s'])} s "
+              f"(median {np.median(s['first_trace_s']):.2f} s)")
     return 0
 
 

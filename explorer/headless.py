@@ -374,6 +374,7 @@ def run(args: argparse.Namespace) -> Path:
     from model.loading import load_tracing_model
 
     runtime.configure_process(freeze_after_load=False)
+    runtime.configure_torch()  # the export loads and runs the model on this thread
     panel_class = spec.panel()  # before the load: a view this build lacks fails fast
     try:
         model = load_tracing_model(args.model)

@@ -26,6 +26,8 @@ THREADS_ENV = "ATTENTION_EXPLORER_TORCH_THREADS"
 @dataclass
 class _Policy:
     freeze_after_load: bool = False
+    configured: bool = False
+    torch_configured: bool = False
 
 
 _policy = _Policy()
@@ -47,13 +49,21 @@ def model_thread_count() -> int:
 
 
 def configure_process(freeze_after_load: bool = True) -> None:
-    """Apply the process-wide settings above. Imports torch (slow): call it off the path to
-    the first painted window where possible."""
-    import torch
-
+    """Apply the process-wide settings above. Does not import torch (1.3 s of a cold start):
+    the model thread calls :func:`configure_torch` before it loads a model."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    torch.set_num_threads(model_thread_count())
     _policy.freeze_after_load = freeze_after_load
+    _policy.configured = True
+
+
+def configure_torch() -> None:
+    """Torch's thread count, once :func:`configure_process` has run (an embedder that never
+    calls it keeps torch's defaults). Imports torch: the model thread calls this."""
+    if _policy.configured and not _policy.torch_configured:
+        import torch
+
+        torch.set_num_threads(model_thread_count())
+        _policy.torch_configured = True
 
 
 def before_model_load() -> None:

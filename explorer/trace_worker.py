@@ -29,16 +29,18 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 from superqt.utils import qthrottled
 
 from model.errors import EmptyInputError, ModelFileError
 from model.info import ModelInfo
-from model.loading import load_tracing_model
 from model.memory import HeapTrimmer
-from model.runner import TracingModel
 from model.trace import Trace
+
+if TYPE_CHECKING:  # the model code (and torch, 1.3 s) is imported on the model thread
+    from model.runner import TracingModel
 
 #: A superseded trace is shown when the screen is at least this old (ms).
 STALE_SCREEN_MS = 100
@@ -124,6 +126,16 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, MemoryError):
         return QCoreApplication.translate("ModelWorker", "Not enough memory for this model or text.")
     return f"{type(exc).__name__}: {exc}"
+
+
+def load_tracing_model(source: str) -> TracingModel:
+    """:func:`model.loading.load_tracing_model`, imported on first use on the model thread:
+    it imports torch (1.3 s), which must not delay the window."""
+    from explorer.runtime import configure_torch
+    from model.loading import load_tracing_model as load
+
+    configure_torch()
+    return load(source)
 
 
 class Engine:
@@ -217,7 +229,8 @@ class Engine:
             self._on_error("batch", request.request_id, QCoreApplication.translate("ModelWorker", "No model is loaded."))
             return
         try:
-            traces = tuple(self.model.trace(t, request.request_id, [-1]) for t in request.texts)
+            with self.model.separate_memory():  # other texts: keep the typed one's rows
+                traces = tuple(self.model.trace(t, request.request_id, [-1]) for t in request.texts)
         except Exception as exc:
             self._on_error("batch", request.request_id, describe_error(exc))
         else:

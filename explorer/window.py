@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, Slot
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -32,8 +33,11 @@ from explorer.views.heads_grid import HeadsGridPanel
 from explorer.views.registry import tab_panel_classes
 from explorer.views.token_strip import TokenStrip, unknown_characters
 from model.info import ModelInfo
-from model.loading import BUNDLED, ModelChoice, available_models
+from model.paths import BUNDLED
 from model.trace import Trace
+
+if TYPE_CHECKING:
+    from model.loading import ModelChoice
 
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
 
@@ -176,6 +180,16 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         text = initial_text if initial_text is not None else self.settings.value("text", SEED_SENTENCE)
         self.text_box.setText(str(text))
+        self.status_model.setText(f"loading {source}…")
+        QTimer.singleShot(0, lambda: self._load_first_model(source))
+
+    def _load_first_model(self, source: str) -> None:
+        """The first load, once the event loop runs: the window paints its "loading" state
+        first, because the model thread's ``import torch`` holds the GIL for long stretches."""
+        if self._requested_source is not None:
+            return  # someone asked for a model already
+        if self.isVisible():
+            self.repaint()
         self.load_model(source)
 
     def _place_on_screen(self, geometry) -> None:
@@ -253,6 +267,8 @@ class MainWindow(QMainWindow):
     def model_choices(self) -> list[ModelChoice]:
         """What the Model menu offers: the bundled model, MiniLM when installed, GPT-2
         checkpoints in the Hugging Face cache and in folders opened before."""
+        from model.loading import available_models  # not at start-up: it imports torch
+
         folders = tuple(str(f) for f in self._recent_model_folders())
         try:
             return available_models(extra_folders=folders)
@@ -326,6 +342,7 @@ class MainWindow(QMainWindow):
         self._show_banner("")
         self.request_trace()
         self.worker.request_work("badges", "")  # scored in the background; a new load cancels it
+        self._populate_model_menu()
         runtime.after_model_load()
         if self._pending_scene is not None:
             state, self._pending_scene = self._pending_scene, None
@@ -445,7 +462,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, self.tr("Quit"), QKeySequence.Quit, self.close)
         self.model_menu = self.menuBar().addMenu(self.tr("&Model"))
         self.model_menu.aboutToShow.connect(self._populate_model_menu)
-        self._populate_model_menu()
+        # Filled when the first model has loaded: listing the models imports the loaders,
+        # and with them torch (1.3 s), which must not delay the window (issue #19).
         view = self.menuBar().addMenu(self.tr("&View"))
         self._action(view, self.tr("Larger text"), "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
         self._action(view, self.tr("Smaller text"), "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))
@@ -579,7 +597,9 @@ class MainWindow(QMainWindow):
             action.setProperty("lesson_entry", True)
             action.triggered.connect(lambda _c=False, p=path: self.start_lesson(p))
             self.lessons_menu.insertAction(first, action)
-        for choice in getattr(self, "_lesson_models", None) or [c for c in self.model_choices() if c.kind == "lesson"]:
+        # The worked-example models are known once the model menu has been filled (after the
+        # first load): listing them earlier would import torch before the window shows.
+        for choice in getattr(self, "_lesson_models", None) or []:
             action = QAction(self.tr("Worked example: {name}").format(name=choice.name.removeprefix("Lesson: ")),
                              self.lessons_menu)
             action.setProperty("lesson_entry", True)

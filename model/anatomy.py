@@ -5,10 +5,12 @@ position vectors (document 001's sinusoids, or a learned table)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.transformer import Transformer
+if TYPE_CHECKING:
+    from model.transformer import Transformer
 
 #: The kinds, in the order a forward pass meets them.
 KINDS = ("embedding", "positions", "W_Q", "W_K", "W_V", "W_O", "MLP", "LayerNorm", "unembedding", "other")

@@ -102,6 +102,7 @@ class ModelInfo:
     positional: str = "learned"
     weights_note: str = ""
     n_params: int = 0
+    token_bytes: tuple[bytes, ...] | None = None  # byte-level tokenizers: each id's bytes
 
     def __post_init__(self) -> None:
         if self.embedding_table.ndim != 2 or self.embedding_table.shape[0] != len(self.vocabulary):

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.transformer import sinusoidal_positions  # noqa: F401  (re-exported for lessons)
-
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     shifted = x - np.max(x, axis=axis, keepdims=True)
@@ -119,3 +117,13 @@ class Gpt3Counts:
     def attention_pattern_cells(self) -> int:
         """The pattern is context² in size: 2048² cells per head."""
         return self.n_ctx * self.n_ctx
+
+
+def __getattr__(name: str):
+    """``sinusoidal_positions`` is re-exported for lessons, imported on first use: the window
+    imports this module before torch is loaded (start-up time)."""
+    if name == "sinusoidal_positions":
+        from model.transformer import sinusoidal_positions
+
+        return sinusoidal_positions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -48,7 +48,7 @@ from model.formats.ollama import find_ollama_blob, find_ollama_models
 from model.formats.smollm2 import DISPLAY_NAME as SMOLLM2_NAME
 from model.formats.smollm2 import find_smollm2_file, require_smollm2_file
 from model.lesson_models import LESSON_PREFIX, LESSONS
-from model.paths import BUNDLED_MODEL_DIR, LESSONS_DIR
+from model.paths import BUNDLED, BUNDLED_MODEL_DIR, LESSONS_DIR
 from model.runner import TracingModel
 from model.tokenizer import TextTokenizer
 from model.validation import (
@@ -61,7 +61,6 @@ from model.validation import (
 )
 from model.weights import TOKENIZER_FILE, load_model
 
-BUNDLED = "bundled"
 MINILM = "minilm"
 SMOLLM2 = "smollm2"
 DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
@@ -71,6 +70,12 @@ DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
 # linearly (the patterns, L·H·T², quadratically), while the bundled model's whole context
 # is 128. See ``python -m model.formats.bench_hf`` for the measured cost.
 PRETRAINED_MAX_TOKENS = 128
+
+# GPT-2-family models keep twice that: they are causal, so typing reruns only the changed
+# tokens (model/incremental.py), and a 256-token GPT-2-small trace is 270 MB of views into
+# buffers that are reused from keystroke to keystroke (``python -m explorer.bench`` prints
+# the figure). Encoders recompute every row on every key and keep 128.
+GPT2_MAX_TOKENS = 256
 
 # For Llama-layout models the cap follows the model's size: a trace's head outputs, L·H·T·d
 # float32, stay within 64 MiB, and the forward pass within GPT-2 small's at 128 tokens
@@ -195,8 +200,8 @@ def load_tracing_model(
 
     ``device``: where the forward pass runs (default: :func:`choose_device`). ``max_tokens``
     caps the tokens per trace (default: the context window, or as many tokens as a trace
-    has memory for if that is fewer; :data:`PRETRAINED_MAX_TOKENS` for Hugging Face
-    checkpoints).
+    has memory for if that is fewer; :data:`GPT2_MAX_TOKENS` for GPT-2 checkpoints,
+    :data:`PRETRAINED_MAX_TOKENS` for BERT ones).
     """
     folder = resolve_source(source)
     if path_kind(folder) == "missing":
@@ -242,7 +247,8 @@ def load_tracing_model(
     else:
         name = "all-MiniLM-L6-v2 (encoder)" if str(source) == MINILM else f"{folder_name(folder)} (BERT encoder)"
         module, tokenizer = load_bert(folder, name=name)
-    return TracingModel(module, tokenizer, name, device=target, max_tokens=max_tokens or PRETRAINED_MAX_TOKENS)
+    limit = max_tokens or (GPT2_MAX_TOKENS if kind == "gpt2" else PRETRAINED_MAX_TOKENS)
+    return TracingModel(module, tokenizer, name, device=target, max_tokens=limit)
 
 
 def _gguf_name(source: str | Path, path: Path) -> str:

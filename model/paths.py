@@ -7,3 +7,6 @@ from pathlib import Path
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 BUNDLED_MODEL_DIR = ASSETS_DIR / "teaching-model"
 LESSONS_DIR = ASSETS_DIR / "lessons"
+
+#: The name of the teaching model that ships in ASSETS_DIR (``--model bundled``).
+BUNDLED = "bundled"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,6 +94,7 @@ class TracingModel:
             positional=cfg.positional,
             weights_note=self.weights_note,
             n_params=self.module.num_parameters(),
+            token_bytes=self.tokenizer.token_bytes(cfg.vocab_size),
         )
 
     @property
@@ -135,6 +137,8 @@ class TracingModel:
             positions = _resolve_positions(logit_positions, T)
         else:
             positions = np.zeros(0, dtype=np.int64)
+        if self._traces_incrementally():  # reuse the last trace's rows: model/incremental.py
+            return self._incremental_tracer().trace(self, request_id, text, encoding, n_input, positions)
         idx = torch.tensor([encoding.ids], dtype=torch.long, device=self.device)
         cfg = self.cfg
         # Every head's output, (L, 1, H, T, d), is written in place by the attention
@@ -197,6 +201,47 @@ class TracingModel:
             q_unrotated=stack("attn.q_unrotated") if rotary else None,
             k_unrotated=stack("attn.k_unrotated") if rotary else None,
         )
+
+    # ------------------------------------------------------------------ incremental tracing
+    # (model/incremental.py has the details; kept apart from the methods above)
+    incremental = True  # False: every trace is a full forward pass
+
+    def _traces_incrementally(self) -> bool:
+        """Causal models reuse the last trace's rows; encoders recompute everything (one
+        changed token changes every row there). While hooks change what a layer computes
+        (a head knock-out, model/ablation.py), the rows remembered from an unhooked trace do
+        not hold: such a trace is a full pass, and it leaves the remembered rows alone."""
+        return self.incremental and self.cfg.causal and not self._hooked()
+
+    def _hooked(self) -> bool:
+        return any(
+            module._forward_hooks or module._forward_pre_hooks
+            for block in self.module.blocks for module in (block, block.attn, block.attn.out, block.mlp)
+            if module is not None
+        )
+
+    def _incremental_tracer(self):
+        from model.incremental import IncrementalTracer
+
+        tracer = getattr(self, "_tracer", None)
+        if tracer is None or tracer.capacity != self.max_tokens or tracer.module is not self.module:
+            tracer = self._tracer = IncrementalTracer(self.module, self.max_tokens)
+        return tracer
+
+    def forget_last_trace(self) -> None:
+        """Drop what incremental tracing remembers (call after changing weights in place)."""
+        self._tracer = None
+
+    @contextlib.contextmanager
+    def separate_memory(self):
+        """Traces inside this block neither use nor replace the remembered last trace: a
+        batch of other texts must not evict the text being typed."""
+        saved = getattr(self, "_tracer", None)
+        self._tracer = None
+        try:
+            yield self
+        finally:
+            self._tracer = saved
 
 
 def _resolve_positions(spec: LogitPositions, n_tokens: int) -> np.ndarray:

@@ -12,14 +12,17 @@ per load (they travel to the GUI inside :class:`~model.info.ModelInfo`);
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
 from model.info import HeadWeights
 from model.trace import Trace
-from model.transformer import Transformer
+
+if TYPE_CHECKING:  # torch is imported where it is used: the window imports this module before torch
+    import torch
+
+    from model.transformer import Transformer
 
 #: How many tokens :func:`head_steps` lists as "ΔE raises these most".
 TOP_TOKENS = 8
@@ -27,6 +30,8 @@ TOP_TOKENS = 8
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
     """A float32 CPU view of a parameter (a copy only when it lives elsewhere or in another dtype)."""
+    import torch
+
     return t.detach().to("cpu", torch.float32).numpy()
 
 
@@ -79,6 +84,8 @@ def _unembedding(module: Transformer, table: np.ndarray | None):
     head = module.unembed
     if head is None:
         return None, None, "this model has no language-model head"
+    from torch import nn
+
     if isinstance(head, nn.AdaptiveLogSoftmaxWithLoss):
         n = head.shortlist_size
         rows, note = _numpy(head.head.weight)[:n], f"among the {n} most frequent output tokens"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,34 @@ def append_token(text: str, token: str, kind: str) -> str:
     if text[-1] == "'" and token.isalpha() and len(token) <= 2 and len(text) > 1 and text[-2].isalnum():
         return text + token  # contractions and possessives: man ' s → man's, don ' t → don't
     return text + " " + token
+
+
+def append_bytes(text: str, tail: bytes, data: bytes) -> tuple[str, bytes]:
+    """Append a byte-level token's bytes to ``text``: (the text with every character now
+    complete, the bytes of a character still incomplete). GPT-2 splits an accented letter,
+    an emoji or a Chinese character across tokens of one to three bytes each; appending
+    each token's own decoding would write U+FFFD for every part."""
+    pending = tail + data
+    for cut in range(len(pending), max(len(pending) - 4, -1), -1):
+        try:
+            decoded = pending[:cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        rest = pending[cut:]
+        if len(rest) < 4 and _could_continue(rest):
+            return text + decoded, rest
+    return text + pending.decode("utf-8", errors="replace"), b""  # not UTF-8 at all
+
+
+def _could_continue(rest: bytes) -> bool:
+    """True when ``rest`` is empty or the start of a UTF-8 character still missing bytes."""
+    if not rest:
+        return True
+    try:
+        rest.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.reason == "unexpected end of data"
+    return False
 
 
 class TextTokenizer:
@@ -160,8 +189,11 @@ class TextTokenizer:
         return strings
 
     def display(self, piece: str) -> str:
-        """A vocabulary piece as a person reads it: byte-level 'Ġcat' → ' cat',
-        SentencePiece '▁cat' → ' cat'."""
+        """A vocabulary piece as a person reads it: byte-level 'Ġcat' → ' cat', SentencePiece
+        '▁cat' → ' cat'. A byte-level piece that is part of a character (GPT-2 cuts é, emoji and
+        Chinese into 1-3 byte tokens) reads as its bytes, '<E4 B8>', so no two tokens read the
+        same (not all as U+FFFD); in a trace, :func:`join_byte_pieces` names them by the
+        character they belong to."""
         if self._metaspace and piece not in self._special_pieces:
             return piece.replace("\u2581", " ")
         if not self._byte_level:
@@ -169,7 +201,31 @@ class TextTokenizer:
         token_id = self._tok.token_to_id(piece)
         if token_id is None or token_id in self._special_ids:
             return piece
-        return self._tok.decode([token_id], skip_special_tokens=False)
+        text = self._tok.decode([token_id], skip_special_tokens=False)
+        if "\ufffd" in text:
+            data = self.piece_bytes(piece)
+            if data is not None and b"\xef\xbf\xbd" not in data:
+                return "<" + " ".join(f"{b:02X}" for b in data) + ">"
+        return text
+
+    def piece_bytes(self, piece: str) -> bytes | None:
+        """The bytes a byte-level vocabulary piece stands for ('Ġ' is the space byte)."""
+        decoder = _byte_decoder()
+        try:
+            return bytes(decoder[c] for c in piece)
+        except KeyError:
+            return None
+
+    def token_bytes(self, size: int | None = None) -> tuple[bytes, ...] | None:
+        """Each id's bytes, ``size`` long (b"" for ids without text), for byte-level
+        tokenizers; None for others."""
+        if not self._byte_level:
+            return None
+        table = [b""] * (size if size is not None else self.vocab_size)
+        for piece, token_id in self._tok.get_vocab(with_added_tokens=True).items():
+            if token_id < len(table) and token_id not in self._special_ids:
+                table[token_id] = self.piece_bytes(piece) or b""
+        return tuple(table)
 
     def encode(self, text: str) -> Encoding:
         text = clean_text(text)
@@ -192,17 +248,17 @@ def join_byte_pieces(text: str, strings: list[str], offsets: list[tuple[int, int
     """Name byte-level tokens that hold only part of a character by that character.
 
     A byte-level BPE model sees "注" as three tokens of one UTF-8 byte each; each decodes to
-    U+FFFD on its own. Such a run of tokens covering the same characters is shown as
+    U+FFFD on its own (and reads as its bytes, '<E6>', in the vocabulary). Such a run of tokens covering the same characters is shown as
     "注 1/3", "注 2/3", "注 3/3": the model's real token count, readable.
     """
     out = list(strings)
     i = 0
     while i < len(out):
-        if "\ufffd" not in out[i] or offsets[i][1] <= offsets[i][0]:
+        if not _is_byte_piece(out[i]) or offsets[i][1] <= offsets[i][0]:
             i += 1
             continue
         j = i
-        while j + 1 < len(out) and offsets[j + 1] == offsets[i] and "\ufffd" in out[j + 1]:
+        while j + 1 < len(out) and offsets[j + 1] == offsets[i] and _is_byte_piece(out[j + 1]):
             j += 1
         start, end = offsets[i]
         piece = text[start:end].strip() or text[start:end]
@@ -211,3 +267,23 @@ def join_byte_pieces(text: str, strings: list[str], offsets: list[tuple[int, int
             out[k] = f"{piece} {k - i + 1}/{n}" if n > 1 else piece
         i = j + 1
     return out
+
+
+_BYTES = re.compile(r"<[0-9A-F]{2}( [0-9A-F]{2})*>")
+
+
+def _is_byte_piece(string: str) -> bool:
+    return "\ufffd" in string or _BYTES.fullmatch(string) is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's printable stand-in for each byte, reversed (its ``bytes_to_unicode``)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars, n = list(keep), 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(keep, chars, strict=True)}

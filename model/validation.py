@@ -33,11 +33,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from model.errors import ModelFileError
 
 if TYPE_CHECKING:
+    import torch
+
     from model.config import ModelConfig
     from model.tokenizer import TextTokenizer
     from model.transformer import Transformer
@@ -444,6 +444,8 @@ def check_tensor(
 ) -> torch.Tensor:
     """``tensor`` as float32 if it is floating point, has ``shape``, and every value is
     finite with ``|value| ≤`` :data:`MAX_ABS_WEIGHT`; else a message naming ``name``."""
+    import torch  # here, not at the top: the window's start-up path imports this module
+
     if not isinstance(tensor, torch.Tensor):
         raise ModelFileError(path, f"{name} is not a tensor ({type(tensor).__name__})", key=name)
     if shape is not None and tuple(tensor.shape) != tuple(shape):
@@ -481,13 +483,21 @@ def build_module(cfg: ModelConfig, path: Path) -> Transformer:
         raise ModelFileError(path, f"not enough memory to build this model ({exc})") from exc
 
 
-@torch.inference_mode()
 def probe_forward(module: torch.nn.Module, path: Path, n_tokens: int = 4) -> None:
     """Run a few tokens through ``module`` and require every captured internal to be finite.
 
     Catches weights that are each within bounds but together overflow (or a LayerNorm
     whose eps leaves a zero variance undivided); names the first internal that is not.
     """
+    import torch  # here, not at the top: the window's start-up path imports this module
+
+    with torch.inference_mode():
+        _probe(module, path, n_tokens)
+
+
+def _probe(module: torch.nn.Module, path: Path, n_tokens: int) -> None:
+    import torch
+
     from model.transformer import activation_names
 
     cfg = module.cfg

@@ -21,17 +21,58 @@ from explorer.views.grid_overlays import GridControls, GridMarks, sweep_image
 from model.rollout import CAVEAT, attention_rollout
 
 GAP = 1  # empty pixels between tiles
+MAX_TILE = 64  # the most pixels per head side; beyond it blocks of tokens share a pixel
 
 
-def mosaic(patterns: np.ndarray, gap: int = GAP) -> np.ndarray:
-    """(L, H, T, T) → one (L·(T+gap) − gap, H·(T+gap) − gap) image, NaN in the gaps."""
+def block_factor(n_tokens: int, max_tile: int = MAX_TILE) -> int:
+    """Tokens per pixel side so that a head's tile is at most ``max_tile`` pixels wide."""
+    return max(1, -(-n_tokens // max_tile))
+
+
+def pooled(patterns: np.ndarray, factor: int, reuse: np.ndarray | None = None, first_row: int = 0) -> np.ndarray:
+    """(L, H, T, T) → (L, H, t, t), t = ⌈T / factor⌉: the largest weight in each block, so a
+    sharp line (a previous-token head, a sink) stays visible.
+
+    ``reuse``, ``first_row``: the pooled image of an earlier causal trace whose first
+    ``first_row`` block rows hold the same queries: those rows are copied, not pooled again
+    (their weights on keys that are new are 0, so every block they add is 0).
+    """
+    if factor == 1:
+        return patterns
     L, H, T, _ = patterns.shape
+    t = -(-T // factor)
+    out = np.zeros((L, H, t, t), dtype=patterns.dtype)
+    b0 = 0 if reuse is None else min(first_row, t, reuse.shape[2])
+    if b0:
+        out[:, :, :b0, :b0] = reuse[:, :, :b0, :b0]
+    rows = np.zeros((L, H, (t - b0) * factor, t * factor), dtype=patterns.dtype)
+    rows[:, :, : T - b0 * factor, :T] = patterns[:, :, b0 * factor:]
+    blocks = rows.reshape(L, H, t - b0, factor, t * factor)
+    by_row = blocks[:, :, :, 0].copy()  # (L, H, t − b0, t·f): max over each block's queries
+    for j in range(1, factor):
+        np.maximum(by_row, blocks[:, :, :, j], out=by_row)
+    result = by_row[..., 0::factor].copy()  # then over each block's keys
+    for j in range(1, factor):
+        np.maximum(result, by_row[..., j::factor], out=result)
+    out[:, :, b0:] = result
+    return out
+
+
+def tile(pooled_patterns: np.ndarray, gap: int = GAP) -> np.ndarray:
+    """(L, H, t, t) → one (L·(t+gap) − gap, H·(t+gap) − gap) image, NaN in the gaps."""
+    L, H, T, _ = pooled_patterns.shape
     step = T + gap
     image = np.full((L * step - gap, H * step - gap), np.nan, dtype=np.float32)
     for layer in range(L):
         for head in range(H):
-            image[layer * step : layer * step + T, head * step : head * step + T] = patterns[layer, head]
+            image[layer * step : layer * step + T, head * step : head * step + T] = pooled_patterns[layer, head]
     return image
+
+
+def mosaic(patterns: np.ndarray, gap: int = GAP, factor: int = 1) -> np.ndarray:
+    """(L, H, T, T) → one (L·(t+gap) − gap, H·(t+gap) − gap) image, NaN in the gaps, with
+    t = T (``factor`` 1) or ⌈T / factor⌉ (blocks of ``factor`` tokens pooled, :func:`pooled`)."""
+    return tile(pooled(patterns, factor), gap)
 
 
 def cell_at(x: float, y: float, n_layers: int, n_heads: int, n_tokens: int, gap: int = GAP):
@@ -107,6 +148,7 @@ class HeadsGridPanel(Panel):
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._drawn_trace: object = None  # the trace the mosaic shows: a selection change alone keeps it
         self._drawn_shape: tuple[int, ...] = ()
+        self._pooled: tuple[int, np.ndarray, np.ndarray] | None = None  # factor, image, token ids
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -143,9 +185,12 @@ class HeadsGridPanel(Panel):
         key = (trace, self.showing_rollout)
         if key != self._drawn_trace:
             self._drawn_trace = key
-            tiles = self._tiles()
+            factor = block_factor(trace.n_tokens)
+            # Past MAX_TILE tokens a head is drawn as pooled blocks; a causal trace that shares
+            # its first tokens with the last one re-pools only the rows that changed.
+            tiles = pooled(self._tiles(), factor) if self.showing_rollout else self._pool(trace, factor)
             L, H, T, _ = tiles.shape
-            self.image.setImage(mosaic(tiles), levels=(0.0, 1.0), autoLevels=False)
+            self.image.setImage(tile(tiles), levels=(0.0, 1.0), autoLevels=False)
             if tiles.shape != self._drawn_shape:
                 self._drawn_shape = tiles.shape
                 self._fit_to_top()
@@ -166,7 +211,7 @@ class HeadsGridPanel(Panel):
         self.sweep_overlay.setVisible(show)
         if show:
             limit = float(np.abs(sweep.delta).max()) or 1.0
-            self.sweep_overlay.setImage(sweep_image(sweep.delta, t.n_tokens, GAP), levels=(-limit, limit),
+            self.sweep_overlay.setImage(sweep_image(sweep.delta, self._tile(), GAP), levels=(-limit, limit),
                                         autoLevels=False)
 
     def toggle_knockout(self, layer: int, head: int) -> None:
@@ -228,6 +273,26 @@ class HeadsGridPanel(Panel):
 
     def on_trace(self, trace) -> None:
         self.rollout = None
+
+    def _pool(self, trace, factor: int) -> np.ndarray:
+        """The pooled patterns, reusing the rows of the last ones that cannot have changed
+        (a causal trace that shares its first tokens with the one drawn before)."""
+        last = self._pooled
+        reuse, first_row = None, 0
+        if (last is not None and trace.causal and last[0] == factor and last[1].shape[:2] == trace.pattern.shape[:2]):
+            ids = trace.token_ids
+            n = min(len(ids), len(last[2]))
+            differ = np.flatnonzero(ids[:n] != last[2][:n])
+            same = int(differ[0]) if len(differ) else n
+            reuse, first_row = last[1], same // factor
+        image = pooled(trace.pattern, factor, reuse, first_row)
+        self._pooled = (factor, image, trace.token_ids)
+        return image
+
+    def _tile(self) -> int:
+        """Pixels per head side for the trace shown."""
+        T = self.trace.n_tokens
+        return -(-T // block_factor(T))
 
     def _fit_to_top(self, *_args) -> None:
         """Show the whole mosaic at the largest square-cell scale, anchored top-left, so a
@@ -305,7 +370,13 @@ class HeadsGridPanel(Panel):
             return None
         p = self.plot.vb.mapSceneToView(scene_pos)
         n_heads = 1 if self.showing_rollout else self.trace.n_heads
-        return cell_at(p.x(), p.y(), self.trace.n_layers, n_heads, self.trace.n_tokens)
+        cell = cell_at(p.x(), p.y(), self.trace.n_layers, n_heads, self._tile())
+        if cell is None:
+            return None
+        factor = block_factor(self.trace.n_tokens)  # a pooled pixel: its block's first token
+        layer, head, q, k = cell
+        q, k = q * factor, k * factor
+        return None if max(q, k) >= self.trace.n_tokens else (layer, head, q, k)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         cell = self._cell_under(scene_pos)

@@ -30,7 +30,7 @@ from explorer.views.base import Panel
 from explorer.views.labels import token_label
 from model.info import ModelInfo
 from model.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
-from model.tokenizer import append_token
+from model.tokenizer import append_bytes, append_token
 from model.trace import Trace
 
 SLIDER_STEPS = 1000
@@ -80,6 +80,7 @@ class NextTokenPanel(Panel):
         # Timers owned by the panel die with it: a lambda in QTimer.singleShot could fire
         # after the panel was deleted and emit from a dead object.
         self._pending: tuple[str, str] | None = None  # (text sampled from, text with the token)
+        self._byte_tail = ("", b"")  # (the text it follows, bytes of a character not yet complete)
         self._append_timer = QTimer(self)
         self._append_timer.setSingleShot(True)
         self._append_timer.setInterval(HIGHLIGHT_MS)
@@ -293,11 +294,22 @@ class NextTokenPanel(Panel):
         self.sampled = token
         self.mark_dirty()
         self.refresh()
-        new_text = append_token(trace.text, self.info.vocabulary[token], self.info.tokenizer_kind)
+        new_text = self._appended(trace.text, token)
         self.expected_text = new_text
         self._pending = (trace.text, new_text)
         self._append_timer.start()
         return token
+
+    def _appended(self, text: str, token: int) -> str:
+        """``text`` with the sampled token; a byte-level token's bytes are held back until
+        they complete a character (GPT-2 cuts é, emoji and Chinese into byte tokens)."""
+        table = self.info.token_bytes
+        if table is None:
+            return append_token(text, self.info.vocabulary[token], self.info.tokenizer_kind)
+        after, tail = self._byte_tail
+        new_text, tail = append_bytes(text, tail if after == text else b"", table[token])
+        self._byte_tail = (new_text, tail)
+        return new_text
 
     def _on_append_due(self) -> None:
         if self._pending is None:

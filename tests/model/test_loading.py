@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 from model.config import ModelConfig
 from model.errors import ModelFileError
 from model.loading import (
+    GPT2_MAX_TOKENS,
     MINILM,
     PRETRAINED_MAX_TOKENS,
     ModelChoice,
@@ -75,8 +76,10 @@ def test_gpt2_layout_round_trips_to_the_same_parameters(tmp_path):
     assert folder_kind(tmp_path / "g") == "gpt2"
     for name, tensor in ours.state_dict().items():
         torch.testing.assert_close(loaded.module.state_dict()[name], tensor, atol=0, rtol=0, msg=name)
-    assert loaded.max_tokens == PRETRAINED_MAX_TOKENS < loaded.cfg.n_ctx
-    assert loaded.info().n_ctx == PRETRAINED_MAX_TOKENS
+    assert loaded.max_tokens == min(GPT2_MAX_TOKENS, loaded.cfg.n_ctx)
+    assert loaded.info().n_ctx == loaded.max_tokens
+    write_gpt2_folder(tmp_path / "long", n_ctx=300)  # GPT-2 keeps 256 tokens; encoders 128
+    assert load_tracing_model(tmp_path / "long").max_tokens == GPT2_MAX_TOKENS > PRETRAINED_MAX_TOKENS
     assert load_tracing_model(tmp_path / "g", max_tokens=20).trace("the king " * 20).n_tokens == 20
 
 
@@ -161,6 +164,7 @@ def test_device_is_cpu_here_and_can_be_overridden(monkeypatch):
 def test_head_out_written_in_place_matches_the_modules_own_capture(tmp_path):
     write_gpt2_folder(tmp_path / "g")
     model = load_tracing_model(tmp_path / "g")
+    model.incremental = False  # the full pass is the one that writes head_out in place
     trace = model.trace("the king and the queen")
     cache: dict[str, torch.Tensor] = {}
     with torch.inference_mode():

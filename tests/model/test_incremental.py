@@ -1,0 +1,194 @@
+"""Incremental tracing gives, field by field, the Trace a full forward pass gives.
+
+A property test edits a text at random (insertions, deletions, pastes, typing at the end)
+and compares every trace with a full pass of the same text, on the bundled model and on
+tiny random GPT-2 and Llama-layout models built with transformers (a test extra).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model.incremental import common_prefix, full_pass_reference
+from model.loading import load_tracing_model
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+ALPHABET = "abcdefghijklmnopqrstuvwxyz     ,.;'é"
+WORDS = ["the king", " and the queen", ", the man", " walked past the tower", "é", " mole", "\n"]
+
+
+def assert_same_trace(a, b) -> None:
+    for f in fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if f.name in ("request_id", "forward_ms"):
+            continue
+        if isinstance(y, np.ndarray):
+            assert isinstance(x, np.ndarray) and x.shape == y.shape, f.name
+            if y.dtype.kind == "f":
+                # 1e-5 of the field's scale: float32 sums in a different order (a suffix-sized
+                # matmul) differ by ~1e-5 absolute on logits of magnitude ~10 (seen: 1.04e-5)
+                finite = np.abs(y[np.isfinite(y)])
+                scale = max(1.0, float(finite.max())) if finite.size else 1.0
+                np.testing.assert_allclose(x, y, err_msg=f.name, rtol=TOL["rtol"], atol=TOL["atol"] * scale)
+            else:
+                np.testing.assert_array_equal(x, y, err_msg=f.name)
+        else:
+            assert x == y, f.name
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_tracing_model("bundled")
+
+
+@pytest.fixture(scope="module")
+def gpt2(tmp_path_factory):
+    from tests.model.test_hf_gpt2 import make_gpt2
+
+    folder = tmp_path_factory.mktemp("inc") / "tiny-gpt2"
+    make_gpt2(folder)  # context 24: long texts slide the window
+    return load_tracing_model(str(folder))
+
+
+@pytest.fixture(scope="module", params=["mistral-window", "qwen3-qknorm-yarn"])
+def llama(request, tmp_path_factory):
+    from tests.model.test_hf_llama import make
+
+    folder = tmp_path_factory.mktemp("inc") / request.param
+    make(folder, request.param)
+    return load_tracing_model(str(folder))
+
+
+edits = st.lists(
+    st.one_of(
+        st.tuples(st.just("type"), st.text(ALPHABET, min_size=1, max_size=3), st.just(0.0), st.just(0.0)),
+        st.tuples(st.just("insert"), st.text(ALPHABET, min_size=1, max_size=4), st.floats(0, 1), st.just(0.0)),
+        st.tuples(st.just("paste"), st.sampled_from(WORDS), st.floats(0, 1), st.just(0.0)),
+        st.tuples(st.just("delete"), st.just(""), st.floats(0, 1), st.floats(0, 0.5)),
+    ),
+    min_size=1, max_size=8,
+)
+
+
+def apply(text: str, edit) -> str:
+    kind, s, where, length = edit
+    if kind == "type":
+        return text + s
+    i = int(where * len(text))
+    if kind == "delete":
+        return text[:i] + text[i + int(length * len(text)) + 1:]
+    return text[:i] + s + text[i:]
+
+
+def check_edits(model, start: str, sequence, positions="last") -> None:
+    text = start
+    for edit in sequence:
+        text = apply(text, edit)
+        if not text.strip():
+            text = "a"
+        incremental = model.trace(text, logit_positions=positions)
+        assert_same_trace(incremental, full_pass_reference(model, text, positions))
+
+
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(start=st.sampled_from(["the king", "a fluffy blue creature", "x"]), sequence=edits)
+def test_bundled_incremental_equals_full(bundled, start, sequence):
+    check_edits(bundled, start, sequence)
+
+
+@SETTINGS
+@given(start=st.sampled_from(["the king and the queen", "ab", "the eiffel tower is in paris and a mole"]), sequence=edits)
+def test_random_gpt2_incremental_equals_full(gpt2, start, sequence):
+    check_edits(gpt2, start, sequence, positions="all")
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=edits)
+def test_random_llama_incremental_equals_full(llama, sequence):
+    check_edits(llama, "the king and", sequence)
+
+
+def test_typing_at_the_end_reuses_the_prefix_and_copies_nothing(bundled):
+    bundled.trace("the king and the")
+    first = bundled._incremental_tracer().last
+    second = bundled.trace("the king and the queen")
+    tracer = bundled._incremental_tracer()
+    assert tracer.reused_rows == first.n_tokens
+    assert np.shares_memory(first.pattern, second.pattern)  # the same buffer, grown
+    assert not second.pattern.flags.writeable
+
+
+def test_earlier_traces_never_change(bundled):
+    """Edits in the middle move to another buffer: a Trace seen before stays as it was."""
+    texts = ["the king and the queen", "the king and the cat", "the dog", "the dog and the queen", "the king"]
+    kept = [(bundled.trace(t), None) for t in texts[:1]]
+    kept = [(t, t.pattern.copy()) for t, _ in kept]
+    for text in texts[1:]:
+        trace = bundled.trace(text)
+        kept.append((trace, trace.pattern.copy()))
+        for old, snapshot in kept:
+            np.testing.assert_array_equal(old.pattern, snapshot)
+
+
+def test_window_slide_and_model_switch_start_again(gpt2, bundled):
+    long = "the king and the queen, the man and the woman, the cat and the dog"
+    a = gpt2.trace(long)
+    assert a.truncated
+    b = gpt2.trace(long + " ran")  # the window slides: the ids shift, little is shared
+    assert_same_trace(b, full_pass_reference(gpt2, long + " ran"))
+    assert gpt2._incremental_tracer() is not bundled._incremental_tracer()
+
+
+def test_a_batch_does_not_evict_the_typed_text(bundled):
+    bundled.trace("the king and the queen walked")
+    with bundled.separate_memory():
+        bundled.trace("a mole of carbon dioxide")
+    bundled.trace("the king and the queen walked past")
+    assert bundled._incremental_tracer().reused_rows >= 6
+
+
+def test_encoders_recompute_everything(bundled):
+    from model.runner import TracingModel
+
+    class Encoder:
+        causal = False
+
+    model = TracingModel.__new__(TracingModel)
+    model.module = type("M", (), {"cfg": Encoder()})()
+    assert not model._traces_incrementally()
+    assert bundled._traces_incrementally()
+
+
+def test_common_prefix():
+    assert common_prefix([1, 2, 3], [1, 2, 4, 5]) == 2
+    assert common_prefix([], [1]) == 0
+    assert common_prefix([1, 2], [1, 2, 3]) == 2
+
+
+def test_a_knocked_out_trace_is_a_full_pass_and_leaves_the_remembered_rows_alone(tracing_model):
+    """A head knock-out hooks W_O: rows remembered from an ordinary trace would be wrong for
+    it, and its rows must not be reused by the next ordinary trace."""
+    from model.ablation import knocked_out
+
+    model = tracing_model
+    model.trace("the king and the")  # remembered
+    with knocked_out(model.module, [(0, 1), (1, 0)]):
+        ablated = model.trace("the king and the queen")
+    model.incremental = False
+    with knocked_out(model.module, [(0, 1), (1, 0)]):
+        expected = model.trace("the king and the queen")
+    full = model.trace("the king and the queen were")
+    model.incremental = True
+    np.testing.assert_allclose(ablated.logits, expected.logits, atol=1e-5)
+    np.testing.assert_allclose(ablated.head_out, expected.head_out, atol=1e-5)
+    after = model.trace("the king and the queen were")  # incremental again, from the ordinary rows
+    np.testing.assert_allclose(after.logits, full.logits, atol=1e-5)
+    np.testing.assert_allclose(after.pattern, full.pattern, atol=1e-6)
