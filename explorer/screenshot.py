@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1600x1000")
     parser.add_argument("--prefix", default="", help="put this in front of every file name (e.g. 'minilm-')")
     parser.add_argument("--theme", choices=("dark", "light"), default="dark")
+    parser.add_argument("--query", type=int, default=4, help="the selected token (negative counts from the end)")
     parser.add_argument("--font-size", type=int, default=None, help="text size in points (default: the app's)")
     parser.add_argument("--lesson", type=Path, default=None,
                         help="play this lesson file and take one shot per scene instead")
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     window.select_head(1, 2)
     window.show_tab(window.head_detail)
-    window.select_position(4)
+    window.select_position(args.query)
     shot("attention")
     window.head_detail.set_mode("masked")
     shot("masked-scores")
@@ -100,10 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     shot("3b1b-layout")
     window.head_detail.transpose_box.setChecked(False)
     names = {"next": "next-token", "drift": "context-drift", "step": "step-through"}
+    curated = {"lens", "roles", "ab"}  # their README shots are made with their own states (docs/screenshots)
     for panel in window.tab_panels.values():
         name = names.get(panel.key, panel.key)
-        if panel.key != "head" and (args.only is None or name in args.only):
+        if panel.key != "head" and (args.only is None and panel.key not in curated or name in (args.only or ())):
             window.show_tab(panel)
+            if panel.key == "step":
+                window.set_selection(window.selection.with_(stage=4))  # the mask stage: −∞ on the book's terms
             if panel.key == "drift":
                 window.drift.run()
                 wait_until(app, lambda: len(window.drift.paths) > 0)

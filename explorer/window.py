@@ -386,7 +386,7 @@ class MainWindow(QMainWindow):
         status = self.tr("{model} · {layers}×{heads} heads").format(
             model=info.name, layers=info.n_layers, heads=info.n_heads)
         if info.weights_note:  # e.g. quantized weights: every number shown is theirs, not the original's
-            status += " · " + info.weights_note
+            status += " · " + self.tr("dequantized weights (hover for more)")
         self.status_model.setText(status)
         self.status_model.setToolTip(info.weights_note)
 

@@ -700,6 +700,10 @@
         <translation>{model} · {layers}×{heads} 个注意力头</translation>
     </message>
     <message>
+        <source>dequantized weights (hover for more)</source>
+        <translation>反量化的权重（悬停查看详情）</translation>
+    </message>
+    <message>
         <source>{n} tokens</source>
         <translation>{n} 个词元</translation>
     </message>

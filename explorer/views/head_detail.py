@@ -180,6 +180,8 @@ class HeadDetailPanel(Panel):
         self.bars_plot = fixed_plot(self.view, row=0, col=1)
         self.bars_plot.invertY(True)
         self.bars_plot.setXRange(0, 1, padding=0)
+        # Three ticks: the bar chart is narrow, and 0.2-steps ran into each other at 1280 × 720.
+        self.bars_plot.getAxis("bottom").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.bars_plot.layout.removeItem(self.bars_plot.titleLabel)
         self.bars_plot.titleLabel = SteadyTitle("", size="11pt", parent=self.bars_plot)
         self.bars_plot.layout.addItem(self.bars_plot.titleLabel, 0, 1)
