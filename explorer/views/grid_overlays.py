@@ -7,6 +7,8 @@ The marks are painted by one graphics item (one ``paint()`` for every tile), as
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -21,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from model.badges import HeadBadges
+if TYPE_CHECKING:  # model.badges imports torch, which must stay off the path to the first window
+    from model.badges import HeadBadges
 
 
 class GridMarks(pg.GraphicsObject):

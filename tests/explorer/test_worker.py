@@ -134,3 +134,20 @@ def test_closing_the_app_during_a_long_load_exits_cleanly_within_a_second(tmp_pa
     assert "Destroyed while thread" not in done.stderr
     closed = float(done.stdout.split("closed", 1)[1].split()[0])
     assert ended - closed < 1.0
+
+
+def test_the_window_can_show_before_torch_is_imported():
+    """Importing torch takes over a second: it happens on the model thread, after the window
+    is on screen (issue #19). Any GUI module that imports model code needing torch at import
+    time breaks that (model.badges via the grid's overlays did)."""
+    script = textwrap.dedent("""
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        import explorer.app, explorer.window, explorer.export  # everything the window needs to show
+        print("torch" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
