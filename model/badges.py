@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from model.heads import (
     INDUCTION_THRESHOLD,
@@ -23,7 +23,9 @@ from model.heads import (
     induction_scores,
     previous_token_scores,
 )
-from model.transformer import Transformer
+
+if TYPE_CHECKING:  # the app's Head roles tab imports this module before torch is loaded
+    from model.transformer import Transformer
 
 #: Ordinary prose for the previous-token and first-token scores.
 PROBE_TEXTS = (
@@ -103,13 +105,13 @@ def badge_steps(
     total = len(text_ids) + len(chunks)
     prev, first = [], []
     for i, ids in enumerate(text_ids):
-        patterns = attention_patterns(module, torch.as_tensor(ids, dtype=torch.long)[None])
+        patterns = attention_patterns(module, np.asarray(ids)[None])
         prev.append(previous_token_scores(patterns))
         first.append(first_token_scores(patterns))
         yield i + 1, total, None
     induction, duplicate, weights = [], [], []
     for j, rows in enumerate(chunks):
-        patterns = attention_patterns(module, torch.as_tensor(rows))
+        patterns = attention_patterns(module, np.asarray(rows))
         induction.append(induction_scores(patterns, prefix, repeat_length))
         duplicate.append(duplicate_token_scores(patterns, prefix, repeat_length))
         weights.append(len(rows))

@@ -8,11 +8,14 @@ means the head puts 80% of each query's attention on the token just before it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from model.transformer import Transformer
+if TYPE_CHECKING:  # torch is imported where a model runs: the app shows its window first
+    import torch
+
+    from model.transformer import Transformer
 
 PREVIOUS_TOKEN_THRESHOLD = 0.4
 INDUCTION_THRESHOLD = 0.3
@@ -67,15 +70,17 @@ def duplicate_token_scores(patterns: np.ndarray, prefix: int, repeat_length: int
     return weights.reshape(-1, *patterns.shape[-4:-2], n).mean(axis=(0, -1))
 
 
-@torch.inference_mode()
-def attention_patterns(model: Transformer, idx: torch.Tensor) -> np.ndarray:
+def attention_patterns(model: Transformer, idx: np.ndarray | torch.Tensor) -> np.ndarray:
     """Patterns of every head for a batch of token ids (B, T) → (B, L, H, T, T)."""
+    import torch
+
     cache: dict[str, torch.Tensor] = {}
     model.eval()
-    model.hidden(idx, cache)
-    return torch.stack(
-        [cache[f"blocks.{i}.attn.pattern"] for i in range(model.cfg.n_layers)], dim=1
-    ).numpy()
+    with torch.inference_mode():
+        model.hidden(torch.as_tensor(idx, dtype=torch.long), cache)
+        return torch.stack(
+            [cache[f"blocks.{i}.attn.pattern"] for i in range(model.cfg.n_layers)], dim=1
+        ).numpy()
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ def measure_head_roles(
     """
     prev, first = [], []
     for ids in text_ids:
-        patterns = attention_patterns(model, torch.as_tensor(ids, dtype=torch.long)[None])
+        patterns = attention_patterns(model, np.asarray(ids)[None])
         prev.append(previous_token_scores(patterns))
         first.append(first_token_scores(patterns))
     rng = np.random.default_rng(seed)
@@ -122,6 +127,6 @@ def measure_head_roles(
     for _ in range(n_random):
         r = rng.choice(candidate_ids, size=repeat_length, replace=False)
         repeated.append(np.concatenate([bos, r, r]))
-    patterns = attention_patterns(model, torch.as_tensor(np.stack(repeated), dtype=torch.long))
+    patterns = attention_patterns(model, np.stack(repeated))
     induction = induction_scores(patterns, prefix=len(bos), repeat_length=repeat_length)
     return HeadRoles(np.mean(prev, axis=0), np.mean(first, axis=0), induction)

@@ -10,6 +10,8 @@ only while this tab is shown.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, Qt
@@ -20,9 +22,12 @@ from explorer.views.base import Panel
 from explorer.views.labels import token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.info import ModelInfo
-from model.lens import LensResult
 
 MAX_PINS = 2
+
+
+if TYPE_CHECKING:  # model.lens imports torch, which loads after the window shows
+    from model.lens import LensResult
 
 
 class LensPanel(Panel):

@@ -145,8 +145,16 @@ def test_the_window_can_show_before_torch_is_imported():
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         from PySide6.QtWidgets import QApplication
         app = QApplication([])
-        import explorer.app, explorer.window, explorer.export  # everything the window needs to show
+        import explorer.app, explorer.window, explorer.export
+        from explorer.window import MainWindow
+        from PySide6.QtCore import QSettings
+        import tempfile
+        settings = QSettings(tempfile.mkdtemp() + "/s.ini", QSettings.IniFormat)
+        window = MainWindow(source="bundled", settings=settings, initial_text="hi")  # every panel built
+        window.show()
+        window.repaint()
         print("torch" in sys.modules)
+        os._exit(0)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
