@@ -20,6 +20,7 @@ from model.heads import (
     attention_patterns,
     duplicate_token_scores,
     first_token_scores,
+    induction_probe,
     induction_scores,
     previous_token_scores,
 )
@@ -81,15 +82,10 @@ def candidate_ids(module: Transformer) -> np.ndarray:
 
 def random_repeats(module: Transformer, candidates: np.ndarray, repeat_length: int, n_random: int,
                    seed: int = 0) -> tuple[np.ndarray, int]:
-    """``n_random`` rows of [BOS] + R + R (as :func:`model.heads.measure_head_roles` draws
-    them), and the prefix length."""
-    rng = np.random.default_rng(seed)
-    bos = [module.cfg.bos_token_id] if module.cfg.bos_token_id is not None else []
-    rows = []
-    for _ in range(n_random):
-        r = rng.choice(candidates, size=repeat_length, replace=False)
-        rows.append(np.concatenate([bos, r, r]))
-    return np.stack(rows).astype(np.int64), len(bos)
+    """``n_random`` rows of [BOS] + R + R (:func:`model.heads.induction_probe`, as the model
+    card draws them), and the prefix length."""
+    bos = module.cfg.bos_token_id
+    return induction_probe(candidates, repeat_length, n_random, seed, bos), 0 if bos is None else 1
 
 
 def badge_steps(

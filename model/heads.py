@@ -70,6 +70,21 @@ def duplicate_token_scores(patterns: np.ndarray, prefix: int, repeat_length: int
     return weights.reshape(-1, *patterns.shape[-4:-2], n).mean(axis=(0, -1))
 
 
+def induction_probe(candidates: np.ndarray, repeat_length: int, count: int, seed: int = 0,
+                    bos_token_id: int | None = None) -> np.ndarray:
+    """``count`` rows of [BOS] + R + R, R ``repeat_length`` distinct tokens drawn from
+    ``candidates``: the sequences on which an induction head looks from the second copy of a
+    token to the token after its first copy. (count, [1] + 2·repeat_length) int64. The one
+    builder the model card, the head badges and training use."""
+    rng = np.random.default_rng(seed)
+    bos = [bos_token_id] if bos_token_id is not None else []
+    rows = []
+    for _ in range(count):
+        r = rng.choice(candidates, size=repeat_length, replace=False)
+        rows.append(np.concatenate([bos, r, r]))
+    return np.stack(rows).astype(np.int64)
+
+
 def attention_patterns(model: Transformer, idx: np.ndarray | torch.Tensor) -> np.ndarray:
     """Patterns of every head for a batch of token ids (B, T) → (B, L, H, T, T)."""
     import torch
@@ -121,12 +136,9 @@ def measure_head_roles(
         patterns = attention_patterns(model, np.asarray(ids)[None])
         prev.append(previous_token_scores(patterns))
         first.append(first_token_scores(patterns))
-    rng = np.random.default_rng(seed)
-    bos = [model.cfg.bos_token_id] if model.cfg.bos_token_id is not None else []
-    repeated = []
-    for _ in range(n_random):
-        r = rng.choice(candidate_ids, size=repeat_length, replace=False)
-        repeated.append(np.concatenate([bos, r, r]))
-    patterns = attention_patterns(model, np.stack(repeated))
-    induction = induction_scores(patterns, prefix=len(bos), repeat_length=repeat_length)
+    bos = model.cfg.bos_token_id
+    repeated = induction_probe(candidate_ids, repeat_length, n_random, seed, bos)
+    prefix = 0 if bos is None else 1
+    patterns = attention_patterns(model, repeated)
+    induction = induction_scores(patterns, prefix=prefix, repeat_length=repeat_length)
     return HeadRoles(np.mean(prev, axis=0), np.mean(first, axis=0), induction)
