@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -109,7 +110,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline", type=Path, default=None,
                    help="another model folder to score on the same test tokens (a before/after table)")
     p.add_argument("--skip-analogies", action="store_true", help="reuse the analogy figures in evaluation.json")
+    p.add_argument("--reference-json", type=Path, default=None,
+                   help="cache of the n-gram and baseline figures (they do not depend on --model)")
+    p.add_argument("--reference-only", action="store_true", help="compute --reference-json and stop")
+    p.add_argument("--previous-corpus", type=Path, default=None,
+                   help="also score the test split of this corpus alone (the previous card's split)")
+    p.add_argument("--previous-tokens", type=Path, default=None)
     return p.parse_args(argv)
+
+
+def previous_split_perplexity(model: TracingModel, args) -> float:
+    """Perplexity on the test split of ``--previous-corpus`` scored alone, as its card did."""
+    cfg = model.cfg
+    vocab = OutputVocabulary.from_token_ids(cfg.output_token_ids, cfg.vocab_size, UNK_ID)
+    tokens = args.previous_tokens or args.previous_corpus.parent / (args.previous_corpus.name + "-tokens")
+    ids = load_split_tokens(args.previous_corpus, tokens, "test", model.tokenizer, EOD_ID)
+    stride = cfg.n_ctx // 2
+    ids = ids[: cfg.n_ctx + ((len(ids) - cfg.n_ctx) // stride) * stride]
+    return perplexity(neural_log_probs(model, ids, vocab.targets(ids)))
+
+
+def reference_figures(args, vocab, train_targets, test_ids, test_targets, sources, test_docs) -> dict:
+    """What does not depend on the evaluated model: the n-gram models' perplexities and,
+    with ``--baseline``, the baseline model's perplexities and copy accuracies."""
+    V = len(vocab)
+    unigram = UnigramModel(V)
+    unigram.fit([train_targets])
+    trigram = KneserNeyTrigram(V, bos_id=int(vocab.index_of[EOD_ID]))
+    trigram.fit([train_targets])
+    trigram_log_probs = trigram.log_probs(test_targets)
+    out: dict = {
+        "test_tokens": int(len(test_targets)),
+        "ngram": {
+            "unigram": perplexity(unigram.log_probs(test_targets)),
+            "kneser_ney_trigram": perplexity(trigram_log_probs),
+            "kneser_ney_discounts": [float(d) for d in np.atleast_1d(getattr(trigram, "discounts", []))],
+            "kneser_ney_by_source": perplexity_by_source(trigram_log_probs, sources, PREVIOUS_SOURCES),
+        },
+    }
+    print(f"n-gram models: {json.dumps(out['ngram'])}", flush=True)
+    if args.baseline is not None:
+        base = TracingModel.from_folder(args.baseline)
+        if tuple(base.cfg.output_token_ids or ()) != tuple(vocab.token_ids.tolist()):
+            raise SystemExit("the baseline predicts another output vocabulary: its perplexity would not compare")
+        base_log_probs = neural_log_probs(base, test_ids, test_targets)
+        base_copy = copying_report(base.module, base.tokenizer, test_docs)
+        out["baseline"] = {
+            "model": str(args.baseline),
+            "perplexity": perplexity(base_log_probs),
+            "by_source": perplexity_by_source(base_log_probs, sources, PREVIOUS_SOURCES),
+            "copying": {k: base_copy[k] for k in ("word_lists", "sentences", "induction_heads", "knockouts")},
+        }
+        if args.previous_corpus is not None:
+            out["baseline"]["previous_split"] = previous_split_perplexity(base, args)
+        print(f"baseline: perplexity {out['baseline']['perplexity']:.1f}, word lists "
+              f"{base_copy['word_lists']['accuracy']:.1%}, sentences {base_copy['sentences']['accuracy']:.1%}", flush=True)
+    return out
 
 
 def perplexity_by_source(log_probs: np.ndarray, sources: np.ndarray, previous_sources: tuple[str, ...]) -> dict:
@@ -155,6 +211,7 @@ def forward_milliseconds(model: TracingModel, n_tokens: int = 32, repeats: int =
             model.trace(text)
         times = [model.trace(text).forward_ms for _ in range(repeats)]
         return {"tokens": len(model.tokenizer.encode(text)), "median_ms": float(np.median(times)),
+                "min_ms": float(np.min(times)), "load_average": os.getloadavg()[0], "cpus": os.cpu_count(),
                 "p95_ms": float(np.percentile(times, 95)), "threads": 1, "full_text_tokens": len(ids)}
     finally:
         torch.set_num_threads(previous)
@@ -176,26 +233,32 @@ def main(argv: list[str] | None = None) -> None:
     test_ids = test_ids[: cfg.n_ctx + ((len(test_ids) - cfg.n_ctx) // stride) * stride]
     train_targets, test_targets = vocab.targets(train_ids), vocab.targets(test_ids)
     V = len(vocab)
+    sources = token_sources(model.tokenizer, args.corpus, "test")[: len(test_ids)]
+    test_docs = read_documents(args.corpus, "test")
+    reference = None
+    if args.reference_json is not None and args.reference_json.is_file():
+        reference = json.loads(args.reference_json.read_text())
+        if reference.get("test_tokens") != int(len(test_targets)):
+            raise SystemExit(f"{args.reference_json} was measured on another test split; remove it")
+    if reference is None:
+        reference = reference_figures(args, vocab, train_targets, test_ids, test_targets, sources, test_docs)
+        if args.reference_json is not None:
+            args.reference_json.write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
+    if args.reference_only:
+        print(f"wrote {args.reference_json}", flush=True)
+        return
     neural = neural_log_probs(model, test_ids, test_targets)
-    unigram = UnigramModel(V)
-    unigram.fit([train_targets])
-    trigram = KneserNeyTrigram(V, bos_id=int(vocab.index_of[EOD_ID]))
-    trigram.fit([train_targets])
     results["perplexity"] = {
         "test_tokens": int(len(test_targets)),
         "output_vocabulary": V,
         "unk_rate": float(np.mean(test_targets == vocab.index_of[UNK_ID])),
         "neural": perplexity(neural),
-        "unigram": perplexity(unigram.log_probs(test_targets)),
-        "kneser_ney_trigram": perplexity(trigram.log_probs(test_targets)),
-        "kneser_ney_discounts": [float(d) for d in np.atleast_1d(getattr(trigram, "discounts", []))],
+        **reference["ngram"],
     }
-    sources = token_sources(model.tokenizer, args.corpus, "test")[: len(test_ids)]
     results["perplexity"]["by_source"] = perplexity_by_source(neural, sources, PREVIOUS_SOURCES)
-    results["perplexity"]["kneser_ney_by_source"] = perplexity_by_source(
-        trigram.log_probs(test_targets), sources, PREVIOUS_SOURCES)
+    if args.previous_corpus is not None:
+        results["perplexity"]["previous_split"] = previous_split_perplexity(model, args)
     print(json.dumps(results["perplexity"], indent=2), flush=True)
-    test_docs = read_documents(args.corpus, "test")
 
     # ---- analogies on the model's own embedding table
     previous_results = args.model / "evaluation.json"
@@ -236,7 +299,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"copying: word lists {results['copying']['word_lists']['accuracy']:.1%}, sentences "
           f"{results['copying']['sentences']['accuracy']:.1%}; induction heads {results['copying']['induction_heads']}",
           flush=True)
-    first = np.asarray(roles.first_token)
+    first = np.asarray(roles.first_token, dtype=float).copy()
+    for layer, head in results["copying"]["induction_heads"]:
+        first[layer, head] = -1.0  # an induction head also rests on BOS when nothing repeats: show another
     sink = tuple(int(i) for i in np.unravel_index(int(np.argmax(first)), first.shape))
     results["what_to_show"] = what_to_show(model.module, model.tokenizer, results["copying"]["induction_heads"],
                                            roles.previous_token_heads, sink)
@@ -244,21 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     results["forward"] = forward_milliseconds(model)
     print(f"forward at {results['forward']['tokens']} tokens, one thread: {results['forward']['median_ms']:.1f} ms", flush=True)
 
-    # ---- the same figures for a baseline model (the weights shipped before these)
-    if args.baseline is not None:
-        base = TracingModel.from_folder(args.baseline)
-        if tuple(base.cfg.output_token_ids or ()) != tuple(cfg.output_token_ids or ()):
-            raise SystemExit("the baseline predicts another output vocabulary: its perplexity would not compare")
-        base_log_probs = neural_log_probs(base, test_ids, test_targets)
-        base_copy = copying_report(base.module, base.tokenizer, test_docs)
-        results["baseline"] = {
-            "model": str(args.baseline),
-            "perplexity": perplexity(base_log_probs),
-            "by_source": perplexity_by_source(base_log_probs, sources, PREVIOUS_SOURCES),
-            "copying": {k: base_copy[k] for k in ("word_lists", "sentences", "induction_heads", "knockouts")},
-        }
-        print(f"baseline: perplexity {results['baseline']['perplexity']:.1f}, word lists "
-              f"{base_copy['word_lists']['accuracy']:.1%}, sentences {base_copy['sentences']['accuracy']:.1%}", flush=True)
+    if reference.get("baseline"):
+        results["baseline"] = reference["baseline"]
 
     # ---- samples
     results["samples"] = [

@@ -202,6 +202,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--span-fraction", type=float, default=0.25,
                    help="share of windows in which a span of the text is written again")
     g.add_argument("--checkpoint-every", type=int, default=100)
+    g.add_argument("--note", default="", help="a line for training.json and the card (e.g. a change of mix mid-run)")
+    g.add_argument("--export-only", action="store_true",
+                   help="write the run's last checkpoint to --out without training further")
     return p.parse_args(argv)
 
 
@@ -273,11 +276,11 @@ def finetune(args: argparse.Namespace) -> None:
         print(f"  eval step {step}: valid loss {val:.3f}  perplexity {math.exp(val):.1f}  "
               f"list copying {copy:.1%}  best induction score {induction:.2f}", flush=True)
 
-    if not history:
+    if not history and not args.export_only:
         evaluate_now()
     model.train()
     window_start, window_loss = time.perf_counter(), 0.0
-    while step < args.finetune_steps:
+    while step < args.finetune_steps and not args.export_only:
         t0 = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = finetune_learning_rate(step, args)
@@ -311,7 +314,7 @@ def finetune(args: argparse.Namespace) -> None:
         "tiled_fraction": args.tiled_fraction, "span_fraction": args.span_fraction, "repeat_pool": args.repeat_pool,
         "seed": args.seed, "tokens_seen": tokens, "train_tokens": int(len(train_ids)), "minutes": round(elapsed / 60, 1),
         "threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
-        "torch": torch.__version__, "history": history,
+        "torch": torch.__version__, "history": history, "note": args.note,
     }
     summary["total_cpu_minutes"] = round(float(base.get("minutes", 0)) * int(base.get("threads", 1))
                                          + elapsed / 60 * args.threads, 1)

@@ -130,3 +130,15 @@ def test_the_shipped_model_continues_a_list_of_everyday_words(shipped):
     trace = shipped.trace("apple river chair window garden bottle apple river chair window")
     vocabulary = shipped.tokenizer.vocabulary(shipped.cfg.vocab_size)
     assert vocabulary[int(np.argmax(trace.probs_at(-1)))] == "garden"
+
+
+def test_perplexity_is_reported_per_source_and_for_the_previous_sources():
+    from model.training.evaluate import perplexity_by_source
+
+    log_probs = np.log(np.array([0.5, 0.5, 0.25, 0.25, 0.1]))
+    sources = np.array(["a", "a", "b", "b", "new"], dtype=object)
+    out = perplexity_by_source(log_probs, sources, previous_sources=("a", "b"))
+    assert out["a"] == pytest.approx(2.0) and out["b"] == pytest.approx(4.0) and out["new"] == pytest.approx(10.0)
+    assert out["previous sources"] == pytest.approx(np.sqrt(8.0))  # geometric mean over a's and b's tokens
+    assert out["all"] == pytest.approx(np.exp(-log_probs.mean()))
+    assert out["tokens"] == {"a": 2, "b": 2, "new": 1}
