@@ -202,6 +202,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--span-fraction", type=float, default=0.25,
                    help="share of windows in which a span of the text is written again")
     g.add_argument("--checkpoint-every", type=int, default=100)
+    g.add_argument("--stop-at", type=int, default=None,
+                   help="checkpoint and stop at this step without writing --out (to change settings mid-run)")
     g.add_argument("--note", default="", help="a line for training.json and the card (e.g. a change of mix mid-run)")
     g.add_argument("--export-only", action="store_true",
                    help="write the run's last checkpoint to --out without training further")
@@ -280,7 +282,8 @@ def finetune(args: argparse.Namespace) -> None:
         evaluate_now()
     model.train()
     window_start, window_loss = time.perf_counter(), 0.0
-    while step < args.finetune_steps and not args.export_only:
+    stop = min(args.finetune_steps, args.stop_at or args.finetune_steps)
+    while step < stop and not args.export_only:
         t0 = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = finetune_learning_rate(step, args)
@@ -301,8 +304,11 @@ def finetune(args: argparse.Namespace) -> None:
             window_start, window_loss = time.perf_counter(), 0.0
         if step % args.eval_every == 0 or step == args.finetune_steps:
             evaluate_now()
-        if step % args.checkpoint_every == 0 or step == args.finetune_steps:
+        if step % args.checkpoint_every == 0 or step in (args.finetune_steps, stop):
             save_checkpoint()
+    if step < args.finetune_steps and not args.export_only:
+        print(f"stopped at step {step} (--stop-at); resume with the same --run-dir", flush=True)
+        return
 
     model.eval()
     save_model(model, args.out, half_precision=True, metadata={"format": "pt"})

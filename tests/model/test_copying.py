@@ -142,3 +142,24 @@ def test_perplexity_is_reported_per_source_and_for_the_previous_sources():
     assert out["previous sources"] == pytest.approx(np.sqrt(8.0))  # geometric mean over a's and b's tokens
     assert out["all"] == pytest.approx(np.exp(-log_probs.mean()))
     assert out["tokens"] == {"a": 2, "b": 2, "new": 1}
+
+
+def test_the_shipped_model_keeps_previous_token_heads_and_its_copying_needs_its_induction_heads(shipped):
+    import json
+
+    from model.heads import attention_patterns, previous_token_scores
+    from model.training.copying import SHOW_LIST_SENTENCE, SHOW_PLAIN_SENTENCE
+
+    module = shipped.module
+    ids = torch.as_tensor([shipped.tokenizer.encode(SHOW_PLAIN_SENTENCE).ids])
+    scores = previous_token_scores(attention_patterns(module, ids)[0][None])
+    assert (scores >= 0.4).sum() >= 2  # the card's "What to show" names previous-token heads
+    card = json.loads((BUNDLED_MODEL_DIR / "evaluation.json").read_text())
+    induction = [tuple(h) for h in card["copying"]["induction_heads"]]
+    x = torch.as_tensor([shipped.tokenizer.encode(SHOW_LIST_SENTENCE).ids])
+    vocabulary = shipped.tokenizer.vocabulary(shipped.cfg.vocab_size)
+    output_ids = np.asarray(shipped.cfg.output_token_ids)
+    with torch.no_grad():
+        assert vocabulary[int(output_ids[module(x)[0, -1].argmax()])] == "garden"
+        with heads_knocked_out(module, induction):
+            assert vocabulary[int(output_ids[module(x)[0, -1].argmax()])] != "garden"
