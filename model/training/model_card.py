@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from model.config import ModelConfig
+from model.training.data import KJV_TRAIN_SHARE
 
 # The commit whose assets/teaching-model this version continued from (stage 1 + 2 below).
 PREVIOUS_WEIGHTS_COMMIT = "1ceeca2"
@@ -96,7 +97,7 @@ def render_model_card(cfg: ModelConfig, results: dict, training: dict, manifest:
     if mix:
         out += [
             "",
-            f"Only half of the King James Bible's training chapters are kept (a seeded choice; its validation and "
+            f"Only {KJV_TRAIN_SHARE:.0%} of the King James Bible's training chapters are kept (a seeded choice; its validation and "
             f"test chapters are all there), so **KJV + dictionary text (KJV, Devil's Dictionary, Jargon File) is "
             f"{_pct(mix['kjv_and_dictionary_share'])} of the {mix['total']:,} training tokens**; WordNet's "
             f"modern usage examples are another {_pct(mix['wordnet_share'])}. The State of the Union addresses "
@@ -333,7 +334,7 @@ def _perplexity_by_source(results: dict) -> list[str]:
             "",
             f"Scored alone, as the previous card scored it, the previous test split gives "
             f"{'—' if base_prev is None else f'{base_prev:.1f}'} for the previous weights and **{prev:.1f}** for this "
-            f"model ({'' if base_prev is None else f'{100 * (prev / base_prev - 1):+.1f}%'}). Half of the King James "
+            f"model ({'' if base_prev is None else f'{100 * (prev / base_prev - 1):+.1f}%'}). Most of the King James "
             "Bible's training chapters were dropped to make room for modern prose, and KJV is 30% of that split's tokens.",
         ]
     out.append("")
