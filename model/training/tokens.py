@@ -24,6 +24,23 @@ def read_documents(corpus_dir: Path, split: str) -> list[str]:
         return [json.loads(line)["text"] for line in f if line.strip()]
 
 
+def read_sources(corpus_dir: Path, split: str) -> list[str]:
+    """The source of each document of a split, in file order."""
+    with (Path(corpus_dir) / f"{split}.jsonl").open(encoding="utf-8") as f:
+        return [json.loads(line)["source"] for line in f if line.strip()]
+
+
+def token_sources(tokenizer: TextTokenizer, corpus_dir: Path, split: str) -> np.ndarray:
+    """The source name of every token of :func:`load_split_tokens`'s ids (a document's
+    end-of-document token counts as that document's)."""
+    documents, sources = read_documents(corpus_dir, split), read_sources(corpus_dir, split)
+    raw = tokenizer._tok
+    lengths = []
+    for start in range(0, len(documents), 256):
+        lengths += [len(enc.ids) + 1 for enc in raw.encode_batch(documents[start : start + 256], add_special_tokens=False)]
+    return np.repeat(np.asarray(sources, dtype=object), lengths)
+
+
 def tokenize_documents(tokenizer: TextTokenizer, documents: list[str], end_of_document: int) -> np.ndarray:
     """Concatenate the documents' token ids, each followed by ``end_of_document``."""
     raw = tokenizer._tok  # the batch API is much faster than one encode() per document

@@ -101,6 +101,40 @@ def make_batch(ids: np.ndarray, targets: np.ndarray, rng: np.random.Generator, b
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
+def make_finetune_batch(ids: np.ndarray, targets: np.ndarray, rng: np.random.Generator, batch: int, n_ctx: int,
+                        index_of: np.ndarray, repeat_pool: np.ndarray, tiled_fraction: float = 0.25,
+                        span_fraction: float = 0.25):
+    """Windows for teaching the model to *use* its induction heads (``--init`` runs).
+
+    Each row is, with probability ``tiled_fraction``, a little plain text (0–32 tokens)
+    followed by one random sequence of 4–40 tokens drawn uniformly from ``repeat_pool`` and
+    written over and over (only copying predicts it); with probability ``span_fraction``,
+    plain text in which a span of 8–64 tokens is written again after a gap of 0–24 tokens
+    and the text then goes on (copying natural text, as in "the cat sat on the mat . the
+    cat sat on the mat"); otherwise plain text. Targets are the next tokens, as in
+    :func:`make_batch`.
+    """
+    x, y = make_batch(ids, targets, rng, batch, n_ctx)
+    x, y = x.numpy(), y.numpy()
+    kinds = rng.random(batch)
+    for row in range(batch):
+        if kinds[row] >= tiled_fraction + span_fraction:
+            continue  # plain text, as drawn
+        start = int(rng.integers(0, len(ids) - 2 * n_ctx))
+        text = ids[start : start + 2 * n_ctx]
+        if kinds[row] < tiled_fraction:
+            prefix, n = int(rng.integers(0, 33)), int(rng.integers(4, 41))
+            segment = rng.choice(repeat_pool, size=n)
+            full = np.concatenate([text[:prefix], np.tile(segment, -(-n_ctx // n))])[:n_ctx]
+        else:
+            span, first, gap = int(rng.integers(8, 65)), int(rng.integers(0, 49)), int(rng.integers(0, 25))
+            insert = first + span + gap
+            full = np.concatenate([text[:insert], text[first : first + span], text[insert:]])[:n_ctx]
+        x[row, 1:] = full[:-1]  # the tokens after BOS
+        y[row] = index_of[full]  # each position predicts the next token
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
 def evaluation_windows(ids: np.ndarray, targets: np.ndarray, n_ctx: int, max_windows: int):
     n = min(max_windows, (len(ids) - 1) // n_ctx)
     starts = np.arange(n) * n_ctx
@@ -119,7 +153,7 @@ def mean_loss(model: Transformer, x: torch.Tensor, y: torch.Tensor, batch: int =
         loss = model.loss(x[i : i + batch], y[i : i + batch])
         n = y[i : i + batch].numel()
         total, count = total + loss.item() * n, count + n
-    model.training.train()
+    model.train()
     return total / max(count, 1)
 
 
@@ -156,12 +190,150 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
+    g = p.add_argument_group("continued training (--init): teach a trained model to copy, on the current corpus")
+    g.add_argument("--init", type=Path, default=None,
+                   help="start from this model folder (e.g. assets/teaching-model), keeping its output vocabulary")
+    g.add_argument("--finetune-steps", type=int, default=3000)
+    g.add_argument("--finetune-batch", type=int, default=16)
+    g.add_argument("--finetune-lr", type=float, default=4e-4,
+                   help="peak learning rate after 50 warm-up steps; cosine decay to a tenth of it")
+    g.add_argument("--tiled-fraction", type=float, default=0.25,
+                   help="share of windows holding a random frequent-token sequence written over and over")
+    g.add_argument("--span-fraction", type=float, default=0.25,
+                   help="share of windows in which a span of the text is written again")
+    g.add_argument("--checkpoint-every", type=int, default=100)
+    g.add_argument("--stop-at", type=int, default=None,
+                   help="checkpoint and stop at this step without writing --out (to change settings mid-run)")
+    g.add_argument("--note", default="", help="a line for training.json and the card (e.g. a change of mix mid-run)")
+    g.add_argument("--export-only", action="store_true",
+                   help="write the run's last checkpoint to --out without training further")
     return p.parse_args(argv)
+
+
+def finetune_learning_rate(step: int, args: argparse.Namespace) -> float:
+    if step < 50:
+        return args.finetune_lr * (step + 1) / 50
+    progress = (step - 50) / max(1, args.finetune_steps - 50)
+    return args.finetune_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def finetune(args: argparse.Namespace) -> None:
+    """Continue training the model in ``args.init`` on the current corpus with copying
+    windows (:func:`make_finetune_batch`); resumable from ``args.run_dir``."""
+    from model.training.copying import copy_accuracy, usable_words, word_list_items
+    from model.weights import load_model
+
+    torch.manual_seed(args.seed)
+    minilm = require_minilm_folder()
+    tokenizer = TextTokenizer.from_file(minilm / TOKENIZER_FILE)
+    model = load_model(args.init)
+    cfg = model.cfg
+    vocab = OutputVocabulary.from_token_ids(cfg.output_token_ids, cfg.vocab_size, UNK_ID)
+    base = json.loads((args.init / "training.json").read_text()) if (args.init / "training.json").is_file() else {}
+    train_ids = load_split_tokens(args.corpus, args.tokens, "train", tokenizer, EOD_ID)
+    valid_ids = load_split_tokens(args.corpus, args.tokens, "valid", tokenizer, EOD_ID)
+    print(f"continuing {args.init} ({cfg.name}): train {len(train_ids):,} tokens, valid {len(valid_ids):,}; "
+          f"output vocabulary {len(vocab):,} covers {vocab.coverage(valid_ids):.2%} of validation tokens", flush=True)
+    model.tok_embed.weight.requires_grad_(False)
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.finetune_lr, betas=(0.9, 0.95),
+    )
+    train_targets, valid_targets = vocab.targets(train_ids), vocab.targets(valid_ids)
+    train_ids, valid_ids = train_ids.astype(np.int64), valid_ids.astype(np.int64)
+    repeat_pool = np.asarray(vocab.token_ids[: args.repeat_pool], dtype=np.int64)
+    valid_x, valid_y = evaluation_windows(valid_ids, valid_targets, cfg.n_ctx, max_windows=160)
+    # a validation copy probe: everyday-word lists with another seed than the card's test
+    probe = word_list_items(usable_words(tokenizer, vocab.index_of, vocab.token_ids), 48, seed=7, bos=BOS_ID)
+    induction_probe = repeated_random_sequences(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed)
+
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = args.run_dir / "checkpoint.pt"
+    history: list[dict] = []
+    step, elapsed = 0, 0.0
+    if checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+        history = json.loads(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+        print(f"resumed from step {step} ({elapsed / 60:.1f} min already spent)", flush=True)
+
+    def save_checkpoint() -> None:
+        tmp = checkpoint_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                    "elapsed": elapsed, "history": json.dumps(history), "torch_rng": torch.get_rng_state()}, tmp)
+        os.replace(tmp, checkpoint_path)
+
+    def evaluate_now() -> None:
+        val = mean_loss(model, valid_x, valid_y)
+        copy = copy_accuracy(model, probe)
+        induction = float(induction_scores(attention_patterns(model, induction_probe), 1, INDUCTION_PROBE_LENGTH).max())
+        model.train()
+        history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60,
+                        "list_copy_accuracy": copy, "max_induction_score": induction})
+        print(f"  eval step {step}: valid loss {val:.3f}  perplexity {math.exp(val):.1f}  "
+              f"list copying {copy:.1%}  best induction score {induction:.2f}", flush=True)
+
+    if not history and not args.export_only:
+        evaluate_now()
+    model.train()
+    window_start, window_loss = time.perf_counter(), 0.0
+    stop = min(args.finetune_steps, args.stop_at or args.finetune_steps)
+    while step < stop and not args.export_only:
+        t0 = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = finetune_learning_rate(step, args)
+        x, y = make_finetune_batch(train_ids, train_targets, np.random.default_rng([args.seed, 1, step]),
+                                   args.finetune_batch, cfg.n_ctx, vocab.index_of, repeat_pool,
+                                   args.tiled_fraction, args.span_fraction)
+        loss = model.loss(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        elapsed += time.perf_counter() - t0
+        window_loss += loss.item()
+        if step % 50 == 0:
+            print(f"step {step:5d}  loss {window_loss / 50:.3f}  lr {finetune_learning_rate(step, args):.2e}  "
+                  f"{(time.perf_counter() - window_start) / 50:.2f} s/step  {elapsed / 60:.1f} min", flush=True)
+            window_start, window_loss = time.perf_counter(), 0.0
+        if step % args.eval_every == 0 or step == args.finetune_steps:
+            evaluate_now()
+        if step % args.checkpoint_every == 0 or step in (args.finetune_steps, stop):
+            save_checkpoint()
+    if step < args.finetune_steps and not args.export_only:
+        print(f"stopped at step {step} (--stop-at); resume with the same --run-dir", flush=True)
+        return
+
+    model.eval()
+    save_model(model, args.out, half_precision=True, metadata={"format": "pt"})
+    shutil.copyfile(minilm / TOKENIZER_FILE, args.out / TOKENIZER_FILE)
+    tokens = step * args.finetune_batch * cfg.n_ctx
+    summary = dict(base)
+    summary["continued"] = {
+        "from": str(args.init), "steps": step, "batch": args.finetune_batch, "context": cfg.n_ctx, "lr": args.finetune_lr,
+        "tiled_fraction": args.tiled_fraction, "span_fraction": args.span_fraction, "repeat_pool": args.repeat_pool,
+        "seed": args.seed, "tokens_seen": tokens, "train_tokens": int(len(train_ids)), "minutes": round(elapsed / 60, 1),
+        "threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+        "torch": torch.__version__, "history": history, "note": args.note,
+    }
+    summary["total_cpu_minutes"] = round(float(base.get("minutes", 0)) * int(base.get("threads", 1))
+                                         + elapsed / 60 * args.threads, 1)
+    (args.out / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.init is not None:
+        finetune(args)
+        return
     torch.manual_seed(args.seed)
     minilm = require_minilm_folder()
     tokenizer = TextTokenizer.from_file(minilm / TOKENIZER_FILE)
@@ -216,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         os.replace(tmp, checkpoint_path)
 
-    model.training.train()
+    model.train()
     window_start, window_tokens, window_loss = time.perf_counter(), 0, 0.0
     total_steps = args.steps + args.stage2_steps
     while step < total_steps:
@@ -243,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
         if step % args.eval_every == 0 or step in (args.steps, total_steps):
             val = mean_loss(model, valid_x, valid_y)
             induction = float(induction_scores(attention_patterns(model, induction_probe), 1, INDUCTION_PROBE_LENGTH).max())
-            model.training.train()
+            model.train()
             history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60,
                             "max_induction_score": induction})
             print(f"  eval step {step}: valid loss {val:.3f}  perplexity {math.exp(val):.1f}  "

@@ -6,6 +6,7 @@ import pytest
 
 from model.training.data import (
     Document,
+    clean_address,
     clean_dict_entry,
     clean_wikitext,
     detokenize_brown,
@@ -116,3 +117,23 @@ def test_split_is_deterministic_and_puts_each_document_in_exactly_one_split():
 def test_tiny_sources_go_to_training(n):
     docs = [Document("x", str(i), "t") for i in range(n)]
     assert len(split_documents(docs)["train"]) == n
+
+
+def test_a_train_share_thins_only_the_training_documents():
+    docs = [Document(src, f"{src}-{i}", f"text {i}") for src in ("kjv", "b") for i in range(100)]
+    full, thinned = split_documents(docs), split_documents(docs, train_share={"kjv": 0.5})
+    assert thinned["valid"] == full["valid"] and thinned["test"] == full["test"]
+    kjv_train = [d for d in thinned["train"] if d.source == "kjv"]
+    assert len(kjv_train) == 45 and set(kjv_train) <= set(full["train"])
+    assert [d for d in thinned["train"] if d.source == "b"] == [d for d in full["train"] if d.source == "b"]
+    assert split_documents(docs, train_share={"kjv": 0.5}) == thinned  # seeded
+
+
+def test_addresses_lose_stage_notes_headings_and_salutations():
+    raw = (
+        "[As delivered in person before a joint session]\n\n"
+        "Mr. Speaker, Mr. Vice President, Members of the Congress:\n\n"
+        "1. STRENGTHENING THE ECONOMY\n\n"
+        "This week we begin anew our joint and separate efforts to build the American future. [Applause]\n"
+    )
+    assert clean_address(raw) == "This week we begin anew our joint and separate efforts to build the American future."

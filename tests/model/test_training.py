@@ -9,7 +9,7 @@ import torch
 from model.paths import BUNDLED_MODEL_DIR
 from model.runner import TracingModel
 from model.training.tokens import OutputVocabulary
-from model.training.train import BOS_ID, learning_rate, make_batch
+from model.training.train import BOS_ID, finetune_learning_rate, learning_rate, make_batch, make_finetune_batch
 from model.transformer import Transformer
 from tests.model.conftest import SENTENCES, tiny_config, train_wordpiece
 
@@ -82,3 +82,28 @@ def test_the_learning_rate_warms_up_decays_then_runs_stage_two():
     assert learning_rate(99, args) == pytest.approx(2e-4, rel=0.01)
     assert learning_rate(100, args) == pytest.approx(1e-3)
     assert learning_rate(149, args) < learning_rate(100, args)
+
+
+def test_copying_windows_repeat_a_random_sequence_or_a_span_of_the_text():
+    ids = np.arange(100_000, dtype=np.int64) % 9000 + 1000  # text that never repeats within a window
+    index_of = np.arange(20_000)
+    pool = np.arange(100, 140)
+    x, y = make_finetune_batch(ids, index_of[ids], np.random.default_rng(5), 64, 128, index_of, pool, 0.25, 0.25)
+    assert (x[:, 0] == BOS_ID).all()
+    torch.testing.assert_close(x[:, 1:], y[:, :-1])  # targets are the next tokens in every kind of row
+    tiled = [r for r in range(64) if np.isin(x[r, 1:].numpy(), pool).sum() > 64]
+    spans = [r for r in range(64) if r not in tiled and len(np.unique(x[r, 1:].numpy())) < 127 - 7]
+    plain = [r for r in range(64) if r not in tiled and r not in spans]
+    assert 8 <= len(tiled) <= 24 and 8 <= len(spans) <= 24 and len(plain) >= 20
+    for r in tiled:  # after the text prefix, a period-n sequence
+        row = x[r, 1:].numpy()
+        start = int(np.argmax(np.isin(row, pool)))
+        seq = row[start:]
+        assert any((seq[n:] == seq[:-n]).all() for n in range(4, 41))
+
+
+def test_continued_training_warms_up_then_decays_to_a_tenth():
+    args = argparse.Namespace(finetune_lr=4e-4, finetune_steps=1000)
+    assert finetune_learning_rate(0, args) == pytest.approx(4e-4 / 50)
+    assert finetune_learning_rate(50, args) == pytest.approx(4e-4)
+    assert finetune_learning_rate(1000, args) == pytest.approx(4e-5)
