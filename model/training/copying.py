@@ -155,7 +155,7 @@ def copy_accuracy(model: Transformer, items: Sequence[CopyItem], batch: int = 32
     by_length: dict[int, list[CopyItem]] = {}
     for item in items:
         by_length.setdefault(len(item.ids), []).append(item)
-    for length, group in sorted(by_length.items()):
+    for _length, group in sorted(by_length.items()):
         for i in range(0, len(group), batch):
             rows = group[i : i + batch]
             x = torch.as_tensor(np.stack([r.ids for r in rows]))
@@ -288,10 +288,10 @@ def what_to_show(model: Transformer, tokenizer, induction_heads: Sequence[Sequen
 
 
 def main(argv: list[str] | None = None) -> None:
+    from model.tokenizer import TextTokenizer
     from model.training.tokens import read_documents
     from model.training.train import ROOT
     from model.weights import load_model
-    from model.tokenizer import TextTokenizer
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=ROOT / "assets" / "teaching-model")

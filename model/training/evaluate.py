@@ -127,7 +127,7 @@ def previous_split_perplexity(model: TracingModel, args) -> float:
     ids = load_split_tokens(args.previous_corpus, tokens, "test", model.tokenizer, EOD_ID)
     stride = cfg.n_ctx // 2
     ids = ids[: cfg.n_ctx + ((len(ids) - cfg.n_ctx) // stride) * stride]
-    return perplexity(neural_log_probs(model, ids, vocab.targets(ids)))
+    return perplexity(neural_log_probs(model, ids, vocab.targets(ids), stride=stride))
 
 
 def reference_figures(args, vocab, train_targets, test_ids, test_targets, sources, test_docs) -> dict:
@@ -153,7 +153,7 @@ def reference_figures(args, vocab, train_targets, test_ids, test_targets, source
         base = TracingModel.from_folder(args.baseline)
         if tuple(base.cfg.output_token_ids or ()) != tuple(vocab.token_ids.tolist()):
             raise SystemExit("the baseline predicts another output vocabulary: its perplexity would not compare")
-        base_log_probs = neural_log_probs(base, test_ids, test_targets)
+        base_log_probs = neural_log_probs(base, test_ids, test_targets, stride=base.cfg.n_ctx // 2)
         base_copy = copying_report(base.module, base.tokenizer, test_docs)
         out["baseline"] = {
             "model": str(args.baseline),
@@ -186,7 +186,7 @@ def training_mix(tokenizer, corpus_dir: Path) -> dict:
     Dictionary, Jargon File); WordNet's usage examples are reported on their own line."""
     sources = token_sources(tokenizer, corpus_dir, "train")
     names, counts = np.unique(sources, return_counts=True)
-    tokens = {str(n): int(c) for n, c in zip(names, counts)}
+    tokens = {str(n): int(c) for n, c in zip(names, counts, strict=False)}
     total = sum(tokens.values())
     return {"tokens": tokens, "total": total,
             "kjv_and_dictionary_share": sum(tokens.get(n, 0) for n in ARCHAIC_AND_DICTIONARY) / total,
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reference_only:
         print(f"wrote {args.reference_json}", flush=True)
         return
-    neural = neural_log_probs(model, test_ids, test_targets)
+    neural = neural_log_probs(model, test_ids, test_targets, stride=stride)  # the stride the split was trimmed to
     results["perplexity"] = {
         "test_tokens": int(len(test_targets)),
         "output_vocabulary": V,

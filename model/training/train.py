@@ -27,7 +27,7 @@ import torch
 
 from model.config import ModelConfig
 from model.formats.minilm import load_word_embeddings, require_minilm_folder
-from model.heads import attention_patterns, induction_scores
+from model.heads import attention_patterns, induction_probe, induction_scores
 from model.tokenizer import TextTokenizer
 from model.training.tokens import OutputVocabulary, load_split_tokens
 from model.transformer import Transformer
@@ -37,16 +37,6 @@ PAD_ID, UNK_ID, BOS_ID, EOD_ID = 0, 100, 101, 102  # [PAD] [UNK] [CLS] [SEP] in 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "assets" / "teaching-model"
 INDUCTION_PROBE_LENGTH = 25
-
-
-def repeated_random_sequences(pool: np.ndarray, length: int, count: int, seed: int) -> torch.Tensor:
-    """``count`` rows of BOS + R + R, R drawn from ``pool``: the probe for induction heads."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for _ in range(count):
-        r = rng.choice(pool, size=length, replace=False)
-        rows.append(np.concatenate([[BOS_ID], r, r]))
-    return torch.as_tensor(np.stack(rows), dtype=torch.long)
 
 
 def build_config(vocab: OutputVocabulary, args: argparse.Namespace) -> ModelConfig:
@@ -247,7 +237,7 @@ def finetune(args: argparse.Namespace) -> None:
     valid_x, valid_y = evaluation_windows(valid_ids, valid_targets, cfg.n_ctx, max_windows=160)
     # a validation copy probe: everyday-word lists with another seed than the card's test
     probe = word_list_items(usable_words(tokenizer, vocab.index_of, vocab.token_ids), 48, seed=7, bos=BOS_ID)
-    induction_probe = repeated_random_sequences(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed)
+    probe = induction_probe(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed, BOS_ID)
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = args.run_dir / "checkpoint.pt"
@@ -271,7 +261,7 @@ def finetune(args: argparse.Namespace) -> None:
     def evaluate_now() -> None:
         val = mean_loss(model, valid_x, valid_y)
         copy = copy_accuracy(model, probe)
-        induction = float(induction_scores(attention_patterns(model, induction_probe), 1, INDUCTION_PROBE_LENGTH).max())
+        induction = float(induction_scores(attention_patterns(model, probe), 1, INDUCTION_PROBE_LENGTH).max())
         model.train()
         history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60,
                         "list_copy_accuracy": copy, "max_induction_score": induction})
@@ -357,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     train_targets, valid_targets = vocab.targets(train_ids), vocab.targets(valid_ids)
     train_ids, valid_ids = train_ids.astype(np.int64), valid_ids.astype(np.int64)
-    induction_probe = repeated_random_sequences(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed)
+    probe = induction_probe(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed, BOS_ID)
     repeat_pool = np.asarray(vocab.token_ids[: args.repeat_pool], dtype=np.int64)
     valid_x, valid_y = evaluation_windows(valid_ids, valid_targets, args.context, max_windows=256)
 
@@ -414,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
             window_start, window_tokens, window_loss = time.perf_counter(), 0, 0.0
         if step % args.eval_every == 0 or step in (args.steps, total_steps):
             val = mean_loss(model, valid_x, valid_y)
-            induction = float(induction_scores(attention_patterns(model, induction_probe), 1, INDUCTION_PROBE_LENGTH).max())
+            induction = float(induction_scores(attention_patterns(model, probe), 1, INDUCTION_PROBE_LENGTH).max())
             model.train()
             history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60,
                             "max_induction_score": induction})

@@ -32,7 +32,7 @@ def test_a_repeated_item_scores_the_second_copy_after_its_first_token():
 def test_word_lists_are_distinct_words_said_twice_and_seeded():
     lists = word_list_items(list(range(10, 60)), 20, seed=3, lengths=(10, 20), bos=2)
     again = word_list_items(list(range(10, 60)), 20, seed=3, lengths=(10, 20), bos=2)
-    for a, b in zip(lists, again):
+    for a, b in zip(lists, again, strict=False):
         assert (a.ids == b.ids).all()
         n = (len(a.ids) - 1) // 2
         assert 10 <= n <= 20 and len(set(a.ids[1 : n + 1])) == n

@@ -9,7 +9,13 @@ import torch
 from model.paths import BUNDLED_MODEL_DIR
 from model.runner import TracingModel
 from model.training.tokens import OutputVocabulary
-from model.training.train import BOS_ID, finetune_learning_rate, learning_rate, make_batch, make_finetune_batch
+from model.training.train import (
+    BOS_ID,
+    finetune_learning_rate,
+    learning_rate,
+    make_batch,
+    make_finetune_batch,
+)
 from model.transformer import Transformer
 from tests.model.conftest import SENTENCES, tiny_config, train_wordpiece
 
