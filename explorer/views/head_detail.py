@@ -314,7 +314,9 @@ class HeadDetailPanel(Panel):
             self.colorbar.setLevels(m.levels)
         self.image.setImage(shown, autoLevels=False, levels=m.levels)
         self.background.setRect(QRectF(0, 0, cols, rows))
-        self._set_axis("left", self.plot, [(i + 0.5, s) for i, s in enumerate(m.row_labels)], _tr(PLURAL[m.row_axis]))
+        every = self._label_step(max(rows, cols))
+        self._set_axis("left", self.plot, [(i + 0.5, s) for i, s in enumerate(m.row_labels) if i % every == 0],
+                       _tr(PLURAL[m.row_axis]))
         self._set_axis("top", self.plot, [(j + 0.5, "") for j in range(cols)], _tr(PLURAL[m.column_axis]))
         self._draw_column_labels(m)
         if self._changed("range", (rows, cols, self.label_space)):
@@ -353,9 +355,20 @@ class HeadDetailPanel(Panel):
         if needed > current or needed < current - 48:
             axis.setStyle(tickTextWidth=24 * math.ceil(needed / 24))
 
+    def _label_step(self, n: int) -> int:
+        """Label every n-th row and column when the cells are smaller than the text: at 256
+        tokens the labels overlapped into a grey band and cost most of the view's paint."""
+        pixels = max(1.0, min(self.plot.vb.width(), self.plot.vb.height()))
+        # the view spans the n cells plus the room for the slanted labels (≈ 0.09 n + 1.2 rows)
+        per_cell = pixels / (1.1 * max(n, 1) + 2.5)
+        line = QFontMetrics(self.labels.label_font).height() * 1.05
+        return max(1, math.ceil(line / per_cell))
+
     def _draw_column_labels(self, m: HeadMatrix) -> None:
         self.label_space = max(1.5, 0.09 * max(len(m.row_labels), len(m.column_labels)) + 1.2)
-        self.labels.set_column_labels(list(m.column_labels), self.label_space)
+        every = self._label_step(max(len(m.row_labels), len(m.column_labels)))
+        self.labels.set_column_labels([t if j % every == 0 else "" for j, t in enumerate(m.column_labels)],
+                                      self.label_space)
 
     def _draw_cell_texts(self, m: HeadMatrix) -> None:
         """Values go into the cells when the grid is small enough to read; the item itself
@@ -389,7 +402,9 @@ class HeadDetailPanel(Panel):
             keys = keys[1:]
             pattern = pattern[1:] / max(pattern[1:].sum(), 1e-12)
         self.bars.setOpts(x0=np.zeros(len(keys)), y=np.arange(len(keys)) + 0.5, width=pattern, height=0.7)
-        self._set_axis("left", self.bars_plot, [(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys)])
+        every = self._label_step(len(keys))
+        self._set_axis("left", self.bars_plot,
+                       [(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys) if i % every == 0])
         if self._changed("bars range", len(keys)):
             self.bars_plot.setYRange(0, len(keys), padding=0.01)
         title = self.tr("'{token}' looks at").format(token=_short(trace.token_strings[q]))

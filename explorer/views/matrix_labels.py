@@ -103,6 +103,8 @@ class MatrixLabels(pg.GraphicsObject):
             painter.setPen(self.label_colour)
             ascent = QFontMetricsF(self.label_font).ascent()
             for j, label in enumerate(self.column_labels):
+                if not label:
+                    continue  # thinned out: too many columns to label each
                 foot = to_device.map(QPointF(j + 0.5, 0.0))
                 painter.save()
                 painter.translate(foot.x() - ascent / 3, foot.y() - 4)

@@ -349,3 +349,21 @@ def test_a_long_paste_is_kept_whole_and_the_banner_tells_the_truth(qtbot, make_w
     trace = type_text(qtbot, window, text)
     assert trace.truncated and trace.text.endswith("the end") and trace.offsets[-1][1] == len(text)
     assert f"oldest {trace.n_dropped_tokens} were dropped" in window.banner.text()
+
+
+def test_long_texts_label_every_nth_token_so_labels_never_overlap(qtbot, make_window):
+    """At 128 tokens a row is a few pixels high: every label drawn ran into the next."""
+    from PySide6.QtGui import QFontMetrics
+
+    window = make_window(source="bundled")  # a 128-token context
+    window.resize(1280, 720)
+    window.show_tab(window.head_detail)
+    trace = type_text(qtbot, window, " ".join(["the king and the queen"] * 30))
+    assert trace.n_tokens == 128
+    detail = window.head_detail
+    ticks = detail.plot.getAxis("left")._tickLevels[0]
+    assert 1 < len(ticks) < trace.n_tokens
+    spacing_px = (ticks[1][0] - ticks[0][0]) * detail.plot.vb.height() / (detail.plot.vb.viewRange()[1][1] - detail.plot.vb.viewRange()[1][0])
+    assert spacing_px >= QFontMetrics(detail.labels.label_font).height()
+    shown = [label for label in detail.labels.column_labels if label]
+    assert 1 < len(shown) < trace.n_tokens
