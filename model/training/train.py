@@ -237,7 +237,7 @@ def finetune(args: argparse.Namespace) -> None:
     valid_x, valid_y = evaluation_windows(valid_ids, valid_targets, cfg.n_ctx, max_windows=160)
     # a validation copy probe: everyday-word lists with another seed than the card's test
     probe = word_list_items(usable_words(tokenizer, vocab.index_of, vocab.token_ids), 48, seed=7, bos=BOS_ID)
-    probe = induction_probe(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed, BOS_ID)
+    induction_rows = induction_probe(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed, BOS_ID)
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = args.run_dir / "checkpoint.pt"
@@ -261,7 +261,7 @@ def finetune(args: argparse.Namespace) -> None:
     def evaluate_now() -> None:
         val = mean_loss(model, valid_x, valid_y)
         copy = copy_accuracy(model, probe)
-        induction = float(induction_scores(attention_patterns(model, probe), 1, INDUCTION_PROBE_LENGTH).max())
+        induction = float(induction_scores(attention_patterns(model, induction_rows), 1, INDUCTION_PROBE_LENGTH).max())
         model.train()
         history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60,
                         "list_copy_accuracy": copy, "max_induction_score": induction})
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     train_targets, valid_targets = vocab.targets(train_ids), vocab.targets(valid_ids)
     train_ids, valid_ids = train_ids.astype(np.int64), valid_ids.astype(np.int64)
-    probe = induction_probe(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed, BOS_ID)
+    induction_rows = induction_probe(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed, BOS_ID)
     repeat_pool = np.asarray(vocab.token_ids[: args.repeat_pool], dtype=np.int64)
     valid_x, valid_y = evaluation_windows(valid_ids, valid_targets, args.context, max_windows=256)
 
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
             window_start, window_tokens, window_loss = time.perf_counter(), 0, 0.0
         if step % args.eval_every == 0 or step in (args.steps, total_steps):
             val = mean_loss(model, valid_x, valid_y)
-            induction = float(induction_scores(attention_patterns(model, probe), 1, INDUCTION_PROBE_LENGTH).max())
+            induction = float(induction_scores(attention_patterns(model, induction_rows), 1, INDUCTION_PROBE_LENGTH).max())
             model.train()
             history.append({"step": step, "valid_loss": val, "valid_ppl": math.exp(val), "minutes": elapsed / 60,
                             "max_induction_score": induction})
