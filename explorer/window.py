@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self.player.scene_changed.connect(self._on_scene_changed)
         self.player.finished.connect(self._on_lesson_finished)
         self._pending_scene: dict | None = None  # applied once the scene's model has loaded
+        self._lesson_models: list = []  # the worked-example models, known once the model menu is filled
 
         self.status_model = QLabel(self.tr("no model"))
         self.status_tokens = QLabel("")
@@ -599,7 +600,7 @@ class MainWindow(QMainWindow):
             self.lessons_menu.insertAction(first, action)
         # The worked-example models are known once the model menu has been filled (after the
         # first load): listing them earlier would import torch before the window shows.
-        for choice in getattr(self, "_lesson_models", None) or []:
+        for choice in self._lesson_models:
             action = QAction(self.tr("Worked example: {name}").format(name=choice.name.removeprefix("Lesson: ")),
                              self.lessons_menu)
             action.setProperty("lesson_entry", True)
