@@ -18,7 +18,6 @@ import io
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,6 +25,8 @@ import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QPoint, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
+
+from explorer.atomic import replace_file
 
 FORMATS = {".png": "png", ".svg": "svg", ".csv": "csv"}
 #: PNGs are rendered at twice the view's size on screen unless a width is asked for: sharp
@@ -104,21 +105,8 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
                            QCoreApplication.translate("Export", "cannot write {path}: the folder {folder} does not exist"))
                           .format(path=path, folder=folder))
     try:
-        handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
-    except OSError as exc:
-        raise ExportError(QCoreApplication.translate("Export", "cannot write {path}: {error}").format(
-            path=path, error=exc.strerror or exc)) from exc
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
-        write(temp)
-        # mkstemp makes the file 0600; an exported figure is an ordinary file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, path)
+        replace_file(path, write)
     except BaseException as exc:
-        temp.unlink(missing_ok=True)
         if isinstance(exc, ExportError):
             raise
         if isinstance(exc, OSError):

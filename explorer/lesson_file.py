@@ -22,10 +22,8 @@ Nothing here imports Qt: the window applies scenes (:mod:`explorer.presenter`).
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from explorer.atomic import write_text
 from model.paths import ASSETS_DIR
 
 LESSONS_DIR = ASSETS_DIR / "lessons"
@@ -195,22 +194,6 @@ def append_scene(path: str | Path, values: dict, title: str = "My lesson") -> Le
     old = path.read_text(encoding="utf-8") if path.is_file() else f'title = {_toml_value(title)}\n'
     new = old.rstrip("\n") + "\n\n" + scene_to_toml(values)
     lesson = parse_lesson(new, path)  # never write a file we could not read back
-    write_atomically(path, new)
-    return lesson
-
-
-def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text(path, new)
+    return lesson
