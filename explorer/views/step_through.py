@@ -507,6 +507,17 @@ class StageCanvas(QWidget):
             self._bar(p, QRectF(cx + tw + 120, ry, col_w - tw - 140, rh), float(gain), gmax, c.accent, 0.0)
 
 
+def _diamond(centre: QPointF, half: float) -> QPainterPath:
+    """A query's marker: a square on its corner, ``half`` from centre to each corner."""
+    path = QPainterPath()
+    path.moveTo(centre + QPointF(0, -half))
+    path.lineTo(centre + QPointF(half, 0))
+    path.lineTo(centre + QPointF(0, half))
+    path.lineTo(centre + QPointF(-half, 0))
+    path.closeSubpath()
+    return path
+
+
 class QKScatter(QWidget):
     """This head's q (◆) and k (●) of every token in one fixed 2-D projection: the two
     directions along which W_Q and W_K spread their outputs most (from the weights alone, so
@@ -581,25 +592,13 @@ class QKScatter(QWidget):
         for i in range(T):
             pt = to_px(self.q2[i])
             p.setBrush(q_colour)
-            diamond = QPainterPath()
-            diamond.moveTo(pt + QPointF(0, -r * 1.3))
-            diamond.lineTo(pt + QPointF(r * 1.3, 0))
-            diamond.lineTo(pt + QPointF(0, r * 1.3))
-            diamond.lineTo(pt + QPointF(-r * 1.3, 0))
-            diamond.closeSubpath()
-            p.drawPath(diamond)
+            p.drawPath(_diamond(pt, r * 1.3))
         p.setBrush(key_colour)
         for j in range(T):
             p.drawEllipse(to_px(self.k2[j]), r, r)
         # the selected query, large
         p.setBrush(c.accent)
-        big = QPainterPath()
-        big.moveTo(qp + QPointF(0, -r * 2.4))
-        big.lineTo(qp + QPointF(r * 2.4, 0))
-        big.lineTo(qp + QPointF(0, r * 2.4))
-        big.lineTo(qp + QPointF(-r * 2.4, 0))
-        big.closeSubpath()
-        p.drawPath(big)
+        p.drawPath(_diamond(qp, r * 2.4))
         f_lab = font(0.85)
         p.setFont(f_lab)
         labelled = set(top_keys) if T > 12 else set(range(T))

@@ -39,6 +39,16 @@ DEFAULT_OUT = ROOT / "assets" / "teaching-model"
 INDUCTION_PROBE_LENGTH = 25
 
 
+def make_optimizer(model: Transformer, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters: weight decay on matrices, none on biases and norms."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(
+        [{"params": [p for p in trainable if p.dim() >= 2], "weight_decay": weight_decay},
+         {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0}],
+        lr=lr, betas=(0.9, 0.95),
+    )
+
+
 def build_config(vocab: OutputVocabulary, args: argparse.Namespace) -> ModelConfig:
     cutoffs = tuple(c for c in (2000, 8000) if c < len(vocab))
     return ModelConfig(
@@ -225,12 +235,7 @@ def finetune(args: argparse.Namespace) -> None:
     print(f"continuing {args.init} ({cfg.name}): train {len(train_ids):,} tokens, valid {len(valid_ids):,}; "
           f"output vocabulary {len(vocab):,} covers {vocab.coverage(valid_ids):.2%} of validation tokens", flush=True)
     model.tok_embed.weight.requires_grad_(False)
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.finetune_lr, betas=(0.9, 0.95),
-    )
+    optimizer = make_optimizer(model, args.finetune_lr, args.weight_decay)
     train_targets, valid_targets = vocab.targets(train_ids), vocab.targets(valid_ids)
     train_ids, valid_ids = train_ids.astype(np.int64), valid_ids.astype(np.int64)
     repeat_pool = np.asarray(vocab.token_ids[: args.repeat_pool], dtype=np.int64)
@@ -339,12 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     model = Transformer(cfg)
     model.tok_embed.weight.data.copy_(torch.from_numpy(load_word_embeddings(minilm)))
     model.tok_embed.weight.requires_grad_(False)
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.lr, betas=(0.9, 0.95),
-    )
+    optimizer = make_optimizer(model, args.lr, args.weight_decay)
     train_targets, valid_targets = vocab.targets(train_ids), vocab.targets(valid_ids)
     train_ids, valid_ids = train_ids.astype(np.int64), valid_ids.astype(np.int64)
     induction_rows = induction_probe(vocab.token_ids[100:3000], INDUCTION_PROBE_LENGTH, 16, args.seed, BOS_ID)
