@@ -1003,6 +1003,10 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
         <translation>T = {t:.2f}   熵 {entropy:.2f} 比特（T = 1：{entropy_one:.2f} 比特）   保留的概率质量 {kept:.3f}</translation>
     </message>
     <message>
+        <source>   ({n} bars fit)</source>
+        <translation>   （只放得下 {n} 条）</translation>
+    </message>
+    <message>
         <source>logit (log-probability)</source>
         <translation>logit（对数概率）</translation>
     </message>

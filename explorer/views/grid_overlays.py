@@ -121,10 +121,11 @@ class GridControls(QWidget):
         self.badges = QCheckBox(self.tr("badges"))
         self.badges.setChecked(True)
         self.badges.setToolTip(self.tr("P previous-token, S first-token (sink), I induction, D duplicate-token"))
-        # Two short rows: the grid's half of a 1024-pixel projector at large text is narrow.
+        # Three short rows: at large text one row of buttons made the grid pane as wide as
+        # half a 1280-pixel screen, squeezing the tabs.
         rows = QVBoxLayout(self)
         rows.setContentsMargins(0, 0, 0, 0)
-        for widgets in ((self.mode, self.clear, self.sweep, self.cancel, self.progress),
+        for widgets in ((self.mode, self.clear), (self.sweep, self.cancel, self.progress),
                         (self.show_sweep, self.rollout, self.badges)):
             row = QHBoxLayout()
             for w in widgets:

@@ -137,6 +137,7 @@ class HeadsGridPanel(Panel):
         self.controls.rollout.toggled.connect(self._on_overlay_changed)
         self.controls.badges.toggled.connect(self._on_overlay_changed)
         self.hover_label = QLabel()
+        self.hover_label.setWordWrap(True)  # a long hover line must not set the grid pane's width
         self.hover_label.setObjectName("hoverLabel")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

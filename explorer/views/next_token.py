@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer
-from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -126,7 +126,9 @@ class NextTokenPanel(Panel):
         self.stop_button.setEnabled(False)
 
         self.view = TimedView()
+        self._fit_drawn: int | None = None  # bars that fitted when last drawn
         self.plot = fixed_plot(self.view)
+        self.plot.vb.sigResized.connect(self._on_plot_resized)  # how many bars fit depends on it
         self.plot.invertY(True)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.ghost = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=QColor(255, 255, 255, 40),
@@ -356,6 +358,22 @@ class NextTokenPanel(Panel):
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
+    def _on_plot_resized(self, *_args) -> None:
+        fit = self._bars_that_fit()
+        if fit != self._fit_drawn:
+            self._fit_drawn = fit
+            self.mark_dirty()
+            self.refresh()
+
+    def _bars_that_fit(self) -> int:
+        """Bars whose token and value labels do not run into each other at this text size
+        (at 20-point text on a 720-pixel screen, 15 bars overlapped); at least 3."""
+        height = self.plot.vb.height()
+        if height <= 0:  # not laid out yet
+            return self.shown_box.maximum()
+        line = QFontMetrics(self.theme.font()).height() * 1.1
+        return max(3, int(height // line))
+
     def redraw(self) -> None:
         trace, info = self.trace, self.info
         no_head = info is not None and not info.has_lm_head
@@ -393,7 +411,7 @@ class NextTokenPanel(Panel):
         knocked = logits is not original
         if knocked:  # ghosts: every head in, at the same temperature
             at_one = softmax_with_temperature(original, self.temperature)
-        n = min(self.shown_box.value(), int(np.isfinite(logits).sum()))
+        n = min(self.shown_box.value(), int(np.isfinite(logits).sum()), self._bars_that_fit())
         order = np.argsort(-logits, kind="stable")[:n]  # ranking by logit does not change with T
         self.rows = order
         token = trace.token_strings[position]
@@ -403,7 +421,9 @@ class NextTokenPanel(Panel):
             "T = {t:.2f}   entropy {entropy:.2f} bits (T = 1: {entropy_one:.2f} bits)   kept mass {kept:.3f}").format(
             t=self.temperature, entropy=entropy_bits(dist.tempered),
             entropy_one=entropy_bits(softmax_with_temperature(logits, 1.0)), kept=dist.kept_mass)
-            + (self._knockout_summary(original, logits) if knocked else ""))
+            + (self._knockout_summary(original, logits) if knocked else "")
+            + (self.tr("   ({n} bars fit)").format(n=n) if n < min(self.shown_box.value(), np.isfinite(logits).sum())
+               else ""))
         y = np.arange(n)
         show_logits = self.logits_box.isChecked()
         values = logits[order] if show_logits else dist.tempered[order]
