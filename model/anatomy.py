@@ -85,6 +85,8 @@ def model_structure(module: Transformer) -> ModelStructure:
         "LayerNorm": ("γ per RMSNorm" if cfg.norm == "rmsnorm" else "γ and β per norm") if cfg.layer_norm else "none",
         "unembedding": ("tied to the embedding" if cfg.tie_embeddings else
                         "none (encoder)" if not cfg.has_lm_head else
+                        f"adaptive softmax over {cfg.n_outputs} tokens, scored against their embedding rows"
+                        if cfg.adaptive_tied else
                         f"adaptive softmax over {cfg.n_outputs} tokens" if cfg.adaptive_cutoffs else
                         f"{C} × {cfg.n_outputs}"),
         "other": "",

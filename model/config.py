@@ -53,6 +53,12 @@ class ModelConfig:
         cluster cutoffs over the output vocabulary, which must then be ordered from most to
         least frequent. Its "logits" are log-probabilities: logits up to a constant, so
         softmax, temperature and sampling behave exactly as with a linear unembedding.
+    adaptive_tied
+        With ``adaptive_cutoffs``: the adaptive softmax scores every output token against its
+        own row of the token-embedding table (through one learned projection per cluster)
+        instead of keeping separate output vectors, and ``adaptive_div_value`` is unused.
+        Every token then has an output vector as wide as its input one, and a head that
+        copies a token's embedding forward can name it at the output, rare or not.
     dropout
         Residual and embedding dropout, active only in training mode. The attention
         pattern itself is never dropped out, so a trace always shows the real pattern.
@@ -116,6 +122,7 @@ class ModelConfig:
     dropout: float = 0.0
     adaptive_cutoffs: tuple[int, ...] | None = None
     adaptive_div_value: float = 4.0
+    adaptive_tied: bool = False
     sinusoid_base: float = 10000.0
     bos_token_id: int | None = None
     output_token_ids: tuple[int, ...] | None = None
@@ -176,12 +183,14 @@ class ModelConfig:
                     "adaptive_cutoffs must be increasing and lie strictly between 0 and the "
                     f"output vocabulary size ({self.n_outputs})"
                 )
+        if self.adaptive_tied and self.adaptive_cutoffs is None:
+            raise ValueError("adaptive_tied needs adaptive_cutoffs")
         if self.tie_embeddings and (
             self.embed_width != self.d_model or self.output_token_ids is not None
         ):
             raise ValueError("tie_embeddings needs d_embed == d_model and the full vocabulary")
         if not self.has_lm_head and (
-            self.tie_embeddings or self.unembed_bias or self.adaptive_cutoffs is not None
+            self.tie_embeddings or self.unembed_bias or self.adaptive_cutoffs is not None or self.adaptive_tied
         ):
             raise ValueError("a model without an LM head cannot tie, bias or adapt its unembedding")
 

@@ -86,7 +86,15 @@ def _unembedding(module: Transformer, table: np.ndarray | None):
         return None, None, "this model has no language-model head"
     from torch import nn
 
-    if isinstance(head, nn.AdaptiveLogSoftmaxWithLoss):
+    from model.transformer import TiedAdaptiveSoftmax
+
+    if isinstance(head, TiedAdaptiveSoftmax):
+        # the shortlist's logits are E[v] · (P₀ h): row v of E P₀ is token v's direction in the residual
+        n = head.shortlist_size
+        table = module.output_table()[:n].double()
+        rows = (table @ head.proj[0].weight.double()).float().detach().numpy()
+        note = f"among the {n} most frequent output tokens (their embedding rows through the output projection)"
+    elif isinstance(head, nn.AdaptiveLogSoftmaxWithLoss):
         n = head.shortlist_size
         rows, note = _numpy(head.head.weight)[:n], f"among the {n} most frequent output tokens"
     elif cfg.tie_embeddings and table is not None:

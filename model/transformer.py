@@ -310,6 +310,63 @@ class Block(nn.Module):
         return self.mlp(x) if self.mlp is not None else torch.zeros_like(x)
 
 
+class TiedAdaptiveSoftmax(nn.Module):
+    """An adaptive softmax (Grave et al. 2017) whose output vectors are the token
+    embedding rows: the logit of token v in cluster c is ``(P_c h) · E[v] + b_v``.
+
+    ``nn.AdaptiveLogSoftmaxWithLoss`` keeps separate output vectors and narrows them by
+    ``div_value`` per cluster: rare tokens get 16–64 dimensions, and a copying head cannot
+    name a rare token it has read. Here every token, rare or frequent, is scored against
+    its own (frozen, pretrained) embedding: copying a token is one linear map, the same for
+    all of them. Clusters keep their purpose: training scores the tail tokens only for the
+    targets that fall in them. ``table`` is the (n_outputs, d_embed) slice of the embedding
+    in output order; the module itself holds only projections and biases.
+    """
+
+    def __init__(self, d_model: int, d_embed: int, n_outputs: int, cutoffs: list[int], bias: bool) -> None:
+        super().__init__()
+        self.bounds = [0, *cutoffs, n_outputs]  # cluster c covers outputs [bounds[c], bounds[c+1])
+        self.shortlist_size = cutoffs[0]
+        self.proj = nn.ModuleList(nn.Linear(d_model, d_embed, bias=False) for _ in range(len(cutoffs) + 1))
+        self.cluster = nn.Linear(d_model, len(cutoffs))  # the head's extra entries: "a tail token"
+        self.bias = nn.Parameter(torch.zeros(n_outputs)) if bias else None
+
+    def _logits(self, h: torch.Tensor, table: torch.Tensor, c: int) -> torch.Tensor:
+        lo, hi = self.bounds[c], self.bounds[c + 1]
+        out = self.proj[c](h) @ table[lo:hi].T  # (N, hi − lo)
+        return out + self.bias[lo:hi] if self.bias is not None else out
+
+    def _head(self, h: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(torch.cat([self._logits(h, table, 0), self.cluster(h)], dim=-1), dim=-1)
+
+    def log_prob(self, h: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of every output, (N, n_outputs)."""
+        head = self._head(h, table)
+        n_short = self.shortlist_size
+        parts = [head[:, :n_short]]
+        for c in range(1, len(self.bounds) - 1):
+            parts.append(torch.log_softmax(self._logits(h, table, c), dim=-1) + head[:, n_short + c - 1 : n_short + c])
+        return torch.cat(parts, dim=-1)
+
+    def loss(self, h: torch.Tensor, targets: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood of ``targets`` (N,), scoring each tail cluster only
+        for the rows whose target lies in it."""
+        head = self._head(h, table)
+        n_short = self.shortlist_size
+        head_index = targets.clone()
+        logp = torch.zeros_like(targets, dtype=head.dtype)
+        for c in range(1, len(self.bounds) - 1):
+            lo, hi = self.bounds[c], self.bounds[c + 1]
+            rows = torch.nonzero((targets >= lo) & (targets < hi)).flatten()
+            if not len(rows):
+                continue
+            head_index[rows] = n_short + c - 1
+            inner = torch.log_softmax(self._logits(h[rows], table, c), dim=-1)
+            logp = logp.index_add(0, rows, inner.gather(1, (targets[rows] - lo).unsqueeze(1)).squeeze(1))
+        logp = logp + head.gather(1, head_index.unsqueeze(1)).squeeze(1)
+        return -logp.mean()
+
+
 class Transformer(nn.Module):
     """Token embedding (+ optional projection) + positions (→ LayerNorm, for BERT) → blocks →
     final norm → unembedding (absent when ``cfg.has_lm_head`` is False)."""
@@ -339,6 +396,10 @@ class Transformer(nn.Module):
         self.unembed: nn.Module | None
         if not cfg.has_lm_head:
             self.unembed = None
+        elif cfg.adaptive_tied:
+            self.unembed = TiedAdaptiveSoftmax(
+                cfg.d_model, cfg.embed_width, cfg.n_outputs, list(cfg.adaptive_cutoffs), cfg.unembed_bias
+            )
         elif cfg.adaptive_cutoffs is not None:
             self.unembed = nn.AdaptiveLogSoftmaxWithLoss(
                 cfg.d_model, cfg.n_outputs, list(cfg.adaptive_cutoffs),
@@ -354,6 +415,21 @@ class Transformer(nn.Module):
             torch.tensor(ids if ids is not None else [], dtype=torch.long),
             persistent=False,
         )
+
+    def output_table(self) -> torch.Tensor:
+        """The embedding rows of the output vocabulary, in output order (n_outputs, d_embed),
+        which a :class:`TiedAdaptiveSoftmax` scores against. Gathered once and kept until
+        the embedding changes (it is frozen in training and fixed in the app)."""
+        weight = self.tok_embed.weight
+        key = (weight.data_ptr(), weight._version, weight.requires_grad and torch.is_grad_enabled())
+        cached = getattr(self, "_output_table_cache", None)
+        if cached is not None and cached[0] == key and not key[2]:
+            return cached[1]
+        table = weight[self.output_token_ids] if self.cfg.output_token_ids is not None else weight
+        if not key[2]:
+            table = table.detach()
+            self._output_table_cache = (key, table)
+        return table
 
     def embed(self, idx: torch.Tensor) -> torch.Tensor:
         """Token embedding rows as they enter the residual stream, before positions: (B, T, d)."""
@@ -390,6 +466,9 @@ class Transformer(nn.Module):
         """Logits over the output vocabulary for hidden states ``h`` (..., d)."""
         if self.unembed is None:
             raise ValueError(f"{self.cfg.name} has no language-model head: it predicts no tokens")
+        if isinstance(self.unembed, TiedAdaptiveSoftmax):
+            flat = self.unembed.log_prob(h.reshape(-1, h.shape[-1]), self.output_table())  # (N, n_outputs)
+            return flat.view(*h.shape[:-1], -1)
         if isinstance(self.unembed, nn.AdaptiveLogSoftmaxWithLoss):
             flat = self.unembed.log_prob(h.reshape(-1, h.shape[-1]))  # (N, n_outputs)
             return flat.view(*h.shape[:-1], -1)
@@ -423,6 +502,8 @@ class Transformer(nn.Module):
         if self.unembed is None:
             raise ValueError(f"{self.cfg.name} has no language-model head: it has no next-token loss")
         h = self.hidden(idx)
+        if isinstance(self.unembed, TiedAdaptiveSoftmax):
+            return self.unembed.loss(h.reshape(-1, h.shape[-1]), targets.reshape(-1), self.output_table())
         if isinstance(self.unembed, nn.AdaptiveLogSoftmaxWithLoss):
             return self.unembed(h.reshape(-1, h.shape[-1]), targets.reshape(-1)).loss
         logits = self.unembed(h)

@@ -284,6 +284,7 @@ CONFIG_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "dropout": fraction,
     "adaptive_cutoffs": optional(int_tuple),
     "adaptive_div_value": positive_float,
+    "adaptive_tied": boolean,
     "sinusoid_base": positive_float,
     "bos_token_id": optional(non_negative_int),
     "output_token_ids": optional(int_tuple),

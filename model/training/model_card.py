@@ -67,9 +67,15 @@ def render_model_card(cfg: ModelConfig, results: dict, training: dict, manifest:
         "| positions | sinusoidal, P(k, 2i) = sin(k / 10000^(2i/d)), P(k, 2i+1) = cos(…) |",
         "| token embedding | all-MiniLM-L6-v2's pretrained 30,522 × 384 word-piece table, **frozen**, "
         f"then a learned 384 → {cfg.d_model} projection |",
-        f"| output | adaptive softmax (cutoffs {list(cfg.adaptive_cutoffs or [])}) over the "
-        f"{cfg.n_outputs:,} word pieces seen at least 3 times in training; every other id has "
-        "probability 0 (rarer pieces are predicted as `[UNK]`) |",
+        (f"| output | adaptive softmax (cutoffs {list(cfg.adaptive_cutoffs or [])}) over the "
+         f"{cfg.n_outputs:,} word pieces seen at least 3 times in training, each scored against its own row of "
+         "the frozen embedding table through a learned projection per cluster (`adaptive_tied`): logit(v) = "
+         "(P_c h) · E[v] + b_v, so every token has a 384-wide output vector and copying one is the same map for "
+         "all; every other id has probability 0 (rarer pieces are predicted as `[UNK]`) |"
+         if cfg.adaptive_tied else
+         f"| output | adaptive softmax (cutoffs {list(cfg.adaptive_cutoffs or [])}) over the "
+         f"{cfg.n_outputs:,} word pieces seen at least 3 times in training; every other id has "
+         "probability 0 (rarer pieces are predicted as `[UNK]`) |"),
         f"| trainable parameters | {training.get('trainable_parameters', 0):,} (plus 11.7 M frozen embedding weights) |",
         "| weights | `model.safetensors`, float16, loaded as float32 |",
         "",
