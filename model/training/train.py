@@ -373,6 +373,7 @@ def finetune(args: argparse.Namespace) -> None:
         "threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
         "torch": torch.__version__, "history": history, "note": args.note,
     }
+    summary["trainable_parameters"] = model.num_parameters(trainable_only=True)
     summary["total_cpu_minutes"] = round(float(base.get("minutes", 0)) * int(base.get("threads", 1))
                                          + elapsed / 60 * args.threads, 1)
     (args.out / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
