@@ -83,6 +83,9 @@ def lens(model: TracingModel, text: str, options: dict, last_trace: Trace | None
         n = min(len(old_ids), trace.n_tokens)
         same = np.flatnonzero(old_ids[:n] != trace.token_ids[:n])
         keep = int(same[0]) if len(same) else n
+        # The same tokens (a trailing space) or fewer (a deleted word): nothing new to run,
+        # but the lens of at least one position is computed so the result has rows to extend.
+        keep = min(keep, trace.n_tokens - 1)
     fresh = logit_lens(model.module, trace.resid_post[:, keep:], text, track)
     result = extend(memo[key][1], fresh, keep) if keep else fresh
     result = LensResult(**{**result.__dict__, "text": text, "ablated": heads, "ablation_mode": mode})
