@@ -105,10 +105,21 @@ def _resid_pre(model: TracingModel, ids, last_trace: Trace | None):
 
 
 def ablate(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> AblationResult:
+    """The next-token logits with ``options["heads"]`` knocked out.
+
+    A zero knock-out of a causal model is a knocked-out trace, which reuses the rows of the
+    last one with the same heads (model/incremental.py): while typing only the new tokens
+    run. Otherwise (mean ablation, which is not prefix-stable; an encoder) the knock-out
+    runs from the screen's trace's residual stream entering the first knocked-out layer.
+    """
     heads, mode = _heads(options), options.get("mode", "zero")
     ids = model.encode(text)[0].ids
     position = int(options.get("position", -1)) % len(ids)
-    logits = knockout_logits(model.module, ids, heads, position, mode, _resid_pre(model, ids, last_trace))
+    if heads and mode == "zero" and model.cfg.causal and model.incremental and model.has_lm_head:
+        with knocked_out(model.module, heads, mode):
+            logits = model.trace(text, logit_positions=[position]).logits[0]
+    else:
+        logits = knockout_logits(model.module, ids, heads, position, mode, _resid_pre(model, ids, last_trace))
     return AblationResult(text, heads, mode, position, logits)
 
 
