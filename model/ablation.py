@@ -109,6 +109,8 @@ def hooks_key(module: torch.nn.Module) -> tuple | None:
     under which a trace must be a full pass."""
     key = []
     for sub in module.modules():
+        if not (sub._forward_pre_hooks or sub._forward_hooks):  # once per trace: keep it cheap
+            continue
         for hook in (*sub._forward_pre_hooks.values(), *sub._forward_hooks.values()):
             tag = getattr(hook, "rows_key", None)
             if tag is None:

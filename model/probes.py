@@ -113,13 +113,18 @@ def ablate(model: TracingModel, text: str, options: dict, last_trace: Trace | No
     runs from the screen's trace's residual stream entering the first knocked-out layer.
     """
     heads, mode = _heads(options), options.get("mode", "zero")
-    ids = model.encode(text)[0].ids
-    position = int(options.get("position", -1)) % len(ids)
     if heads and mode == "zero" and model.cfg.causal and model.incremental and model.has_lm_head:
+        if last_trace is not None and last_trace.text == text and last_trace.model_name == model.name:
+            n_tokens = last_trace.n_tokens  # the screen's trace of this text: no second tokenization
+        else:
+            n_tokens = len(model.encode(text)[0].ids)
+        position = int(options.get("position", -1)) % n_tokens
         with knocked_out(model.module, heads, mode):
             logits = model.trace(text, logit_positions=[position]).logits[0]
-    else:
-        logits = knockout_logits(model.module, ids, heads, position, mode, _resid_pre(model, ids, last_trace))
+        return AblationResult(text, heads, mode, position, logits)
+    ids = model.encode(text)[0].ids
+    position = int(options.get("position", -1)) % len(ids)
+    logits = knockout_logits(model.module, ids, heads, position, mode, _resid_pre(model, ids, last_trace))
     return AblationResult(text, heads, mode, position, logits)
 
 

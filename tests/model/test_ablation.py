@@ -177,9 +177,9 @@ def test_the_knocked_out_prediction_while_typing_equals_a_fresh_knock_out(tracin
         text += word
         trace = tracing_model.trace(text)
         ids = tracing_model.encode(text)[0].ids
-        for position in (-1, 1):
+        for position, screen in ((-1, trace), (1, trace), (-2, None)):
             options = {"heads": [(0, 1), (1, 3)], "mode": mode, "position": position}
-            result = ablate(tracing_model, text, options, trace)
+            result = ablate(tracing_model, text, options, screen)
             expected = knockout_logits(tracing_model.module, ids, [(0, 1), (1, 3)], position, mode)
             assert result.position == position % len(ids)
             np.testing.assert_allclose(result.logits, expected, atol=1e-5)
