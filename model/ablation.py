@@ -11,6 +11,13 @@ attention adding b_O only (which is "skipping the attention" for a model without
 Mean ablation replaces the head's z at every position by its mean over this text's
 positions (computed in the same pass), so the head still adds its typical output but no
 longer depends on which token is where.
+
+Incremental tracing (:mod:`model.incremental`) reuses the rows of a causal model's earlier
+tokens. Zero ablation keeps that sound: the row of token t still depends only on tokens
+0..t, so a knocked-out trace reuses the rows of the last trace *with the same knock-out*
+(:func:`hooks_key` names it; never an ordinary trace's rows). Mean ablation does not: the
+mean is over every position of the current text, so typing one token changes the rows of
+all the earlier ones, and a trace under it is always a full pass.
 """
 
 from __future__ import annotations
@@ -68,6 +75,8 @@ def z_hooks(module: Transformer, hooks: dict[int, ZHook]) -> Iterator[None]:
                 z = fn(z)
                 return (z.transpose(1, 2).reshape(B, T, nh * hs),)
 
+            if getattr(fn, "rows_key", None) is not None:  # prefix-stable: see hooks_key
+                pre_hook.rows_key = (layer, *fn.rows_key)
             handles.append(attn.out.register_forward_pre_hook(pre_hook))
         yield
     finally:
@@ -86,7 +95,28 @@ def _knockout_fn(keep: torch.Tensor, mode: str) -> ZHook:
             return z * k
         return z * k + z.mean(dim=2, keepdim=True) * (1 - k)
 
+    if mode == "zero" and keep.shape[0] == 1:  # each position's z on its own: prefix-stable
+        fn.rows_key = (tuple(int(h) for h in torch.nonzero(keep[0] == 0).flatten()), mode)
     return fn
+
+
+def hooks_key(module: torch.nn.Module) -> tuple | None:
+    """What the forward hooks on ``module`` and its submodules change, as a key for the rows
+    incremental tracing may reuse (:mod:`model.incremental`): ``()`` without hooks; one
+    ``(layer, knocked-out heads, "zero")`` per zero knock-out of :func:`knocked_out`, whose
+    traces keep every row's dependence on the tokens up to it only; None for any other hook
+    (mean ablation, which averages over every position, patching, a caller's own hook),
+    under which a trace must be a full pass."""
+    key = []
+    for sub in module.modules():
+        if not (sub._forward_pre_hooks or sub._forward_hooks):  # once per trace: keep it cheap
+            continue
+        for hook in (*sub._forward_pre_hooks.values(), *sub._forward_hooks.values()):
+            tag = getattr(hook, "rows_key", None)
+            if tag is None:
+                return None
+            key.append(tag)
+    return tuple(key)
 
 
 def knockout_hooks(heads: Iterable[Head], n_layers: int, n_heads: int, mode: str = "zero") -> dict[int, ZHook]:

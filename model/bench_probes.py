@@ -1,8 +1,14 @@
-"""Time the mechanism tools on a model: ``python -m model.bench_probes [SOURCE]``.
+"""Time the mechanism tools on a model: ``python -m model.bench_probes [--typing] [SOURCE]``.
 
 Per keystroke the app runs, on its model thread, the trace and then (when their tabs are
 shown) the logit lens of that trace and the knocked-out prediction; a sweep knocks out
 every head once. Prints the median of repeated runs at a few text lengths, in ms.
+
+Then it types: starting at about 32, 64 and 101 tokens it appends one character at a time
+(:data:`KEYS` keystrokes) and, after each keystroke's ordinary trace (as the app runs it,
+not counted), times what a knock-out adds: the knocked-out prediction (Next token tab,
+:func:`model.probes.ablate`) and the knocked-out logit lens (Logit lens tab,
+:func:`model.probes.lens`), as the model thread calls them. Prints p50 and p95 in ms.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ import statistics
 import sys
 import time
 
+import numpy as np
 import torch
 
+from model import probes
 from model.ablation import knockout_logits, sweep
 from model.badges import badge_steps, candidate_ids, probe_ids
 from model.loading import BUNDLED, load_tracing_model
@@ -20,6 +28,9 @@ from model.probes import lens
 
 WORDS = ("the cat sat on the mat because it was tired and the dog ran after a ball in the park while "
          "children played near the river ").split()
+#: Characters typed at the end of the text, one keystroke each, in the typing benchmark.
+TYPED = " and then the cat went home to sleep by the warm fire"
+KEYS = 40
 
 
 def median_ms(fn, repeats: int = 15) -> float:
@@ -32,13 +43,57 @@ def median_ms(fn, repeats: int = 15) -> float:
     return statistics.median(times)
 
 
+def percentiles(times: list[float]) -> str:
+    p50, p95 = np.percentile(times, [50, 95])
+    return f"{p50:5.1f} {p95:5.1f}"
+
+
+def typing_ms(model, text: str, kind: str, options: dict) -> list[float]:
+    """Type :data:`KEYS` characters at the end of ``text``; after each keystroke's ordinary
+    trace, the time of the ``kind`` analysis ("ablate" or "lens") with ``options``, in ms."""
+    memo: dict = {}
+    trace = model.trace(text)
+    probes.lens(model, text, options, trace, memo) if kind == "lens" else probes.ablate(model, text, options, trace)
+    times = []
+    for i in range(KEYS):
+        text = text + TYPED[i % len(TYPED)]
+        trace = model.trace(text)  # the keystroke's own trace: the app runs it first
+        start = time.perf_counter()
+        if kind == "lens":
+            probes.lens(model, text, options, trace, memo)
+        else:
+            probes.ablate(model, text, options, trace)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return times
+
+
+def typing(model) -> None:
+    L = model.cfg.n_layers
+    settings = [("ablate", (0, 1), "zero"), ("ablate", (L - 3, 2), "zero"), ("lens", (0, 1), "zero"),
+                ("ablate", (0, 1), "mean")]
+    print(f"typing at the end, {KEYS} keystrokes: what a knock-out adds after the trace, p50 p95 (ms)")
+    print("tokens | " + " | ".join(f"{kind} {layer}.{head} {mode}" for kind, (layer, head), mode in settings))
+    for n_words in (31, 63, 100):
+        text = " ".join((WORDS * 10)[:n_words])
+        cells = []
+        for kind, head, mode in settings:
+            times = typing_ms(model, text, kind, {"heads": [head], "mode": mode, "position": -1})
+            cells.append(f"{percentiles(times):>{len(kind) + len(mode) + 6}}")
+        print(f"{len(model.encode(text)[0].ids):6d} | " + " | ".join(cells))
+
+
 def main(argv: list[str]) -> int:
+    only_typing = "--typing" in argv  # the typing table alone
+    argv = [a for a in argv if a != "--typing"]
     source = argv[0] if argv else BUNDLED
     torch.set_num_threads(1)  # as the app runs (explorer.runtime)
     model = load_tracing_model(source)
     module = model.module
     L, H = module.cfg.n_layers, module.cfg.n_heads
     print(f"{model.name}: {L} × {H} heads, torch threads {torch.get_num_threads()}")
+    if only_typing:
+        typing(model)
+        return 0
     print("tokens | trace | lens, keystroke | lens, whole text | knock-out 1.2 | knock-out 0.1 | sweep")
     for n_words in (8, 32, 100):
         words = (WORDS * 10)[:n_words]
@@ -72,6 +127,7 @@ def main(argv: list[str]) -> int:
     for _ in badge_steps(module, texts, candidate_ids(module)):
         pass
     print(f"badges (all probes): {(time.perf_counter() - start) * 1000:.0f} ms")
+    typing(model)
     return 0
 
 

@@ -24,6 +24,13 @@ text appends rows to the same set and copies nothing; an edit in the middle, or 
 tokenizer re-cutting the last word, moves to another set and copies only the rows that
 set lacks. The buffers are reused, so typing does not allocate (or page-fault) a
 quarter-gigabyte per keystroke at GPT-2 sizes.
+
+Heads knocked out to zero (:mod:`model.ablation`) keep every row prefix-stable, so a
+knocked-out trace is incremental too, but from a tracer of its own: the runner keeps one for
+the ordinary traces and one for the current knock-out (its heads and mode are the key; see
+:meth:`model.runner.TracingModel._rows_key`), so neither ever reads, nor evicts, the other's
+rows. The computation below is the same for both: ``attn.out`` is called as a module, so
+its knock-out pre-hook applies to the new rows' z exactly as in a full pass.
 """
 
 from __future__ import annotations
@@ -95,9 +102,9 @@ class RowBuffers:
 class IncrementalTracer:
     """The model thread's memory of the last trace (see the module docstring)."""
 
-    def __init__(self, module: Transformer, capacity: int) -> None:
+    def __init__(self, module: Transformer, capacity: int, pool_size: int = POOL_SIZE) -> None:
         cfg = module.cfg
-        self.module, self.capacity = module, capacity
+        self.module, self.capacity, self.pool_size = module, capacity, pool_size
         L, H, d, dh, C = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.d_head, capacity
         self.shapes: dict[str, tuple[int, ...]] = {
             "embed_token": (C, d), "embed_pos": (C, d), "final_norm": (C, d),
@@ -124,7 +131,7 @@ class IncrementalTracer:
         if best is not None:
             return best
         fresh = RowBuffers(self.shapes, self.dtype, self.capacity)
-        if len(self.pool) >= POOL_SIZE:
+        if len(self.pool) >= self.pool_size:
             # Every set is still seen by a live Trace: drop the one with the fewest viewers
             # from the pool (its Traces keep it alive until they go).
             self.pool.remove(min(self.pool, key=lambda b: len(b.viewers)))

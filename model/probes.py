@@ -83,6 +83,9 @@ def lens(model: TracingModel, text: str, options: dict, last_trace: Trace | None
         n = min(len(old_ids), trace.n_tokens)
         same = np.flatnonzero(old_ids[:n] != trace.token_ids[:n])
         keep = int(same[0]) if len(same) else n
+        # The same tokens (a trailing space) or fewer (a deleted word): nothing new to run,
+        # but the lens of at least one position is computed so the result has rows to extend.
+        keep = min(keep, trace.n_tokens - 1)
     fresh = logit_lens(model.module, trace.resid_post[:, keep:], text, track)
     result = extend(memo[key][1], fresh, keep) if keep else fresh
     result = LensResult(**{**result.__dict__, "text": text, "ablated": heads, "ablation_mode": mode})
@@ -102,7 +105,23 @@ def _resid_pre(model: TracingModel, ids, last_trace: Trace | None):
 
 
 def ablate(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> AblationResult:
+    """The next-token logits with ``options["heads"]`` knocked out.
+
+    A zero knock-out of a causal model is a knocked-out trace, which reuses the rows of the
+    last one with the same heads (model/incremental.py): while typing only the new tokens
+    run. Otherwise (mean ablation, which is not prefix-stable; an encoder) the knock-out
+    runs from the screen's trace's residual stream entering the first knocked-out layer.
+    """
     heads, mode = _heads(options), options.get("mode", "zero")
+    if heads and mode == "zero" and model.cfg.causal and model.incremental and model.has_lm_head:
+        if last_trace is not None and last_trace.text == text and last_trace.model_name == model.name:
+            n_tokens = last_trace.n_tokens  # the screen's trace of this text: no second tokenization
+        else:
+            n_tokens = len(model.encode(text)[0].ids)
+        position = int(options.get("position", -1)) % n_tokens
+        with knocked_out(model.module, heads, mode):
+            logits = model.trace(text, logit_positions=[position]).logits[0]
+        return AblationResult(text, heads, mode, position, logits)
     ids = model.encode(text)[0].ids
     position = int(options.get("position", -1)) % len(ids)
     logits = knockout_logits(model.module, ids, heads, position, mode, _resid_pre(model, ids, last_trace))

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from model.ablation import hooks_key
 from model.anatomy import model_structure
 from model.errors import EmptyInputError
 from model.info import ModelInfo
@@ -137,8 +138,9 @@ class TracingModel:
             positions = _resolve_positions(logit_positions, T)
         else:
             positions = np.zeros(0, dtype=np.int64)
-        if self._traces_incrementally():  # reuse the last trace's rows: model/incremental.py
-            return self._incremental_tracer().trace(self, request_id, text, encoding, n_input, positions)
+        key = self._rows_key()
+        if key is not None:  # reuse the last trace's rows: model/incremental.py
+            return self._incremental_tracer(key).trace(self, request_id, text, encoding, n_input, positions)
         idx = torch.tensor([encoding.ids], dtype=torch.long, device=self.device)
         cfg = self.cfg
         # Every head's output, (L, 1, H, T, d), is written in place by the attention
@@ -206,42 +208,65 @@ class TracingModel:
     # (model/incremental.py has the details; kept apart from the methods above)
     incremental = True  # False: every trace is a full forward pass
 
+    #: Buffer sets of the knocked-out tracer. Its traces are read and dropped by the
+    #: analysis that asked (model/probes.py), so typing writes one set in place; the second
+    #: covers a caller that keeps one. (Not three as for the ordinary traces, whose Traces
+    #: the screen holds: at GPT-2 sizes a set is a quarter-gigabyte.)
+    KNOCKOUT_POOL_SIZE = 2
+
+    def _rows_key(self) -> tuple | None:
+        """Which remembered rows this trace may reuse: None for a full pass.
+
+        Causal models reuse the last trace's rows; encoders recompute everything (one
+        changed token changes every row there). While heads are knocked out to zero
+        (model/ablation.py) every row still depends only on the tokens up to it, but not as
+        in an ordinary trace: the key is the knock-out (its layers, heads and mode), and such
+        traces reuse only the rows of the last trace with the same key. Any other hook (mean
+        ablation averages over every position of the text; patching; a caller's own) means
+        a full pass that leaves every remembered row alone.
+        """
+        if not (self.incremental and self.cfg.causal):
+            return None
+        return hooks_key(self.module)
+
     def _traces_incrementally(self) -> bool:
-        """Causal models reuse the last trace's rows; encoders recompute everything (one
-        changed token changes every row there). While hooks change what a layer computes
-        (a head knock-out, model/ablation.py), the rows remembered from an unhooked trace do
-        not hold: such a trace is a full pass, and it leaves the remembered rows alone."""
-        return self.incremental and self.cfg.causal and not self._hooked()
+        return self._rows_key() is not None
 
-    def _hooked(self) -> bool:
-        return any(
-            module._forward_hooks or module._forward_pre_hooks
-            for block in self.module.blocks for module in (block, block.attn, block.attn.out, block.mlp)
-            if module is not None
-        )
-
-    def _incremental_tracer(self):
+    def _incremental_tracer(self, key: tuple = ()):
+        """The tracer of the ordinary traces (``key`` ``()``) or of the knock-out ``key``.
+        One knock-out is remembered at a time (the app knocks out one set of heads, which the
+        lens and the next-token tab share); another key starts its tracer afresh."""
         from model.incremental import IncrementalTracer
 
-        tracer = getattr(self, "_tracer", None)
-        if tracer is None or tracer.capacity != self.max_tokens or tracer.module is not self.module:
-            tracer = self._tracer = IncrementalTracer(self.module, self.max_tokens)
-        return tracer
+        def current(tracer) -> bool:
+            return tracer is not None and tracer.capacity == self.max_tokens and tracer.module is self.module
+
+        if key == ():
+            tracer = getattr(self, "_tracer", None)
+            if not current(tracer):
+                tracer = self._tracer = IncrementalTracer(self.module, self.max_tokens)
+            return tracer
+        held = getattr(self, "_knockout_tracer", None)  # (key, tracer)
+        if held is None or held[0] != key or not current(held[1]):
+            held = self._knockout_tracer = (
+                key, IncrementalTracer(self.module, self.max_tokens, pool_size=self.KNOCKOUT_POOL_SIZE))
+        return held[1]
 
     def forget_last_trace(self) -> None:
-        """Drop what incremental tracing remembers (call after changing weights in place)."""
-        self._tracer = None
+        """Drop what incremental tracing remembers, with and without a knock-out (call after
+        changing weights in place)."""
+        self._tracer = self._knockout_tracer = None
 
     @contextlib.contextmanager
     def separate_memory(self):
-        """Traces inside this block neither use nor replace the remembered last trace: a
+        """Traces inside this block neither use nor replace the remembered last traces: a
         batch of other texts must not evict the text being typed."""
-        saved = getattr(self, "_tracer", None)
-        self._tracer = None
+        saved = getattr(self, "_tracer", None), getattr(self, "_knockout_tracer", None)
+        self._tracer = self._knockout_tracer = None
         try:
             yield self
         finally:
-            self._tracer = saved
+            self._tracer, self._knockout_tracer = saved
 
 
 def _resolve_positions(spec: LogitPositions, n_tokens: int) -> np.ndarray:

@@ -163,3 +163,23 @@ def test_starting_from_the_traces_residual_stream_gives_the_same_knock_out(posit
         token = int(model(torch.tensor([IDS]))[0, -1].argmax())
     a, b = sweep(model, IDS, token, resid_pre=resid_pre), sweep(model, IDS, token)
     np.testing.assert_allclose(a.delta, b.delta, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_the_knocked_out_prediction_while_typing_equals_a_fresh_knock_out(tracing_model: TracingModel, mode):
+    """probes.ablate, as the app calls it after each keystroke's trace: a zero knock-out
+    reuses its own rows (model/incremental.py), mean ablation starts from the trace's
+    residual stream; both give knockout_logits of the whole text."""
+    from model.probes import ablate
+
+    text = "the cat"
+    for word in (" sat", " on", " the", " mat", " ."):
+        text += word
+        trace = tracing_model.trace(text)
+        ids = tracing_model.encode(text)[0].ids
+        for position, screen in ((-1, trace), (1, trace), (-2, None)):
+            options = {"heads": [(0, 1), (1, 3)], "mode": mode, "position": position}
+            result = ablate(tracing_model, text, options, screen)
+            expected = knockout_logits(tracing_model.module, ids, [(0, 1), (1, 3)], position, mode)
+            assert result.position == position % len(ids)
+            np.testing.assert_allclose(result.logits, expected, atol=1e-5)

@@ -2,11 +2,14 @@
 
 A property test edits a text at random (insertions, deletions, pastes, typing at the end)
 and compares every trace with a full pass of the same text, on the bundled model and on
-tiny random GPT-2 and Llama-layout models built with transformers (a test extra).
+tiny random GPT-2 and Llama-layout models built with transformers (a test extra); the
+same with heads knocked out (a knocked-out trace reuses only its own knock-out's rows), and
+with knocked-out and ordinary traces in turn.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import fields
 
 import numpy as np
@@ -173,13 +176,14 @@ def test_common_prefix():
     assert common_prefix([1, 2], [1, 2, 3]) == 2
 
 
-def test_a_knocked_out_trace_is_a_full_pass_and_leaves_the_remembered_rows_alone(tracing_model):
+def test_a_knocked_out_trace_neither_reads_nor_replaces_the_ordinary_rows(tracing_model):
     """A head knock-out hooks W_O: rows remembered from an ordinary trace would be wrong for
     it, and its rows must not be reused by the next ordinary trace."""
     from model.ablation import knocked_out
 
     model = tracing_model
     model.trace("the king and the")  # remembered
+    n_remembered = model._incremental_tracer().last.n_tokens
     with knocked_out(model.module, [(0, 1), (1, 0)]):
         ablated = model.trace("the king and the queen")
     model.incremental = False
@@ -190,5 +194,161 @@ def test_a_knocked_out_trace_is_a_full_pass_and_leaves_the_remembered_rows_alone
     np.testing.assert_allclose(ablated.logits, expected.logits, atol=1e-5)
     np.testing.assert_allclose(ablated.head_out, expected.head_out, atol=1e-5)
     after = model.trace("the king and the queen were")  # incremental again, from the ordinary rows
+    assert model._incremental_tracer().reused_rows == n_remembered
     np.testing.assert_allclose(after.logits, full.logits, atol=1e-5)
     np.testing.assert_allclose(after.pattern, full.pattern, atol=1e-6)
+
+
+# ---------------------------------------------------------------------- with heads knocked out
+def knockout_tracer(model):
+    """The tracer the current hooks trace with (the ordinary one without hooks)."""
+    return model._incremental_tracer(model._rows_key())
+
+
+def draw_heads(data, model) -> list[tuple[int, int]]:
+    L, H = model.cfg.n_layers, model.cfg.n_heads
+    return data.draw(st.lists(st.tuples(st.integers(0, L - 1), st.integers(0, H - 1)), min_size=1, max_size=3,
+                              unique=True), label="heads")
+
+
+def check_knocked_out_edits(model, start: str, sequence, heads, positions="last") -> None:
+    """Every trace of the edits with ``heads`` knocked out is the full pass with the same hooks."""
+    from model.ablation import knocked_out
+
+    model.forget_last_trace()
+    text = start
+    with knocked_out(model.module, heads):
+        assert model._traces_incrementally()
+        for edit in sequence:
+            text = apply(text, edit)
+            if not text.strip():
+                text = "a"
+            incremental = model.trace(text, logit_positions=positions)
+            assert_same_trace(incremental, full_pass_reference(model, text, positions))
+
+
+@SETTINGS
+@given(start=st.sampled_from(["the king", "a fluffy blue creature", "x"]), sequence=edits, data=st.data())
+def test_bundled_knocked_out_incremental_equals_full(bundled, start, sequence, data):
+    check_knocked_out_edits(bundled, start, sequence, draw_heads(data, bundled))
+
+
+@SETTINGS
+@given(start=st.sampled_from(["the king and the queen", "ab", "the eiffel tower is in paris and a mole"]),
+       sequence=edits, data=st.data())
+def test_random_gpt2_knocked_out_incremental_equals_full(gpt2, start, sequence, data):
+    check_knocked_out_edits(gpt2, start, sequence, draw_heads(data, gpt2), positions="all")
+
+
+def check_alternating(model, start: str, sequence, heads, which, positions="last") -> None:
+    """After each edit an ordinary trace, a knocked-out one or both (as the app runs the
+    trace and then the knocked-out prediction or lens): each equals its full pass."""
+    from model.ablation import knocked_out
+
+    model.forget_last_trace()
+    text = start
+    for edit, kinds in zip(sequence, which, strict=False):  # up to 8 edits, 8 choices
+        text = apply(text, edit)
+        if not text.strip():
+            text = "a"
+        for knocked in kinds:
+            with knocked_out(model.module, heads) if knocked else contextlib.nullcontext():
+                incremental = model.trace(text, logit_positions=positions)
+                assert_same_trace(incremental, full_pass_reference(model, text, positions))
+
+
+alternation = st.lists(st.sampled_from([(False,), (True,), (False, True), (True, False)]), min_size=8, max_size=8)
+
+
+@SETTINGS
+@given(start=st.sampled_from(["the king", "a fluffy blue creature"]), sequence=edits, which=alternation,
+       data=st.data())
+def test_bundled_alternating_knocked_out_and_plain_traces_equal_full_passes(bundled, start, sequence, which, data):
+    check_alternating(bundled, start, sequence, draw_heads(data, bundled), which)
+
+
+@SETTINGS
+@given(start=st.sampled_from(["the king and the queen", "the eiffel tower is in paris and a mole"]),
+       sequence=edits, which=alternation, data=st.data())
+def test_random_gpt2_alternating_knocked_out_and_plain_traces_equal_full_passes(gpt2, start, sequence, which,
+                                                                                data):
+    check_alternating(gpt2, start, sequence, draw_heads(data, gpt2), which, positions="all")
+
+
+def test_typing_with_a_knock_out_reuses_its_own_rows_and_keeps_the_ordinary_ones(bundled):
+    from model.ablation import knocked_out
+
+    bundled.forget_last_trace()
+    heads = [(0, 1)]
+    text = "the king and the queen"
+    bundled.trace(text)
+    with knocked_out(bundled.module, heads):
+        bundled.trace(text)
+    ordinary = bundled._incremental_tracer()
+    for word in (" walked", " past", " the", " tower"):
+        n_before = bundled.trace(text).n_tokens
+        text += word
+        bundled.trace(text)
+        assert bundled._incremental_tracer() is ordinary and ordinary.reused_rows == n_before
+        with knocked_out(bundled.module, heads):
+            trace = bundled.trace(text)
+            tracer = knockout_tracer(bundled)
+            assert tracer is not ordinary and 0 < tracer.reused_rows < trace.n_tokens
+    with knocked_out(bundled.module, heads):
+        assert_same_trace(trace, full_pass_reference(bundled, text))
+
+
+def test_another_knock_out_does_not_reuse_the_last_ones_rows(bundled):
+    from model.ablation import knocked_out
+
+    bundled.forget_last_trace()
+    with knocked_out(bundled.module, [(0, 1)]):
+        bundled.trace("the king and the")
+    with knocked_out(bundled.module, [(0, 2)]):
+        trace = bundled.trace("the king and the queen")
+        assert knockout_tracer(bundled).reused_rows == 0
+        assert_same_trace(trace, full_pass_reference(bundled, "the king and the queen"))
+
+
+def test_mean_ablation_and_unknown_hooks_are_full_passes(bundled):
+    """Mean ablation averages z over every position of the text: a new token changes the
+    earlier rows, so nothing may be reused. A hook the runner does not know: the same."""
+    from model.ablation import knocked_out, z_hooks
+
+    bundled.trace("the king and the")
+    ordinary = bundled._incremental_tracer().last
+    with knocked_out(bundled.module, [(0, 1)], mode="mean"):
+        assert bundled._rows_key() is None
+        trace = bundled.trace("the king and the queen")
+        assert_same_trace(trace, full_pass_reference(bundled, "the king and the queen"))
+    with z_hooks(bundled.module, {1: lambda z: z * 2}):
+        assert bundled._rows_key() is None
+    assert bundled._incremental_tracer().last is ordinary  # left alone
+
+
+def test_changed_weights_are_not_read_from_the_knocked_out_rows(tmp_path_factory):
+    """forget_last_trace (after editing weights in place) drops the knock-out's rows too."""
+    import torch
+
+    from model.ablation import knocked_out
+
+    model = load_tracing_model("bundled")  # its own copy: the weights change
+    with knocked_out(model.module, [(1, 3)]):
+        model.trace("the king and the")
+        with torch.no_grad():
+            model.module.blocks[0].attn.qkv.weight.mul_(1.5)
+        model.forget_last_trace()
+        trace = model.trace("the king and the queen")
+        assert knockout_tracer(model).reused_rows == 0
+        assert_same_trace(trace, full_pass_reference(model, "the king and the queen"))
+
+
+def test_a_batch_does_not_evict_the_knocked_out_rows(bundled):
+    from model.ablation import knocked_out
+
+    with knocked_out(bundled.module, [(2, 0)]):
+        bundled.trace("the king and the queen walked")
+        with bundled.separate_memory():
+            bundled.trace("a mole of carbon dioxide")
+        bundled.trace("the king and the queen walked past")
+        assert knockout_tracer(bundled).reused_rows >= 6

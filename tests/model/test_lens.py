@@ -61,6 +61,29 @@ def test_the_lens_of_a_grown_text_reuses_the_unchanged_positions_and_equals_a_fr
     np.testing.assert_array_equal(grown.tracked_ranks, fresh.tracked_ranks)
 
 
+@pytest.fixture(scope="module")
+def bundled():
+    from model.loading import load_tracing_model
+
+    return load_tracing_model("bundled")
+
+
+@pytest.mark.parametrize("after", ["the cat sat on ", "the cat sat", "the cat sat on"])
+def test_a_keystroke_that_adds_no_token_or_removes_one_keeps_the_lens_right(bundled, after):
+    """A trailing space leaves the word-piece tokens as they were, a backspace over a word
+    drops one: the remembered lens has every row already. (It used to run the lens of zero
+    rows, which the bundled model's clustered output layer cannot reshape.)"""
+    from model.probes import lens
+
+    memo: dict = {}
+    lens(bundled, "the cat sat on", {"track": [7]}, memo=memo)
+    again = lens(bundled, after, {"track": [7]}, memo=memo)
+    fresh = lens(bundled, after, {"track": [7]})
+    assert again.text == after
+    np.testing.assert_array_equal(again.top_ids, fresh.top_ids)
+    np.testing.assert_allclose(again.tracked_probs, fresh.tracked_probs, atol=1e-6)
+
+
 def test_the_lens_names_full_vocabulary_ids_for_a_model_with_an_output_list():
     torch.manual_seed(0)
     outputs = tuple(range(50, 150))
