@@ -468,10 +468,10 @@ class Transformer(nn.Module):
             raise ValueError(f"{self.cfg.name} has no language-model head: it predicts no tokens")
         if isinstance(self.unembed, TiedAdaptiveSoftmax):
             flat = self.unembed.log_prob(h.reshape(-1, h.shape[-1]), self.output_table())  # (N, n_outputs)
-            return flat.view(*h.shape[:-1], -1)
+            return flat.view(*h.shape[:-1], flat.shape[-1])  # also for zero rows
         if isinstance(self.unembed, nn.AdaptiveLogSoftmaxWithLoss):
             flat = self.unembed.log_prob(h.reshape(-1, h.shape[-1]))  # (N, n_outputs)
-            return flat.view(*h.shape[:-1], -1)
+            return flat.view(*h.shape[:-1], flat.shape[-1])  # also for zero rows
         return self.unembed(h)
 
     def forward(

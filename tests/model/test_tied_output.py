@@ -116,3 +116,12 @@ def test_step_through_reads_the_shortlist_rows_through_the_projection():
 def test_tied_without_clusters_is_refused():
     with pytest.raises(ValueError, match="adaptive_tied"):
         ModelConfig(vocab_size=100, output_token_ids=tuple(range(20)), adaptive_tied=True)
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_no_rows_give_no_logits(tied):
+    """A keystroke that adds no token asks for the logits of zero new rows."""
+    cfg = tiny_config(output_token_ids=OUT, adaptive_cutoffs=(10, 30), adaptive_tied=tied, d_embed=48)
+    model = Transformer(cfg).eval()
+    assert model.unembed_logits(torch.zeros(0, 32)).shape == (0, len(OUT))
+    assert model.unembed_logits(torch.zeros(2, 0, 32)).shape == (2, 0, len(OUT))
