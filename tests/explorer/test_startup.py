@@ -124,3 +124,4 @@ def test_the_app_shows_its_window_before_torch_superqt_and_the_hidden_tabs():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
