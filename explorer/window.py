@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
@@ -115,7 +116,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self.tr("Attention Explorer"))
 
         self.worker = ModelWorker(self)
-        self._models_scanned.connect(self._populate_model_menu)
+        self._models_scanned.connect(self._on_models_scanned)
         self.worker.trace_ready.connect(self._on_trace_ready)
         self.worker.batch_ready.connect(self._on_batch_ready)
         self.worker.model_loaded.connect(self._on_model_loaded)
@@ -417,6 +418,7 @@ class MainWindow(QMainWindow):
             panel.set_selection(self.selection)
         self._show_banner("")
         self.request_trace()
+        self.worker.request_work("badges", "")  # scored in the background, after the trace; a new load cancels it
         # The rest waits until this model's first trace is on screen: the model list scans
         # files for 0.5 s, and the collection before the freeze takes 0.14 s, both on the GUI
         # thread; before the trace they delayed it by that much.
@@ -458,7 +460,6 @@ class MainWindow(QMainWindow):
 
     def _after_model_shown(self) -> None:
         """What a newly loaded model needs once its first trace is on screen."""
-        self.worker.request_work("badges", "")  # scored in the background; a new load cancels it
         self._scan_models_in_background()
         runtime.after_model_load()
 
@@ -628,6 +629,11 @@ class MainWindow(QMainWindow):
         self.select_position(max(0, min(self.trace.n_tokens - 1, current + step)))
 
     @Slot(object)
+    def _on_models_scanned(self, choices: list[ModelChoice]) -> None:
+        # The scan outlives a window closed meanwhile, and PySide still delivers the result.
+        if shiboken6.isValid(self) and shiboken6.isValid(self.model_menu):
+            self._populate_model_menu(choices)
+
     def _populate_model_menu(self, choices: list[ModelChoice] | None = None) -> None:
         """Rebuilt each time it opens, so a checkpoint downloaded meanwhile shows up. Each
         entry says what it costs before it is loaded (file size, parameters); one that is not

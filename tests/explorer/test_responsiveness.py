@@ -41,7 +41,7 @@ def test_token_chips_that_a_keystroke_does_not_change_keep_their_text_and_toolti
     window.text_box.setText("a dog sat on")  # an edit at the start moves every offset
     qtbot.waitUntil(lambda: window.trace.text == "a dog sat on", timeout=10000)
     trace = window.trace
-    for i, (text, tip) in enumerate(shown()):
+    for i, (_text, tip) in enumerate(shown()):
         start, end = trace.offsets[i]
         assert f"position {i} · id {int(trace.token_ids[i])}" in tip
         if not trace.special[i]:
