@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from explorer.window import MainWindow  # after QApplication: the theme touches fonts
 
     runtime.configure_process()
-    window = MainWindow(source=args.model, initial_text=args.text)
+    window = MainWindow(source=args.model, initial_text=args.text, defer_tabs=True)  # hidden tabs after it shows
     window.show()
     code = app.exec()
     if window.worker.is_running():

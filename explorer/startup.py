@@ -36,7 +36,8 @@ def main() -> int:
     imported = process_age_s()
     runtime.configure_process()
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "startup.ini"), QSettings.IniFormat)
-    window = MainWindow(settings=settings, initial_text="a fluffy blue creature roamed the verdant forest")
+    window = MainWindow(settings=settings, initial_text="a fluffy blue creature roamed the verdant forest",
+                        defer_tabs=True)  # as the app does
     window.resize(1600, 1000)
     window.show()
     window.repaint()  # the first frame: the window and its "loading …" status

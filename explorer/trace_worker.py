@@ -13,7 +13,7 @@ When a result reaches the GUI thread:
   newer than what is on screen and the screen has not changed for
   :data:`STALE_SCREEN_MS`; otherwise it is dropped. Without this, a fast typist would see
   nothing move until they paused. One superseded trace at most per interval is shown
-  (superqt's throttle, last one wins), and never one older than the screen;
+  (:class:`explorer.throttle.Throttled`, last one wins), and never one older than the screen;
 * a superseded batch or error is dropped.
 
 The model runs on a plain daemon Python thread, not a QThread: a load cannot be interrupted
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
-from superqt.utils import qthrottled
 
+from explorer.throttle import Throttled
 from model.errors import EmptyInputError, ModelFileError
 from model.info import ModelInfo
 from model.memory import HeapTrimmer
@@ -344,7 +344,7 @@ class ModelWorker(QObject):
             self._work_done, self._work_step)))
         self._thread = threading.Thread(target=self._engine.run_forever, name="model-worker", daemon=True)
         self._thread.start()
-        self._show_superseded = qthrottled(self._emit_superseded, timeout=STALE_SCREEN_MS, leading=True, parent=self)
+        self._show_superseded = Throttled(self._emit_superseded, timeout=STALE_SCREEN_MS, leading=True, parent=self)
 
     def _from_thread(self, signal):
         """``signal.emit`` for the model thread: silent once stopped, since an abandoned load

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Slot
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -21,16 +24,16 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import qthrottled
 
 from explorer import i18n, runtime, theme
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
 from explorer.presenter import LessonPlayer
+from explorer.throttle import Throttled
 from explorer.trace_worker import WORK_KINDS, ModelWorker
 from explorer.views import TimedView
 from explorer.views.base import Panel, Selection
 from explorer.views.heads_grid import HeadsGridPanel
-from explorer.views.registry import tab_panel_classes
+from explorer.views.registry import first_tab_panel_class, tab_panel_classes
 from explorer.views.token_strip import TokenStrip, unknown_characters
 from model.info import ModelInfo
 from model.paths import BUNDLED
@@ -55,6 +58,15 @@ def model_menu_label(choice) -> str:
     return choice.name + (" — " + ", ".join(facts) if facts else "")
 
 
+def _scan_models(folders: tuple[str, ...]) -> list[ModelChoice]:
+    from model.loading import available_models  # not at start-up: it imports torch
+
+    try:
+        return available_models(extra_folders=folders)
+    except OSError:  # an unreadable cache or folder must not take the menu down
+        return available_models(include_cache=False)
+
+
 def _int(value, default: int) -> int:
     try:
         return int(value)
@@ -74,8 +86,14 @@ class MainWindow(QMainWindow):
     or ``set_batch_error``).
     """
 
+    _models_scanned = Signal(object)  # from the model-scan thread: list[ModelChoice]
+
     def __init__(self, source: str = BUNDLED, settings: QSettings | None = None,
-                 initial_text: str | None = None) -> None:
+                 initial_text: str | None = None, defer_tabs: bool = False) -> None:
+        """``defer_tabs``: build only the tab shown first (the head view) now and the other tabs
+        one per event-loop turn once the window is on screen (:meth:`finish_building` builds
+        them at once). The app does this: the hidden tabs' imports and widgets took 0.34 s of
+        the time to a shown window (issue #19)."""
         super().__init__()
         self.settings = settings or QSettings("AttentionExplorer", "AttentionExplorer")
         self.theme = theme.make_theme(str(self.settings.value("theme", "dark")),
@@ -98,6 +116,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self.tr("Attention Explorer"))
 
         self.worker = ModelWorker(self)
+        self._models_scanned.connect(self._on_models_scanned)
         self.worker.trace_ready.connect(self._on_trace_ready)
         self.worker.batch_ready.connect(self._on_batch_ready)
         self.worker.model_loaded.connect(self._on_model_loaded)
@@ -129,11 +148,13 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([560, 1040])  # the tabs need the room; the grid scales down
         self._connect_panel(self.token_strip)
         self._connect_panel(self.heads_grid)
-        self.tab_panels = {cls: cls() for cls in tab_panel_classes()}
-        for panel in self.tab_panels.values():
-            self.add_panel(panel, panel.tab_title())
-        (self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through, self.positions,
-         self.anatomy) = list(self.tab_panels.values())[:7]
+        self.tab_panels: dict[type[Panel], Panel] = {}
+        self._all_tabs_built = False
+        self.next_token = self.embeddings = self.drift = self.step_through = self.positions = self.anatomy = None
+        self._add_tab_panel(first_tab_panel_class())
+        self.head_detail = self.tab_panels[first_tab_panel_class()]
+        if not defer_tabs:
+            self.finish_building()
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -167,7 +188,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy)
         # Timings change with every keystroke; shown a few times a second they can be read,
         # and the paint they report has happened by then.
-        self._show_timings_soon = qthrottled(self._show_timings, timeout=150, leading=False, parent=self)
+        self._show_timings_soon = Throttled(self._show_timings, timeout=150, leading=False, parent=self)
 
         self.text_box.textChanged.connect(self._on_text_changed)
         self.heads_grid.head_clicked.connect(lambda: self.show_tab(self.head_detail))
@@ -182,7 +203,10 @@ class MainWindow(QMainWindow):
         text = initial_text if initial_text is not None else self.settings.value("text", SEED_SENTENCE)
         self.text_box.setText(str(text))
         self.status_model.setText(f"loading {source}…")
+        self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown
         QTimer.singleShot(0, lambda: self._load_first_model(source))
+        if defer_tabs:
+            QTimer.singleShot(0, self._build_next_tab)
 
     def _load_first_model(self, source: str) -> None:
         """The first load, once the event loop runs: the window paints its "loading" state
@@ -192,6 +216,43 @@ class MainWindow(QMainWindow):
         if self.isVisible():
             self.repaint()
         self.load_model(source)
+
+    # ------------------------------------------------------------------ deferred tabs
+    @property
+    def fully_built(self) -> bool:
+        """Every tab is built (at once, or after a deferred start-up)."""
+        return self._all_tabs_built
+
+    def finish_building(self) -> None:
+        """Build every tab not built yet, now (what a lesson scene or a test needs)."""
+        if not self._all_tabs_built:
+            for cls in tab_panel_classes():
+                if cls not in self.tab_panels:
+                    self._add_tab_panel(cls)
+            self._tabs_built()
+
+    def _build_next_tab(self) -> None:
+        """One deferred tab per event-loop turn, so the window keeps painting and reacting
+        (each panel takes 10-80 ms to build) while the model thread imports torch."""
+        if self._all_tabs_built:
+            return
+        missing = [cls for cls in tab_panel_classes() if cls not in self.tab_panels]
+        self._add_tab_panel(missing[0])
+        if len(missing) > 1:
+            QTimer.singleShot(0, self._build_next_tab)
+        else:
+            self._tabs_built()
+
+    def _add_tab_panel(self, cls: type[Panel]) -> None:
+        panel = cls()
+        self.tab_panels[cls] = panel
+        self.add_panel(panel, panel.tab_title())
+
+    def _tabs_built(self) -> None:
+        self._all_tabs_built = True
+        # The window reaches the first seven by name; the registry keeps them in this order.
+        (self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through, self.positions,
+         self.anatomy) = [self.tab_panels[c] for c in tab_panel_classes()[:7]]
 
     def _place_on_screen(self, geometry) -> None:
         """The saved geometry if it fits the screen we are on now (a laptop's 1920 × 1080 does
@@ -231,8 +292,9 @@ class MainWindow(QMainWindow):
     def _on_tab_changed(self, _index: int) -> None:
         # The step-through is driven by the keyboard (→/←, a clicker's PgDn/PgUp): it takes
         # the keys as soon as it is shown.
-        if self.current_tab_panel() is self.step_through:
-            self.step_through.setFocus()
+        panel = self.current_tab_panel()
+        if panel is not None and panel is self.step_through:
+            panel.setFocus()
 
     def current_tab_panel(self) -> Panel | None:
         scroll = self.tabs.currentWidget()
@@ -268,13 +330,27 @@ class MainWindow(QMainWindow):
     def model_choices(self) -> list[ModelChoice]:
         """What the Model menu offers: the bundled model, MiniLM when installed, GPT-2
         checkpoints in the Hugging Face cache and in folders opened before."""
-        from model.loading import available_models  # not at start-up: it imports torch
+        return _scan_models(tuple(str(f) for f in self._recent_model_folders()))
 
-        folders = tuple(str(f) for f in self._recent_model_folders())
-        try:
-            return available_models(extra_folders=folders)
-        except OSError:  # an unreadable cache or folder must not take the menu down
-            return available_models(include_cache=False)
+    def _scan_models_in_background(self) -> None:
+        """Fill the model menu (and the worked examples in the Lessons menu) from a scan on a
+        thread of its own: reading SmolLM2's GGUF header alone takes 0.5 s, a stall on the
+        GUI thread."""
+        folders = tuple(str(f) for f in self._recent_model_folders())  # QSettings stays on this thread
+        emit = self._models_scanned.emit
+
+        def scan() -> None:
+            try:
+                choices = _scan_models(folders)
+            except Exception:  # the menu is scanned again when it opens
+                traceback.print_exc()
+                return
+            try:
+                emit(choices)
+            except RuntimeError:  # the window is gone
+                pass
+
+        threading.Thread(target=scan, name="model-scan", daemon=True).start()
 
     def _recent_model_folders(self) -> list[str]:
         value = self.settings.value("recent_model_folders", [])
@@ -342,9 +418,11 @@ class MainWindow(QMainWindow):
             panel.set_selection(self.selection)
         self._show_banner("")
         self.request_trace()
-        self.worker.request_work("badges", "")  # scored in the background; a new load cancels it
-        self._populate_model_menu()
-        runtime.after_model_load()
+        self.worker.request_work("badges", "")  # scored in the background, after the trace; a new load cancels it
+        # The rest waits until this model's first trace is on screen: the model list scans
+        # files for 0.5 s, and the collection before the freeze takes 0.14 s, both on the GUI
+        # thread; before the trace they delayed it by that much.
+        self._after_first_trace = True
         if self._pending_scene is not None:
             state, self._pending_scene = self._pending_scene, None
             self._apply_scene_state(state)
@@ -376,6 +454,14 @@ class MainWindow(QMainWindow):
         self.update_ms = (time.perf_counter() - start) * 1000.0
         self._show_trace_status(trace)
         self._show_timings_soon()
+        if self._after_first_trace:
+            self._after_first_trace = False
+            QTimer.singleShot(0, self._after_model_shown)
+
+    def _after_model_shown(self) -> None:
+        """What a newly loaded model needs once its first trace is on screen."""
+        self._scan_models_in_background()
+        runtime.after_model_load()
 
     def _show_model_status(self) -> None:
         info = self.model_info
@@ -438,6 +524,9 @@ class MainWindow(QMainWindow):
                 panel.set_work_error(kind, message)
         else:
             self._show_banner(message, error=True)
+            if kind == "trace" and self._after_first_trace:
+                self._after_first_trace = False
+                QTimer.singleShot(0, self._after_model_shown)
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
@@ -462,7 +551,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, self.tr("Quit"), QKeySequence.Quit, self.close)
         self.model_menu = self.menuBar().addMenu(self.tr("&Model"))
-        self.model_menu.aboutToShow.connect(self._populate_model_menu)
+        self.model_menu.aboutToShow.connect(lambda: self._populate_model_menu())
         # Filled when the first model has loaded: listing the models imports the loaders,
         # and with them torch (1.3 s), which must not delay the window (issue #19).
         view = self.menuBar().addMenu(self.tr("&View"))
@@ -539,13 +628,19 @@ class MainWindow(QMainWindow):
         current = self.selection.query_index(self.trace.n_tokens)
         self.select_position(max(0, min(self.trace.n_tokens - 1, current + step)))
 
-    def _populate_model_menu(self) -> None:
+    @Slot(object)
+    def _on_models_scanned(self, choices: list[ModelChoice]) -> None:
+        # The scan outlives a window closed meanwhile, and PySide still delivers the result.
+        if shiboken6.isValid(self) and shiboken6.isValid(self.model_menu):
+            self._populate_model_menu(choices)
+
+    def _populate_model_menu(self, choices: list[ModelChoice] | None = None) -> None:
         """Rebuilt each time it opens, so a checkpoint downloaded meanwhile shows up. Each
         entry says what it costs before it is loaded (file size, parameters); one that is not
-        installed says how to install it."""
+        installed says how to install it. ``choices``: a scan already made."""
         self.model_menu.clear()
         group = QActionGroup(self.model_menu)
-        choices = self.model_choices()
+        choices = self.model_choices() if choices is None else choices
         self._lesson_models = [c for c in choices if c.kind == "lesson"]
         for choice in choices:
             if choice.kind == "lesson":
@@ -641,6 +736,7 @@ class MainWindow(QMainWindow):
 
     def current_scene_values(self) -> dict:
         """The state on screen as scene keys (what Ctrl+S saves)."""
+        self.finish_building()
         values = {"model": self.current_source or "bundled", "text": self.text_box.text(),
                   "layer": self.selection.layer, "head": self.selection.head, "query": self.selection.query,
                   "stage": self.selection.stage}
@@ -683,6 +779,7 @@ class MainWindow(QMainWindow):
         return self._apply_scene_state(state)
 
     def _apply_scene_state(self, state: dict) -> list[str]:
+        self.finish_building()
         problems = []
         self.text_box.setReadOnly(bool(state.get("freeze", False)))
         if "text" in state and state["text"] != self.text_box.text():
