@@ -140,13 +140,19 @@ def patch(model: TracingModel, text: str, options: dict) -> PatchResult:
 
 
 def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dict | None = None):
-    """One-step analyses: ``request.kind`` is "lens", "ablate" or "patch"."""
+    """One-step analyses: ``request.kind`` is "lens", "ablate", "patch" or "character"."""
     if request.kind == "lens":
         return lens(model, request.text, request.options, last_trace, memo)
     if request.kind == "ablate":
         return ablate(model, request.text, request.options, last_trace)
     if request.kind == "patch":
         return patch(model, request.text, request.options)
+    if request.kind == "character":
+        from model.generation import finish_character
+
+        o = request.options
+        return finish_character(model, request.text, o["tokens"], float(o.get("temperature", 1.0)),
+                                o.get("top_k"), o.get("top_p"), o.get("seed"))
     raise ValueError(f"unknown analysis {request.kind!r}")
 
 

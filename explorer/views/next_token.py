@@ -80,7 +80,9 @@ class NextTokenPanel(Panel):
         # Timers owned by the panel die with it: a lambda in QTimer.singleShot could fire
         # after the panel was deleted and emit from a dead object.
         self._pending: tuple[str, str] | None = None  # (text sampled from, text with the token)
-        self._byte_tail = ("", b"")  # (the text it follows, bytes of a character not yet complete)
+        # (text sampled from, token drawn): a byte token that left a character incomplete, being
+        # finished on the model thread (model/generation.py) before anything is appended
+        self._finishing: tuple[str, int] | None = None
         self._append_timer = QTimer(self)
         self._append_timer.setSingleShot(True)
         self._append_timer.setInterval(HIGHLIGHT_MS)
@@ -226,7 +228,10 @@ class NextTokenPanel(Panel):
 
     def on_trace(self, trace: Trace) -> None:
         # Bookkeeping happens even in a hidden tab: generation goes on while another tab shows.
-        if self._pending is not None and trace.text != self._pending[0]:
+        if self._finishing is not None:
+            if trace.text != self._finishing[0]:
+                self.stop()  # the person edited the text while a character was being finished
+        elif self._pending is not None and trace.text != self._pending[0]:
             self.stop()  # the person edited the text before the token was appended
         elif self.generating and self._pending is None:
             if trace.text == self.expected_text:
@@ -296,22 +301,30 @@ class NextTokenPanel(Panel):
         self.sampled = token
         self.mark_dirty()
         self.refresh()
-        new_text = self._appended(trace.text, token)
-        self.expected_text = new_text
-        self._pending = (trace.text, new_text)
-        self._append_timer.start()
+        new_text, complete = self._appended(trace.text, token)
+        if not complete:
+            # Half a character is not text: the model thread samples on from the token ids
+            # until the bytes make whole characters, with the same settings and a seed drawn here.
+            self._finishing = (trace.text, token)
+            self.request_work("character", text=trace.text, tokens=[token], temperature=self.temperature,
+                              top_k=self._top_k(), top_p=self._top_p(), seed=int(self.rng.integers(2**31)))
+            return token
+        self._queue_append(trace.text, new_text)
         return token
 
-    def _appended(self, text: str, token: int) -> str:
-        """``text`` with the sampled token; a byte-level token's bytes are held back until
-        they complete a character (GPT-2 cuts é, emoji and Chinese into byte tokens)."""
+    def _queue_append(self, old: str, new: str) -> None:
+        self.expected_text = new
+        self._pending = (old, new)
+        self._append_timer.start()
+
+    def _appended(self, text: str, token: int) -> tuple[str, bool]:
+        """``text`` with the sampled token, and whether it ends on a whole character (a
+        byte-level token can be part of é, an emoji or a Chinese character)."""
         table = self.info.token_bytes
         if table is None:
-            return append_token(text, self.info.vocabulary[token], self.info.tokenizer_kind)
-        after, tail = self._byte_tail
-        new_text, tail = append_bytes(text, tail if after == text else b"", table[token])
-        self._byte_tail = (new_text, tail)
-        return new_text
+            return append_token(text, self.info.vocabulary[token], self.info.tokenizer_kind), True
+        new_text, tail = append_bytes(text, b"", table[token])
+        return new_text, not tail
 
     def _on_append_due(self) -> None:
         if self._pending is None:
@@ -336,6 +349,7 @@ class NextTokenPanel(Panel):
         self.generating = 0
         self._next_sample_timer.stop()
         self._append_timer.stop()
+        self._finishing = None  # a character being finished on the model thread is dropped too
         if self._pending is not None or self.sampled is not None:
             self._pending, self.sampled = None, None
             self.mark_dirty()
@@ -466,9 +480,21 @@ class NextTokenPanel(Panel):
         if kind == "ablate":
             self.ablation = result
             self.mark_dirty()
+        elif kind == "character":
+            wanted = self._finishing
+            if wanted is None or (result.text, result.tokens[:1]) != (wanted[0], (wanted[1],)):
+                return  # stopped, or another draw since
+            self._finishing = None
+            if self.trace is None or self.trace.text != result.text:
+                self.stop()  # the person edited the text meanwhile
+                return
+            self._queue_append(result.text, result.new_text)
 
     def set_work_error(self, kind: str, message: str) -> None:
         if kind == "ablate":
+            self._show_message(message)
+        elif kind == "character" and self._finishing is not None:
+            self.stop()
             self._show_message(message)
 
     def _knocked_out_logits(self, trace: Trace, position: int, logits: np.ndarray) -> np.ndarray:

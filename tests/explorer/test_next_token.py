@@ -224,3 +224,101 @@ def test_nan_logits_are_a_message_not_an_exception(panel, hand_trace):
     present(panel, broken)
     assert "NaN" in panel.message.text() and panel.message.isVisible()
     assert panel.sample_next() is None
+
+
+# ---------------------------------------------------------------------------- byte tokens
+@pytest.fixture
+def byte_model():
+    """A tiny random model over GPT-2's byte alphabet without merges: 中 is three tokens."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    from model.runner import TracingModel
+    from model.tokenizer import TextTokenizer
+    from model.transformer import Transformer
+    from tests.model.conftest import tiny_config
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tok = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    torch.manual_seed(0)
+    return TracingModel(Transformer(tiny_config(vocab_size=256, n_ctx=64)), TextTokenizer(tok))
+
+
+def test_a_token_that_starts_a_character_is_finished_on_the_model_thread(qtbot, byte_model):
+    """Half of 中 is not text: the panel appends nothing yet and asks the model thread to
+    sample on from the token ids; the finished character then lands in one step."""
+    from model.generation import FinishedCharacter
+
+    panel = NextTokenPanel()
+    qtbot.addWidget(panel)
+    panel.set_model_info(byte_model.info())
+    panel.show()
+    lead, second, third = byte_model.tokenizer.encode("中").ids
+    logits = np.full(256, -np.inf)
+    logits[lead] = 0.0  # the only token the panel can draw
+    present(panel, with_logits(byte_model.trace("ab"), logits))
+    asked, texts = [], []
+    panel.work_requested.connect(lambda kind, options: asked.append((kind, options)))
+    panel.text_change_requested.connect(lambda old, new: texts.append((old, new)))
+    assert panel.sample_next() == lead
+    qtbot.wait(400)
+    assert texts == []  # nothing appended: "ab" + half a character would be U+FFFD
+    assert [k for k, _ in asked] == ["character"] and asked[0][1]["tokens"] == [lead]
+    assert asked[0][1]["text"] == "ab"
+    panel.set_work_result("character", FinishedCharacter("zz", (lead, second, third), "zz中"))  # stale: ignored
+    panel.set_work_result("character", FinishedCharacter("ab", (lead, second, third), "ab中"))
+    qtbot.waitUntil(lambda: texts == [("ab", "ab中")], timeout=3000)
+
+
+def test_stop_drops_a_character_being_finished(qtbot, byte_model):
+    from model.generation import FinishedCharacter
+
+    panel = NextTokenPanel()
+    qtbot.addWidget(panel)
+    panel.set_model_info(byte_model.info())
+    lead = byte_model.tokenizer.encode("中").ids[0]
+    logits = np.full(256, -np.inf)
+    logits[lead] = 0.0
+    present(panel, with_logits(byte_model.trace("ab"), logits))
+    texts = []
+    panel.text_change_requested.connect(lambda old, new: texts.append(new))
+    panel.generate(5)
+    panel.stop()
+    panel.set_work_result("character", FinishedCharacter("ab", (lead, 1, 2), "ab中"))
+    qtbot.wait(400)
+    assert texts == [] and panel.generating == 0
+
+
+def test_generating_after_chinese_on_a_byte_model_goes_on_in_whole_characters(qtbot, byte_model):
+    """The panel, hosted as the window hosts it (traces and model-thread work run here):
+    twelve draws from a random byte model finish, and every text is whole characters."""
+    from explorer.trace_worker import WorkRequest
+    from model import probes
+
+    panel = NextTokenPanel()
+    qtbot.addWidget(panel)
+    panel.set_model_info(byte_model.info())
+    panel.rng = np.random.default_rng(3)
+    panel.set_temperature(1.5)
+    texts = ["中文"]
+
+    def change(old, new):
+        assert old == panel.trace.text
+        texts.append(new)
+        present(panel, byte_model.trace(new))
+
+    def work(kind, options):
+        options = dict(options)
+        result = probes.run(byte_model, WorkRequest(0, kind, options.pop("text"), options))
+        panel.set_work_result(kind, result)
+
+    panel.text_change_requested.connect(change)
+    panel.work_requested.connect(work)
+    present(panel, byte_model.trace("中文"))
+    panel.generate(12)
+    qtbot.waitUntil(lambda: panel.generating == 0, timeout=20000)
+    assert len(texts) == 13
+    for before, after in zip(texts, texts[1:], strict=False):
+        assert after.startswith(before) and after != before  # every draw lands, as whole characters

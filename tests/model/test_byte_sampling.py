@@ -55,3 +55,72 @@ def test_partial_byte_tokens_read_as_bytes_and_stay_distinct(bytes_only):
     index = EmbeddingIndex(np.eye(len(vocab), dtype=np.float32), vocab, prefer_word_start=True)
     ids = {index.token_id(v) for v in partial}
     assert len(ids) == 128  # one id each, not all folded into the first
+
+
+def test_finishing_a_character_feeds_the_model_the_bytes_it_drew(bytes_only, monkeypatch):
+    """After the first byte of 中 the model is asked about the ids with that byte in them,
+    and sampling stops as soon as the character is whole."""
+    import numpy as np
+    import torch
+
+    from model import generation
+    from model.runner import TracingModel
+    from model.transformer import Transformer
+    from tests.model.conftest import tiny_config
+
+    torch.manual_seed(0)
+    model = TracingModel(Transformer(tiny_config(vocab_size=256, n_ctx=64)), bytes_only)
+    lead, second, third = list(bytes_only.encode("中").ids)
+    seen = []
+
+    def next_logits(_model, ids):
+        seen.append(list(ids))
+        logits = np.full(256, -np.inf)
+        logits[second if len(seen) == 1 else third] = 0.0
+        return logits
+
+    monkeypatch.setattr(generation, "next_logits", next_logits)
+    done = generation.finish_character(model, "ab", [lead], temperature=1.0, seed=0)
+    prefix = list(bytes_only.encode("ab").ids)
+    assert seen == [prefix + [lead], prefix + [lead, second]]
+    assert done.new_text == "ab中" and done.tokens == (lead, second, third)
+
+
+def test_bytes_that_never_make_a_character_are_shown_as_such(bytes_only, monkeypatch):
+    import numpy as np
+    import torch
+
+    from model import generation
+    from model.runner import TracingModel
+    from model.transformer import Transformer
+    from tests.model.conftest import tiny_config
+
+    torch.manual_seed(0)
+    model = TracingModel(Transformer(tiny_config(vocab_size=256, n_ctx=64)), bytes_only)
+    lead = bytes_only.encode("中").ids[0]
+    a = bytes_only.encode("a").ids[0]
+
+    def next_logits(_model, ids):
+        logits = np.full(256, -np.inf)
+        logits[a] = 0.0  # an ASCII letter cannot continue a 3-byte character
+        return logits
+
+    monkeypatch.setattr(generation, "next_logits", next_logits)
+    done = generation.finish_character(model, "x", [lead], temperature=1.0, seed=0)
+    assert done.new_text.startswith("x\ufffd") and "a" in done.new_text  # said, not hidden or stuck
+    assert len(done.tokens) <= 1 + generation.MAX_EXTRA_TOKENS
+
+
+def test_the_real_next_logits_equal_a_trace_of_the_same_text(bytes_only):
+    import numpy as np
+    import torch
+
+    from model.generation import next_logits
+    from model.runner import TracingModel
+    from model.transformer import Transformer
+    from tests.model.conftest import tiny_config
+
+    torch.manual_seed(0)
+    model = TracingModel(Transformer(tiny_config(vocab_size=256, n_ctx=64)), bytes_only)
+    trace = model.trace("café")
+    np.testing.assert_allclose(next_logits(model, list(trace.token_ids)), trace.logits_at(-1), atol=1e-5)
