@@ -412,7 +412,7 @@ class MainWindow(QMainWindow):
         self.model_info = info
         self.current_source = self._requested_source
         self._show_model_status()
-        self.selection = self.selection.clamped(info.n_layers, info.n_heads)
+        self.selection = self.selection.clamped(info.n_layers, info.n_heads).with_(target=None)  # another vocabulary
         for panel in self.panels:
             panel.set_model_info(info)
             panel.set_selection(self.selection)

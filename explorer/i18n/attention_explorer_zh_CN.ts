@@ -413,8 +413,8 @@
         <translation>逐个扫描</translation>
     </message>
     <message>
-        <source>Knock out each head in turn and colour it by the change in the top token&apos;s log-probability</source>
-        <translation>依次敲除每个头，按最可能词元的对数概率变化给它着色</translation>
+        <source>Knock out each head in turn and colour it by the change in the log-probability of the token chosen in the Next token tab (click its bar), or of the top token</source>
+        <translation>依次敲除每个头，并按“下一个词元”标签页中所选词元（点击其柱条）的对数概率变化为其着色；未选择时用概率最高的词元</translation>
     </message>
     <message>
         <source>Cancel</source>
@@ -912,7 +912,7 @@
     <name>ModelWorker</name>
     <message>
         <source>Not enough memory for this model or text.</source>
-        <extracomment>A superseded trace is shown when the screen is at least this old (ms). Analyses that take one step (&quot;lens&quot;, &quot;ablate&quot;, &quot;patch&quot;) and long jobs that run in steps between other requests, report progress and can be cancelled (&quot;sweep&quot;, &quot;badges&quot;).</extracomment>
+        <extracomment>A superseded trace is shown when the screen is at least this old (ms). Analyses that take one step (&quot;lens&quot;, &quot;ablate&quot;, &quot;patch&quot;, &quot;character&quot;: finish a character a sampled byte token left incomplete) and long jobs that run in steps between other requests, report progress and can be cancelled (&quot;sweep&quot;, &quot;badges&quot;).</extracomment>
         <translation>内存不足，无法运行这个模型或这段文本。</translation>
     </message>
     <message>
@@ -965,6 +965,10 @@
     <message>
         <source>Stop generating (Esc)</source>
         <translation>停止生成（Esc）</translation>
+    </message>
+    <message>
+        <source>Click a bar to choose the token that a knock-out and a sweep measure; click it again for the top token</source>
+        <translation>点击一根柱条，选择敲除和扫描所衡量的词元；再点一次则改回概率最高的词元</translation>
     </message>
     <message>
         <source>temperature T</source>

@@ -42,6 +42,8 @@ class Selection:
     ``query`` is a token position; negative counts from the end (``-1``: the last token,
     which follows the text as it grows). ``stage`` indexes :data:`STAGES`. ``ablated``: the
     heads (layer, head) knocked out, zeroed or replaced by their mean (``ablation_mode``).
+    ``target``: the token id a knock-out and a sweep measure, picked by clicking its bar in
+    the Next token tab (``None``: the top token).
     """
 
     layer: int = 0
@@ -50,6 +52,7 @@ class Selection:
     stage: int = 0
     ablated: frozenset[tuple[int, int]] = frozenset()
     ablation_mode: str = "zero"
+    target: int | None = None
 
     def with_(self, **changes) -> Selection:
         return replace(self, **changes)

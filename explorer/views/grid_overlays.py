@@ -106,7 +106,8 @@ class GridControls(QWidget):
         self.clear = QPushButton(self.tr("Restore all"))
         self.sweep = QPushButton(self.tr("Sweep"))
         self.sweep.setToolTip(self.tr("Knock out each head in turn and colour it by the change in the "
-                                      "top token's log-probability"))
+                                      "log-probability of the token chosen in the Next token tab (click its "
+                                      "bar), or of the top token"))
         self.cancel = QPushButton(self.tr("Cancel"))
         self.cancel.setEnabled(False)
         self.progress = QProgressBar()

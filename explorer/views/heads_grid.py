@@ -219,12 +219,15 @@ class HeadsGridPanel(Panel):
         self.request_selection(ablated=self.selection.ablated ^ {(layer, head)})
 
     def start_sweep(self) -> None:
-        """Knock out each head in turn (on the model thread) for the top token at the query."""
+        """Knock out each head in turn (on the model thread) for the chosen token at the query
+        (``Selection.target``, clicked in the Next token tab), or the top token."""
         t = self.trace
         if t is None:
             return
         position = self.selection.query_index(t.n_tokens)
-        token = int(np.argmax(t.logits_at(position))) if t.has_logits_at(position) else None
+        token = self.selection.target
+        if token is None and t.has_logits_at(position):
+            token = int(np.argmax(t.logits_at(position)))
         self.request_work("sweep", text=t.text, position=position, token=token,
                           mode=self.selection.ablation_mode)
         self.controls.cancel.setEnabled(True)

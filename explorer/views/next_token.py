@@ -65,7 +65,7 @@ class NextTokenPanel(Panel):
 
     title = QT_TRANSLATE_NOOP("Panel", "Next token")
     key = "next"
-    selection_fields = frozenset({"query", "ablated", "ablation_mode"})
+    selection_fields = frozenset({"query", "ablated", "ablation_mode", "target"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -188,6 +188,7 @@ class NextTokenPanel(Panel):
         self.sample_button.clicked.connect(self.sample_next)
         self.generate_button.clicked.connect(lambda: self.generate(self.generate_count.value()))
         self.stop_button.clicked.connect(self.stop)
+        self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         QShortcut(QKeySequence("Ctrl+Return"), self, self.sample_next)
         QShortcut(QKeySequence("Ctrl+Shift+Return"), self, lambda: self.generate(self.generate_count.value()))
         QShortcut(QKeySequence("Escape"), self, self.stop)
@@ -206,6 +207,8 @@ class NextTokenPanel(Panel):
         self.generate_button.setToolTip(self.tr("Sample this many tokens one after another (Ctrl+Shift+Enter)"))
         self.stop_button.setText(self.tr("Stop"))
         self.stop_button.setToolTip(self.tr("Stop generating (Esc)"))
+        self.view.setToolTip(self.tr("Click a bar to choose the token that a knock-out and a sweep measure; "
+                                     "click it again for the top token"))
         self.temperature_label.setText(self.tr("temperature T"))
         self.bars_label.setText(self.tr("bars"))
         self.seed_label.setText(self.tr("seed"))
@@ -446,15 +449,17 @@ class NextTokenPanel(Panel):
             colours["selected"] if token_id == self.sampled else (colours["bars"] if dist.kept[token_id] else colours["cut"])
             for token_id in order
         ]
+        chosen = pg.mkPen(self.theme.colour("selected"), width=3)
+        pens = [chosen if token_id == self.selection.target else pg.mkPen(None) for token_id in order]
         if show_logits:
             base = float(values.min()) - 1.0
-            self.bars.setOpts(x0=np.full(n, base), y=y, width=values - base, brushes=brushes, height=0.55)
+            self.bars.setOpts(x0=np.full(n, base), y=y, width=values - base, brushes=brushes, pens=pens, height=0.55)
             self.ghost.setOpts(x0=[], y=[], width=[])
             self.plot.setXRange(base, float(values.max()) + 0.5, padding=0.05)
             self.plot.getAxis("bottom").setLabel(self.tr("logit (log-probability)") if _is_normalised(logits)
                                                  else self.tr("logit"))
         else:
-            self.bars.setOpts(x0=np.zeros(n), y=y, width=values, brushes=brushes, height=0.55)
+            self.bars.setOpts(x0=np.zeros(n), y=y, width=values, brushes=brushes, pens=pens, height=0.55)
             self.ghost.setOpts(x0=np.zeros(n), y=y, width=at_one[order], height=0.75)
             top = max(float(values.max()), float(at_one[order].max()))
             self.plot.setXRange(0, min(1.0, top * 1.25) or 1.0, padding=0.02)
@@ -514,8 +519,26 @@ class NextTokenPanel(Panel):
         self._show_message(self.tr("computing the prediction with {n} head(s) knocked out…").format(n=len(s.ablated)))
         return logits
 
+    def _on_mouse_clicked(self, event) -> None:
+        """A click on a bar chooses its token (``Selection.target``); on the chosen one, unchooses it."""
+        if self.trace is None or not len(self.rows):
+            return
+        p = self.plot.vb.mapSceneToView(event.scenePos())
+        row = int(round(p.y()))
+        if not 0 <= row < len(self.rows) or p.x() < self.plot.vb.viewRange()[0][0]:
+            return
+        token = int(self.rows[row])
+        self.request_selection(target=None if token == self.selection.target else token)
+
+    def _measured_token(self, original: np.ndarray) -> int:
+        """The chosen token if it can be predicted here, else the top one."""
+        target = self.selection.target
+        if target is not None and 0 <= target < len(original) and np.isfinite(original[target]):
+            return int(target)
+        return int(np.argmax(original))
+
     def _knockout_summary(self, original: np.ndarray, knocked: np.ndarray) -> str:
-        top = int(np.argmax(original))
+        top = self._measured_token(original)
         before = float(np.log(softmax_with_temperature(original, 1.0)[top]))
         after = float(np.log(max(softmax_with_temperature(knocked, 1.0)[top], 1e-300)))
         heads = ", ".join(f"{layer}.{head}" for layer, head in sorted(self.selection.ablated))

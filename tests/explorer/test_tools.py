@@ -205,3 +205,40 @@ def test_ab_prompts_compare_and_patch(make_window, qtbot):
     qtbot.waitUntil(lambda: ab.patch is not None, timeout=10000)
     assert ab.patch.heads == ((1, 1),)
     assert "patched from A" in ab.summary.text()
+
+
+def _click_bar(panel, row: int) -> None:
+    from PySide6.QtCore import QPointF
+
+    class Click:
+        def __init__(self, pos):
+            self._pos = pos
+
+        def scenePos(self):  # noqa: N802 (Qt's name)
+            return self._pos
+
+    panel._on_mouse_clicked(Click(panel.plot.vb.mapViewToScene(QPointF(0.01, row))))
+
+
+def test_a_clicked_bar_is_the_token_the_knock_out_and_the_sweep_measure(make_window, qtbot):
+    """Pick the second-ranked token in the Next token tab: it is outlined, the knock-out line
+    reports its log-probability, and a sweep measures it; a second click gives the top back."""
+    window = make_window()
+    nxt = window.next_token
+    window.show_tab(nxt)
+    _wait(qtbot, lambda: len(nxt.rows) > 2)
+    second = int(nxt.rows[1])
+    _click_bar(nxt, 1)
+    assert window.selection.target == second
+    pens = nxt.bars.opts["pens"]
+    assert pens[1].width() == 3 and pens[0].style() == Qt.PenStyle.NoPen
+    name = window.model_info.vocabulary[second]
+    window.heads_grid.toggle_knockout(0, 1)
+    _wait(qtbot, lambda: nxt.ablation is not None and "knocked out" in nxt.stats.text())
+    assert f"log p('{name}')" in nxt.stats.text()
+    grid = window.heads_grid
+    grid.start_sweep()
+    _wait(qtbot, lambda: grid.sweep is not None)
+    assert grid.sweep.token == second and name in grid.hover_label.text()
+    _click_bar(nxt, 1)
+    assert window.selection.target is None
