@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="play this lesson file and take one shot per scene instead")
     parser.add_argument("--only", nargs="*", default=None, metavar="NAME",
                         help="take only these shots (attention, masked-scores, 3b1b-layout, next-token, …)")
+    parser.add_argument("--head", default="1.2", help="the enlarged head of the first shots, as layer.head")
+    parser.add_argument("--tools", action="store_true",
+                        help="the mechanism-tool shots instead (induction on repeated text, logit lens, knock-out, "
+                             "sweep and head roles, rollout, A/B prompts), each with its own text")
     parser.add_argument("--language", default="en", choices=("en", "zh_CN"),
                         help="the interface language (zh_CN needs a CJK font, e.g. fonts-wqy-microhei)")
     args = parser.parse_args(argv)
@@ -90,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         print("\n".join(str(p) for p in shots))
         return 0
-    window.select_head(1, 2)
+    if args.tools:
+        tool_shots(app, window, shot)
+        window.close()
+        print("\n".join(str(p) for p in shots))
+        return 0
+    layer, head = (int(v) for v in args.head.split("."))
+    window.select_head(layer, head)
     window.show_tab(window.head_detail)
     window.select_position(args.query)
     shot("attention")
@@ -115,6 +125,69 @@ def main(argv: list[str] | None = None) -> int:
     window.close()
     print("\n".join(str(p) for p in shots))
     return 0
+
+
+REPEATED = "the cat sat on the mat . the cat sat on the mat . the cat sat on the"
+
+
+def tool_shots(app: QApplication, window, shot) -> None:
+    """The README's shots of the mechanism tools, in states set here (not by hand), so they
+    can be retaken when the bundled weights change."""
+    import numpy as np
+
+    def show_text(text: str) -> None:
+        window.text_box.setText(text)
+        wait_until(app, lambda: window.trace is not None and window.trace.text == text, 60)
+
+    def tab(key: str):
+        panel = next(p for p in window.tab_panels.values() if p.key == key)
+        window.show_tab(panel)
+        return panel
+
+    grid = window.heads_grid
+    wait_until(app, lambda: grid.badges is not None, 120)
+    badges = grid.badges
+    # the strongest induction head by the badges' own score: the head the card names
+    induction = np.asarray(badges.induction) if badges is not None else None
+    layer, head = (np.unravel_index(int(np.argmax(induction)), induction.shape) if induction is not None else (2, 2))
+    show_text(REPEATED)
+    window.select_head(int(layer), int(head))
+    window.select_position(-1)
+    window.show_tab(window.head_detail)
+    shot("induction-head")
+    tab("next")
+    shot("induction-next-token")
+    show_text("the cat sat on the mat because the cat was")
+    tab("lens")
+    lens = next(p for p in window.tab_panels.values() if p.key == "lens")
+    wait_until(app, lambda: lens.result is not None and lens.result.text == window.trace.text, 60)
+    shot("logit-lens")
+    window.set_selection(window.selection.with_(ablated=frozenset({(int(layer), int(head)), (0, 1)})))
+    nxt = tab("next")
+    wait_until(app, lambda: nxt.ablation is not None, 60)
+    shot("knock-out")
+    window.set_selection(window.selection.with_(ablated=frozenset()))
+    grid.start_sweep()
+    wait_until(app, lambda: grid.sweep is not None and grid.sweep.text == window.trace.text, 120)
+    tab("roles")
+    shot("sweep-and-head-roles")
+    grid.controls.show_sweep.setChecked(False)
+    grid.controls.rollout.setChecked(True)
+    window.select_head(window.model_info.n_layers - 1, 0)
+    window.show_tab(window.head_detail)
+    shot("rollout")
+    grid.controls.rollout.setChecked(False)
+    show_text("the doctor said that she")
+    ab = tab("ab")
+    ab.text_b.setText("the doctor said that he")
+    ab.compare()
+    wait_until(app, lambda: ab.trace_b is not None, 60)
+    diff = np.abs(window.trace.pattern - ab.trace_b.pattern).mean(axis=(-1, -2))  # what the panel draws
+    most = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    window.select_head(int(most[0]), int(most[1]))
+    ab.patch_selected()
+    wait_until(app, lambda: ab.patch is not None, 60)
+    shot("ab-prompts")
 
 
 if __name__ == "__main__":
