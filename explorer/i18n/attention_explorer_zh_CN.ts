@@ -394,6 +394,7 @@
     <name>GridControls</name>
     <message>
         <source>knock out: zero</source>
+        <extracomment>a badge letter on more than this share of the heads is not drawn on the grid (it would cover most tiles and tell nothing apart: SmolLM2 has sinks on 171 of 270 heads)</extracomment>
         <translation>敲除：置零</translation>
     </message>
     <message>
@@ -439,6 +440,14 @@
     <message>
         <source>P previous-token, S first-token (sink), I induction, D duplicate-token</source>
         <translation>P 前一词元，S 第一个词元（汇聚点），I 归纳，D 重复词元</translation>
+    </message>
+    <message>
+        <source>{letter} is on {count} of {total} heads: not drawn on the grid (the Head roles tab lists them)</source>
+        <translation>{letter} 出现在 {total} 个头中的 {count} 个上：网格上不画出（“头的角色”标签页列出了它们）</translation>
+    </message>
+    <message>
+        <source>({letters} hidden)</source>
+        <translation>（隐藏 {letters}）</translation>
     </message>
 </context>
 <context>

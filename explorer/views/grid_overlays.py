@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -78,20 +78,44 @@ class GridMarks(pg.GraphicsObject):
             painter.drawLine(rect.topRight(), rect.bottomLeft())
         if self.show_badges and self.badges is not None and self.badges.previous_token.shape == (self.n_layers,
                                                                                                self.n_heads):
-            painter.setFont(self.font)
+            marks_of, _common = badge_marks(self.badges)
+            tile = abs(to_device.map(QPointF(T, 0)).x() - to_device.map(QPointF(0, 0)).x())
+            font = QFont(self.font)
+            if tile < 2.5 * QFontMetrics(font).height():  # small tiles: letters that leave the pattern visible
+                font.setPixelSize(max(10, int(tile / 2.5)))  # 10 px: still readable on a projector
+            painter.setFont(font)
             metrics = painter.fontMetrics()
             for layer in range(self.n_layers):
                 for head in range(self.n_heads):
-                    marks = self.badges.marks(layer, head)
+                    marks = marks_of[layer][head]
                     if not marks:
                         continue
                     corner = to_device.map(QPointF(head * step - 0.5, layer * step - 0.5))
-                    w, h = metrics.horizontalAdvance(marks) + 6, metrics.height()
+                    w, h = metrics.horizontalAdvance(marks) + 4, metrics.height()
                     box = QRectF(corner.x() + 1, corner.y() + 1, w, h)
                     painter.fillRect(box, self.badge_back)
                     painter.setPen(self.badge_colour)
                     painter.drawText(box, Qt.AlignCenter, marks)
         painter.restore()
+
+
+#: a badge letter on more than this share of the heads is not drawn on the grid (it would
+#: cover most tiles and tell nothing apart: SmolLM2 has sinks on 171 of 270 heads)
+COMMON_BADGE_SHARE = 0.5
+
+
+def badge_marks(badges: HeadBadges) -> tuple[list[list[str]], dict[str, int]]:
+    """The letters to draw per head, and the letters left out because they are on more than
+    :data:`COMMON_BADGE_SHARE` of the heads (letter → how many heads have it)."""
+    L, H = badges.previous_token.shape
+    full = [[badges.marks(layer, head) for head in range(H)] for layer in range(L)]
+    counts: dict[str, int] = {}
+    for row in full:
+        for marks in row:
+            for letter in marks:
+                counts[letter] = counts.get(letter, 0) + 1
+    common = {letter: n for letter, n in counts.items() if n > COMMON_BADGE_SHARE * L * H}
+    return [["".join(c for c in marks if c not in common) for marks in row] for row in full], common
 
 
 class GridControls(QWidget):
@@ -121,7 +145,7 @@ class GridControls(QWidget):
                                         "residual added, layers multiplied. Attention weights are not explanations."))
         self.badges = QCheckBox(self.tr("badges"))
         self.badges.setChecked(True)
-        self.badges.setToolTip(self.tr("P previous-token, S first-token (sink), I induction, D duplicate-token"))
+        self.badges.setToolTip(self.legend())
         # Three short rows: at large text one row of buttons made the grid pane as wide as
         # half a 1280-pixel screen, squeezing the tabs.
         rows = QVBoxLayout(self)
@@ -133,6 +157,19 @@ class GridControls(QWidget):
                 row.addWidget(w)
             row.addStretch(1)
             rows.addLayout(row)
+
+    def legend(self, common: dict[str, int] | None = None, n_heads: int = 0) -> str:
+        """The badge letters, and the common ones not drawn (see :func:`badge_marks`)."""
+        text = self.tr("P previous-token, S first-token (sink), I induction, D duplicate-token")
+        for letter, count in sorted((common or {}).items()):
+            text += "\n" + self.tr("{letter} is on {count} of {total} heads: not drawn on the grid "
+                                    "(the Head roles tab lists them)").format(letter=letter, count=count, total=n_heads)
+        return text
+
+    def set_common_badges(self, common: dict[str, int], n_heads: int) -> None:
+        self.badges.setText(self.tr("badges") + (" " + self.tr("({letters} hidden)").format(
+            letters=", ".join(sorted(common))) if common else ""))
+        self.badges.setToolTip(self.legend(common, n_heads))
 
 
 def sweep_image(delta: np.ndarray, n_tokens: int, gap: int) -> np.ndarray:

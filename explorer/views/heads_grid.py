@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from explorer import theme
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
-from explorer.views.grid_overlays import GridControls, GridMarks, sweep_image
+from explorer.views.grid_overlays import GridControls, GridMarks, badge_marks, sweep_image
 from model.rollout import CAVEAT, attention_rollout
 
 GAP = 1  # empty pixels between tiles
@@ -154,6 +154,11 @@ class HeadsGridPanel(Panel):
 
     def retranslate(self) -> None:
         self.hover_label.setText(self.tr("Hover a cell: layer, head, query → key, weight"))
+        badges = self.badges
+        if badges is None:
+            self.controls.set_common_badges({}, 0)
+        else:
+            self.controls.set_common_badges(badge_marks(badges)[1], badges.previous_token.size)
         super().retranslate()
 
     # ------------------------------------------------------------------ drawing
@@ -257,6 +262,8 @@ class HeadsGridPanel(Panel):
     def set_work_result(self, kind: str, result) -> None:
         if kind == "badges":
             self.badges = result
+            L, H = result.previous_token.shape
+            self.controls.set_common_badges(badge_marks(result)[1], L * H)
             self.mark_dirty()
         elif kind == "sweep":
             self.sweep = result
@@ -274,6 +281,7 @@ class HeadsGridPanel(Panel):
 
     def on_model_info(self, info) -> None:
         self.badges, self.sweep = None, None
+        self.controls.set_common_badges({}, 0)
 
     def on_trace(self, trace) -> None:
         self.rollout = None
