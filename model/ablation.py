@@ -113,34 +113,45 @@ def reference_z_means(module: Transformer, texts: Iterable[Sequence[int]]) -> to
     """Every head's output z averaged over every position of every text in ``texts`` (token
     ids, as the model encodes them): (L, H, d_head), in the module's dtype and on its device.
 
-    One clean forward pass per text (no padding: an encoder would attend to it), so the
-    mean weighs every token alike, BOS/[CLS]/[SEP] included where the model's encoding adds
-    them. This is what :func:`knocked_out` in ``"mean"`` mode writes in place of a head's z.
-    Raises ValueError if hooks are on the module (they would change the z it averages).
+    The mean weighs every token alike, BOS/[CLS]/[SEP] included where the model's encoding
+    adds them. This is what :func:`knocked_out` in ``"mean"`` mode writes in place of a
+    head's z. A causal model runs all texts in one batch, padded at the end (no real row
+    sees a padded one; padded rows are left out of the mean): the weights are read once,
+    which is most of the cost at GPT-2 sizes. An encoder would attend to padding, so it
+    runs one batch per text length. Raises ValueError if hooks are on the module (they
+    would change the z it averages).
     """
     if _has_hooks(module):
         raise ValueError("reference means need a clean model: compute them outside any knock-out or hook")
     cfg = module.cfg
     param = next(module.parameters())
+    texts = [list(ids) for ids in texts if len(ids)]
+    if not texts:
+        raise ValueError("reference means need at least one token")
+    if cfg.causal:
+        batches = [texts]
+    else:
+        by_length: dict[int, list[list[int]]] = {}
+        for ids in texts:
+            by_length.setdefault(len(ids), []).append(ids)
+        batches = list(by_length.values())
     total = torch.zeros(cfg.n_layers, cfg.n_heads, cfg.d_head, dtype=torch.float64, device=param.device)
-    count = 0
+    rows: dict[str, torch.Tensor] = {}  # "real": (B, T) 1 for a token, 0 for padding
 
     def adder(layer: int) -> ZHook:
-        def add(z: torch.Tensor) -> torch.Tensor:  # z (1, H, T, dh)
-            total[layer] += z[0].double().sum(dim=1)  # (H, dh)
+        def add(z: torch.Tensor) -> torch.Tensor:  # z (B, H, T, dh)
+            total[layer] += torch.einsum("bhtd,bt->hd", z.double(), rows["real"])  # (H, dh)
             return z
         return add
 
     with z_hooks(module, {layer: adder(layer) for layer in range(cfg.n_layers)}):
-        for ids in texts:
-            idx = torch.as_tensor([list(ids)], dtype=torch.long, device=param.device)  # (1, T)
-            if idx.shape[1] == 0:
-                continue
-            module(idx, logit_positions=torch.tensor([idx.shape[1] - 1], device=param.device))
-            count += idx.shape[1]
-    if count == 0:
-        raise ValueError("reference means need at least one token")
-    return (total / count).to(param.dtype)
+        for batch in batches:
+            T = max(len(ids) for ids in batch)
+            idx = torch.tensor([ids + ids[-1:] * (T - len(ids)) for ids in batch], device=param.device)  # (B, T)
+            rows["real"] = (torch.arange(T, device=param.device)[None]
+                            < torch.tensor([len(ids) for ids in batch], device=param.device)[:, None]).double()
+            module(idx, logit_positions=torch.tensor([0], device=param.device))
+    return (total / sum(len(ids) for ids in texts)).to(param.dtype)
 
 
 def _knockout_fn(keep: torch.Tensor, mode: str, mean: torch.Tensor | None = None) -> ZHook:

@@ -45,7 +45,7 @@ def test_knocking_out_a_last_layer_head_removes_exactly_its_output_from_the_resi
     np.testing.assert_allclose(got, by_hand[-1].detach().numpy(), atol=1e-5)
 
 
-REFERENCE = [[2, 5, 9, 14], [2, 30, 31, 7, 7, 60], [2, 11]]
+REFERENCE = [[2, 5, 9, 14], [2, 30, 31, 7, 7, 60], [2, 11], [2, 8, 8, 3]]
 
 
 def _z_rows(model: Transformer, ids, layer: int, hooks=None) -> torch.Tensor:
@@ -65,14 +65,17 @@ def _z_rows(model: Transformer, ids, layer: int, hooks=None) -> torch.Tensor:
     return seen["z"]
 
 
-def test_mean_ablation_writes_the_heads_mean_z_over_every_reference_row():
-    """By hand: stack z of every position of every reference text, average; the knocked-out
-    head's z is that vector at every position of another text, the other heads untouched."""
-    model = _model()
+@pytest.mark.parametrize("causal", [True, False])
+def test_mean_ablation_writes_the_heads_mean_z_over_every_reference_row(causal):
+    """By hand: stack z of every position of every reference text (each run alone), average;
+    the knocked-out head's z is that vector at every position of another text, the other
+    heads untouched. (reference_z_means pads the texts into one batch for a causal model,
+    one batch per length for an encoder: REFERENCE has three lengths, two texts of one.)"""
+    model = _model(causal=causal)
     means = reference_z_means(model, REFERENCE)
     assert means.shape == (model.cfg.n_layers, model.cfg.n_heads, model.cfg.d_head)
     for layer in range(model.cfg.n_layers):
-        rows = torch.cat([_z_rows(model, ids, layer) for ids in REFERENCE], dim=1)  # (H, 12, dh)
+        rows = torch.cat([_z_rows(model, ids, layer) for ids in REFERENCE], dim=1)  # (H, 16, dh)
         torch.testing.assert_close(means[layer], rows.mean(dim=1), atol=1e-6, rtol=1e-5)
     clean = _z_rows(model, IDS, 1)
     with knocked_out(model, [(1, 2)], "mean", means):
