@@ -249,6 +249,13 @@ def test_random_gpt2_knocked_out_incremental_equals_full(gpt2, start, sequence, 
     check_knocked_out_edits(gpt2, start, sequence, draw_heads(data, gpt2), positions="all", mode=draw_mode(data))
 
 
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=edits, data=st.data())
+def test_random_llama_mean_knocked_out_incremental_equals_full(llama, sequence, data):
+    """RoPE, grouped-query attention, a sliding window, q/k norms: a mean per query head."""
+    check_knocked_out_edits(llama, "the king and", sequence, draw_heads(data, llama), mode="mean")
+
+
 def check_alternating(model, start: str, sequence, heads, which, positions="last", mode="zero") -> None:
     """After each edit an ordinary trace, a knocked-out one or both (as the app runs the
     trace and then the knocked-out prediction or lens): each equals its full pass."""
