@@ -264,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     poke = parser.add_argument_group("knock-out (next and lens views)")
     poke.add_argument("--ablate", default="", metavar="L.H[,L.H…]", help="heads to knock out, e.g. 1.2,0.3")
     poke.add_argument("--ablation-mode", choices=("zero", "mean"), default="zero",
-                      help="zero the heads' outputs or replace them by their mean over the positions")
+                      help="zero the heads' outputs or replace them by their mean output over a few "
+                           "fixed reference sentences (the same at every position)")
     drift = parser.add_argument_group("drift view")
     drift.add_argument("--word", default=None, help="the word the sentences share")
     return parser

@@ -8,16 +8,22 @@ the same code serves the traced pass, the batched sweep and the patched run.
 Knocking a head out removes its ``z @ W_O[h]`` from the residual stream. The output bias
 b_O belongs to no head and stays: knocking out every head of a layer leaves that layer's
 attention adding b_O only (which is "skipping the attention" for a model without b_O).
-Mean ablation replaces the head's z at every position by its mean over this text's
-positions (computed in the same pass), so the head still adds its typical output but no
-longer depends on which token is where.
+
+Mean ablation replaces the head's z at every position by one fixed vector: its mean over
+every position of a fixed set of reference texts (:data:`REFERENCE_TEXTS`, encoded as the
+model encodes any text, so with its BOS or [CLS]/[SEP]), computed once per model
+(:func:`reference_z_means`; :meth:`model.runner.TracingModel.reference_means` caches it).
+This is the usual definition (TransformerLens, the circuits literature): the head still
+adds its typical output, but nothing of this text reaches the rest of the model through
+it. A mean over the current text's own positions would not do: in a causal model it would
+make an earlier row depend on later tokens (rows the model could not have computed), and
+every new token would change every earlier row.
 
 Incremental tracing (:mod:`model.incremental`) reuses the rows of a causal model's earlier
-tokens. Zero ablation keeps that sound: the row of token t still depends only on tokens
-0..t, so a knocked-out trace reuses the rows of the last trace *with the same knock-out*
-(:func:`hooks_key` names it; never an ordinary trace's rows). Mean ablation does not: the
-mean is over every position of the current text, so typing one token changes the rows of
-all the earlier ones, and a trace under it is always a full pass.
+tokens. Both knock-outs keep that sound: each position's z is replaced on its own (by zero
+or by a constant), so the row of token t still depends only on tokens 0..t, and a
+knocked-out trace reuses the rows of the last trace *with the same knock-out* (:func:`hooks_key`
+names it, mode included; never an ordinary trace's rows).
 """
 
 from __future__ import annotations
@@ -37,6 +43,20 @@ ABLATION_MODES = ("zero", "mean")
 SWEEP_BATCH = 32
 
 ZHook = Callable[[torch.Tensor], torch.Tensor]  # z (B, H, T, dh) -> z
+
+#: The reference distribution of mean ablation: short, plain English sentences of different
+#: shapes (statements, a question, dialogue, numbers), short enough for any context window.
+#: A head's mean output over every position of these is what a mean-ablated head adds.
+REFERENCE_TEXTS = (
+    "The cat sat on the mat.",
+    "She walked to the shop and bought some bread.",
+    "It was a cold morning in early spring.",
+    "The river runs past the old mill towards the sea.",
+    "Where did you put the keys?",
+    "\"I will be there at ten,\" he said.",
+    "They built the bridge in 1932, and it is still in use.",
+    "A small boat drifted slowly across the lake.",
+)
 
 
 def parse_heads(text: str) -> tuple[Head, ...]:
@@ -84,18 +104,71 @@ def z_hooks(module: Transformer, hooks: dict[int, ZHook]) -> Iterator[None]:
             handle.remove()
 
 
-def _knockout_fn(keep: torch.Tensor, mode: str) -> ZHook:
-    """``keep`` (B or 1, H): 1 keeps a head, 0 knocks it out."""
+def _has_hooks(module: torch.nn.Module) -> bool:
+    return any(sub._forward_pre_hooks or sub._forward_hooks for sub in module.modules())
+
+
+@torch.inference_mode()
+def reference_z_means(module: Transformer, texts: Iterable[Sequence[int]]) -> torch.Tensor:
+    """Every head's output z averaged over every position of every text in ``texts`` (token
+    ids, as the model encodes them): (L, H, d_head), in the module's dtype and on its device.
+
+    The mean weighs every token alike, BOS/[CLS]/[SEP] included where the model's encoding
+    adds them. This is what :func:`knocked_out` in ``"mean"`` mode writes in place of a
+    head's z. A causal model runs all texts in one batch, padded at the end (no real row
+    sees a padded one; padded rows are left out of the mean): the weights are read once,
+    which is most of the cost at GPT-2 sizes. An encoder would attend to padding, so it
+    runs one batch per text length. Raises ValueError if hooks are on the module (they
+    would change the z it averages).
+    """
+    if _has_hooks(module):
+        raise ValueError("reference means need a clean model: compute them outside any knock-out or hook")
+    cfg = module.cfg
+    param = next(module.parameters())
+    texts = [list(ids) for ids in texts if len(ids)]
+    if not texts:
+        raise ValueError("reference means need at least one token")
+    if cfg.causal:
+        batches = [texts]
+    else:
+        by_length: dict[int, list[list[int]]] = {}
+        for ids in texts:
+            by_length.setdefault(len(ids), []).append(ids)
+        batches = list(by_length.values())
+    total = torch.zeros(cfg.n_layers, cfg.n_heads, cfg.d_head, dtype=torch.float64, device=param.device)
+    rows: dict[str, torch.Tensor] = {}  # "real": (B, T) 1 for a token, 0 for padding
+
+    def adder(layer: int) -> ZHook:
+        def add(z: torch.Tensor) -> torch.Tensor:  # z (B, H, T, dh)
+            total[layer] += torch.einsum("bhtd,bt->hd", z.double(), rows["real"])  # (H, dh)
+            return z
+        return add
+
+    with z_hooks(module, {layer: adder(layer) for layer in range(cfg.n_layers)}):
+        for batch in batches:
+            T = max(len(ids) for ids in batch)
+            idx = torch.tensor([ids + ids[-1:] * (T - len(ids)) for ids in batch], device=param.device)  # (B, T)
+            rows["real"] = (torch.arange(T, device=param.device)[None]
+                            < torch.tensor([len(ids) for ids in batch], device=param.device)[:, None]).double()
+            module(idx, logit_positions=torch.tensor([0], device=param.device))
+    return (total / sum(len(ids) for ids in texts)).to(param.dtype)
+
+
+def _knockout_fn(keep: torch.Tensor, mode: str, mean: torch.Tensor | None = None) -> ZHook:
+    """``keep`` (B or 1, H): 1 keeps a head, 0 knocks it out; ``mean`` (H, dh): this layer's
+    reference means (:func:`reference_z_means`), needed in ``"mean"`` mode."""
     if mode not in ABLATION_MODES:
         raise ValueError(f"ablation mode must be one of {ABLATION_MODES}, got {mode!r}")
+    if mode == "mean" and mean is None:
+        raise ValueError("mean ablation needs the heads' reference means (see reference_z_means)")
 
     def fn(z: torch.Tensor) -> torch.Tensor:
         k = keep.to(z.dtype)[:, :, None, None]  # (B, H, 1, 1)
         if mode == "zero":
             return z * k
-        return z * k + z.mean(dim=2, keepdim=True) * (1 - k)
+        return z * k + mean.to(z)[None, :, None, :] * (1 - k)  # (1, H, 1, dh): the same at every position
 
-    if mode == "zero" and keep.shape[0] == 1:  # each position's z on its own: prefix-stable
+    if keep.shape[0] == 1:  # each position's z on its own (zeroed, or a constant): prefix-stable
         fn.rows_key = (tuple(int(h) for h in torch.nonzero(keep[0] == 0).flatten()), mode)
     return fn
 
@@ -103,10 +176,14 @@ def _knockout_fn(keep: torch.Tensor, mode: str) -> ZHook:
 def hooks_key(module: torch.nn.Module) -> tuple | None:
     """What the forward hooks on ``module`` and its submodules change, as a key for the rows
     incremental tracing may reuse (:mod:`model.incremental`): ``()`` without hooks; one
-    ``(layer, knocked-out heads, "zero")`` per zero knock-out of :func:`knocked_out`, whose
-    traces keep every row's dependence on the tokens up to it only; None for any other hook
-    (mean ablation, which averages over every position, patching, a caller's own hook),
-    under which a trace must be a full pass."""
+    ``(layer, knocked-out heads, mode)`` per knock-out of :func:`knocked_out` (zero or mean:
+    both replace each position's z on its own, so every row still depends on the tokens up
+    to it only); None for any other hook (patching, a caller's own hook), under which a
+    trace must be a full pass.
+
+    The key does not name the reference means of a mean knock-out: they are fixed per model
+    (:meth:`model.runner.TracingModel.reference_means`), and dropped together with the
+    remembered rows when the weights change."""
     key = []
     for sub in module.modules():
         if not (sub._forward_pre_hooks or sub._forward_hooks):  # once per trace: keep it cheap
@@ -119,8 +196,14 @@ def hooks_key(module: torch.nn.Module) -> tuple | None:
     return tuple(key)
 
 
-def knockout_hooks(heads: Iterable[Head], n_layers: int, n_heads: int, mode: str = "zero") -> dict[int, ZHook]:
-    """Hooks that knock ``heads`` out (the same heads in every batch row)."""
+def _layer_means(means: torch.Tensor | None, layer: int) -> torch.Tensor | None:
+    return None if means is None else means[layer]
+
+
+def knockout_hooks(heads: Iterable[Head], n_layers: int, n_heads: int, mode: str = "zero",
+                   means: torch.Tensor | None = None) -> dict[int, ZHook]:
+    """Hooks that knock ``heads`` out (the same heads in every batch row). ``means``
+    (L, H, dh): the reference means of :func:`reference_z_means`, for ``"mean"`` mode."""
     heads = list(heads)
     check_heads(heads, n_layers, n_heads)
     hooks = {}
@@ -129,15 +212,18 @@ def knockout_hooks(heads: Iterable[Head], n_layers: int, n_heads: int, mode: str
         for hl, hh in heads:
             if hl == layer:
                 keep[0, hh] = 0
-        hooks[layer] = _knockout_fn(keep, mode)
+        hooks[layer] = _knockout_fn(keep, mode, _layer_means(means, layer))
     return hooks
 
 
 @contextmanager
-def knocked_out(module: Transformer, heads: Iterable[Head], mode: str = "zero") -> Iterator[None]:
-    """While inside, every forward pass of ``module`` runs with ``heads`` knocked out."""
+def knocked_out(module: Transformer, heads: Iterable[Head], mode: str = "zero",
+                means: torch.Tensor | None = None) -> Iterator[None]:
+    """While inside, every forward pass of ``module`` runs with ``heads`` knocked out: their
+    z zeroed, or in ``"mean"`` mode replaced by ``means`` (L, H, dh), the reference means of
+    :func:`reference_z_means` (:meth:`model.runner.TracingModel.reference_means`)."""
     cfg = module.cfg
-    with z_hooks(module, knockout_hooks(heads, cfg.n_layers, cfg.n_heads, mode)):
+    with z_hooks(module, knockout_hooks(heads, cfg.n_layers, cfg.n_heads, mode, means)):
         yield
 
 
@@ -175,14 +261,15 @@ def _full_logprobs(module: Transformer, logits: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def knockout_logits(
     module: Transformer, ids: Sequence[int], heads: Iterable[Head], position: int = -1, mode: str = "zero",
-    resid_pre: np.ndarray | None = None,
+    resid_pre: np.ndarray | None = None, means: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Full-vocabulary logits after ``position`` with ``heads`` knocked out: (V,).
-    ``resid_pre`` (L, T, d): the clean trace's, to start at the first knocked-out layer."""
+    ``resid_pre`` (L, T, d): the clean trace's, to start at the first knocked-out layer;
+    ``means``: the reference means, for ``"mean"`` mode (see :func:`knocked_out`)."""
     heads = list(heads)
     pos = torch.tensor([position % len(ids)])
     start, x = _start(ids, resid_pre, min((h[0] for h in heads), default=0))
-    with knocked_out(module, heads, mode):
+    with knocked_out(module, heads, mode, means):
         logits = _logits(module, start, x, pos)  # (1, 1, n_outputs)
     return module.full_vocab_logits(logits[0, 0]).float().numpy()
 
@@ -200,11 +287,12 @@ class SweepResult:
 
 def sweep_steps(
     module: Transformer, ids: Sequence[int], token: int, position: int = -1, mode: str = "zero",
-    batch: int = SWEEP_BATCH, resid_pre: np.ndarray | None = None,
+    batch: int = SWEEP_BATCH, resid_pre: np.ndarray | None = None, means: torch.Tensor | None = None,
 ) -> Iterator[tuple[int, int, SweepResult | None]]:
     """Knock out every head in turn, ``batch`` heads per batched forward pass (one batch
     row per head). With the clean trace's ``resid_pre`` (L, T, d), each layer's heads are
     one batch that starts at that layer, since the layers before it cannot change.
+    ``means``: the reference means, for ``"mean"`` mode (see :func:`knocked_out`).
 
     Yields ``(done, total, None)`` after each batch and finally ``(total, total, result)``,
     so a caller can report progress and stop between batches.
@@ -232,7 +320,7 @@ def sweep_steps(
             for row, (hl, hh) in enumerate(chunk):
                 if hl == layer:
                     keep[row, hh] = 0  # batch row `row` knocks out head (hl, hh) only
-            hooks[layer] = _knockout_fn(keep, mode)
+            hooks[layer] = _knockout_fn(keep, mode, _layer_means(means, layer))
         start, x = _start(ids, resid_pre, chunk[0][0], B)
         with torch.inference_mode(), z_hooks(module, hooks):
             logits = _logits(module, start, x, pos)[:, 0]  # (B, n_outputs)
@@ -245,9 +333,10 @@ def sweep_steps(
 
 
 def sweep(module: Transformer, ids: Sequence[int], token: int, position: int = -1, mode: str = "zero",
-          batch: int = SWEEP_BATCH, resid_pre: np.ndarray | None = None) -> SweepResult:
+          batch: int = SWEEP_BATCH, resid_pre: np.ndarray | None = None,
+          means: torch.Tensor | None = None) -> SweepResult:
     """:func:`sweep_steps` run to the end."""
-    *_, (_done, _total, result) = sweep_steps(module, ids, token, position, mode, batch, resid_pre)
+    *_, (_done, _total, result) = sweep_steps(module, ids, token, position, mode, batch, resid_pre, means)
     return result
 
 

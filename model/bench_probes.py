@@ -8,7 +8,8 @@ Then it types: starting at about 32, 64 and 101 tokens it appends one character 
 (:data:`KEYS` keystrokes) and, after each keystroke's ordinary trace (as the app runs it,
 not counted), times what a knock-out adds: the knocked-out prediction (Next token tab,
 :func:`model.probes.ablate`) and the knocked-out logit lens (Logit lens tab,
-:func:`model.probes.lens`), as the model thread calls them. Prints p50 and p95 in ms.
+:func:`model.probes.lens`), as the model thread calls them, zero and mean. Prints p50 and
+p95 in ms, and the one-off cost of the model's reference means for mean ablation.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def percentiles(times: list[float]) -> str:
 
 def typing_ms(model, text: str, kind: str, options: dict) -> list[float]:
     """Type :data:`KEYS` characters at the end of ``text``; after each keystroke's ordinary
-    trace, the time of the ``kind`` analysis ("ablate" or "lens") with ``options``, in ms."""
+    trace, the time of the ``kind`` analysis ("ablate" or "lens") with ``options``, in ms.
+    (The model's reference means for mean ablation, computed once per model, are computed
+    before the first keystroke, by the untimed first call.)"""
     memo: dict = {}
     trace = model.trace(text)
     probes.lens(model, text, options, trace, memo) if kind == "lens" else probes.ablate(model, text, options, trace)
@@ -70,7 +73,7 @@ def typing_ms(model, text: str, kind: str, options: dict) -> list[float]:
 def typing(model) -> None:
     L = model.cfg.n_layers
     settings = [("ablate", (0, 1), "zero"), ("ablate", (L - 3, 2), "zero"), ("lens", (0, 1), "zero"),
-                ("ablate", (0, 1), "mean")]
+                ("ablate", (0, 1), "mean"), ("lens", (0, 1), "mean")]
     print(f"typing at the end, {KEYS} keystrokes: what a knock-out adds after the trace, p50 p95 (ms)")
     print("tokens | " + " | ".join(f"{kind} {layer}.{head} {mode}" for kind, (layer, head), mode in settings))
     for n_words in (31, 63, 100):
@@ -80,6 +83,10 @@ def typing(model) -> None:
             times = typing_ms(model, text, kind, {"heads": [head], "mode": mode, "position": -1})
             cells.append(f"{percentiles(times):>{len(kind) + len(mode) + 6}}")
         print(f"{len(model.encode(text)[0].ids):6d} | " + " | ".join(cells))
+    model.forget_last_trace()
+    start = time.perf_counter()
+    model.reference_means()
+    print(f"reference means (once per model): {(time.perf_counter() - start) * 1000:.1f} ms")
 
 
 def main(argv: list[str]) -> int:

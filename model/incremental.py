@@ -25,9 +25,10 @@ tokenizer re-cutting the last word, moves to another set and copies only the row
 set lacks. The buffers are reused, so typing does not allocate (or page-fault) a
 quarter-gigabyte per keystroke at GPT-2 sizes.
 
-Heads knocked out to zero (:mod:`model.ablation`) keep every row prefix-stable, so a
-knocked-out trace is incremental too, but from a tracer of its own: the runner keeps one for
-the ordinary traces and one for the current knock-out (its heads and mode are the key; see
+Heads knocked out (:mod:`model.ablation`: zeroed, or replaced by the model's fixed
+reference means) keep every row prefix-stable, so a knocked-out trace is incremental too,
+but from a tracer of its own: the runner keeps one for the ordinary traces and one for the
+current knock-out (its heads and mode are the key; see
 :meth:`model.runner.TracingModel._rows_key`), so neither ever reads, nor evicts, the other's
 rows. The computation below is the same for both: ``attn.out`` is called as a module, so
 its knock-out pre-hook applies to the new rows' z exactly as in a full pass.

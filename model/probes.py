@@ -58,19 +58,26 @@ def _heads(options: dict) -> tuple[Head, ...]:
     return tuple(sorted((int(layer), int(head)) for layer, head in options.get("heads", ())))
 
 
+def _means(model: TracingModel, heads, mode: str):
+    """The model's reference means when ``heads`` are mean-ablated (computed once per model,
+    before any knock-out: see TracingModel.reference_means), else None."""
+    return model.reference_means() if heads and mode == "mean" else None
+
+
 def lens(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None,
          memo: dict | None = None) -> LensResult:
     """The lens of ``text`` (with ``options["heads"]`` knocked out, if any).
 
     ``memo`` (a dict the caller keeps between calls) holds the last result per setting: when
     the new tokens extend the old ones, only the positions from the first changed token on
-    are computed again (a causal model's earlier positions cannot have changed; mean
-    ablation averages over every position, so it always starts afresh).
+    are computed again (a causal model's earlier positions cannot have changed, with or
+    without a knock-out: both modes replace each position's head output on its own).
     """
     heads, mode = _heads(options), options.get("mode", "zero")
     track = tuple(int(t) for t in options.get("track", ()))
     if heads:
-        with knocked_out(model.module, heads, mode):
+        means = _means(model, heads, mode)
+        with knocked_out(model.module, heads, mode, means):
             trace = model.trace(text)
     elif last_trace is not None and last_trace.text == text and last_trace.model_name == model.name:
         trace = last_trace  # the trace the screen shows: no second forward pass
@@ -78,7 +85,7 @@ def lens(model: TracingModel, text: str, options: dict, last_trace: Trace | None
         trace = model.trace(text)
     key = (model.name, heads, mode, track)
     keep = 0
-    if memo is not None and key in memo and trace.causal and not (heads and mode == "mean"):
+    if memo is not None and key in memo and trace.causal:
         old_ids, old = memo[key]
         n = min(len(old_ids), trace.n_tokens)
         same = np.flatnonzero(old_ids[:n] != trace.token_ids[:n])
@@ -107,24 +114,25 @@ def _resid_pre(model: TracingModel, ids, last_trace: Trace | None):
 def ablate(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> AblationResult:
     """The next-token logits with ``options["heads"]`` knocked out.
 
-    A zero knock-out of a causal model is a knocked-out trace, which reuses the rows of the
-    last one with the same heads (model/incremental.py): while typing only the new tokens
-    run. Otherwise (mean ablation, which is not prefix-stable; an encoder) the knock-out
-    runs from the screen's trace's residual stream entering the first knocked-out layer.
+    A knock-out (zero or mean) of a causal model is a knocked-out trace, which reuses the
+    rows of the last one with the same heads and mode (model/incremental.py): while typing
+    only the new tokens run. Otherwise (an encoder) the knock-out runs from the screen's
+    trace's residual stream entering the first knocked-out layer.
     """
     heads, mode = _heads(options), options.get("mode", "zero")
-    if heads and mode == "zero" and model.cfg.causal and model.incremental and model.has_lm_head:
+    means = _means(model, heads, mode)
+    if heads and model.cfg.causal and model.incremental and model.has_lm_head:
         if last_trace is not None and last_trace.text == text and last_trace.model_name == model.name:
             n_tokens = last_trace.n_tokens  # the screen's trace of this text: no second tokenization
         else:
             n_tokens = len(model.encode(text)[0].ids)
         position = int(options.get("position", -1)) % n_tokens
-        with knocked_out(model.module, heads, mode):
+        with knocked_out(model.module, heads, mode, means):
             logits = model.trace(text, logit_positions=[position]).logits[0]
         return AblationResult(text, heads, mode, position, logits)
     ids = model.encode(text)[0].ids
     position = int(options.get("position", -1)) % len(ids)
-    logits = knockout_logits(model.module, ids, heads, position, mode, _resid_pre(model, ids, last_trace))
+    logits = knockout_logits(model.module, ids, heads, position, mode, _resid_pre(model, ids, last_trace), means)
     return AblationResult(text, heads, mode, position, logits)
 
 
@@ -164,8 +172,10 @@ def sweep_job(model: TracingModel, text: str, options: dict,
     if token is None:
         token = int(np.argmax(knockout_logits(model.module, ids, [], position)))
     mode = options.get("mode", "zero")
+    means = model.reference_means() if mode == "mean" else None
     for done, total, result in sweep_steps(model.module, ids, int(token), position, mode,
-                                           int(options.get("batch", 32)), _resid_pre(model, ids, last_trace)):
+                                           int(options.get("batch", 32)), _resid_pre(model, ids, last_trace),
+                                           means):
         if result is None:
             yield done, total, None
         else:

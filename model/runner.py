@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from model.ablation import hooks_key
+from model.ablation import REFERENCE_TEXTS, hooks_key, reference_z_means
 from model.anatomy import model_structure
 from model.errors import EmptyInputError
 from model.info import ModelInfo
@@ -218,12 +218,12 @@ class TracingModel:
         """Which remembered rows this trace may reuse: None for a full pass.
 
         Causal models reuse the last trace's rows; encoders recompute everything (one
-        changed token changes every row there). While heads are knocked out to zero
-        (model/ablation.py) every row still depends only on the tokens up to it, but not as
-        in an ordinary trace: the key is the knock-out (its layers, heads and mode), and such
-        traces reuse only the rows of the last trace with the same key. Any other hook (mean
-        ablation averages over every position of the text; patching; a caller's own) means
-        a full pass that leaves every remembered row alone.
+        changed token changes every row there). While heads are knocked out (model/ablation.py:
+        zeroed, or replaced by the model's fixed reference means) every row still depends
+        only on the tokens up to it, but not as in an ordinary trace: the key is the
+        knock-out (its layers, heads and mode), and such traces reuse only the rows of the
+        last trace with the same key. Any other hook (patching; a caller's own) means a full
+        pass that leaves every remembered row alone.
         """
         if not (self.incremental and self.cfg.causal):
             return None
@@ -253,9 +253,25 @@ class TracingModel:
         return held[1]
 
     def forget_last_trace(self) -> None:
-        """Drop what incremental tracing remembers, with and without a knock-out (call after
-        changing weights in place)."""
+        """Drop what incremental tracing remembers, with and without a knock-out, and the
+        reference means of mean ablation (call after changing weights in place)."""
         self._tracer = self._knockout_tracer = None
+        self._reference_means = None
+
+    # ------------------------------------------------------------------ mean ablation
+    def reference_means(self) -> torch.Tensor:
+        """Every head's mean output z over :data:`model.ablation.REFERENCE_TEXTS`, encoded
+        as :meth:`encode` encodes any text (BOS or [CLS]/[SEP] included): (L, H, d_head),
+        what a mean knock-out writes in place of a head's z (:func:`model.ablation.knocked_out`).
+
+        Computed at the first call (one short clean pass per reference text, on the thread
+        that calls: the app's model thread) and kept until :meth:`forget_last_trace`. Call
+        it outside any knock-out: it needs the clean model."""
+        held = getattr(self, "_reference_means", None)  # (module, means)
+        if held is None or held[0] is not self.module:
+            texts = (self.encode(text)[0].ids for text in REFERENCE_TEXTS)
+            held = self._reference_means = (self.module, reference_z_means(self.module, texts))
+        return held[1]
 
     @contextlib.contextmanager
     def separate_memory(self):

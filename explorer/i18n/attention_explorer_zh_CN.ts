@@ -402,8 +402,12 @@
         <translation>敲除：取均值</translation>
     </message>
     <message>
-        <source>Ctrl+click (or Shift+click) a head to knock it out; again to put it back</source>
-        <translation>Ctrl+单击（或 Shift+单击）一个头将其敲除；再点一次恢复</translation>
+        <source>Ctrl+click (or Shift+click) a head to knock it out; again to put it back.
+zero: the head adds nothing.
+mean: the head adds its average output over a few fixed reference sentences, the same at every position, whatever the text.</source>
+        <translation>Ctrl+单击（或 Shift+单击）一个头将其敲除；再点一次恢复。
+置零：该头不再输出任何内容。
+取均值：该头输出它在几句固定参考句子上的平均输出，每个位置都相同，与所输入的文本无关。</translation>
     </message>
     <message>
         <source>Restore all</source>

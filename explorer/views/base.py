@@ -41,7 +41,7 @@ class Selection:
 
     ``query`` is a token position; negative counts from the end (``-1``: the last token,
     which follows the text as it grows). ``stage`` indexes :data:`STAGES`. ``ablated``: the
-    heads (layer, head) knocked out, zeroed or replaced by their mean (``ablation_mode``).
+    heads (layer, head) knocked out, zeroed or replaced by their reference mean (``ablation_mode``).
     ``target``: the token id a knock-out and a sweep measure, picked by clicking its bar in
     the Next token tab (``None``: the top token).
     """

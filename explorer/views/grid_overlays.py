@@ -126,7 +126,11 @@ class GridControls(QWidget):
         self.mode = QComboBox()
         self.mode.addItem(self.tr("knock out: zero"), "zero")
         self.mode.addItem(self.tr("knock out: mean"), "mean")
-        self.mode.setToolTip(self.tr("Ctrl+click (or Shift+click) a head to knock it out; again to put it back"))
+        self.mode.setToolTip(self.tr(
+            "Ctrl+click (or Shift+click) a head to knock it out; again to put it back.\n"
+            "zero: the head adds nothing.\n"
+            "mean: the head adds its average output over a few fixed reference sentences, "
+            "the same at every position, whatever the text."))
         self.clear = QPushButton(self.tr("Restore all"))
         self.sweep = QPushButton(self.tr("Sweep"))
         self.sweep.setToolTip(self.tr("Knock out each head in turn and colour it by the change in the "

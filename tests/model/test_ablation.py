@@ -9,8 +9,10 @@ from model.ablation import (
     knockout_logits,
     parse_heads,
     patched_logits,
+    reference_z_means,
     sweep,
 )
+from model.incremental import common_prefix
 from model.runner import TracingModel
 from model.transformer import Transformer
 from tests.model.conftest import tiny_config
@@ -43,15 +45,148 @@ def test_knocking_out_a_last_layer_head_removes_exactly_its_output_from_the_resi
     np.testing.assert_allclose(got, by_hand[-1].detach().numpy(), atol=1e-5)
 
 
-def test_mean_ablation_replaces_a_head_by_its_average_output_over_the_positions():
+REFERENCE = [[2, 5, 9, 14], [2, 30, 31, 7, 7, 60], [2, 11], [2, 8, 8, 3]]
+
+
+def _z_rows(model: Transformer, ids, layer: int, hooks=None) -> torch.Tensor:
+    """The z (H, T, dh) that enters layer ``layer``'s W_O, after any hooks already on it."""
+    seen = {}
+
+    def grab(_mod, args):
+        (x,) = args  # (1, T, H·dh)
+        seen["z"] = x[0].view(x.shape[1], model.cfg.n_heads, model.cfg.d_head).transpose(0, 1).clone()
+
+    handle = model.blocks[layer].attn.out.register_forward_pre_hook(grab)  # runs after the knock-out's
+    try:
+        with torch.inference_mode():
+            model(torch.tensor([ids]))
+    finally:
+        handle.remove()
+    return seen["z"]
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_mean_ablation_writes_the_heads_mean_z_over_every_reference_row(causal):
+    """By hand: stack z of every position of every reference text (each run alone), average;
+    the knocked-out head's z is that vector at every position of another text, the other
+    heads untouched. (reference_z_means pads the texts into one batch for a causal model,
+    one batch per length for an encoder: REFERENCE has three lengths, two texts of one.)"""
+    model = _model(causal=causal)
+    means = reference_z_means(model, REFERENCE)
+    assert means.shape == (model.cfg.n_layers, model.cfg.n_heads, model.cfg.d_head)
+    for layer in range(model.cfg.n_layers):
+        rows = torch.cat([_z_rows(model, ids, layer) for ids in REFERENCE], dim=1)  # (H, 16, dh)
+        torch.testing.assert_close(means[layer], rows.mean(dim=1), atol=1e-6, rtol=1e-5)
+    clean = _z_rows(model, IDS, 1)
+    with knocked_out(model, [(1, 2)], "mean", means):
+        written = _z_rows(model, IDS, 1)
+    torch.testing.assert_close(written[2], means[1, 2].expand(len(IDS), -1))
+    keep = [h for h in range(model.cfg.n_heads) if h != 2]
+    torch.testing.assert_close(written[keep], clean[keep])
+
+
+def test_mean_ablation_adds_the_heads_reference_mean_output_to_the_residual_stream():
+    # No MLP, last layer: resid_post − head_out[h] + mean_z[h] @ W_O[h], by hand.
     model = _model(mlp=False)
+    means = reference_z_means(model, REFERENCE)
     cache, _ = _trace_arrays(model, IDS)
     last, head = model.cfg.n_layers - 1, 1
-    out = cache[f"blocks.{last}.attn.head_out"][0, head]  # (T, d); linear in z, so mean z ↦ mean out
-    resid = cache[f"blocks.{last}.resid_post"][0] - out + out.mean(0, keepdim=True)
-    by_hand = model.unembed(model.ln_f(resid))
-    got = knockout_logits(model, IDS, [(last, head)], position=-1, mode="mean")
+    attn = model.blocks[last].attn
+    w_o = attn.out.weight.view(model.cfg.d_model, attn.n_heads, attn.d_head)[:, head]  # (d, dh)
+    with torch.inference_mode():
+        resid = cache[f"blocks.{last}.resid_post"][0] - cache[f"blocks.{last}.attn.head_out"][0, head]
+        by_hand = model.unembed(model.ln_f(resid + w_o @ means[last, head]))
+    got = knockout_logits(model, IDS, [(last, head)], position=-1, mode="mean", means=means)
     np.testing.assert_allclose(got, by_hand[-1].detach().numpy(), atol=1e-5)
+
+
+def test_mean_ablation_keeps_a_causal_model_causal(tracing_model: TracingModel):
+    """A later token never changes an earlier row of a mean-ablated trace (the old mean over
+    the text's own positions did), full passes both."""
+    means = tracing_model.reference_means()
+    tracing_model.incremental = False
+    try:
+        with knocked_out(tracing_model.module, [(0, 1), (1, 3)], "mean", means):
+            a = tracing_model.trace("the cat sat on the mat", logit_positions="all")
+            b = tracing_model.trace("the cat sat on the desk", logit_positions="all")
+    finally:
+        tracing_model.incremental = True
+    n = common_prefix(a.token_ids, b.token_ids)  # "mat" and "desk" may be more than one piece
+    assert n >= 6 and a.n_tokens > n
+    for name in ("head_out", "attn_out", "resid_post", "pattern"):
+        x, y = getattr(a, name), getattr(b, name)
+        if name == "pattern":
+            x, y = x[..., :n], y[..., :n]  # (queries × keys): the keys both texts have
+        np.testing.assert_allclose(x[..., :n, :], y[..., :n, :], atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(a.logits[:n], b.logits[:n], atol=1e-5)
+    assert not np.allclose(a.logits[a.n_tokens - 1], b.logits[b.n_tokens - 1])
+
+
+def test_reference_means_are_computed_once_per_model_from_its_own_encoding(tracing_model: TracingModel):
+    """[CLS] (the BOS of this model) is in every reference text, as in every traced text."""
+    from model.ablation import REFERENCE_TEXTS
+
+    means = tracing_model.reference_means()
+    assert tracing_model.reference_means() is means
+    ids = [tracing_model.encode(t)[0].ids for t in REFERENCE_TEXTS]
+    assert all(i[0] == 2 for i in ids)
+    torch.testing.assert_close(means, reference_z_means(tracing_model.module, ids))
+    tracing_model.forget_last_trace()  # weights may have changed: computed again
+    assert tracing_model.reference_means() is not means
+
+
+def test_reference_means_refuse_a_hooked_model_and_mean_mode_needs_them():
+    model = _model()
+    with knocked_out(model, [(0, 1)]), pytest.raises(ValueError, match="clean model"):
+        reference_z_means(model, REFERENCE)
+    with pytest.raises(ValueError, match="reference means"):
+        knockout_logits(model, IDS, [(0, 1)], mode="mean")
+
+
+def test_mean_ablation_of_an_encoder(wordpiece_file):
+    """No mask: every row sees every token. Reference means from its own encoding; the
+    knocked-out prediction (a full pass, nothing to reuse) and the sweep agree."""
+    from model.probes import ablate, sweep_job
+    from model.tokenizer import TextTokenizer
+
+    torch.manual_seed(0)
+    module = Transformer(tiny_config(causal=False, positional="sinusoidal"))
+    model = TracingModel(module, TextTokenizer.from_file(wordpiece_file))
+    text = "the queen is in paris"
+    ids = model.encode(text)[0].ids
+    means = model.reference_means()
+    result = ablate(model, text, {"heads": [(1, 2)], "mode": "mean", "position": 3})
+    np.testing.assert_allclose(result.logits, knockout_logits(module, ids, [(1, 2)], 3, "mean", means=means),
+                               atol=1e-6)
+    assert not np.allclose(result.logits, knockout_logits(module, ids, [], 3))
+    *_, (_, _, outcome) = sweep_job(model, text, {"mode": "mean", "position": 3})
+    alone = torch.log_softmax(torch.as_tensor(result.logits), -1)[outcome.token].item()
+    assert outcome.delta[1, 2] == pytest.approx(alone - outcome.base_logprob, abs=1e-5)
+
+
+def test_mean_ablation_of_a_bert_encoder(tmp_path):
+    """BERT layout, word-piece with [CLS] … [SEP] (no LM head): the knocked-out layer's
+    attention output is the clean one with the head's output swapped for its reference
+    mean's, at every position."""
+    from model.ablation import REFERENCE_TEXTS
+    from model.loading import load_tracing_model
+    from tests.model.test_hf_bert import make_bert
+
+    make_bert(tmp_path / "bert")
+    model = load_tracing_model(str(tmp_path / "bert"))
+    assert not model.cfg.causal and not model.has_lm_head
+    encoded = [model.encode(t)[0].strings for t in REFERENCE_TEXTS]
+    assert all(s[0] == "[CLS]" and s[-1] == "[SEP]" for s in encoded)
+    means = model.reference_means()
+    clean = model.trace("the queen is in paris")
+    with knocked_out(model.module, [(0, 1)], "mean", means):
+        assert model._rows_key() is None  # an encoder: always a full pass
+        knocked = model.trace("the queen is in paris")
+    attn = model.module.blocks[0].attn
+    w_o = attn.out.weight.detach().view(model.cfg.d_model, attn.n_heads, attn.d_head)[:, 1]  # (d, dh)
+    expected = clean.attn_out[0] - clean.head_out[0, 1] + (w_o @ means[0, 1]).numpy()
+    np.testing.assert_allclose(knocked.attn_out[0], expected, atol=1e-5)
+    assert not np.allclose(knocked.resid_post[1], clean.resid_post[1])
 
 
 @pytest.mark.parametrize("out_bias", [False, True])
@@ -167,11 +302,11 @@ def test_starting_from_the_traces_residual_stream_gives_the_same_knock_out(posit
 
 @pytest.mark.parametrize("mode", ["zero", "mean"])
 def test_the_knocked_out_prediction_while_typing_equals_a_fresh_knock_out(tracing_model: TracingModel, mode):
-    """probes.ablate, as the app calls it after each keystroke's trace: a zero knock-out
-    reuses its own rows (model/incremental.py), mean ablation starts from the trace's
-    residual stream; both give knockout_logits of the whole text."""
+    """probes.ablate, as the app calls it after each keystroke's trace: a knock-out reuses
+    its own rows (model/incremental.py) and gives knockout_logits of the whole text."""
     from model.probes import ablate
 
+    means = tracing_model.reference_means() if mode == "mean" else None
     text = "the cat"
     for word in (" sat", " on", " the", " mat", " ."):
         text += word
@@ -180,6 +315,20 @@ def test_the_knocked_out_prediction_while_typing_equals_a_fresh_knock_out(tracin
         for position, screen in ((-1, trace), (1, trace), (-2, None)):
             options = {"heads": [(0, 1), (1, 3)], "mode": mode, "position": position}
             result = ablate(tracing_model, text, options, screen)
-            expected = knockout_logits(tracing_model.module, ids, [(0, 1), (1, 3)], position, mode)
+            expected = knockout_logits(tracing_model.module, ids, [(0, 1), (1, 3)], position, mode, means=means)
             assert result.position == position % len(ids)
             np.testing.assert_allclose(result.logits, expected, atol=1e-5)
+
+
+def test_the_batched_mean_sweep_equals_mean_ablating_each_head_alone():
+    model = _model()
+    means = reference_z_means(model, REFERENCE)
+    token = 7
+    result = sweep(model, IDS, token, mode="mean", batch=5, means=means)
+    with torch.inference_mode():
+        base = torch.log_softmax(model(torch.tensor([IDS]))[0, -1], -1)[token]
+    for layer in range(model.cfg.n_layers):
+        for head in range(model.cfg.n_heads):
+            alone = torch.log_softmax(torch.as_tensor(
+                knockout_logits(model, IDS, [(layer, head)], mode="mean", means=means)), -1)[token]
+            assert result.delta[layer, head] == pytest.approx(float(alone - base), abs=1e-5)

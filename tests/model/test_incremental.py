@@ -3,8 +3,8 @@
 A property test edits a text at random (insertions, deletions, pastes, typing at the end)
 and compares every trace with a full pass of the same text, on the bundled model and on
 tiny random GPT-2 and Llama-layout models built with transformers (a test extra); the
-same with heads knocked out (a knocked-out trace reuses only its own knock-out's rows), and
-with knocked-out and ordinary traces in turn.
+same with heads knocked out, to zero or to their reference means (a knocked-out trace
+reuses only its own knock-out's rows), and with knocked-out and ordinary traces in turn.
 """
 
 from __future__ import annotations
@@ -211,13 +211,22 @@ def draw_heads(data, model) -> list[tuple[int, int]]:
                               unique=True), label="heads")
 
 
-def check_knocked_out_edits(model, start: str, sequence, heads, positions="last") -> None:
-    """Every trace of the edits with ``heads`` knocked out is the full pass with the same hooks."""
+def draw_mode(data) -> str:
+    return data.draw(st.sampled_from(["zero", "mean"]), label="mode")
+
+
+def knock_out(model, heads, mode: str):
+    """knocked_out with the model's reference means in mean mode (as model/probes.py)."""
     from model.ablation import knocked_out
 
+    return knocked_out(model.module, heads, mode, model.reference_means() if mode == "mean" else None)
+
+
+def check_knocked_out_edits(model, start: str, sequence, heads, positions="last", mode="zero") -> None:
+    """Every trace of the edits with ``heads`` knocked out is the full pass with the same hooks."""
     model.forget_last_trace()
     text = start
-    with knocked_out(model.module, heads):
+    with knock_out(model, heads, mode):
         assert model._traces_incrementally()
         for edit in sequence:
             text = apply(text, edit)
@@ -230,21 +239,26 @@ def check_knocked_out_edits(model, start: str, sequence, heads, positions="last"
 @SETTINGS
 @given(start=st.sampled_from(["the king", "a fluffy blue creature", "x"]), sequence=edits, data=st.data())
 def test_bundled_knocked_out_incremental_equals_full(bundled, start, sequence, data):
-    check_knocked_out_edits(bundled, start, sequence, draw_heads(data, bundled))
+    check_knocked_out_edits(bundled, start, sequence, draw_heads(data, bundled), mode=draw_mode(data))
 
 
 @SETTINGS
 @given(start=st.sampled_from(["the king and the queen", "ab", "the eiffel tower is in paris and a mole"]),
        sequence=edits, data=st.data())
 def test_random_gpt2_knocked_out_incremental_equals_full(gpt2, start, sequence, data):
-    check_knocked_out_edits(gpt2, start, sequence, draw_heads(data, gpt2), positions="all")
+    check_knocked_out_edits(gpt2, start, sequence, draw_heads(data, gpt2), positions="all", mode=draw_mode(data))
 
 
-def check_alternating(model, start: str, sequence, heads, which, positions="last") -> None:
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=edits, data=st.data())
+def test_random_llama_mean_knocked_out_incremental_equals_full(llama, sequence, data):
+    """RoPE, grouped-query attention, a sliding window, q/k norms: a mean per query head."""
+    check_knocked_out_edits(llama, "the king and", sequence, draw_heads(data, llama), mode="mean")
+
+
+def check_alternating(model, start: str, sequence, heads, which, positions="last", mode="zero") -> None:
     """After each edit an ordinary trace, a knocked-out one or both (as the app runs the
     trace and then the knocked-out prediction or lens): each equals its full pass."""
-    from model.ablation import knocked_out
-
     model.forget_last_trace()
     text = start
     for edit, kinds in zip(sequence, which, strict=False):  # up to 8 edits, 8 choices
@@ -252,7 +266,7 @@ def check_alternating(model, start: str, sequence, heads, which, positions="last
         if not text.strip():
             text = "a"
         for knocked in kinds:
-            with knocked_out(model.module, heads) if knocked else contextlib.nullcontext():
+            with knock_out(model, heads, mode) if knocked else contextlib.nullcontext():
                 incremental = model.trace(text, logit_positions=positions)
                 assert_same_trace(incremental, full_pass_reference(model, text, positions))
 
@@ -264,7 +278,7 @@ alternation = st.lists(st.sampled_from([(False,), (True,), (False, True), (True,
 @given(start=st.sampled_from(["the king", "a fluffy blue creature"]), sequence=edits, which=alternation,
        data=st.data())
 def test_bundled_alternating_knocked_out_and_plain_traces_equal_full_passes(bundled, start, sequence, which, data):
-    check_alternating(bundled, start, sequence, draw_heads(data, bundled), which)
+    check_alternating(bundled, start, sequence, draw_heads(data, bundled), which, mode=draw_mode(data))
 
 
 @SETTINGS
@@ -272,7 +286,7 @@ def test_bundled_alternating_knocked_out_and_plain_traces_equal_full_passes(bund
        sequence=edits, which=alternation, data=st.data())
 def test_random_gpt2_alternating_knocked_out_and_plain_traces_equal_full_passes(gpt2, start, sequence, which,
                                                                                 data):
-    check_alternating(gpt2, start, sequence, draw_heads(data, gpt2), which, positions="all")
+    check_alternating(gpt2, start, sequence, draw_heads(data, gpt2), which, positions="all", mode=draw_mode(data))
 
 
 def test_typing_with_a_knock_out_reuses_its_own_rows_and_keeps_the_ordinary_ones(bundled):
@@ -310,16 +324,27 @@ def test_another_knock_out_does_not_reuse_the_last_ones_rows(bundled):
         assert_same_trace(trace, full_pass_reference(bundled, "the king and the queen"))
 
 
-def test_mean_ablation_and_unknown_hooks_are_full_passes(bundled):
-    """Mean ablation averages z over every position of the text: a new token changes the
-    earlier rows, so nothing may be reused. A hook the runner does not know: the same."""
+def test_mean_ablation_is_incremental_under_its_own_key_and_unknown_hooks_are_full_passes(bundled):
+    """Mean ablation writes a fixed vector (the model's reference mean) at every position:
+    rows stay prefix-stable, so it reuses its own rows, under a key that names the mode (a
+    zero knock-out of the same heads must not read them). A hook the runner does not know:
+    a full pass that leaves the remembered rows alone."""
     from model.ablation import knocked_out, z_hooks
 
+    bundled.forget_last_trace()
     bundled.trace("the king and the")
     ordinary = bundled._incremental_tracer().last
-    with knocked_out(bundled.module, [(0, 1)], mode="mean"):
-        assert bundled._rows_key() is None
+    with knock_out(bundled, [(0, 1)], "mean"):
+        mean_key = bundled._rows_key()
+        assert mean_key == ((0, (1,), "mean"),)
+        bundled.trace("the king and the")
         trace = bundled.trace("the king and the queen")
+        assert knockout_tracer(bundled).reused_rows == 5  # [CLS] the king and the
+        assert_same_trace(trace, full_pass_reference(bundled, "the king and the queen"))
+    with knocked_out(bundled.module, [(0, 1)]):
+        assert bundled._rows_key() != mean_key
+        trace = bundled.trace("the king and the queen")
+        assert knockout_tracer(bundled).reused_rows == 0
         assert_same_trace(trace, full_pass_reference(bundled, "the king and the queen"))
     with z_hooks(bundled.module, {1: lambda z: z * 2}):
         assert bundled._rows_key() is None
