@@ -124,32 +124,22 @@ class GridControls(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.mode = QComboBox()
-        self.mode.addItem(self.tr("knock out: zero"), "zero")
-        self.mode.addItem(self.tr("knock out: mean"), "mean")
-        self.mode.setToolTip(self.tr(
-            "Ctrl+click (or Shift+click) a head to knock it out; again to put it back.\n"
-            "zero: the head adds nothing.\n"
-            "mean: the head adds its average output over a few fixed reference sentences, "
-            "the same at every position, whatever the text."))
-        self.clear = QPushButton(self.tr("Restore all"))
-        self.sweep = QPushButton(self.tr("Sweep"))
-        self.sweep.setToolTip(self.tr("Knock out each head in turn and colour it by the change in the "
-                                      "log-probability of the token chosen in the Next token tab (click its "
-                                      "bar), or of the top token"))
-        self.cancel = QPushButton(self.tr("Cancel"))
+        self.mode.addItem("", "zero")
+        self.mode.addItem("", "mean")
+        self.clear = QPushButton()
+        self.sweep = QPushButton()
+        self.cancel = QPushButton()
         self.cancel.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(110)
         self.progress.setTextVisible(True)
         self.progress.hide()
-        self.show_sweep = QCheckBox(self.tr("sweep colours"))
+        self.show_sweep = QCheckBox()
         self.show_sweep.setEnabled(False)
-        self.rollout = QCheckBox(self.tr("rollout"))
-        self.rollout.setToolTip(self.tr("Attention rollout (Abnar & Zuidema 2020): heads averaged, the "
-                                        "residual added, layers multiplied. Attention weights are not explanations."))
-        self.badges = QCheckBox(self.tr("badges"))
+        self.rollout = QCheckBox()
+        self.badges = QCheckBox()
         self.badges.setChecked(True)
-        self.badges.setToolTip(self.legend())
+        self._common: tuple[dict[str, int], int] = ({}, 0)  # badge letters not drawn, of how many heads
         # Three short rows: at large text one row of buttons made the grid pane as wide as
         # half a 1280-pixel screen, squeezing the tabs.
         rows = QVBoxLayout(self)
@@ -161,6 +151,28 @@ class GridControls(QWidget):
                 row.addWidget(w)
             row.addStretch(1)
             rows.addLayout(row)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        """Every text in the interface language (called again when it changes)."""
+        self.mode.setItemText(0, self.tr("knock out: zero"))
+        self.mode.setItemText(1, self.tr("knock out: mean"))
+        self.mode.setToolTip(self.tr(
+            "Ctrl+click (or Shift+click) a head to knock it out; again to put it back.\n"
+            "zero: the head adds nothing.\n"
+            "mean: the head adds its average output over a few fixed reference sentences, "
+            "the same at every position, whatever the text."))
+        self.clear.setText(self.tr("Restore all"))
+        self.sweep.setText(self.tr("Sweep"))
+        self.sweep.setToolTip(self.tr("Knock out each head in turn and colour it by the change in the "
+                                      "log-probability of the token chosen in the Next token tab (click its "
+                                      "bar), or of the top token"))
+        self.cancel.setText(self.tr("Cancel"))
+        self.show_sweep.setText(self.tr("sweep colours"))
+        self.rollout.setText(self.tr("rollout"))
+        self.rollout.setToolTip(self.tr("Attention rollout (Abnar & Zuidema 2020): heads averaged, the "
+                                        "residual added, layers multiplied. Attention weights are not explanations."))
+        self.set_common_badges(*self._common)
 
     def legend(self, common: dict[str, int] | None = None, n_heads: int = 0) -> str:
         """The badge letters, and the common ones not drawn (see :func:`badge_marks`)."""
@@ -171,6 +183,7 @@ class GridControls(QWidget):
         return text
 
     def set_common_badges(self, common: dict[str, int], n_heads: int) -> None:
+        self._common = (dict(common), n_heads)
         self.badges.setText(self.tr("badges") + (" " + self.tr("({letters} hidden)").format(
             letters=", ".join(sorted(common))) if common else ""))
         self.badges.setToolTip(self.legend(common, n_heads))

@@ -154,11 +154,7 @@ class HeadsGridPanel(Panel):
 
     def retranslate(self) -> None:
         self.hover_label.setText(self.tr("Hover a cell: layer, head, query → key, weight"))
-        badges = self.badges
-        if badges is None:
-            self.controls.set_common_badges({}, 0)
-        else:
-            self.controls.set_common_badges(badge_marks(badges)[1], badges.previous_token.size)
+        self.controls.retranslate()
         super().retranslate()
 
     # ------------------------------------------------------------------ drawing

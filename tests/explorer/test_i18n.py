@@ -225,6 +225,9 @@ def test_switching_language_is_live_and_english_comes_back(qtbot, make_window, m
     window.set_language("zh_CN")
     assert window.tabs.tabText(0) == "注意力头" and window.menuBar().actions()[0].text() == "文件(&F)"
     assert "第 0 层" in window.head_detail.heading.text() or "层" in window.head_detail.heading.text()
+    controls = window.heads_grid.controls  # the grid's own row of controls follows too
+    assert controls.sweep.text() != "Sweep" and controls.clear.text() != "Restore all"
+    assert controls.mode.itemText(0) != "knock out: zero"
     window.set_language("en")
     back = all_texts(window, qtbot, monkeypatch)
     def fixed(texts):  # painted numbers and the status line move with every repaint
