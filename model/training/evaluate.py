@@ -307,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
                                            roles.previous_token_heads, sink)
     results["training_mix"] = training_mix(model.tokenizer, args.corpus)
     results["forward"] = forward_milliseconds(model)
+    results["weights_bytes"] = (args.model / "model.safetensors").stat().st_size
+    results["folder_bytes"] = sum(f.stat().st_size for f in args.model.iterdir() if f.is_file())
     print(f"forward at {results['forward']['tokens']} tokens, one thread: {results['forward']['median_ms']:.1f} ms", flush=True)
 
     if reference.get("baseline"):

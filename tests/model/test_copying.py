@@ -120,16 +120,12 @@ def shipped():
     return TracingModel.from_folder(BUNDLED_MODEL_DIR)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #17: the shipped weights do not copy yet (a candidate reached 44% on "
-                   "word lists but lost perplexity, so it was not shipped); remove this mark when they do")
 def test_the_shipped_model_completes_the_repeated_sentence(shipped):
     trace = shipped.trace("the cat sat on the mat . the cat sat on the mat . the cat sat on the")
     vocabulary = shipped.tokenizer.vocabulary(shipped.cfg.vocab_size)
     assert vocabulary[int(np.argmax(trace.probs_at(-1)))] == "mat"
 
 
-@pytest.mark.xfail(strict=True, reason="issue #17: the shipped weights do not copy yet (a candidate reached 44% on "
-                   "word lists but lost perplexity, so it was not shipped); remove this mark when they do")
 def test_the_shipped_model_continues_a_list_of_everyday_words(shipped):
     trace = shipped.trace("apple river chair window garden bottle apple river chair window")
     vocabulary = shipped.tokenizer.vocabulary(shipped.cfg.vocab_size)
@@ -148,8 +144,6 @@ def test_perplexity_is_reported_per_source_and_for_the_previous_sources():
     assert out["tokens"] == {"a": 2, "b": 2, "new": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="issue #17: the shipped weights do not copy yet (a candidate reached 44% on "
-                   "word lists but lost perplexity, so it was not shipped); remove this mark when they do")
 def test_the_shipped_model_keeps_previous_token_heads_and_its_copying_needs_its_induction_heads(shipped):
     import json
 
