@@ -333,8 +333,26 @@ class TiedAdaptiveSoftmax(nn.Module):
 
     def _logits(self, h: torch.Tensor, table: torch.Tensor, c: int) -> torch.Tensor:
         lo, hi = self.bounds[c], self.bounds[c + 1]
-        out = self.proj[c](h) @ table[lo:hi].T  # (N, hi − lo)
+        if torch.is_grad_enabled():  # training: the factorised form, gradients through P_c
+            out = self.proj[c](h) @ table[lo:hi].T  # (N, hi − lo)
+        else:  # inference: E_c P_c once, (hi − lo, d); a third fewer bytes read per call
+            out = h @ self._composed(table, c).T
         return out + self.bias[lo:hi] if self.bias is not None else out
+
+    def _composed(self, table: torch.Tensor, c: int) -> torch.Tensor:
+        """``E_c P_c`` (V_c, d_model): cluster c's output vectors as the residual stream sees
+        them, kept until the table or the projection changes. Reading it costs d_model
+        instead of d_embed + a projection per token: the output layer is memory-bound."""
+        weight = self.proj[c].weight
+        # the table is Transformer.output_table()'s cached tensor: a new object when the
+        # embedding changes (it may be an inference tensor, which has no version counter)
+        key = (id(table), table.data_ptr(), weight.data_ptr(), weight._version)
+        cache = self.__dict__.setdefault("_composed_cache", {})
+        hit = cache.get(c)
+        if hit is None or hit[0] != key:
+            lo, hi = self.bounds[c], self.bounds[c + 1]
+            hit = cache[c] = (key, (table[lo:hi] @ weight).detach())
+        return hit[1]
 
     def _head(self, h: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(torch.cat([self._logits(h, table, 0), self.cluster(h)], dim=-1), dim=-1)
