@@ -125,3 +125,24 @@ def test_no_rows_give_no_logits(tied):
     model = Transformer(cfg).eval()
     assert model.unembed_logits(torch.zeros(0, 32)).shape == (0, len(OUT))
     assert model.unembed_logits(torch.zeros(2, 0, 32)).shape == (2, 0, len(OUT))
+
+
+def test_inference_reads_the_composed_vectors_and_follows_weight_changes():
+    """At inference the layer multiplies by E_c P_c, kept per model: the same logits as the
+    factorised form training uses, and recomputed when a projection or the table changes."""
+    model = tied_model()
+    x = torch.randint(0, 200, (2, 7))
+    with torch.no_grad():
+        fast = model(x)
+    slow = model(x)  # grad enabled: the factorised form
+    torch.testing.assert_close(fast, slow.detach(), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        model.unembed.proj[1].weight.mul_(2.0)
+        torch.testing.assert_close(model(x), model.unembed_logits(model.hidden(x)), atol=1e-5, rtol=0)
+        changed = model(x)
+    torch.testing.assert_close(changed, model(x).detach(), atol=1e-5, rtol=0)
+    assert not torch.allclose(changed, fast)
+    with torch.no_grad():
+        model.tok_embed.weight[OUT[40]] += 1.0  # a new table: the composed vectors follow
+        after = model(x)
+    torch.testing.assert_close(after, model(x).detach(), atol=1e-5, rtol=0)
