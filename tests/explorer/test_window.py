@@ -312,17 +312,17 @@ def test_a_loaded_model_stays_out_of_garbage_collections_until_it_is_replaced(qt
     gc.unfreeze()  # whatever an earlier test left frozen
     runtime.configure_process(freeze_after_load=True)  # as the app does
     window = make_window()
-    qtbot.waitUntil(lambda: window.trace is not None, timeout=10000)
-    assert gc.get_freeze_count() > 0
+    # frozen once the first trace is on screen (the next event-loop turn after it is shown)
+    qtbot.waitUntil(lambda: window.trace is not None and gc.get_freeze_count() > 0, timeout=10000)
     first_model = weakref.ref(window.worker.model.module)
     second = tmp_path / "second"
     shutil.copytree(tiny_model_folder, second)
     window.load_model(str(second))
     qtbot.waitUntil(lambda: window.current_source == str(second), timeout=10000)
     type_text(qtbot, window, "the queen")
+    qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=10000)
     gc.collect()
     assert first_model() is None
-    assert gc.get_freeze_count() > 0
     runtime.configure_process(freeze_after_load=False)
     gc.unfreeze()
 
