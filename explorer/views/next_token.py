@@ -521,8 +521,8 @@ class NextTokenPanel(Panel):
 
     def _on_mouse_clicked(self, event) -> None:
         """A click on a bar chooses its token (``Selection.target``); on the chosen one, unchooses it."""
-        if self.trace is None or not len(self.rows):
-            return
+        if self.trace is None or not len(self.rows) or event.button() != Qt.MouseButton.LeftButton:
+            return  # the right button opens the plot's menu
         p = self.plot.vb.mapSceneToView(event.scenePos())
         row = int(round(p.y()))
         if not 0 <= row < len(self.rows) or p.x() < self.plot.vb.viewRange()[0][0]:

@@ -217,6 +217,9 @@ def _click_bar(panel, row: int) -> None:
         def scenePos(self):  # noqa: N802 (Qt's name)
             return self._pos
 
+        def button(self):
+            return Qt.MouseButton.LeftButton
+
     panel._on_mouse_clicked(Click(panel.plot.vb.mapViewToScene(QPointF(0.01, row))))
 
 
