@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from model.ablation import knockout_logits
 from model.runner import TracingModel
 from model.sampling import next_token_distribution
 from model.tokenizer import append_bytes
@@ -34,13 +34,10 @@ class FinishedCharacter:
     new_text: str
 
 
-@torch.inference_mode()
 def next_logits(model: TracingModel, ids: Sequence[int]) -> np.ndarray:
-    """Full-vocabulary logits after the token ids ``ids`` (the last ``max_tokens`` of them)."""
-    ids = list(ids)[-model.max_tokens:]
-    module = model.module
-    logits = module(torch.as_tensor([ids], dtype=torch.long), logit_positions=torch.as_tensor([len(ids) - 1]))
-    return module.full_vocab_logits(logits[0, 0]).float().numpy().astype(np.float64)
+    """Full-vocabulary logits after the token ids ``ids`` (the last ``max_tokens`` of them):
+    the prediction of :func:`model.ablation.knockout_logits` with nothing knocked out."""
+    return knockout_logits(model.module, list(ids)[-model.max_tokens:], []).astype(np.float64)
 
 
 def finish_character(model: TracingModel, text: str, tokens: Sequence[int], temperature: float,
