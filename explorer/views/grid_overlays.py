@@ -36,6 +36,7 @@ class GridMarks(pg.GraphicsObject):
         self.step = 1
         self.knocked: frozenset[tuple[int, int]] = frozenset()
         self.badges: HeadBadges | None = None
+        self._marks_of: list[list[str]] = []  # badge_marks(self.badges)[0]
         self.show_badges = True
         self.cross_colour = QColor("#D55E00")
         self.badge_colour = QColor("#ffffff")
@@ -48,6 +49,8 @@ class GridMarks(pg.GraphicsObject):
         self.update()
 
     def set_marks(self, knocked, badges: HeadBadges | None, show_badges: bool) -> None:
+        if badges is not self.badges:  # the letters per head, once per scoring, not per paint
+            self._marks_of = badge_marks(badges)[0] if badges is not None else []
         self.knocked, self.badges, self.show_badges = frozenset(knocked), badges, show_badges
         self.update()
 
@@ -78,7 +81,7 @@ class GridMarks(pg.GraphicsObject):
             painter.drawLine(rect.topRight(), rect.bottomLeft())
         if self.show_badges and self.badges is not None and self.badges.previous_token.shape == (self.n_layers,
                                                                                                self.n_heads):
-            marks_of, _common = badge_marks(self.badges)
+            marks_of = self._marks_of
             tile = abs(to_device.map(QPointF(T, 0)).x() - to_device.map(QPointF(0, 0)).x())
             font = QFont(self.font)
             if tile < 2.5 * QFontMetrics(font).height():  # small tiles: letters that leave the pattern visible
