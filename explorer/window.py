@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -183,6 +184,10 @@ class MainWindow(QMainWindow):
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(120)
         self.busy.hide()
+        # At large text on a narrow window the line does not fit: the timings give way (they
+        # are cut at the right) so the model's name and the token count stay whole.
+        self.status_timing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_timing.setMinimumWidth(1)
         for w in (self.status_model, self.status_tokens, self.status_timing):
             self.statusBar().addPermanentWidget(w)
         self.statusBar().addPermanentWidget(self.busy)
