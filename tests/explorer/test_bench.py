@@ -39,11 +39,23 @@ def test_a_new_token_repaints_each_attention_view_once(qtbot, make_window):
     window = make_window()
     window.resize(1400, 900)
     qtbot.waitUntil(lambda: window.trace is not None, timeout=10000)
+    # the head badges are scored after the first trace and repaint the grid when they
+    # arrive (once per model): let that happen before counting
+    qtbot.waitUntil(lambda: window.heads_grid.badges is not None, timeout=20000)
     views = {"grid": window.heads_grid.view, "detail": window.head_detail.view}
+
+    def wait_until_painted():
+        """Until neither view has painted for 200 ms (a loaded CI machine can take longer
+        than a fixed wait to finish the last paint)."""
+        counts = None
+        while counts != {name: view.paint_count for name, view in views.items()}:
+            counts = {name: view.paint_count for name, view in views.items()}
+            qtbot.wait(200)
+
     for text in ("the king", "the king and", "the king and the queen"):
-        qtbot.wait(100)  # let the previous text finish painting
+        wait_until_painted()  # the previous text, the resize and the badges are drawn
         before = {name: view.paint_count for name, view in views.items()}
         window.text_box.setText(text)
         qtbot.waitUntil(lambda t=text: window.trace.text == t, timeout=10000)
-        qtbot.wait(100)
+        wait_until_painted()
         assert {name: view.paint_count - before[name] for name, view in views.items()} == {"grid": 1, "detail": 1}, text
