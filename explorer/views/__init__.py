@@ -35,7 +35,11 @@ def settle(view: pg.GraphicsView) -> None:
 def fixed_plot(view: pg.GraphicsLayoutWidget, **where) -> pg.PlotItem:
     """A plot in ``view`` that the person reads, not navigates: no context menu, no
     mouse pan or zoom, no auto-range button. ``where``: ``row``/``col`` in the layout."""
-    plot = view.addPlot(**where)
+    from explorer.views.fast_items import label_axes
+
+    plot = view.addPlot(axisItems=label_axes(), **where)
+    plot.hideAxis("top")  # given axes are shown; pyqtgraph's default is left and bottom only
+    plot.hideAxis("right")
     plot.setMenuEnabled(False)
     plot.setMouseEnabled(False, False)
     plot.hideButtons()

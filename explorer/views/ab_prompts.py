@@ -9,12 +9,12 @@ much of the difference that one head carries. B is traced and patched on the mod
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
+from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import token_label
 from model.sampling import softmax_with_temperature
 
@@ -42,7 +42,7 @@ class ABPromptsPanel(Panel):
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
         self.plot.setTitle(self.tr("mean |pattern A − pattern B| per head"))
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = FastImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         row = QHBoxLayout()
         row.addWidget(self.text_b, 1)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 from explorer import theme
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
+from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.trace import Trace
@@ -177,7 +178,7 @@ class HeadDetailPanel(Panel):
         self.background.setBrush(QBrush(theme.MASKED_BRUSH, Qt.BDiagPattern))
         self.background.setPen(QPen(Qt.NoPen))
         self.plot.addItem(self.background)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = FastImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=theme.ATTENTION_CMAP, interactive=False, width=18)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from explorer import theme
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
+from explorer.views.fast_items import FastImageItem
 from explorer.views.grid_overlays import GridControls, GridMarks, badge_marks, sweep_image
 from model.rollout import CAVEAT, attention_rollout
 
@@ -108,7 +109,7 @@ class HeadsGridPanel(Panel):
             self.plot.getAxis(axis).setStyle(tickLength=0)
             self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.plot.hideAxis("bottom")
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = FastImageItem(axisOrder="row-major")
         self.image.setLookupTable(theme.ATTENTION_CMAP.getLookupTable(nPts=256))
         self.image.setLevels((0.0, 1.0))
         self.plot.addItem(self.image)
@@ -119,7 +120,7 @@ class HeadsGridPanel(Panel):
         self.outline = pg.QtWidgets.QGraphicsRectItem()
         self.outline.setPen(QPen(theme.SELECTED, 0.6))
         self.plot.addItem(self.outline)
-        self.sweep_overlay = pg.ImageItem(axisOrder="row-major")
+        self.sweep_overlay = FastImageItem(axisOrder="row-major")
         self.sweep_overlay.setOpacity(0.85)
         self.sweep_overlay.setVisible(False)
         self.plot.addItem(self.sweep_overlay)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
+from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.info import ModelInfo
@@ -55,7 +56,7 @@ class LensPanel(Panel):
         self.view = TimedView()
         self.plot = fixed_plot(self.view, row=0, col=0)
         self.plot.invertY(True)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = FastImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.labels = MatrixLabels(self.theme.font(-3), self.theme.font(0))
         self.plot.addItem(self.labels)
