@@ -59,3 +59,26 @@ def test_a_new_token_repaints_each_attention_view_once(qtbot, make_window):
         qtbot.waitUntil(lambda t=text: window.trace.text == t, timeout=10000)
         wait_until_painted()
         assert {name: view.paint_count - before[name] for name, view in views.items()} == {"grid": 1, "detail": 1}, text
+
+
+def test_the_first_load_freezes_without_a_full_collection_and_a_switch_collects_fully(monkeypatch):
+    """A full collection of a loaded window is a ~150 ms stall: not just as the first trace
+    appears; after a model switch it is what frees the old model, so it runs then."""
+    import gc
+
+    from explorer import runtime
+
+    collections: list[int] = []
+    real_collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda generation=2: collections.append(generation) or real_collect(0))
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    monkeypatch.setattr(gc, "unfreeze", lambda: None)
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 0)
+    monkeypatch.setattr(runtime, "_policy", runtime._Policy(freeze_after_load=True))
+    runtime.before_model_load()
+    runtime.after_model_load()
+    assert collections == [1]  # the young generations only
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 1000)  # a model is loaded and frozen
+    runtime.before_model_load()
+    runtime.after_model_load()
+    assert collections == [1, 2]
