@@ -4,7 +4,8 @@ two heatmap images 3.2 ms of a ~10 ms repaint).
 
 - ``FastImageItem`` hands Qt its image premultiplied. pyqtgraph renders a colour-mapped
   image as RGBA8888 (or Indexed8), which the raster engine converts pixel by pixel on every
-  scaled draw: 1.0 ms to fill 700 × 700 px against 0.3 ms for ARGB32_Premultiplied.
+  scaled draw: 1.0 ms to fill 700 × 700 px against 0.3 ms for ARGB32_Premultiplied; and
+  its general rendering path took 0.5 ms for a 34 × 34 pattern.
 - ``LabelAxis`` draws an axis with explicit ticks (token labels, L0…, H0…) straight from
   cached ``QStaticText``s. pyqtgraph's axis lays every label out again (``boundingRect``,
   ``drawText``) into a ``QPicture`` each time its range or ticks change — every keystroke
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QPointF, Qt
 from PySide6.QtGui import QImage, QPainter, QStaticText
@@ -24,14 +26,55 @@ STATIC_TEXT_CACHE = 2048  # distinct tick labels kept laid out per axis
 
 
 class FastImageItem(pg.ImageItem):
-    """An ``ImageItem`` whose rendered QImage is ARGB32_Premultiplied (what the raster
-    engine draws without converting); pixels and colours are unchanged."""
+    """An ``ImageItem`` whose QImage is ARGB32_Premultiplied (what the raster engine draws
+    without converting), made straight from a colour-mapped float image: one table lookup
+    per pixel into the lookup table, premultiplied once (Qt's own arithmetic); NaN cells
+    transparent, as pyqtgraph makes them. The same pixels as pyqtgraph's, in a third of the
+    time; any other image (RGB, integer, no table, downsampled) is rendered by pyqtgraph
+    and converted."""
+
+    _table_source: np.ndarray | None = None
+    _table: np.ndarray | None = None
+    _buffer: np.ndarray | None = None
+
+    def _premultiplied_table(self, lut: np.ndarray) -> np.ndarray:
+        if self._table_source is not lut:
+            rgba = np.empty((1, len(lut), 4), dtype=np.uint8)
+            rgba[0, :, :3] = lut[:, :3]
+            rgba[0, :, 3] = lut[:, 3] if lut.shape[1] == 4 else 255
+            image = QImage(rgba.data, len(lut), 1, 4 * len(lut), QImage.Format.Format_RGBA8888)
+            image = image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+            self._table = np.frombuffer(image.constBits(), dtype=np.uint32, count=len(lut)).copy()
+            self._table_source = lut
+        return self._table
 
     def render(self, *args, **kwargs):
-        super().render(*args, **kwargs)
-        image = self.qimage
-        if image is not None and image.format() != QImage.Format.Format_ARGB32_Premultiplied:
-            self.qimage = image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+        image, lut, levels = self.image, self.lut, self.levels
+        simple = (image is not None and image.ndim == 2 and image.size and image.dtype.kind == "f"
+                  and not self.autoDownsample and self.axisOrder == "row-major"
+                  and isinstance(lut, np.ndarray) and lut.dtype == np.uint8 and lut.ndim == 2
+                  and lut.shape[1] in (3, 4) and levels is not None and np.ndim(levels) == 1)
+        if not simple:
+            super().render(*args, **kwargs)
+            if self.qimage is not None and self.qimage.format() != QImage.Format.Format_ARGB32_Premultiplied:
+                self.qimage = self.qimage.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+            return
+        table = self._premultiplied_table(lut)
+        low, high = float(levels[0]), float(levels[1])
+        n = len(table)
+        # pyqtgraph's arithmetic: (v - low) · n / range in float32, clipped to the table, truncated
+        scaled = np.asarray(image, dtype=np.float32) - np.float32(low)
+        scaled *= np.float32(n / ((high - low) or 1.0))
+        nan = np.isnan(scaled)
+        np.clip(scaled, 0, n - 1, out=scaled)
+        scaled[nan] = 0
+        pixels = table[scaled.astype(np.intp)]
+        pixels[nan] = 0  # transparent: the hatched "masked" background shows through
+        self._buffer = pixels  # the QImage reads this memory
+        h, w = pixels.shape
+        self.qimage = QImage(pixels.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
+        self._renderRequired = False
+        self._unrenderable = False
 
 
 class LabelAxis(pg.AxisItem):

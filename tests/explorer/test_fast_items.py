@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
@@ -76,19 +77,22 @@ def test_numeric_axes_stay_pyqtgraphs():
     assert axis._tickLevels is None  # automatic ticks: drawn by pyqtgraph's paint
 
 
-def test_the_image_is_premultiplied_and_keeps_its_colours(qtbot):
-    values = np.linspace(0, 1, 36, dtype=np.float32).reshape(6, 6)
+@pytest.mark.parametrize("levels, cmap", [((0.0, 1.0), "ATTENTION_CMAP"), ((-3.5, 7.25), "SCORE_CMAP")])
+def test_the_image_is_premultiplied_and_keeps_its_colours(qtbot, levels, cmap):
+    rng = np.random.default_rng(0)
+    values = rng.uniform(levels[0] - 1, levels[1] + 1, size=(7, 9)).astype(np.float32)  # some out of range
     values[0, 1:] = np.nan  # masked cells stay transparent
     ours, theirs = FastImageItem(axisOrder="row-major"), pg.ImageItem(axisOrder="row-major")
     for item in (ours, theirs):
-        item.setLookupTable(theme.ATTENTION_CMAP.getLookupTable(nPts=256))
-        item.setImage(values, levels=(0, 1), autoLevels=False)
+        item.setLookupTable(getattr(theme, cmap).getLookupTable(nPts=256))
+        item.setImage(values, levels=levels, autoLevels=False)
         item.render()
+    assert ours._buffer is not None  # drawn by our own path, not pyqtgraph's
     assert ours.qimage.format() == QImage.Format.Format_ARGB32_Premultiplied
     assert theirs.qimage.format() != QImage.Format.Format_ARGB32_Premultiplied  # why ours converts
     # the same pixels on screen: pyqtgraph's, premultiplied (a transparent cell is all zero)
     same = theirs.qimage.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
-    for y in range(6):
-        for x in range(6):
+    for y in range(7):
+        for x in range(9):
             assert ours.qimage.pixel(x, y) == same.pixel(x, y), (x, y)
     assert ours.qimage.pixelColor(1, 0).alpha() == 0 and ours.qimage.pixelColor(0, 0).alpha() == 255
