@@ -49,6 +49,15 @@ class FastImageItem(pg.ImageItem):
         return self._table
 
     def render(self, *args, **kwargs):
+        # Called from paint(): an exception there takes the whole app down with PySide6 6.10
+        # (its override-error path crashes), so anything unexpected falls back to pyqtgraph.
+        try:
+            self._render(*args, **kwargs)
+        except Exception:  # noqa: BLE001 (see above)
+            self._table_source = None
+            super().render(*args, **kwargs)
+
+    def _render(self, *args, **kwargs):
         image, lut, levels = self.image, self.lut, self.levels
         simple = (image is not None and image.ndim == 2 and image.size and image.dtype.kind == "f"
                   and not self.autoDownsample and self.axisOrder == "row-major"
@@ -63,16 +72,18 @@ class FastImageItem(pg.ImageItem):
         low, high = float(levels[0]), float(levels[1])
         n = len(table)
         # pyqtgraph's arithmetic: (v - low) · n / range in float32, clipped to the table, truncated
-        scaled = np.asarray(image, dtype=np.float32) - np.float32(low)
+        scaled = np.array(image, dtype=np.float32, order="C")  # the 3Blue1Brown layout is a transposed view
+        scaled -= np.float32(low)
         scaled *= np.float32(n / ((high - low) or 1.0))
         nan = np.isnan(scaled)
         np.clip(scaled, 0, n - 1, out=scaled)
         scaled[nan] = 0
         pixels = table[scaled.astype(np.intp)]
         pixels[nan] = 0  # transparent: the hatched "masked" background shows through
-        self._buffer = pixels  # the QImage reads this memory
-        h, w = pixels.shape
-        self.qimage = QImage(pixels.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
+        self._buffer = pixels
+        # pyqtgraph's own wrapper: the QImage reads the array's memory and holds the array
+        # (a QImage made from ``pixels.data`` crashed the export's paint)
+        self.qimage = pg.functions.ndarray_to_qimage(pixels, QImage.Format.Format_ARGB32_Premultiplied)
         self._renderRequired = False
         self._unrenderable = False
 
@@ -102,6 +113,19 @@ class LabelAxis(pg.AxisItem):
         return static
 
     def paint(self, p: QPainter, opt, widget) -> None:  # noqa: D401 (Qt API)
+        # An exception in a paint override takes the app down with PySide6 6.10: anything
+        # unexpected is drawn by pyqtgraph instead.
+        p.save()
+        try:
+            self._paint(p, opt, widget)
+        except Exception:  # noqa: BLE001 (see above)
+            p.restore()
+            p.save()
+            super().paint(p, opt, widget)
+        finally:
+            p.restore()
+
+    def _paint(self, p: QPainter, opt, widget) -> None:
         levels = self._tickLevels
         if levels is None or len(levels) != 1:
             super().paint(p, opt, widget)

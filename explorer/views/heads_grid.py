@@ -145,7 +145,8 @@ class HeadsGridPanel(Panel):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.controls)
         layout.addWidget(self.hover_label)
-        self.plot.vb.sigResized.connect(self._fit_to_top)
+        self._max_tile = MAX_TILE
+        self.plot.vb.sigResized.connect(self._on_view_resized)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._drawn_trace: object = None  # the trace the mosaic shows: a selection change alone keeps it
@@ -188,8 +189,9 @@ class HeadsGridPanel(Panel):
         key = (trace, self.showing_rollout)
         if key != self._drawn_trace:
             self._drawn_trace = key
-            factor = block_factor(trace.n_tokens)
-            # Past MAX_TILE tokens a head is drawn as pooled blocks; a causal trace that shares
+            self._max_tile = self._screen_tile()
+            factor = self._factor()
+            # Past the tile's screen pixels a head is drawn as pooled blocks; a causal trace that shares
             # its first tokens with the last one re-pools only the rows that changed.
             tiles = pooled(self._tiles(), factor) if self.showing_rollout else self._pool(trace, factor)
             L, H, T, _ = tiles.shape
@@ -298,10 +300,37 @@ class HeadsGridPanel(Panel):
         self._pooled = (factor, image, trace.token_ids)
         return image
 
+    def _factor(self) -> int:
+        """Tokens per pooled pixel side for the trace shown: a head's tile has at most as
+        many pixels as it covers on screen (and never more than MAX_TILE)."""
+        return block_factor(self.trace.n_tokens, self._max_tile)
+
     def _tile(self) -> int:
         """Pixels per head side for the trace shown."""
-        T = self.trace.n_tokens
-        return -(-T // block_factor(T))
+        return -(-self.trace.n_tokens // self._factor())
+
+    def _screen_tile(self) -> int:
+        """MAX_TILE, or fewer: the screen pixels a head's tile gets in this pane, in steps of 8
+        (so a drag of the splitter does not re-pool on every pixel). Pooled to what the screen
+        shows, a sharp line stays visible (a block's largest weight) where Qt's own scaling
+        would drop rows, and a GPT-2 mosaic at 256 tokens is a third of the pixels."""
+        box = self.plot.vb.boundingRect()
+        if self.trace is None or box.width() <= 0 or box.height() <= 0:
+            return MAX_TILE
+        n_heads = 1 if self.showing_rollout else self.trace.n_heads
+        pixels = min(box.width() / n_heads, box.height() / self.trace.n_layers)
+        return int(min(MAX_TILE, max(16, 8 * math.ceil(pixels / 8))))
+
+    def _on_view_resized(self, *_args) -> None:
+        wanted = self._screen_tile()
+        if wanted != self._max_tile:
+            self._max_tile = wanted
+            if self.trace is not None and self._drawn_shape:
+                self._drawn_trace = None  # pool again at the new size
+                self.mark_dirty()
+                self.refresh()
+                return
+        self._fit_to_top()
 
     def _fit_to_top(self, *_args) -> None:
         """Show the whole mosaic at the largest square-cell scale, anchored top-left, so a
@@ -382,7 +411,7 @@ class HeadsGridPanel(Panel):
         cell = cell_at(p.x(), p.y(), self.trace.n_layers, n_heads, self._tile())
         if cell is None:
             return None
-        factor = block_factor(self.trace.n_tokens)  # a pooled pixel: its block's first token
+        factor = self._factor()  # a pooled pixel: its block's first token
         layer, head, q, k = cell
         q, k = q * factor, k * factor
         return None if max(q, k) >= self.trace.n_tokens else (layer, head, q, k)

@@ -77,11 +77,18 @@ def test_numeric_axes_stay_pyqtgraphs():
     assert axis._tickLevels is None  # automatic ticks: drawn by pyqtgraph's paint
 
 
-@pytest.mark.parametrize("levels, cmap", [((0.0, 1.0), "ATTENTION_CMAP"), ((-3.5, 7.25), "SCORE_CMAP")])
-def test_the_image_is_premultiplied_and_keeps_its_colours(qtbot, levels, cmap):
+@pytest.mark.parametrize("levels, cmap, transposed", [((0.0, 1.0), "ATTENTION_CMAP", False),
+                                                      ((-3.5, 7.25), "SCORE_CMAP", False),
+                                                      ((0.0, 1.0), "ATTENTION_CMAP", True)])
+def test_the_image_is_premultiplied_and_keeps_its_colours(qtbot, levels, cmap, transposed):
+    """Pixel for pixel pyqtgraph's image; also for a transposed view (the 3Blue1Brown layout),
+    which crashed the app: an exception in a paint override takes PySide6 down."""
     rng = np.random.default_rng(0)
-    values = rng.uniform(levels[0] - 1, levels[1] + 1, size=(7, 9)).astype(np.float32)  # some out of range
+    values = rng.uniform(levels[0] - 1, levels[1] + 1, size=(9, 7) if transposed else (7, 9)).astype(np.float32)
     values[0, 1:] = np.nan  # masked cells stay transparent
+    values[3, 4] = -np.inf  # a masked raw score
+    if transposed:
+        values = values.T  # not C-contiguous
     ours, theirs = FastImageItem(axisOrder="row-major"), pg.ImageItem(axisOrder="row-major")
     for item in (ours, theirs):
         item.setLookupTable(getattr(theme, cmap).getLookupTable(nPts=256))
@@ -95,4 +102,5 @@ def test_the_image_is_premultiplied_and_keeps_its_colours(qtbot, levels, cmap):
     for y in range(7):
         for x in range(9):
             assert ours.qimage.pixel(x, y) == same.pixel(x, y), (x, y)
-    assert ours.qimage.pixelColor(1, 0).alpha() == 0 and ours.qimage.pixelColor(0, 0).alpha() == 255
+    assert ours.qimage.pixelColor(0, 0).alpha() == 255
+    assert ours.qimage.pixelColor(*((0, 1) if transposed else (1, 0))).alpha() == 0

@@ -3,6 +3,8 @@ that does not grow with every head, or with every token that did not change."""
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_the_head_views_mask_for_one_head_is_the_traces_mask(tracing_model):
     """The head view reads one head's −∞ cells without masking every head (35-50 ms a key
@@ -47,3 +49,49 @@ def test_token_chips_that_a_keystroke_does_not_change_keep_their_text_and_toolti
         if not trace.special[i]:
             assert f"characters {start}–{end}" in tip
     assert [c.isVisible() for c in strip.chips[: trace.n_tokens]] == [True] * trace.n_tokens
+
+
+def test_the_grid_pools_each_head_to_the_pixels_it_gets_on_screen(qtbot, make_window, tmp_path):
+    """A long text in a small pane: each head's tile has no more pixels than the screen gives
+    it (a GPT-2 mosaic at 256 tokens was 3x the pixels shown), a block keeps its largest
+    weight, and a larger pane pools finer."""
+    import torch
+
+    from model.weights import save_model
+    from model.transformer import Transformer
+    from tests.model.conftest import tiny_config, train_wordpiece
+
+    folder = tmp_path / "long"
+    torch.manual_seed(0)
+    save_model(Transformer(tiny_config(bos_token_id=2, positional="sinusoidal", n_ctx=128, n_heads=8, name="long")), folder)
+    train_wordpiece().save(str(folder / "tokenizer.json"))
+    text = " ".join(["the king and the queen walked"] * 20)
+    window = make_window(folder, text=text)
+    grid = window.heads_grid
+    T = window.trace.n_tokens
+    assert T > 100
+
+    def tile_pixels() -> int:  # rows of one head's tile in the mosaic image
+        return -(-T // grid._factor())
+
+    def screen_pixels() -> float:
+        box = grid.plot.vb.boundingRect()
+        return min(box.width() / window.trace.n_heads, box.height() / window.trace.n_layers)
+
+    window.resize(900, 700)
+    window.splitter.setSizes([250, 650])
+    qtbot.waitUntil(lambda: grid._max_tile == grid._screen_tile(), timeout=5000)
+    qtbot.wait(100)
+    small = tile_pixels()
+    assert small <= max(16, screen_pixels() + 8) and small < T
+    mosaic = grid.image.image
+    assert mosaic.shape[0] == window.trace.n_layers * (small + 1) - 1  # tiles and 1-pixel gaps
+    # a block shows its largest weight: the first key column of head 0.0's tile
+    f = grid._factor()
+    pattern = window.trace.pattern[0, 0]
+    expected = pattern[:f, :f].max()
+    assert mosaic[0, 0] == pytest.approx(expected)
+
+    window.resize(1800, 1000)
+    window.splitter.setSizes([1200, 600])
+    qtbot.waitUntil(lambda: grid._max_tile == grid._screen_tile() and tile_pixels() > small, timeout=5000)
