@@ -4,6 +4,7 @@ trained on English) is drawn distinctly, with the characters it stands for."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
@@ -51,6 +52,7 @@ class TokenStrip(Panel):
         self._group.idClicked.connect(self._on_chip_clicked)
         self.chips: list[QPushButton] = []
         self._chip_keys: list[tuple | None] = []  # what each chip shows, to skip unchanged ones
+        self._drawn: tuple | None = None  # (token ids, offsets, text) of the trace shown
 
     def sizeHint(self):  # noqa: N802 (Qt API)
         return self.scroll.sizeHint()
@@ -68,9 +70,12 @@ class TokenStrip(Panel):
             self._layout.insertWidget(len(self.chips), chip)
             self.chips.append(chip)
             self._chip_keys.append(None)
-        for i, chip in enumerate(self.chips):
+        first = self._first_changed(trace)
+        for i in range(first, len(self.chips)):
+            chip = self.chips[i]
             if i >= trace.n_tokens:
-                chip.hide()
+                if not chip.isHidden():
+                    chip.hide()
                 continue
             start, end = trace.offsets[i]
             # Typing at the end changes the last chip or two: the others keep their text and
@@ -102,13 +107,47 @@ class TokenStrip(Panel):
                 i=i, id=int(trace.token_ids[i]), where=where))
             if chip.isHidden():
                 chip.show()
+        self._drawn = (trace.token_ids, trace.offsets, trace.text)
         index = self.selection.query_index(trace.n_tokens)
         self.chips[index].setChecked(True)
         self.scroll.ensureWidgetVisible(self.chips[index])
 
+    def _first_changed(self, trace) -> int:
+        """The first chip this trace can change. Typing at the end of 256 tokens changes the
+        last one or two; looking at every chip's key cost 1.5 ms a keystroke."""
+        if self._drawn is None:
+            return 0
+        ids, offsets, text = self._drawn
+        n = min(len(ids), len(trace.token_ids))
+        differ = np.flatnonzero(ids[:n] != trace.token_ids[:n])
+        first = int(differ[0]) if len(differ) else n
+        # a chip's text and tooltip also read its characters and offsets: stop at the first
+        # chip whose offsets moved or whose characters are not in the text both share
+        same_text = _common_prefix_length(text, trace.text)
+        for i in range(first):
+            if offsets[i] != trace.offsets[i] or offsets[i][1] > same_text:
+                return i
+        return first
+
+    def on_model_info(self, info) -> None:
+        self._drawn = None  # the same ids are other tokens in another model
+
     def retranslate(self) -> None:
         self._chip_keys = [None] * len(self.chips)  # the tooltips are composed again
+        self._drawn = None
         super().retranslate()
 
     def _on_chip_clicked(self, index: int) -> None:
         self.request_selection(query=index)
+
+
+def _common_prefix_length(a: str, b: str) -> int:
+    """Characters ``a`` and ``b`` share at the start (binary search on slices: C compares)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

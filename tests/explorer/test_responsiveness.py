@@ -40,15 +40,20 @@ def test_token_chips_that_a_keystroke_does_not_change_keep_their_text_and_toolti
     after = shown()
     assert after[: len(before)] == before  # the unchanged prefix
     assert len(after) > len(before) and "on" in after[-1][0]
-    window.text_box.setText("a dog sat on")  # an edit at the start moves every offset
-    qtbot.waitUntil(lambda: window.trace.text == "a dog sat on", timeout=10000)
-    trace = window.trace
-    for i, (_text, tip) in enumerate(shown()):
-        start, end = trace.offsets[i]
-        assert f"position {i} · id {int(trace.token_ids[i])}" in tip
-        if not trace.special[i]:
-            assert f"characters {start}–{end}" in tip
-    assert [c.isVisible() for c in strip.chips[: trace.n_tokens]] == [True] * trace.n_tokens
+    # an edit at the start moves every offset; a second space moves later offsets but no
+    # token; a deletion hides chips; an edit inside a word changes one token mid-text
+    for text in ("a dog sat on", "a dog  sat on", "a dog", "a dig sat on"):
+        window.text_box.setText(text)
+        qtbot.waitUntil(lambda t=text: window.trace.text == t, timeout=10000)
+        trace = window.trace
+        for i, (label, tip) in enumerate(shown()):
+            start, end = trace.offsets[i]
+            assert f"position {i} · id {int(trace.token_ids[i])}" in tip, text
+            if not trace.special[i]:
+                assert f"characters {start}–{end}" in tip, text
+                assert label.lstrip("#") in text[start:end].lower() or "→" in label, (text, label)
+        assert [c.isVisible() for c in strip.chips[: trace.n_tokens]] == [True] * trace.n_tokens
+        assert not any(c.isVisible() for c in strip.chips[trace.n_tokens:])
 
 
 def test_the_grid_pools_each_head_to_the_pixels_it_gets_on_screen(qtbot, make_window, tmp_path):
