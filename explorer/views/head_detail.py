@@ -3,6 +3,7 @@ query's row as bars ("where does this token look?")."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -93,7 +94,6 @@ def head_matrix(
     """Compute the matrix for one head in the chosen mode (pure; the widget only draws it)."""
     T = trace.n_tokens
     tokens = tuple(_short(t) for t in trace.token_strings)
-    future = hidden_keys(trace, layer, head)  # later keys; a sliding window's old ones too
     notes = []
     if mode == "pattern":
         values = trace.pattern[layer, head].astype(np.float64)
@@ -101,7 +101,8 @@ def head_matrix(
         levels = (0.0, 1.0)
     elif mode in ("scores", "masked"):
         values = trace.scores[layer, head].astype(np.float64)
-        masked = future if mode == "masked" else np.zeros((T, T), dtype=bool)
+        # later keys; a sliding window's old ones too (a T × T mask: only when it is shown)
+        masked = hidden_keys(trace, layer, head) if mode == "masked" else np.zeros((T, T), dtype=bool)
         finite = values[~masked]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         levels = (lo, hi if hi > lo else lo + 1e-6)
@@ -142,7 +143,9 @@ def head_matrix(
     return HeadMatrix(values, row_labels, column_labels, masked, levels, row_axis, column_axis, QCoreApplication.translate("HeadDetailPanel", "; ").join(notes))
 
 
+@functools.lru_cache(maxsize=65536)
 def _short(token: str) -> str:
+    """A token as a tick label (cached: every label is asked for on every keystroke)."""
     return token_label(token, MAX_LABEL_CHARS)
 
 
