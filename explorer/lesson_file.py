@@ -46,23 +46,26 @@ MODES = ("pattern", "scores", "masked")
 SCENE_KEYS: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "model": ((str,), None, "model source: 'bundled', 'smollm2', 'lesson:seed-003', a folder …"),
     "text": ((str,), None, "the text in the box"),
-    "tab": ((str,), lambda v: None if v in TABS else f"tab must be one of {', '.join(TABS)}", "the tab shown"),
-    "layer": ((int,), lambda v: None if v >= 0 else "layer must be ≥ 0", "selected layer"),
-    "head": ((int,), lambda v: None if v >= 0 else "head must be ≥ 0", "selected head"),
+    "tab": ((str,), lambda v: None if v in TABS else (QT_TRANSLATE_NOOP("LessonFile", "tab must be one of {choices}"),
+                                                       {"choices": ", ".join(TABS)}), "the tab shown"),
+    "layer": ((int,), lambda v: None if v >= 0 else QT_TRANSLATE_NOOP("LessonFile", "layer must be ≥ 0"), "selected layer"),
+    "head": ((int,), lambda v: None if v >= 0 else QT_TRANSLATE_NOOP("LessonFile", "head must be ≥ 0"), "selected head"),
     "query": ((int,), None, "query token position; negative counts from the end"),
     "stage": ((int, str), lambda v: None if (v in STAGE_NAMES if isinstance(v, str) else 0 <= v < len(STAGE_NAMES))
-              else f"stage must be 0–{len(STAGE_NAMES) - 1} or one of {', '.join(STAGE_NAMES)}", "step-through stage"),
-    "mode": ((str,), lambda v: None if v in MODES else f"mode must be one of {', '.join(MODES)}", "head view mode"),
+              else (QT_TRANSLATE_NOOP("LessonFile", "stage must be 0–{last} or one of {choices}"),
+                    {"last": len(STAGE_NAMES) - 1, "choices": ", ".join(STAGE_NAMES)}), "step-through stage"),
+    "mode": ((str,), lambda v: None if v in MODES else (QT_TRANSLATE_NOOP("LessonFile", "mode must be one of {choices}"),
+                                                         {"choices": ", ".join(MODES)}), "head view mode"),
     "layout_3b1b": ((bool,), None, "keys as rows, one column per query"),
     "hide_first": ((bool,), None, "drop the first token's column and renormalise"),
-    "temperature": ((int, float), lambda v: None if 0 <= v <= 2.5 else "temperature must be in 0–2.5", "T"),
-    "top_k": ((int,), lambda v: None if v >= 0 else "top_k must be ≥ 0 (0 = off)", "top-k"),
-    "top_p": ((int, float), lambda v: None if 0 < v <= 1 else "top_p must be in (0, 1]", "top-p"),
-    "seed": ((int,), lambda v: None if v >= 0 else "seed must be ≥ 0", "sampling seed"),
+    "temperature": ((int, float), lambda v: None if 0 <= v <= 2.5 else QT_TRANSLATE_NOOP("LessonFile", "temperature must be in 0–2.5"), "T"),
+    "top_k": ((int,), lambda v: None if v >= 0 else QT_TRANSLATE_NOOP("LessonFile", "top_k must be ≥ 0 (0 = off)"), "top-k"),
+    "top_p": ((int, float), lambda v: None if 0 < v <= 1 else QT_TRANSLATE_NOOP("LessonFile", "top_p must be in (0, 1]"), "top-p"),
+    "seed": ((int,), lambda v: None if v >= 0 else QT_TRANSLATE_NOOP("LessonFile", "seed must be ≥ 0"), "sampling seed"),
     "words": ((str,), None, "embedding word set (a preset's name)"),
     "extra_words": ((str,), None, "words added to the embedding plot"),
     "analogy": ((list,), lambda v: None if len(v) == 3 and all(isinstance(w, str) for w in v)
-                else "analogy must be three words [a, b, c]", "a : b :: c : ?"),
+                else QT_TRANSLATE_NOOP("LessonFile", "analogy must be three words [a, b, c]"), "a : b :: c : ?"),
     "drift": ((str,), None, "context-drift preset's name"),
     "freeze": ((bool,), None, "ignore typing while this scene shows"),
     "caption": ((str,), None, "caption in English"),
@@ -70,8 +73,56 @@ SCENE_KEYS: dict[str, tuple[tuple[type, ...], Any, str]] = {
 }
 
 
+def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # noqa: N802 (the name pyside6-lupdate looks for)
+    """Marks ``text`` for translation (``python -m explorer.i18n update`` collects it) without
+    importing Qt here; the window translates it when it shows the message."""
+    return text
+
+
 class LessonError(ValueError):
-    """A lesson file that cannot be used; the message names the file (and scene, line)."""
+    """A lesson file that cannot be used; the message names the file (and scene, line).
+
+    ``template`` (English, marked for translation) and ``params`` make the message;
+    :meth:`message` gives it in the reader's language."""
+
+    def __init__(self, template: str, **params) -> None:
+        self.template, self.params = template, params
+        super().__init__(template.format(**params))
+
+    def message(self, translate=None) -> str:
+        """The message; ``translate(context, text)`` (``QCoreApplication.translate``) puts the
+        template and the scene's place in another language."""
+        params = dict(self.params)
+        if translate is not None:
+            if "where" in params and isinstance(params["where"], _Where):
+                params["where"] = params["where"].text(translate)
+            if "problem_template" in params:
+                params["problem"] = translate(CONTEXT, params["problem_template"]).format(**params["problem_params"])
+            return translate(CONTEXT, self.template).format(**params)
+        if "where" in params and isinstance(params["where"], _Where):
+            params["where"] = params["where"].text()
+        return self.template.format(**params)
+
+
+CONTEXT = "LessonFile"
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A file and a scene in it: 'lesson.toml, scene 3 (line 12)'."""
+
+    path: Path
+    scene: int
+    line: int
+
+    def text(self, translate=None) -> str:
+        template = QT_TRANSLATE_NOOP(CONTEXT, "{path}, scene {scene} (line {line})")
+        if translate is not None:
+            template = translate(CONTEXT, template)
+        return template.format(path=self.path, scene=self.scene, line=self.line)
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 @dataclass(frozen=True)
@@ -112,33 +163,40 @@ def parse_lesson(text: str, path: Path) -> Lesson:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise LessonError(f"{path}: not valid TOML: {exc}") from exc
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: not valid TOML: {error}"), path=path, error=exc) from exc
     unknown = sorted(set(data) - {"title", "title_zh", "scene"})
     if unknown:
-        raise LessonError(f"{path}: unknown top-level key {unknown[0]!r} (expected title, title_zh and [[scene]] tables)")
+        raise LessonError(QT_TRANSLATE_NOOP(
+            "LessonFile", "{path}: unknown top-level key {key!r} (expected title, title_zh and [[scene]] tables)"),
+            path=path, key=unknown[0])
     title = data.get("title", path.stem)
     if not isinstance(title, str) or not isinstance(data.get("title_zh", ""), str):
-        raise LessonError(f"{path}: title and title_zh must be text")
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: title and title_zh must be text"), path=path)
     raw = data.get("scene", [])
     if not isinstance(raw, list) or not raw:
-        raise LessonError(f"{path}: no scenes: add at least one [[scene]] table")
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: no scenes: add at least one [[scene]] table"), path=path)
     lines = _scene_lines(text)
     scenes, state = [], {"model": "bundled"}
     for i, values in enumerate(raw):
         line = lines[i] if i < len(lines) else 0
-        where = f"{path}, scene {i + 1} (line {line})"
+        where = _Where(path, i + 1, line)
         if not isinstance(values, dict):
-            raise LessonError(f"{where}: a scene must be a table")
+            raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{where}: a scene must be a table"), where=where)
         for key, value in values.items():
             if key not in SCENE_KEYS:
-                raise LessonError(f"{where}: unknown key {key!r} (known: {', '.join(SCENE_KEYS)})")
+                raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{where}: unknown key {key!r} (known: {known})"),
+                                  where=where, key=key, known=", ".join(SCENE_KEYS))
             types, check, _ = SCENE_KEYS[key]
             if isinstance(value, bool) and bool not in types or not isinstance(value, types):
                 names = " or ".join(t.__name__ for t in types)
-                raise LessonError(f"{where}: {key} must be {names}, got {value!r}")
+                raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{where}: {key} must be {names}, got {value!r}"),
+                                  where=where, key=key, names=names, value=value)
             problem = check(value) if check is not None else None
             if problem:
-                raise LessonError(f"{where}: {problem}, got {value!r}")
+                problem, problem_params = problem if isinstance(problem, tuple) else (problem, {})
+                raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{where}: {problem}, got {value!r}"), where=where,
+                                  problem=problem.format(**problem_params), value=value, problem_params=problem_params,
+                                  problem_template=problem)
         if isinstance(values.get("stage"), str):
             values = {**values, "stage": STAGE_NAMES.index(values["stage"])}
         state = {**state, **values}
@@ -151,11 +209,12 @@ def load_lesson(path: str | Path) -> Lesson:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise LessonError(f"{path}: no such lesson file") from exc
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: no such lesson file"), path=path) from exc
     except UnicodeDecodeError as exc:
-        raise LessonError(f"{path}: not UTF-8 text") from exc
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: not UTF-8 text"), path=path) from exc
     except OSError as exc:
-        raise LessonError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: cannot be read ({error})"), path=path,
+                          error=exc.strerror or exc) from exc
     return parse_lesson(text, path)
 
 
