@@ -201,7 +201,8 @@ class HeadDetailPanel(Panel):
         self.bars_plot.getAxis("bottom").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.bars_plot.layout.removeItem(self.bars_plot.titleLabel)
         self.bars_plot.titleLabel = SteadyTitle("", size="11pt", parent=self.bars_plot)
-        self.bars_plot.layout.addItem(self.bars_plot.titleLabel, 0, 1)
+        # over the token labels and the bars both: room for "'␣roamed' looks at" at 1280 px
+        self.bars_plot.layout.addItem(self.bars_plot.titleLabel, 0, 0, 1, 2)
         self.bars_plot.setTitle(self.tr("the query looks at"))
         # The title no longer sizes its column, so the column reserves room for a long one.
         self.bars_plot.setMinimumWidth(
@@ -426,7 +427,14 @@ class HeadDetailPanel(Panel):
                        [(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys) if i % every == 0])
         if self._changed("bars range", len(keys)):
             self.bars_plot.setYRange(0, len(keys), padding=0.01)
-        title = self.tr("'{token}' looks at").format(token=_short(trace.token_strings[q]))
+        template = self.tr("'{token}' looks at")
+        # The narrow column never widens for its title: a long token is elided to fit
+        # (at 1280 px "'␣roamed' looks at" ran off the window's edge).
+        metrics = QFontMetrics(self.bars_plot.titleLabel.item.font())
+        room = (self.bars_plot.vb.width() + self.bars_plot.getAxis("left").width()
+                - metrics.horizontalAdvance(template.format(token="")))
+        token = metrics.elidedText(_short(trace.token_strings[q]), Qt.ElideRight, max(int(room), 1))
+        title = template.format(token=token or "…")
         if self._changed("bars title", title):
             self.bars_plot.setTitle(title)
         rows, cols = m.values.shape
