@@ -211,6 +211,17 @@ class Attention(nn.Module):
             mask |= torch.ones(T, T, dtype=torch.bool, device=device).tril(-self.window)
         return mask
 
+    def head_weights(self) -> torch.Tensor:
+        """W_O split by head, (nh, hs, d_model), float32: a view of ``out.weight``."""
+        C = self.out.weight.shape[0]
+        return self.out.weight.view(C, self.n_heads, self.d_head).permute(1, 2, 0)
+
+    def head_outputs(self, z: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Each head's contribution to the residual stream, z_h W_O[h]: (B, nh, T, d_model)
+        from the heads' weighted values z (B, nh, T, hs). The full pass and the incremental
+        one (model/incremental.py) both call this, so they compute it alike."""
+        return torch.matmul(z, self.head_weights(), out=out)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -241,13 +252,12 @@ class Attention(nn.Module):
         out = self.out(z.transpose(1, 2).reshape(B, T, nh * hs))  # (B, T, C)
         if cache is not None:
             cache[f"{prefix}in"] = x  # the rows this head reads: LN output (pre-norm) or the residual
-            w_o = self.out.weight.view(C, nh, hs).permute(1, 2, 0)  # (nh, hs, d_model): W_O split by head
             # The largest capture, (B, nh, T, d_model): written straight into a buffer the
             # caller put in the cache under this name (the runner's (L, …) array), if any.
             buffer = cache.get(f"{prefix}head_out")
             if buffer is not None and buffer.shape != (B, nh, T, C):
                 buffer = None
-            head_out = torch.matmul(z, w_o, out=buffer)  # (B, nh, T, d_model)
+            head_out = self.head_outputs(z, out=buffer)  # (B, nh, T, d_model)
             cache[f"{prefix}q"], cache[f"{prefix}k"], cache[f"{prefix}v"] = q, k, v
             if rope is not None:
                 cache[f"{prefix}q_unrotated"], cache[f"{prefix}k_unrotated"] = q_unrotated, k_unrotated
