@@ -178,6 +178,7 @@ class IncrementalTracer:
             token_ids=ids, token_strings=encoding.strings, offsets=encoding.offsets, special=encoding.special,
             causal=True, sliding_window=runner.cfg.sliding_window, n_input_tokens=n_input, logit_positions=positions,
             logits=logits.cpu().numpy(), probs=probs.cpu().numpy(), forward_ms=forward_ms,
+            precision=runner.precision,
             **view,
         )
         buffers.viewers.add(trace)
