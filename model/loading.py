@@ -223,7 +223,9 @@ def load_tracing_model(
         refuse_if_too_large(scan_header(folder).n_params, folder)
         module, tokenizer, note = load_gguf(folder, name=name)
         limit = max_tokens or pretrained_max_tokens(module.cfg)
-        return TracingModel(module, tokenizer, name, device=target, max_tokens=limit, weights_note=note, precision=precision)
+        return TracingModel(
+            module, tokenizer, name, device=target, max_tokens=limit, weights_note=note, precision=precision
+        )
     if not folder.is_dir():
         raise ModelFileError(
             folder, "expected a model folder (config.json, model.safetensors, tokenizer.json) or a GGUF file"
@@ -245,7 +247,9 @@ def load_tracing_model(
         if max_tokens is None:  # a trace at n_ctx 8192 would need tens of GB: keep what fits
             have = available_memory()
             max_tokens = tokens_that_fit(module.cfg, TRACE_SHARE * have) if have is not None else None
-        return TracingModel(module, tokenizer, name or module.cfg.name, device=target, max_tokens=max_tokens, precision=precision)
+        return TracingModel(
+            module, tokenizer, name or module.cfg.name, device=target, max_tokens=max_tokens, precision=precision
+        )
     if kind == "gpt2":
         module, tokenizer = load_gpt2(folder)
         name = f"{module.cfg.name} (GPT-2)"
