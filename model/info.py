@@ -80,7 +80,8 @@ class ModelInfo:
     query head); query head h shares kv head ``kv_head(h)``. ``positional`` is "learned",
     "sinusoidal" or "rope" (no position vector is added: q and k are rotated).
     ``weights_note`` says when the weights are not the original ones (dequantized GGUF);
-    show it wherever the model's numbers are shown.
+    show it wherever the model's numbers are shown. ``precision``: "float32" or "bfloat16"
+    (the large weight matrices rounded to bfloat16, see :mod:`model.precision`).
     """
 
     name: str
@@ -103,6 +104,9 @@ class ModelInfo:
     weights_note: str = ""
     n_params: int = 0
     token_bytes: tuple[bytes, ...] | None = None  # byte-level tokenizers: each id's bytes
+    #: "float32", or "bfloat16" when the big matrices are kept in bfloat16 (model/precision.py);
+    #: ``SHORT_NAMES[precision]`` ("fp32", "bf16") is what a status line shows.
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.embedding_table.ndim != 2 or self.embedding_table.shape[0] != len(self.vocabulary):

@@ -15,6 +15,7 @@ from model.ablation import REFERENCE_TEXTS, hooks_key, reference_z_means
 from model.anatomy import model_structure
 from model.errors import EmptyInputError
 from model.info import ModelInfo
+from model.precision import Precision, check_precision, to_bfloat16
 from model.stepthrough import try_head_weights
 from model.tokenizer import Encoding, TextTokenizer
 from model.trace import Trace
@@ -37,6 +38,10 @@ class TracingModel:
         The most tokens one trace keeps (the most recent ones), at most the model's context
         window. A trace holds every head's output, (L, H, T, d) floats, so large models get
         a cap below their context window (see :mod:`model.loading`).
+    precision
+        "float32" (default) or "bfloat16": the large weight matrices kept and multiplied in
+        bfloat16, half the bytes to read per token (:mod:`model.precision`). The module is
+        converted in place. Traces are float32 either way and record the precision.
     """
 
     def __init__(
@@ -47,10 +52,14 @@ class TracingModel:
         device: str | torch.device = "cpu",
         max_tokens: int | None = None,
         weights_note: str = "",
+        precision: Precision = "float32",
     ) -> None:
         self.weights_note = weights_note
+        self.precision = check_precision(precision)
         self.device = torch.device(device)
         self.module = module.eval().to(self.device)
+        if precision == "bfloat16":
+            to_bfloat16(self.module)
         self.tokenizer = tokenizer
         self.name = name or module.cfg.name
         if max_tokens is not None and max_tokens < 1:
@@ -96,6 +105,7 @@ class TracingModel:
             weights_note=self.weights_note,
             n_params=self.module.num_parameters(),
             token_bytes=self.tokenizer.token_bytes(cfg.vocab_size),
+            precision=self.precision,
         )
 
     @property
@@ -202,6 +212,7 @@ class TracingModel:
             attn_in=stack("attn.in"),
             q_unrotated=stack("attn.q_unrotated") if rotary else None,
             k_unrotated=stack("attn.k_unrotated") if rotary else None,
+            precision=self.precision,
         )
 
     # ------------------------------------------------------------------ incremental tracing

@@ -110,6 +110,9 @@ class Trace:
     q_unrotated: np.ndarray | None = None
     sliding_window: int | None = None  # Mistral: a query sees only this many keys, itself included
     k_unrotated: np.ndarray | None = None
+    #: The weights' precision of the model that made this trace: "float32", or "bfloat16"
+    #: (model/precision.py; the trace's arrays are float32 either way).
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         T = len(self.token_ids)
