@@ -354,9 +354,17 @@ class HeadsGridPanel(Panel):
         n-th, so the labels never run into each other."""
         metrics = QFontMetricsF(self.plot.getAxis("top").style["tickFont"] or self.font())
         T = step - GAP
-        every_h = max(1, math.ceil((metrics.horizontalAdvance(f"H{H - 1}") + 6) / max(tile_pixels, 1)))
+
+        def every(text: str) -> int:
+            return max(1, math.ceil((metrics.horizontalAdvance(text) + 6) / max(tile_pixels, 1)))
+
+        # Narrow tiles (SmolLM2's 30 × 9 heads at 1280 px): "H4 H8" with H0 cut off read
+        # badly; bare head numbers fit every tile, or every other one, from 0.
+        bare = every(f"H{H - 1}") > 1
+        every_h = every(f"{H - 1}") if bare else 1
         every_l = max(1, math.ceil((metrics.height() + 2) / max(tile_pixels, 1)))
-        names = [self.tr("rollout")] if self.showing_rollout else [f"H{h}" for h in range(H)]
+        names = ([self.tr("rollout")] if self.showing_rollout
+                 else [f"{h}" if bare else f"H{h}" for h in range(H)])
         ticks = ([(h * step + T / 2, names[h]) for h in range(0, H, every_h)],
                  [(layer * step + T / 2, f"L{layer}") for layer in range(0, L, every_l)])
         if ticks != getattr(self, "_tile_ticks", None):
