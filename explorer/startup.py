@@ -47,11 +47,12 @@ def main() -> int:
     while window.trace is None and time.perf_counter() < deadline:
         app.processEvents()
         time.sleep(0.001)
-    window.repaint()
-    app.processEvents()
+    window.repaint()  # panels draw a trace when it arrives: this paints it, synchronously
     first = process_age_s()
+    torch_at_first = "torch" in sys.modules
+    app.processEvents()
     print(json.dumps({"imports_s": imported, "window_s": shown, "first_trace_s": first, "torch_before_window": torch_at_show,
-                      "ok": window.trace is not None}))
+                      "torch_before_first_trace": torch_at_first, "ok": window.trace is not None}))
     sys.stdout.flush()
     os._exit(0)  # as the app does when the model thread may still be busy
 

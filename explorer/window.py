@@ -92,9 +92,10 @@ class MainWindow(QMainWindow):
     def __init__(self, source: str = BUNDLED, settings: QSettings | None = None,
                  initial_text: str | None = None, defer_tabs: bool = False) -> None:
         """``defer_tabs``: build only the tab shown first (the head view) now and the other tabs
-        one per event-loop turn once the window is on screen (:meth:`finish_building` builds
+        one per event-loop turn once the first trace is on screen (:meth:`finish_building` builds
         them at once). The app does this: the hidden tabs' imports and widgets took 0.34 s of
-        the time to a shown window (issue #19)."""
+        the time to a shown window (issue #19), and built while the first model loaded they
+        competed with it and with the first trace's paint for the GIL."""
         super().__init__()
         self.settings = settings or QSettings("AttentionExplorer", "AttentionExplorer")
         self.theme = theme.make_theme(str(self.settings.value("theme", "dark")),
@@ -125,6 +126,9 @@ class MainWindow(QMainWindow):
         self.worker.busy_changed.connect(self._on_busy_changed)
         self.worker.work_ready.connect(self._on_work_ready)
         self.worker.work_progress.connect(self._on_work_progress)
+        # After a fast start the torch model replaces the NumPy one unseen; what it brought
+        # along (torch's modules, the model) leaves the garbage collections too.
+        self.worker.full_model_ready.connect(runtime.after_model_load)
 
         self.text_box = QLineEdit()
         self.text_box.setObjectName("textBox")
@@ -210,8 +214,7 @@ class MainWindow(QMainWindow):
         self.status_model.setText(f"loading {source}…")
         self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown
         QTimer.singleShot(0, lambda: self._load_first_model(source))
-        if defer_tabs:
-            QTimer.singleShot(0, self._build_next_tab)
+        self._tabs_waiting = defer_tabs  # built once the first trace is on screen (or the load failed)
 
     def _load_first_model(self, source: str) -> None:
         """The first load, once the event loop runs: the window paints its "loading" state
@@ -236,9 +239,14 @@ class MainWindow(QMainWindow):
                     self._add_tab_panel(cls)
             self._tabs_built()
 
+    def _build_deferred_tabs(self) -> None:
+        if self._tabs_waiting:
+            self._tabs_waiting = False
+            QTimer.singleShot(0, self._build_next_tab)
+
     def _build_next_tab(self) -> None:
         """One deferred tab per event-loop turn, so the window keeps painting and reacting
-        (each panel takes 10-80 ms to build) while the model thread imports torch."""
+        (each panel takes 10-80 ms to build) while the model thread loads torch."""
         if self._all_tabs_built:
             return
         missing = [cls for cls in tab_panel_classes() if cls not in self.tab_panels]
@@ -464,9 +472,14 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._after_model_shown)
 
     def _after_model_shown(self) -> None:
-        """What a newly loaded model needs once its first trace is on screen."""
+        """What a newly loaded model needs once its first trace is on screen: painted first
+        (Qt may paint only after this runs), since what follows holds the GIL for a while."""
+        if self.isVisible():
+            self.repaint()
+        self.worker.load_full_model()  # after a fast start: torch now, on a thread of its own
         self._scan_models_in_background()
         runtime.after_model_load()
+        self._build_deferred_tabs()
 
     def _show_model_status(self) -> None:
         info = self.model_info
@@ -522,6 +535,7 @@ class MainWindow(QMainWindow):
             self._show_banner(self.tr("Could not load the model: {message}.").format(message=message) + keep, error=True)
             self.status_model.setText(self.model_info.name if self.model_info else self.tr("no model"))
             runtime.after_model_load()
+            self._build_deferred_tabs()
         elif kind == "batch" and self._batch_requester is not None:
             self._batch_requester.set_batch_error(message)
         elif kind in WORK_KINDS:

@@ -10,6 +10,8 @@ LESSONS_DIR = ASSETS_DIR / "lessons"
 
 #: The name of the teaching model that ships in ASSETS_DIR (``--model bundled``).
 BUNDLED = "bundled"
+#: Its name on screen.
+BUNDLED_NAME = "teaching model (bundled)"
 
 #: The files of a model folder in this app's own format (:mod:`model.weights`).
 CONFIG_FILE = "config.json"
