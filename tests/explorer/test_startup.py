@@ -125,3 +125,30 @@ def test_the_app_shows_its_window_before_torch_superqt_and_the_hidden_tabs():
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
+
+
+def test_the_start_up_probe_paints_the_first_trace_before_torch_is_imported():
+    """``python -m explorer.startup`` (what the benchmark runs): the bundled model's first
+    trace comes from the NumPy forward pass, with torch not yet imported."""
+    import json
+
+    done = subprocess.run([sys.executable, "-m", "explorer.startup"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True
+    assert report["torch_before_window"] is False
+    assert report["torch_before_first_trace"] is False
+    assert report["window_s"] <= report["first_trace_s"]
+
+
+def test_without_the_quick_start_torch_comes_first(monkeypatch):
+    """The probe's flag can say True: with the NumPy path switched off the first trace needs torch."""
+    import json
+
+    from explorer.trace_worker import QUICK_START_ENV
+
+    monkeypatch.setenv(QUICK_START_ENV, "0")
+    done = subprocess.run([sys.executable, "-m", "explorer.startup"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True and report["torch_before_first_trace"] is True
