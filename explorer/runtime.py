@@ -29,6 +29,7 @@ class _Policy:
     freeze_after_load: bool = False
     configured: bool = False
     torch_configured: bool = False
+    numpy_configured: bool = False
 
 
 _policy = _Policy()
@@ -50,10 +51,10 @@ def model_thread_count() -> int:
 
 
 def configure_process(freeze_after_load: bool = True) -> None:
-    """Apply the process-wide settings above. Does not import torch (1.3 s of a cold start):
-    the model thread calls :func:`configure_torch` before it loads a model."""
+    """Apply the process-wide settings above. Imports neither torch (1.3 s of a cold start)
+    nor NumPy (the window shows before either): the model thread calls :func:`configure_numpy`
+    and :func:`configure_torch` before it loads a model."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    limit_numpy_threads()
     _policy.freeze_after_load = freeze_after_load
     _policy.configured = True
 
@@ -86,6 +87,14 @@ def limit_numpy_threads(n: int = 1) -> bool:
                 setter(ctypes.c_int(n))
                 return True
     return False
+
+
+def configure_numpy() -> None:
+    """NumPy's BLAS threads (:func:`limit_numpy_threads`), once :func:`configure_process`
+    has run. Imports NumPy: the model thread calls this."""
+    if _policy.configured and not _policy.numpy_configured:
+        limit_numpy_threads()
+        _policy.numpy_configured = True
 
 
 def configure_torch() -> None:

@@ -45,13 +45,13 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from explorer.throttle import Throttled
 from model.errors import EmptyInputError, ModelFileError
-from model.info import ModelInfo
 from model.memory import HeapTrimmer
-from model.trace import Trace
 
-if TYPE_CHECKING:  # the model code (and torch, 1.3 s) is imported on the model thread
+if TYPE_CHECKING:  # the model code (NumPy; torch, 1.3 s) is imported on the model thread
+    from model.info import ModelInfo
     from model.numpy_forward import NumpyTracingModel
     from model.runner import TracingModel
+    from model.trace import Trace
 
 #: A superseded trace is shown when the screen is at least this old (ms).
 STALE_SCREEN_MS = 100
@@ -157,8 +157,10 @@ def quick_model(source: str) -> NumpyTracingModel | None:
     if source != BUNDLED or os.environ.get(QUICK_START_ENV, "1").strip() == "0":
         return None
     try:
+        from explorer.runtime import configure_numpy
         from model.numpy_forward import NumpyTracingModel
 
+        configure_numpy()
         return NumpyTracingModel.from_folder(BUNDLED_MODEL_DIR, name=BUNDLED_NAME)
     except Exception:
         traceback.print_exc()
@@ -168,9 +170,10 @@ def quick_model(source: str) -> NumpyTracingModel | None:
 def load_tracing_model(source: str) -> TracingModel:
     """:func:`model.loading.load_tracing_model`, imported on first use on the model thread:
     it imports torch (1.3 s), which must not delay the window."""
-    from explorer.runtime import configure_torch
+    from explorer.runtime import configure_numpy, configure_torch
     from model.loading import load_tracing_model as load
 
+    configure_numpy()
     configure_torch()
     return load(source)
 

@@ -53,10 +53,17 @@ def test_deferred_tabs_are_built_after_the_window_shows_in_registry_order(qtbot,
     window = MainWindow(source=str(tiny_model_folder), settings=settings, initial_text="a fluffy", defer_tabs=True)
     qtbot.addWidget(window)
     try:
-        assert list(window.tab_panels) == [first_tab_panel_class()]  # only the tab shown first
-        assert not window.fully_built and window.next_token is None
+        # before it shows: no panel at all (they import pyqtgraph), the "loading" status
+        assert window.tab_panels == {} and window.heads_grid is None and window.panels == []
+        assert "loading" in window.status_model.text()
         window.show()
+        # the first event-loop turn: the visible panels and the tab shown first
+        qtbot.waitUntil(lambda: window.heads_grid is not None, timeout=10000)
+        assert list(window.tab_panels) == [first_tab_panel_class()]
+        assert window.token_strip is not None and window.head_detail is window.tab_panels[first_tab_panel_class()]
+        # the hidden tabs wait for the first trace
         qtbot.waitUntil(lambda: window.fully_built, timeout=10000)
+        assert window.trace is not None
         assert list(window.tab_panels) == tab_panel_classes()
         titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
         assert titles == [p.tab_title() for p in window.tab_panels.values()]
@@ -102,9 +109,10 @@ def test_after_the_first_trace_the_model_menu_is_filled_from_a_scan_off_the_gui_
     assert "Teaching model (bundled)" in [a.text().split(" — ")[0] for a in window.model_menu.actions()]
 
 
-def test_the_app_shows_its_window_before_torch_superqt_and_the_hidden_tabs():
+def test_the_app_shows_its_window_before_torch_superqt_pyqtgraph_and_the_hidden_tabs():
     """What the start-up path leaves for later: torch (1.3-2 s, the model thread imports it),
-    superqt (0.28 s of imports for one throttle) and the hidden tabs' modules."""
+    superqt (0.28 s of imports for one throttle), pyqtgraph (with NumPy about half of the
+    rest: the panels are built once the window shows) and the hidden tabs' modules."""
     script = textwrap.dedent("""
         import os, sys
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -117,7 +125,7 @@ def test_the_app_shows_its_window_before_torch_superqt_and_the_hidden_tabs():
         window = MainWindow(source="bundled", settings=settings, initial_text="hi", defer_tabs=True)
         window.show()
         window.repaint()
-        print(sorted(m for m in ("torch", "superqt", "qtpy", "explorer.views.embeddings",
+        print(sorted(m for m in ("torch", "superqt", "qtpy", "pyqtgraph", "explorer.views.embeddings",
                                  "explorer.views.step_through") if m in sys.modules))
         os._exit(0)
     """)
