@@ -148,13 +148,21 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def quick_start(source: str) -> bool:
+    """Whether loading ``source`` starts with the NumPy model (no torch on the model thread
+    until its first trace is on screen): the bundled model, unless switched off."""
+    from model.paths import BUNDLED
+
+    return source == BUNDLED and os.environ.get(QUICK_START_ENV, "1").strip() != "0"
+
+
 def quick_model(source: str) -> NumpyTracingModel | None:
     """The bundled model as a :class:`~model.numpy_forward.NumpyTracingModel` (no torch), or
     None: another source, quick start switched off, or any problem with the files (the torch
     load that follows then reports it, as it always has)."""
-    from model.paths import BUNDLED, BUNDLED_MODEL_DIR, BUNDLED_NAME
+    from model.paths import BUNDLED_MODEL_DIR, BUNDLED_NAME
 
-    if source != BUNDLED or os.environ.get(QUICK_START_ENV, "1").strip() == "0":
+    if not quick_start(source):
         return None
     try:
         from explorer.runtime import configure_numpy

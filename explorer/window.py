@@ -30,7 +30,7 @@ from explorer import i18n, palette, runtime
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
 from explorer.presenter import LessonPlayer
 from explorer.throttle import Throttled
-from explorer.trace_worker import WORK_KINDS, ModelWorker
+from explorer.trace_worker import WORK_KINDS, ModelWorker, quick_start
 from model.paths import BUNDLED
 
 if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
@@ -208,7 +208,13 @@ class MainWindow(QMainWindow):
         self.status_model.setText(f"loading {source}…")
         self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown
         self._tabs_waiting = defer_tabs  # built once the first trace is on screen (or the load failed)
-        if defer_tabs:  # the model thread starts loading, then this thread builds the panels meanwhile
+        self._early_trace: tuple | None = None  # the first trace, asked for with the first load
+        if defer_tabs and quick_start(str(source)):
+            # No torch on the model thread until the first trace is painted: it loads and
+            # traces the NumPy model while this thread shows the window and builds the panels.
+            self._load_first_model(source)
+            QTimer.singleShot(0, self._build_panels)
+        elif defer_tabs:
             QTimer.singleShot(0, lambda: self._load_first_model(source, then_build=True))
         else:
             self.finish_building()
@@ -222,6 +228,10 @@ class MainWindow(QMainWindow):
             if self.isVisible():
                 self.repaint()
             self.load_model(source)
+            # The model thread traces the text right after the load, while the panels are
+            # built: the trace is ready when they are (the selection is the default then).
+            self._early_trace = (self.text_box.text(), (-1,))
+            self.worker.request_trace(*self._early_trace)
         if then_build:
             self._build_panels()
 
@@ -413,6 +423,10 @@ class MainWindow(QMainWindow):
         self._build_panels()
         query = self.selection.query
         positions = (query, -1) if query != -1 else (-1,)
+        if self._early_trace == (self.text_box.text(), positions):
+            self._early_trace = None  # asked for with the load: on its way
+            return
+        self._early_trace = None
         self.worker.request_trace(self.text_box.text(), positions)
 
     def _request_batch(self, panel: Panel, texts) -> None:
@@ -584,6 +598,8 @@ class MainWindow(QMainWindow):
         elif kind in WORK_KINDS:
             for panel in self.panels:
                 panel.set_work_error(kind, message)
+        elif kind == "trace" and self.model_info is None:
+            self._early_trace = None  # the early trace of a load that failed: the load says why
         else:
             self._show_banner(message, error=True)
             if kind == "trace" and self._after_first_trace:
