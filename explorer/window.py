@@ -125,9 +125,8 @@ class MainWindow(QMainWindow):
         self.worker.busy_changed.connect(self._on_busy_changed)
         self.worker.work_ready.connect(self._on_work_ready)
         self.worker.work_progress.connect(self._on_work_progress)
-        # After a fast start the torch model replaces the NumPy one unseen; what it brought
-        # along (torch's modules, the model) leaves the garbage collections too.
-        self.worker.full_model_ready.connect(runtime.after_model_load)
+        self.worker.full_model_ready.connect(self._on_full_model_ready)
+        self._scan_after_full_model = False
 
         self.text_box = QLineEdit()
         self.text_box.setObjectName("textBox")
@@ -532,9 +531,22 @@ class MainWindow(QMainWindow):
         if self.isVisible():
             self.repaint()
         self.worker.load_full_model()  # after a fast start: torch now, on a thread of its own
-        self._scan_models_in_background()
-        runtime.after_model_load()
+        if self.worker.full_model_loaded:
+            self._scan_models_in_background()
+            runtime.after_model_load()
+        else:  # once torch is in: a second thread importing it meanwhile slowed this one more
+            self._scan_after_full_model = True
         self._build_deferred_tabs()
+
+    @Slot()
+    def _on_full_model_ready(self) -> None:
+        """After a fast start the torch model has replaced the NumPy one, unseen: what it
+        brought along (torch's modules, the model) leaves the garbage collections too, and the
+        model menu is filled (listing the models imports torch)."""
+        runtime.after_model_load()
+        if self._scan_after_full_model:
+            self._scan_after_full_model = False
+            self._scan_models_in_background()
 
     def _show_model_status(self) -> None:
         info = self.model_info
