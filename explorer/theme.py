@@ -36,7 +36,20 @@ from explorer.palette import (  # noqa: F401 (re-exported: the look's pyqtgraph-
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
-SCORE_CMAP = pg.colormap.get("CET-D1")  # diverging: negative blue, positive red
+
+def __getattr__(name: str):
+    # The colour maps on first use: each is read from a file (10-20 ms), on the way to the
+    # first trace otherwise (issue #19).
+    if name in _LAZY:
+        value = globals()[name] = _LAZY[name]()
+        return value
+    raise AttributeError(f"module 'explorer.theme' has no attribute {name!r}")
+
+
+_LAZY = {
+    "SCORE_CMAP": lambda: pg.colormap.get("CET-D1"),  # diverging: negative blue, positive red
+    "ATTENTION_CMAP": lambda: _DARK.attention_cmap,
+}
 
 
 def apply_to_app(app: QApplication, theme: Theme) -> None:
@@ -72,8 +85,7 @@ def style_text(item: pg.TextItem, theme: Theme, delta: float = 0, colour: QColor
 
 
 # Backwards-compatible names for code that predates the Theme object (dark theme values).
-_DARK = make_theme("dark")
-ATTENTION_CMAP = _DARK.attention_cmap
+_DARK = make_theme("dark")  # ATTENTION_CMAP: _DARK's, made on first use (see __getattr__)
 MASKED_BRUSH = _DARK.colour("masked")
 HIGHLIGHT = _DARK.colour("bars")
 SELECTED = _DARK.colour("selected")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -30,7 +30,7 @@ from explorer import i18n, palette, runtime
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
 from explorer.presenter import LessonPlayer
 from explorer.throttle import Throttled
-from explorer.trace_worker import WORK_KINDS, ModelWorker, quick_start
+from explorer.trace_worker import WORK_KINDS, ModelWorker
 from model.paths import BUNDLED
 
 if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
@@ -208,31 +208,51 @@ class MainWindow(QMainWindow):
         self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown
         self._tabs_waiting = defer_tabs  # built once the first trace is on screen (or the load failed)
         self._early_trace: tuple | None = None  # the first trace, asked for with the first load
-        if defer_tabs and quick_start(str(source)):
-            # No torch on the model thread until the first trace is painted: it loads and
-            # traces the NumPy model while this thread shows the window and builds the panels.
-            self._load_first_model(source)
-            QTimer.singleShot(0, self._build_panels)
-        elif defer_tabs:
-            QTimer.singleShot(0, lambda: self._load_first_model(source, then_build=True))
+        # What waits for the window's first paint (show() paints nothing: the window system
+        # exposes the window in a later event-loop turn, and the panels built before that
+        # kept the window blank until they were done).
+        # The model thread starts then too: while it works, every virtual call PySide makes into
+        # this window waits for the GIL, and the first paint came 0.2 s later.
+        self._after_first_paint = None
+        if defer_tabs:
+            self._after_first_paint = lambda: self._load_first_model(source, then_build=True)
+            QTimer.singleShot(0, self._unless_shown)
         else:
             self.finish_building()
             QTimer.singleShot(0, lambda: self._load_first_model(source))
 
     def _load_first_model(self, source: str, then_build: bool = False) -> None:
-        """The first load, once the event loop runs: the window paints its "loading" state
-        first, because the model thread's ``import torch`` holds the GIL for long stretches.
+        """The first load, once the event loop runs (with ``defer_tabs``, once the window has
+        painted its "loading" state: the model thread holds the GIL for long stretches).
         ``then_build``: the panels next, while the model loads (its result waits for them)."""
         if self._requested_source is None:  # else someone asked for a model already
-            if self.isVisible():
-                self.repaint()
             self.load_model(source)
             # The model thread traces the text right after the load, while the panels are
             # built: the trace is ready when they are (the selection is the default then).
             self._early_trace = (self.text_box.text(), (-1,))
             self.worker.request_trace(*self._early_trace)
         if then_build:
+            self._build_panels_and_catch_up()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().paintEvent(event)
+        if self._after_first_paint is not None:  # once: the window and its "loading" status are up
+            QTimer.singleShot(0, self._after_first_paint)
+            self._after_first_paint = None
+
+    def _unless_shown(self) -> None:
+        """A window that is not shown by the first event-loop turn does not wait for a paint."""
+        if not self.isVisible() and self._after_first_paint is not None:
+            todo, self._after_first_paint = self._after_first_paint, None
+            todo()
+
+    def _build_panels_and_catch_up(self) -> None:
+        """:meth:`_build_panels` from the event loop, then what the model thread sent meanwhile
+        (its load, its first trace) at once: the new panels' first paint is then of the trace,
+        not an empty paint (50-100 ms) before it."""
+        if self.heads_grid is None:
             self._build_panels()
+            QCoreApplication.sendPostedEvents(self.worker)
 
     def _build_panels(self) -> None:
         """The token strip, the heads grid, the tab shown first and the selection they share
@@ -527,8 +547,10 @@ class MainWindow(QMainWindow):
 
     def _after_model_shown(self) -> None:
         """What a newly loaded model needs once its first trace is on screen: painted first
-        (Qt may paint only after this runs), since what follows holds the GIL for a while."""
+        (Qt may paint only after this runs), since what follows holds the GIL for a while;
+        panels built this turn are laid out first, or they would not be painted here."""
         if self.isVisible():
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
             self.repaint()
         self.worker.load_full_model()  # after a fast start: torch now, on a thread of its own
         if self.worker.full_model_loaded:

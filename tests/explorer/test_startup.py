@@ -56,14 +56,17 @@ def test_deferred_tabs_are_built_after_the_window_shows_in_registry_order(qtbot,
         # before it shows: no panel at all (they import pyqtgraph), the "loading" status
         assert window.tab_panels == {} and window.heads_grid is None and window.panels == []
         assert "loading" in window.status_model.text()
+        built = []  # (panel class, painted before?, a trace on screen?)
+        real_add = window._add_tab_panel
+        window._add_tab_panel = lambda cls: (built.append((cls, window._after_first_paint is None,
+                                                           window.trace is not None)), real_add(cls))
         window.show()
-        # the first event-loop turn: the visible panels and the tab shown first
-        qtbot.waitUntil(lambda: window.heads_grid is not None, timeout=10000)
-        assert list(window.tab_panels) == [first_tab_panel_class()]
-        assert window.token_strip is not None and window.head_detail is window.tab_panels[first_tab_panel_class()]
-        # the hidden tabs wait for the first trace
         qtbot.waitUntil(lambda: window.fully_built, timeout=10000)
-        assert window.trace is not None
+        # after the window's first paint: the visible panels and the tab shown first, before
+        # any trace; the hidden tabs once the first trace is on screen
+        assert built[0] == (first_tab_panel_class(), True, False)
+        assert [c for c, _, _ in built] == tab_panel_classes() and all(trace for _, _, trace in built[1:])
+        assert window.token_strip is not None and window.head_detail is window.tab_panels[first_tab_panel_class()]
         assert list(window.tab_panels) == tab_panel_classes()
         titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
         assert titles == [p.tab_title() for p in window.tab_panels.values()]
