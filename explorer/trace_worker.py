@@ -206,7 +206,6 @@ class Engine:
         self._full_source: str | None = None  # a quick model's source, until its torch model is loading
         self._full_error: str | None = None  # why the torch model of the quick one failed to load
         self._waiting: dict[str, WorkRequest] = {}  # analyses waiting for the torch model
-        self.full_loading = False  # a loader thread is at work for the current load
         self._on_work, self._on_progress = on_work, on_progress
         self._jobs: dict = {}  # kind -> (request, step generator): long jobs in progress
         self._last_trace: Trace | None = None  # the lens reads it instead of tracing again
@@ -300,7 +299,6 @@ class Engine:
         if self._full_source is None:
             return
         source, load_id, self._full_source = self._full_source, self._load_id, None
-        self.full_loading = True
 
         def load() -> None:
             try:
@@ -316,7 +314,6 @@ class Engine:
         the analyses that waited for it, to run now."""
         if load_id != self._load_id or not self.quick:
             return []  # another model was loaded meanwhile
-        self.full_loading = False
         waiting = list(self._waiting.values())
         self._waiting.clear()
         if isinstance(result, Exception):
