@@ -25,9 +25,10 @@ def process_age_s() -> float:
 def _paint_timer(window):
     """An event filter that times, from process start, the end of the window's first paint
     (``window_at``: show() paints nothing; the window system exposes the window in a later
-    event-loop turn, and it is painted then) and the end of the heads grid's first paint once
-    the window holds a trace (``first_at``, with ``torch``: whether torch was imported then).
-    Each is timed by delivering the event here."""
+    event-loop turn, and it is painted then) and the end of the first paint that draws the
+    heads grid once the window holds a trace (``first_at``, with ``torch``: whether torch was
+    imported then): the end of the whole window's paint and flush it was part of, or of the
+    grid's own repaint. Each is timed by delivering the event here."""
     from PySide6.QtCore import QEvent, QObject
 
     class PaintTimer(QObject):
@@ -36,6 +37,7 @@ def _paint_timer(window):
         first_at: float | None = None
         torch = False
         _window_painted = False
+        _grid_painted = False
         _in_sync = False
 
         def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
@@ -48,19 +50,26 @@ def _paint_timer(window):
                 if self.first_at is None and window.trace is not None and window.heads_grid is not None:
                     grid = window.heads_grid.view
                     if obj is grid or obj is grid.viewport():
-                        obj.event(event)
+                        if self._in_sync:  # timed when the whole window's paint is done
+                            self._grid_painted = True
+                            return False
+                        obj.event(event)  # a repaint() of its own: timed at its end
                         self.first_at, self.torch = process_age_s(), "torch" in sys.modules
                         return True
                 return False
-            if (self.window_at is None and kind in (QEvent.Type.Expose, QEvent.Type.UpdateRequest)
+            if ((self.window_at is None or self.first_at is None)
+                    and kind in (QEvent.Type.Expose, QEvent.Type.UpdateRequest)
                     and (obj is window or obj is window.windowHandle())):
                 self._in_sync = True
                 try:
                     obj.event(event)  # the paint of every dirty widget, and the flush
                 finally:
                     self._in_sync = False
-                if self._window_painted:
-                    self.window_at, self.torch_at_window = process_age_s(), "torch" in sys.modules
+                now, torch = process_age_s(), "torch" in sys.modules
+                if self._window_painted and self.window_at is None:
+                    self.window_at, self.torch_at_window = now, torch
+                if self._grid_painted and self.first_at is None:
+                    self.first_at, self.torch = now, torch
                 return True
             return False
 
