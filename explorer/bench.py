@@ -110,7 +110,8 @@ def startup(runs: int = 3) -> dict:
         lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
         if lines:
             results.append(json.loads(lines[-1]))
-    return {key: [r[key] for r in results] for key in ("window_s", "first_trace_s", "torch_before_window")}
+    return {key: [r.get(key, False) for r in results]
+            for key in ("window_s", "first_trace_s", "torch_before_window", "torch_before_first_trace")}
 
 
 def run(window, app, n_keys: int, interval_ms: int, text: str = SENTENCE, edit_at_end: bool = False) -> dict:
@@ -301,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  window on screen     {', '.join(f'{v:.2f}' for v in s['window_s'])} s "
               f"(median {np.median(s['window_s']):.2f} s; torch imported before it: {any(s['torch_before_window'])})")
         print(f"  first trace painted  {', '.join(f'{v:.2f}' for v in s['first_trace_s'])} s "
-              f"(median {np.median(s['first_trace_s']):.2f} s)")
+              f"(median {np.median(s['first_trace_s']):.2f} s; torch imported before it: "
+              f"{any(s['torch_before_first_trace'])})")
     return 0
 
 

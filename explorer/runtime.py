@@ -8,6 +8,7 @@ test decides them.
   566 ms (p50) to 41 ms with 0.5 ms.
 * **Torch threads**: all cores but one, which the GUI thread needs to paint (see
   :func:`model_thread_count`).
+* **NumPy's BLAS threads**: one (:func:`limit_numpy_threads`).
 * **Garbage collection**: after a model is loaded, everything alive is frozen out of
   Python's collections (:func:`after_model_load`).
 """
@@ -29,6 +30,7 @@ class _Policy:
     replaced_a_model: bool = False  # an unfrozen model is waiting to be collected
     configured: bool = False
     torch_configured: bool = False
+    numpy_configured: bool = False
 
 
 _policy = _Policy()
@@ -50,11 +52,50 @@ def model_thread_count() -> int:
 
 
 def configure_process(freeze_after_load: bool = True) -> None:
-    """Apply the process-wide settings above. Does not import torch (1.3 s of a cold start):
-    the model thread calls :func:`configure_torch` before it loads a model."""
+    """Apply the process-wide settings above. Imports neither torch (1.3 s of a cold start)
+    nor NumPy (the window shows before either): the model thread calls :func:`configure_numpy`
+    and :func:`configure_torch` before it loads a model."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     _policy.freeze_after_load = freeze_after_load
     _policy.configured = True
+
+
+def limit_numpy_threads(n: int = 1) -> bool:
+    """Give NumPy's OpenBLAS ``n`` threads; True if it took. The first traces run in NumPy
+    (:mod:`model.numpy_forward`) beside the GUI thread: with OpenBLAS's default (one thread
+    per core) a 12-token forward pass took 190-260 ms on the 2-core machine while another
+    process was busy (its threads spin for a core they do not get), with one thread 14-16 ms.
+    The library is already loaded with NumPy; it is found in the process's memory map (Linux;
+    elsewhere NumPy's BLAS is left as it is)."""
+    import ctypes
+
+    import numpy  # noqa: F401 (loads its BLAS)
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1].lower()}
+    except OSError:
+        return False
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                       "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            setter = getattr(lib, symbol, None)
+            if setter is not None:
+                setter(ctypes.c_int(n))
+                return True
+    return False
+
+
+def configure_numpy() -> None:
+    """NumPy's BLAS threads (:func:`limit_numpy_threads`), once :func:`configure_process`
+    has run. Imports NumPy: the model thread calls this."""
+    if _policy.configured and not _policy.numpy_configured:
+        limit_numpy_threads()
+        _policy.numpy_configured = True
 
 
 def configure_torch() -> None:

@@ -16,6 +16,15 @@ When a result reaches the GUI thread:
   (:class:`explorer.throttle.Throttled`, last one wins), and never one older than the screen;
 * a superseded batch or error is dropped.
 
+**Fast start** (issue #19): the bundled teaching model is first served by its NumPy forward
+pass (:mod:`model.numpy_forward`), which needs no torch: ``import torch`` alone takes
+1.4-1.75 s on a 2-core machine and holds the GIL. Once that model's first trace is on screen,
+a loader thread imports torch and loads the same model as a :class:`TracingModel`; the engine
+switches to it between two requests. Traces and batches are served by either (the same
+:class:`ModelInfo`, the same traces to float32 rounding); the analyses (:data:`WORK_KINDS`:
+knock-outs, the lens, sweeps, badges…) need torch and wait for the switch, latest of each
+kind, then run. Nothing on screen changes at the switch.
+
 The model runs on a plain daemon Python thread, not a QThread: a load cannot be interrupted
 half-way (it is one call into torch), and a daemon thread that is still loading when the
 person closes the window does not hold the process open (``stop`` returns at once; the
@@ -25,25 +34,35 @@ abandoned result is never delivered). Results cross to the GUI thread as queued 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from explorer.throttle import Throttled
 from model.errors import EmptyInputError, ModelFileError
-from model.info import ModelInfo
 from model.memory import HeapTrimmer
-from model.trace import Trace
 
-if TYPE_CHECKING:  # the model code (and torch, 1.3 s) is imported on the model thread
+if TYPE_CHECKING:  # the model code (NumPy; torch, 1.3 s) is imported on the model thread
+    from model.info import ModelInfo
+    from model.numpy_forward import NumpyTracingModel
     from model.runner import TracingModel
+    from model.trace import Trace
 
 #: A superseded trace is shown when the screen is at least this old (ms).
 STALE_SCREEN_MS = 100
+
+#: Set to 0 to load the bundled model with torch from the start (no NumPy first traces).
+QUICK_START_ENV = "ATTENTION_EXPLORER_QUICK_START"
+
+#: After a quick load the torch model is loaded when :meth:`ModelWorker.load_full_model` is
+#: called (the window calls it once the first trace is painted: the import holds the GIL for
+#: long stretches, and the paint needs it), or this long (ms) after the quick load.
+FULL_LOAD_FALLBACK_MS = 1500
 
 
 @dataclass(frozen=True)
@@ -129,12 +148,40 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def quick_start(source: str) -> bool:
+    """Whether loading ``source`` starts with the NumPy model (no torch on the model thread
+    until its first trace is on screen): the bundled model, unless switched off."""
+    from model.paths import BUNDLED
+
+    return source == BUNDLED and os.environ.get(QUICK_START_ENV, "1").strip() != "0"
+
+
+def quick_model(source: str) -> NumpyTracingModel | None:
+    """The bundled model as a :class:`~model.numpy_forward.NumpyTracingModel` (no torch), or
+    None: another source, quick start switched off, or any problem with the files (the torch
+    load that follows then reports it, as it always has)."""
+    from model.paths import BUNDLED_MODEL_DIR, BUNDLED_NAME
+
+    if not quick_start(source):
+        return None
+    try:
+        from explorer.runtime import configure_numpy
+        from model.numpy_forward import NumpyTracingModel
+
+        configure_numpy()
+        return NumpyTracingModel.from_folder(BUNDLED_MODEL_DIR, name=BUNDLED_NAME)
+    except Exception:
+        traceback.print_exc()
+        return None
+
+
 def load_tracing_model(source: str) -> TracingModel:
     """:func:`model.loading.load_tracing_model`, imported on first use on the model thread:
     it imports torch (1.3 s), which must not delay the window."""
-    from explorer.runtime import configure_torch
+    from explorer.runtime import configure_numpy, configure_torch
     from model.loading import load_tracing_model as load
 
+    configure_numpy()
     configure_torch()
     return load(source)
 
@@ -143,11 +190,22 @@ class Engine:
     """The only object that touches the model. Runs requests from a :class:`Mailbox` and
     reports through callbacks (``on_trace(trace)``, ``on_batch(id, texts, traces)``,
     ``on_load(id, info)``, ``on_error(kind, id, message)``, ``on_busy(bool)``).
-    Has no Qt in it, so it can be tested on its own, synchronously, with :meth:`process`."""
+    Has no Qt in it, so it can be tested on its own, synchronously, with :meth:`process`.
+
+    A quick load (:func:`quick_model`) reports ``on_quick(id)`` before ``on_load``; a
+    ``"full"`` message in the mailbox (its load's id) then starts the torch load on a thread
+    of its own, which posts ``"upgrade"`` when done; the engine switches models at the next
+    :meth:`process` and reports ``on_full(id)``. Analyses asked for meanwhile wait for it."""
 
     def __init__(self, mailbox: Mailbox, on_trace, on_batch, on_load, on_error, on_busy=lambda _b: None,
-                 on_work=lambda _id, _kind, _result: None, on_progress=lambda _id, _kind, _done, _total: None) -> None:
+                 on_work=lambda _id, _kind, _result: None, on_progress=lambda _id, _kind, _done, _total: None,
+                 on_quick=lambda _id: None, on_full=lambda _id: None) -> None:
         self.mailbox = mailbox
+        self._on_quick, self._on_full = on_quick, on_full
+        self._load_id = -1  # the load whose model is current
+        self._full_source: str | None = None  # a quick model's source, until its torch model is loading
+        self._full_error: str | None = None  # why the torch model of the quick one failed to load
+        self._waiting: dict[str, WorkRequest] = {}  # analyses waiting for the torch model
         self._on_work, self._on_progress = on_work, on_progress
         self._jobs: dict = {}  # kind -> (request, step generator): long jobs in progress
         self._last_trace: Trace | None = None  # the lens reads it instead of tracing again
@@ -168,7 +226,9 @@ class Engine:
             load, trace, batch = (self.mailbox.take(kind) for kind in KINDS)
             work = [self.mailbox.take(kind) for kind in WORK_KINDS]
             cancel = self.mailbox.take("cancel")
-            if load is None and trace is None and batch is None and not any(work) and cancel is None:
+            full, upgrade = self.mailbox.take("full"), self.mailbox.take("upgrade")
+            if (load is None and trace is None and batch is None and not any(work) and cancel is None
+                    and full is None and upgrade is None):
                 if not self._jobs:
                     return
                 self._step_job()
@@ -176,11 +236,17 @@ class Engine:
             if cancel is not None:
                 for kind in cancel:
                     self._jobs.pop(kind, None)
+                    self._waiting.pop(kind, None)
             if load is not None:
                 self._jobs.clear()  # a new model: jobs about the old one are void
+                self._waiting.clear()
                 self._last_trace = None
                 self._lens_memo.clear()
                 self._load(load)
+            if upgrade is not None:
+                work += self._upgrade(*upgrade)
+            if full is not None and full == self._load_id:
+                self._start_full_load()
             if trace is not None:
                 self._trace(trace)
             if batch is not None:
@@ -200,15 +266,65 @@ class Engine:
     def _load(self, request: LoadRequest) -> None:
         self._on_busy(True)
         try:
-            model = load_tracing_model(request.source)
+            model = quick_model(request.source)
+            if model is None:
+                model = load_tracing_model(request.source)
             info = model.info(source=request.source)
         except Exception as exc:  # the previous model stays in place
             self._on_error("load", request.request_id, describe_error(exc))
         else:
             self.model = model
+            self._load_id = request.request_id
+            quick = getattr(model, "needs_torch_for_analyses", False)
+            self._full_source = request.source if quick else None
+            self._full_error = None
+            if quick:
+                self._on_quick(request.request_id)
             self._on_load(request.request_id, info)
         finally:
             self._on_busy(False)
+
+    @property
+    def quick(self) -> bool:
+        """The model is the NumPy one: analyses wait for the torch model."""
+        return getattr(self.model, "needs_torch_for_analyses", False)
+
+    @property
+    def waiting_for_full_model(self) -> bool:
+        """A quick model whose torch model is not in place yet (and has not failed to load)."""
+        return self.quick and self._full_error is None
+
+    def _start_full_load(self) -> None:
+        """Load the quick model's torch model on a thread of its own; it posts "upgrade"."""
+        if self._full_source is None:
+            return
+        source, load_id, self._full_source = self._full_source, self._load_id, None
+
+        def load() -> None:
+            try:
+                result = load_tracing_model(source)
+            except Exception as exc:
+                result = exc
+            self.mailbox.put("upgrade", (load_id, result))
+
+        threading.Thread(target=load, name="model-loader", daemon=True).start()
+
+    def _upgrade(self, load_id: int, result) -> list[WorkRequest]:
+        """Put the torch model in the quick one's place (if it is still the current load);
+        the analyses that waited for it, to run now."""
+        if load_id != self._load_id or not self.quick:
+            return []  # another model was loaded meanwhile
+        waiting = list(self._waiting.values())
+        self._waiting.clear()
+        if isinstance(result, Exception):
+            self._full_error = describe_error(result)
+            traceback.print_exception(result)
+            for request in waiting:
+                self._work_failed(request, ValueError(self._full_error))
+            return []
+        self.model = result
+        self._on_full(load_id)
+        return waiting
 
     def _trace(self, request: TraceRequest) -> None:
         if self.model is None:
@@ -239,11 +355,17 @@ class Engine:
 
 
     def _work(self, request: WorkRequest) -> None:
-        from model import probes as analysis
-
         if self.model is None:
             self._on_error(request.kind, request.request_id, "No model is loaded.")
             return
+        if self.quick:
+            if self._full_error is not None:
+                self._work_failed(request, ValueError(self._full_error))
+            else:  # runs once the torch model is in place
+                self._waiting[request.kind] = request
+            return
+        from model import probes as analysis
+
         try:
             if request.kind in JOB_KINDS:
                 steps = analysis.job_steps(self.model, request, self._last_trace)
@@ -324,6 +446,11 @@ class ModelWorker(QObject):
     work_progress = Signal(str, int, int)
     _work_done = Signal(int, str, object)
     _work_step = Signal(int, str, int, int)
+    #: The torch model has taken the quick NumPy model's place (nothing on screen changes;
+    #: the window freezes the objects it brought out of garbage collection).
+    full_model_ready = Signal()
+    _quick_done = Signal(int)
+    _full_done = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -339,10 +466,13 @@ class ModelWorker(QObject):
         self._busy.connect(self.busy_changed)
         self._work_done.connect(self._on_work_done)
         self._work_step.connect(self._on_work_step)
+        self._quick_done.connect(self._on_quick_load)
+        self._full_done.connect(self._on_full_load)
+        self._quick_id: int | None = None  # a quick load whose torch model is not asked for yet
         self._stopped = False
         self._engine = Engine(self._mailbox, *(self._from_thread(signal) for signal in (
             self._trace_done, self._batch_done, self._load_done, self._failed, self._busy,
-            self._work_done, self._work_step)))
+            self._work_done, self._work_step, self._quick_done, self._full_done)))
         self._thread = threading.Thread(target=self._engine.run_forever, name="model-worker", daemon=True)
         self._thread.start()
         self._show_superseded = Throttled(self._emit_superseded, timeout=STALE_SCREEN_MS, leading=True, parent=self)
@@ -397,16 +527,31 @@ class ModelWorker(QObject):
         return self._latest["trace"]
 
     @property
-    def model(self) -> TracingModel | None:
-        """The model the thread holds, for tests and tools; the GUI never calls it."""
+    def model(self) -> TracingModel | NumpyTracingModel | None:
+        """The model the thread holds, for tests and tools; the GUI never calls it. After a
+        quick start it is the NumPy model until :attr:`full_model_loaded` (``wait_until_idle``
+        waits for that)."""
         return self._engine.model
 
     def is_running(self) -> bool:
         return self._thread.is_alive()
 
     def is_idle(self) -> bool:
-        """Nothing pending, nothing running on the model thread."""
-        return not self._mailbox.pending() and not self._engine.busy
+        """Nothing pending, nothing running on the model thread, and after a quick start the
+        torch model in place (or failed to load)."""
+        return not self._mailbox.pending() and not self._engine.busy and not self._engine.waiting_for_full_model
+
+    @property
+    def full_model_loaded(self) -> bool:
+        """The model in place is the torch one (not the quick NumPy one of a fast start)."""
+        return self._engine.model is not None and not self._engine.quick
+
+    def load_full_model(self) -> None:
+        """After a quick start: load the torch model now (the worker does it by itself
+        :data:`FULL_LOAD_FALLBACK_MS` after the quick load)."""
+        if self._quick_id is not None:
+            load_id, self._quick_id = self._quick_id, None
+            self._mailbox.put("full", load_id)
 
     def wait_until_idle(self, timeout_s: float = 10.0) -> bool:
         """Block (processing Qt events) until the model thread has nothing to do and every
@@ -428,6 +573,7 @@ class ModelWorker(QObject):
         stopped. A load or forward pass in progress is abandoned, not waited for: the thread
         is a daemon and its late result has nowhere to go."""
         self._stopped = True
+        self._quick_id = None
         self._mailbox.close()
         self._latest = {kind: -2 for kind in KINDS}  # nothing that arrives from now on is current
         self._show_superseded.cancel()
@@ -435,6 +581,17 @@ class ModelWorker(QObject):
         return not self._thread.is_alive()
 
     # ------------------------------------------------------------------ results (GUI thread)
+    @Slot(int)
+    def _on_quick_load(self, load_id: int) -> None:
+        if load_id == self._latest["load"]:
+            self._quick_id = load_id
+            QTimer.singleShot(FULL_LOAD_FALLBACK_MS, self, self.load_full_model)
+
+    @Slot(int)
+    def _on_full_load(self, load_id: int) -> None:
+        if load_id == self._latest["load"]:
+            self.full_model_ready.emit()
+
     @Slot(object)
     def _on_trace_done(self, trace: Trace) -> None:
         self.request_time = {k: v for k, v in self.request_time.items() if k >= trace.request_id}

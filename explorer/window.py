@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -26,22 +26,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer import i18n, runtime, theme
+from explorer import i18n, palette, runtime
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
 from explorer.presenter import LessonPlayer
 from explorer.throttle import Throttled
 from explorer.trace_worker import WORK_KINDS, ModelWorker
-from explorer.views import TimedView
-from explorer.views.base import Panel, Selection
-from explorer.views.heads_grid import HeadsGridPanel
-from explorer.views.registry import first_tab_panel_class, tab_panel_classes
-from explorer.views.token_strip import TokenStrip, unknown_characters
-from model.info import ModelInfo
 from model.paths import BUNDLED
-from model.trace import Trace
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
+    from explorer.views import TimedView
+    from explorer.views.base import Panel, Selection
+    from model.info import ModelInfo
     from model.loading import ModelChoice
+    from model.trace import Trace
 
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
 
@@ -91,16 +88,19 @@ class MainWindow(QMainWindow):
 
     def __init__(self, source: str = BUNDLED, settings: QSettings | None = None,
                  initial_text: str | None = None, defer_tabs: bool = False) -> None:
-        """``defer_tabs``: build only the tab shown first (the head view) now and the other tabs
-        one per event-loop turn once the window is on screen (:meth:`finish_building` builds
-        them at once). The app does this: the hidden tabs' imports and widgets took 0.34 s of
-        the time to a shown window (issue #19)."""
+        """``defer_tabs``: show the window first (text box, menus, status line), then build the
+        token strip, the heads grid and the tab shown first in the first event-loop turn, and
+        the other tabs one per turn once the first trace is on screen (:meth:`finish_building`
+        builds everything at once). The app does this (issue #19): the panels import pyqtgraph
+        and NumPy, about half of the time to a shown window; the hidden tabs' imports and
+        widgets took 0.34 s more, and built while the first model loaded they competed with it
+        and with the first trace's paint for the GIL."""
         super().__init__()
         self.settings = settings or QSettings("AttentionExplorer", "AttentionExplorer")
-        self.theme = theme.make_theme(str(self.settings.value("theme", "dark")),
-                                      _int(self.settings.value("font_size"), theme.DEFAULT_POINT_SIZE),
-                                      str(self.settings.value("colour_map", "viridis")))
-        theme.apply_to_app(QApplication.instance(), self.theme)
+        self.theme = palette.make_theme(str(self.settings.value("theme", "dark")),
+                                        _int(self.settings.value("font_size"), palette.DEFAULT_POINT_SIZE),
+                                        str(self.settings.value("colour_map", "viridis")))
+        palette.apply_palette(QApplication.instance(), self.theme)  # pyqtgraph's part with the panels
         # Before any widget exists, so every tr() below already answers in this language.
         self.language = i18n.install_translator(
             QApplication.instance(), str(self.settings.value("language", "")) or i18n.system_language())
@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self.current_source: str | None = None  # the source of the model on screen
         self._requested_source: str | None = None
         self.trace: Trace | None = None
-        self.selection = Selection()
+        self.selection: Selection | None = None  # with the panels (its class lives with them)
         self.update_ms = 0.0  # time the last trace took to reach every visible panel
         self.panels: list[Panel] = []
         self._batch_requester: Panel | None = None
@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         self.worker.busy_changed.connect(self._on_busy_changed)
         self.worker.work_ready.connect(self._on_work_ready)
         self.worker.work_progress.connect(self._on_work_progress)
+        self.worker.full_model_ready.connect(self._on_full_model_ready)
+        self._scan_after_full_model = False
 
         self.text_box = QLineEdit()
         self.text_box.setObjectName("textBox")
@@ -133,35 +135,31 @@ class MainWindow(QMainWindow):
         # QLineEdit keeps only the first 32,767 characters of a paste by default, while the
         # model keeps the last tokens: the box takes everything, the banner says what is dropped.
         self.text_box.setMaxLength(2**31 - 1)
-        self.token_strip = TokenStrip()
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
         self.banner.hide()
 
-        self.heads_grid = HeadsGridPanel()
+        # The token strip and the heads grid take their places in _build_panels.
+        self.token_strip = self.heads_grid = self.head_detail = None
+        self._strip_slot, self._grid_slot = QWidget(), QWidget()
         self.tabs = QTabWidget()
         self.splitter = QSplitter(Qt.Horizontal)
-        self.splitter.addWidget(self.heads_grid)
+        self.splitter.addWidget(self._grid_slot)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setSizes([560, 1040])  # the tabs need the room; the grid scales down
-        self._connect_panel(self.token_strip)
-        self._connect_panel(self.heads_grid)
         self.tab_panels: dict[type[Panel], Panel] = {}
         self._all_tabs_built = False
         self.next_token = self.embeddings = self.drift = self.step_through = self.positions = self.anatomy = None
-        self._add_tab_panel(first_tab_panel_class())
-        self.head_detail = self.tab_panels[first_tab_panel_class()]
-        if not defer_tabs:
-            self.finish_building()
 
         central = QWidget()
         layout = QVBoxLayout(central)
+        self._layout = layout
         layout.setContentsMargins(8, 8, 8, 4)
         layout.addWidget(self.text_box)
-        layout.addWidget(self.token_strip)
+        layout.addWidget(self._strip_slot)
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
         self.caption = QLabel("")
@@ -196,7 +194,6 @@ class MainWindow(QMainWindow):
         self._show_timings_soon = Throttled(self._show_timings, timeout=150, leading=False, parent=self)
 
         self.text_box.textChanged.connect(self._on_text_changed)
-        self.heads_grid.head_clicked.connect(lambda: self.show_tab(self.head_detail))
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._build_menus()
         self._apply_style()
@@ -209,18 +206,80 @@ class MainWindow(QMainWindow):
         self.text_box.setText(str(text))
         self.status_model.setText(f"loading {source}…")
         self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown
-        QTimer.singleShot(0, lambda: self._load_first_model(source))
+        self._tabs_waiting = defer_tabs  # built once the first trace is on screen (or the load failed)
+        self._early_trace: tuple | None = None  # the first trace, asked for with the first load
+        # What waits for the window's first paint (show() paints nothing: the window system
+        # exposes the window in a later event-loop turn, and the panels built before that
+        # kept the window blank until they were done).
+        # The model thread starts then too: while it works, every virtual call PySide makes into
+        # this window waits for the GIL, and the first paint came 0.2 s later.
+        self._after_first_paint = None
         if defer_tabs:
-            QTimer.singleShot(0, self._build_next_tab)
+            self._after_first_paint = lambda: self._load_first_model(source, then_build=True)
+            QTimer.singleShot(0, self._unless_shown)
+        else:
+            self.finish_building()
+            QTimer.singleShot(0, lambda: self._load_first_model(source))
 
-    def _load_first_model(self, source: str) -> None:
-        """The first load, once the event loop runs: the window paints its "loading" state
-        first, because the model thread's ``import torch`` holds the GIL for long stretches."""
-        if self._requested_source is not None:
-            return  # someone asked for a model already
-        if self.isVisible():
-            self.repaint()
-        self.load_model(source)
+    def _load_first_model(self, source: str, then_build: bool = False) -> None:
+        """The first load, once the event loop runs (with ``defer_tabs``, once the window has
+        painted its "loading" state: the model thread holds the GIL for long stretches).
+        ``then_build``: the panels next, while the model loads (its result waits for them)."""
+        if self._requested_source is None:  # else someone asked for a model already
+            self.load_model(source)
+            # The model thread traces the text right after the load, while the panels are
+            # built: the trace is ready when they are (the selection is the default then).
+            self._early_trace = (self.text_box.text(), (-1,))
+            self.worker.request_trace(*self._early_trace)
+        if then_build:
+            self._build_panels_and_catch_up()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().paintEvent(event)
+        if self._after_first_paint is not None:  # once: the window and its "loading" status are up
+            QTimer.singleShot(0, self._after_first_paint)
+            self._after_first_paint = None
+
+    def _unless_shown(self) -> None:
+        """A window that is not shown by the first event-loop turn does not wait for a paint."""
+        if not self.isVisible() and self._after_first_paint is not None:
+            todo, self._after_first_paint = self._after_first_paint, None
+            todo()
+
+    def _build_panels_and_catch_up(self) -> None:
+        """:meth:`_build_panels` from the event loop, then what the model thread sent meanwhile
+        (its load, its first trace) at once: the new panels' first paint is then of the trace,
+        not an empty paint (50-100 ms) before it."""
+        if self.heads_grid is None:
+            self._build_panels()
+            QCoreApplication.sendPostedEvents(self.worker)
+
+    def _build_panels(self) -> None:
+        """The token strip, the heads grid, the tab shown first and the selection they share
+        (once; every entry point that needs them calls this first)."""
+        if self.heads_grid is not None:
+            return
+        from explorer import theme
+        from explorer.views.base import Selection
+        from explorer.views.heads_grid import HeadsGridPanel
+        from explorer.views.registry import first_tab_panel_class
+        from explorer.views.token_strip import TokenStrip
+
+        theme.apply_to_app(QApplication.instance(), self.theme)  # pyqtgraph's defaults, before its first item
+        self.selection = Selection()
+        self.token_strip = TokenStrip()
+        self._layout.replaceWidget(self._strip_slot, self.token_strip)
+        self.heads_grid = HeadsGridPanel()
+        self.splitter.replaceWidget(0, self.heads_grid)
+        self.splitter.setStretchFactor(0, 1)  # a stretch factor is the widget's: the placeholder had it
+        for slot in (self._strip_slot, self._grid_slot):
+            slot.hide()
+            slot.deleteLater()
+        self._connect_panel(self.token_strip)
+        self._connect_panel(self.heads_grid)
+        self.heads_grid.head_clicked.connect(lambda: self.show_tab(self.head_detail))
+        self._add_tab_panel(first_tab_panel_class())
+        self.head_detail = self.tab_panels[first_tab_panel_class()]
 
     # ------------------------------------------------------------------ deferred tabs
     @property
@@ -229,18 +288,29 @@ class MainWindow(QMainWindow):
         return self._all_tabs_built
 
     def finish_building(self) -> None:
-        """Build every tab not built yet, now (what a lesson scene or a test needs)."""
+        """Build every panel and tab not built yet, now (what a lesson scene or a test needs)."""
+        self._build_panels()
         if not self._all_tabs_built:
+            from explorer.views.registry import tab_panel_classes
+
             for cls in tab_panel_classes():
                 if cls not in self.tab_panels:
                     self._add_tab_panel(cls)
             self._tabs_built()
 
+    def _build_deferred_tabs(self) -> None:
+        if self._tabs_waiting:
+            self._tabs_waiting = False
+            QTimer.singleShot(0, self._build_next_tab)
+
     def _build_next_tab(self) -> None:
         """One deferred tab per event-loop turn, so the window keeps painting and reacting
-        (each panel takes 10-80 ms to build) while the model thread imports torch."""
+        (each panel takes 10-80 ms to build) while the model thread loads torch."""
         if self._all_tabs_built:
             return
+        from explorer.views.registry import tab_panel_classes
+
+        self._build_panels()
         missing = [cls for cls in tab_panel_classes() if cls not in self.tab_panels]
         self._add_tab_panel(missing[0])
         if len(missing) > 1:
@@ -254,6 +324,8 @@ class MainWindow(QMainWindow):
         self.add_panel(panel, panel.tab_title())
 
     def _tabs_built(self) -> None:
+        from explorer.views.registry import tab_panel_classes
+
         self._all_tabs_built = True
         # The window reaches the first seven by name; the registry keeps them in this order.
         (self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through, self.positions,
@@ -367,8 +439,13 @@ class MainWindow(QMainWindow):
         self.settings.setValue("recent_model_folders", folders[:8])
 
     def request_trace(self) -> None:
+        self._build_panels()
         query = self.selection.query
         positions = (query, -1) if query != -1 else (-1,)
+        if self._early_trace == (self.text_box.text(), positions):
+            self._early_trace = None  # asked for with the load: on its way
+            return
+        self._early_trace = None
         self.worker.request_trace(self.text_box.text(), positions)
 
     def _request_batch(self, panel: Panel, texts) -> None:
@@ -390,6 +467,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ selection
     def set_selection(self, selection: Selection) -> None:
         """Broadcast a new selection: each visible panel that draws a changed field redraws once."""
+        self._build_panels()
         if self.model_info is not None:
             selection = selection.clamped(self.model_info.n_layers, self.model_info.n_heads)
         if selection == self.selection:
@@ -406,14 +484,17 @@ class MainWindow(QMainWindow):
         self.set_selection(self.selection.with_(**changes))
 
     def select_position(self, position: int) -> None:
+        self._build_panels()
         self.set_selection(self.selection.with_(query=position))
 
     def select_head(self, layer: int, head: int) -> None:
+        self._build_panels()
         self.set_selection(self.selection.with_(layer=layer, head=head))
 
     # ------------------------------------------------------------------ worker results
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:
+        self._build_panels()
         self.model_info = info
         self.current_source = self._requested_source
         self._show_model_status()
@@ -451,6 +532,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_trace_ready(self, trace: Trace) -> None:
+        self._build_panels()
         start = time.perf_counter()
         self.trace = trace
         for panel in self.panels:
@@ -464,9 +546,29 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._after_model_shown)
 
     def _after_model_shown(self) -> None:
-        """What a newly loaded model needs once its first trace is on screen."""
-        self._scan_models_in_background()
+        """What a newly loaded model needs once its first trace is on screen: painted first
+        (Qt may paint only after this runs), since what follows holds the GIL for a while;
+        panels built this turn are laid out first, or they would not be painted here."""
+        if self.isVisible():
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            self.repaint()
+        self.worker.load_full_model()  # after a fast start: torch now, on a thread of its own
+        if self.worker.full_model_loaded:
+            self._scan_models_in_background()
+            runtime.after_model_load()
+        else:  # once torch is in: a second thread importing it meanwhile slowed this one more
+            self._scan_after_full_model = True
+        self._build_deferred_tabs()
+
+    @Slot()
+    def _on_full_model_ready(self) -> None:
+        """After a fast start the torch model has replaced the NumPy one, unseen: what it
+        brought along (torch's modules, the model) leaves the garbage collections too, and the
+        model menu is filled (listing the models imports torch)."""
         runtime.after_model_load()
+        if self._scan_after_full_model:
+            self._scan_after_full_model = False
+            self._scan_models_in_background()
 
     def _show_model_status(self) -> None:
         info = self.model_info
@@ -492,6 +594,8 @@ class MainWindow(QMainWindow):
                 "Showing the last {shown} of {total} tokens: the model's context holds {shown}; "
                 "the oldest {dropped} were dropped.").format(
                 shown=trace.n_tokens, total=trace.n_input_tokens, dropped=trace.n_dropped_tokens))
+        from explorer.views.token_strip import unknown_characters
+
         unknown = unknown_characters(trace)
         if unknown:
             messages.append(self.tr(
@@ -522,11 +626,14 @@ class MainWindow(QMainWindow):
             self._show_banner(self.tr("Could not load the model: {message}.").format(message=message) + keep, error=True)
             self.status_model.setText(self.model_info.name if self.model_info else self.tr("no model"))
             runtime.after_model_load()
+            self._build_deferred_tabs()
         elif kind == "batch" and self._batch_requester is not None:
             self._batch_requester.set_batch_error(message)
         elif kind in WORK_KINDS:
             for panel in self.panels:
                 panel.set_work_error(kind, message)
+        elif kind == "trace" and self.model_info is None:
+            self._early_trace = None  # the early trace of a load that failed: the load says why
         else:
             self._show_banner(message, error=True)
             if kind == "trace" and self._after_first_trace:
@@ -830,10 +937,15 @@ class MainWindow(QMainWindow):
     def colours(self) -> dict:
         return self.theme.colours
 
-    def set_theme(self, new: theme.Theme) -> None:
+    def set_theme(self, new: palette.Theme) -> None:
         """Apply a theme (colours, colour map, text size) to the app and every panel."""
         self.theme = new
-        theme.apply_to_app(QApplication.instance(), new)
+        if self.heads_grid is None:  # no pyqtgraph yet: _build_panels gives it this theme
+            palette.apply_palette(QApplication.instance(), new)
+        else:
+            from explorer import theme
+
+            theme.apply_to_app(QApplication.instance(), new)
         self._apply_style()
         for panel in self.panels:
             panel.apply_theme(new)
@@ -843,10 +955,10 @@ class MainWindow(QMainWindow):
 
     def toggle_theme(self) -> None:
         other = "light" if self.theme.name == "dark" else "dark"
-        self.set_theme(theme.make_theme(other, self.theme.point_size, self.theme.colour_map))
+        self.set_theme(palette.make_theme(other, self.theme.point_size, self.theme.colour_map))
 
     def set_colour_map(self, name: str) -> None:
-        self.set_theme(theme.make_theme(self.theme.name, self.theme.point_size, name))
+        self.set_theme(palette.make_theme(self.theme.name, self.theme.point_size, name))
 
     def toggle_presentation(self) -> None:
         """F11: full screen, menus and status line hidden, text larger; F11 again puts it back."""
@@ -900,6 +1012,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ export
     def export_panel(self) -> Panel:
         """What Ctrl+E exports: the heads grid when it has the keyboard focus, else the tab shown."""
+        self._build_panels()
         focus = QApplication.focusWidget()
         if focus is not None and (focus is self.heads_grid or self.heads_grid.isAncestorOf(focus)):
             return self.heads_grid

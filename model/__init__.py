@@ -9,6 +9,15 @@ documents' worked examples).
 
 from model.config import ModelConfig
 from model.errors import EmptyInputError, ModelFileError
-from model.trace import Trace
 
 __all__ = ["ModelConfig", "EmptyInputError", "ModelFileError", "Trace"]
+
+
+def __getattr__(name: str):
+    # Trace on first use: it imports NumPy, and the app's window shows before NumPy is
+    # imported (any ``import model.…`` runs this file first).
+    if name == "Trace":
+        from model.trace import Trace
+
+        return Trace
+    raise AttributeError(f"module 'model' has no attribute {name!r}")

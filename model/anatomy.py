@@ -4,12 +4,15 @@ position vectors (document 001's sinusoids, or a learned table)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from model.config import ModelConfig
     from model.transformer import Transformer
 
 #: The kinds, in the order a forward pass meets them.
@@ -39,21 +42,34 @@ class ModelStructure:
 
 def model_structure(module: Transformer) -> ModelStructure:
     cfg = module.cfg
+    seen: set[int] = set()
+    parameters = []
+    for name, p in module.named_parameters():
+        if id(p) not in seen:  # tied weights once
+            seen.add(id(p))
+            parameters.append((name, tuple(p.shape)))
+    # A RoPE model adds no position vector: no table (its zeros would take n_ctx × d floats).
+    table = (np.zeros((0, cfg.d_model), dtype=np.float32) if cfg.positional == "rope"
+             else module.positions(cfg.n_ctx).detach().float().cpu().numpy().copy())
+    return structure_of(cfg, parameters, table)
+
+
+def structure_of(cfg: ModelConfig, parameters: Iterable[tuple[str, tuple[int, ...]]],
+                 position_table: np.ndarray) -> ModelStructure:
+    """The accounting of :func:`model_structure` from the parameters' names and shapes (each
+    tied weight once) and the position table, without a module: the NumPy start-up path
+    (:mod:`model.numpy_forward`) builds the same record from the weights file."""
     C, L = cfg.d_model, cfg.n_layers
     counts = dict.fromkeys(KINDS, 0)
-    seen: set[int] = set()
-    for name, p in module.named_parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        n = p.numel()
+    for name, shape in parameters:
+        n = math.prod(shape)
         if name.startswith(("tok_embed", "embed_proj")):
             counts["embedding"] += n
         elif name.startswith("pos_embed"):
             counts["positions"] += n
         elif ".attn.qkv." in name:
             # rows: n_heads·d_head for Q, then n_kv_heads·d_head each for K and V (GQA)
-            per_row = n // p.shape[0]
+            per_row = n // shape[0]
             q_rows, kv_rows = cfg.n_heads * cfg.d_head, cfg.kv_heads * cfg.d_head
             counts["W_Q"] += q_rows * per_row
             counts["W_K"] += kv_rows * per_row
@@ -91,10 +107,7 @@ def model_structure(module: Transformer) -> ModelStructure:
                         f"{C} × {cfg.n_outputs}"),
         "other": "",
     }
-    # A RoPE model adds no position vector: no table (its zeros would take n_ctx × d floats).
-    table = (np.zeros((0, C), dtype=np.float32) if cfg.positional == "rope"
-             else module.positions(cfg.n_ctx).detach().float().cpu().numpy().copy())
     return ModelStructure(
-        tuple((k, counts[k], shapes[k]) for k in KINDS if k != "other" or counts[k]), table, cfg.positional, cfg.sinusoid_base,
-        cfg.tie_embeddings,
+        tuple((k, counts[k], shapes[k]) for k in KINDS if k != "other" or counts[k]), position_table, cfg.positional,
+        cfg.sinusoid_base, cfg.tie_embeddings,
     )

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from model.validation import check_config_dict
+from model.errors import ModelFileError
+from model.paths import CONFIG_FILE
+from model.validation import ConfigValueError, check_config, check_config_dict, read_json
 
 Positional = Literal["learned", "sinusoidal", "rope"]
 NormPlacement = Literal["pre", "post"]
@@ -247,3 +249,18 @@ class ModelConfig:
 def rope_scaling_pairs(scaling: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     """A ``rope_scaling`` dict as the sorted, hashable pairs :class:`ModelConfig` keeps."""
     return tuple(sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in scaling.items()))
+
+
+def load_config(folder: str | Path) -> ModelConfig:
+    """``config.json`` of a folder in this app's format, checked key by key and against the
+    memory there is; every failure is a :class:`ModelFileError` naming the file and key."""
+    path = Path(folder) / CONFIG_FILE
+    data = read_json(path, "config file")
+    try:
+        cfg = ModelConfig.from_dict(data)
+    except ConfigValueError as exc:
+        raise ModelFileError(path, f"invalid model config: {exc}", key=exc.key) from exc
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(path, f"invalid model config: {exc}") from exc
+    check_config(cfg, path)
+    return cfg

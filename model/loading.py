@@ -48,7 +48,7 @@ from model.formats.ollama import find_ollama_blob, find_ollama_models
 from model.formats.smollm2 import DISPLAY_NAME as SMOLLM2_NAME
 from model.formats.smollm2 import find_smollm2_file, require_smollm2_file
 from model.lesson_models import LESSON_PREFIX, LESSONS
-from model.paths import BUNDLED, BUNDLED_MODEL_DIR, LESSONS_DIR
+from model.paths import BUNDLED, BUNDLED_MODEL_DIR, BUNDLED_NAME, LESSONS_DIR
 from model.precision import Precision, check_precision
 from model.runner import TracingModel
 from model.tokenizer import TextTokenizer
@@ -239,7 +239,7 @@ def load_tracing_model(
         limit = max_tokens or pretrained_max_tokens(module.cfg)
         return TracingModel(module, tokenizer, module.cfg.name, device=target, max_tokens=limit, precision=precision)
     if kind == "folder":
-        name = "teaching model (bundled)" if folder == BUNDLED_MODEL_DIR else None
+        name = BUNDLED_NAME if folder == BUNDLED_MODEL_DIR else None
         module = load_model(folder)
         tokenizer_path = folder / TOKENIZER_FILE
         tokenizer = TextTokenizer.from_file(tokenizer_path, bos_token_id=module.cfg.bos_token_id)

@@ -10,3 +10,10 @@ LESSONS_DIR = ASSETS_DIR / "lessons"
 
 #: The name of the teaching model that ships in ASSETS_DIR (``--model bundled``).
 BUNDLED = "bundled"
+#: Its name on screen.
+BUNDLED_NAME = "teaching model (bundled)"
+
+#: The files of a model folder in this app's own format (:mod:`model.weights`).
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.json"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -18,11 +16,10 @@ from model.info import ModelInfo
 from model.precision import Precision, check_precision, to_bfloat16
 from model.stepthrough import try_head_weights
 from model.tokenizer import Encoding, TextTokenizer
-from model.trace import Trace
+from model.trace import LogitPositions, Trace
+from model.trace import resolve_logit_positions as _resolve_positions
 from model.transformer import Transformer
 from model.weights import TOKENIZER_FILE, load_model
-
-LogitPositions = Sequence[int] | Literal["last", "all"]
 
 
 class TracingModel:
@@ -294,14 +291,3 @@ class TracingModel:
             yield self
         finally:
             self._tracer, self._knockout_tracer = saved
-
-
-def _resolve_positions(spec: LogitPositions, n_tokens: int) -> np.ndarray:
-    if isinstance(spec, str):
-        if spec == "last":
-            return np.array([n_tokens - 1], dtype=np.int64)
-        if spec == "all":
-            return np.arange(n_tokens, dtype=np.int64)
-        raise ValueError(f"logit_positions must be 'last', 'all' or a list of ints, got {spec!r}")
-    resolved = sorted({p % n_tokens for p in spec if -n_tokens <= p < n_tokens})
-    return np.asarray(resolved or [n_tokens - 1], dtype=np.int64)

@@ -22,6 +22,7 @@ from model.trace import Trace
 if TYPE_CHECKING:  # torch is imported where it is used: the window imports this module before torch
     import torch
 
+    from model.config import ModelConfig
     from model.transformer import Transformer
 
 #: How many tokens :func:`head_steps` lists as "ΔE raises these most".
@@ -51,32 +52,64 @@ def head_weights(module: Transformer, embedding_table: np.ndarray | None = None)
     unembedding of a model that ties the two (so GPT-2's 154 MB table is not kept twice).
     """
     cfg = module.cfg
-    C, H, hs, KV = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.kv_heads
     if cfg.qk_norm:
         raise ValueError("q and k are normalised per head before the scores (Qwen3): not x·W")
-    w_q, w_k, w_v, b_q, b_k, b_v, w_o, b_o = ([] for _ in range(8))
-    heads = (H, KV, KV)  # rows of the fused projection: all query heads, then K and V per kv head
+    layers = []
     for block in module.blocks:
         attn = block.attn
-        weight = _numpy(attn.qkv.weight)  # (rows, C): nn.Linear computes x @ weight.T
-        rows_total = weight.shape[0]
-        bias = _numpy(attn.qkv.bias) if attn.qkv.bias is not None else np.zeros(rows_total, np.float32)
+        layers.append((
+            _numpy(attn.qkv.weight), _numpy(attn.qkv.bias) if attn.qkv.bias is not None else None,
+            _numpy(attn.out.weight), _numpy(attn.out.bias) if attn.out.bias is not None else None,
+        ))
+    return head_weights_of(cfg, layers, _unembedding(module, embedding_table))
+
+
+def head_weights_of(cfg: ModelConfig, layers, unembedding) -> HeadWeights:
+    """:func:`head_weights` from plain arrays, without a module (the NumPy start-up path,
+    :mod:`model.numpy_forward`, gives the weights file's): ``layers`` holds per block the
+    fused (rows, d) ``attn.qkv.weight`` and its bias, the (d, H·dh) ``attn.out.weight`` and
+    its bias (None: no bias), as ``nn.Linear`` stores them; ``unembedding`` is
+    (rows, ids, note) as :func:`_unembedding` gives it."""
+    if cfg.qk_norm:
+        raise ValueError("q and k are normalised per head before the scores (Qwen3): not x·W")
+    C, H, hs, KV = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.kv_heads
+    w_q, w_k, w_v, b_q, b_k, b_v, w_o, b_o = ([] for _ in range(8))
+    heads = (H, KV, KV)  # rows of the fused projection: all query heads, then K and V per kv head
+    for weight, bias, out, out_bias in layers:
+        rows_total = weight.shape[0]  # (rows, C): nn.Linear computes x @ weight.T
+        bias = bias if bias is not None else np.zeros(rows_total, np.float32)
         start = 0
         for n_heads, (w_list, b_list) in zip(heads, ((w_q, b_q), (w_k, b_k), (w_v, b_v)), strict=True):
             rows = weight[start:start + n_heads * hs]  # (n·hs, C)
             w_list.append(rows.reshape(n_heads, hs, C).transpose(0, 2, 1))  # (n, C, hs)
             b_list.append(bias[start:start + n_heads * hs].reshape(n_heads, hs))  # (n, hs)
             start += n_heads * hs
-        out = _numpy(attn.out.weight)  # (C_out, H·hs): input columns are grouped by head
+        # out: (C_out, H·hs), its input columns grouped by head
         w_o.append(out.reshape(C, H, hs).transpose(1, 2, 0))  # (H, hs, C)
-        b_o.append(_numpy(attn.out.bias) if attn.out.bias is not None else np.zeros(C, np.float32))
-    unembed, ids, note = _unembedding(module, embedding_table)
+        b_o.append(out_bias if out_bias is not None else np.zeros(C, np.float32))
+    unembed, ids, note = unembedding
     norm = "none" if not cfg.layer_norm else cfg.norm_placement
     return HeadWeights(
         tuple(w_q), tuple(w_k), tuple(w_v), tuple(b_q), tuple(b_k), tuple(b_v), tuple(w_o), tuple(b_o),
         scaled=cfg.scale_scores, norm=norm, unembed=unembed, unembed_ids=ids, unembed_note=note,
         kv_group=H // KV,
     )
+
+
+def tied_adaptive_unembedding(cfg: ModelConfig, shortlist_table: np.ndarray, proj0: np.ndarray):
+    """(rows, ids, note) of a :class:`~model.transformer.TiedAdaptiveSoftmax`: the shortlist's
+    logits are E[v] · (P₀ h), so row v of E P₀ is token v's direction in the residual.
+    ``shortlist_table``: the embedding rows of the n shortlist outputs (n, d_embed);
+    ``proj0``: P₀ as ``nn.Linear`` stores it (d_embed, d_model). Computed in float64."""
+    n = shortlist_table.shape[0]
+    rows = (shortlist_table.astype(np.float64) @ proj0.astype(np.float64)).astype(np.float32)
+    note = f"among the {n} most frequent output tokens (their embedding rows through the output projection)"
+    return rows, _output_ids(cfg, n), note
+
+
+def _output_ids(cfg: ModelConfig, n_rows: int) -> np.ndarray:
+    out_ids = cfg.output_token_ids
+    return np.asarray(out_ids[:n_rows] if out_ids is not None else range(n_rows), dtype=np.int64)
 
 
 def _unembedding(module: Transformer, table: np.ndarray | None):
@@ -89,22 +122,16 @@ def _unembedding(module: Transformer, table: np.ndarray | None):
     from model.transformer import TiedAdaptiveSoftmax
 
     if isinstance(head, TiedAdaptiveSoftmax):
-        # the shortlist's logits are E[v] · (P₀ h): row v of E P₀ is token v's direction in the residual
         n = head.shortlist_size
-        table = module.output_table()[:n].double()
-        rows = (table @ head.proj[0].weight.double()).float().detach().numpy()
-        note = f"among the {n} most frequent output tokens (their embedding rows through the output projection)"
-    elif isinstance(head, nn.AdaptiveLogSoftmaxWithLoss):
+        return tied_adaptive_unembedding(cfg, _numpy(module.output_table()[:n]), _numpy(head.proj[0].weight))
+    if isinstance(head, nn.AdaptiveLogSoftmaxWithLoss):
         n = head.shortlist_size
         rows, note = _numpy(head.head.weight)[:n], f"among the {n} most frequent output tokens"
     elif cfg.tie_embeddings and table is not None:
         rows, note = table, "tied to the embedding table"
     else:
         rows, note = _numpy(head.weight), ""
-    n_rows = rows.shape[0]
-    out_ids = cfg.output_token_ids
-    ids = np.asarray(out_ids[:n_rows] if out_ids is not None else range(n_rows), dtype=np.int64)
-    return rows, ids, note
+    return rows, _output_ids(cfg, rows.shape[0]), note
 
 
 @dataclass(frozen=True, eq=False)

@@ -46,7 +46,9 @@ Activations can also be read by their stable names (see
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Literal
 
 import numpy as np
 
@@ -73,6 +75,8 @@ _GLOBAL = {
     "logits": "logits",
 }
 _LAYER_NAME = re.compile(r"^blocks\.(\d+)\.(.+)$")
+
+LogitPositions = Sequence[int] | Literal["last", "all"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,3 +252,16 @@ class Trace:
             if rest in _PER_LAYER and getattr(self, _PER_LAYER[rest]) is not None:
                 return getattr(self, _PER_LAYER[rest])[layer]
         raise KeyError(f"no activation named {name!r}")
+
+
+def resolve_logit_positions(spec: LogitPositions, n_tokens: int) -> np.ndarray:
+    """The positions whose logits a trace computes: ``"last"``, ``"all"`` or explicit ones
+    (negative count from the end; out-of-range ones are dropped; none left: the last)."""
+    if isinstance(spec, str):
+        if spec == "last":
+            return np.array([n_tokens - 1], dtype=np.int64)
+        if spec == "all":
+            return np.arange(n_tokens, dtype=np.int64)
+        raise ValueError(f"logit_positions must be 'last', 'all' or a list of ints, got {spec!r}")
+    resolved = sorted({p % n_tokens for p in spec if -n_tokens <= p < n_tokens})
+    return np.asarray(resolved or [n_tokens - 1], dtype=np.int64)

@@ -343,7 +343,15 @@ def check_config_dict(data: Mapping[str, Any], known: set[str] | None = None) ->
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to this process now (psutil, else sysconf), or None."""
+    """Bytes of memory available to this process now (Linux's MemAvailable, else psutil,
+    else sysconf), or None. /proc/meminfo first: importing psutil took 47 ms of the start-up."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import psutil
 

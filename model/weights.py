@@ -11,24 +11,21 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from model.config import ModelConfig
+from model.config import load_config
 from model.errors import ModelFileError
+from model.paths import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE
 from model.transformer import Transformer
 from model.validation import (
-    ConfigValueError,
     build_module,
-    check_config,
     check_file_fits,
     check_folder,
     check_tensor,
     probe_forward,
-    read_json,
     require_file,
 )
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_FILE = "tokenizer.json"
+__all__ = ["CONFIG_FILE", "TOKENIZER_FILE", "WEIGHTS_FILE", "load_config", "load_model", "read_safetensors", "save_model"]
+
 
 
 def save_model(
@@ -54,21 +51,6 @@ def save_model(
     model.cfg.save(folder / CONFIG_FILE)
     save_file(state, str(folder / WEIGHTS_FILE), metadata=metadata or {})
     return folder
-
-
-def load_config(folder: str | Path) -> ModelConfig:
-    """``config.json`` of a folder in this app's format, checked key by key and against the
-    memory there is; every failure is a :class:`ModelFileError` naming the file and key."""
-    path = Path(folder) / CONFIG_FILE
-    data = read_json(path, "config file")
-    try:
-        cfg = ModelConfig.from_dict(data)
-    except ConfigValueError as exc:
-        raise ModelFileError(path, f"invalid model config: {exc}", key=exc.key) from exc
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(path, f"invalid model config: {exc}") from exc
-    check_config(cfg, path)
-    return cfg
 
 
 def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:

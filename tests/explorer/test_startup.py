@@ -53,10 +53,20 @@ def test_deferred_tabs_are_built_after_the_window_shows_in_registry_order(qtbot,
     window = MainWindow(source=str(tiny_model_folder), settings=settings, initial_text="a fluffy", defer_tabs=True)
     qtbot.addWidget(window)
     try:
-        assert list(window.tab_panels) == [first_tab_panel_class()]  # only the tab shown first
-        assert not window.fully_built and window.next_token is None
+        # before it shows: no panel at all (they import pyqtgraph), the "loading" status
+        assert window.tab_panels == {} and window.heads_grid is None and window.panels == []
+        assert "loading" in window.status_model.text()
+        built = []  # (panel class, painted before?, a trace on screen?)
+        real_add = window._add_tab_panel
+        window._add_tab_panel = lambda cls: (built.append((cls, window._after_first_paint is None,
+                                                           window.trace is not None)), real_add(cls))
         window.show()
         qtbot.waitUntil(lambda: window.fully_built, timeout=10000)
+        # after the window's first paint: the visible panels and the tab shown first, before
+        # any trace; the hidden tabs once the first trace is on screen
+        assert built[0] == (first_tab_panel_class(), True, False)
+        assert [c for c, _, _ in built] == tab_panel_classes() and all(trace for _, _, trace in built[1:])
+        assert window.token_strip is not None and window.head_detail is window.tab_panels[first_tab_panel_class()]
         assert list(window.tab_panels) == tab_panel_classes()
         titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
         assert titles == [p.tab_title() for p in window.tab_panels.values()]
@@ -102,9 +112,10 @@ def test_after_the_first_trace_the_model_menu_is_filled_from_a_scan_off_the_gui_
     assert "Teaching model (bundled)" in [a.text().split(" — ")[0] for a in window.model_menu.actions()]
 
 
-def test_the_app_shows_its_window_before_torch_superqt_and_the_hidden_tabs():
+def test_the_app_shows_its_window_before_torch_superqt_pyqtgraph_and_the_hidden_tabs():
     """What the start-up path leaves for later: torch (1.3-2 s, the model thread imports it),
-    superqt (0.28 s of imports for one throttle) and the hidden tabs' modules."""
+    superqt (0.28 s of imports for one throttle), pyqtgraph (with NumPy about half of the
+    rest: the panels are built once the window shows) and the hidden tabs' modules."""
     script = textwrap.dedent("""
         import os, sys
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -117,7 +128,7 @@ def test_the_app_shows_its_window_before_torch_superqt_and_the_hidden_tabs():
         window = MainWindow(source="bundled", settings=settings, initial_text="hi", defer_tabs=True)
         window.show()
         window.repaint()
-        print(sorted(m for m in ("torch", "superqt", "qtpy", "explorer.views.embeddings",
+        print(sorted(m for m in ("torch", "superqt", "qtpy", "pyqtgraph", "explorer.views.embeddings",
                                  "explorer.views.step_through") if m in sys.modules))
         os._exit(0)
     """)
@@ -125,3 +136,30 @@ def test_the_app_shows_its_window_before_torch_superqt_and_the_hidden_tabs():
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
+
+
+def test_the_start_up_probe_paints_the_first_trace_before_torch_is_imported():
+    """``python -m explorer.startup`` (what the benchmark runs): the bundled model's first
+    trace comes from the NumPy forward pass, with torch not yet imported."""
+    import json
+
+    done = subprocess.run([sys.executable, "-m", "explorer.startup"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True
+    assert report["torch_before_window"] is False
+    assert report["torch_before_first_trace"] is False
+    assert report["window_s"] <= report["first_trace_s"]
+
+
+def test_without_the_quick_start_torch_comes_first(monkeypatch):
+    """The probe's flag can say True: with the NumPy path switched off the first trace needs torch."""
+    import json
+
+    from explorer.trace_worker import QUICK_START_ENV
+
+    monkeypatch.setenv(QUICK_START_ENV, "0")
+    done = subprocess.run([sys.executable, "-m", "explorer.startup"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True and report["torch_before_first_trace"] is True

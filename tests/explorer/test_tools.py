@@ -267,3 +267,22 @@ def test_a_badge_on_most_heads_is_not_drawn_and_the_toggle_says_so():
     assert "S" in controls.badges.text() and "19 of 20" in controls.badges.toolTip()
     controls.set_common_badges({}, 0)
     assert controls.badges.text() == "badges"
+
+
+def test_on_the_bundled_model_a_knock_out_before_torch_has_loaded_is_answered_after_it(make_window, qtbot):
+    """Fast start (issue #19): the first traces come from the NumPy model; a knock-out waits
+    for the torch model, and then the bars show it, as they would have without the wait."""
+    window = make_window(source="bundled", text="the cat sat on the")
+    assert not window.worker.full_model_loaded  # torch is still loading: about 1.5 s
+    window.finish_building()
+    nxt = window.next_token
+    window.show_tab(nxt)
+    window.heads_grid.toggle_knockout(1, 2)
+    _wait(qtbot, lambda: nxt.ablation is not None, timeout=60000)
+    assert window.worker.full_model_loaded
+    ids = window.worker.model.encode(window.trace.text)[0].ids
+    np.testing.assert_allclose(nxt.ablation.logits, knockout_logits(window.worker.model.module, ids, [(1, 2)]),
+                               atol=1e-6)
+    window.text_box.setText("the cat sat on the mat")  # typing after the switch: torch traces
+    _wait(qtbot, lambda: window.trace.text == "the cat sat on the mat")
+    assert window.trace.n_tokens == 7

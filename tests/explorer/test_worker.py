@@ -159,3 +159,91 @@ def test_the_window_can_show_before_torch_is_imported():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+# ------------------------------------------------------------------ fast start (issue #19)
+def test_a_quick_start_traces_in_numpy_and_a_knock_out_asked_meanwhile_is_answered_after_the_switch(qtbot):
+    import numpy as np
+
+    from model.ablation import knockout_logits
+    from model.numpy_forward import NumpyTracingModel
+    from model.runner import TracingModel
+    from tests.model.test_numpy_forward import assert_same_trace
+
+    worker = ModelWorker()
+    loaded, traces, work, full = [], [], [], []
+    worker.model_loaded.connect(loaded.append)
+    worker.trace_ready.connect(traces.append)
+    worker.work_ready.connect(lambda kind, result: work.append((kind, result)))
+    worker.full_model_ready.connect(lambda: full.append(True))
+    try:
+        worker.load_model("bundled")
+        worker.request_trace("the cat sat on the")
+        qtbot.waitUntil(lambda: len(traces) == 1, timeout=20000)
+        assert isinstance(worker.model, NumpyTracingModel) and not worker.full_model_loaded
+        assert not worker.is_idle()  # the torch model is still to come
+        quick_trace = traces[0]
+        worker.request_work("ablate", "the cat sat on the", {"heads": [(1, 2)], "mode": "zero"})
+        qtbot.wait(300)
+        assert work == [] and not full  # a knock-out needs torch: it waits
+        worker.load_full_model()  # what the window does once the first trace is painted
+        qtbot.waitUntil(lambda: bool(work), timeout=60000)
+        assert full == [True] and worker.full_model_loaded and isinstance(worker.model, TracingModel)
+        assert len(loaded) == 1  # the switch is not a second load
+        kind, result = work[0]
+        ids = worker.model.encode("the cat sat on the")[0].ids
+        assert kind == "ablate" and result.heads == ((1, 2),)
+        np.testing.assert_allclose(result.logits, knockout_logits(worker.model.module, ids, [(1, 2)]), atol=1e-6)
+        # after the switch: torch traces, the same as the NumPy ones
+        worker.request_trace("the cat sat on the")
+        qtbot.waitUntil(lambda: len(traces) == 2, timeout=20000)
+        assert_same_trace(traces[1], quick_trace)
+        assert worker.wait_until_idle(30)
+    finally:
+        worker.stop()
+
+
+def test_the_engine_defers_analyses_of_a_quick_model_and_runs_the_latest_after_the_upgrade():
+    mailbox, rec = Mailbox(), Recorder()
+    engine = Engine(
+        mailbox,
+        on_trace=lambda t: rec.events.append(("trace", t.request_id, t.text)),
+        on_batch=lambda i, texts, traces: rec.events.append(("batch", i, texts)),
+        on_load=lambda i, info: rec.events.append(("load", i, info.name)),
+        on_error=lambda kind, i, message: rec.events.append(("error", kind, i, message)),
+        on_work=lambda i, kind, result: rec.events.append(("work", i, kind)),
+        on_quick=lambda i: rec.events.append(("quick", i)),
+        on_full=lambda i: rec.events.append(("full", i)),
+    )
+    from explorer.trace_worker import WorkRequest
+
+    mailbox.put("load", LoadRequest(1, "bundled"))
+    mailbox.put("trace", TraceRequest(2, "a b"))
+    mailbox.put("lens", WorkRequest(3, "lens", "a b", {}))
+    mailbox.put("batch", BatchRequest(4, ("x", "y z")))
+    engine.process()
+    assert rec.events == [("quick", 1), ("load", 1, "teaching model (bundled)"), ("trace", 2, "a b"),
+                          ("batch", 4, ("x", "y z"))]
+    mailbox.put("lens", WorkRequest(5, "lens", "a b c", {}))  # replaces the waiting one
+    engine.process()
+    assert engine.waiting_for_full_model and len(rec.events) == 4
+    mailbox.put("full", 1)
+    engine.process()  # starts the loader thread
+    assert mailbox.wait(timeout=60)  # its "upgrade"
+    engine.process()
+    assert rec.events[4:] == [("full", 1), ("work", 5, "lens")]
+    assert not engine.waiting_for_full_model
+
+
+def test_a_load_during_the_torch_load_voids_the_upgrade(tiny_model_folder):
+    mailbox, rec = Mailbox(), Recorder()
+    engine = rec.engine(mailbox)
+    mailbox.put("load", LoadRequest(1, "bundled"))
+    mailbox.put("full", 1)
+    engine.process()
+    mailbox.put("load", LoadRequest(2, str(tiny_model_folder)))
+    engine.process()
+    assert engine.model.name == "tiny"
+    assert mailbox.wait(timeout=60)  # the bundled model's upgrade arrives, for a load that is gone
+    engine.process()
+    assert engine.model.name == "tiny" and not engine.quick
