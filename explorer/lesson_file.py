@@ -116,7 +116,7 @@ class _Where:
     line: int
 
     def text(self, translate=None) -> str:
-        template = QT_TRANSLATE_NOOP(CONTEXT, "{path}, scene {scene} (line {line})")
+        template = QT_TRANSLATE_NOOP("LessonFile", "{path}, scene {scene} (line {line})")
         if translate is not None:
             template = translate(CONTEXT, template)
         return template.format(path=self.path, scene=self.scene, line=self.line)

@@ -833,7 +833,7 @@ class MainWindow(QMainWindow):
         try:
             lesson = load_lesson(path)
         except LessonError as exc:
-            self._show_banner(str(exc), error=True)
+            self._show_banner(exc.message(QCoreApplication.translate), error=True)  # in the interface's language
             return False
         self.player.start(lesson)
         return True
@@ -869,7 +869,8 @@ class MainWindow(QMainWindow):
         try:
             lesson = append_scene(path, self.current_scene_values())
         except (OSError, LessonError) as exc:
-            self._show_banner(self.tr("Could not save the scene to {path}: {error}").format(path=path, error=exc),
+            error = exc.message(QCoreApplication.translate) if isinstance(exc, LessonError) else exc
+            self._show_banner(self.tr("Could not save the scene to {path}: {error}").format(path=path, error=error),
                               error=True)
             return
         self._show_banner(self.tr("Saved as scene {n} of {path}").format(n=len(lesson.scenes), path=path), error=False)

@@ -675,6 +675,98 @@ mean: the head adds its average output over a few fixed reference sentences, the
     </message>
 </context>
 <context>
+    <name>LessonFile</name>
+    <message>
+        <source>tab must be one of {choices}</source>
+        <extracomment>key -&gt; (accepted Python types, a check that returns an error or None, what it means)</extracomment>
+        <translation>tab 必须是以下之一：{choices}</translation>
+    </message>
+    <message>
+        <source>layer must be ≥ 0</source>
+        <translation>layer 必须 ≥ 0</translation>
+    </message>
+    <message>
+        <source>head must be ≥ 0</source>
+        <translation>head 必须 ≥ 0</translation>
+    </message>
+    <message>
+        <source>stage must be 0–{last} or one of {choices}</source>
+        <translation>stage 必须是 0–{last}，或以下之一：{choices}</translation>
+    </message>
+    <message>
+        <source>mode must be one of {choices}</source>
+        <translation>mode 必须是以下之一：{choices}</translation>
+    </message>
+    <message>
+        <source>temperature must be in 0–2.5</source>
+        <translation>temperature 必须在 0–2.5 之间</translation>
+    </message>
+    <message>
+        <source>top_k must be ≥ 0 (0 = off)</source>
+        <translation>top_k 必须 ≥ 0（0 表示关闭）</translation>
+    </message>
+    <message>
+        <source>top_p must be in (0, 1]</source>
+        <translation>top_p 必须在 (0, 1] 之间</translation>
+    </message>
+    <message>
+        <source>seed must be ≥ 0</source>
+        <translation>seed 必须 ≥ 0</translation>
+    </message>
+    <message>
+        <source>analogy must be three words [a, b, c]</source>
+        <translation>analogy 必须是三个词 [a, b, c]</translation>
+    </message>
+    <message>
+        <source>{path}, scene {scene} (line {line})</source>
+        <translation>{path}，第 {scene} 幕（第 {line} 行）</translation>
+    </message>
+    <message>
+        <source>{path}: not valid TOML: {error}</source>
+        <translation>{path}：不是有效的 TOML：{error}</translation>
+    </message>
+    <message>
+        <source>{path}: unknown top-level key {key!r} (expected title, title_zh and [[scene]] tables)</source>
+        <translation>{path}：未知的顶层键 {key!r}（应为 title、title_zh 和 [[scene]] 表）</translation>
+    </message>
+    <message>
+        <source>{path}: title and title_zh must be text</source>
+        <translation>{path}：title 和 title_zh 必须是文本</translation>
+    </message>
+    <message>
+        <source>{path}: no scenes: add at least one [[scene]] table</source>
+        <translation>{path}：没有场景：请至少添加一个 [[scene]] 表</translation>
+    </message>
+    <message>
+        <source>{where}: a scene must be a table</source>
+        <translation>{where}：场景必须是一个表</translation>
+    </message>
+    <message>
+        <source>{where}: unknown key {key!r} (known: {known})</source>
+        <translation>{where}：未知的键 {key!r}（可用的键：{known}）</translation>
+    </message>
+    <message>
+        <source>{where}: {key} must be {names}, got {value!r}</source>
+        <translation>{where}：{key} 必须是 {names}，实际为 {value!r}</translation>
+    </message>
+    <message>
+        <source>{where}: {problem}, got {value!r}</source>
+        <translation>{where}：{problem}，实际为 {value!r}</translation>
+    </message>
+    <message>
+        <source>{path}: no such lesson file</source>
+        <translation>{path}：找不到这个课程文件</translation>
+    </message>
+    <message>
+        <source>{path}: not UTF-8 text</source>
+        <translation>{path}：不是 UTF-8 文本</translation>
+    </message>
+    <message>
+        <source>{path}: cannot be read ({error})</source>
+        <translation>{path}：无法读取（{error}）</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
         <source>{mb} MB</source>
@@ -925,7 +1017,7 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <name>ModelWorker</name>
     <message>
         <source>Not enough memory for this model or text.</source>
-        <extracomment>A superseded trace is shown when the screen is at least this old (ms). Analyses that take one step (&quot;lens&quot;, &quot;ablate&quot;, &quot;patch&quot;, &quot;character&quot;: finish a character a sampled byte token left incomplete) and long jobs that run in steps between other requests, report progress and can be cancelled (&quot;sweep&quot;, &quot;badges&quot;).</extracomment>
+        <extracomment>A superseded trace is shown when the screen is at least this old (ms). Set to 0 to load the bundled model with torch from the start (no NumPy first traces). After a quick load the torch model is loaded when :meth:`ModelWorker.load_full_model` is called (the window calls it once the first trace is painted: the import holds the GIL for long stretches, and the paint needs it), or this long (ms) after the quick load. Analyses that take one step (&quot;lens&quot;, &quot;ablate&quot;, &quot;patch&quot;, &quot;character&quot;: finish a character a sampled byte token left incomplete) and long jobs that run in steps between other requests, report progress and can be cancelled (&quot;sweep&quot;, &quot;badges&quot;).</extracomment>
         <translation>内存不足，无法运行这个模型或这段文本。</translation>
     </message>
     <message>

@@ -286,3 +286,16 @@ def test_unknown_characters_are_said_plainly(qtbot, make_window, settings):
     qtbot.waitUntil(lambda: window.trace.text == "is all", timeout=10000)
     assert not window.banner.isVisible() and not any(c.property("unknown") for c in window.token_strip.chips
                                                      if c.isVisible())
+
+
+def test_a_bad_lesson_file_is_explained_in_the_interfaces_language(qtbot, make_window, settings, tmp_path):
+    """A teacher with the Chinese interface reads why their lesson file cannot be used in
+    Chinese: the place (file, scene, line) and the problem both."""
+    window = chinese_window(make_window, settings)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "t"\n[[scene]]\ntext = "ok"\n\n[[scene]]\nlayer = -1\n', encoding="utf-8")
+    assert window.start_lesson(bad) is False
+    banner = window.banner.text()
+    assert "bad.toml" in banner and "第 2 幕（第 5 行）" in banner and "layer 必须 ≥ 0" in banner, banner
+    assert window.start_lesson(tmp_path / "missing.toml") is False
+    assert "找不到这个课程文件" in window.banner.text()

@@ -26,7 +26,7 @@ from tests.model.conftest import tiny_config
 
 ARRAYS = [f.name for f in fields(__import__("model.trace", fromlist=["Trace"]).Trace)
           if f.name not in ("request_id", "model_name", "text", "token_strings", "offsets", "special", "causal",
-                            "n_input_tokens", "forward_ms", "sliding_window")]
+                            "n_input_tokens", "forward_ms", "sliding_window", "precision")]
 TEXTS = [
     "a fluffy blue creature roamed the verdant forest",
     "注意力机制 is attention in Chinese",
@@ -43,7 +43,7 @@ def assert_same_trace(expected, actual, tolerance=1e-5):
     two differ by up to 1.8e-5 there. The tanh approximation of GELU in place of the exact one
     misses this tolerance 20-180-fold in every field."""
     for name in ("text", "model_name", "token_strings", "offsets", "special", "causal", "n_input_tokens",
-                 "sliding_window"):
+                 "sliding_window", "precision"):
         assert getattr(actual, name) == getattr(expected, name), name
     for name in ARRAYS:
         a, b = getattr(expected, name), getattr(actual, name)
