@@ -82,6 +82,7 @@ class BatchRequest:
 class LoadRequest:
     request_id: int
     source: str
+    precision: str = "float32"  # or "bfloat16": model/precision.py
 
 
 KINDS = ("load", "trace", "batch")
@@ -175,7 +176,7 @@ def quick_model(source: str) -> NumpyTracingModel | None:
         return None
 
 
-def load_tracing_model(source: str) -> TracingModel:
+def load_tracing_model(source: str, precision: str = "float32") -> TracingModel:
     """:func:`model.loading.load_tracing_model`, imported on first use on the model thread:
     it imports torch (1.3 s), which must not delay the window."""
     from explorer.runtime import configure_numpy, configure_torch
@@ -183,7 +184,7 @@ def load_tracing_model(source: str) -> TracingModel:
 
     configure_numpy()
     configure_torch()
-    return load(source)
+    return load(source, precision=precision)
 
 
 class Engine:
@@ -266,9 +267,10 @@ class Engine:
     def _load(self, request: LoadRequest) -> None:
         self._on_busy(True)
         try:
-            model = quick_model(request.source)
+            # the NumPy quick start is float32; bfloat16 is torch's
+            model = quick_model(request.source) if request.precision == "float32" else None
             if model is None:
-                model = load_tracing_model(request.source)
+                model = load_tracing_model(request.source, request.precision)
             info = model.info(source=request.source)
         except Exception as exc:  # the previous model stays in place
             self._on_error("load", request.request_id, describe_error(exc))
@@ -302,7 +304,7 @@ class Engine:
 
         def load() -> None:
             try:
-                result = load_tracing_model(source)
+                result = load_tracing_model(source)  # the quick model is float32's stand-in
             except Exception as exc:
                 result = exc
             self.mailbox.put("upgrade", (load_id, result))
@@ -497,10 +499,12 @@ class ModelWorker(QObject):
         self._mailbox.put(kind, request)
         return self._next_id
 
-    def load_model(self, source: str) -> int:
+    def load_model(self, source: str, precision: str = "float32") -> int:
+        """Load ``source``; ``precision`` "bfloat16" keeps its large matrices in bfloat16
+        (faster on a real-sized model, numbers within bfloat16 rounding: model/precision.py)."""
         for kind in JOB_KINDS:  # the engine drops them too; results already on their way are void
             self._latest[kind] = self._next_id + 1
-        return self._send("load", lambda i: LoadRequest(i, str(source)))
+        return self._send("load", lambda i: LoadRequest(i, str(source), precision))
 
     def request_work(self, kind: str, text: str, options: dict | None = None) -> int:
         """Ask for an analysis (:data:`WORK_KINDS`); a newer request of the same kind replaces it."""

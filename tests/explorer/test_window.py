@@ -213,6 +213,43 @@ def test_the_model_menu_lists_models_and_switches_to_the_one_picked(qtbot, make_
     assert checked == ["gpt2-tiny (GPT-2)"]
 
 
+def test_the_model_menu_opens_on_the_last_scan_and_rescans_in_the_background(qtbot, make_window, monkeypatch):
+    """Scanning (SmolLM2's GGUF header: 0.5 s) on the GUI thread each time the menu opened
+    was a stall; it opens on the last scan and a new one runs on another thread."""
+    import threading
+
+    import explorer.window as window_module
+
+    window = make_window()
+    scans = []
+    real = window_module._scan_models
+    monkeypatch.setattr(window_module, "_scan_models",
+                        lambda folders: scans.append(threading.current_thread().name) or real(folders))
+    window._scanned_choices = None
+    window._on_model_menu_opening()  # never scanned: here, once
+    assert scans == ["MainThread"]
+    window._on_model_menu_opening()
+    qtbot.waitUntil(lambda: len(scans) == 2, timeout=10000)
+    assert scans[1] == "model-scan"  # the second opening did not scan on the GUI thread
+    assert any(a.text() == "Teaching model (bundled)" for a in window.model_menu.actions())
+
+
+def test_bfloat16_weights_are_a_choice_the_status_line_shows(qtbot, make_window, settings):
+    window = make_window()
+    assert window.precision == "float32" and window.model_info.precision == "float32"
+    window._populate_model_menu()
+    fast = next(a for a in window.model_menu.actions() if "bfloat16" in a.text())
+    assert fast.isCheckable() and not fast.isChecked()
+    fast.trigger()  # loads the model on screen again, in bfloat16
+    qtbot.waitUntil(lambda: window.model_info.precision == "bfloat16", timeout=20000)
+    qtbot.waitUntil(lambda: window.trace is not None and window.trace.precision == "bfloat16", timeout=20000)
+    assert "bf16" in window.status_model.text() and "bfloat16" in window.status_model.toolTip()
+    assert settings.value("precision") == "bfloat16"  # remembered for the next start
+    window.set_precision("float32")
+    qtbot.waitUntil(lambda: window.model_info.precision == "float32", timeout=20000)
+    assert "bf16" not in window.status_model.text()
+
+
 def test_a_wrong_path_gives_a_clear_message(qtbot, make_window, tmp_path):
     window = make_window(source=tmp_path / "no-such-model", wait=False)
     qtbot.waitUntil(lambda: "Could not load" in window.banner.text(), timeout=10000)
