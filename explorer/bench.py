@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-keys", type=int, default=0,
                         help="then this many keys of type/delete at the end of the text, reporting RSS growth")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="the model's weights (the Model menu's bfloat16 choice)")
     parser.add_argument("--keys", type=int, default=240)
     parser.add_argument("--interval", type=int, default=80, help="ms between keystrokes (typing speed)")
     parser.add_argument("--burst-interval", type=int, default=10, help="ms between keystrokes in the burst run")
@@ -259,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     length = args.tokens or (255 if args.model == GPT2_SMALL_RANDOM else len(SENTENCE))
     text = (SENTENCE + " ") * (length // len(SENTENCE) + 1)
     text = text[:length]
+    settings.setValue("precision", args.precision)
     window = MainWindow(source=source, settings=settings, initial_text="warm up")
     window.resize(1600, 1000)
     window.show()
@@ -274,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.get_num_threads()} threads, Python {platform.python_version()}, Qt offscreen")
     print(f"         PySide6 {PySide6.__version__}, pyqtgraph {pg.__version__}, "
           f"{window.width()} × {window.height()} window")
-    print(f"model: {window.model_info.name} ({window.model_info.n_layers} layers × {window.model_info.n_heads} heads)")
+    print(f"model: {window.model_info.name} ({window.model_info.n_layers} layers × {window.model_info.n_heads} heads, "
+          f"{window.model_info.precision} weights)")
+    # the bundled model's first traces come from NumPy while torch loads: type on the torch model
+    window.worker.wait_until_idle(120)
+    app.processEvents()
     report("typing", run(window, app, args.keys, args.interval, text))
     report("burst", run(window, app, args.keys, args.burst_interval, text))
     window.text_box.setText(text)
