@@ -273,15 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     if window.trace is None:
         print("the model did not answer:", window.banner.text())
         return 1
+    # the bundled model's first traces come from NumPy while torch loads: type on the torch model
+    # (it also sets torch's thread count: print that after)
+    window.worker.wait_until_idle(120)
+    app.processEvents()
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with "
           f"{torch.get_num_threads()} threads, Python {platform.python_version()}, Qt offscreen")
     print(f"         PySide6 {PySide6.__version__}, pyqtgraph {pg.__version__}, "
           f"{window.width()} × {window.height()} window")
     print(f"model: {window.model_info.name} ({window.model_info.n_layers} layers × {window.model_info.n_heads} heads, "
           f"{window.model_info.precision} weights)")
-    # the bundled model's first traces come from NumPy while torch loads: type on the torch model
-    window.worker.wait_until_idle(120)
-    app.processEvents()
     report("typing", run(window, app, args.keys, args.interval, text))
     report("burst", run(window, app, args.keys, args.burst_interval, text))
     window.text_box.setText(text)
