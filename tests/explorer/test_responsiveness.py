@@ -3,6 +3,7 @@ that does not grow with every head, or with every token that did not change."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 
@@ -100,3 +101,35 @@ def test_the_grid_pools_each_head_to_the_pixels_it_gets_on_screen(qtbot, make_wi
     window.resize(1800, 1000)
     window.splitter.setSizes([1200, 600])
     qtbot.waitUntil(lambda: grid._max_tile == grid._screen_tile() and tile_pixels() > small, timeout=5000)
+
+
+def test_pooling_while_the_text_grows_equals_pooling_from_scratch(qtbot):
+    """The grid re-pools only the rows a keystroke changed, and when the text grows past a
+    power of two the last mosaic is pooled 2 x 2 again: both equal pooling every pattern
+    from scratch (random causal patterns, growing, edited mid-text, shrinking)."""
+    from types import SimpleNamespace
+
+    from explorer.views.heads_grid import HeadsGridPanel, block_factor, pooled
+
+    rng = np.random.default_rng(0)
+    panel = HeadsGridPanel()
+    qtbot.addWidget(panel)
+    ids = list(rng.integers(0, 50, size=10))
+    full = rng.random((2, 3, 200, 200)).astype(np.float32)  # rows of weights the prefix keeps
+    for step in range(120):
+        action = rng.random()
+        if action < 0.75:
+            ids += list(rng.integers(0, 50, size=int(rng.integers(1, 4))))
+        elif action < 0.9 and len(ids) > 5:
+            k = int(rng.integers(0, len(ids)))
+            ids[k] = 100 + step  # an edit mid-text: the rows from there on change (causal)
+            full[:, :, k:, :] = rng.random(full[:, :, k:, :].shape)
+        elif len(ids) > 5:
+            ids = ids[: len(ids) - int(rng.integers(1, 4))]
+        ids = ids[:200]
+        T = len(ids)
+        pattern = np.tril(full[:, :, :T, :T])
+        trace = SimpleNamespace(causal=True, token_ids=np.array(ids), pattern=pattern)
+        factor = block_factor(T, 24)
+        assert factor & (factor - 1) == 0  # a power of two
+        np.testing.assert_array_equal(panel._pool(trace, factor), pooled(pattern, factor), err_msg=str(step))
