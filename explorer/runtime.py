@@ -36,19 +36,32 @@ class _Policy:
 _policy = _Policy()
 
 
-def model_thread_count() -> int:
-    """Torch threads for the model: all cores but one, which the GUI thread needs to paint.
+#: From this many parameters a model's forward pass is bound by memory bandwidth (reading
+#: its weights once per new token), and a second thread reads them faster.
+LARGE_MODEL_PARAMS = 50_000_000
+
+
+def model_thread_count(n_params: int | None = None) -> int:
+    """Torch threads for the model: all cores but one, which the GUI thread needs to paint;
+    all of them for a large model (``n_params`` ≥ :data:`LARGE_MODEL_PARAMS`).
 
     On 2 cores torch's default (2) left painting competing with the forward pass: measured
     with ``python -m explorer.bench``, one thread brought typing p95 from 54-63 ms to 40-47
     ms and the longest stall from 61-68 ms to 41-42 ms, and the forward pass itself got
-    faster (p95 21-25 -> 12-14 ms); the model is too small to gain from a second thread.
-    ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides it.
+    faster (p95 21-25 -> 12-14 ms); the bundled model is too small to gain from a second
+    thread. A GPT-2-small-sized one is not: its 0.5 GB of weights are read once per new token
+    (13.8 GB/s on one thread, 19.7 on two, ``python -m model.bench_memory``), and with two
+    threads typing to 200 tokens went from keystroke-to-repaint p50 86 / p95 164 ms to
+    70 / 88 ms, forward 60 / 66 to 45 / 54 ms, with no GUI stall over 50 ms.
+    ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides both.
     """
     override = os.environ.get(THREADS_ENV, "").strip()
     if override.isdigit() and int(override) > 0:
         return int(override)
-    return max(1, (os.cpu_count() or 2) - 1)
+    cores = os.cpu_count() or 2
+    if n_params is not None and n_params >= LARGE_MODEL_PARAMS:
+        return cores
+    return max(1, cores - 1)
 
 
 def configure_process(freeze_after_load: bool = True) -> None:
@@ -98,13 +111,16 @@ def configure_numpy() -> None:
         _policy.numpy_configured = True
 
 
-def configure_torch() -> None:
-    """Torch's thread count, once :func:`configure_process` has run (an embedder that never
-    calls it keeps torch's defaults). Imports torch: the model thread calls this."""
-    if _policy.configured and not _policy.torch_configured:
+def configure_torch(n_params: int | None = None) -> None:
+    """Torch's thread count for a model of ``n_params`` (:func:`model_thread_count`), once
+    :func:`configure_process` has run (an embedder that never calls it keeps torch's
+    defaults). Imports torch: the model thread calls this, before and after each load."""
+    if _policy.configured:
         import torch
 
-        torch.set_num_threads(model_thread_count())
+        threads = model_thread_count(n_params)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         _policy.torch_configured = True
 
 

@@ -184,7 +184,9 @@ def load_tracing_model(source: str, precision: str = "float32") -> TracingModel:
 
     configure_numpy()
     configure_torch()
-    return load(source, precision=precision)
+    model = load(source, precision=precision)
+    configure_torch(model.module.num_parameters())  # a large model gets every core
+    return model
 
 
 class Engine:

@@ -809,8 +809,8 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>反量化的权重（悬停查看详情）</translation>
     </message>
     <message>
-        <source>bfloat16 weights: faster, every number within bfloat16 rounding of the exact one (Model menu to switch back)</source>
-        <translation>bfloat16 权重：更快，每个数值与精确值只差 bfloat16 的舍入误差（可在“模型”菜单中切换回来）</translation>
+        <source>bfloat16 weights: every number within bfloat16 rounding of the exact one</source>
+        <translation>bfloat16 权重：每个数值与精确值只差 bfloat16 的舍入误差</translation>
     </message>
     <message>
         <source>{n} tokens</source>
@@ -919,14 +919,6 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>Last token</source>
         <translation>最后一个词元</translation>
-    </message>
-    <message>
-        <source>Faster: bfloat16 weights (numbers approximate)</source>
-        <translation>更快：bfloat16 权重（数值为近似值）</translation>
-    </message>
-    <message>
-        <source>Keeps a real-sized model&apos;s large matrices in bfloat16: about 1.5× faster while typing, attention weights within ±0.04 of the exact ones</source>
-        <translation>把真实规模模型的大矩阵保存为 bfloat16：输入时约快 1.5 倍，注意力权重与精确值相差不超过 ±0.04</translation>
     </message>
     <message>
         <source>Open a GGUF model file</source>

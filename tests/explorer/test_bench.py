@@ -33,6 +33,31 @@ def test_the_model_leaves_a_core_for_painting(monkeypatch):
     assert model_thread_count() == 1
 
 
+def test_a_large_model_reads_its_weights_on_every_core(monkeypatch, tracing_model):
+    """GPT-2 small's forward pass is bound by reading its weights: two threads read them
+    faster; the bundled-size model keeps one core for painting."""
+    import torch
+
+    from explorer import runtime
+    from explorer.runtime import LARGE_MODEL_PARAMS, THREADS_ENV, model_thread_count
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert model_thread_count(124_000_000) == 2 and model_thread_count(LARGE_MODEL_PARAMS - 1) == 1
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert model_thread_count(124_000_000) == 1  # the override wins
+    monkeypatch.delenv(THREADS_ENV)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(runtime, "_policy", runtime._Policy(configured=True))
+    try:
+        runtime.configure_torch(124_000_000)
+        assert torch.get_num_threads() == 2
+        runtime.configure_torch(tracing_model.module.num_parameters())  # a small model again
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_new_token_repaints_each_attention_view_once(qtbot, make_window):
     """A new token changes every view's range; it used to cost each view a second full
     paint (pyqtgraph moved the items while painting, which asked for another)."""
