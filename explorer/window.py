@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import i18n, palette, runtime
+from explorer.elided_label import ElidedLabel
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
 from explorer.presenter import LessonPlayer
 from explorer.throttle import Throttled
@@ -175,7 +176,7 @@ class MainWindow(QMainWindow):
         self._pending_scene: dict | None = None  # applied once the scene's model has loaded
         self._lesson_models: list = []  # the worked-example models, known once the model menu is filled
 
-        self.status_model = QLabel(self.tr("no model"))
+        self.status_model = ElidedLabel(self.tr("no model"))
         self.status_tokens = QLabel("")
         self.status_timing = QLabel("")
         self.busy = QProgressBar()
@@ -204,7 +205,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         text = initial_text if initial_text is not None else self.settings.value("text", SEED_SENTENCE)
         self.text_box.setText(str(text))
-        self.status_model.setText(f"loading {source}…")
+        self.status_model.setText(self.tr("loading {source}…").format(source=source))
         self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown
         self._tabs_waiting = defer_tabs  # built once the first trace is on screen (or the load failed)
         self._early_trace: tuple | None = None  # the first trace, asked for with the first load

@@ -405,3 +405,24 @@ def test_long_texts_label_every_nth_token_so_labels_never_overlap(qtbot, make_wi
     assert spacing_px >= QFontMetrics(detail.labels.label_font).height()
     shown = [label for label in detail.labels.column_labels if label]
     assert 1 < len(shown) < trace.n_tokens
+
+
+def test_a_long_model_name_ends_in_an_ellipsis_with_the_whole_in_its_tooltip(qtbot, make_window):
+    """At 20-point text on a 1280-pixel window the status line's model name ran off the edge,
+    cut mid-word; it now ends in "…" and the tooltip has all of it."""
+    from explorer.elided_label import ElidedLabel
+
+    window = make_window()
+    label = window.status_model
+    assert isinstance(label, ElidedLabel)
+    long_name = "SmolLM2-135M-Instruct (Q4_1) · 30×9 heads · dequantized weights (hover for more)"
+    label.setText(long_name)
+    label.setToolTip("4-bit weights")
+    window.resize(500, 400)
+    qtbot.waitUntil(lambda: label.width() < label.fontMetrics().horizontalAdvance(long_name), timeout=5000)
+    label.repaint()
+    assert label.elided().endswith("…") and len(label.elided()) < len(long_name)
+    assert long_name in label.toolTip() and "4-bit weights" in label.toolTip()
+    label.setText("tiny")
+    label.repaint()
+    assert label.elided() == "tiny" and label.toolTip() == "4-bit weights"
