@@ -144,11 +144,12 @@ class GridControls(QWidget):
         self.badges.setChecked(True)
         self._common: tuple[dict[str, int], int] = ({}, 0)  # badge letters not drawn, of how many heads
         # Three short rows: at large text one row of buttons made the grid pane as wide as
-        # half a 1280-pixel screen, squeezing the tabs.
+        # half a 1280-pixel screen, squeezing the tabs; "sweep colours · rollout · badges
+        # (S hidden)" in one row still did at 20 pt (610 px), so the toggles are split.
         rows = QVBoxLayout(self)
         rows.setContentsMargins(0, 0, 0, 0)
-        for widgets in ((self.mode, self.clear), (self.sweep, self.cancel, self.progress),
-                        (self.show_sweep, self.rollout, self.badges)):
+        for widgets in ((self.mode, self.clear), (self.sweep, self.cancel, self.progress, self.show_sweep),
+                        (self.rollout, self.badges)):
             row = QHBoxLayout()
             for w in widgets:
                 row.addWidget(w)
