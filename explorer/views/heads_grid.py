@@ -347,8 +347,7 @@ class HeadsGridPanel(Panel):
                 self._drawn_trace = None  # pool again at the new size
                 self.mark_dirty()
                 self.refresh()
-                return
-        self._fit_to_top()
+        self._fit_to_top()  # the new size, whether or not the pooling changed
 
     def _fit_to_top(self, *_args) -> None:
         """Show the whole mosaic at the largest square-cell scale, anchored top-left, so a
