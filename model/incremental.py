@@ -43,7 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from model.trace import Trace
+from model.trace import Trace, input_fields
 from model.transformer import Attention, Block, Transformer, rotate
 
 #: Buffer sets kept for reuse. Two let a BPE tokenizer alternate while the screen still
@@ -174,9 +174,7 @@ class IncrementalTracer:
         probs = torch.softmax(logits, dim=-1)
         forward_ms = (time.perf_counter() - start_time) * 1000.0
         trace = Trace(
-            request_id=request_id, model_name=runner.name, text=text,
-            token_ids=ids, token_strings=encoding.strings, offsets=encoding.offsets, special=encoding.special,
-            causal=True, sliding_window=runner.cfg.sliding_window, n_input_tokens=n_input, logit_positions=positions,
+            **input_fields(request_id, runner.name, text, encoding, n_input, runner.cfg), logit_positions=positions,
             logits=logits.cpu().numpy(), probs=probs.cpu().numpy(), forward_ms=forward_ms,
             precision=runner.precision,
             **view,

@@ -31,7 +31,7 @@ from model.errors import EmptyInputError, ModelFileError
 from model.info import ModelInfo
 from model.paths import TOKENIZER_FILE, WEIGHTS_FILE
 from model.tokenizer import Encoding, TextTokenizer
-from model.trace import Trace, resolve_logit_positions
+from model.trace import Trace, input_fields, resolve_logit_positions
 from model.validation import (
     MAX_ABS_WEIGHT,
     TRACE_SHARE,
@@ -340,16 +340,7 @@ class NumpyTracingModel:
         record = self._forward(np.asarray(encoding.ids, dtype=np.int64), positions)
         forward_ms = (time.perf_counter() - start) * 1000.0
         return Trace(
-            request_id=request_id,
-            model_name=self.name,
-            text=text,
-            token_ids=np.asarray(encoding.ids, dtype=np.int64),
-            token_strings=encoding.strings,
-            offsets=encoding.offsets,
-            special=encoding.special,
-            causal=self.cfg.causal,
-            sliding_window=self.cfg.sliding_window,
-            n_input_tokens=n_input,
+            **input_fields(request_id, self.name, text, encoding, n_input, self.cfg),
             logit_positions=positions,
             forward_ms=forward_ms,
             **record,

@@ -16,7 +16,7 @@ from model.info import ModelInfo
 from model.precision import Precision, check_precision, to_bfloat16
 from model.stepthrough import try_head_weights
 from model.tokenizer import Encoding, TextTokenizer
-from model.trace import LogitPositions, Trace
+from model.trace import LogitPositions, Trace, input_fields
 from model.trace import resolve_logit_positions as _resolve_positions
 from model.transformer import Transformer
 from model.weights import TOKENIZER_FILE, load_model
@@ -178,16 +178,7 @@ class TracingModel:
         )
 
         return Trace(
-            request_id=request_id,
-            model_name=self.name,
-            text=text,
-            token_ids=np.asarray(encoding.ids, dtype=np.int64),
-            token_strings=encoding.strings,
-            offsets=encoding.offsets,
-            special=encoding.special,
-            causal=self.cfg.causal,
-            sliding_window=self.cfg.sliding_window,
-            n_input_tokens=n_input,
+            **input_fields(request_id, self.name, text, encoding, n_input, self.cfg),
             embed_token=cache["embed.token"][0].cpu().numpy(),
             embed_pos=cache["embed.pos"][0].cpu().numpy(),
             resid_pre=stack("resid_pre"),

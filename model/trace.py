@@ -254,6 +254,24 @@ class Trace:
         raise KeyError(f"no activation named {name!r}")
 
 
+def input_fields(request_id: int, model_name: str, text: str, encoding, n_input: int, cfg) -> dict:
+    """The fields of a Trace that say what went in (the text, its tokens, the model's kind),
+    as every tracer fills them: the full pass, the incremental one and the NumPy one.
+    ``encoding``: the (truncated) tokenizer output; ``cfg``: the model's config."""
+    return dict(
+        request_id=request_id,
+        model_name=model_name,
+        text=text,
+        token_ids=np.asarray(encoding.ids, dtype=np.int64),
+        token_strings=encoding.strings,
+        offsets=encoding.offsets,
+        special=encoding.special,
+        causal=cfg.causal,
+        sliding_window=cfg.sliding_window,
+        n_input_tokens=n_input,
+    )
+
+
 def resolve_logit_positions(spec: LogitPositions, n_tokens: int) -> np.ndarray:
     """The positions whose logits a trace computes: ``"last"``, ``"all"`` or explicit ones
     (negative count from the end; out-of-range ones are dropped; none left: the last)."""
