@@ -92,17 +92,13 @@ class LessonError(ValueError):
     def message(self, translate=None) -> str:
         """The message; ``translate(context, text)`` (``QCoreApplication.translate``) puts the
         template and the scene's place in another language."""
+        translate = translate or (lambda _context, text: text)
         params = dict(self.params)
-        if translate is not None:
-            if "where" in params and isinstance(params["where"], _Where):
-                params["where"] = params["where"].text(translate)
-            if "problem_template" in params:
-                params["problem"] = translate(CONTEXT, params["problem_template"]).format(**params["problem_params"])
-            return translate(CONTEXT, self.template).format(**params)
-        if "where" in params and isinstance(params["where"], _Where):
-            params["where"] = params["where"].text()
-        return self.template.format(**params)
-
+        if isinstance(params.get("where"), _Where):
+            params["where"] = params["where"].text(translate)
+        if "problem_template" in params:
+            params["problem"] = translate(CONTEXT, params["problem_template"]).format(**params["problem_params"])
+        return translate(CONTEXT, self.template).format(**params)
 
 CONTEXT = "LessonFile"
 
