@@ -8,7 +8,7 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
-from model.paths import BUNDLED
+from model.core.paths import BUNDLED
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

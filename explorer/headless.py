@@ -33,9 +33,9 @@ class Job:
 
     args: argparse.Namespace
     numbers: tuple[int, ...]  # the view's own arguments: head:1.2 -> (1, 2)
-    model: object = None  # model.runner.TracingModel
-    info: object = None  # model.info.ModelInfo
-    trace: object = None  # model.trace.Trace of --text
+    model: object = None  # model.tracer.runner.TracingModel
+    info: object = None  # model.core.info.ModelInfo
+    trace: object = None  # model.core.trace.Trace of --text
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _lens():
 
 def _feed_lens(panel, job: Job) -> None:
     """The lens is computed here, synchronously, as the model thread would."""
-    from model import probes
+    from model.work import probes
 
     panel.set_trace(job.trace)
     heads = _ablated(job)
@@ -94,7 +94,7 @@ def _feed_lens(panel, job: Job) -> None:
 
 
 def _feed_next(panel, job: Job) -> None:
-    from model import probes
+    from model.work import probes
 
     panel.set_trace(job.trace)
     heads = _ablated(job)
@@ -104,7 +104,7 @@ def _feed_next(panel, job: Job) -> None:
 
 
 def _ablated(job: Job) -> tuple:
-    from model.ablation import check_heads, parse_heads
+    from model.analysis.ablation import check_heads, parse_heads
 
     if not job.args.ablate:
         return ()
@@ -163,7 +163,7 @@ def _configure_step(panel, job: Job) -> None:
 
 
 def _feed_drift(panel, job: Job) -> None:
-    from model.errors import EmptyInputError
+    from model.core.errors import EmptyInputError
 
     texts = drift_sentences(job.args.text)
     if len(texts) < 2:
@@ -371,7 +371,7 @@ def run(args: argparse.Namespace) -> Path:
     from explorer import runtime
     from explorer.export import export_panel
     from explorer.views.base import Selection
-    from model.errors import EmptyInputError
+    from model.core.errors import EmptyInputError
     from model.loading import load_tracing_model
 
     runtime.configure_process(freeze_after_load=False)

@@ -34,7 +34,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from explorer.atomic import write_text
-from model.paths import ASSETS_DIR
+from model.core.paths import ASSETS_DIR
 
 LESSONS_DIR = ASSETS_DIR / "lessons"
 

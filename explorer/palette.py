@@ -79,9 +79,9 @@ class Theme:
 
     @property
     def score_cmap(self) -> pg.ColorMap:
-        from explorer.theme import SCORE_CMAP
+        import pyqtgraph as pg
 
-        return SCORE_CMAP
+        return pg.colormap.get("CET-D1")  # diverging: negative blue, positive red
 
     # ------------------------------------------------------------------ type
     @property

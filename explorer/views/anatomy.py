@@ -1,5 +1,5 @@
 """Model anatomy (document 000): where the current model's parameters are, by kind, beside
-the GPT-3 accounting the document walks through (computed by :class:`model.lessons.Gpt3Counts`)."""
+the GPT-3 accounting the document walks through (computed by :class:`model.teaching.lessons.Gpt3Counts`)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from PySide6.QtWidgets import QWidget
 
 from explorer.views.base import Panel
 from explorer.views.paint import Colours, begin_paint, draw_rich, font, line_height, text_width
-from model.info import ModelInfo
-from model.lessons import Gpt3Counts
+from model.core.info import ModelInfo
+from model.teaching.lessons import Gpt3Counts
 
 
 def _tr(text: str) -> str:
     return QCoreApplication.translate("Anatomy", text)
 
 
-#: the model layer's names for parameter kinds and its fixed shape notes (model/anatomy.py), for lupdate
+#: the model layer's names for parameter kinds and its fixed shape notes (model/core/anatomy.py), for lupdate
 _MODEL_TEXTS = (QT_TRANSLATE_NOOP("Anatomy", "embedding"), QT_TRANSLATE_NOOP("Anatomy", "positions"),
                 QT_TRANSLATE_NOOP("Anatomy", "unembedding"), QT_TRANSLATE_NOOP("Anatomy", "other"),
                 QT_TRANSLATE_NOOP("Anatomy", "none"), QT_TRANSLATE_NOOP("Anatomy", "γ and β per norm"),
@@ -30,7 +30,7 @@ _MODEL_TEXTS = (QT_TRANSLATE_NOOP("Anatomy", "embedding"), QT_TRANSLATE_NOOP("An
 
 
 def model_text(text: str) -> str:
-    """A kind or shape note from :mod:`model.anatomy` (English, Qt-free) in the interface language:
+    """A kind or shape note from :mod:`model.core.anatomy` (English, Qt-free) in the interface language:
     fixed notes whole, and the words in "4 layers × 8 heads × 256 × 32"."""
     whole = _tr(text)
     if whole != text:

@@ -2,8 +2,8 @@
 
 The window owns two things and broadcasts each once per change:
 
-* the :class:`~model.info.ModelInfo` of the loaded model (``set_model_info``), and
-* for every forward pass, one immutable :class:`~model.trace.Trace` (``set_trace``) together
+* the :class:`~model.core.info.ModelInfo` of the loaded model (``set_model_info``), and
+* for every forward pass, one immutable :class:`~model.core.trace.Trace` (``set_trace``) together
   with one frozen :class:`Selection` (``set_selection``): layer, head, query position and
   step-through stage.
 
@@ -28,8 +28,8 @@ from PySide6.QtWidgets import QWidget
 
 from explorer.theme import Theme, make_theme, style_plot
 from explorer.views import TimedView
-from model.info import ModelInfo
-from model.trace import Trace
+from model.core.info import ModelInfo
+from model.core.trace import Trace
 
 #: The stages of one head's computation the step-through view walks, in order.
 STAGES = ("input", "qk", "dot", "scale", "mask", "softmax", "values", "output")

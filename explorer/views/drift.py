@@ -27,8 +27,8 @@ from explorer import theme
 from explorer.theme import style_text
 from explorer.views import TimedView
 from explorer.views.base import Panel
-from model.geometry import find_word, fit_pca, pairwise_cosines, trajectory
-from model.trace import Trace
+from model.analysis.geometry import find_word, fit_pca, pairwise_cosines, trajectory
+from model.core.trace import Trace
 
 #: presets by the key lessons use (``drift = "mole"``): the word and its sentences
 PRESETS = {

@@ -26,9 +26,9 @@ from explorer import theme
 from explorer.theme import style_text
 from explorer.views import TimedView
 from explorer.views.base import Panel
-from model.analogy import EmbeddingIndex
-from model.geometry import Projection, analogy_plane, fit_pca
-from model.info import ModelInfo
+from model.analysis.analogy import EmbeddingIndex
+from model.analysis.geometry import Projection, analogy_plane, fit_pca
+from model.core.info import ModelInfo
 
 #: word sets by name; the name is the key lessons use (``words = "gender pairs"``), shown translated
 PRESETS = {

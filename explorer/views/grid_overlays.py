@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-if TYPE_CHECKING:  # model.badges imports torch, which must stay off the path to the first window
-    from model.badges import HeadBadges
+from explorer.views.mosaic import mosaic
+
+if TYPE_CHECKING:  # model.analysis.badges imports torch, which must stay off the path to the first window
+    from model.analysis.badges import HeadBadges
 
 
 class GridMarks(pg.GraphicsObject):
@@ -195,7 +197,5 @@ class GridControls(QWidget):
 
 def sweep_image(delta: np.ndarray, n_tokens: int, gap: int) -> np.ndarray:
     """(L, H) → the mosaic's shape, each tile filled with its head's value (NaN in the gaps)."""
-    from explorer.views.heads_grid import mosaic
-
     L, H = delta.shape
     return mosaic(np.broadcast_to(delta[:, :, None, None], (L, H, n_tokens, n_tokens)).astype(np.float32), gap)

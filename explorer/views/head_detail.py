@@ -19,7 +19,7 @@ from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
-from model.trace import Trace
+from model.core.trace import Trace
 
 MODES = {
     "pattern": QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention pattern (softmax)"),
@@ -111,7 +111,7 @@ def head_matrix(
             notes.append(QCoreApplication.translate("HeadDetailPanel", "no mask: this model attends both ways") if not trace.causal else
                          QCoreApplication.translate("HeadDetailPanel", "grey cells are −∞: a query may not look at later keys"))
     elif mode == "rollout":
-        from model.rollout import CAVEAT, attention_rollout
+        from model.analysis.rollout import CAVEAT, attention_rollout
 
         values = attention_rollout(trace.pattern)[layer].astype(np.float64)
         masked = np.zeros((T, T), dtype=bool)
@@ -414,7 +414,7 @@ class HeadDetailPanel(Panel):
         m = self.current
         pattern = trace.pattern[self.selection.layer, self.selection.head, q].astype(np.float64)
         if self.mode == "rollout":
-            from model.rollout import attention_rollout
+            from model.analysis.rollout import attention_rollout
 
             pattern = attention_rollout(trace.pattern)[self.selection.layer, q].astype(np.float64)
         keys = np.arange(T)

@@ -1,6 +1,6 @@
 """Head badges as a sortable table: every head's previous-token, first-token (sink),
 induction and duplicate-token score, measured on probe sequences by the model thread when a
-model loads (:mod:`model.badges`). The grid shows the same badges as letters on its tiles."""
+model loads (:mod:`model.analysis.badges`). The grid shows the same badges as letters on its tiles."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from explorer.views.base import Panel
-from model.badges import BADGE_MARKS, BADGES, HeadBadges
-from model.info import ModelInfo
+from model.analysis.badges import BADGE_MARKS, BADGES, HeadBadges
+from model.core.info import ModelInfo
 
 
 class _Number(QTableWidgetItem):

@@ -4,7 +4,7 @@ Rows are layers (the last, which is the model's own prediction, at the top), col
 positions of the text; each cell names the top next token if the model stopped after that
 block, shaded by its probability. Hover a cell for its top 5; click one to pin its top token
 (two at most) and follow that token's probability and rank up the layers at the selected
-position. The numbers come from the model thread (:func:`model.lens.logit_lens`), asked for
+position. The numbers come from the model thread (:func:`model.analysis.lens.logit_lens`), asked for
 only while this tab is shown.
 """
 
@@ -22,13 +22,13 @@ from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
-from model.info import ModelInfo
+from model.core.info import ModelInfo
 
 MAX_PINS = 2
 
 
-if TYPE_CHECKING:  # model.lens imports torch, which loads after the window shows
-    from model.lens import LensResult
+if TYPE_CHECKING:  # model.analysis.lens imports torch, which loads after the window shows
+    from model.analysis.lens import LensResult
 
 
 class LensPanel(Panel):

@@ -28,10 +28,10 @@ from explorer.theme import style_text
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.labels import token_label
-from model.info import ModelInfo
-from model.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
-from model.tokenizer import append_bytes, append_token
-from model.trace import Trace
+from model.core.info import ModelInfo
+from model.core.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
+from model.core.tokenizer import append_bytes, append_token
+from model.core.trace import Trace
 
 SLIDER_STEPS = 1000
 HIGHLIGHT_MS = 350
@@ -70,7 +70,7 @@ class NextTokenPanel(Panel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.rows: np.ndarray = np.zeros(0, dtype=np.int64)  # token ids shown, best first
-        self.ablation = None  # model.probes.AblationResult: the prediction with heads knocked out
+        self.ablation = None  # model.work.probes.AblationResult: the prediction with heads knocked out
         self._asked_ablation: tuple | None = None
         self.distribution = None
         self.rng = np.random.default_rng(0)
@@ -81,7 +81,7 @@ class NextTokenPanel(Panel):
         # after the panel was deleted and emit from a dead object.
         self._pending: tuple[str, str] | None = None  # (text sampled from, text with the token)
         # (text sampled from, token drawn): a byte token that left a character incomplete, being
-        # finished on the model thread (model/generation.py) before anything is appended
+        # finished on the model thread (model/tracer/generation.py) before anything is appended
         self._finishing: tuple[str, int] | None = None
         self._append_timer = QTimer(self)
         self._append_timer.setSingleShot(True)

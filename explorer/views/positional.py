@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QWidget
 from explorer import theme
 from explorer.views.base import Panel
 from explorer.views.paint import begin_paint, draw_heat, draw_rich, font, line_height
-from model.info import ModelInfo
+from model.core.info import ModelInfo
 
 MAX_COSINE_POSITIONS = 128  # the cosine map's side: beyond this a cell is under a pixel
 

@@ -3,7 +3,7 @@ in the source documents' notation and with the current trace's numbers.
 
 → / ← (and PgDn / PgUp, which presentation clickers send), Home and End step through
 :data:`~explorer.views.base.STAGES`. Every number is recomputed by
-:func:`model.stepthrough.head_steps` from the Trace and the head's weights (carried by the
+:func:`model.analysis.stepthrough.head_steps` from the Trace and the head's weights (carried by the
 ModelInfo): the view never runs the model, and a stage change recomputes nothing.
 
 Beside it, the head's queries and keys of every token in one 2-D projection.
@@ -30,8 +30,8 @@ from explorer.views.paint import (
     symmetric,
     text_width,
 )
-from model.info import HeadWeights, ModelInfo
-from model.stepthrough import HeadSteps, head_steps
+from model.analysis.stepthrough import HeadSteps, head_steps
+from model.core.info import HeadWeights, ModelInfo
 
 CHIPS = ("x", "q, k", "q·k", "÷√d", QT_TRANSLATE_NOOP("StepThrough", "mask"), "softmax", "Σ w v", "ΔE")
 MAX_LABEL = 12  # characters of a token label

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollAre
 
 from explorer.views.base import Panel
 from explorer.views.labels import token_label
-from model.trace import Trace
+from model.core.trace import Trace
 
 #: what tokenizers call the token for text outside their vocabulary
 UNKNOWN_TOKENS = frozenset({"[UNK]", "<unk>", "<|unk|>", "<UNK>"})

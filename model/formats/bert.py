@@ -23,8 +23,17 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from model.config import ModelConfig
-from model.errors import ModelFileError
+from model.core.build import build_module, probe_forward
+from model.core.config import ModelConfig
+from model.core.errors import ModelFileError
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer
+from model.core.validation import (
+    check_config,
+    check_folder,
+    check_tokenizer,
+    positive_float,
+)
 from model.formats.hf import (
     CONFIG_FILE,
     TOKENIZER_FILE,
@@ -38,16 +47,6 @@ from model.formats.hf import (
     read_json,
     report_leftovers,
     take,
-)
-from model.tokenizer import TextTokenizer
-from model.transformer import Transformer
-from model.validation import (
-    build_module,
-    check_config,
-    check_folder,
-    check_tokenizer,
-    positive_float,
-    probe_forward,
 )
 
 VOCAB_TXT = "vocab.txt"

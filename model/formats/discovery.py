@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from model.errors import ModelFileError
+from model.core.errors import ModelFileError
 from model.formats.gpt2 import MERGES_FILE, VOCAB_FILE
 from model.formats.hf import CONFIG_FILE, TOKENIZER_FILE, hf_kind, read_hf_config, weights_file
 from model.formats.llama import llama_family

@@ -36,12 +36,12 @@ import numpy as np
 import torch
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 
-from model.config import ModelConfig, rope_scaling_pairs
-from model.errors import ModelFileError
+from model.core.config import ModelConfig, rope_scaling_pairs
+from model.core.errors import ModelFileError
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer
+from model.core.weights import TOKENIZER_FILE, WEIGHTS_FILE, load_config, read_safetensors, save_model
 from model.formats.llama import build_module, llama_state_dict
-from model.tokenizer import TextTokenizer
-from model.transformer import Transformer
-from model.weights import TOKENIZER_FILE, WEIGHTS_FILE, load_config, read_safetensors, save_model
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 A Hugging Face folder holds ``config.json``, the weights (``model.safetensors``, a sharded
 ``model.safetensors.index.json``, or ``pytorch_model.bin``) and the tokenizer
 (``tokenizer.json``, or GPT-2's ``vocab.json`` + ``merges.txt``). The weights are copied
-into the same :class:`~model.transformer.Transformer` the bundled model uses, so a GPT-2
+into the same :class:`~model.core.transformer.Transformer` the bundled model uses, so a GPT-2
 trace has the same capture names and shapes and every panel draws it unchanged.
 """
 
@@ -15,8 +15,18 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 
-from model.config import ModelConfig
-from model.errors import ModelFileError
+from model.core.build import build_module, probe_forward
+from model.core.config import ModelConfig
+from model.core.errors import ModelFileError
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer
+from model.core.validation import (
+    boolean,
+    check_config,
+    check_folder,
+    check_tokenizer,
+    positive_float,
+)
 from model.formats.hf import (
     CONFIG_FILE,
     TOKENIZER_FILE,
@@ -30,17 +40,6 @@ from model.formats.hf import (
     report_leftovers,
     strip_prefix,
     take,
-)
-from model.tokenizer import TextTokenizer
-from model.transformer import Transformer
-from model.validation import (
-    boolean,
-    build_module,
-    check_config,
-    check_folder,
-    check_tokenizer,
-    positive_float,
-    probe_forward,
 )
 
 VOCAB_FILE = "vocab.json"

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import torch
 
-from model.errors import ModelFileError
-from model.validation import (
+from model.core.errors import ModelFileError
+from model.core.validation import (
     ConfigValueError,
     check_file_fits,
     check_tensor,
@@ -24,7 +24,7 @@ from model.validation import (
     positive_int,
     read_json,
 )
-from model.weights import read_safetensors
+from model.core.weights import read_safetensors
 
 T = TypeVar("T")
 
@@ -89,7 +89,7 @@ def config_int(config: dict[str, Any], path: Path, *keys: str, default: int | No
 
 def config_value(config: dict[str, Any], path: Path, key: str, check: Callable[[object, str], T], default: T) -> T:
     """``config[key]`` (``default`` when absent or null) passed through a check from
-    :mod:`model.validation`, e.g. ``positive_float`` for an eps."""
+    :mod:`model.core.validation`, e.g. ``positive_float`` for an eps."""
     value = config.get(key)
     try:
         return default if value is None else check(value, key)
@@ -178,7 +178,7 @@ def _read_sharded(index_path: Path) -> dict[str, torch.Tensor]:
 
 
 def check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
-    """Every tensor floating point, finite and of sane magnitude (:func:`model.validation.check_tensor`)."""
+    """Every tensor floating point, finite and of sane magnitude (:func:`model.core.validation.check_tensor`)."""
     for name, tensor in state.items():
         check_tensor(tensor, name, path)
 

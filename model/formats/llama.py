@@ -18,8 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from model.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pairs
-from model.errors import ModelFileError
+from model.core.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pairs
+from model.core.errors import ModelFileError
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer
 from model.formats.hf import (
     CONFIG_FILE,
     TOKENIZER_FILE,
@@ -34,8 +36,6 @@ from model.formats.hf import (
     strip_prefix,
     take,
 )
-from model.tokenizer import TextTokenizer
-from model.transformer import Transformer
 
 LLAMA_FAMILIES = ("llama", "mistral", "qwen2", "qwen3")
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"

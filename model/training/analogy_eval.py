@@ -1,5 +1,5 @@
 """Word-analogy evaluation of an embedding table on the Google analogy set
-(``questions-words.txt``), with the solver the app uses (:class:`model.analogy.EmbeddingIndex`)."""
+(``questions-words.txt``), with the solver the app uses (:class:`model.analysis.analogy.EmbeddingIndex`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.analogy import EmbeddingIndex, Method, analogy_scores, check_method
+from model.analysis.analogy import EmbeddingIndex, Method, analogy_scores, check_method
 
 
 @dataclass(frozen=True)

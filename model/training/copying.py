@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.transformer import Transformer
+from model.core.transformer import Transformer
 
 # Everyday words, written by hand for this test (not sampled from the corpus); the ones the
 # tokenizer splits into pieces or the model cannot output are dropped at run time.
@@ -173,7 +173,7 @@ def copy_accuracy(model: Transformer, items: Sequence[CopyItem], batch: int = 32
 def copy_induction_scores(model: Transformer, items: Sequence[CopyItem]) -> np.ndarray:
     """Mean attention from each scored query to the token after its first occurrence (the
     key an induction head attends to), over ``items``; → (L, H)."""
-    from model.heads import attention_patterns
+    from model.analysis.heads import attention_patterns
 
     L, H = model.cfg.n_layers, model.cfg.n_heads
     total, count = np.zeros((L, H)), 0
@@ -252,7 +252,7 @@ def what_to_show(model: Transformer, tokenizer, induction_heads: Sequence[Sequen
     def run(text: str):
         ids = [cfg.bos_token_id] + _ids(tokenizer, text)
         x = torch.as_tensor([ids])
-        from model.heads import attention_patterns
+        from model.analysis.heads import attention_patterns
 
         patterns = attention_patterns(model, x)[0]
         model.eval()
@@ -288,10 +288,10 @@ def what_to_show(model: Transformer, tokenizer, induction_heads: Sequence[Sequen
 
 
 def main(argv: list[str] | None = None) -> None:
-    from model.tokenizer import TextTokenizer
+    from model.core.tokenizer import TextTokenizer
     from model.training.tokens import read_documents
-    from model.training.train import ROOT
-    from model.weights import load_model
+    ROOT = Path(__file__).resolve().parents[2]  # the repository (as model.training.train has it)
+    from model.core.weights import load_model
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=ROOT / "assets" / "teaching-model")

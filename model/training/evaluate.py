@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.analogy import EmbeddingIndex
-from model.heads import INDUCTION_THRESHOLD, PREVIOUS_TOKEN_THRESHOLD, measure_head_roles
-from model.runner import TracingModel
-from model.sampling import next_token_distribution
-from model.tokenizer import append_token
+from model.analysis.analogy import EmbeddingIndex
+from model.analysis.heads import INDUCTION_THRESHOLD, PREVIOUS_TOKEN_THRESHOLD, measure_head_roles
+from model.core.sampling import next_token_distribution
+from model.core.tokenizer import append_token
+from model.tracer.runner import TracingModel
 from model.training.analogy_eval import evaluate_analogies, load_analogy_questions
 from model.training.copying import copying_report, what_to_show
 from model.training.data import gensim_test_data_file

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.config import ModelConfig
+from model.core.config import ModelConfig
 from model.training.data import KJV_TRAIN_SHARE
 
 # The commit whose assets/teaching-model this version continued from (stage 1 + 2 below).
@@ -174,7 +174,7 @@ def render_model_card(cfg: ModelConfig, results: dict, training: dict, manifest:
         "",
         "Top-1 accuracy, excluding the three question words, on the Google analogy set",
         "(`questions-words.txt` from the gensim wheel), lower-cased, on the questions whose four",
-        "words are single tokens; the solver is `model.analogy`, the one the app uses. (The table",
+        "words are single tokens; the solver is `model.analysis.analogy`, the one the app uses. (The table",
         "is MiniLM's, frozen: GloVe 300-d on 42B tokens scores 75.0% on the full set.)",
         "",
         "| category | covered / total | 3CosAdd | 3CosMul |",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.tokenizer import TextTokenizer
+from model.core.tokenizer import TextTokenizer
 
 SPLITS = ("train", "valid", "test")
 

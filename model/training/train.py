@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.config import ModelConfig
+from model.analysis.heads import attention_patterns, induction_probe, induction_scores
+from model.core.config import ModelConfig
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer
+from model.core.weights import TOKENIZER_FILE, save_model
 from model.formats.minilm import load_word_embeddings, require_minilm_folder
-from model.heads import attention_patterns, induction_probe, induction_scores
-from model.tokenizer import TextTokenizer
 from model.training.tokens import OutputVocabulary, load_split_tokens
-from model.transformer import Transformer
-from model.weights import TOKENIZER_FILE, save_model
 
 PAD_ID, UNK_ID, BOS_ID, EOD_ID = 0, 100, 101, 102  # [PAD] [UNK] [CLS] [SEP] in MiniLM's vocabulary
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,7 +219,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def with_tied_output(model: Transformer) -> Transformer:
-    """The same model with a :class:`~model.transformer.TiedAdaptiveSoftmax` output layer
+    """The same model with a :class:`~model.core.transformer.TiedAdaptiveSoftmax` output layer
     (same clusters, freshly initialised projections); every other weight is kept."""
     import dataclasses
 
@@ -264,8 +264,8 @@ def finetune_learning_rate(step: int, args: argparse.Namespace) -> float:
 def finetune(args: argparse.Namespace) -> None:
     """Continue training the model in ``args.init`` on the current corpus with copying
     windows (:func:`make_finetune_batch`); resumable from ``args.run_dir``."""
+    from model.core.weights import load_model
     from model.training.copying import copy_accuracy, usable_words, word_list_items
-    from model.weights import load_model
 
     torch.manual_seed(args.seed)
     minilm = require_minilm_folder()

@@ -6,8 +6,8 @@ import pytest
 import torch
 from PySide6.QtCore import QSettings
 
-from model.transformer import Transformer
-from model.weights import save_model
+from model.core.transformer import Transformer
+from model.core.weights import save_model
 from tests.model.conftest import tiny_config, tracing_model, train_wordpiece, wordpiece_file  # noqa: F401 (fixtures)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -5,9 +5,9 @@ import pytest
 
 from explorer.views.drift import DriftPanel
 from explorer.views.embeddings import EmbeddingPanel
-from model.analogy import EmbeddingIndex
-from model.paths import BUNDLED_MODEL_DIR
-from model.runner import TracingModel
+from model.analysis.analogy import EmbeddingIndex
+from model.core.paths import BUNDLED_MODEL_DIR
+from model.tracer.runner import TracingModel
 
 
 @pytest.fixture(scope="module")

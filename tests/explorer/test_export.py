@@ -19,10 +19,10 @@ from PySide6.QtWidgets import QApplication
 from explorer import app as app_module
 from explorer.export import ExportError, csv_text, export_panel, write_atomically, write_csv
 from explorer.views.base import Panel
-from model.analogy import EmbeddingIndex
-from model.geometry import analogy_plane, pairwise_cosines, trajectory
+from model.analysis.analogy import EmbeddingIndex
+from model.analysis.geometry import analogy_plane, pairwise_cosines, trajectory
+from model.core.sampling import next_token_distribution
 from model.loading import load_tracing_model
-from model.sampling import next_token_distribution
 
 TEXT = "the king and the queen"
 REPO = Path(__file__).resolve().parents[2]
@@ -166,7 +166,7 @@ def test_drift_csv_has_the_cosines_per_layer(qtbot, capsys, tmp_path, tiny_model
 
 
 def test_step_csv_is_one_row_per_key_of_the_head_steps(qtbot, capsys, tmp_path):
-    from model.stepthrough import head_steps
+    from model.analysis.stepthrough import head_steps
 
     model = load_tracing_model("lesson:seed-003")
     text = "Your journey starts with one step"

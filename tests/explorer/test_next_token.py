@@ -8,7 +8,7 @@ import pytest
 
 from explorer.views.base import Selection
 from explorer.views.next_token import NextTokenPanel, slider_to_temperature, temperature_to_slider
-from model.sampling import next_token_distribution
+from model.core.sampling import next_token_distribution
 from tests.model.conftest import SENTENCES  # noqa: F401  (the tiny tokenizer's training text)
 
 LOGITS = np.full(200, -np.inf)
@@ -233,9 +233,9 @@ def byte_model():
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    from model.runner import TracingModel
-    from model.tokenizer import TextTokenizer
-    from model.transformer import Transformer
+    from model.core.tokenizer import TextTokenizer
+    from model.core.transformer import Transformer
+    from model.tracer.runner import TracingModel
     from tests.model.conftest import tiny_config
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
@@ -249,7 +249,7 @@ def byte_model():
 def test_a_token_that_starts_a_character_is_finished_on_the_model_thread(qtbot, byte_model):
     """Half of 中 is not text: the panel appends nothing yet and asks the model thread to
     sample on from the token ids; the finished character then lands in one step."""
-    from model.generation import FinishedCharacter
+    from model.tracer.generation import FinishedCharacter
 
     panel = NextTokenPanel()
     qtbot.addWidget(panel)
@@ -273,7 +273,7 @@ def test_a_token_that_starts_a_character_is_finished_on_the_model_thread(qtbot, 
 
 
 def test_stop_drops_a_character_being_finished(qtbot, byte_model):
-    from model.generation import FinishedCharacter
+    from model.tracer.generation import FinishedCharacter
 
     panel = NextTokenPanel()
     qtbot.addWidget(panel)
@@ -295,7 +295,7 @@ def test_generating_after_chinese_on_a_byte_model_goes_on_in_whole_characters(qt
     """The panel, hosted as the window hosts it (traces and model-thread work run here):
     twelve draws from a random byte model finish, and every text is whole characters."""
     from explorer.trace_worker import WorkRequest
-    from model import probes
+    from model.work import probes
 
     panel = NextTokenPanel()
     qtbot.addWidget(panel)

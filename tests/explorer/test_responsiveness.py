@@ -63,8 +63,8 @@ def test_the_grid_pools_each_head_to_the_pixels_it_gets_on_screen(qtbot, make_wi
     weight, and a larger pane pools finer."""
     import torch
 
-    from model.weights import save_model
-    from model.transformer import Transformer
+    from model.core.transformer import Transformer
+    from model.core.weights import save_model
     from tests.model.conftest import tiny_config, train_wordpiece
 
     folder = tmp_path / "long"

@@ -7,9 +7,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from explorer.views.heads_grid import HeadsGridPanel
-from model.ablation import knockout_logits
-from model.lens import logit_lens
-from model.rollout import attention_rollout
+from model.analysis.ablation import knockout_logits
+from model.analysis.lens import logit_lens
+from model.analysis.rollout import attention_rollout
 
 
 def _wait(qtbot, condition, timeout=10000):
@@ -140,7 +140,7 @@ def _csv(path):
 
 def test_export_lens_csv_is_the_lens_of_the_trace_with_and_without_a_knock_out(qtbot, capsys, tmp_path,
                                                                                 tiny_model_folder):
-    from model.ablation import knocked_out
+    from model.analysis.ablation import knocked_out
     from model.loading import load_tracing_model
 
     text = "the king and the queen"
@@ -250,7 +250,7 @@ def test_a_clicked_bar_is_the_token_the_knock_out_and_the_sweep_measure(make_win
 def test_a_badge_on_most_heads_is_not_drawn_and_the_toggle_says_so():
     """SmolLM2 has sinks on 171 of 270 heads: an S on every other tile hid the patterns."""
     from explorer.views.grid_overlays import GridControls, badge_marks
-    from model.badges import HeadBadges
+    from model.analysis.badges import HeadBadges
 
     L, H = 4, 5
     zeros = np.zeros((L, H))

@@ -153,7 +153,7 @@ def test_selecting_a_token_highlights_its_row_and_asks_for_its_prediction(qtbot,
 
 
 def test_a_model_error_shows_a_message_and_a_later_good_input_recovers(qtbot, make_window, monkeypatch):
-    from model.runner import TracingModel
+    from model.tracer.runner import TracingModel
 
     window = make_window()
     real_trace = TracingModel.trace

@@ -67,7 +67,7 @@ def test_a_closed_mailbox_wakes_the_thread_and_refuses_to_wait():
 
 
 def test_a_superseded_error_is_dropped(qtbot, tiny_model_folder, monkeypatch):
-    from model.runner import TracingModel
+    from model.tracer.runner import TracingModel
 
     real = TracingModel.trace
 
@@ -165,9 +165,9 @@ def test_the_window_can_show_before_torch_is_imported():
 def test_a_quick_start_traces_in_numpy_and_a_knock_out_asked_meanwhile_is_answered_after_the_switch(qtbot):
     import numpy as np
 
-    from model.ablation import knockout_logits
-    from model.numpy_forward import NumpyTracingModel
-    from model.runner import TracingModel
+    from model.analysis.ablation import knockout_logits
+    from model.tracer.numpy_forward import NumpyTracingModel
+    from model.tracer.runner import TracingModel
     from tests.model.test_numpy_forward import assert_same_trace
 
     worker = ModelWorker()

@@ -4,10 +4,10 @@ import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from model.config import ModelConfig
-from model.runner import TracingModel
-from model.tokenizer import TextTokenizer
-from model.transformer import Transformer
+from model.core.config import ModelConfig
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer
+from model.tracer.runner import TracingModel
 
 SENTENCES = [
     "a fluffy blue creature roamed the verdant forest",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.ablation import (
+from model.analysis.ablation import (
     knocked_out,
     knockout_logits,
     parse_heads,
@@ -12,9 +12,9 @@ from model.ablation import (
     reference_z_means,
     sweep,
 )
-from model.incremental import common_prefix
-from model.runner import TracingModel
-from model.transformer import Transformer
+from model.core.incremental import common_prefix
+from model.core.transformer import Transformer
+from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config
 
 IDS = [2, 17, 40, 9, 55, 31, 8]
@@ -124,7 +124,7 @@ def test_mean_ablation_keeps_a_causal_model_causal(tracing_model: TracingModel):
 
 def test_reference_means_are_computed_once_per_model_from_its_own_encoding(tracing_model: TracingModel):
     """[CLS] (the BOS of this model) is in every reference text, as in every traced text."""
-    from model.ablation import REFERENCE_TEXTS
+    from model.analysis.ablation import REFERENCE_TEXTS
 
     means = tracing_model.reference_means()
     assert tracing_model.reference_means() is means
@@ -146,8 +146,8 @@ def test_reference_means_refuse_a_hooked_model_and_mean_mode_needs_them():
 def test_mean_ablation_of_an_encoder(wordpiece_file):
     """No mask: every row sees every token. Reference means from its own encoding; the
     knocked-out prediction (a full pass, nothing to reuse) and the sweep agree."""
-    from model.probes import ablate, sweep_job
-    from model.tokenizer import TextTokenizer
+    from model.core.tokenizer import TextTokenizer
+    from model.work.probes import ablate, sweep_job
 
     torch.manual_seed(0)
     module = Transformer(tiny_config(causal=False, positional="sinusoidal"))
@@ -168,7 +168,7 @@ def test_mean_ablation_of_a_bert_encoder(tmp_path):
     """BERT layout, word-piece with [CLS] … [SEP] (no LM head): the knocked-out layer's
     attention output is the clean one with the head's output swapped for its reference
     mean's, at every position."""
-    from model.ablation import REFERENCE_TEXTS
+    from model.analysis.ablation import REFERENCE_TEXTS
     from model.loading import load_tracing_model
     from tests.model.test_hf_bert import make_bert
 
@@ -303,8 +303,8 @@ def test_starting_from_the_traces_residual_stream_gives_the_same_knock_out(posit
 @pytest.mark.parametrize("mode", ["zero", "mean"])
 def test_the_knocked_out_prediction_while_typing_equals_a_fresh_knock_out(tracing_model: TracingModel, mode):
     """probes.ablate, as the app calls it after each keystroke's trace: a knock-out reuses
-    its own rows (model/incremental.py) and gives knockout_logits of the whole text."""
-    from model.probes import ablate
+    its own rows (model/core/incremental.py) and gives knockout_logits of the whole text."""
+    from model.work.probes import ablate
 
     means = tracing_model.reference_means() if mode == "mean" else None
     text = "the cat"

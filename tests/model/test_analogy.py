@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.analogy import EmbeddingIndex, Neighbour, UnknownWordError
+from model.analysis.analogy import EmbeddingIndex, Neighbour, UnknownWordError
 from model.training.analogy_eval import AnalogyQuestion, evaluate_analogies, load_analogy_questions
 
 # Axes: male, female, royal, fruit. Unit rows: man, woman, apple; king and queen have norm √2.

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.badges import badge_steps, candidate_ids, probe_ids
-from model.heads import duplicate_token_scores, measure_head_roles
+from model.analysis.badges import badge_steps, candidate_ids, probe_ids
+from model.analysis.heads import duplicate_token_scores, measure_head_roles
 
 
 def test_duplicate_token_score_of_a_head_that_looks_at_the_first_copy():

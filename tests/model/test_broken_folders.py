@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
-from model.errors import ModelFileError
+from model.core.errors import ModelFileError
+from model.core.transformer import Transformer
+from model.core.weights import save_model
 from model.loading import load_tracing_model
-from model.transformer import Transformer
-from model.weights import save_model
 from tests.model.conftest import tiny_config, train_byte_bpe, train_wordpiece
 
 SECONDS = 2.0  # every refusal, including the ones about memory, is immediate
@@ -429,7 +429,7 @@ def test_broken_folder_gives_a_message_naming_file_and_key(case: Case, templates
 
 
 def test_a_shard_outside_the_folder_is_never_opened(templates, case_root, monkeypatch):
-    import model.weights
+    import model.core.weights
 
     folder = case_root / "model"
     shutil.copytree(templates["gpt2"], folder)
@@ -437,8 +437,8 @@ def test_a_shard_outside_the_folder_is_never_opened(templates, case_root, monkey
     save_file({"x": torch.zeros(1)}, str(outside))
     shard_index(shards_naming(str(outside)))(folder)
     opened: list[str] = []
-    real = model.weights.load_file
-    monkeypatch.setattr(model.weights, "load_file", lambda p, *a, **k: opened.append(p) or real(p, *a, **k))
+    real = model.core.weights.load_file
+    monkeypatch.setattr(model.core.weights, "load_file", lambda p, *a, **k: opened.append(p) or real(p, *a, **k))
     with pytest.raises(ModelFileError, match="outside the model folder"):
         load_tracing_model(folder, device="cpu")
     assert opened == []  # refused by name, before any shard was read

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-from model.analogy import EmbeddingIndex
-from model.tokenizer import TextTokenizer, append_bytes
+from model.analysis.analogy import EmbeddingIndex
+from model.core.tokenizer import TextTokenizer, append_bytes
 
 TEXTS = ["café déjà vu", "🙂 ok 🎉", "中文字符", "naïve 北京 🙂!"]
 
@@ -63,9 +63,9 @@ def test_finishing_a_character_feeds_the_model_the_bytes_it_drew(bytes_only, mon
     import numpy as np
     import torch
 
-    from model import generation
-    from model.runner import TracingModel
-    from model.transformer import Transformer
+    from model.core.transformer import Transformer
+    from model.tracer import generation
+    from model.tracer.runner import TracingModel
     from tests.model.conftest import tiny_config
 
     torch.manual_seed(0)
@@ -90,9 +90,9 @@ def test_bytes_that_never_make_a_character_are_shown_as_such(bytes_only, monkeyp
     import numpy as np
     import torch
 
-    from model import generation
-    from model.runner import TracingModel
-    from model.transformer import Transformer
+    from model.core.transformer import Transformer
+    from model.tracer import generation
+    from model.tracer.runner import TracingModel
     from tests.model.conftest import tiny_config
 
     torch.manual_seed(0)
@@ -115,9 +115,9 @@ def test_the_real_next_logits_equal_a_trace_of_the_same_text(bytes_only):
     import numpy as np
     import torch
 
-    from model.generation import next_logits
-    from model.runner import TracingModel
-    from model.transformer import Transformer
+    from model.core.transformer import Transformer
+    from model.tracer.generation import next_logits
+    from model.tracer.runner import TracingModel
     from tests.model.conftest import tiny_config
 
     torch.manual_seed(0)

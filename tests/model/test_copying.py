@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.paths import BUNDLED_MODEL_DIR
-from model.tokenizer import TextTokenizer
+from model.core.paths import BUNDLED_MODEL_DIR
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer
 from model.training.copying import (
     EVERYDAY_WORDS,
     copy_accuracy,
@@ -17,7 +18,6 @@ from model.training.copying import (
     sentence_items,
     word_list_items,
 )
-from model.transformer import Transformer
 from tests.model.conftest import SENTENCES, tiny_config
 
 
@@ -115,7 +115,7 @@ def test_the_everyday_word_list_has_no_duplicates():
 def shipped():
     if not (BUNDLED_MODEL_DIR / "model.safetensors").is_file():
         pytest.skip("the bundled model is not in assets/teaching-model")
-    from model.runner import TracingModel
+    from model.tracer.runner import TracingModel
 
     return TracingModel.from_folder(BUNDLED_MODEL_DIR)
 
@@ -147,7 +147,7 @@ def test_perplexity_is_reported_per_source_and_for_the_previous_sources():
 def test_the_shipped_model_keeps_previous_token_heads_and_its_copying_needs_its_induction_heads(shipped):
     import json
 
-    from model.heads import attention_patterns, previous_token_scores
+    from model.analysis.heads import attention_patterns, previous_token_scores
     from model.training.copying import SHOW_LIST_SENTENCE, SHOW_PLAIN_SENTENCE
 
     module = shipped.module

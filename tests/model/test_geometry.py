@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.geometry import analogy_plane, find_word, fit_pca, pairwise_cosines, trajectory
+from model.analysis.geometry import analogy_plane, find_word, fit_pca, pairwise_cosines, trajectory
 
 
 def test_pca_axes_do_not_move_when_other_points_are_projected():

@@ -19,13 +19,13 @@ import torch
 import transformers  # the reference (test extra; its GGUF support also needs gguf + accelerate)
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from model.errors import ModelFileError
+from model.core.errors import ModelFileError
+from model.core.tokenizer import append_token
 from model.formats import gguf as gguf_format
 from model.formats.gguf import scan_header
 from model.formats.ollama import find_ollama_blob, find_ollama_models
 from model.loading import available_models, load_tracing_model
-from model.runner import TracingModel
-from model.tokenizer import append_token
+from model.tracer.runner import TracingModel
 from tests.model.conftest import SENTENCES
 
 TOL = dict(atol=1e-4, rtol=1e-4)

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from model.heads import (
+from model.analysis.heads import (
     attention_patterns,
     first_token_scores,
     induction_scores,
     measure_head_roles,
     previous_token_scores,
 )
-from model.transformer import Transformer
+from model.core.transformer import Transformer
 from tests.model.conftest import tiny_config
 
 

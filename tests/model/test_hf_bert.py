@@ -17,7 +17,7 @@ import transformers  # the reference implementation (test extra)
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer, processors
 
-from model.errors import ModelFileError
+from model.core.errors import ModelFileError
 from model.formats.bert import load_bert
 from model.formats.minilm import find_minilm_folder
 from model.loading import load_tracing_model

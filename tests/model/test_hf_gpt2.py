@@ -15,7 +15,7 @@ import torch
 import transformers  # the reference implementation (test extra)
 from safetensors.torch import load_file, save_file
 
-from model.errors import ModelFileError
+from model.core.errors import ModelFileError
 from model.formats.discovery import find_checkpoints, hf_cache_dir
 from model.formats.gpt2 import load_gpt2
 from model.formats.hf import folder_name

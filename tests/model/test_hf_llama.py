@@ -17,10 +17,10 @@ import torch
 import transformers
 from safetensors.torch import load_file, save_file
 
-from model.config import ModelConfig
-from model.errors import ModelFileError
+from model.core.config import ModelConfig
+from model.core.errors import ModelFileError
+from model.core.transformer import activation_names
 from model.loading import available_models, folder_kind, load_tracing_model
-from model.transformer import activation_names
 from tests.model.conftest import train_byte_bpe
 
 TOL = dict(atol=1e-5, rtol=1e-5)

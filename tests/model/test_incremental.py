@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.incremental import common_prefix, full_pass_reference
+from model.core.incremental import common_prefix, full_pass_reference
 from model.loading import load_tracing_model
 
 TOL = dict(atol=1e-5, rtol=1e-5)
@@ -159,7 +159,7 @@ def test_a_batch_does_not_evict_the_typed_text(bundled):
 
 
 def test_encoders_recompute_everything(bundled):
-    from model.runner import TracingModel
+    from model.tracer.runner import TracingModel
 
     class Encoder:
         causal = False
@@ -179,7 +179,7 @@ def test_common_prefix():
 def test_a_knocked_out_trace_neither_reads_nor_replaces_the_ordinary_rows(tracing_model):
     """A head knock-out hooks W_O: rows remembered from an ordinary trace would be wrong for
     it, and its rows must not be reused by the next ordinary trace."""
-    from model.ablation import knocked_out
+    from model.analysis.ablation import knocked_out
 
     model = tracing_model
     model.trace("the king and the")  # remembered
@@ -216,8 +216,8 @@ def draw_mode(data) -> str:
 
 
 def knock_out(model, heads, mode: str):
-    """knocked_out with the model's reference means in mean mode (as model/probes.py)."""
-    from model.ablation import knocked_out
+    """knocked_out with the model's reference means in mean mode (as model/work/probes.py)."""
+    from model.analysis.ablation import knocked_out
 
     return knocked_out(model.module, heads, mode, model.reference_means() if mode == "mean" else None)
 
@@ -290,7 +290,7 @@ def test_random_gpt2_alternating_knocked_out_and_plain_traces_equal_full_passes(
 
 
 def test_typing_with_a_knock_out_reuses_its_own_rows_and_keeps_the_ordinary_ones(bundled):
-    from model.ablation import knocked_out
+    from model.analysis.ablation import knocked_out
 
     bundled.forget_last_trace()
     heads = [(0, 1)]
@@ -313,7 +313,7 @@ def test_typing_with_a_knock_out_reuses_its_own_rows_and_keeps_the_ordinary_ones
 
 
 def test_another_knock_out_does_not_reuse_the_last_ones_rows(bundled):
-    from model.ablation import knocked_out
+    from model.analysis.ablation import knocked_out
 
     bundled.forget_last_trace()
     with knocked_out(bundled.module, [(0, 1)]):
@@ -329,7 +329,7 @@ def test_mean_ablation_is_incremental_under_its_own_key_and_unknown_hooks_are_fu
     rows stay prefix-stable, so it reuses its own rows, under a key that names the mode (a
     zero knock-out of the same heads must not read them). A hook the runner does not know:
     a full pass that leaves the remembered rows alone."""
-    from model.ablation import knocked_out, z_hooks
+    from model.analysis.ablation import knocked_out, z_hooks
 
     bundled.forget_last_trace()
     bundled.trace("the king and the")
@@ -355,7 +355,7 @@ def test_changed_weights_are_not_read_from_the_knocked_out_rows(tmp_path_factory
     """forget_last_trace (after editing weights in place) drops the knock-out's rows too."""
     import torch
 
-    from model.ablation import knocked_out
+    from model.analysis.ablation import knocked_out
 
     model = load_tracing_model("bundled")  # its own copy: the weights change
     with knocked_out(model.module, [(1, 3)]):
@@ -369,7 +369,7 @@ def test_changed_weights_are_not_read_from_the_knocked_out_rows(tmp_path_factory
 
 
 def test_a_batch_does_not_evict_the_knocked_out_rows(bundled):
-    from model.ablation import knocked_out
+    from model.analysis.ablation import knocked_out
 
     with knocked_out(bundled.module, [(2, 0)]):
         bundled.trace("the king and the queen walked")

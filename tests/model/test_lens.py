@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.lens import LensUnavailable, lens_logprobs, logit_lens
-from model.runner import TracingModel
-from model.transformer import Transformer
+from model.analysis.lens import LensUnavailable, lens_logprobs, logit_lens
+from model.core.transformer import Transformer
+from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config
 
 
@@ -49,7 +49,7 @@ def test_an_encoder_without_an_lm_head_has_no_lens():
 
 
 def test_the_lens_of_a_grown_text_reuses_the_unchanged_positions_and_equals_a_fresh_one(tracing_model):
-    from model.probes import lens
+    from model.work.probes import lens
 
     memo: dict = {}
     lens(tracing_model, "the cat sat on", {"track": [7]}, memo=memo)
@@ -73,7 +73,7 @@ def test_a_keystroke_that_adds_no_token_or_removes_one_keeps_the_lens_right(bund
     """A trailing space leaves the word-piece tokens as they were, a backspace over a word
     drops one: the remembered lens has every row already. (It used to run the lens of zero
     rows, which the bundled model's clustered output layer cannot reshape.)"""
-    from model.probes import lens
+    from model.work.probes import lens
 
     memo: dict = {}
     lens(bundled, "the cat sat on", {"track": [7]}, memo=memo)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from model.errors import ModelFileError
-from model.lesson_models import LESSONS, build
+from model.analysis.stepthrough import head_steps
+from model.core.errors import ModelFileError
+from model.core.paths import LESSONS_DIR
 from model.loading import available_models, load_tracing_model
-from model.paths import LESSONS_DIR
-from model.stepthrough import head_steps
+from model.teaching.lesson_models import LESSONS, build
 
 JOURNEY = "Your journey starts with one step"
 
@@ -37,7 +37,7 @@ def test_seed_003_scores_for_journey_are_omega_2():
 
 
 def test_seed_003_every_score_is_the_chapters_dot_product():
-    from model.lessons import your_journey_example
+    from model.teaching.lessons import your_journey_example
 
     trace = load_tracing_model("lesson:seed-003").trace(JOURNEY)
     np.testing.assert_allclose(trace.scores[0, 0], your_journey_example().scores, atol=1e-6)

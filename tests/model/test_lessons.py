@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.lessons import Gpt3Counts, three_token_qkv_example, your_journey_example
+from model.teaching.lessons import Gpt3Counts, three_token_qkv_example, your_journey_example
 
 
 def test_three_token_example_keys_queries_values():

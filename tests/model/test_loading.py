@@ -7,8 +7,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from model.config import ModelConfig
-from model.errors import ModelFileError
+from model.core.config import ModelConfig
+from model.core.errors import ModelFileError
+from model.core.paths import BUNDLED_MODEL_DIR
+from model.core.transformer import Transformer
+from model.core.weights import save_model
 from model.loading import (
     GPT2_MAX_TOKENS,
     MINILM,
@@ -19,9 +22,6 @@ from model.loading import (
     folder_kind,
     load_tracing_model,
 )
-from model.paths import BUNDLED_MODEL_DIR
-from model.transformer import Transformer
-from model.weights import save_model
 from tests.model.conftest import train_byte_bpe
 
 

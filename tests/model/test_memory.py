@@ -17,7 +17,7 @@ SCRIPT = r"""
 import gc, json, random, sys
 import psutil, torch
 torch.set_num_threads(1)
-from model.memory import HeapTrimmer, _malloc_trim
+from model.core.memory import HeapTrimmer, _malloc_trim
 glibc = _malloc_trim() is not None
 trimmer = HeapTrimmer() if sys.argv[1] == "trim" else None
 from model.loading import load_tracing_model
@@ -66,7 +66,7 @@ def test_trimming_the_heap_keeps_rss_flat_after_warm_up():
 
 
 def test_heap_trimmer_counts():
-    from model.memory import HeapTrimmer
+    from model.core.memory import HeapTrimmer
 
     with pytest.raises(ValueError):
         HeapTrimmer(0)

@@ -1,4 +1,4 @@
-"""The NumPy forward pass of the app's fast start (model/numpy_forward.py) against the torch
+"""The NumPy forward pass of the app's fast start (model/tracer/numpy_forward.py) against the torch
 model it stands in for: the same Trace, field by field, and the same ModelInfo."""
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from model.config import ModelConfig
-from model.errors import ModelFileError
-from model.numpy_forward import NumpyTracingModel, erf, gelu, unsupported
-from model.paths import BUNDLED_MODEL_DIR, BUNDLED_NAME
-from model.runner import TracingModel
-from model.tokenizer import TextTokenizer
-from model.transformer import Transformer
-from model.weights import save_model
+from model.core.config import ModelConfig
+from model.core.errors import ModelFileError
+from model.core.paths import BUNDLED_MODEL_DIR, BUNDLED_NAME
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer
+from model.core.weights import save_model
+from model.tracer.numpy_forward import NumpyTracingModel, erf, gelu, unsupported
+from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config
 
-ARRAYS = [f.name for f in fields(__import__("model.trace", fromlist=["Trace"]).Trace)
+ARRAYS = [f.name for f in fields(__import__("model.core.trace", fromlist=["Trace"]).Trace)
           if f.name not in ("request_id", "model_name", "text", "token_strings", "offsets", "special", "causal",
                             "n_input_tokens", "forward_ms", "sliding_window", "precision")]
 TEXTS = [
@@ -125,8 +125,8 @@ def test_the_model_info_is_the_torch_models(bundled_pair):
 def test_nothing_on_the_numpy_path_imports_torch():
     script = textwrap.dedent("""
         import sys
-        from model.numpy_forward import NumpyTracingModel
-        from model.paths import BUNDLED_MODEL_DIR
+        from model.tracer.numpy_forward import NumpyTracingModel
+        from model.core.paths import BUNDLED_MODEL_DIR
         model = NumpyTracingModel.from_folder(BUNDLED_MODEL_DIR)
         model.info("bundled")
         model.trace("a fluffy blue creature", 0, [0, -1])

@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.incremental import full_pass_reference
+from model.core.incremental import full_pass_reference
+from model.core.precision import BF16Linear, module_precision, to_bfloat16
 from model.loading import load_tracing_model
-from model.precision import BF16Linear, module_precision, to_bfloat16
-from model.runner import TracingModel
+from model.tracer.runner import TracingModel
 from tests.model.test_incremental import apply, edits
 
 PATTERN_TOL = 0.05

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.rollout import attention_rollout
+from model.analysis.rollout import attention_rollout
 
 
 def reference_rollout(pattern: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from model.sampling import (
+from model.core.sampling import (
     entropy_bits,
     next_token_distribution,
     sample_token,

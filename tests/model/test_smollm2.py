@@ -13,7 +13,7 @@ import pytest
 import torch
 import transformers
 
-from model.errors import ModelFileError
+from model.core.errors import ModelFileError
 from model.formats import gguf as gguf_format
 from model.formats import smollm2
 from model.loading import SMOLLM2, available_models, load_tracing_model

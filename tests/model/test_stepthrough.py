@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from model.analysis.stepthrough import head_steps
 from model.formats.minilm import find_minilm_folder
 from model.loading import load_tracing_model
-from model.stepthrough import head_steps
 from tests.model.test_hf_gpt2 import make_gpt2
 
 TOL = dict(atol=1e-5, rtol=1e-5)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from model.config import ModelConfig
-from model.stepthrough import head_weights
-from model.transformer import TiedAdaptiveSoftmax, Transformer
-from model.weights import load_model, save_model
+from model.analysis.stepthrough import head_weights
+from model.core.config import ModelConfig
+from model.core.transformer import TiedAdaptiveSoftmax, Transformer
+from model.core.weights import load_model, save_model
 from tests.model.conftest import tiny_config
 
 OUT = tuple(range(3, 63))  # 60 output ids

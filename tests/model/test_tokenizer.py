@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from model.errors import ModelFileError
-from model.tokenizer import TextTokenizer
+from model.core.errors import ModelFileError
+from model.core.tokenizer import TextTokenizer
 
 
 def test_offsets_point_back_into_the_text(wordpiece_file):
@@ -80,7 +80,7 @@ def test_missing_or_corrupt_tokenizer_file_names_the_file(tmp_path):
     ],
 )
 def test_appending_a_sampled_token_reads_naturally(text, token, kind, expected):
-    from model.tokenizer import append_token
+    from model.core.tokenizer import append_token
 
     assert append_token(text, token, kind) == expected
 

@@ -5,10 +5,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from model.errors import EmptyInputError
-from model.runner import TracingModel
-from model.tokenizer import TextTokenizer
-from model.transformer import Transformer, activation_names
+from model.core.errors import EmptyInputError
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer, activation_names
+from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config
 
 

@@ -13,10 +13,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.errors import EmptyInputError
-from model.runner import TracingModel
-from model.tokenizer import TextTokenizer
-from model.transformer import Transformer
+from model.core.errors import EmptyInputError
+from model.core.tokenizer import TextTokenizer
+from model.core.transformer import Transformer
+from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config, train_byte_bpe, train_wordpiece
 
 # Every code point, surrogates included (st.text() leaves category Cs out by default).

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.paths import BUNDLED_MODEL_DIR
-from model.runner import TracingModel
+from model.core.paths import BUNDLED_MODEL_DIR
+from model.core.transformer import Transformer
+from model.tracer.runner import TracingModel
 from model.training.tokens import OutputVocabulary
 from model.training.train import (
     BOS_ID,
@@ -16,7 +17,6 @@ from model.training.train import (
     make_batch,
     make_finetune_batch,
 )
-from model.transformer import Transformer
 from tests.model.conftest import SENTENCES, tiny_config, train_wordpiece
 
 

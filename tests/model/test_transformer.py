@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.config import ModelConfig
-from model.transformer import Transformer, activation_names, sinusoidal_positions
+from model.core.config import ModelConfig
+from model.core.transformer import Transformer, activation_names, sinusoidal_positions
 from tests.model.conftest import tiny_config
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import model.validation as validation
-from model.config import ModelConfig
-from model.errors import ModelFileError
-from model.transformer import Transformer
-from model.validation import (
+import model.core.validation as validation
+from model.core.build import probe_forward
+from model.core.config import ModelConfig
+from model.core.errors import ModelFileError
+from model.core.transformer import Transformer
+from model.core.validation import (
     CONFIG_FIELDS,
     ConfigValueError,
     check_config,
@@ -23,7 +24,6 @@ from model.validation import (
     file_in_folder,
     positive_float,
     positive_int,
-    probe_forward,
     read_json,
 )
 from tests.model.conftest import tiny_config
@@ -116,14 +116,14 @@ def test_adaptive_div_value_keeps_every_cluster_at_least_one_dimension(div):
 def test_trace_estimate_is_an_upper_bound_of_a_real_trace():
     import numpy as np
 
-    from model.runner import TracingModel
-    from model.validation import trace_bytes
+    from model.core.validation import trace_bytes
+    from model.tracer.runner import TracingModel
 
     class Ids:  # a tokenizer stand-in: one id per character
         bos_token_id, add_special_tokens, kind = None, False, "other"
 
         def encode(self, text):
-            from model.tokenizer import Encoding
+            from model.core.tokenizer import Encoding
 
             n = len(text)
             return Encoding(tuple(range(3, 3 + n)), tuple(text), tuple((i, i + 1) for i in range(n)), (False,) * n)
@@ -136,9 +136,9 @@ def test_trace_estimate_is_an_upper_bound_of_a_real_trace():
 
 def test_a_long_context_traces_only_what_fits(tmp_path, monkeypatch, wordpiece_file):
     import model.loading
+    from model.core.validation import trace_bytes
+    from model.core.weights import save_model
     from model.loading import load_tracing_model
-    from model.validation import trace_bytes
-    from model.weights import save_model
 
     cfg = tiny_config(n_ctx=4096, positional="sinusoidal")
     folder = save_model(Transformer(cfg), tmp_path / "long")

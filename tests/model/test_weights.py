@@ -6,10 +6,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from model.errors import ModelFileError
-from model.runner import TracingModel
-from model.transformer import Transformer
-from model.weights import load_model, save_model
+from model.core.errors import ModelFileError
+from model.core.transformer import Transformer
+from model.core.weights import load_model, save_model
+from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks (python -m model.bench.forward, .memory, .probes, .hf); not used by the app."""

@@ -1,0 +1,1 @@
+"""The core: config, tokenizer, the Transformer, the Trace, weights, validation."""

@@ -1,0 +1,295 @@
+"""Incremental tracing for causal models: reuse the rows of the last trace that cannot change.
+
+In a causal model, the row of token *i* of every captured activation (its embedding, q, k, v,
+its residual stream, its head outputs, its row of the pattern) depends only on tokens
+0..i. When a new text's token ids share their first *p* ids with the last trace's, those
+rows are unchanged; only the suffix p..T−1 has to be run, reading the prefix's keys and
+values (after RoPE's rotation, per query head), at positions offset by p. Two things of the
+prefix rows do change: the raw scores of a prefix query against a *new* key (``scores``
+holds QKᵀ/√dₖ for every pair, the masked ones included) — computed here from the prefix's
+q and the new k — and the pattern there, which is 0 (a masked key). Logits are recomputed
+from the final-norm rows at the positions asked for, so a different ``logit_positions``
+costs nothing extra.
+
+Encoders (BERT, MiniLM, the lesson models without a mask) are never traced incrementally:
+every token attends to every other, so one changed token changes every row of every layer
+after the first, and there is nothing to reuse.
+
+Memory: the rows live in preallocated buffers of ``max_tokens`` rows (a pool of at most
+:data:`POOL_SIZE` sets). A Trace's arrays are read-only views of the first T rows of one set.
+A set is written again only in rows no live Trace can see (every live Trace built on it
+views fewer rows than the new trace's common prefix with what the set holds, which
+``weakref`` tells), so a Trace never changes after it is made. Typing at the end of the
+text appends rows to the same set and copies nothing; an edit in the middle, or a BPE
+tokenizer re-cutting the last word, moves to another set and copies only the rows that
+set lacks. The buffers are reused, so typing does not allocate (or page-fault) a
+quarter-gigabyte per keystroke at GPT-2 sizes.
+
+Heads knocked out (:mod:`model.analysis.ablation`: zeroed, or replaced by the model's fixed
+reference means) keep every row prefix-stable, so a knocked-out trace is incremental too,
+but from a tracer of its own: the runner keeps one for the ordinary traces and one for the
+current knock-out (its heads and mode are the key; see
+:meth:`model.tracer.runner.TracingModel._rows_key`), so neither ever reads, nor evicts, the other's
+rows. The computation below is the same for both: ``attn.out`` is called as a module, so
+its knock-out pre-hook applies to the new rows' z exactly as in a full pass.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from model.core.trace import Trace, input_fields
+from model.core.transformer import Attention, Block, Transformer, rotate
+
+#: Buffer sets kept for reuse. Two let a BPE tokenizer alternate while the screen still
+#: shows the previous trace; a third covers a trace still on its way to the screen.
+POOL_SIZE = 3
+
+#: Fields with one row per token: the axis of the tokens.
+ROW_AXIS = {
+    "embed_token": 0, "embed_pos": 0, "final_norm": 0,
+    "resid_pre": 1, "attn_in": 1, "attn_out": 1, "resid_mid": 1, "mlp_out": 1, "resid_post": 1,
+    "q": 2, "k": 2, "v": 2, "head_out": 2, "q_unrotated": 2, "k_unrotated": 2,
+}
+#: Fields with a row and a column per token (queries × keys).
+SQUARE = ("scores", "pattern")
+
+
+def common_prefix(a: Sequence[int] | np.ndarray, b: Sequence[int] | np.ndarray) -> int:
+    """How many leading ids ``a`` and ``b`` share."""
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    differ = np.flatnonzero(np.asarray(a[:n]) != np.asarray(b[:n]))
+    return int(differ[0]) if len(differ) else n
+
+
+def _rows(axis: int, start: int, stop: int) -> tuple[slice, ...]:
+    return (slice(None),) * axis + (slice(start, stop),)
+
+
+class RowBuffers:
+    """One set of preallocated arrays of ``capacity`` token rows for every traced field,
+    the ids whose rows it holds, and the Traces that view it."""
+
+    def __init__(self, shapes: dict[str, tuple[int, ...]], dtype: np.dtype, capacity: int) -> None:
+        self.capacity = capacity
+        self.arrays = {name: np.empty(shape, dtype=dtype) for name, shape in shapes.items()}
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.viewers: weakref.WeakSet[Trace] = weakref.WeakSet()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays.values())
+
+    def seen_rows(self) -> int:
+        """The most rows any live Trace built on this set can see."""
+        return max((t.n_tokens for t in list(self.viewers)), default=0)
+
+    def reusable_rows(self, ids: np.ndarray) -> int | None:
+        """Rows valid for ``ids`` that may stay in place while the rest is written, or None
+        when writing would change what a live Trace sees."""
+        if len(ids) > self.capacity:
+            return None
+        c = common_prefix(self.ids, ids)
+        return c if self.seen_rows() <= c else None
+
+
+class IncrementalTracer:
+    """The model thread's memory of the last trace (see the module docstring)."""
+
+    def __init__(self, module: Transformer, capacity: int, pool_size: int = POOL_SIZE) -> None:
+        cfg = module.cfg
+        self.module, self.capacity, self.pool_size = module, capacity, pool_size
+        L, H, d, dh, C = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.d_head, capacity
+        self.shapes: dict[str, tuple[int, ...]] = {
+            "embed_token": (C, d), "embed_pos": (C, d), "final_norm": (C, d),
+            **{name: (L, C, d) for name in ("resid_pre", "attn_in", "attn_out", "resid_mid", "mlp_out", "resid_post")},
+            **{name: (L, H, C, dh) for name in ("q", "k", "v")},
+            "head_out": (L, H, C, d),
+            "scores": (L, H, C, C), "pattern": (L, H, C, C),
+        }
+        if module.rope is not None:
+            self.shapes.update(q_unrotated=(L, H, C, dh), k_unrotated=(L, H, C, dh))
+        self.dtype = torch.empty(0, dtype=next(module.parameters()).dtype).numpy().dtype
+        self.pool: list[RowBuffers] = []
+        self.last: Trace | None = None
+        self.last_buffers: RowBuffers | None = None
+        self.reused_rows = 0  # of the last trace: for tests and the benchmark
+
+    # ------------------------------------------------------------------ buffers
+    def _buffers_for(self, ids: np.ndarray) -> tuple[RowBuffers, int]:
+        best: tuple[RowBuffers, int] | None = None
+        for buffers in self.pool:
+            c = buffers.reusable_rows(ids)
+            if c is not None and (best is None or c > best[1]):
+                best = (buffers, c)
+        if best is not None:
+            return best
+        fresh = RowBuffers(self.shapes, self.dtype, self.capacity)
+        if len(self.pool) >= self.pool_size:
+            # Every set is still seen by a live Trace: drop the one with the fewest viewers
+            # from the pool (its Traces keep it alive until they go).
+            self.pool.remove(min(self.pool, key=lambda b: len(b.viewers)))
+        self.pool.append(fresh)
+        return fresh, 0
+
+    @property
+    def pool_bytes(self) -> int:
+        return sum(b.nbytes for b in self.pool)
+
+    # ------------------------------------------------------------------ one request
+    @torch.inference_mode()
+    def trace(self, runner, request_id: int, text: str, encoding, n_input: int, positions: np.ndarray) -> Trace:
+        """The Trace of ``encoding`` (already truncated), reusing what the last one allows."""
+        start_time = time.perf_counter()
+        ids = np.asarray(encoding.ids, dtype=np.int64)
+        T = len(ids)
+        last = self.last
+        p = common_prefix(last.token_ids, ids) if last is not None else 0
+        buffers, c = self._buffers_for(ids)
+        p = max(p, c)  # rows the set already holds need not be copied or computed
+        a = buffers.arrays
+        if c < p:  # rows [c, p) come from the last trace (on another set)
+            self._copy_rows(last, a, c, p)
+        buffers.ids = np.zeros(0, dtype=np.int64)  # mid-write: nothing is trusted if this fails
+        if p < T:
+            self._compute_suffix(a, ids, p)
+        buffers.ids = ids.copy()
+        self.reused_rows = p
+        view = {name: arr[_rows(ROW_AXIS[name], 0, T)] for name, arr in a.items() if name in ROW_AXIS}
+        view.update({name: a[name][:, :, :T, :T] for name in SQUARE})
+        final = torch.from_numpy(a["final_norm"][:T]).to(runner.device)
+        module = self.module
+        if module.unembed is not None:
+            selected = module.unembed_logits(final[torch.from_numpy(positions).to(final.device)])  # (P, V)
+        else:
+            selected = final.new_empty((0, module.cfg.n_outputs))  # no LM head: no logits
+        logits = module.full_vocab_logits(selected).float()
+        probs = torch.softmax(logits, dim=-1)
+        forward_ms = (time.perf_counter() - start_time) * 1000.0
+        trace = Trace(
+            **input_fields(request_id, runner.name, text, encoding, n_input, runner.cfg), logit_positions=positions,
+            logits=logits.cpu().numpy(), probs=probs.cpu().numpy(), forward_ms=forward_ms,
+            precision=runner.precision,
+            **view,
+        )
+        buffers.viewers.add(trace)
+        self.last, self.last_buffers = trace, buffers
+        return trace
+
+    def _copy_rows(self, last: Trace, a: dict[str, np.ndarray], c: int, p: int) -> None:
+        for name, axis in ROW_AXIS.items():
+            if name in a:
+                a[name][_rows(axis, c, p)] = getattr(last, name)[_rows(axis, c, p)]
+        for name in SQUARE:
+            a[name][:, :, c:p, :p] = getattr(last, name)[:, :, c:p, :p]
+            a[name][:, :, :c, c:p] = getattr(last, name)[:, :, :c, c:p]
+
+    def _compute_suffix(self, a: dict[str, np.ndarray], ids: np.ndarray, p: int) -> None:
+        """Run tokens p..T−1 with the prefix's keys and values; write their rows, and the new
+        key columns of the prefix rows, into ``a``."""
+        module = self.module
+        device = next(module.parameters()).device
+        T = len(ids)
+
+        def put(name: str, layer: int | None, value: torch.Tensor) -> None:
+            array = a[name] if layer is None else a[name][layer]
+            axis = ROW_AXIS[name] - (0 if layer is None else 1)
+            array[_rows(axis, p, T)] = value.detach().cpu().numpy()
+
+        idx = torch.as_tensor(ids[p:], device=device)[None]  # (1, s)
+        token = module.embed(idx)  # (1, s, d)
+        pos = module.positions(T)[p:T].unsqueeze(0)  # (1, s, d)
+        x = token + pos
+        if module.embed_ln is not None:
+            x = module.embed_ln(x)
+        put("embed_token", None, token[0])
+        put("embed_pos", None, pos[0])
+        rope = None
+        if module.rope is not None:
+            cos, sin = module.rope(T)  # (T, d_head) each
+            rope = (cos[p:T], sin[p:T])
+        for i, block in enumerate(module.blocks):
+            x = self._block(block, i, x, a, p, T, rope, put, device)
+        final = module.ln_f(x) if module.ln_f is not None else x
+        put("final_norm", None, final[0])
+
+    def _block(self, block: Block, i: int, x, a, p, T, rope, put, device) -> torch.Tensor:
+        put("resid_pre", i, x[0])
+        if block.pre_norm:
+            attn_in = block.ln1(x)
+            mid = x + self._attention(block.attn, i, attn_in, a, p, T, rope, put, device)
+            mlp_out = block._mlp(block.ln2(mid))
+            post = mid + mlp_out
+        else:
+            attn_in = x
+            mid = block.ln1(x + self._attention(block.attn, i, attn_in, a, p, T, rope, put, device))
+            mlp_out = block._mlp(mid)
+            post = block.ln2(mid + mlp_out)
+        put("attn_in", i, attn_in[0])
+        put("resid_mid", i, mid[0])
+        put("mlp_out", i, mlp_out[0])
+        put("resid_post", i, post[0])
+        return post
+
+    def _attention(self, attn: Attention, i: int, x, a, p, T, rope, put, device) -> torch.Tensor:
+        """Attention.forward for the queries p..T−1 against all T keys (the prefix's k and v
+        read back from the buffers); mirrors it line by line."""
+        B, s, C = x.shape
+        nh, hs, nkv = attn.n_heads, attn.d_head, attn.n_kv
+        q, k, v = attn.qkv(x).split(attn.widths, dim=2)
+        q = q.view(B, s, nh, hs).transpose(1, 2)  # (B, nh, s, hs)
+        k = k.view(B, s, nkv, hs).transpose(1, 2)  # (B, nkv, s, hs)
+        v = v.view(B, s, nkv, hs).transpose(1, 2)  # (B, nkv, s, hs)
+        if attn.q_norm is not None:
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        q_unrotated, k_unrotated = q, k
+        if rope is not None:
+            q, k = rotate(q, *rope), rotate(k, *rope)
+        if nkv != nh:
+            k, v, k_unrotated = (t.repeat_interleave(nh // nkv, dim=1) for t in (k, v, k_unrotated))  # (B, nh, s, hs)
+        # The new rows go into the buffers first: rows 0..T−1 of k and v are then read in place
+        # (no concatenation of the prefix's keys and values: 1.5 MB per layer at GPT-2 sizes).
+        put("q", i, q[0])
+        put("k", i, k[0])
+        put("v", i, v[0])
+        k_all = torch.from_numpy(a["k"][i, :, :T]).to(device)[None]  # (1, nh, T, hs)
+        v_all = torch.from_numpy(a["v"][i, :, :T]).to(device)[None]
+        scores = (q @ k_all.transpose(-2, -1)) / attn.divisor  # (B, nh, s, T)
+        masked = scores.masked_fill(attn.hidden_mask(T, x.device)[p:T], float("-inf"))
+        pattern = torch.softmax(masked, dim=-1)  # (B, nh, s, T)
+        z = pattern @ v_all  # (B, nh, s, hs)
+        out = attn.out(z.transpose(1, 2).reshape(B, s, nh * hs))  # (B, s, C)
+        if rope is not None:
+            put("q_unrotated", i, q_unrotated[0])
+            put("k_unrotated", i, k_unrotated[0])
+        put("head_out", i, attn.head_outputs(z)[0])  # (nh, s, d_model)
+        put("attn_out", i, out[0])
+        a["scores"][i, :, p:T, :T] = scores[0].cpu().numpy()
+        a["pattern"][i, :, p:T, :T] = pattern[0].cpu().numpy()
+        if p:  # the prefix's queries against the new keys: a raw score, a zero weight
+            # numpy's stacked matmul: torch's bmm with one column per head is ~4× slower here
+            past_q = a["q"][i, :, :p]  # (nh, p, hs)
+            new_k = a["k"][i, :, p:T].transpose(0, 2, 1)  # (nh, hs, s)
+            a["scores"][i, :, :p, p:T] = np.matmul(past_q, new_k) / np.float32(attn.divisor)
+            a["pattern"][i, :, :p, p:T] = 0.0
+        return out
+
+
+def full_pass_reference(runner, text: str, logit_positions="last") -> Trace:
+    """The same Trace from a full forward pass (for tests): incremental reuse switched off."""
+    saved = runner.incremental
+    runner.incremental = False
+    try:
+        return runner.trace(text, logit_positions=logit_positions)
+    finally:
+        runner.incremental = saved
+
+
+__all__ = ["IncrementalTracer", "RowBuffers", "common_prefix", "full_pass_reference"]

@@ -1,0 +1,1 @@
+"""The source documents' worked examples and the lesson models built from them."""

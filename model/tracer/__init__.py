@@ -1,0 +1,1 @@
+"""Text to Trace: the torch tracer (TracingModel), the NumPy first-trace path, generation."""

@@ -1,0 +1,284 @@
+"""A model with its tokenizer: text in, :class:`~model.core.trace.Trace` out."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.analysis.ablation import REFERENCE_TEXTS, hooks_key, reference_z_means
+from model.analysis.stepthrough import try_head_weights
+from model.core.anatomy import model_structure
+from model.core.errors import EmptyInputError
+from model.core.info import ModelInfo
+from model.core.precision import Precision, check_precision, to_bfloat16
+from model.core.tokenizer import Encoding, TextTokenizer
+from model.core.trace import LogitPositions, Trace, input_fields
+from model.core.trace import resolve_logit_positions as _resolve_positions
+from model.core.transformer import Transformer
+from model.core.weights import TOKENIZER_FILE, load_model
+
+
+class TracingModel:
+    """Runs text through a :class:`Transformer` and records one :class:`Trace` per call.
+
+    Not thread-safe: the app gives one instance to its worker thread.
+
+    Parameters
+    ----------
+    device
+        Where the forward pass runs (CPU by default); the Trace always holds CPU arrays.
+    max_tokens
+        The most tokens one trace keeps (the most recent ones), at most the model's context
+        window. A trace holds every head's output, (L, H, T, d) floats, so large models get
+        a cap below their context window (see :mod:`model.loading`).
+    precision
+        "float32" (default) or "bfloat16": the large weight matrices kept and multiplied in
+        bfloat16, half the bytes to read per token (:mod:`model.core.precision`). The module is
+        converted in place. Traces are float32 either way and record the precision.
+    """
+
+    def __init__(
+        self,
+        module: Transformer,
+        tokenizer: TextTokenizer,
+        name: str | None = None,
+        device: str | torch.device = "cpu",
+        max_tokens: int | None = None,
+        weights_note: str = "",
+        precision: Precision = "float32",
+    ) -> None:
+        self.weights_note = weights_note
+        self.precision = check_precision(precision)
+        self.device = torch.device(device)
+        self.module = module.eval().to(self.device)
+        if precision == "bfloat16":
+            to_bfloat16(self.module)
+        self.tokenizer = tokenizer
+        self.name = name or module.cfg.name
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+        self.max_tokens = min(max_tokens or module.cfg.n_ctx, module.cfg.n_ctx)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, name: str | None = None, **kwargs) -> TracingModel:
+        """Load ``config.json``, ``model.safetensors`` and ``tokenizer.json`` from ``folder``
+        (our own format); ``kwargs`` go to the constructor (``device``, ``max_tokens``)."""
+        folder = Path(folder)
+        module = load_model(folder)
+        tokenizer = TextTokenizer.from_file(folder / TOKENIZER_FILE, bos_token_id=module.cfg.bos_token_id)
+        return cls(module, tokenizer, name or module.cfg.name, **kwargs)
+
+    @property
+    def cfg(self):
+        return self.module.cfg
+
+    def info(self, source: str = "") -> ModelInfo:
+        """Facts panels need once per load: vocabulary, embedding table, shape."""
+        cfg = self.cfg
+        ids = cfg.output_token_ids
+        table = self.module.tok_embed.weight.detach().float().cpu().numpy().copy()
+        return ModelInfo(
+            name=self.name,
+            n_layers=cfg.n_layers,
+            n_heads=cfg.n_heads,
+            d_model=cfg.d_model,
+            n_ctx=self.max_tokens,
+            causal=cfg.causal,
+            has_lm_head=self.has_lm_head,
+            vocabulary=tuple(self.tokenizer.vocabulary(cfg.vocab_size)),
+            embedding_table=table,
+            tokenizer_kind=self.tokenizer.kind,
+            bos_token_id=cfg.bos_token_id,
+            output_token_ids=np.asarray(ids, dtype=np.int64) if ids is not None else None,
+            source=source,
+            head_weights=try_head_weights(self.module, table if cfg.tie_embeddings else None),
+            structure=model_structure(self.module),
+            n_kv_heads=cfg.n_kv_heads if cfg.kv_heads != cfg.n_heads else None,
+            positional=cfg.positional,
+            weights_note=self.weights_note,
+            n_params=self.module.num_parameters(),
+            token_bytes=self.tokenizer.token_bytes(cfg.vocab_size),
+            precision=self.precision,
+        )
+
+    @property
+    def has_lm_head(self) -> bool:
+        """False for encoders loaded without a pretraining head: their traces hold no logits."""
+        return self.cfg.has_lm_head
+
+    def encode(self, text: str) -> tuple[Encoding, int]:
+        """Tokenize and keep the most recent tokens that fit ``max_tokens``.
+
+        A BOS token, or a leading special token the tokenizer adds ([CLS]), is kept; so is
+        a trailing one ([SEP]), since truncation keeps the end.
+        Returns the encoding to run and the token count before truncation.
+        """
+        encoding = self.tokenizer.encode(text)
+        if len(encoding) == 0:
+            raise EmptyInputError("The text has no tokens yet: type a word or two.")
+        keep_first = self.cfg.bos_token_id is not None or (
+            self.tokenizer.add_special_tokens and encoding.special[0]
+        )
+        kept = encoding.tail(self.max_tokens, keep_first=keep_first)
+        return kept, len(encoding)
+
+    @torch.inference_mode()
+    def trace(
+        self,
+        text: str,
+        request_id: int = 0,
+        logit_positions: LogitPositions = "last",
+    ) -> Trace:
+        """Run ``text`` through the model and capture every named internal.
+
+        ``logit_positions``: ``"last"`` (default), ``"all"`` or explicit positions (negative
+        counts from the end; positions beyond the traced tokens are dropped). A model
+        without an LM head computes none: its Trace has logits of shape (0, V).
+        """
+        encoding, n_input = self.encode(text)
+        T = len(encoding)
+        if self.has_lm_head:
+            positions = _resolve_positions(logit_positions, T)
+        else:
+            positions = np.zeros(0, dtype=np.int64)
+        key = self._rows_key()
+        if key is not None:  # reuse the last trace's rows: model/core/incremental.py
+            return self._incremental_tracer(key).trace(self, request_id, text, encoding, n_input, positions)
+        idx = torch.tensor([encoding.ids], dtype=torch.long, device=self.device)
+        cfg = self.cfg
+        # Every head's output, (L, 1, H, T, d), is written in place by the attention
+        # modules: at GPT-2 sizes it is half the trace, and stacking it would copy it again.
+        head_out = torch.empty((cfg.n_layers, 1, cfg.n_heads, T, cfg.d_model), device=self.device)
+        cache: dict[str, torch.Tensor] = {f"blocks.{i}.attn.head_out": head_out[i] for i in range(cfg.n_layers)}
+        start = time.perf_counter()
+        logits = self.module(idx, cache=cache, logit_positions=torch.from_numpy(positions).to(self.device))
+        full_logits = self.module.full_vocab_logits(logits[0]).float()
+        probs = torch.softmax(full_logits, dim=-1)
+        forward_ms = (time.perf_counter() - start) * 1000.0
+        return self._make_trace(
+            request_id, text, encoding, n_input, cache, head_out, positions, full_logits, probs, forward_ms
+        )
+
+    def _make_trace(
+        self, request_id, text, encoding, n_input, cache, head_out, positions, logits, probs, forward_ms
+    ) -> Trace:
+        L = self.cfg.n_layers
+
+        def stack(suffix: str) -> np.ndarray:
+            return torch.stack([cache[f"blocks.{i}.{suffix}"][0] for i in range(L)]).cpu().numpy()
+
+        rotary = "blocks.0.attn.q_unrotated" in cache
+
+        written_in_place = all(
+            cache[f"blocks.{i}.attn.head_out"].data_ptr() == head_out[i].data_ptr() for i in range(L)
+        )
+
+        return Trace(
+            **input_fields(request_id, self.name, text, encoding, n_input, self.cfg),
+            embed_token=cache["embed.token"][0].cpu().numpy(),
+            embed_pos=cache["embed.pos"][0].cpu().numpy(),
+            resid_pre=stack("resid_pre"),
+            q=stack("attn.q"),
+            k=stack("attn.k"),
+            v=stack("attn.v"),
+            scores=stack("attn.scores"),
+            pattern=stack("attn.pattern"),
+            head_out=head_out[:, 0].cpu().numpy() if written_in_place else stack("attn.head_out"),
+            attn_out=stack("attn.out"),
+            resid_mid=stack("resid_mid"),
+            mlp_out=stack("mlp.out"),
+            resid_post=stack("resid_post"),
+            final_norm=cache["final_norm"][0].cpu().numpy(),
+            logit_positions=positions,
+            logits=logits.cpu().numpy(),
+            probs=probs.cpu().numpy(),
+            forward_ms=forward_ms,
+            attn_in=stack("attn.in"),
+            q_unrotated=stack("attn.q_unrotated") if rotary else None,
+            k_unrotated=stack("attn.k_unrotated") if rotary else None,
+            precision=self.precision,
+        )
+
+    # ------------------------------------------------------------------ incremental tracing
+    # (model/core/incremental.py has the details; kept apart from the methods above)
+    incremental = True  # False: every trace is a full forward pass
+
+    #: Buffer sets of the knocked-out tracer. Its traces are read and dropped by the
+    #: analysis that asked (model/work/probes.py), so typing writes one set in place; the second
+    #: covers a caller that keeps one. (Not three as for the ordinary traces, whose Traces
+    #: the screen holds: at GPT-2 sizes a set is a quarter-gigabyte.)
+    KNOCKOUT_POOL_SIZE = 2
+
+    def _rows_key(self) -> tuple | None:
+        """Which remembered rows this trace may reuse: None for a full pass.
+
+        Causal models reuse the last trace's rows; encoders recompute everything (one
+        changed token changes every row there). While heads are knocked out (model/analysis/ablation.py:
+        zeroed, or replaced by the model's fixed reference means) every row still depends
+        only on the tokens up to it, but not as in an ordinary trace: the key is the
+        knock-out (its layers, heads and mode), and such traces reuse only the rows of the
+        last trace with the same key. Any other hook (patching; a caller's own) means a full
+        pass that leaves every remembered row alone.
+        """
+        if not (self.incremental and self.cfg.causal):
+            return None
+        return hooks_key(self.module)
+
+    def _traces_incrementally(self) -> bool:
+        return self._rows_key() is not None
+
+    def _incremental_tracer(self, key: tuple = ()):
+        """The tracer of the ordinary traces (``key`` ``()``) or of the knock-out ``key``.
+        One knock-out is remembered at a time (the app knocks out one set of heads, which the
+        lens and the next-token tab share); another key starts its tracer afresh."""
+        from model.core.incremental import IncrementalTracer
+
+        def current(tracer) -> bool:
+            return tracer is not None and tracer.capacity == self.max_tokens and tracer.module is self.module
+
+        if key == ():
+            tracer = getattr(self, "_tracer", None)
+            if not current(tracer):
+                tracer = self._tracer = IncrementalTracer(self.module, self.max_tokens)
+            return tracer
+        held = getattr(self, "_knockout_tracer", None)  # (key, tracer)
+        if held is None or held[0] != key or not current(held[1]):
+            held = self._knockout_tracer = (
+                key, IncrementalTracer(self.module, self.max_tokens, pool_size=self.KNOCKOUT_POOL_SIZE))
+        return held[1]
+
+    def forget_last_trace(self) -> None:
+        """Drop what incremental tracing remembers, with and without a knock-out, and the
+        reference means of mean ablation (call after changing weights in place)."""
+        self._tracer = self._knockout_tracer = None
+        self._reference_means = None
+
+    # ------------------------------------------------------------------ mean ablation
+    def reference_means(self) -> torch.Tensor:
+        """Every head's mean output z over :data:`model.analysis.ablation.REFERENCE_TEXTS`, encoded
+        as :meth:`encode` encodes any text (BOS or [CLS]/[SEP] included): (L, H, d_head),
+        what a mean knock-out writes in place of a head's z (:func:`model.analysis.ablation.knocked_out`).
+
+        Computed at the first call (one short clean pass per reference text, on the thread
+        that calls: the app's model thread) and kept until :meth:`forget_last_trace`. Call
+        it outside any knock-out: it needs the clean model."""
+        held = getattr(self, "_reference_means", None)  # (module, means)
+        if held is None or held[0] is not self.module:
+            texts = (self.encode(text)[0].ids for text in REFERENCE_TEXTS)
+            held = self._reference_means = (self.module, reference_z_means(self.module, texts))
+        return held[1]
+
+    @contextlib.contextmanager
+    def separate_memory(self):
+        """Traces inside this block neither use nor replace the remembered last traces: a
+        batch of other texts must not evict the text being typed."""
+        saved = getattr(self, "_tracer", None), getattr(self, "_knockout_tracer", None)
+        self._tracer = self._knockout_tracer = None
+        try:
+            yield self
+        finally:
+            self._tracer, self._knockout_tracer = saved

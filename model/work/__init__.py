@@ -1,0 +1,1 @@
+"""The model thread's work: requests and their handlers."""
