@@ -73,9 +73,10 @@ def model_thread_count(n_params: int | None = None) -> int:
 
 
 def configure_process(freeze_after_load: bool = True) -> None:
-    """Apply the process-wide settings above. Imports neither torch (1.3 s of a cold start)
-    nor NumPy (the window shows before either): the model thread calls :func:`configure_numpy`
-    and :func:`configure_torch` before it loads a model."""
+    """Apply the process-wide settings above. Imports neither torch (over a second of a cold
+    start, docs/benchmarks.md "Importing torch") nor NumPy (the window shows before either):
+    the model thread calls :func:`configure_numpy` and :func:`configure_torch` before it
+    loads a model."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     _policy.freeze_after_load = freeze_after_load
     _policy.configured = True
