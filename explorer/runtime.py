@@ -41,6 +41,14 @@ _policy = _Policy()
 LARGE_MODEL_PARAMS = 50_000_000
 
 
+def threads_override() -> int | None:
+    """The torch thread count set in ``ATTENTION_EXPLORER_TORCH_THREADS`` (a positive integer),
+    else None. The test suite reads it too, to run every test with that many threads
+    (tests/conftest.py)."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def model_thread_count(n_params: int | None = None) -> int:
     """Torch threads for the model: all cores but one, which the GUI thread needs to paint;
     all of them for a large model (``n_params`` ≥ :data:`LARGE_MODEL_PARAMS`).
@@ -55,9 +63,9 @@ def model_thread_count(n_params: int | None = None) -> int:
     70 / 88 ms, forward 60 / 66 to 45 / 54 ms, with no GUI stall over 50 ms.
     ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides both.
     """
-    override = os.environ.get(THREADS_ENV, "").strip()
-    if override.isdigit() and int(override) > 0:
-        return int(override)
+    override = threads_override()
+    if override is not None:
+        return override
     cores = os.cpu_count() or 2
     if n_params is not None and n_params >= LARGE_MODEL_PARAMS:
         return cores
@@ -65,9 +73,10 @@ def model_thread_count(n_params: int | None = None) -> int:
 
 
 def configure_process(freeze_after_load: bool = True) -> None:
-    """Apply the process-wide settings above. Imports neither torch (1.3 s of a cold start)
-    nor NumPy (the window shows before either): the model thread calls :func:`configure_numpy`
-    and :func:`configure_torch` before it loads a model."""
+    """Apply the process-wide settings above. Imports neither torch (over a second of a cold
+    start, docs/benchmarks.md "Importing torch") nor NumPy (the window shows before either):
+    the model thread calls :func:`configure_numpy` and :func:`configure_torch` before it
+    loads a model."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     _policy.freeze_after_load = freeze_after_load
     _policy.configured = True

@@ -18,7 +18,7 @@ When a result reaches the GUI thread:
 
 **Fast start** (issue #19): the bundled teaching model is first served by its NumPy forward
 pass (:mod:`model.tracer.numpy_forward`), which needs no torch: ``import torch`` alone takes
-1.4-1.75 s on a 2-core machine and holds the GIL. Once that model's first trace is on screen,
+over a second on a 2-core machine (docs/benchmarks.md, "Importing torch") and holds the GIL. Once that model's first trace is on screen,
 a loader thread imports torch and loads the same model as a :class:`TracingModel`; the engine
 switches to it between two requests. Traces and batches are served by either (the same
 :class:`ModelInfo`, the same traces to float32 rounding); the analyses (:data:`WORK_KINDS`:
@@ -47,7 +47,7 @@ from explorer.throttle import Throttled
 from model.core.errors import EmptyInputError, ModelFileError
 from model.core.memory import HeapTrimmer
 
-if TYPE_CHECKING:  # the model code (NumPy; torch, 1.3 s) is imported on the model thread
+if TYPE_CHECKING:  # the model code (NumPy; torch, over a second) is imported on the model thread
     from model.core.info import ModelInfo
     from model.core.trace import Trace
     from model.tracer.numpy_forward import NumpyTracingModel
@@ -178,7 +178,7 @@ def quick_model(source: str) -> NumpyTracingModel | None:
 
 def load_tracing_model(source: str, precision: str = "float32") -> TracingModel:
     """:func:`model.loading.load_tracing_model`, imported on first use on the model thread:
-    it imports torch (1.3 s), which must not delay the window."""
+    it imports torch (over a second, docs/benchmarks.md), which must not delay the window."""
     from explorer.runtime import configure_numpy, configure_torch
     from model.loading import load_tracing_model as load
 

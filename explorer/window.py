@@ -693,7 +693,7 @@ class MainWindow(QMainWindow):
         self.model_menu = self.menuBar().addMenu(self.tr("&Model"))
         self.model_menu.aboutToShow.connect(self._on_model_menu_opening)
         # Filled when the first model has loaded: listing the models imports the loaders,
-        # and with them torch (1.3 s), which must not delay the window (issue #19).
+        # and with them torch (over a second), which must not delay the window (issue #19).
         view = self.menuBar().addMenu(self.tr("&View"))
         self._action(view, self.tr("Larger text"), "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
         self._action(view, self.tr("Smaller text"), "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))

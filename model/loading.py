@@ -204,8 +204,9 @@ def load_tracing_model(
     caps the tokens per trace (default: the context window, or as many tokens as a trace
     has memory for if that is fewer; :data:`GPT2_MAX_TOKENS` for GPT-2 checkpoints,
     :data:`PRETRAINED_MAX_TOKENS` for BERT ones). ``precision``: "float32", or "bfloat16"
-    to keep the large weight matrices in bfloat16 (:mod:`model.core.precision`: about twice as
-    fast per typed token on a memory-bound CPU, at bfloat16's accuracy).
+    to keep the large weight matrices in bfloat16 (:mod:`model.core.precision`: half the bytes
+    to read per typed token, at bfloat16's accuracy; measured no faster in the app on the
+    2-core test machine, docs/benchmarks.md).
     """
     check_precision(precision)
     folder = resolve_source(source)

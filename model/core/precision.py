@@ -7,6 +7,12 @@ block's qkv, attention output and MLP matrices, and the unembedding — are kept
 (GPT-2 small: 247 MB) and multiplied in bfloat16 by torch's CPU kernels (oneDNN, AMX where
 the CPU has it), which accumulate in float32 and round the result to bfloat16.
 
+Half the bytes is not half the time: on the 2-core test machine (Intel Xeon with AMX) typing
+on a GPT-2-small-sized model was no faster in the app (forward p50 45.2 ms in bfloat16 against
+42.6 ms in float32), because torch's bfloat16 matrix-vector kernel read about 7 GB/s on one
+core against float32's 10 GB/s (docs/benchmarks.md, "Final tree of this release"). The Model
+menu does not offer it; ``python -m explorer.bench --precision bfloat16`` measures it elsewhere.
+
 Everything else stays float32: the token and position embeddings (the embedding table panels
 read), the norms, the softmax, the residual stream, and every array of the Trace. Each big
 matmul rounds its input to bfloat16 (8 significant bits) and its output too; the result is

@@ -1,7 +1,7 @@
 """The bundled teaching model's forward pass in NumPy, for the app's first traces.
 
-``import torch`` alone takes 1.4-1.75 s on the app's 2-core machine and holds the GIL for
-much of it, so the first trace cannot wait for it (issue #19). :class:`NumpyTracingModel`
+``import torch`` alone takes over a second on the app's 2-core machine (docs/benchmarks.md,
+"Importing torch") and holds the GIL for much of it, so the first trace cannot wait for it (issue #19). :class:`NumpyTracingModel`
 reads the same files as :func:`model.loading.load_tracing_model` (safetensors, read as
 NumPy arrays: nothing is unpickled; config.json; tokenizer.json) and produces the very
 same :class:`~model.core.trace.Trace` and :class:`~model.core.info.ModelInfo` as

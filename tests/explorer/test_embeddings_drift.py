@@ -8,6 +8,7 @@ from explorer.views.embeddings import EmbeddingPanel
 from model.analysis.analogy import EmbeddingIndex
 from model.core.paths import BUNDLED_MODEL_DIR
 from model.tracer.runner import TracingModel
+from tests.numerics import assert_differ
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_pca_axes_stay_put_when_the_sentence_changes(panel, bundled_info, qtbot)
     panel.set_trace(runner.trace("one mole of carbon dioxide in the eiffel tower"))
     panel.refresh()
     after = panel.scatter.getData()
-    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[0], after[0])  # the same projection of the same words
     np.testing.assert_array_equal(before[1], after[1])
     assert len(panel.sentence_scatter.getData()[0]) != len(sentence_before[0])
 
@@ -95,8 +96,8 @@ def test_drift_panel_requests_traces_and_draws_identical_starts(qtbot, tracing_m
     assert texts == ("american shrew mole", "one mole of carbon dioxide", "take a biopsy of the mole")
     panel.set_batch_traces(texts, tuple(tracing_model.trace(t) for t in texts))
     starts = np.stack([p[0] for p in panel.paths])
-    np.testing.assert_array_equal(starts, np.repeat(starts[:1], 3, axis=0))
-    assert not np.allclose(panel.paths[0][1], panel.paths[1][1])
+    np.testing.assert_array_equal(starts, np.repeat(starts[:1], 3, axis=0))  # one row of the embedding table
+    assert_differ(panel.paths[0][1], panel.paths[1][1], what="after the first block")
     assert panel.table.item(0, 1).text() == "1.000"
     assert panel.table.rowCount() == 1 + tracing_model.cfg.n_layers
 

@@ -23,6 +23,7 @@ from model.analysis.analogy import EmbeddingIndex
 from model.analysis.geometry import analogy_plane, pairwise_cosines, trajectory
 from model.core.sampling import next_token_distribution
 from model.loading import load_tracing_model
+from tests.numerics import assert_close
 
 TEXT = "the king and the queen"
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +59,7 @@ def test_grid_csv_has_every_weight_of_the_trace(qtbot, capsys, tmp_path, tiny_mo
     assert header == ["layer", "head", "query", "query_token", "key", "key_token", "weight"]
     assert len(rows) == L * H * T * T
     got = np.array([float(r[6]) for r in rows]).reshape(L, H, T, T)
-    np.testing.assert_allclose(got, trace.pattern, atol=1e-6, rtol=0)
+    assert_close(got, trace.pattern, what="weights")
     assert [r[3] for r in rows[:T * T:T]] == list(trace.token_strings)
 
 
@@ -70,7 +71,7 @@ def test_head_csv_is_the_matrix_as_shown(qtbot, capsys, tmp_path, tiny_model_fol
     header, rows = read_csv(out)
     assert header == ["query \\ key", *tokens]  # key tokens across, one row per query
     assert [r[0] for r in rows] == tokens
-    np.testing.assert_allclose(np.array([r[1:] for r in rows], dtype=float), trace.pattern[1, 2], atol=1e-6, rtol=0)
+    assert_close(np.array([r[1:] for r in rows], dtype=float), trace.pattern[1, 2], what="head 1.2")
 
     # masked scores in the 3Blue1Brown layout: keys down the side, −∞ above the diagonal
     out = tmp_path / "masked.csv"
@@ -80,8 +81,7 @@ def test_head_csv_is_the_matrix_as_shown(qtbot, capsys, tmp_path, tiny_model_fol
     assert header == ["key \\ query", *tokens]
     got = np.array([r[1:] for r in rows], dtype=float)
     expected = np.where(np.triu(np.ones((len(tokens),) * 2, dtype=bool), 1), -np.inf, trace.scores[0, 3]).T
-    assert np.array_equal(np.isinf(got), np.isinf(expected))
-    np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], atol=1e-6, rtol=0)
+    assert_close(got, expected, what="masked scores")  # the −∞ in the same cells
 
     # the first token hidden: its column goes and each row is renormalised
     out = tmp_path / "hidden.csv"
@@ -92,7 +92,7 @@ def test_head_csv_is_the_matrix_as_shown(qtbot, capsys, tmp_path, tiny_model_fol
     kept = trace.pattern[1, 0][:, 1:].astype(np.float64)
     totals = kept.sum(axis=1, keepdims=True)  # the first query sees only the hidden token: a row of 0
     expected = np.divide(kept, totals, out=np.zeros_like(kept), where=totals > 0)
-    np.testing.assert_allclose(np.array([r[1:] for r in rows], dtype=float), expected, atol=1e-6, rtol=0)
+    assert_close(np.array([r[1:] for r in rows], dtype=float), expected, what="first token hidden")
 
 
 def test_next_token_csv_matches_the_logits_and_the_cuts(qtbot, capsys, tmp_path, tiny_model_folder, reference):
@@ -106,8 +106,8 @@ def test_next_token_csv_matches_the_logits_and_the_cuts(qtbot, capsys, tmp_path,
     logits, probs = trace.logits_at(-1), trace.probs_at(-1)
     assert ids == list(np.argsort(-logits, kind="stable")[:len(rows)])
     assert [r[2] for r in rows] == [info.vocabulary[i] for i in ids]
-    np.testing.assert_allclose([float(r[3]) for r in rows], logits[ids], atol=1e-6, rtol=0)
-    np.testing.assert_allclose([float(r[4]) for r in rows], probs[ids], atol=1e-6, rtol=0)
+    assert_close([float(r[3]) for r in rows], logits[ids], what="logits")
+    assert_close([float(r[4]) for r in rows], probs[ids], what="probabilities")
 
     # another query position, T = 0.7 and top-k 3: the sampler's distribution after the cut
     out = tmp_path / "next-cut.csv"
@@ -116,9 +116,9 @@ def test_next_token_csv_matches_the_logits_and_the_cuts(qtbot, capsys, tmp_path,
     _, rows = read_csv(out)
     dist = next_token_distribution(trace.logits_at(2).astype(np.float64), 0.7, 3, None)
     ids = [int(r[1]) for r in rows]
-    np.testing.assert_allclose([float(r[3]) for r in rows], trace.logits_at(2)[ids], atol=1e-6, rtol=0)
-    np.testing.assert_allclose([float(r[4]) for r in rows], dist.probs[ids], atol=1e-6, rtol=0)
-    np.testing.assert_allclose([float(r[5]) for r in rows], dist.tempered[ids], atol=1e-6, rtol=0)
+    assert_close([float(r[3]) for r in rows], trace.logits_at(2)[ids], what="logits")
+    assert_close([float(r[4]) for r in rows], dist.probs[ids], what="after the cut")
+    assert_close([float(r[5]) for r in rows], dist.tempered[ids], what="before the cut")
     assert sum(float(r[4]) > 0 for r in rows) == 3
 
 
@@ -136,9 +136,9 @@ def test_embeddings_csv_is_the_projection_and_the_analogy(qtbot, capsys, tmp_pat
     assert by_role["a"][0] == "man" and by_role["b"][0] == "woman" and by_role["c"][0] == "king"
     for word, x, y, role, cosine in rows:
         vector = target if role == "target" else index.vector(word)
-        np.testing.assert_allclose([float(x), float(y)], plane(vector)[0], atol=1e-6, rtol=0)
-        if role != "target":
-            assert float(cosine) == pytest.approx(float(cosines[index.token_id(word)]), abs=1e-6)
+        assert_close([float(x), float(y)], plane(vector)[0], what=f"{word} (x, y)")
+        if role != "target":  # a cosine's scale is 1
+            assert_close(float(cosine), float(cosines[index.token_id(word)]), scale=1.0, what=f"{word} cosine")
     neighbours = [r[0] for r in rows if r[3].startswith("neighbour")]
     assert neighbours == [n.token for n in index.solve("man", "woman", "king", k=10)]
 
@@ -161,7 +161,7 @@ def test_drift_csv_has_the_cosines_per_layer(qtbot, capsys, tmp_path, tiny_model
     for layer, point, a, b, cosine in rows:
         j = int(layer)
         expected = pairwise_cosines(np.stack([p[j] for p in paths]))[sentences.index(a), sentences.index(b)]
-        assert float(cosine) == pytest.approx(float(expected), abs=1e-6)
+        assert_close(float(cosine), float(expected), scale=1.0, what=f"{a} / {b}, {point}")  # a cosine's scale is 1
         assert point == ("embedding" if j == 0 else f"after block {j - 1}")
 
 
@@ -179,7 +179,7 @@ def test_step_csv_is_one_row_per_key_of_the_head_steps(qtbot, capsys, tmp_path):
     steps = head_steps(trace, model.info().head_weights, 0, 0, trace.n_tokens - 5)
     assert [r[1] for r in rows] == list(steps.tokens)
     for column, values in ((2, steps.dots), (3, steps.scaled), (4, steps.masked), (5, steps.weights)):
-        np.testing.assert_allclose([float(r[column]) for r in rows], values, atol=1e-6, rtol=0)
+        assert_close([float(r[column]) for r in rows], values, what=header[column])
 
 
 # ---------------------------------------------------------------------- pictures

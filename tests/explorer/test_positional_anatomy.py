@@ -11,6 +11,7 @@ from explorer.views.anatomy import AnatomyPanel, gpt3_rows
 from explorer.views.base import Selection
 from explorer.views.positional import PositionalPanel
 from model.loading import load_tracing_model
+from tests.numerics import assert_close
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,8 @@ def test_sinusoidal_table_formula_and_hovered_value(qtbot, bundled):
     expected = np.sin(k / 10000 ** (12 / 256))
     assert panel.hover.startswith("P(5, 12) = sin(5 / 10000^{12/256})")
     assert f"{expected:+.4f}".replace("-", "−") in panel.hover
-    np.testing.assert_allclose(panel.table[: trace.n_tokens], trace.embed_pos, atol=1e-6)
-    np.testing.assert_allclose(np.diag(panel.cosine), 1.0, atol=1e-6)
+    assert_close(panel.table[: trace.n_tokens], trace.embed_pos, what="the panel's table vs the trace's")
+    assert_close(np.diag(panel.cosine), 1.0, what="cos(P(k), P(k))")
     c = panel._cos_rect
     hover(panel, c.left() + 3.5 * c.width() / 128, c.top() + 0.5 * c.height() / 128)
     assert panel.hover.startswith("cos(P(0), P(3))")

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from explorer.views.base import STAGES, Selection
 from explorer.views.step_through import StepThroughPanel, formula
 from model.loading import load_tracing_model
+from tests.numerics import assert_close
 
 JOURNEY = "Your journey starts with one step"
 
@@ -87,7 +88,7 @@ def test_bundled_model_long_text_shows_a_window_of_keys(qtbot):
     panel.grab()
     shown = panel.canvas.shown_keys
     assert shown.stop == trace.n_tokens and len(shown) < trace.n_tokens  # keys up to the query
-    np.testing.assert_allclose(panel.steps.weights, trace.pattern[1, 2, -1], atol=1e-5)
+    assert_close(panel.steps.weights, trace.pattern[1, 2, -1], what="weights")
 
 
 def test_model_without_head_weights_says_so(qtbot, lesson):

@@ -10,6 +10,7 @@ from explorer.views.heads_grid import HeadsGridPanel
 from model.analysis.ablation import knockout_logits
 from model.analysis.lens import logit_lens
 from model.analysis.rollout import attention_rollout
+from tests.numerics import assert_close
 
 
 def _wait(qtbot, condition, timeout=10000):
@@ -28,7 +29,7 @@ def test_the_lens_tab_shows_the_lens_of_the_text_and_its_last_layer_is_the_predi
     assert header == ["layer", "position", "token", "top_token", "probability"]
     assert len(rows) == trace.n_layers * trace.n_tokens
     expected = logit_lens(window.worker.model.module, trace.resid_post)
-    assert rows[-1][4] == pytest.approx(float(expected.top_probs[-1, -1, 0]), abs=1e-6)
+    assert_close(rows[-1][4], float(expected.top_probs[-1, -1, 0]), what="exported probability")
     lens.pin(int(lens.result.top_ids[0, -1, 0]))
     _wait(qtbot, lambda: len(lens.result.tracked_ids) == 1)
     assert len(lens.lines) == 1
@@ -44,7 +45,7 @@ def test_ctrl_click_knocks_a_head_out_and_the_next_token_bars_follow(make_window
     _wait(qtbot, lambda: nxt.ablation is not None)
     ids = window.worker.model.encode(window.trace.text)[0].ids
     expected = knockout_logits(window.worker.model.module, ids, [(1, 2)])
-    np.testing.assert_allclose(nxt.ablation.logits, expected, atol=1e-6)
+    assert_close(nxt.ablation.logits, expected, what="knocked-out logits")
     assert "knocked out (zero): 1.2" in nxt.stats.text()
     header, rows = nxt.export_table()
     assert "probability_all_heads" in header
@@ -89,7 +90,7 @@ def test_rollout_toggle_draws_one_tile_per_layer(make_window, qtbot):
     grid.controls.rollout.setChecked(True)
     trace = window.trace
     assert grid._drawn_shape == (trace.n_layers, 1, trace.n_tokens, trace.n_tokens)
-    np.testing.assert_allclose(grid.rollout, attention_rollout(trace.pattern))
+    assert_close(grid.rollout, attention_rollout(trace.pattern), what="rollout")
     grid.controls.rollout.setChecked(False)
     assert grid._drawn_shape == trace.pattern.shape
 
@@ -158,7 +159,7 @@ def test_export_lens_csv_is_the_lens_of_the_trace_with_and_without_a_knock_out(q
         expected = logit_lens(reference.module, trace.resid_post)
         assert len(rows) == trace.n_layers * trace.n_tokens
         got = np.array([float(r[4]) for r in rows]).reshape(trace.n_layers, trace.n_tokens)
-        np.testing.assert_allclose(got, expected.top_probs[..., 0], atol=1e-6)
+        assert_close(got, expected.top_probs[..., 0], what="exported lens")
 
 
 def test_export_next_with_ablate_has_both_distributions(qtbot, capsys, tmp_path, tiny_model_folder):
@@ -183,7 +184,7 @@ def test_the_head_view_has_a_rollout_mode(make_window, qtbot):
     window = make_window()
     trace = window.trace
     m = head_matrix(trace, 1, 0, "rollout")
-    np.testing.assert_allclose(m.values, attention_rollout(trace.pattern)[1], atol=1e-6)
+    assert_close(m.values, attention_rollout(trace.pattern)[1], what="rollout")
     assert "not explanations" in m.note
     window.head_detail.set_mode("rollout")
     window.show_tab(window.head_detail)
@@ -281,8 +282,8 @@ def test_on_the_bundled_model_a_knock_out_before_torch_has_loaded_is_answered_af
     _wait(qtbot, lambda: nxt.ablation is not None, timeout=60000)
     assert window.worker.full_model_loaded
     ids = window.worker.model.encode(window.trace.text)[0].ids
-    np.testing.assert_allclose(nxt.ablation.logits, knockout_logits(window.worker.model.module, ids, [(1, 2)]),
-                               atol=1e-6)
+    assert_close(nxt.ablation.logits, knockout_logits(window.worker.model.module, ids, [(1, 2)]),
+                 what="knocked-out logits")
     window.text_box.setText("the cat sat on the mat")  # typing after the switch: torch traces
     _wait(qtbot, lambda: window.trace.text == "the cat sat on the mat")
     assert window.trace.n_tokens == 7

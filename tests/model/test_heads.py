@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from model.analysis.heads import (
@@ -13,6 +12,7 @@ from model.analysis.heads import (
 )
 from model.core.transformer import Transformer
 from tests.model.conftest import tiny_config
+from tests.numerics import REL64, assert_close
 
 
 def one_head(pattern: np.ndarray) -> np.ndarray:
@@ -24,8 +24,8 @@ def test_a_pure_previous_token_head_scores_one():
     pattern = np.zeros((T, T))
     pattern[0, 0] = 1
     pattern[np.arange(1, T), np.arange(T - 1)] = 1
-    assert previous_token_scores(one_head(pattern))[0, 0] == pytest.approx(1.0)
-    assert first_token_scores(one_head(pattern))[0, 0] == pytest.approx(1 / 5)  # only query 1 hits key 0
+    assert_close(previous_token_scores(one_head(pattern))[0, 0], 1.0, REL64, what="previous-token score")
+    assert_close(first_token_scores(one_head(pattern))[0, 0], 1 / 5, REL64, what="first-token score")  # only query 1 hits key 0
 
 
 def test_a_uniform_causal_head_scores_the_hand_computed_average():
@@ -33,9 +33,9 @@ def test_a_uniform_causal_head_scores_the_hand_computed_average():
     pattern = np.tril(np.ones((T, T)))
     pattern /= pattern.sum(1, keepdims=True)
     # queries 2, 3 give weight 1/3 and 1/4 to their previous token
-    assert previous_token_scores(one_head(pattern))[0, 0] == pytest.approx((1 / 3 + 1 / 4) / 2)
+    assert_close(previous_token_scores(one_head(pattern))[0, 0], (1 / 3 + 1 / 4) / 2, REL64, what="previous-token score")
     # queries 1, 2, 3 give 1/2, 1/3, 1/4 to the first token
-    assert first_token_scores(one_head(pattern))[0, 0] == pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3)
+    assert_close(first_token_scores(one_head(pattern))[0, 0], (1 / 2 + 1 / 3 + 1 / 4) / 3, REL64, what="first-token score")
 
 
 def test_a_perfect_induction_head_scores_one():
@@ -47,7 +47,7 @@ def test_a_perfect_induction_head_scores_one():
         q, k = prefix + n + j, prefix + 1 + j
         pattern[q] = 0
         pattern[q, k] = 1.0
-    assert induction_scores(one_head(pattern), prefix, n)[0, 0] == pytest.approx(1.0)
+    assert_close(induction_scores(one_head(pattern), prefix, n)[0, 0], 1.0, REL64, what="induction score")
     assert induction_scores(one_head(np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None]), prefix, n)[0, 0] < 0.2
 
 
@@ -64,5 +64,5 @@ def test_measure_head_roles_on_a_model():
                                n_random=4)
     assert roles.previous_token.shape == roles.induction.shape == (2, 4)
     patterns = attention_patterns(model, torch.tensor([[2, 10, 11, 12, 13, 14]]))
-    np.testing.assert_allclose(roles.previous_token, previous_token_scores(patterns), rtol=1e-6)
+    assert_close(roles.previous_token, previous_token_scores(patterns), what="previous-token scores")
     assert np.all((roles.induction >= 0) & (roles.induction <= 1))

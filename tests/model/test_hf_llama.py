@@ -1,5 +1,5 @@
 """Llama-layout Hugging Face folders (Llama, Mistral, Qwen2, Qwen3) load into our Transformer
-and match transformers to 1e-5.
+and match transformers to 1e-5 of each tensor's scale.
 
 Every model is a tiny random transformers model of its family saved into tmp_path, with a
 byte-level BPE trained offline: grouped-query attention (n_kv_heads < n_heads),
@@ -22,8 +22,12 @@ from model.core.errors import ModelFileError
 from model.core.transformer import activation_names
 from model.loading import available_models, folder_kind, load_tracing_model
 from tests.model.conftest import train_byte_bpe
+from tests.numerics import assert_close
 
-TOL = dict(atol=1e-5, rtol=1e-5)
+# transformers computes the same functions in another order (rotary embeddings, grouped-query
+# heads repeated, RMSNorm's mean and the softmax in other kernels): a float32 difference of a
+# few units of roundoff per layer, relative to each tensor's largest value.
+REL = 1e-5
 TEXT = "the king and the queen, the man and the woman, the cat and the cats"
 COMMON = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=64)
 FAMILIES = {
@@ -82,11 +86,11 @@ def test_logits_hidden_states_and_every_pattern_match_transformers(family_folder
     trace = model.trace(TEXT, logit_positions="all")
     out = reference(hf, trace.token_ids)
     L = trace.n_layers
-    np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), **TOL)
+    assert_close(trace.logits, out.logits[0], REL, what="logits")
     for i in range(L):
-        np.testing.assert_allclose(trace.resid_pre[i], out.hidden_states[i][0].numpy(), **TOL)
-        np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), **TOL)
-    np.testing.assert_allclose(trace.final_norm, out.hidden_states[L][0].numpy(), **TOL)
+        assert_close(trace.resid_pre[i], out.hidden_states[i][0], REL, what=f"resid_pre[{i}]")
+        assert_close(trace.pattern[i], out.attentions[i][0], REL, what=f"pattern[{i}]")
+    assert_close(trace.final_norm, out.hidden_states[L][0], REL, what="final_norm")
     assert model.info().n_kv_heads == hf.config.num_key_value_heads
     assert model.module.cfg.tie_embeddings == hf.config.tie_word_embeddings
 
@@ -105,8 +109,14 @@ def test_sharded_checkpoint_loads(tmp_path):
     hf.save_pretrained(sharded, max_shard_size="20KB")
     (sharded / "tokenizer.json").write_text((tmp_path / "whole" / "tokenizer.json").read_text())
     assert (sharded / "model.safetensors.index.json").is_file()
-    a = load_tracing_model(tmp_path / "whole").trace(TEXT).logits
-    np.testing.assert_array_equal(load_tracing_model(sharded).trace(TEXT).logits, a)
+    whole, parts = load_tracing_model(tmp_path / "whole"), load_tracing_model(sharded)
+    weights = parts.module.state_dict()
+    assert weights.keys() == whole.module.state_dict().keys()
+    for name, tensor in whole.module.state_dict().items():  # the same bytes, read from other files
+        np.testing.assert_array_equal(weights[name].numpy(), tensor.numpy(), err_msg=name)
+    # The same weights in other buffers: the forward pass may round differently (alignment
+    # picks other SIMD paths), so the logits agree to the default tolerance, not bit for bit.
+    assert_close(parts.trace(TEXT).logits, whole.trace(TEXT).logits, what="logits, sharded vs whole")
 
 
 def test_unsupported_family_is_named(tmp_path):

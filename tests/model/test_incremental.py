@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from model.core.incremental import common_prefix, full_pass_reference
 from model.loading import load_tracing_model
+from tests.numerics import assert_close
 
-TOL = dict(atol=1e-5, rtol=1e-5)
 ALPHABET = "abcdefghijklmnopqrstuvwxyz     ,.;'é"
 WORDS = ["the king", " and the queen", ", the man", " walked past the tower", "é", " mole", "\n"]
 
@@ -33,11 +33,9 @@ def assert_same_trace(a, b) -> None:
         if isinstance(y, np.ndarray):
             assert isinstance(x, np.ndarray) and x.shape == y.shape, f.name
             if y.dtype.kind == "f":
-                # 1e-5 of the field's scale: float32 sums in a different order (a suffix-sized
-                # matmul) differ by ~1e-5 absolute on logits of magnitude ~10 (seen: 1.04e-5)
-                finite = np.abs(y[np.isfinite(y)])
-                scale = max(1.0, float(finite.max())) if finite.size else 1.0
-                np.testing.assert_allclose(x, y, err_msg=f.name, rtol=TOL["rtol"], atol=TOL["atol"] * scale)
+                # 1e-5 of the field's scale (at least 1, for probabilities): float32 sums in a different
+                # order (a suffix-sized matmul) differ by ~1e-5 absolute on logits of magnitude ~10
+                assert_close(x, y, floor=1.0, what=f.name)
             else:
                 np.testing.assert_array_equal(x, y, err_msg=f.name)
         else:
@@ -138,7 +136,7 @@ def test_earlier_traces_never_change(bundled):
         trace = bundled.trace(text)
         kept.append((trace, trace.pattern.copy()))
         for old, snapshot in kept:
-            np.testing.assert_array_equal(old.pattern, snapshot)
+            np.testing.assert_array_equal(old.pattern, snapshot)  # a copy of the same array
 
 
 def test_window_slide_and_model_switch_start_again(gpt2, bundled):
@@ -191,12 +189,12 @@ def test_a_knocked_out_trace_neither_reads_nor_replaces_the_ordinary_rows(tracin
         expected = model.trace("the king and the queen")
     full = model.trace("the king and the queen were")
     model.incremental = True
-    np.testing.assert_allclose(ablated.logits, expected.logits, atol=1e-5)
-    np.testing.assert_allclose(ablated.head_out, expected.head_out, atol=1e-5)
+    assert_close(ablated.logits, expected.logits, what="logits")
+    assert_close(ablated.head_out, expected.head_out, what="head_out")
     after = model.trace("the king and the queen were")  # incremental again, from the ordinary rows
     assert model._incremental_tracer().reused_rows == n_remembered
-    np.testing.assert_allclose(after.logits, full.logits, atol=1e-5)
-    np.testing.assert_allclose(after.pattern, full.pattern, atol=1e-6)
+    assert_close(after.logits, full.logits, what="logits")
+    assert_close(after.pattern, full.pattern, what="pattern")
 
 
 # ---------------------------------------------------------------------- with heads knocked out

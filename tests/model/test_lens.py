@@ -8,13 +8,14 @@ from model.analysis.lens import LensUnavailable, lens_logprobs, logit_lens
 from model.core.transformer import Transformer
 from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config
+from tests.numerics import assert_close
 
 
 def test_the_last_layer_of_the_lens_is_the_models_own_prediction(tracing_model: TracingModel):
     trace = tracing_model.trace("the cat sat on the mat", logit_positions="all")
     lens = logit_lens(tracing_model.module, trace.resid_post, track=[int(trace.probs[-1].argmax())])
     np.testing.assert_array_equal(lens.top_ids[-1, :, 0], trace.probs.argmax(-1))
-    np.testing.assert_allclose(lens.top_probs[-1, :, 0], trace.probs.max(-1), atol=1e-5)
+    assert_close(lens.top_probs[-1, :, 0], trace.probs.max(-1), what="top probabilities")
     assert lens.tracked_ranks[-1, -1, 0] == 1
 
 
@@ -31,14 +32,14 @@ def test_each_vector_is_normalised_with_its_own_statistics(norm):
     else:
         h = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * model.ln_f.weight.double()
     logits = h @ model.unembed.weight.double().T
-    np.testing.assert_allclose(got.numpy(), torch.log_softmax(logits, -1).detach().numpy(), atol=1e-4)
+    assert_close(got, torch.log_softmax(logits, -1), what="float32 lens vs float64 formula")
 
 
 def test_tracked_ranks_and_probabilities(tracing_model: TracingModel):
     trace = tracing_model.trace("a fluffy blue creature")
     lens = logit_lens(tracing_model.module, trace.resid_post, track=[5, 9])
     logp = lens_logprobs(tracing_model.module, trace.resid_post).numpy()
-    np.testing.assert_allclose(lens.tracked_probs[..., 1], np.exp(logp[..., 9]), rtol=1e-5)
+    assert_close(lens.tracked_probs[..., 1], np.exp(logp[..., 9]), what="tracked probabilities")
     np.testing.assert_array_equal(lens.tracked_ranks[..., 0], (logp > logp[..., 5:6]).sum(-1) + 1)
 
 
@@ -56,8 +57,8 @@ def test_the_lens_of_a_grown_text_reuses_the_unchanged_positions_and_equals_a_fr
     grown = lens(tracing_model, "the cat sat on the mat", {"track": [7]}, memo=memo)
     fresh = lens(tracing_model, "the cat sat on the mat", {"track": [7]})
     np.testing.assert_array_equal(grown.top_ids, fresh.top_ids)
-    np.testing.assert_allclose(grown.top_probs, fresh.top_probs, atol=1e-6)
-    np.testing.assert_allclose(grown.tracked_probs, fresh.tracked_probs, atol=1e-6)
+    assert_close(grown.top_probs, fresh.top_probs, what="top probabilities")
+    assert_close(grown.tracked_probs, fresh.tracked_probs, what="tracked probabilities")
     np.testing.assert_array_equal(grown.tracked_ranks, fresh.tracked_ranks)
 
 
@@ -81,7 +82,7 @@ def test_a_keystroke_that_adds_no_token_or_removes_one_keeps_the_lens_right(bund
     fresh = lens(bundled, after, {"track": [7]})
     assert again.text == after
     np.testing.assert_array_equal(again.top_ids, fresh.top_ids)
-    np.testing.assert_allclose(again.tracked_probs, fresh.tracked_probs, atol=1e-6)
+    assert_close(again.tracked_probs, fresh.tracked_probs, what="tracked probabilities")
 
 
 def test_the_lens_names_full_vocabulary_ids_for_a_model_with_an_output_list():
@@ -92,5 +93,5 @@ def test_the_lens_names_full_vocabulary_ids_for_a_model_with_an_output_list():
     got = logit_lens(model, resid, track=[60, 10])
     full = lens_logprobs(model, resid).numpy()
     np.testing.assert_array_equal(got.top_ids[..., 0], full.argmax(-1))
-    np.testing.assert_allclose(got.tracked_probs[..., 0], np.exp(full[..., 60]), rtol=1e-5)
+    assert_close(got.tracked_probs[..., 0], np.exp(full[..., 60]), what="tracked probabilities")
     assert (got.tracked_probs[..., 1] == 0).all()  # id 10 is not an output: probability 0

@@ -11,6 +11,7 @@ from model.core.errors import ModelFileError
 from model.core.paths import LESSONS_DIR
 from model.loading import available_models, load_tracing_model
 from model.teaching.lesson_models import LESSONS, build
+from tests.numerics import assert_close, assert_printed
 
 JOURNEY = "Your journey starts with one step"
 
@@ -25,23 +26,23 @@ def test_seed_003_scores_for_journey_are_omega_2():
     assert trace.token_strings == ("Your", "journey", "starts", "with", "one", "step")
     st = head_steps(trace, model.info().head_weights, 0, 0, 1)
     # 003, 3.3.1: tensor([0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865])
-    assert np.round(st.dots, 4).tolist() == [0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865]
+    assert_printed(st.dots, [0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865], places=4, what="ω2")
     assert st.divisor == 1.0 and not st.is_masked.any()
     # The chapter goes on to softmax weights [0.1385, 0.2379, 0.2333, 0.1240, 0.1082, 0.1581]
     # and z(2) (the book's numbers; document 003 itself stops at ω₂)
-    assert np.round(st.weights, 4).tolist() == [0.1385, 0.2379, 0.2333, 0.1240, 0.1082, 0.1581]
+    assert_printed(st.weights, [0.1385, 0.2379, 0.2333, 0.1240, 0.1082, 0.1581], places=4, what="softmax")
     # W_O = I, so ΔE is z(2) itself
-    assert np.round(st.z, 4).tolist() == [0.4419, 0.6515, 0.5683]
-    assert np.round(st.delta, 4).tolist() == [0.4419, 0.6515, 0.5683]
-    np.testing.assert_allclose(trace.pattern[0, 0, 1], st.weights, atol=1e-6)
+    assert_printed(st.z, [0.4419, 0.6515, 0.5683], places=4, what="z(2)")
+    assert_printed(st.delta, [0.4419, 0.6515, 0.5683], places=4, what="ΔE")
+    assert_close(trace.pattern[0, 0, 1], st.weights, what="pattern")
 
 
 def test_seed_003_every_score_is_the_chapters_dot_product():
     from model.teaching.lessons import your_journey_example
 
     trace = load_tracing_model("lesson:seed-003").trace(JOURNEY)
-    np.testing.assert_allclose(trace.scores[0, 0], your_journey_example().scores, atol=1e-6)
-    np.testing.assert_allclose(trace.pattern[0, 0], your_journey_example().weights, atol=1e-6)
+    assert_close(trace.scores[0, 0], your_journey_example().scores, what="scores")
+    assert_close(trace.pattern[0, 0], your_journey_example().weights, what="pattern")
 
 
 def test_seed_003_causal_masks_the_future_on_the_books_numbers():
@@ -50,9 +51,10 @@ def test_seed_003_causal_masks_the_future_on_the_books_numbers():
     st = head_steps(trace, model.info().head_weights, 0, 0, 1)
     assert st.is_masked.tolist() == [False, False, True, True, True, True]
     assert np.isneginf(st.masked[2:]).all()
-    assert np.round(st.dots, 4).tolist() == [0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865]
+    assert_printed(st.dots, [0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865], places=4, what="ω2")
     expected = np.exp([0.9544, 1.4950]) / np.exp([0.9544, 1.4950]).sum()
-    np.testing.assert_allclose(st.weights[:2], expected, atol=1e-4)
+    # from the printed scores, rounded by up to 5e-5: the weights move by as much
+    assert_close(st.weights[:2], expected, 1e-4, scale=1.0, what="softmax of the first two")
     assert st.weights[2:].tolist() == [0.0] * 4
 
 
@@ -61,7 +63,7 @@ def test_seed_002_scores_softmax_and_outputs_as_printed():
     trace = model.trace("x1 x2 x3")
     hw = model.info().head_weights
     steps = [head_steps(trace, hw, 0, 0, i) for i in range(3)]
-    assert [s.dots.tolist() for s in steps] == [[2, 4, 4], [4, 16, 12], [4, 12, 10]]
+    assert [s.dots.tolist() for s in steps] == [[2, 4, 4], [4, 16, 12], [4, 12, 10]]  # small integers: exact
     # "keys", "querys", "values" as printed (the fourth, zero column is the head's padding)
     assert steps[0].k[:, :3].tolist() == [[0, 1, 1], [4, 4, 0], [2, 3, 1]]
     assert [s.q[:3].tolist() for s in steps] == [[1, 0, 2], [2, 2, 2], [2, 1, 3]]
@@ -70,9 +72,9 @@ def test_seed_002_scores_softmax_and_outputs_as_printed():
                        [6.0337e-06, 9.8201e-01, 1.7986e-02],
                        [2.9539e-04, 8.8054e-01, 1.1917e-01]]
     for s, row in zip(steps, softmax_printed, strict=True):
-        np.testing.assert_allclose(s.weights, row, rtol=5e-5)
-        np.testing.assert_allclose(trace.pattern[0, 0, s.query], row, rtol=5e-5)
-    assert np.round(steps[0].weights, 4).tolist() == [0.0634, 0.4683, 0.4683]
+        assert_printed(s.weights, row, figures=5, what=f"softmax {s.query}")
+        assert_printed(trace.pattern[0, 0, s.query], row, figures=5, what=f"pattern {s.query}")
+    assert_printed(steps[0].weights, [0.0634, 0.4683, 0.4683], places=4, what="softmax 0, rounded")
 
 
 def test_shipped_lessons_are_what_the_generator_builds():
@@ -81,6 +83,7 @@ def test_shipped_lessons_are_what_the_generator_builds():
         shipped = load_file(str(LESSONS_DIR / entry.name / "model.safetensors"))
         for name, tensor in model.state_dict().items():
             if name in shipped:
+                # the printed numbers copied into the weights, no arithmetic: bit for bit
                 np.testing.assert_array_equal(shipped[name], tensor.numpy(), err_msg=f"{entry.name}: {name}")
 
 

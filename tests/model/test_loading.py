@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -23,6 +22,7 @@ from model.loading import (
     load_tracing_model,
 )
 from tests.model.conftest import train_byte_bpe
+from tests.numerics import assert_close
 
 
 def test_loads_a_model_folder(tmp_path, tiny_model, wordpiece_file):
@@ -75,6 +75,7 @@ def test_gpt2_layout_round_trips_to_the_same_parameters(tmp_path):
     loaded = load_tracing_model(tmp_path / "g")
     assert folder_kind(tmp_path / "g") == "gpt2"
     for name, tensor in ours.state_dict().items():
+        # stored and read back (transposed at most): bit for bit
         torch.testing.assert_close(loaded.module.state_dict()[name], tensor, atol=0, rtol=0, msg=name)
     assert loaded.max_tokens == min(GPT2_MAX_TOKENS, loaded.cfg.n_ctx)
     assert loaded.info().n_ctx == loaded.max_tokens
@@ -89,8 +90,7 @@ def test_bundled_model_is_unchanged_by_the_generalisation():
     assert model.module.embed_ln is None and model.max_tokens == model.cfg.n_ctx == 128
     assert model.device == torch.device("cpu")
     trace = model.trace("the king and the")
-    torch.testing.assert_close(torch.from_numpy(trace.resid_pre[0].copy()),
-                               torch.from_numpy(trace.embed_token + trace.embed_pos))
+    assert_close(trace.resid_pre[0], trace.embed_token + trace.embed_pos, what="resid_pre[0]")
     assert trace.logits.shape == (1, model.cfg.vocab_size)
 
 
@@ -170,5 +170,5 @@ def test_head_out_written_in_place_matches_the_modules_own_capture(tmp_path):
     with torch.inference_mode():
         model.module(torch.tensor(trace.token_ids)[None], cache=cache)
     for i in range(trace.n_layers):
-        np.testing.assert_allclose(trace.head_out[i], cache[f"blocks.{i}.attn.head_out"][0].numpy(), atol=1e-6)
+        assert_close(trace.head_out[i], cache[f"blocks.{i}.attn.head_out"][0], what=f"head_out[{i}]")
     assert trace.head_out.flags.c_contiguous and not trace.head_out.flags.writeable

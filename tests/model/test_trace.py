@@ -10,6 +10,7 @@ from model.core.tokenizer import TextTokenizer
 from model.core.transformer import Transformer, activation_names
 from model.tracer.runner import TracingModel
 from tests.model.conftest import tiny_config
+from tests.numerics import assert_close
 
 
 def test_trace_tokens_match_the_text(tracing_model):
@@ -31,14 +32,14 @@ def test_trace_shapes_follow_the_documented_contract(tracing_model):
     assert trace.resid_post.shape == (L, T, d)
     assert trace.logits.shape == trace.probs.shape == (1, 200)
     assert trace.logit_positions.tolist() == [T - 1]
-    np.testing.assert_allclose(trace.probs.sum(-1), 1.0, atol=1e-6)
+    assert_close(trace.probs.sum(-1), 1.0, what="probabilities summed")
 
 
 def test_every_named_activation_can_be_looked_up(tracing_model):
     trace = tracing_model.trace("the king and the queen")
     for name in activation_names(trace.n_layers):
         assert isinstance(trace[name], np.ndarray), name
-    np.testing.assert_array_equal(trace["blocks.1.attn.pattern"], trace.pattern[1])
+    np.testing.assert_array_equal(trace["blocks.1.attn.pattern"], trace.pattern[1])  # the same array
     masked = trace["blocks.0.attn.masked_scores"]
     assert np.isneginf(masked[:, 0, 1:]).all() and np.isfinite(np.diagonal(masked, axis1=1, axis2=2)).all()
     with pytest.raises(KeyError, match="2 layers"):
@@ -69,7 +70,7 @@ def test_logits_can_be_asked_for_every_position(tracing_model):
     trace = tracing_model.trace("one mole of carbon dioxide", logit_positions="all")
     assert trace.logit_positions.tolist() == list(range(trace.n_tokens))
     last = tracing_model.trace("one mole of carbon dioxide")
-    np.testing.assert_allclose(trace.logits_at(-1), last.logits_at(-1), atol=1e-5)
+    assert_close(trace.logits_at(-1), last.logits_at(-1), what="last logits")
     some = tracing_model.trace("one mole of carbon dioxide", logit_positions=[1, -1])
     assert some.has_logits_at(1) and not some.has_logits_at(2)
     with pytest.raises(KeyError):
@@ -91,7 +92,7 @@ def test_text_longer_than_the_context_keeps_the_most_recent_tokens_and_says_so(t
 def test_empty_text_gives_the_bos_token_alone(tracing_model):
     trace = tracing_model.trace("")
     assert trace.n_tokens == 1 and trace.token_ids.tolist() == [2]
-    np.testing.assert_allclose(trace.probs.sum(), 1.0, atol=1e-6)
+    assert_close(trace.probs.sum(), 1.0, what="probabilities summed")
     assert tracing_model.trace("   \n\t ").n_tokens == 1
 
 
