@@ -102,9 +102,7 @@ def _feed_roles(panel, job: Job) -> None:
     from model.work import probes
 
     panel.set_trace(job.trace)
-    result = None
-    for _done, _total, result in probes.badges_job(job.model):
-        pass
+    *_, (_done, _total, result) = probes.badges_job(job.model)  # the last step carries the result
     panel.set_work_result("badges", result)
 
 
