@@ -28,6 +28,7 @@ from explorer.look import Look
 from explorer.menus import Menus
 from explorer.model_menu import ModelMenu, model_menu_label  # noqa: F401 (re-exported)
 from explorer.presenter import LessonPlayer
+from explorer.session import Session
 from explorer.status_line import StatusLine
 from explorer.throttle import Throttled
 from explorer.trace_worker import WORK_KINDS, ModelWorker
@@ -83,11 +84,13 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
             QApplication.instance(), str(self.settings.value("language", "")) or i18n.system_language())
         self._menu_actions: list[QAction] = []  # the menus' actions, removed when the menus are rebuilt
         self._presenting: tuple | None = None  # what F11 changed, to put back
-        self.model_info: ModelInfo | None = None
-        self.current_source: str | None = None  # the source of the model on screen
+        # The model info, the latest trace and the selection: set through the session, which
+        # broadcasts each change once to every panel (the properties below read it).
+        self.session = Session()
+        self.session.subscribe("model_info", self._broadcast_model_info)
+        self.session.subscribe("trace", self._broadcast_trace)
+        self.session.subscribe("selection", self._broadcast_selection)
         self._requested_source: str | None = None
-        self.trace: Trace | None = None
-        self.selection: Selection | None = None  # with the panels (its class lives with them)
         self.update_ms = 0.0  # time the last trace took to reach every visible panel
         self.panels: list[Panel] = []
         self._batch_requester: Panel | None = None
@@ -198,6 +201,40 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
             self.finish_building()
             QTimer.singleShot(0, lambda: self._load_first_model(source))
 
+    # ------------------------------------------------------------------ the session
+    @property
+    def model_info(self) -> ModelInfo | None:
+        return self.session.model_info
+
+    @property
+    def trace(self) -> Trace | None:
+        return self.session.trace
+
+    @property
+    def selection(self) -> Selection | None:
+        return self.session.selection
+
+    @property
+    def current_source(self) -> str | None:
+        """The source of the model on screen."""
+        return self.session.source
+
+    @current_source.setter
+    def current_source(self, source: str | None) -> None:
+        self.session.source = source
+
+    def _broadcast_model_info(self, info: ModelInfo) -> None:
+        for panel in self.panels:
+            panel.set_model_info(info)
+
+    def _broadcast_trace(self, trace: Trace) -> None:
+        for panel in self.panels:
+            panel.set_trace(trace)
+
+    def _broadcast_selection(self, selection: Selection) -> None:
+        for panel in self.panels:
+            panel.set_selection(selection)
+
     def _load_first_model(self, source: str, then_build: bool = False) -> None:
         """The first load, once the event loop runs (with ``defer_tabs``, once the window has
         painted its "loading" state: the model thread holds the GIL for long stretches).
@@ -243,7 +280,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         from explorer.views.token_strip import TokenStrip
 
         theme.apply_to_app(QApplication.instance(), self.theme)  # pyqtgraph's defaults, before its first item
-        self.selection = Selection()
+        self.session.set_selection(Selection())
         self.token_strip = TokenStrip()
         self._layout.replaceWidget(self._strip_slot, self.token_strip)
         self.heads_grid = HeadsGridPanel()
@@ -412,11 +449,8 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         self._build_panels()
         if self.model_info is not None:
             selection = selection.clamped(self.model_info.n_layers, self.model_info.n_heads)
-        if selection == self.selection:
+        if not self.session.set_selection(selection):
             return
-        self.selection = selection
-        for panel in self.panels:
-            panel.set_selection(selection)
         self._refresh_panels()
         if self.trace is not None and not self.trace.has_logits_at(selection.query):
             self.request_trace()
@@ -437,12 +471,11 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self._build_panels()
-        self.model_info = info
         self.current_source = self._requested_source
+        self.session.set_model_info(info)
         self._show_model_status()
-        self.selection = self.selection.clamped(info.n_layers, info.n_heads).with_(target=None)  # another vocabulary
-        for panel in self.panels:
-            panel.set_model_info(info)
+        self.session.set_selection(self.selection.clamped(info.n_layers, info.n_heads).with_(target=None))  # another vocabulary
+        for panel in self.panels:  # a panel clamps its own selection to the new model
             panel.set_selection(self.selection)
         self._show_banner("")
         self.request_trace()
@@ -476,9 +509,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
     def _on_trace_ready(self, trace: Trace) -> None:
         self._build_panels()
         start = time.perf_counter()
-        self.trace = trace
-        for panel in self.panels:
-            panel.set_trace(trace)
+        self.session.set_trace(trace)
         self._refresh_panels()  # hidden tabs stay out of date until shown: typing stays fast
         self.update_ms = (time.perf_counter() - start) * 1000.0
         self._show_trace_status(trace)
