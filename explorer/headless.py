@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.export import ExportError, export_format
+from explorer.names import HEAD_MODES, STAGES, TABS, tab
 
 DEFAULT_SIZE = (1200, 800)  # the panel's size on the (offscreen) screen, in logical pixels
-HEAD_MODES = ("pattern", "scores", "masked", "rollout")
 
 
 @dataclass
@@ -40,14 +40,16 @@ class Job:
 
 @dataclass(frozen=True)
 class ViewSpec:
-    """One ``--view``: the panel that draws it, the numbers after its colon, and how the
-    command's options and traces reach the panel."""
+    """One ``--view``: the panel that draws it (a tab's, from the registry
+    :data:`explorer.names.TABS`, or the heads grid), the numbers after its colon, the lesson-
+    scene state the command's options set on the panel (through the panel's own
+    ``apply_scene``, as a lesson does), and how traces reach the panel."""
 
     name: str
     help: str
     panel: Callable[[], type]  # imported lazily: building the parser must stay cheap
     arguments: tuple[str, ...] = ()  # names of the numbers after ':', e.g. ("layer", "head")
-    configure: Callable[[object, Job], None] = field(default=lambda panel, job: None)
+    scene: Callable[[argparse.Namespace], dict] = field(default=lambda args: {})
     #: feeds the panel its data; default: the trace of --text
     feed: Callable[[object, Job], None] = field(default=lambda panel, job: panel.set_trace(job.trace))
 
@@ -64,22 +66,14 @@ def _grid():
     return HeadsGridPanel
 
 
-def _head():
-    from explorer.views.head_detail import HeadDetailPanel
+def _tab_panel(key: str) -> Callable[[], type]:
+    def panel() -> type:
+        try:
+            return tab(key).panel_class()
+        except (ImportError, AttributeError, KeyError):
+            raise ExportError(f"this version of the app has no {key!r} view") from None
 
-    return HeadDetailPanel
-
-
-def _next():
-    from explorer.views.next_token import NextTokenPanel
-
-    return NextTokenPanel
-
-
-def _lens():
-    from explorer.views.lens import LensPanel
-
-    return LensPanel
+    return panel
 
 
 def _feed_lens(panel, job: Job) -> None:
@@ -103,6 +97,15 @@ def _feed_next(panel, job: Job) -> None:
             "heads": heads, "mode": job.args.ablation_mode, "position": panel.selection.query_index(job.trace.n_tokens)}))
 
 
+def _feed_roles(panel, job: Job) -> None:
+    """The head roles are scored here, synchronously, as the model thread scores them."""
+    from model.work import probes
+
+    panel.set_trace(job.trace)
+    *_, (_done, _total, result) = probes.badges_job(job.model)  # the last step carries the result
+    panel.set_work_result("badges", result)
+
+
 def _ablated(job: Job) -> tuple:
     from model.analysis.ablation import check_heads, parse_heads
 
@@ -116,50 +119,12 @@ def _ablated(job: Job) -> tuple:
     return heads
 
 
-def _embeddings():
-    from explorer.views.embeddings import EmbeddingPanel
-
-    return EmbeddingPanel
+def _head_scene(args: argparse.Namespace) -> dict:
+    return {"mode": args.mode, "layout_3b1b": args.three_blue_one_brown, "hide_first": args.hide_first}
 
 
-def _drift():
-    from explorer.views.drift import DriftPanel
-
-    return DriftPanel
-
-
-def _step():
-    """The step-through panel, when this build has one."""
-    import importlib
-
-    from explorer.views.base import Panel
-
-    try:
-        module = importlib.import_module("explorer.views.step_through")
-    except ImportError:
-        raise ExportError("this version of the app has no step-through view") from None
-    for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, Panel) and value.__module__ == module.__name__:
-            return value
-    raise ExportError("this version of the app has no step-through view")
-
-
-def _configure_head(panel, job: Job) -> None:
-    panel.set_mode(job.args.mode)
-    panel.transpose_box.setChecked(job.args.three_blue_one_brown)
-    panel.hide_first_box.setChecked(job.args.hide_first)
-
-
-def _configure_next(panel, job: Job) -> None:
-    panel.set_temperature(job.args.temperature)
-    panel.top_k_box.setValue(job.args.top_k)
-    panel.top_p_box.setValue(job.args.top_p)
-
-
-def _configure_step(panel, job: Job) -> None:
-    from explorer.views.base import STAGES
-
-    panel.set_selection(panel.selection.with_(stage=STAGES.index(job.args.stage)))
+def _next_scene(args: argparse.Namespace) -> dict:
+    return {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
 
 
 def _feed_drift(panel, job: Job) -> None:
@@ -181,23 +146,44 @@ def _feed_drift(panel, job: Job) -> None:
         raise ExportError(panel.message.text() or "the drift could not be computed")
 
 
-VIEWS: dict[str, ViewSpec] = {
-    spec.name: spec
-    for spec in (
-        ViewSpec("grid", "every head of every layer", _grid),
-        ViewSpec("head", "one head enlarged (--mode, --3b1b, --hide-first, --query)", _head,
-                 ("layer", "head"), _configure_head),
-        ViewSpec("step", "one head's computation for query position P (negative counts from the end)",
-                 _step, ("layer", "head", "query"), _configure_step),
-        ViewSpec("next", "next-token probabilities after --query (--temperature, --top-k, --top-p, --ablate)",
-                 _next, configure=_configure_next, feed=_feed_next),
-        ViewSpec("lens", "the logit lens: top next token after every layer at every position (--ablate)", _lens,
+def _feed_ab(panel, job: Job) -> None:
+    from model.core.errors import EmptyInputError
+
+    texts = drift_sentences(job.args.text)
+    if len(texts) != 2:
+        raise ExportError("the ab view needs two prompts in --text, separated by '|': 'prompt A | prompt B'")
+    try:
+        trace_a, trace_b = (job.model.trace(text) for text in texts)
+    except EmptyInputError as exc:
+        raise ExportError(str(exc)) from exc
+    panel.set_trace(trace_a)
+    panel.text_b.setText(texts[1])
+    panel.set_batch_traces((texts[1],), (trace_b,))
+
+
+#: Help for each tab's headless view (the registry names the view; this says what it shows).
+_TAB_VIEWS: dict[str, dict] = {
+    "head": dict(help="one head enlarged (--mode, --3b1b, --hide-first, --query)", arguments=("layer", "head"),
+                 scene=_head_scene),
+    "step": dict(help="one head's computation for query position P (negative counts from the end), --stage",
+                 arguments=("layer", "head", "query"), scene=lambda args: {"stage": STAGES.index(args.stage)}),
+    "next": dict(help="next-token probabilities after --query (--temperature, --top-k, --top-p, --ablate)",
+                 scene=_next_scene, feed=_feed_next),
+    "lens": dict(help="the logit lens: top next token after every layer at every position (--ablate)",
                  feed=_feed_lens),
-        ViewSpec("embeddings", "the embedding table's word set and the man : woman :: king analogy", _embeddings),
-        ViewSpec("drift", "one --word through the layers in several sentences: --text 'one | two | three'",
-                 _drift, feed=_feed_drift),
-    )
+    "embeddings": dict(help="the embedding table's word set and the man : woman :: king analogy"),
+    "drift": dict(help="one --word through the layers in several sentences: --text 'one | two | three'",
+                  feed=_feed_drift),
+    "positions": dict(help="the position table (sinusoidal or learned) and the cosine between positions"),
+    "anatomy": dict(help="the model's parameters by kind beside GPT-3's accounting"),
+    "roles": dict(help="every head's previous-token, first-token, induction and duplicate-token scores",
+                  feed=_feed_roles),
+    "ab": dict(help="two prompts compared head by head: --text 'prompt A | prompt B'", feed=_feed_ab),
 }
+
+VIEWS: dict[str, ViewSpec] = {"grid": ViewSpec("grid", "every head of every layer", _grid)}
+VIEWS.update({t.export_view: ViewSpec(t.export_view, panel=_tab_panel(t.key), **_TAB_VIEWS[t.export_view])
+              for t in TABS if t.export_view is not None})
 
 
 def drift_sentences(text: str) -> tuple[str, ...]:
@@ -230,13 +216,12 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from explorer.views.base import STAGES
     from model.loading import BUNDLED
 
     views = ", ".join(spec.usage for spec in VIEWS.values())
     parser = _Parser(prog="attention-explorer export",
                      description="Write one view as PNG, SVG or CSV (from --out's extension) without a window.")
-    parser.add_argument("--text", required=True, help="the text to trace (for drift: sentences separated by '|')")
+    parser.add_argument("--text", required=True, help="the text to trace (drift: sentences separated by '|'; ab: 'prompt A | prompt B')")
     parser.add_argument("--model", default=BUNDLED, metavar="SOURCE", help="as for attention-explorer --model")
     parser.add_argument("--view", required=True, help=f"one of: {views}")
     parser.add_argument("--out", required=True, type=Path, help="FILE.png, FILE.svg or FILE.csv")
@@ -390,7 +375,7 @@ def run(args: argparse.Namespace) -> Path:
         _check_in_range("layer", layer, info.n_layers, f"{info.name} has {info.n_layers} layers")
     if "head" in values:
         _check_in_range("head", head, info.n_heads, f"{info.name} has {info.n_heads} heads per layer")
-    if spec.name != "drift":  # the drift traces its own sentences
+    if spec.name not in ("drift", "ab"):  # these trace their own sentences
         try:
             n = len(model.encode(args.text)[0])
             _check_in_range("query position", query, n, f"the text has {n} tokens", allow_negative=True)
@@ -407,7 +392,12 @@ def run(args: argparse.Namespace) -> Path:
         raise ExportError(f"--ablate works with the next and lens views, not {spec.name}")
     panel.set_selection(Selection(layer=layer, head=head, query=query, ablated=ablated,
                                   ablation_mode=args.ablation_mode))
-    spec.configure(panel, job)
+    state = spec.scene(args)
+    if "stage" in state:
+        panel.set_selection(panel.selection.with_(stage=state["stage"]))
+    problems = panel.apply_scene(state)  # the panel's own controls, set as a lesson sets them
+    if problems:
+        raise ExportError("; ".join(problems))
     panel.show()
     app.processEvents()  # lay the panel out at its size before it draws
     spec.feed(panel, job)

@@ -34,13 +34,10 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from explorer.atomic import write_text
-from model.core.paths import ASSETS_DIR
-
-LESSONS_DIR = ASSETS_DIR / "lessons"
-
-TABS = ("head", "next", "embeddings", "drift", "step", "positions", "anatomy")
-STAGE_NAMES = ("input", "qk", "dot", "scale", "mask", "softmax", "values", "output")
-MODES = ("pattern", "scores", "masked")
+from explorer.names import SCENE_HEAD_MODES as MODES
+from explorer.names import STAGES as STAGE_NAMES
+from explorer.names import TAB_KEYS as TABS
+from model.core.paths import LESSONS_DIR  # noqa: F401 (the shipped lessons; re-exported)
 
 #: key -> (accepted Python types, a check that returns an error or None, what it means)
 SCENE_KEYS: dict[str, tuple[tuple[type, ...], Any, str]] = {

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from explorer import i18n, palette, runtime
 from explorer.elided_label import ElidedLabel
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
+from explorer.names import USER_LESSON_FILE
 from explorer.presenter import LessonPlayer
 from explorer.throttle import Throttled
 from explorer.trace_worker import WORK_KINDS, ModelWorker
@@ -280,7 +281,7 @@ class MainWindow(QMainWindow):
         self._connect_panel(self.heads_grid)
         self.heads_grid.head_clicked.connect(lambda: self.show_tab(self.head_detail))
         self._add_tab_panel(first_tab_panel_class())
-        self.head_detail = self.tab_panels[first_tab_panel_class()]
+        self.head_detail = self.panel("head")
 
     # ------------------------------------------------------------------ deferred tabs
     @property
@@ -325,12 +326,18 @@ class MainWindow(QMainWindow):
         self.add_panel(panel, panel.tab_title())
 
     def _tabs_built(self) -> None:
-        from explorer.views.registry import tab_panel_classes
-
         self._all_tabs_built = True
-        # The window reaches the first seven by name; the registry keeps them in this order.
-        (self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through, self.positions,
-         self.anatomy) = [self.tab_panels[c] for c in tab_panel_classes()[:7]]
+        # The panels the window talks to directly, reached by their registry keys (explorer.names.TABS).
+        self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through = (
+            self.panel("head"), self.panel("next"), self.panel("embeddings"), self.panel("drift"), self.panel("step"))
+        self.positions, self.anatomy = self.panel("positions"), self.panel("anatomy")
+
+    def panel(self, key: str) -> Panel:
+        """The built tab panel whose registry key is ``key`` (KeyError if there is none)."""
+        for panel in self.tab_panels.values():
+            if panel.key == key:
+                return panel
+        raise KeyError(key)
 
     def _place_on_screen(self, geometry) -> None:
         """The saved geometry if it fits the screen we are on now (a laptop's 1920 × 1080 does
@@ -876,7 +883,7 @@ class MainWindow(QMainWindow):
         from PySide6.QtCore import QStandardPaths
 
         folder = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home() / ".attention-explorer")
-        return Path(folder) / "lessons" / "my-lesson.toml"
+        return Path(folder) / "lessons" / USER_LESSON_FILE
 
     def current_scene_values(self) -> dict:
         """The state on screen as scene keys (what Ctrl+S saves)."""

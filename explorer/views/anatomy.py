@@ -131,3 +131,8 @@ class AnatomyPanel(Panel):
                 p.drawText(QRectF(bar_x, y + line_height(f_row), bar_w, line_height(f_small)),
                            Qt.AlignLeft | Qt.AlignVCenter, label)
             y += row_h
+
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        if not self.rows:
+            raise ValueError("no model loaded")
+        return ["kind", "parameters", "shape"], [[kind, int(count), shape] for kind, count, shape in self.rows]

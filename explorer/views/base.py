@@ -26,13 +26,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import QWidget
 
+from explorer.names import STAGES  # noqa: F401 (re-exported: Selection.stage indexes it)
 from explorer.theme import Theme, make_theme, style_plot
 from explorer.views import TimedView
 from model.core.info import ModelInfo
 from model.core.trace import Trace
-
-#: The stages of one head's computation the step-through view walks, in order.
-STAGES = ("input", "qk", "dot", "scale", "mask", "softmax", "values", "output")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from PySide6.QtGui import QBrush, QFontMetrics, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
+from explorer.names import HEAD_MODES
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
@@ -21,12 +22,12 @@ from explorer.views.labels import token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.core.trace import Trace
 
-MODES = {
-    "pattern": QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention pattern (softmax)"),
-    "scores": QT_TRANSLATE_NOOP("HeadDetailPanel", "Raw scores QKᵀ/√dₖ"),
-    "masked": QT_TRANSLATE_NOOP("HeadDetailPanel", "Masked scores (−∞ before softmax)"),
-    "rollout": QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention rollout through this layer (all heads)"),
-}
+MODES = dict(zip(HEAD_MODES, (  # the mode names are explorer.names.HEAD_MODES; these are their labels
+    QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention pattern (softmax)"),
+    QT_TRANSLATE_NOOP("HeadDetailPanel", "Raw scores QKᵀ/√dₖ"),
+    QT_TRANSLATE_NOOP("HeadDetailPanel", "Masked scores (−∞ before softmax)"),
+    QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention rollout through this layer (all heads)"),
+), strict=True))
 PROBABILITY_MODES = ("pattern", "rollout")  # rows sum to 1: fixed 0..1 colour bar
 PLURAL = {"query": QT_TRANSLATE_NOOP("HeadDetailPanel", "queries"), "key": QT_TRANSLATE_NOOP("HeadDetailPanel", "keys")}
 

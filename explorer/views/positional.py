@@ -166,3 +166,12 @@ class PositionalPanel(Panel):
             self.hover = text
             self.update()
         super().mouseMoveEvent(event)
+
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """P(k, i) for every position k the trace uses (the table's first rows when there is
+        no trace), one row per (position, dimension)."""
+        if self.table is None or self.positional == "rope":
+            raise ValueError("this model has no position table (RoPE rotates q and k instead)")
+        n = self.n_tokens or min(len(self.table), MAX_COSINE_POSITIONS)
+        return ["position", "dimension", "value"], [
+            [k, i, float(self.table[k, i])] for k in range(min(n, len(self.table))) for i in range(self.table.shape[1])]

@@ -1,30 +1,27 @@
-"""The panels the window shows as tabs, in order. A new panel is a :class:`Panel` subclass
-with a ``title``; adding it here is all the window needs."""
+"""The panels the window shows as tabs, in order, from the one registry in
+:data:`explorer.names.TABS` (key, class, headless export view). A new panel is a
+:class:`Panel` subclass with a ``title`` and a ``key``; one :class:`~explorer.names.Tab`
+line there is all the window, lesson files and the headless export need."""
 
 from __future__ import annotations
 
-from explorer.views.base import Panel
+from typing import TYPE_CHECKING
+
+from explorer.names import TABS, tab
+
+if TYPE_CHECKING:
+    from explorer.views.base import Panel
 
 
 def first_tab_panel_class() -> type[Panel]:
     """The tab shown when the window opens, imported without the others (start-up builds the
     other tabs after the window is on screen)."""
-    from explorer.views.head_detail import HeadDetailPanel
-
-    return HeadDetailPanel
+    return TABS[0].panel_class()
 
 
 def tab_panel_classes() -> list[type[Panel]]:
-    # The first seven are reached by name in the window (head_detail, next_token, …).
-    from explorer.views.ab_prompts import ABPromptsPanel
-    from explorer.views.anatomy import AnatomyPanel
-    from explorer.views.drift import DriftPanel
-    from explorer.views.embeddings import EmbeddingPanel
-    from explorer.views.head_roles import HeadRolesPanel
-    from explorer.views.lens import LensPanel
-    from explorer.views.next_token import NextTokenPanel
-    from explorer.views.positional import PositionalPanel
-    from explorer.views.step_through import StepThroughPanel
+    return [t.panel_class() for t in TABS]
 
-    return [first_tab_panel_class(), NextTokenPanel, EmbeddingPanel, DriftPanel, StepThroughPanel, PositionalPanel,
-            AnatomyPanel, LensPanel, HeadRolesPanel, ABPromptsPanel]
+
+def panel_class(key: str) -> type[Panel]:
+    return tab(key).panel_class()

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import torch
 
 from model.core.errors import ModelFileError
+from model.core.paths import CONFIG_FILE, TOKENIZER_FILE  # noqa: F401 (re-exported)
 from model.core.validation import (
     ConfigValueError,
     check_file_fits,
@@ -28,11 +29,9 @@ from model.core.weights import read_safetensors
 
 T = TypeVar("T")
 
-CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 BIN_FILE = "pytorch_model.bin"
-TOKENIZER_FILE = "tokenizer.json"
 
 # Hugging Face activation names → ours. gelu_new / gelu_fast / gelu_pytorch_tanh are all
 # the tanh approximation of GELU (to within float rounding).
