@@ -38,11 +38,20 @@ import os
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
+from explorer.mailbox import (  # noqa: F401 (re-exported)
+    JOB_KINDS,
+    KINDS,
+    WORK_KINDS,
+    BatchRequest,
+    LoadRequest,
+    Mailbox,
+    TraceRequest,
+    WorkRequest,
+)
 from explorer.throttle import Throttled
 from model.core.errors import EmptyInputError, ModelFileError
 from model.core.memory import HeapTrimmer
@@ -63,81 +72,6 @@ QUICK_START_ENV = "ATTENTION_EXPLORER_QUICK_START"
 #: called (the window calls it once the first trace is painted: the import holds the GIL for
 #: long stretches, and the paint needs it), or this long (ms) after the quick load.
 FULL_LOAD_FALLBACK_MS = 1500
-
-
-@dataclass(frozen=True)
-class TraceRequest:
-    request_id: int
-    text: str
-    logit_positions: tuple[int, ...] = (-1,)
-
-
-@dataclass(frozen=True)
-class BatchRequest:
-    request_id: int
-    texts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    request_id: int
-    source: str
-    precision: str = "float32"  # or "bfloat16": model/core/precision.py
-
-
-KINDS = ("load", "trace", "batch")
-
-
-@dataclass(frozen=True)
-class WorkRequest:
-    """An analysis of ``text`` beyond the trace (see :mod:`model.work.probes`): ``kind`` is
-    one of :data:`WORK_KINDS`, ``options`` its parameters (a dict)."""
-
-    request_id: int
-    kind: str
-    text: str
-    options: dict
-
-
-#: Analyses that take one step ("lens", "ablate", "patch", "character": finish a character
-#: a sampled byte token left incomplete) and long jobs that run in steps between other
-#: requests, report progress and can be cancelled ("sweep", "badges").
-WORK_KINDS = ("lens", "ablate", "patch", "character", "sweep", "badges")
-JOB_KINDS = ("sweep", "badges")
-
-
-class Mailbox:
-    """The latest request of each kind, guarded by a lock; ``wait`` blocks until one arrives."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._slots: dict[str, object] = {}
-        self._closed = False
-
-    def put(self, kind: str, request: object) -> None:
-        with self._cond:
-            self._slots[kind] = request
-            self._cond.notify()
-
-    def take(self, kind: str):
-        with self._cond:
-            return self._slots.pop(kind, None)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until a request is pending or the mailbox is closed; False once closed."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._slots or self._closed, timeout)
-            return not self._closed
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._slots.clear()
-            self._cond.notify_all()
-
-    def pending(self) -> bool:
-        with self._cond:
-            return bool(self._slots)
 
 
 def describe_error(exc: BaseException) -> str:

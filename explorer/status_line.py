@@ -1,0 +1,78 @@
+"""The status line and the banner: the model's name and precision, the token count, the timings of the last trace, and messages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QCoreApplication, Slot
+
+if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
+    from explorer.views import TimedView
+    from model.core.trace import Trace
+
+
+class StatusLine:
+    """Part of :class:`explorer.window.MainWindow` (a mixin: it reads and sets the window's own
+    attributes). The status line and the banner."""
+
+    def _show_model_status(self) -> None:
+        info = self.model_info
+        if info is None:
+            self.setWindowTitle(QCoreApplication.translate("MainWindow", "Attention Explorer"))
+            self.status_model.setText(QCoreApplication.translate("MainWindow", "no model"))
+            return
+        self.setWindowTitle(QCoreApplication.translate("MainWindow", "Attention Explorer — {model}").format(model=info.name))
+        status = QCoreApplication.translate("MainWindow", "{model} · {layers}×{heads} heads").format(
+            model=info.name, layers=info.n_layers, heads=info.n_heads)
+        if info.weights_note:  # e.g. quantized weights: every number shown is theirs, not the original's
+            status += " · " + QCoreApplication.translate("MainWindow", "dequantized weights (hover for more)")
+        tip = info.weights_note
+        if getattr(info, "precision", "float32") == "bfloat16":
+            status += " · bf16"
+            tip = "\n".join(t for t in (tip, QCoreApplication.translate("MainWindow",
+                "bfloat16 weights: every number within bfloat16 rounding of the exact one")) if t)
+        self.status_model.setText(status)
+        self.status_model.setToolTip(tip)
+
+    def _show_trace_status(self, trace: Trace) -> None:
+        """The token count, and the banner for a text the model cannot see whole: cut to its
+        context, or with characters its vocabulary does not have ([UNK])."""
+        self.status_tokens.setText(QCoreApplication.translate("MainWindow", "{n} tokens").format(n=trace.n_tokens))
+        messages = []
+        if trace.truncated:
+            messages.append(QCoreApplication.translate("MainWindow",
+                "Showing the last {shown} of {total} tokens: the model's context holds {shown}; "
+                "the oldest {dropped} were dropped.").format(
+                shown=trace.n_tokens, total=trace.n_input_tokens, dropped=trace.n_dropped_tokens))
+        from explorer.views.token_strip import unknown_characters
+
+        unknown = unknown_characters(trace)
+        if unknown:
+            messages.append(QCoreApplication.translate("MainWindow",
+                "{n} characters are not in this model's vocabulary ([UNK]): it cannot tell them apart. "
+                "For Chinese, try SmolLM2 or a Qwen model.").format(n=unknown))
+        self._show_banner(" ".join(messages), error=False)
+
+    def _show_timings(self) -> None:
+        if self.trace is None:
+            return
+        paint_ms = sum(view.last_paint_ms for view in self._views() if view.isVisible())
+        self.status_timing.setText(QCoreApplication.translate("MainWindow", "forward {forward:.1f} ms · update {update:.1f} ms · paint {paint:.1f} ms")
+                                   .format(forward=self.trace.forward_ms, update=self.update_ms, paint=paint_ms))
+
+    def _views(self) -> list[TimedView]:
+        return [panel.view for panel in self.panels if panel.view is not None]
+
+    def _show_banner(self, text: str, error: bool = False) -> None:
+        # Called on every trace: only what changed is touched, since restyling a label
+        # re-polishes it and lays the window out again.
+        if error != bool(self.banner.property("error")):
+            self.banner.setProperty("error", error)
+            self.banner.style().polish(self.banner)  # picks the QLabel#banner[error="true"] rule
+        if text != self.banner.text():
+            self.banner.setText(text)
+            self.banner.setVisible(bool(text))
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
