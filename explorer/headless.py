@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.export import ExportError, export_format
+from explorer.lesson_file import MAX_POSITION, MAX_TOP_K
 from explorer.names import HEAD_MODES, STAGES, TABS, tab
 
 DEFAULT_SIZE = (1200, 800)  # the panel's size on the (offscreen) screen, in logical pixels
@@ -198,10 +199,16 @@ class _Parser(argparse.ArgumentParser):
         raise ExportError(message)
 
 
+MAX_SCALE = 4.0  # text 4× larger than body text is already a few words per screen
+
+
 def _ratio(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not 0 < value <= MAX_SCALE:  # also refuses inf and nan
+        raise argparse.ArgumentTypeError(f"must be a number above 0 and at most {MAX_SCALE:g}, not {text}")
     return value
 
 
@@ -282,6 +289,10 @@ def check_arguments(args: argparse.Namespace) -> None:
     if not args.text.strip():
         raise ExportError("--text is empty: give the text to trace")
     export_format(args.out)
+    limit = _name_limit(args.out.parent if str(args.out.parent) else Path("."))
+    if len(os.fsencode(args.out.name)) > limit:
+        raise ExportError(f"cannot write {str(args.out)[:60]}…: the file name is longer than this file system "
+                          f"allows ({limit} bytes)")
     folder = args.out.parent if str(args.out.parent) else Path(".")
     if args.out.is_dir():
         raise ExportError(f"cannot write {args.out}: it is a folder")
@@ -293,10 +304,19 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ExportError(f"--width must be between 1 and 16384 pixels, not {args.width}")
     if not 0.0 <= args.temperature <= 2.5:
         raise ExportError(f"--temperature must be between 0 and 2.5, not {args.temperature}")
-    if args.top_k < 0:
-        raise ExportError(f"--top-k must be 0 (off) or more, not {args.top_k}")
+    if not 0 <= args.top_k <= MAX_TOP_K:  # the panel's spin box holds a C int
+        raise ExportError(f"--top-k must be 0 (off) to {MAX_TOP_K}, not {args.top_k}")
+    if not -MAX_POSITION <= args.query <= MAX_POSITION:
+        raise ExportError(f"--query must be between -{MAX_POSITION} and {MAX_POSITION}, not {args.query}")
     if not 0.0 < args.top_p <= 1.0:
         raise ExportError(f"--top-p must be in (0, 1], not {args.top_p}")
+
+
+def _name_limit(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
 
 
 def _check_in_range(what: str, value: int, count: int, unit: str, allow_negative: bool = False) -> int:
@@ -420,6 +440,10 @@ def main(argv: list[str]) -> int:
         path = run(args)
     except ExportError as exc:
         print(f"attention-explorer export: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system refused the write (full disk, a name it cannot hold, …)
+        print(f"attention-explorer export: cannot write {exc.filename or 'the file'}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 2
     print(path)
     return 0

@@ -22,7 +22,9 @@ Nothing here imports Qt: the window applies scenes (:mod:`explorer.presenter`).
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,15 +41,30 @@ from explorer.names import STAGES as STAGE_NAMES
 from explorer.names import TAB_KEYS as TABS
 from model.core.paths import LESSONS_DIR  # noqa: F401 (the shipped lessons; re-exported)
 
+# Integers reach Qt widgets (spin boxes hold a C int): a lesson's numbers are checked against
+# what they can hold before a scene is applied (a seed of 2**31 crashed the app).
+MAX_INDEX = 4095  # layer, head
+MAX_POSITION = 1_000_000  # query
+MAX_TOP_K = 1000  # the Next-token tab's top-k box
+MAX_SEED = 2**31 - 1  # the seed box
+# A lesson is a short text: a file beyond this, or nested deeper, is not a lesson (a 1,000-deep
+# nesting raised RecursionError in the TOML parser; /dev/zero never ended).
+MAX_LESSON_BYTES = 1 << 20
+MAX_NESTING = 16
+
 #: key -> (accepted Python types, a check that returns an error or None, what it means)
 SCENE_KEYS: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "model": ((str,), None, "model source: 'bundled', 'smollm2', 'lesson:seed-003', a folder …"),
     "text": ((str,), None, "the text in the box"),
     "tab": ((str,), lambda v: None if v in TABS else (QT_TRANSLATE_NOOP("LessonFile", "tab must be one of {choices}"),
                                                        {"choices": ", ".join(TABS)}), "the tab shown"),
-    "layer": ((int,), lambda v: None if v >= 0 else QT_TRANSLATE_NOOP("LessonFile", "layer must be ≥ 0"), "selected layer"),
-    "head": ((int,), lambda v: None if v >= 0 else QT_TRANSLATE_NOOP("LessonFile", "head must be ≥ 0"), "selected head"),
-    "query": ((int,), None, "query token position; negative counts from the end"),
+    "layer": ((int,), lambda v: None if 0 <= v <= MAX_INDEX else (QT_TRANSLATE_NOOP("LessonFile", "layer must be 0–{max}"),
+                                                                  {"max": MAX_INDEX}), "selected layer"),
+    "head": ((int,), lambda v: None if 0 <= v <= MAX_INDEX else (QT_TRANSLATE_NOOP("LessonFile", "head must be 0–{max}"),
+                                                                 {"max": MAX_INDEX}), "selected head"),
+    "query": ((int,), lambda v: None if -MAX_POSITION <= v <= MAX_POSITION else (
+        QT_TRANSLATE_NOOP("LessonFile", "query must be between −{max} and {max}"), {"max": MAX_POSITION}),
+        "query token position; negative counts from the end"),
     "stage": ((int, str), lambda v: None if (v in STAGE_NAMES if isinstance(v, str) else 0 <= v < len(STAGE_NAMES))
               else (QT_TRANSLATE_NOOP("LessonFile", "stage must be 0–{last} or one of {choices}"),
                     {"last": len(STAGE_NAMES) - 1, "choices": ", ".join(STAGE_NAMES)}), "step-through stage"),
@@ -56,9 +73,11 @@ SCENE_KEYS: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "layout_3b1b": ((bool,), None, "keys as rows, one column per query"),
     "hide_first": ((bool,), None, "drop the first token's column and renormalise"),
     "temperature": ((int, float), lambda v: None if 0 <= v <= 2.5 else QT_TRANSLATE_NOOP("LessonFile", "temperature must be in 0–2.5"), "T"),
-    "top_k": ((int,), lambda v: None if v >= 0 else QT_TRANSLATE_NOOP("LessonFile", "top_k must be ≥ 0 (0 = off)"), "top-k"),
+    "top_k": ((int,), lambda v: None if 0 <= v <= MAX_TOP_K else (QT_TRANSLATE_NOOP("LessonFile", "top_k must be 0–{max} (0 = off)"),
+                                                                  {"max": MAX_TOP_K}), "top-k"),
     "top_p": ((int, float), lambda v: None if 0 < v <= 1 else QT_TRANSLATE_NOOP("LessonFile", "top_p must be in (0, 1]"), "top-p"),
-    "seed": ((int,), lambda v: None if v >= 0 else QT_TRANSLATE_NOOP("LessonFile", "seed must be ≥ 0"), "sampling seed"),
+    "seed": ((int,), lambda v: None if 0 <= v <= MAX_SEED else (QT_TRANSLATE_NOOP("LessonFile", "seed must be 0–{max}"),
+                                                                {"max": MAX_SEED}), "sampling seed"),
     "words": ((str,), None, "embedding word set (a preset's name)"),
     "extra_words": ((str,), None, "words added to the embedding plot"),
     "analogy": ((list,), lambda v: None if len(v) == 3 and all(isinstance(w, str) for w in v)
@@ -153,8 +172,14 @@ def _scene_lines(text: str) -> list[int]:
 
 
 def parse_lesson(text: str, path: Path) -> Lesson:
+    if _nesting(text) > MAX_NESTING:
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: nested more than {max} levels deep: not a lesson"),
+                          path=path, max=MAX_NESTING)
     try:
         data = tomllib.loads(text)
+    except RecursionError as exc:  # dotted keys nested past the parser's recursion limit
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: nested more than {max} levels deep: not a lesson"),
+                          path=path, max=MAX_NESTING) from exc
     except tomllib.TOMLDecodeError as exc:
         raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: not valid TOML: {error}"), path=path, error=exc) from exc
     unknown = sorted(set(data) - {"title", "title_zh", "scene"})
@@ -197,18 +222,67 @@ def parse_lesson(text: str, path: Path) -> Lesson:
     return Lesson(path, title, data.get("title_zh", ""), tuple(scenes))
 
 
-def load_lesson(path: str | Path) -> Lesson:
-    path = Path(path)
+def read_lesson_text(path: Path) -> str:
+    """The text of the lesson file ``path``: a regular file (a FIFO, a device or a socket is
+    refused before it is opened: reading one would block or never end), at most
+    :data:`MAX_LESSON_BYTES`, in UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(path)
     except FileNotFoundError as exc:
         raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: no such lesson file"), path=path) from exc
-    except UnicodeDecodeError as exc:
-        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: not UTF-8 text"), path=path) from exc
     except OSError as exc:
         raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: cannot be read ({error})"), path=path,
                           error=exc.strerror or exc) from exc
-    return parse_lesson(text, path)
+    if not stat.S_ISREG(info.st_mode):
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: not a lesson file (not a regular file)"), path=path)
+    if info.st_size > MAX_LESSON_BYTES:
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: too large for a lesson ({size} bytes; at most {max})"),
+                          path=path, size=info.st_size, max=MAX_LESSON_BYTES)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_LESSON_BYTES + 1)
+    except OSError as exc:
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: cannot be read ({error})"), path=path,
+                          error=exc.strerror or exc) from exc
+    if len(data) > MAX_LESSON_BYTES:
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: too large for a lesson ({size} bytes; at most {max})"),
+                          path=path, size=len(data), max=MAX_LESSON_BYTES)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{path}: not UTF-8 text"), path=path) from exc
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of [ ] and { } outside strings and comments (a cheap look before
+    the parser, which recurses once per level)."""
+    depth = deepest = 0
+    quote = None
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return deepest
+
+
+def load_lesson(path: str | Path) -> Lesson:
+    path = Path(path)
+    return parse_lesson(read_lesson_text(path), path)
 
 
 def shipped_lessons() -> list[Path]:
@@ -243,7 +317,12 @@ def append_scene(path: str | Path, values: dict, title: str = "My lesson") -> Le
     """Add a scene to the end of ``path`` (created if missing), written atomically: a
     temporary file in the same folder, then renamed over the old one."""
     path = Path(path)
-    old = path.read_text(encoding="utf-8") if path.is_file() else f'title = {_toml_value(title)}\n'
+    if os.path.lexists(path):
+        # An existing file that is not a lesson (not UTF-8, not TOML, a FIFO) is left untouched:
+        # read_lesson_text and parse_lesson below refuse it with a message.
+        old = read_lesson_text(path)
+    else:
+        old = f'title = {_toml_value(title)}\n'
     new = old.rstrip("\n") + "\n\n" + scene_to_toml(values)
     lesson = parse_lesson(new, path)  # never write a file we could not read back
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
 from explorer.names import USER_LESSON_FILE
+from explorer.qtext import for_qt
 
 
 class LessonPlayback:
@@ -127,7 +128,7 @@ class LessonPlayback:
         problems = []
         self.text_box.setReadOnly(bool(state.get("freeze", False)))
         if "text" in state and state["text"] != self.text_box.text():
-            self.text_box.setText(state["text"])
+            self.text_box.setText(for_qt(state["text"]))
         for panel in self.tab_panels.values():
             problems += panel.apply_scene(state)
         selection = self.selection.with_(**{k: state[k] for k in ("layer", "head", "query", "stage") if k in state})

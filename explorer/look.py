@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import palette
+from explorer import settings as app_settings
 
 
 class Look:
@@ -40,7 +41,7 @@ class Look:
             panel.apply_theme(new)
 
     def set_font_size(self, point_size: int) -> None:
-        self.set_theme(self.theme.with_(point_size=max(8, min(40, int(point_size)))))
+        self.set_theme(self.theme.with_(point_size=app_settings.font_size(point_size)))
 
     def toggle_theme(self) -> None:
         other = "light" if self.theme.name == "dark" else "dark"

@@ -50,6 +50,7 @@ class SoakReport:
     not_converged: list[str] = field(default_factory=list)
     rss: list[tuple[int, float]] = field(default_factory=list)  # (updates, MB)
     threads: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
 
     def growth_per_1000(self, warm_up: int) -> float:
         """RSS growth per 1,000 updates after the first ``warm_up`` updates (least squares)."""
@@ -78,35 +79,87 @@ def random_edit(rng: random.Random, text: str) -> str:
     return text + rng.choice((" ", "")) + rng.choice(HOSTILE)
 
 
-def random_action(rng: random.Random, window) -> None:
-    from explorer.views.head_detail import MODES
+#: What :func:`random_action` can do, by name (the soak's report counts each).
+ACTIONS = ("token", "head", "tab", "head mode", "3b1b", "hide first", "temperature", "sample", "generate/stop",
+           "theme", "text size", "knock-out", "knock-out mode", "sweep", "lens", "a/b", "patch", "stage",
+           "rollout", "badges", "lesson", "language", "colour map", "target")
 
-    trace = window.trace
-    choice = rng.randrange(10)
-    if choice == 0 and trace is not None:
+
+def random_action(rng: random.Random, window) -> str:
+    """One random UI action on ``window``, as a person would do it; returns its name. Covers
+    every panel, tool and setting (issue #31: memory grew with UI actions, not with edits)."""
+    from explorer.names import HEAD_MODES, STAGES
+
+    trace, info = window.trace, window.model_info
+    name = rng.choice(ACTIONS)
+    grid = window.heads_grid
+    if name == "token" and trace is not None:
         window.select_position(rng.randrange(-1, trace.n_tokens))
-    elif choice == 1 and window.model_info is not None:
-        window.select_head(rng.randrange(window.model_info.n_layers), rng.randrange(window.model_info.n_heads))
-    elif choice == 2:
+    elif name == "head" and info is not None:
+        window.select_head(rng.randrange(info.n_layers), rng.randrange(info.n_heads))
+    elif name == "tab":
         window.tabs.setCurrentIndex(rng.randrange(window.tabs.count()))
-    elif choice == 3:
-        window.head_detail.set_mode(rng.choice(list(MODES)))
-    elif choice == 4:
+    elif name == "head mode":
+        window.head_detail.set_mode(rng.choice(HEAD_MODES))
+    elif name == "3b1b":
         window.head_detail.transpose_box.toggle()
-    elif choice == 5:
+    elif name == "hide first":
         window.head_detail.hide_first_box.toggle()
-    elif choice == 6:
+    elif name == "temperature":
         window.next_token.set_temperature(rng.choice((0.0, 0.5, 1.0, 2.5)))
-    elif choice == 7:
+    elif name == "sample":
         window.next_token.sample_next()
-    elif choice == 8:
+    elif name == "generate/stop":
         window.next_token.generate(rng.randint(1, 3)) if rng.random() < 0.5 else window.next_token.stop()
-    elif choice == 9 and rng.random() < 0.1:
+    elif name == "theme" and rng.random() < 0.2:
         window.toggle_theme()
+    elif name == "text size" and rng.random() < 0.2:
+        window.set_font_size(rng.choice((10, 13, 16, 20, 26)))
+    elif name == "knock-out" and info is not None:
+        heads = frozenset((rng.randrange(info.n_layers), rng.randrange(info.n_heads)) for _ in range(rng.randrange(3)))
+        window.set_selection(window.selection.with_(ablated=heads))
+    elif name == "knock-out mode":
+        grid.controls.mode.setCurrentIndex(rng.randrange(grid.controls.mode.count()))
+    elif name == "sweep":
+        grid.controls.cancel.click() if rng.random() < 0.3 else grid.start_sweep()
+    elif name == "lens":
+        window.show_tab(window.panel("lens"))
+    elif name in ("a/b", "patch"):
+        ab = window.panel("ab")
+        window.show_tab(ab)
+        ab.text_b.setText(rng.choice(HOSTILE) + " the queen")
+        ab.compare() if name == "a/b" else ab.patch_selected()
+    elif name == "stage":
+        window.show_tab(window.step_through)
+        window.set_selection(window.selection.with_(stage=rng.randrange(len(STAGES))))
+    elif name == "rollout":
+        grid.controls.rollout.toggle()
+    elif name == "badges":
+        grid.controls.badges.toggle()
+    elif name == "lesson" and rng.random() < 0.1:
+        from explorer.lesson_file import shipped_lessons
+
+        if window.player.playing and rng.random() < 0.5:
+            window.player.stop()
+        else:
+            lessons = [p for p in shipped_lessons() if "seed" not in p.stem]
+            if lessons and window.start_lesson(rng.choice(lessons)):
+                window.player.go(rng.randrange(len(window.player.lesson.scenes)))
+                window.player.stop()  # a lesson may load another model: the soak stays on its own
+    elif name == "language" and rng.random() < 0.1:
+        window.set_language("zh_CN" if window.language != "zh_CN" else "en")
+    elif name == "colour map" and rng.random() < 0.2:
+        window.set_colour_map(rng.choice(("viridis", "cividis")))
+    elif name == "target" and trace is not None and info is not None:
+        window.set_selection(window.selection.with_(target=rng.choice((None, rng.randrange(info.vocab_size)))))
+    return name
 
 
-def soak(window, app, edits: int, seed: int, report_every: int = 250, deadline_s: float | None = None) -> SoakReport:
+def soak(window, app, edits: int, seed: int, report_every: int = 250, deadline_s: float | None = None,
+         action_rate: float = 0.3) -> SoakReport:
     """Run ``edits`` random edits (plus actions) on ``window``; see the module docstring."""
+    from explorer.qtext import for_qt
+
     rng = random.Random(seed)
     report = SoakReport()
     hook_before = sys.excepthook
@@ -124,12 +177,13 @@ def soak(window, app, edits: int, seed: int, report_every: int = 250, deadline_s
         text = window.text_box.text()
         for i in range(edits):
             text = random_edit(rng, text)
-            window.text_box.setText(text)
+            window.text_box.setText(for_qt(text))
             text = window.text_box.text()  # Qt may replace lone surrogates
             report.edits += 1
-            if rng.random() < 0.3:
-                random_action(rng, window)
+            if rng.random() < action_rate:
+                name = random_action(rng, window)
                 report.actions += 1
+                report.by_action[name] = report.by_action.get(name, 0) + 1
                 text = window.text_box.text()  # an action may append a sampled token
             app.processEvents()
             if i % 20 == 19:
@@ -175,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--warm-up", type=int, default=1000, help="updates before RSS growth is measured")
+    parser.add_argument("--action-rate", type=float, default=0.3, help="chance of a UI action after each edit")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
@@ -193,15 +248,21 @@ def main(argv: list[str] | None = None) -> int:
         print("the model did not answer:", window.banner.text())
         return 1
     start = time.perf_counter()
-    report = soak(window, app, args.edits, args.seed)
+    report = soak(window, app, args.edits, args.seed, action_rate=args.action_rate)
     elapsed = time.perf_counter() - start
     print(f"edits {report.edits}, UI actions {report.actions}, screen updates {report.updates}, {elapsed:.0f} s")
     print(f"exceptions: {len(report.exceptions)}")
     for line in report.exceptions[:20]:
         print("  ", line)
     print(f"did not converge: {len(report.not_converged)}")
-    print(f"RSS {report.rss[0][1]:.0f} -> {report.rss[-1][1]:.0f} MB; growth after {args.warm_up} updates: "
-          f"{report.growth_per_1000(args.warm_up):.1f} MB per 1,000 updates")
+    warm_up = args.warm_up
+    if report.updates < 2 * warm_up:  # a warm-up longer than half the run measures nothing
+        warm_up = report.updates // 4
+        print(f"(only {report.updates} updates: warm-up cut to {warm_up})")
+    growth = report.growth_per_1000(warm_up)
+    print(f"RSS {report.rss[0][1]:.0f} -> {report.rss[-1][1]:.0f} MB; growth after {warm_up} updates: "
+          f"{growth:.1f} MB per 1,000 updates ({5 * growth:.1f} MB per 5,000)")
+    print("actions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_action.items(), key=lambda kv: -kv[1])))
     print(f"threads: {report.threads}")
     window.close()
     return 0 if not report.exceptions and not report.not_converged else 1

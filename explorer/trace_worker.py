@@ -148,6 +148,7 @@ class Engine:
         self._last_trace: Trace | None = None  # the lens reads it instead of tracing again
         self._lens_memo: dict = {}  # the last lens, so typing recomputes only the changed positions
         self.model: TracingModel | None = None
+        self.loader: threading.Thread | None = None  # the torch load after a fast start
         self._on_trace, self._on_batch, self._on_load = on_trace, on_batch, on_load
         self._on_error, self._on_busy = on_error, on_busy
         self.busy = False
@@ -245,7 +246,8 @@ class Engine:
                 result = exc
             self.mailbox.put("upgrade", (load_id, result))
 
-        threading.Thread(target=load, name="model-loader", daemon=True).start()
+        self.loader = threading.Thread(target=load, name="model-loader", daemon=True)
+        self.loader.start()
 
     def _upgrade(self, load_id: int, result) -> list[WorkRequest]:
         """Put the torch model in the quick one's place (if it is still the current load);
@@ -474,7 +476,11 @@ class ModelWorker(QObject):
         return self._engine.model
 
     def is_running(self) -> bool:
-        return self._thread.is_alive()
+        """The model thread, or the torch loader a fast start began, is still running: a
+        process that ends now must leave without Python's teardown (``os._exit``), or torch's
+        C++ state is destroyed under the running thread and the process aborts."""
+        loader = getattr(self._engine, "loader", None)
+        return self._thread.is_alive() or (loader is not None and loader.is_alive())
 
     def is_idle(self) -> bool:
         """Nothing pending, nothing running on the model thread, and after a quick start the

@@ -22,12 +22,14 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import i18n, palette, runtime
+from explorer import settings as app_settings
 from explorer.elided_label import ElidedLabel
 from explorer.lesson_playback import LessonPlayback
 from explorer.look import Look
 from explorer.menus import Menus
 from explorer.model_menu import ModelMenu, model_menu_label  # noqa: F401 (re-exported)
 from explorer.presenter import LessonPlayer
+from explorer.qtext import for_qt
 from explorer.session import Session
 from explorer.status_line import StatusLine
 from explorer.throttle import Throttled
@@ -42,12 +44,6 @@ if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown wind
 
 SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
 
-
-def _int(value, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QMainWindow):
@@ -75,13 +71,12 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         and with the first trace's paint for the GIL."""
         super().__init__()
         self.settings = settings or QSettings("AttentionExplorer", "AttentionExplorer")
-        self.theme = palette.make_theme(str(self.settings.value("theme", "dark")),
-                                        _int(self.settings.value("font_size"), palette.DEFAULT_POINT_SIZE),
-                                        str(self.settings.value("colour_map", "viridis")))
+        remembered = app_settings.read(self.settings)  # checked: a broken value falls back to its default
+        self.theme = palette.make_theme(remembered.theme, remembered.font_size, remembered.colour_map)
         palette.apply_palette(QApplication.instance(), self.theme)  # pyqtgraph's part with the panels
         # Before any widget exists, so every tr() below already answers in this language.
         self.language = i18n.install_translator(
-            QApplication.instance(), str(self.settings.value("language", "")) or i18n.system_language())
+            QApplication.instance(), remembered.language or i18n.system_language())
         self._menu_actions: list[QAction] = []  # the menus' actions, removed when the menus are rebuilt
         self._presenting: tuple | None = None  # what F11 changed, to put back
         # The model info, the latest trace and the selection: set through the session, which
@@ -178,12 +173,12 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         self._build_menus()
         self._apply_style()
 
-        self._place_on_screen(self.settings.value("geometry"))
-        state = self.settings.value("window_state")
-        if state is not None:
-            self.restoreState(state)
-        text = initial_text if initial_text is not None else self.settings.value("text", SEED_SENTENCE)
-        self.text_box.setText(str(text))
+        self._place_on_screen(remembered.geometry)
+        if remembered.window_state is not None:
+            self.restoreState(remembered.window_state)
+        text = initial_text if initial_text is not None else (remembered.text if remembered.text is not None
+                                                              else SEED_SENTENCE)
+        self.text_box.setText(for_qt(str(text)))
         self.status_model.setText(self.tr("loading {source}…").format(source=source))
         self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown
         self._tabs_waiting = defer_tabs  # built once the first trace is on screen (or the load failed)
@@ -441,7 +436,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         """A panel's edit (a sampled token) lands only on the text it was made from: what
         the person typed meanwhile is never overwritten."""
         if self.text_box.text() == old:
-            self.text_box.setText(new)
+            self.text_box.setText(for_qt(new))
 
     # ------------------------------------------------------------------ selection
     def set_selection(self, selection: Selection) -> None:

@@ -357,3 +357,22 @@ def test_every_tab_panel_and_the_grid_export_their_numbers():
         if cls.__name__ in NO_CSV_YET:
             continue
         assert cls.export_table is not Panel.export_table, f"{cls.__name__} has no export_table"
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--scale", "inf"], "--scale"), (["--scale", "1e308"], "--scale"), (["--scale", "nan"], "--scale"),
+    (["--top-k", str(2**40)], "--top-k"), (["--query", str(10**15)], "--query"), (["--top-p", "nan"], "--top-p"),
+    (["--temperature", "inf"], "--temperature"), (["--width", str(2**40)], "--width"),
+])
+def test_out_of_range_numbers_are_one_line_errors(qtbot, capsys, tmp_path, tiny_model_folder, args, reason):
+    code, out, err = export(capsys, tiny_model_folder, "--view", "next", "--text", TEXT,
+                            "--out", str(tmp_path / "n.csv"), *args)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and reason in err and "Traceback" not in err
+
+
+def test_a_file_name_longer_than_the_file_system_allows_is_a_one_line_error(qtbot, capsys, tmp_path,
+                                                                               tiny_model_folder):
+    code, _out, err = export(capsys, tiny_model_folder, "--view", "grid", "--text", TEXT,
+                             "--out", str(tmp_path / ("x" * 300 + ".png")))
+    assert code == 2 and "longer than this file system allows" in err and len(err.strip().splitlines()) == 1

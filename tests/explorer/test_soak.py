@@ -10,8 +10,9 @@ from explorer.soak import random_edit, soak
 def test_random_edits_and_actions_raise_nothing_and_the_screen_always_catches_up(make_window):
     window = make_window(text="the king and the queen")
     window.resize(1280, 720)
-    report = soak(window, QApplication.instance(), edits=400, seed=7, deadline_s=45)
+    report = soak(window, QApplication.instance(), edits=400, seed=7, deadline_s=45, action_rate=0.5)
     assert report.edits >= 100 and report.actions > 0 and report.updates > 0
+    assert len(report.by_action) >= 15, report.by_action  # every panel, tool and setting gets its turn
     assert report.exceptions == []
     assert report.not_converged == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -250,3 +251,40 @@ def test_a_load_during_the_torch_load_voids_the_upgrade(tiny_model_folder):
     assert mailbox.wait(timeout=60)  # the bundled model's upgrade arrives, for a load that is gone
     engine.process()
     assert engine.model.name == "tiny" and not engine.quick
+
+
+def test_closing_while_torch_loads_after_a_fast_start_exits_cleanly(tmp_path):
+    """The bundled model's first traces come from NumPy while torch loads on a thread of its
+    own; closing while that thread runs aborted the process (exit 134: torch's C++ state torn
+    down under it). Closed the moment the loader thread is seen running."""
+    script = textwrap.dedent("""
+        import os, sys, time
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([sys.argv[0]])
+        from explorer import app as explorer_app
+        from explorer.window import MainWindow
+        windows = []
+        original_init = MainWindow.__init__
+        def init(self, *args, **kwargs):
+            original_init(self, *args, **kwargs)
+            windows.append(self)
+        MainWindow.__init__ = init
+        def close_when_loading():
+            loader = windows and windows[0].worker._engine.loader
+            if loader is not None and loader and loader.is_alive():
+                print("closing while torch loads", flush=True)
+                for w in QApplication.topLevelWidgets():
+                    w.close()
+            else:
+                QTimer.singleShot(5, close_when_loading)
+        QTimer.singleShot(0, close_when_loading)
+        code = explorer_app.main(["--model", "bundled", "--text", "the king"])
+        print("returned", code, flush=True)
+    """)
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert "closing while torch loads" in done.stdout, done.stdout + done.stderr[-2000:]
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "terminate called" not in done.stderr
