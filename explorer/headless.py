@@ -162,6 +162,27 @@ def _feed_ab(panel, job: Job) -> None:
     panel.set_batch_traces((texts[1],), (trace_b,))
 
 
+def _feed_dla(panel, job: Job) -> None:
+    """Direct logit attribution, computed here as the model thread computes it."""
+    from model.analysis.dla import single_token
+    from model.work import probes
+
+    panel.set_trace(job.trace)
+    target = None
+    try:
+        if job.args.target:
+            target = single_token(job.model.tokenizer, job.args.target)
+        if job.args.contrast:
+            single_token(job.model.tokenizer, job.args.contrast)
+            panel.contrast.setText(job.args.contrast)
+        result = probes.dla(job.model, job.trace.text, {"position": job.args.query, "target": target,
+                                                        "contrast": job.args.contrast or ""}, job.trace)
+    except ValueError as exc:
+        raise ExportError(f"--target/--contrast: {exc}") from None
+    panel.set_selection(panel.selection.with_(target=result.target))
+    panel.set_work_result("dla", result)
+
+
 #: Help for each tab's headless view (the registry names the view; this says what it shows).
 _TAB_VIEWS: dict[str, dict] = {
     "head": dict(help="one head enlarged (--mode, --3b1b, --hide-first, --query)", arguments=("layer", "head"),
@@ -180,6 +201,8 @@ _TAB_VIEWS: dict[str, dict] = {
     "roles": dict(help="every head's previous-token, first-token, induction and duplicate-token scores",
                   feed=_feed_roles),
     "ab": dict(help="two prompts compared head by head: --text 'prompt A | prompt B'", feed=_feed_ab),
+    "dla": dict(help="who wrote the answer: each head's and MLP's direct contribution to --target "
+                     "(default: the top token) after --query, or to --target − --contrast", feed=_feed_dla),
 }
 
 VIEWS: dict[str, ViewSpec] = {"grid": ViewSpec("grid", "every head of every layer", _grid)}
@@ -258,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     poke.add_argument("--ablation-mode", choices=("zero", "mean"), default="zero",
                       help="zero the heads' outputs or replace them by their mean output over a few "
                            "fixed reference sentences (the same at every position)")
+    who = parser.add_argument_group("dla view")
+    who.add_argument("--target", default=None, metavar="TOKEN", help="the token whose logit is attributed "
+                     "(one token, e.g. ' Mary'; default: the top prediction)")
+    who.add_argument("--contrast", default=None, metavar="TOKEN", help="attribute --target minus this token's logit")
     drift = parser.add_argument_group("drift view")
     drift.add_argument("--word", default=None, help="the word the sentences share")
     return parser

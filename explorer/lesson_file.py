@@ -83,6 +83,7 @@ SCENE_KEYS: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "analogy": ((list,), lambda v: None if len(v) == 3 and all(isinstance(w, str) for w in v)
                 else QT_TRANSLATE_NOOP("LessonFile", "analogy must be three words [a, b, c]"), "a : b :: c : ?"),
     "drift": ((str,), None, "context-drift preset's name"),
+    "contrast": ((str,), None, "Who wrote it: a second token, to attribute target − it"),
     "freeze": ((bool,), None, "ignore typing while this scene shows"),
     "caption": ((str,), None, "caption in English"),
     "caption_zh": ((str,), None, "caption in Chinese"),

@@ -43,10 +43,10 @@ class WorkRequest:
     options: dict
 
 
-#: Analyses that take one step ("lens", "ablate", "patch", "character": finish a character
+#: Analyses that take one step ("lens", "ablate", "patch", "dla", "character": finish a character
 #: a sampled byte token left incomplete) and long jobs that run in steps between other
 #: requests, report progress and can be cancelled ("sweep", "badges").
-WORK_KINDS = ("lens", "ablate", "patch", "character", "sweep", "badges")
+WORK_KINDS = ("lens", "ablate", "patch", "dla", "character", "sweep", "badges")
 JOB_KINDS = ("sweep", "badges")
 
 

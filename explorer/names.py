@@ -45,6 +45,7 @@ TABS: tuple[Tab, ...] = (
     Tab("lens", "explorer.views.lens", "LensPanel", "lens"),
     Tab("roles", "explorer.views.head_roles", "HeadRolesPanel", "roles"),
     Tab("ab", "explorer.views.ab_prompts", "ABPromptsPanel", "ab"),
+    Tab("dla", "explorer.views.dla", "DlaPanel", "dla"),
 )
 TAB_KEYS: tuple[str, ...] = tuple(t.key for t in TABS)
 

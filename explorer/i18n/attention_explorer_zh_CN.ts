@@ -52,7 +52,7 @@
     <name>Anatomy</name>
     <message>
         <source>embedding</source>
-        <extracomment>the model layer&apos;s names for parameter kinds and its fixed shape notes (model/anatomy.py), for lupdate</extracomment>
+        <extracomment>the model layer&apos;s names for parameter kinds and its fixed shape notes (model/core/anatomy.py), for lupdate</extracomment>
         <translation>词嵌入</translation>
     </message>
     <message>
@@ -174,6 +174,53 @@
     <message>
         <source>GPT-3&apos;s embedding table alone is {ratio:,.0f} × this whole model.</source>
         <translation>GPT-3 仅词嵌入矩阵就是整个当前模型的 {ratio:,.0f} 倍。</translation>
+    </message>
+</context>
+<context>
+    <name>DlaPanel</name>
+    <message>
+        <source>minus (optional):</source>
+        <translation>减去（可选）：</translation>
+    </message>
+    <message>
+        <source>a second token, e.g. &apos; John&apos;, to see target − it</source>
+        <translation>第二个词元，例如 &apos; John&apos;，查看 目标 − 它</translation>
+    </message>
+    <message>
+        <source>Each cell: a head&apos;s (or MLP&apos;s) output, projected through the final norm — its scale frozen at the value the forward pass used, as TransformerLens does — onto the target&apos;s unembedding. Red pushes the token up, blue down; the parts sum to the logit.</source>
+        <translation>每个格子：一个注意力头（或 MLP）的输出，经过最终归一化（其缩放固定为前向传播所用的值，与 TransformerLens 的约定相同）投影到目标词元的反嵌入上。红色把该词元推高，蓝色压低；各部分之和等于 logit。</translation>
+    </message>
+    <message>
+        <source>{name} has no language-model head: no token to attribute</source>
+        <translation>{name} 没有语言模型头：没有可归因的词元</translation>
+    </message>
+    <message>
+        <source>computing who wrote the answer…</source>
+        <translation>正在计算答案是谁写的…</translation>
+    </message>
+    <message>
+        <source>Who wrote {what} after “{token}” (position {p}): logit {logit:+.3f}</source>
+        <translation>“{token}”（位置 {p}）之后的 {what} 是谁写的：logit {logit:+.3f}</translation>
+    </message>
+    <message>
+        <source>token embedding</source>
+        <translation>词元嵌入</translation>
+    </message>
+    <message>
+        <source>attention bias</source>
+        <translation>注意力偏置</translation>
+    </message>
+    <message>
+        <source>final norm shift + bias</source>
+        <translation>最终归一化的平移 + 偏置</translation>
+    </message>
+    <message>
+        <source>Largest contributions:</source>
+        <translation>贡献最大的部分：</translation>
+    </message>
+    <message>
+        <source>sum {total:+.3f} = logit {logit:+.3f}</source>
+        <translation>总和 {total:+.3f} = logit {logit:+.3f}</translation>
     </message>
 </context>
 <context>
@@ -1021,7 +1068,7 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <name>ModelWorker</name>
     <message>
         <source>Not enough memory for this model or text.</source>
-        <extracomment>A superseded trace is shown when the screen is at least this old (ms). Set to 0 to load the bundled model with torch from the start (no NumPy first traces). After a quick load the torch model is loaded when :meth:`ModelWorker.load_full_model` is called (the window calls it once the first trace is painted: the import holds the GIL for long stretches, and the paint needs it), or this long (ms) after the quick load. Analyses that take one step (&quot;lens&quot;, &quot;ablate&quot;, &quot;patch&quot;, &quot;character&quot;: finish a character a sampled byte token left incomplete) and long jobs that run in steps between other requests, report progress and can be cancelled (&quot;sweep&quot;, &quot;badges&quot;).</extracomment>
+        <extracomment>A superseded trace is shown when the screen is at least this old (ms). Set to 0 to load the bundled model with torch from the start (no NumPy first traces). After a quick load the torch model is loaded when :meth:`ModelWorker.load_full_model` is called (the window calls it once the first trace is painted: the import holds the GIL for long stretches, and the paint needs it), or this long (ms) after the quick load.</extracomment>
         <translation>内存不足，无法运行这个模型或这段文本。</translation>
     </message>
     <message>
@@ -1197,6 +1244,10 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>Logit lens</source>
         <translation>Logit 透镜</translation>
+    </message>
+    <message>
+        <source>Who wrote it</source>
+        <translation>谁写的答案</translation>
     </message>
 </context>
 <context>

@@ -15,6 +15,7 @@ import numpy as np
 
 from model.analysis.ablation import Head, knocked_out, knockout_logits, patched_logits, sweep_steps
 from model.analysis.badges import badge_steps, candidate_ids, probe_ids
+from model.analysis.dla import Attribution, attribute, single_token
 from model.analysis.lens import LensResult, extend, logit_lens
 from model.core.trace import Trace
 from model.tracer.runner import TracingModel
@@ -42,6 +43,19 @@ class PatchResult:
     logits_a: np.ndarray
     logits_b: np.ndarray
     logits_patched: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class DlaResult:
+    """Direct logit attribution of ``text`` at ``position``: who wrote the target's logit
+    (or the contrast target − contrast), :class:`model.analysis.dla.Attribution`."""
+
+    text: str
+    position: int
+    target: int
+    contrast: int | None
+    contrast_text: str
+    attribution: Attribution
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,14 +161,34 @@ def patch(model: TracingModel, text: str, options: dict) -> PatchResult:
     return PatchResult(source, text, heads, logits_a, logits_b, patched)
 
 
+def dla(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> DlaResult:
+    """``options``: ``position`` (default −1), ``target`` (a token id; default the top
+    prediction there), ``contrast`` (text of one token, optional: the attribution is then of
+    target − contrast). Reuses the trace on screen when it is of ``text`` and has the logits."""
+    n = len(model.encode(text)[0])
+    position = int(options.get("position", -1)) % max(n, 1)
+    trace = last_trace
+    if trace is None or trace.text != text or not trace.has_logits_at(position):
+        trace = model.trace(text, logit_positions=sorted({position, n - 1}))
+    target = options.get("target")
+    if target is None:
+        target = int(np.argmax(trace.logits_at(position)))
+    contrast_text = str(options.get("contrast") or "")
+    contrast = single_token(model.tokenizer, contrast_text) if contrast_text.strip() else None
+    return DlaResult(text, position, int(target), contrast, contrast_text,
+                     attribute(model.module, trace, position, int(target), contrast))
+
+
 def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dict | None = None):
-    """One-step analyses: ``request.kind`` is "lens", "ablate", "patch" or "character"."""
+    """One-step analyses: ``request.kind`` is "lens", "ablate", "patch", "dla" or "character"."""
     if request.kind == "lens":
         return lens(model, request.text, request.options, last_trace, memo)
     if request.kind == "ablate":
         return ablate(model, request.text, request.options, last_trace)
     if request.kind == "patch":
         return patch(model, request.text, request.options)
+    if request.kind == "dla":
+        return dla(model, request.text, request.options, last_trace)
     if request.kind == "character":
         from model.tracer.generation import finish_character
 

@@ -1,0 +1,204 @@
+"""Who wrote the answer: each head's and each MLP's direct contribution to the predicted token.
+
+A layers × (heads + MLP) heat map of direct logit attribution at the selected position
+(:mod:`model.analysis.dla`, computed on the model thread from the trace's own head outputs),
+in a diverging map centred at 0 (blue pushes the token down, red up), with the largest
+contributors listed beside it. The target is the top prediction, or the token clicked in the
+Next-token bars; type a second token to see the contrast target − it (" Mary" − " John").
+Click a head's cell to select that head.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
+from PySide6.QtGui import QFontMetricsF
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from explorer.views import TimedView, fixed_plot, settle
+from explorer.views.base import Panel
+from explorer.views.fast_items import FastImageItem
+from explorer.views.labels import token_label
+from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
+
+if TYPE_CHECKING:  # model.work.probes imports torch, which loads after the window shows
+    from model.work.probes import DlaResult
+
+TOP = 8
+
+
+class DlaPanel(Panel):
+    title = QT_TRANSLATE_NOOP("Panel", "Who wrote it")
+    key = "dla"
+    selection_fields = frozenset({"query", "target", "layer", "head"})
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: DlaResult | None = None
+        self._asked: tuple | None = None
+        self.heading = QLabel("")
+        self.heading.setWordWrap(True)
+        self.contrast = QLineEdit()
+        self.contrast_label = QLabel("")
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.top = QLabel("")
+        self.top.setTextFormat(Qt.PlainText)
+        self.top.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.view = TimedView()
+        self.plot = fixed_plot(self.view)
+        self.plot.invertY(True)
+        self.image = FastImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.labels = MatrixLabels(self.theme.font(-3), self.theme.font(0))
+        self.plot.addItem(self.labels)
+        row = QHBoxLayout()
+        row.addWidget(self.contrast_label)
+        row.addWidget(self.contrast, 1)
+        body = QHBoxLayout()
+        body.addWidget(self.view, 3)
+        body.addWidget(self.top, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.heading)
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        layout.addLayout(body, 1)
+        layout.addWidget(self.note)
+        self.contrast.editingFinished.connect(self._on_contrast_changed)
+        self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.contrast_label.setText(self.tr("minus (optional):"))
+        self.contrast.setPlaceholderText(self.tr("a second token, e.g. ' John', to see target − it"))
+        self.note.setText(self.tr(
+            "Each cell: a head's (or MLP's) output, projected through the final norm — its scale frozen at "
+            "the value the forward pass used, as TransformerLens does — onto the target's unembedding. "
+            "Red pushes the token up, blue down; the parts sum to the logit."))
+        super().retranslate()
+
+    # ------------------------------------------------------------------ contract
+    def on_theme(self, theme) -> None:
+        self.heading.setFont(theme.font(3, bold=True))
+        self.image.setLookupTable(theme.score_cmap.getLookupTable(nPts=256))
+        self.labels.set_fonts(theme.font(-3), theme.font(0), theme.fg)
+
+    def on_model_info(self, info) -> None:
+        self.result, self._asked = None, None
+
+    def set_work_result(self, kind: str, result) -> None:
+        if kind == "dla":
+            self.result = result
+            self.message.setText("")
+            self.mark_dirty()
+
+    def set_work_error(self, kind: str, message: str) -> None:
+        if kind == "dla":
+            self.message.setText(message)
+
+    def apply_scene(self, state: dict) -> list[str]:
+        if "contrast" in state:
+            self.contrast.setText(str(state["contrast"]))
+            self.mark_dirty()
+        return []
+
+    def scene_values(self) -> dict:
+        return {"contrast": self.contrast.text()} if self.contrast.text() else {}
+
+    def _on_contrast_changed(self) -> None:
+        self.mark_dirty()
+        self.refresh()
+
+    def _wanted(self) -> tuple:
+        s = self.selection
+        return (self.trace.text, s.query_index(self.trace.n_tokens), s.target, self.contrast.text())
+
+    def _matches(self) -> bool:
+        r = self.result
+        if r is None or self.trace is None:
+            return False
+        s = self.selection
+        return (r.text == self.trace.text and r.position == s.query_index(self.trace.n_tokens)
+                and (s.target is None or r.target == s.target) and r.contrast_text == self.contrast.text())
+
+    # ------------------------------------------------------------------ drawing
+    def redraw(self) -> None:
+        info, trace = self.info, self.trace
+        if info is not None and not info.has_lm_head:
+            self.heading.setText(self.tr("{name} has no language-model head: no token to attribute").format(
+                name=info.name))
+            self.image.clear()
+            return
+        if trace is None:
+            return
+        if not self._matches():
+            wanted = self._wanted()
+            if wanted != self._asked:
+                self._asked = wanted
+                self.request_work("dla", text=trace.text, position=wanted[1], target=wanted[2],
+                                  contrast=wanted[3])
+            if self.result is None or self.result.text != trace.text:
+                self.message.setText(self.tr("computing who wrote the answer…"))
+                return
+        self._draw()
+        settle(self.view)
+
+    def _token(self, token_id: int | None) -> str:
+        vocab = self.info.vocabulary if self.info is not None else None
+        if token_id is None:
+            return ""
+        return token_label(vocab[token_id]) if vocab and 0 <= token_id < len(vocab) else str(token_id)
+
+    def _draw(self) -> None:
+        r = self.result
+        a = r.attribution
+        L, H = a.heads.shape
+        values = np.concatenate([a.heads, a.mlp[:, None]], axis=1)  # (L, H + 1)
+        lim = max(float(np.abs(values).max()), 1e-9)
+        self.image.setImage(values.astype(np.float32), levels=(-lim, lim), autoLevels=False)
+        self.image.setLookupTable(self.theme.score_cmap.getLookupTable(nPts=256))
+        texts = [f"{v:+.2f}" for v in values.ravel().tolist()]
+        self.labels.set_cells(texts, light_text_wanted((values + lim) / (2 * lim), self.theme.score_cmap))
+        left = self.plot.getAxis("left")
+        left.setTicks([[(i + 0.5, f"L{i}") for i in range(L)]])
+        # wide enough for "L99" in the axis font at any text size (it does not grow by itself in one paint)
+        left.setWidth(int(QFontMetricsF(self.theme.font(0)).horizontalAdvance(f"L{L - 1}") + 14))
+        self.plot.getAxis("bottom").setTicks([[(j + 0.5, f"H{j}") for j in range(H)] + [(H + 0.5, "MLP")]])
+        self.plot.setXRange(0, H + 1, padding=0.01)
+        self.plot.setYRange(0, L, padding=0.01)
+        target = self._token(r.target)
+        what = (f"“{target}” − “{self._token(r.contrast)}”" if r.contrast is not None else f"“{target}”")
+        tokens = self.trace.token_strings
+        self.heading.setText(self.tr("Who wrote {what} after “{token}” (position {p}): logit {logit:+.3f}").format(
+            what=what, token=token_label(tokens[r.position]) if r.position < len(tokens) else "", p=r.position,
+            logit=a.logit))
+        names = {"embed": self.tr("token embedding"), "attn_bias": self.tr("attention bias"), "mlp": "MLP",
+                 "final": self.tr("final norm shift + bias")}
+        lines = [self.tr("Largest contributions:")]
+        for layer, component, head, value in a.top(TOP):
+            label = (f"L{layer} H{head}" if component == "head" else
+                     f"L{layer} {names[component]}" if layer >= 0 else names[component])
+            lines.append(f"{value:+8.3f}  {label}")
+        lines.append(self.tr("sum {total:+.3f} = logit {logit:+.3f}").format(total=a.total, logit=a.logit))
+        self.top.setText("\n".join(lines))
+
+    def _on_mouse_clicked(self, event) -> None:
+        if self.result is None:
+            return
+        point = self.plot.vb.mapSceneToView(event.scenePos())
+        L, H = self.result.attribution.heads.shape
+        col, row = int(np.floor(point.x())), int(np.floor(point.y()))
+        if 0 <= row < L and 0 <= col < H:
+            self.request_selection(layer=row, head=col)
+
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        if self.result is None:
+            raise ValueError("no attribution yet")
+        rows = [[layer, component, "" if head is None else head, value]
+                for layer, component, head, value in self.result.attribution.rows()]
+        return ["layer", "component", "head", "contribution"], rows

@@ -1,0 +1,66 @@
+"""The "Who wrote it" tab (issue #26): live direct logit attribution in the window."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+
+
+def _wait_for_result(qtbot, window, panel):
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.text == window.trace.text, timeout=20000)
+
+
+def test_the_tab_attributes_the_top_token_and_the_rows_sum_to_its_logit(qtbot, make_window):
+    window = make_window(text="the king and the queen")
+    window.finish_building()
+    panel = window.panel("dla")
+    window.show_tab(panel)
+    _wait_for_result(qtbot, window, panel)
+    a = panel.result.attribution
+    header, rows = panel.export_table()
+    assert header == ["layer", "component", "head", "contribution"]
+    total = sum(r[3] for r in rows)
+    assert abs(total - a.logit) <= 1e-4 * max(1.0, abs(a.logit), float(np.abs(a.heads).max()))
+    top = int(np.argmax(window.trace.logits_at(-1)))
+    assert panel.result.target == top
+    assert "logit" in panel.heading.text() and "sum" in panel.top.text()
+
+
+def test_a_contrast_and_a_clicked_target_change_what_is_attributed(qtbot, make_window):
+    window = make_window(text="the king and the queen")
+    window.finish_building()
+    panel = window.panel("dla")
+    window.show_tab(panel)
+    _wait_for_result(qtbot, window, panel)
+    second = int(np.argsort(-window.trace.logits_at(-1))[1])
+    window.set_selection(window.selection.with_(target=second))  # as a click in the Next-token bars does
+    qtbot.waitUntil(lambda: panel.result.target == second, timeout=20000)
+    token = window.model_info.vocabulary[second]
+    panel.contrast.setText(token)
+    panel.contrast.editingFinished.emit()
+    qtbot.waitUntil(lambda: panel.result.contrast == second, timeout=20000)
+    assert abs(panel.result.attribution.logit) < 1e-6  # a token minus itself
+
+
+def test_a_contrast_that_is_not_one_token_says_how_it_splits(qtbot, make_window):
+    window = make_window(text="the king and the queen")
+    window.finish_building()
+    panel = window.panel("dla")
+    window.show_tab(panel)
+    _wait_for_result(qtbot, window, panel)
+    panel.contrast.setText("king queen")
+    panel.contrast.editingFinished.emit()
+    qtbot.waitUntil(lambda: "not one token" in panel.message.text(), timeout=20000)
+
+
+def test_clicking_a_head_cell_selects_that_head(qtbot, make_window):
+    window = make_window(text="the king and the queen")
+    window.finish_building()
+    panel = window.panel("dla")
+    window.show_tab(panel)
+    _wait_for_result(qtbot, window, panel)
+    qtbot.waitUntil(lambda: panel.view.isVisible())
+    scene = panel.plot.vb.mapViewToScene(QPointF(2.5, 1.5))  # head 2 of layer 1
+    point = panel.view.mapFromScene(scene)
+    qtbot.mouseClick(panel.view.viewport(), Qt.LeftButton, pos=point)
+    qtbot.waitUntil(lambda: (window.selection.layer, window.selection.head) == (1, 2), timeout=5000)
