@@ -443,7 +443,11 @@ class NextTokenPanel(Panel):
                else ""))
         y = np.arange(n)
         show_logits = self.logits_box.isChecked()
-        values = logits[order] if show_logits else dist.tempered[order]
+        cut = bool((~dist.kept & (dist.tempered > 0)).any())
+        # after top-k / top-p the kept tokens are renormalised (what sampling draws from); a cut
+        # token keeps its bar, greyed, at the probability it had before the cut
+        shown = np.where(dist.kept, dist.probs, dist.tempered) if cut else dist.tempered
+        values = logits[order] if show_logits else shown[order]
         colours = {key: self.theme.colour(key) for key in ("selected", "bars", "cut")}
         brushes = [
             colours["selected"] if token_id == self.sampled else (colours["bars"] if dist.kept[token_id] else colours["cut"])
@@ -463,8 +467,9 @@ class NextTokenPanel(Panel):
             self.ghost.setOpts(x0=np.zeros(n), y=y, width=at_one[order], height=0.75)
             top = max(float(values.max()), float(at_one[order].max()))
             self.plot.setXRange(0, min(1.0, top * 1.25) or 1.0, padding=0.02)
-            self.plot.getAxis("bottom").setLabel(self.tr("probability (faint: every head in)") if knocked
-                                                 else self.tr("probability (faint: T = 1)"))
+            self.plot.getAxis("bottom").setLabel(
+                self.tr("probability, kept tokens renormalised (grey: cut)") if cut else
+                self.tr("probability (faint: every head in)") if knocked else self.tr("probability (faint: T = 1)"))
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
         self.plot.getAxis("left").setTicks([[(i, token_label(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
         while len(self.value_texts) < n:
