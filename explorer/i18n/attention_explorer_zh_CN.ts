@@ -183,6 +183,14 @@
         <translation>减去（可选）：</translation>
     </message>
     <message>
+        <source>shade the tokens (integrated gradients)</source>
+        <translation>为词元着色（积分梯度）</translation>
+    </message>
+    <message>
+        <source>Each token&apos;s share of the target&apos;s logit through its input embedding: integrated gradients from a zero (or pad) embedding, 32 steps, on the model thread</source>
+        <translation>每个词元通过其输入嵌入对目标 logit 的贡献：从零（或填充）嵌入出发的积分梯度，32 步，在模型线程上计算</translation>
+    </message>
+    <message>
         <source>a second token, e.g. &apos; John&apos;, to see target − it</source>
         <translation>第二个词元，例如 &apos; John&apos;，查看 目标 − 它</translation>
     </message>

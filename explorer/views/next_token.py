@@ -28,31 +28,18 @@ from explorer.theme import style_text
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.labels import token_label
+from explorer.views.temperature import (  # noqa: E402,F401 (re-exported)
+    SLIDER_STEPS,
+    _is_normalised,
+    slider_to_temperature,
+    temperature_to_slider,
+)
 from model.core.info import ModelInfo
 from model.core.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
 from model.core.tokenizer import append_bytes, append_token
 from model.core.trace import Trace
 
-SLIDER_STEPS = 1000
 HIGHLIGHT_MS = 350
-
-
-def slider_to_temperature(x: int) -> float:
-    """Piecewise-linear so steps are fine near 0 and around 1: 0–400 → 0–0.5, 400–800 → 0.5–1.5,
-    800–1000 → 1.5–2.5."""
-    if x <= 400:
-        return 0.5 * x / 400
-    if x <= 800:
-        return 0.5 + (x - 400) / 400
-    return 1.5 + (x - 800) / 200
-
-
-def temperature_to_slider(t: float) -> int:
-    if t <= 0.5:
-        return round(t / 0.5 * 400)
-    if t <= 1.5:
-        return round(400 + (t - 0.5) * 400)
-    return round(min(1000, 800 + (t - 1.5) * 200))
 
 
 class NextTokenPanel(Panel):
@@ -598,8 +585,3 @@ class NextTokenPanel(Panel):
         rows = [[rank, int(t), vocabulary[t] if vocabulary else "", logits[t], dist.probs[t], dist.tempered[t]]
                 for rank, t in enumerate(order.tolist(), start=1)]
         return ["rank", "token_id", "token", "logit", "probability", "before_cuts"], rows
-
-
-def _is_normalised(logits: np.ndarray) -> bool:
-    finite = logits[np.isfinite(logits)]
-    return bool(finite.size) and abs(float(np.exp(finite).sum()) - 1.0) < 1e-3
