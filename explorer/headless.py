@@ -205,7 +205,33 @@ _TAB_VIEWS: dict[str, dict] = {
                      "(default: the top token) after --query, or to --target − --contrast", feed=_feed_dla),
 }
 
-VIEWS: dict[str, ViewSpec] = {"grid": ViewSpec("grid", "every head of every layer", _grid)}
+def _token_strip():
+    from explorer.views.token_strip import TokenStrip
+
+    return TokenStrip
+
+
+def _feed_saliency(panel, job: Job) -> None:
+    """Input saliency, computed here as the model thread computes it (--steps points)."""
+    from model.analysis.dla import single_token
+    from model.work import probes
+
+    panel.set_trace(job.trace)
+    try:
+        target = single_token(job.model.tokenizer, job.args.target) if job.args.target else None
+        options = {"position": job.args.query, "target": target, "contrast": job.args.contrast or "",
+                   "steps": job.args.steps}
+        *_, (_done, _total, result) = probes.saliency_job(job.model, job.trace.text, options)
+    except ValueError as exc:
+        raise ExportError(f"--target/--contrast: {exc}") from None
+    panel.set_work_result("saliency", result)
+
+
+VIEWS: dict[str, ViewSpec] = {
+    "grid": ViewSpec("grid", "every head of every layer", _grid),
+    "saliency": ViewSpec("saliency", "the token strip shaded by integrated gradients of --target (minus --contrast) "
+                         "after --query, --steps points", _token_strip, feed=_feed_saliency),
+}
 VIEWS.update({t.export_view: ViewSpec(t.export_view, panel=_tab_panel(t.key), **_TAB_VIEWS[t.export_view])
               for t in TABS if t.export_view is not None})
 
@@ -285,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--target", default=None, metavar="TOKEN", help="the token whose logit is attributed "
                      "(one token, e.g. ' Mary'; default: the top prediction)")
     who.add_argument("--contrast", default=None, metavar="TOKEN", help="attribute --target minus this token's logit")
+    who.add_argument("--steps", type=int, default=32, help="saliency: integrated gradients' points (1-512)")
     drift = parser.add_argument_group("drift view")
     drift.add_argument("--word", default=None, help="the word the sentences share")
     return parser
@@ -335,6 +362,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ExportError(f"--top-k must be 0 (off) to {MAX_TOP_K}, not {args.top_k}")
     if not -MAX_POSITION <= args.query <= MAX_POSITION:
         raise ExportError(f"--query must be between -{MAX_POSITION} and {MAX_POSITION}, not {args.query}")
+    if not 1 <= args.steps <= 512:
+        raise ExportError(f"--steps must be 1 to 512, not {args.steps}")
     if not 0.0 < args.top_p <= 1.0:
         raise ExportError(f"--top-p must be in (0, 1], not {args.top_p}")
 

@@ -14,6 +14,9 @@ from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped
 from explorer.names import USER_LESSON_FILE
 from explorer.qtext import for_qt
 
+#: The scene keys that are a panel's own controls (not the text, model, selection or tab).
+PANEL_STATE = ("mode", "layout_3b1b", "hide_first", "temperature", "top_k", "top_p", "seed", "contrast")
+
 
 class LessonPlayback:
     """Part of :class:`explorer.window.MainWindow` (a mixin: it reads and sets the window's own
@@ -68,6 +71,8 @@ class LessonPlayback:
         except LessonError as exc:
             self._show_banner(exc.message(QCoreApplication.translate), error=True)  # in the interface's language
             return False
+        if not self.player.playing:  # the panels' own controls as they were, to put back at the end
+            self._before_lesson = {k: v for k, v in self.current_scene_values().items() if k in PANEL_STATE}
         self.player.start(lesson)
         return True
 
@@ -156,3 +161,12 @@ class LessonPlayback:
         self.caption.hide()
         self.text_box.setReadOnly(False)
         self._pending_scene = None
+        before = getattr(self, "_before_lesson", None)
+        if before:  # a scene's "hide first token" or temperature is the lesson's, not the teacher's
+            for panel in self.tab_panels.values():
+                panel.apply_scene(before)
+            self._before_lesson = None
+        if self.trace is not None:
+            self._show_trace_status(self.trace)  # not "scene 11 of 11" after the lesson
+        else:
+            self.status_tokens.setText("")

@@ -46,8 +46,8 @@ class WorkRequest:
 #: Analyses that take one step ("lens", "ablate", "patch", "dla", "character": finish a character
 #: a sampled byte token left incomplete) and long jobs that run in steps between other
 #: requests, report progress and can be cancelled ("sweep", "badges").
-WORK_KINDS = ("lens", "ablate", "patch", "dla", "character", "sweep", "badges")
-JOB_KINDS = ("sweep", "badges")
+WORK_KINDS = ("lens", "ablate", "patch", "dla", "character", "sweep", "badges", "saliency")
+JOB_KINDS = ("sweep", "badges", "saliency")
 
 
 class Mailbox:

@@ -157,6 +157,12 @@ def tool_shots(app: QApplication, window, shot) -> None:
     shot("induction-head")
     tab("next")
     shot("induction-next-token")
+    who = tab("dla")  # who wrote "mat": the induction heads' direct contributions, and the tokens' saliency
+    wait_until(app, lambda: who.result is not None and who.result.text == window.trace.text, 60)
+    who.shade.setChecked(True)
+    wait_until(app, lambda: window.token_strip._scores() is not None, 120)
+    shot("who-wrote-it")
+    who.shade.setChecked(False)
     show_text("the cat sat on the mat because the cat was")
     tab("lens")
     lens = next(p for p in window.tab_panels.values() if p.key == "lens")

@@ -44,13 +44,17 @@ class StatusLine:
                 "Showing the last {shown} of {total} tokens: the model's context holds {shown}; "
                 "the oldest {dropped} were dropped.").format(
                 shown=trace.n_tokens, total=trace.n_input_tokens, dropped=trace.n_dropped_tokens))
-        from explorer.views.token_strip import unknown_characters
+        from explorer.views.token_strip import unknown_characters, unknown_positions
 
         unknown = unknown_characters(trace)
         if unknown:
+            text = "".join(trace.text[a:b] for a, b in (trace.offsets[i] for i in unknown_positions(trace)))
             messages.append(QCoreApplication.translate("MainWindow",
-                "{n} characters are not in this model's vocabulary ([UNK]): it cannot tell them apart. "
-                "For Chinese, try SmolLM2 or a Qwen model.").format(n=unknown))
+                "{n} characters are not in this model's vocabulary ([UNK]): it cannot tell them apart.").format(
+                n=unknown))
+            if any("\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in text):
+                # a model trained on Chinese, not SmolLM2 (its byte pieces cover Chinese, its training did not)
+                messages.append(QCoreApplication.translate("MainWindow", "For Chinese, open a Qwen model."))
         self._show_banner(" ".join(messages), error=False)
 
     def _show_timings(self) -> None:

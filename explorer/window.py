@@ -178,6 +178,14 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
             self.restoreState(remembered.window_state)
         text = initial_text if initial_text is not None else (remembered.text if remembered.text is not None
                                                               else SEED_SENTENCE)
+        if initial_text is None and str(source).startswith("lesson:"):
+            # a worked example knows only its own words: start on its sentence, not the last one typed
+            from model.teaching.lesson_models import lesson
+
+            try:
+                text = lesson(str(source).split(":", 1)[1]).text
+            except KeyError:
+                pass  # the load will say the lesson does not exist
         self.text_box.setText(for_qt(str(text)))
         self.status_model.setText(self.tr("loading {source}…").format(source=source))
         self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown

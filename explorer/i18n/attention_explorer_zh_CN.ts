@@ -183,6 +183,14 @@
         <translation>减去（可选）：</translation>
     </message>
     <message>
+        <source>shade the tokens (integrated gradients)</source>
+        <translation>为词元着色（积分梯度）</translation>
+    </message>
+    <message>
+        <source>Each token&apos;s share of the target&apos;s logit through its input embedding: integrated gradients from a zero (or pad) embedding, 32 steps, on the model thread</source>
+        <translation>每个词元通过其输入嵌入对目标 logit 的贡献：从零（或填充）嵌入出发的积分梯度，32 步，在模型线程上计算</translation>
+    </message>
+    <message>
         <source>a second token, e.g. &apos; John&apos;, to see target − it</source>
         <translation>第二个词元，例如 &apos; John&apos;，查看 目标 − 它</translation>
     </message>
@@ -564,6 +572,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>查询关注的位置</translation>
     </message>
     <message>
+        <source>Raw scores QKᵀ (this model does not divide by √dₖ)</source>
+        <translation>原始分数 QKᵀ（此模型不除以 √dₖ）</translation>
+    </message>
+    <message>
         <source>Attention rollout through layer {l}</source>
         <translation>到第 {l} 层为止的注意力展开</translation>
     </message>
@@ -729,14 +741,6 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>tab 必须是以下之一：{choices}</translation>
     </message>
     <message>
-        <source>layer must be ≥ 0</source>
-        <translation>layer 必须 ≥ 0</translation>
-    </message>
-    <message>
-        <source>head must be ≥ 0</source>
-        <translation>head 必须 ≥ 0</translation>
-    </message>
-    <message>
         <source>stage must be 0–{last} or one of {choices}</source>
         <translation>stage 必须是 0–{last}，或以下之一：{choices}</translation>
     </message>
@@ -749,16 +753,28 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>temperature 必须在 0–2.5 之间</translation>
     </message>
     <message>
-        <source>top_k must be ≥ 0 (0 = off)</source>
-        <translation>top_k 必须 ≥ 0（0 表示关闭）</translation>
-    </message>
-    <message>
         <source>top_p must be in (0, 1]</source>
         <translation>top_p 必须在 (0, 1] 之间</translation>
     </message>
     <message>
-        <source>seed must be ≥ 0</source>
-        <translation>seed 必须 ≥ 0</translation>
+        <source>layer must be 0–{max}</source>
+        <translation>层必须在 0–{max} 之间</translation>
+    </message>
+    <message>
+        <source>head must be 0–{max}</source>
+        <translation>头必须在 0–{max} 之间</translation>
+    </message>
+    <message>
+        <source>query must be between −{max} and {max}</source>
+        <translation>查询位置必须在 −{max} 和 {max} 之间</translation>
+    </message>
+    <message>
+        <source>top_k must be 0–{max} (0 = off)</source>
+        <translation>top_k 必须在 0–{max} 之间（0 = 关闭）</translation>
+    </message>
+    <message>
+        <source>seed must be 0–{max}</source>
+        <translation>随机种子必须在 0–{max} 之间</translation>
     </message>
     <message>
         <source>analogy must be three words [a, b, c]</source>
@@ -767,6 +783,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>{path}, scene {scene} (line {line})</source>
         <translation>{path}，第 {scene} 幕（第 {line} 行）</translation>
+    </message>
+    <message>
+        <source>{path}: nested more than {max} levels deep: not a lesson</source>
+        <translation>{path}：嵌套超过 {max} 层，不是课程文件</translation>
     </message>
     <message>
         <source>{path}: not valid TOML: {error}</source>
@@ -803,6 +823,14 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>{path}: no such lesson file</source>
         <translation>{path}：找不到这个课程文件</translation>
+    </message>
+    <message>
+        <source>{path}: not a lesson file (not a regular file)</source>
+        <translation>{path}：不是课程文件（不是普通文件）</translation>
+    </message>
+    <message>
+        <source>{path}: too large for a lesson ({size} bytes; at most {max})</source>
+        <translation>{path}：作为课程文件太大（{size} 字节；最多 {max}）</translation>
     </message>
     <message>
         <source>{path}: not UTF-8 text</source>
@@ -868,8 +896,12 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>显示 {total} 个词元中的最后 {shown} 个：模型的上下文只能容纳 {shown} 个；最早的 {dropped} 个已被丢弃。</translation>
     </message>
     <message>
-        <source>{n} characters are not in this model&apos;s vocabulary ([UNK]): it cannot tell them apart. For Chinese, try SmolLM2 or a Qwen model.</source>
-        <translation>有 {n} 个字符不在这个模型的词表中（[UNK]）：模型无法区分它们。中文请试试 SmolLM2 或 Qwen 模型。</translation>
+        <source>{n} characters are not in this model&apos;s vocabulary ([UNK]): it cannot tell them apart.</source>
+        <translation>{n} 个字符不在此模型的词表中（[UNK]）：模型无法区分它们。</translation>
+    </message>
+    <message>
+        <source>For Chinese, open a Qwen model.</source>
+        <translation>中文请打开 Qwen 模型。</translation>
     </message>
     <message>
         <source>forward {forward:.1f} ms · update {update:.1f} ms · paint {paint:.1f} ms</source>
@@ -981,6 +1013,7 @@ mean: the head adds its average output over a few fixed reference sentences, the
     </message>
     <message>
         <source>My lesson (Ctrl+S adds scenes)</source>
+        <extracomment>The scene keys that are a panel&apos;s own controls (not the text, model, selection or tab).</extracomment>
         <translation>我的课程（Ctrl+S 添加场景）</translation>
     </message>
     <message>
@@ -1173,6 +1206,10 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>logit</source>
         <translation>logit</translation>
+    </message>
+    <message>
+        <source>probability, kept tokens renormalised (grey: cut)</source>
+        <translation>概率，保留的词元已重新归一化（灰色：被截去）</translation>
     </message>
     <message>
         <source>probability (faint: every head in)</source>

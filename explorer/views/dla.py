@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
 from PySide6.QtGui import QFontMetricsF
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
@@ -42,6 +42,8 @@ class DlaPanel(Panel):
         self.heading.setWordWrap(True)
         self.contrast = QLineEdit()
         self.contrast_label = QLabel("")
+        self.shade = QCheckBox()
+        self._saliency_asked: tuple | None = None
         self.note = QLabel("")
         self.note.setWordWrap(True)
         self.message = QLabel("")
@@ -59,6 +61,7 @@ class DlaPanel(Panel):
         row = QHBoxLayout()
         row.addWidget(self.contrast_label)
         row.addWidget(self.contrast, 1)
+        row.addWidget(self.shade)
         body = QHBoxLayout()
         body.addWidget(self.view, 3)
         body.addWidget(self.top, 1)
@@ -70,11 +73,15 @@ class DlaPanel(Panel):
         layout.addLayout(body, 1)
         layout.addWidget(self.note)
         self.contrast.editingFinished.connect(self._on_contrast_changed)
+        self.shade.toggled.connect(self._on_shade_toggled)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.retranslate()
 
     def retranslate(self) -> None:
         self.contrast_label.setText(self.tr("minus (optional):"))
+        self.shade.setText(self.tr("shade the tokens (integrated gradients)"))
+        self.shade.setToolTip(self.tr("Each token's share of the target's logit through its input embedding: "
+                                      "integrated gradients from a zero (or pad) embedding, 32 steps, on the model thread"))
         self.contrast.setPlaceholderText(self.tr("a second token, e.g. ' John', to see target − it"))
         self.note.setText(self.tr(
             "Each cell: a head's (or MLP's) output, projected through the final norm — its scale frozen at "
@@ -109,6 +116,24 @@ class DlaPanel(Panel):
 
     def scene_values(self) -> dict:
         return {"contrast": self.contrast.text()} if self.contrast.text() else {}
+
+    def _on_shade_toggled(self, on: bool) -> None:
+        self._saliency_asked = None
+        if not on and self.trace is not None:
+            self.work_cancelled.emit("saliency")
+            self.request_work("saliency", text=self.trace.text, clear=True)
+        self.mark_dirty()
+        self.refresh()
+
+    def _ask_saliency(self) -> None:
+        """While the toggle is on: integrated gradients of what the map attributes."""
+        if not self.shade.isChecked() or self.trace is None or self.result is None:
+            return
+        r = self.result
+        wanted = (r.text, r.position, r.target, r.contrast_text)
+        if wanted != self._saliency_asked:
+            self._saliency_asked = wanted
+            self.request_work("saliency", text=r.text, position=r.position, target=r.target, contrast=r.contrast_text)
 
     def _on_contrast_changed(self) -> None:
         self.mark_dirty()
@@ -146,6 +171,7 @@ class DlaPanel(Panel):
                 self.message.setText(self.tr("computing who wrote the answer…"))
                 return
         self._draw()
+        self._ask_saliency()
         settle(self.view)
 
     def _token(self, token_id: int | None) -> str:

@@ -105,8 +105,10 @@ def head_matrix(
         # later keys; a sliding window's old ones too (a T × T mask: only when it is shown)
         masked = hidden_keys(trace, layer, head) if mode == "masked" else np.zeros((T, T), dtype=bool)
         finite = values[~masked]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        levels = (lo, hi if hi > lo else lo + 1e-6)
+        # symmetric about 0, so the diverging map's white is a score of 0: a positive score
+        # never reads as a negative one (the colours are centred on 0, not on the middle value)
+        reach = float(np.abs(finite).max()) if finite.size else 1.0
+        levels = (-reach, reach) if reach > 0 else (-1e-6, 1e-6)
         if mode == "masked":
             values = np.where(masked, -np.inf, values)
             notes.append(QCoreApplication.translate("HeadDetailPanel", "no mask: this model attends both ways") if not trace.causal else
@@ -246,11 +248,23 @@ class HeadDetailPanel(Panel):
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.retranslate()
 
+    def _mode_label(self, mode: str, text: str) -> str:
+        """The mode's name; the scores of a model that does not divide by √dₖ (document 002's
+        worked example) are not called QKᵀ/√dₖ."""
+        weights = self.info.head_weights if self.info is not None else None
+        if mode == "scores" and weights is not None and not weights.scaled:
+            return self.tr("Raw scores QKᵀ (this model does not divide by √dₖ)")
+        return _tr(text)
+
+    def on_model_info(self, info) -> None:
+        for index, (mode, text) in enumerate(MODES.items()):
+            self.mode_box.setItemText(index, self._mode_label(mode, text))
+
     def retranslate(self) -> None:
         self.heading.setText(self.tr("Layer {layer}, head {head}").format(layer=self.selection.layer,
                                                                           head=self.selection.head))
-        for index, text in enumerate(MODES.values()):
-            self.mode_box.setItemText(index, _tr(text))
+        for index, (mode, text) in enumerate(MODES.items()):
+            self.mode_box.setItemText(index, self._mode_label(mode, text))
         self.mode_box.setToolTip(self.tr("What to draw (M cycles)"))
         self.transpose_box.setText(self.tr("3Blue1Brown layout"))
         self.transpose_box.setToolTip(self.tr("Keys as rows and one column per query, as in the video (T)"))

@@ -31,27 +31,37 @@ class HeadRolesPanel(Panel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.badges: HeadBadges | None = None
-        self.heading = QLabel(self.tr("What each head does, measured"))
-        self.note = QLabel(self.tr(
-            "Mean attention weights on probe sequences. Previous-token (P): to the token just before. "
-            "First-token (S, the attention sink): to position 0. Induction (I): on random tokens repeated "
-            "once, from the second copy to the token after the same token in the first. Duplicate-token (D): "
-            "to the same token in the first copy. Click a column to sort; click a row to select the head."))
+        self.heading = QLabel()
+        self.note = QLabel()
         self.note.setWordWrap(True)
+        self.error = QLabel("")  # why the scores could not be computed, for this model only
+        self.error.setWordWrap(True)
+        self.error.hide()
         self.progress = QProgressBar()
         self.progress.hide()
         self.table = QTableWidget(0, 6)
-        self.table.setHorizontalHeaderLabels([self.tr("head"), self.tr("previous-token"), self.tr("first-token"),
-                                              self.tr("induction"), self.tr("duplicate-token"), self.tr("badges")])
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
         self.table.verticalHeader().hide()
         self.table.cellClicked.connect(self._on_row_clicked)
+        self.retranslate()
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addWidget(self.note)
+        layout.addWidget(self.error)
         layout.addWidget(self.progress)
         layout.addWidget(self.table, 1)
+
+    def retranslate(self) -> None:
+        self.heading.setText(self.tr("What each head does, measured"))
+        self.note.setText(self.tr(
+            "Mean attention weights on probe sequences. Previous-token (P): to the token just before. "
+            "First-token (S, the attention sink): to position 0. Induction (I): on random tokens repeated "
+            "once, from the second copy to the token after the same token in the first. Duplicate-token (D): "
+            "to the same token in the first copy. Click a column to sort; click a row to select the head."))
+        self.table.setHorizontalHeaderLabels([self.tr("head"), self.tr("previous-token"), self.tr("first-token"),
+                                              self.tr("induction"), self.tr("duplicate-token"), self.tr("badges")])
+        super().retranslate()
 
     def on_theme(self, theme) -> None:
         self.heading.setFont(theme.font(3, bold=True))
@@ -59,6 +69,8 @@ class HeadRolesPanel(Panel):
 
     def on_model_info(self, info: ModelInfo) -> None:
         self.badges = None
+        self.error.clear()
+        self.error.hide()
         self.progress.setValue(0)
         self.progress.show()
 
@@ -77,7 +89,8 @@ class HeadRolesPanel(Panel):
     def set_work_error(self, kind: str, message: str) -> None:
         if kind == "badges":
             self.progress.hide()
-            self.note.setText(message)
+            self.error.setText(message)
+            self.error.show()
 
     def redraw(self) -> None:
         b = self.badges

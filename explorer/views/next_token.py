@@ -28,31 +28,18 @@ from explorer.theme import style_text
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.labels import token_label
+from explorer.views.temperature import (  # noqa: E402,F401 (re-exported)
+    SLIDER_STEPS,
+    _is_normalised,
+    slider_to_temperature,
+    temperature_to_slider,
+)
 from model.core.info import ModelInfo
 from model.core.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
 from model.core.tokenizer import append_bytes, append_token
 from model.core.trace import Trace
 
-SLIDER_STEPS = 1000
 HIGHLIGHT_MS = 350
-
-
-def slider_to_temperature(x: int) -> float:
-    """Piecewise-linear so steps are fine near 0 and around 1: 0–400 → 0–0.5, 400–800 → 0.5–1.5,
-    800–1000 → 1.5–2.5."""
-    if x <= 400:
-        return 0.5 * x / 400
-    if x <= 800:
-        return 0.5 + (x - 400) / 400
-    return 1.5 + (x - 800) / 200
-
-
-def temperature_to_slider(t: float) -> int:
-    if t <= 0.5:
-        return round(t / 0.5 * 400)
-    if t <= 1.5:
-        return round(400 + (t - 0.5) * 400)
-    return round(min(1000, 800 + (t - 1.5) * 200))
 
 
 class NextTokenPanel(Panel):
@@ -443,7 +430,11 @@ class NextTokenPanel(Panel):
                else ""))
         y = np.arange(n)
         show_logits = self.logits_box.isChecked()
-        values = logits[order] if show_logits else dist.tempered[order]
+        cut = bool((~dist.kept & (dist.tempered > 0)).any())
+        # after top-k / top-p the kept tokens are renormalised (what sampling draws from); a cut
+        # token keeps its bar, greyed, at the probability it had before the cut
+        shown = np.where(dist.kept, dist.probs, dist.tempered) if cut else dist.tempered
+        values = logits[order] if show_logits else shown[order]
         colours = {key: self.theme.colour(key) for key in ("selected", "bars", "cut")}
         brushes = [
             colours["selected"] if token_id == self.sampled else (colours["bars"] if dist.kept[token_id] else colours["cut"])
@@ -463,8 +454,9 @@ class NextTokenPanel(Panel):
             self.ghost.setOpts(x0=np.zeros(n), y=y, width=at_one[order], height=0.75)
             top = max(float(values.max()), float(at_one[order].max()))
             self.plot.setXRange(0, min(1.0, top * 1.25) or 1.0, padding=0.02)
-            self.plot.getAxis("bottom").setLabel(self.tr("probability (faint: every head in)") if knocked
-                                                 else self.tr("probability (faint: T = 1)"))
+            self.plot.getAxis("bottom").setLabel(
+                self.tr("probability, kept tokens renormalised (grey: cut)") if cut else
+                self.tr("probability (faint: every head in)") if knocked else self.tr("probability (faint: T = 1)"))
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
         self.plot.getAxis("left").setTicks([[(i, token_label(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
         while len(self.value_texts) < n:
@@ -593,8 +585,3 @@ class NextTokenPanel(Panel):
         rows = [[rank, int(t), vocabulary[t] if vocabulary else "", logits[t], dist.probs[t], dist.tempered[t]]
                 for rank, t in enumerate(order.tolist(), start=1)]
         return ["rank", "token_id", "token", "logit", "probability", "before_cuts"], rows
-
-
-def _is_normalised(logits: np.ndarray) -> bool:
-    finite = logits[np.isfinite(logits)]
-    return bool(finite.size) and abs(float(np.exp(finite).sum()) - 1.0) < 1e-3

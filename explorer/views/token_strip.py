@@ -53,6 +53,7 @@ class TokenStrip(Panel):
         self.chips: list[QPushButton] = []
         self._chip_keys: list[tuple | None] = []  # what each chip shows, to skip unchanged ones
         self._drawn: tuple | None = None  # (token ids, offsets, text) of the trace shown
+        self.saliency = None  # model.work.probes.SaliencyResult: shading, while it matches the text
 
     def sizeHint(self):  # noqa: N802 (Qt API)
         return self.scroll.sizeHint()
@@ -108,9 +109,49 @@ class TokenStrip(Panel):
             if chip.isHidden():
                 chip.show()
         self._drawn = (trace.token_ids, trace.offsets, trace.text)
+        self._shade()
         index = self.selection.query_index(trace.n_tokens)
         self.chips[index].setChecked(True)
         self.scroll.ensureWidgetVisible(self.chips[index])
+
+    # ------------------------------------------------------------------ saliency
+    def set_work_result(self, kind: str, result) -> None:
+        if kind == "saliency":
+            self.saliency = result
+            self._shade()
+
+    def _scores(self):
+        r, trace = self.saliency, self.trace
+        if r is None or r.saliency is None or trace is None or r.text != trace.text:
+            return None
+        scores = r.saliency.integrated_gradients
+        return scores if len(scores) == trace.n_tokens else None
+
+    def _shade(self) -> None:
+        """A bar under each chip: vermillion where the token pushes the target up, blue where it
+        pushes it down, as strong as its share of the largest score (integrated gradients)."""
+        scores = self._scores()
+        lim = float(np.abs(scores).max()) if scores is not None and len(scores) else 0.0
+        for i, chip in enumerate(self.chips):
+            style = ""
+            if scores is not None and lim > 0 and i < len(scores):
+                v = float(scores[i]) / lim
+                r, g, b = (213, 94, 0) if v > 0 else (0, 114, 178)  # Okabe–Ito, apart for colour-blind eyes
+                # a border on one side only is not drawn on a natively styled button: all four, then the bar
+                style = (f"QPushButton#tokenChip {{ border: 1px solid palette(mid); border-radius: 3px; "
+                         f"padding: 2px 6px; border-bottom: 6px solid rgba({r},{g},{b},{int(40 + 215 * abs(v))}); }}")
+            if chip.styleSheet() != style:
+                chip.setStyleSheet(style)
+
+    def export_table(self) -> tuple[list[str], list[list]] | None:
+        """The tokens with their saliency scores (after ``--view saliency`` or the toggle)."""
+        r, trace = self.saliency, self.trace
+        if self._scores() is None:
+            raise ValueError("no saliency computed for this text")
+        s = r.saliency
+        return (["position", "token", "grad_x_input", "integrated_gradients"],
+                [[i, trace.token_strings[i], float(s.grad_x_input[i]), float(s.integrated_gradients[i])]
+                 for i in range(trace.n_tokens)])
 
     def _first_changed(self, trace) -> int:
         """The first chip this trace can change. Typing at the end of 256 tokens changes the

@@ -96,6 +96,10 @@ def badge_steps(
     ``(total, total, badges)``."""
     bos = 1 if module.cfg.bos_token_id is not None else 0
     repeat_length = max(2, min(repeat_length, (module.cfg.n_ctx - bos) // 2))
+    if len(candidates) < 2:
+        raise ValueError(f"{module.cfg.name}'s vocabulary is too small ({len(candidates)} ordinary tokens) to build "
+                         "the repeated random sequences that find induction heads")
+    repeat_length = min(repeat_length, len(candidates))  # a lesson model may know only a few words
     repeated, prefix = random_repeats(module, candidates, repeat_length, n_random, seed)
     chunks = [repeated[i : i + chunk] for i in range(0, len(repeated), chunk)]
     total = len(text_ids) + len(chunks)

@@ -36,7 +36,8 @@ def softmax_with_temperature(logits: np.ndarray, temperature: float) -> np.ndarr
 def entropy_bits(probs: np.ndarray) -> float:
     p = np.asarray(probs, dtype=np.float64)
     p = p[p > 0]
-    return float(-(p * np.log2(p)).sum())
+    # + 0.0: one token with probability 1 gives -0.0, which prints as "−0.00 bits"
+    return max(float(-(p * np.log2(p)).sum()), 0.0) + 0.0
 
 
 def _descending_order(probs: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from model.analysis.ablation import Head, knocked_out, knockout_logits, patched_
 from model.analysis.badges import badge_steps, candidate_ids, probe_ids
 from model.analysis.dla import Attribution, attribute, single_token
 from model.analysis.lens import LensResult, extend, logit_lens
+from model.analysis.saliency import Saliency, default_baseline, saliency_steps
 from model.core.trace import Trace
 from model.tracer.runner import TracingModel
 
@@ -56,6 +57,15 @@ class DlaResult:
     contrast: int | None
     contrast_text: str
     attribution: Attribution
+
+
+@dataclass(frozen=True, eq=False)
+class SaliencyResult:
+    """Input saliency of ``text`` (:class:`model.analysis.saliency.Saliency`), or None: the
+    shading was switched off."""
+
+    text: str
+    saliency: Saliency | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,10 +231,33 @@ def badges_job(model: TracingModel) -> Iterator:
     yield from badge_steps(model.module, texts, candidate_ids(model.module))
 
 
+def saliency_job(model: TracingModel, text: str, options: dict) -> Iterator:
+    """Gradient × input and integrated gradients (``steps``, default 32) of the target
+    (default: the top prediction) minus ``contrast`` at ``position``, a chunk of integration
+    points per step; ``clear``: no scores (the shading is switched off)."""
+    if options.get("clear"):
+        yield 1, 1, SaliencyResult(text, None)
+        return
+    ids = model.encode(text)[0].ids
+    position = int(options.get("position", -1)) % len(ids)
+    target = options.get("target")
+    if target is None:
+        target = int(np.argmax(knockout_logits(model.module, ids, [], position)))
+    contrast_text = str(options.get("contrast") or "")
+    contrast = single_token(model.tokenizer, contrast_text) if contrast_text.strip() else None
+    baseline = default_baseline(model.module)
+    pad = model.tokenizer.token_to_id("[PAD]") or model.tokenizer.token_to_id("<pad>") or 0
+    for done, total, result in saliency_steps(model.module, ids, position, int(target), contrast,
+                                              int(options.get("steps", 32)), baseline, pad):
+        yield done, total, None if result is None else SaliencyResult(text, result)
+
+
 def job_steps(model: TracingModel, request, last_trace: Trace | None = None) -> Iterator:
-    """Long jobs, one forward pass per step: "sweep" and "badges"."""
+    """Long jobs, one forward pass per step: "sweep", "badges" and "saliency"."""
     if request.kind == "sweep":
         return sweep_job(model, request.text, request.options, last_trace)
     if request.kind == "badges":
         return badges_job(model)
+    if request.kind == "saliency":
+        return saliency_job(model, request.text, request.options)
     raise ValueError(f"unknown job {request.kind!r}")

@@ -64,3 +64,24 @@ def test_clicking_a_head_cell_selects_that_head(qtbot, make_window):
     point = panel.view.mapFromScene(scene)
     qtbot.mouseClick(panel.view.viewport(), Qt.LeftButton, pos=point)
     qtbot.waitUntil(lambda: (window.selection.layer, window.selection.head) == (1, 2), timeout=5000)
+
+
+def test_the_shading_toggle_shades_the_token_strip_by_integrated_gradients(qtbot, make_window):
+    window = make_window(text="the king and the queen")
+    window.finish_building()
+    panel = window.panel("dla")
+    window.show_tab(panel)
+    _wait_for_result(qtbot, window, panel)
+    panel.shade.setChecked(True)
+    strip = window.token_strip
+    qtbot.waitUntil(lambda: strip._scores() is not None, timeout=30000)
+    s = strip.saliency.saliency
+    assert s.completeness_gap < 0.1  # 32 steps by default
+    assert s.target == panel.result.target
+    styled = [c.styleSheet() for c in strip.chips[: window.trace.n_tokens]]
+    assert all("border-bottom" in style for style in styled)
+    header, rows = strip.export_table()
+    assert header == ["position", "token", "grad_x_input", "integrated_gradients"] and len(rows) == window.trace.n_tokens
+    panel.shade.setChecked(False)
+    qtbot.waitUntil(lambda: strip._scores() is None, timeout=30000)
+    assert all(c.styleSheet() == "" for c in strip.chips)

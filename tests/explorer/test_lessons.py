@@ -82,7 +82,7 @@ def test_a_bad_lesson_file_is_a_banner_not_a_crash(qtbot, make_window, tmp_path)
     bad = tmp_path / "bad.toml"
     bad.write_text("[[scene]]\nlayer = -1\n", encoding="utf-8")
     assert window.start_lesson(bad) is False
-    assert "bad.toml" in window.banner.text() and "layer must be ≥ 0" in window.banner.text()
+    assert "bad.toml" in window.banner.text() and "layer must be 0–4095" in window.banner.text()
     assert not window.player.playing
 
 

@@ -324,3 +324,23 @@ def test_generating_after_chinese_on_a_byte_model_goes_on_in_whole_characters(qt
     assert len(texts) == 13
     for before, after in zip(texts, texts[1:], strict=False):
         assert after.startswith(before) and after != before  # every draw lands, as whole characters
+
+
+def test_after_top_k_the_kept_bars_are_renormalised_as_the_lesson_says(panel, hand_trace):
+    """Lesson 2, scene 5: "the grey ones are cut and the rest renormalised"."""
+    present(panel, hand_trace)
+    panel.top_k_box.setValue(3)
+    widths = drawn(panel)[:3]
+    kept = panel.distribution.tempered[panel.rows[:3]]
+    assert_close(widths, kept / kept.sum(), what="kept bars")
+    assert_close(widths.sum(), 1.0, what="kept bars sum")
+    assert "renormalised" in panel.plot.getAxis("bottom").labelText
+    panel.top_k_box.setValue(0)
+    assert_close(drawn(panel).sum(), 1.0, what="bars without cuts")
+
+
+def test_entropy_at_t0_is_never_minus_zero(panel, hand_trace):
+    present(panel, hand_trace)
+    panel.set_temperature(0.0)
+    assert "entropy 0.00 bits" in panel.stats.text() and "−0.00" not in panel.stats.text()
+    assert "-0.00" not in panel.stats.text()
