@@ -56,11 +56,15 @@ def kernels(threads: int) -> None:
                 layer(x)
 
     print(f"one token through GPT-2 small's linears, {threads} thread(s): median / p95 ms")
-    print(f"  float32             {'%.1f / %.1f' % _timed(lambda: run(layers))}")
+    print(f"  float32             {'{:.1f} / {:.1f}'.format(*_timed(lambda: run(layers)))}")
     q = [_quantised_linear(layer.weight, layer.bias) for layer in layers]
-    print(f"  int8 dynamic fbgemm {'%.1f / %.1f' % _timed(lambda: run(q))}")
+    print(f"  int8 dynamic fbgemm {'{:.1f} / {:.1f}'.format(*_timed(lambda: run(q)))}")
     try:
-        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
+        from torchao.quantization import (
+            Int8DynamicActivationInt8WeightConfig,
+            Int8WeightOnlyConfig,
+            quantize_,
+        )
     except ImportError:
         print("  torchao not installed")
         return
@@ -69,7 +73,7 @@ def kernels(threads: int) -> None:
             warnings.simplefilter("ignore")
             seq = copy.deepcopy(torch.nn.Sequential(*layers))
             quantize_(seq, config)
-        print(f"  torchao {type(config).__name__:<38} {'%.1f / %.1f' % _timed(lambda s=seq: run(list(s)))}")
+        print(f"  torchao {type(config).__name__:<38} {'{:.1f} / {:.1f}'.format(*_timed(lambda s=seq: run(list(s))))}")
 
 
 def fidelity(name: str) -> None:
