@@ -199,6 +199,10 @@
         <translation>每个格子：一个注意力头（或 MLP）的输出，经过最终归一化（其缩放固定为前向传播所用的值，与 TransformerLens 的约定相同）投影到目标词元的反嵌入上。红色把该词元推高，蓝色压低；各部分之和等于 logit。</translation>
     </message>
     <message>
+        <source>Final norm&apos;s scale frozen at the forward pass&apos;s value (TransformerLens). Red: pushes the token up; blue: down.</source>
+        <translation>最终归一化的缩放固定为前向传播时的值（TransformerLens 约定）。红色：推高该词元；蓝色：压低。</translation>
+    </message>
+    <message>
         <source>{name} has no language-model head: no token to attribute</source>
         <translation>{name} 没有语言模型头：没有可归因的词元</translation>
     </message>
@@ -207,8 +211,8 @@
         <translation>正在计算答案是谁写的…</translation>
     </message>
     <message>
-        <source>Who wrote {what} after “{token}” (position {p}): logit {logit:+.3f}</source>
-        <translation>“{token}”（位置 {p}）之后的 {what} 是谁写的：logit {logit:+.3f}</translation>
+        <source>{what} after “{token}” (position {p}): logit {logit:+.3f}</source>
+        <translation>“{token}”（位置 {p}）之后的 {what}：logit {logit:+.3f}</translation>
     </message>
     <message>
         <source>token embedding</source>
@@ -219,8 +223,8 @@
         <translation>注意力偏置</translation>
     </message>
     <message>
-        <source>final norm shift + bias</source>
-        <translation>最终归一化的平移 + 偏置</translation>
+        <source>final norm + bias</source>
+        <translation>最终归一化 + 偏置</translation>
     </message>
     <message>
         <source>Largest contributions:</source>

@@ -17,6 +17,7 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from explorer.elided_label import ElidedLabel
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
@@ -26,7 +27,7 @@ from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 if TYPE_CHECKING:  # model.work.probes imports torch, which loads after the window shows
     from model.work.probes import DlaResult
 
-TOP = 8
+TOP = 6
 
 
 class DlaPanel(Panel):
@@ -38,20 +39,22 @@ class DlaPanel(Panel):
         super().__init__(parent)
         self.result: DlaResult | None = None
         self._asked: tuple | None = None
-        self.heading = QLabel("")
-        self.heading.setWordWrap(True)
+        # one line each: a word-wrapped label asks the tab's scroll area for more height than it
+        # shows (Qt's height-for-width), and the map's bottom row went below the fold
+        self.heading = ElidedLabel("")
         self.contrast = QLineEdit()
         self.contrast_label = QLabel("")
         self.shade = QCheckBox()
         self._saliency_asked: tuple | None = None
-        self.note = QLabel("")
-        self.note.setWordWrap(True)
+        self.note = ElidedLabel("")
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.message.hide()
         self.top = QLabel("")
         self.top.setTextFormat(Qt.PlainText)
         self.top.setAlignment(Qt.AlignTop | Qt.AlignLeft)
         self.view = TimedView()
+        self.view.setMinimumHeight(120)
         self.plot = fixed_plot(self.view)
         self.plot.invertY(True)
         self.image = FastImageItem(axisOrder="row-major")
@@ -64,7 +67,7 @@ class DlaPanel(Panel):
         row.addWidget(self.shade)
         body = QHBoxLayout()
         body.addWidget(self.view, 3)
-        body.addWidget(self.top, 1)
+        body.addWidget(self.top, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.heading)
@@ -83,15 +86,22 @@ class DlaPanel(Panel):
         self.shade.setToolTip(self.tr("Each token's share of the target's logit through its input embedding: "
                                       "integrated gradients from a zero (or pad) embedding, 32 steps, on the model thread"))
         self.contrast.setPlaceholderText(self.tr("a second token, e.g. ' John', to see target − it"))
-        self.note.setText(self.tr(
+        explained = self.tr(
             "Each cell: a head's (or MLP's) output, projected through the final norm — its scale frozen at "
             "the value the forward pass used, as TransformerLens does — onto the target's unembedding. "
-            "Red pushes the token up, blue down; the parts sum to the logit."))
+            "Red pushes the token up, blue down; the parts sum to the logit.")
+        self.note.setText(self.tr("Final norm's scale frozen at the forward pass's value (TransformerLens). "
+                                  "Red: pushes the token up; blue: down."))
+        self.note.setToolTip(explained)
+        self.view.setToolTip(explained)
         super().retranslate()
 
     # ------------------------------------------------------------------ contract
     def on_theme(self, theme) -> None:
-        self.heading.setFont(theme.font(3, bold=True))
+        self.heading.setFont(theme.font(1, bold=True))
+        self.note.setFont(theme.font(-2))
+        self.top.setFont(theme.font(-2))
+        self.contrast.setMinimumWidth(int(QFontMetricsF(theme.font(0)).horizontalAdvance("M" * 9)))
         self.image.setLookupTable(theme.score_cmap.getLookupTable(nPts=256))
         self.labels.set_fonts(theme.font(-3), theme.font(0), theme.fg)
 
@@ -101,12 +111,16 @@ class DlaPanel(Panel):
     def set_work_result(self, kind: str, result) -> None:
         if kind == "dla":
             self.result = result
-            self.message.setText("")
+            self._say("")
             self.mark_dirty()
 
     def set_work_error(self, kind: str, message: str) -> None:
         if kind == "dla":
-            self.message.setText(message)
+            self._say(message)
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
 
     def apply_scene(self, state: dict) -> list[str]:
         if "contrast" in state:
@@ -168,7 +182,7 @@ class DlaPanel(Panel):
                 self.request_work("dla", text=trace.text, position=wanted[1], target=wanted[2],
                                   contrast=wanted[3])
             if self.result is None or self.result.text != trace.text:
-                self.message.setText(self.tr("computing who wrote the answer…"))
+                self._say(self.tr("computing who wrote the answer…"))
                 return
         self._draw()
         self._ask_saliency()
@@ -188,7 +202,11 @@ class DlaPanel(Panel):
         lim = max(float(np.abs(values).max()), 1e-9)
         self.image.setImage(values.astype(np.float32), levels=(-lim, lim), autoLevels=False)
         self.image.setLookupTable(self.theme.score_cmap.getLookupTable(nPts=256))
-        texts = [f"{v:+.2f}" for v in values.ravel().tolist()]
+        # the value in each cell only where it fits (the list beside the map has the largest ones)
+        metrics = QFontMetricsF(self.theme.font(-3))
+        cell = self.view.width() * 0.7 / (H + 1)
+        fits = metrics.horizontalAdvance("+0.00") + 4 <= cell
+        texts = [f"{v:+.2f}" for v in values.ravel().tolist()] if fits else []
         self.labels.set_cells(texts, light_text_wanted((values + lim) / (2 * lim), self.theme.score_cmap))
         left = self.plot.getAxis("left")
         left.setTicks([[(i + 0.5, f"L{i}") for i in range(L)]])
@@ -200,11 +218,11 @@ class DlaPanel(Panel):
         target = self._token(r.target)
         what = (f"“{target}” − “{self._token(r.contrast)}”" if r.contrast is not None else f"“{target}”")
         tokens = self.trace.token_strings
-        self.heading.setText(self.tr("Who wrote {what} after “{token}” (position {p}): logit {logit:+.3f}").format(
+        self.heading.setText(self.tr("{what} after “{token}” (position {p}): logit {logit:+.3f}").format(
             what=what, token=token_label(tokens[r.position]) if r.position < len(tokens) else "", p=r.position,
             logit=a.logit))
         names = {"embed": self.tr("token embedding"), "attn_bias": self.tr("attention bias"), "mlp": "MLP",
-                 "final": self.tr("final norm shift + bias")}
+                 "final": self.tr("final norm + bias")}
         lines = [self.tr("Largest contributions:")]
         for layer, component, head, value in a.top(TOP):
             label = (f"L{layer} H{head}" if component == "head" else
