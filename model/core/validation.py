@@ -161,7 +161,32 @@ def file_in_folder(folder: Path, name: object, source: Path, key: str) -> Path:
         raise ModelFileError(
             source, f"{key} names {name!r}, which is outside the model folder: refused without opening it", key=key
         )
-    return folder / relative
+    path = folder / relative
+    _require_regular_inside(path, folder, source, key, name)
+    return path
+
+
+def _require_regular_inside(path: Path, folder: Path, source: Path, key: str, name: str) -> None:
+    """What ``path`` resolves to (after symbolic links) must be a regular file — a FIFO would
+    block the load forever, a device (/dev/urandom) never ends — inside the model folder or,
+    for a Hugging Face cache snapshot (links into ``../../blobs``), inside that cache entry."""
+    try:
+        target = path.resolve(strict=True)
+        info = os.stat(target)
+    except FileNotFoundError:
+        return  # the reader says "not found", naming the file
+    except (OSError, RuntimeError):  # a link loop, a denied folder
+        raise ModelFileError(source, f"{key} names {name!r}, which cannot be opened", key=key) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelFileError(source, f"{key} names {name!r}, which is not a regular file: refused without opening it",
+                             key=key)
+    home = folder.resolve()
+    allowed = [home]
+    if home.parent.name == "snapshots":
+        allowed.append(home.parent.parent / "blobs")
+    if not any(target == root or root in target.parents for root in allowed):
+        raise ModelFileError(source, f"{key} names {name!r}, which leads outside the model folder: refused without "
+                             "opening it", key=key)
 
 
 def _json_type(value: object) -> str:
