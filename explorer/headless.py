@@ -183,6 +183,19 @@ def _feed_dla(panel, job: Job) -> None:
     panel.set_work_result("dla", result)
 
 
+def _feed_graph(panel, job: Job) -> None:
+    """The contribution graph, computed here as the model thread computes it."""
+    from model.work import probes
+
+    panel.set_trace(job.trace)
+    try:
+        panel.set_work_result("flow", probes.flow(job.model, job.trace.text, job.trace))
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    if job.args.threshold is not None:
+        panel.threshold.setValue(int(round(job.args.threshold * 100)))
+
+
 #: Help for each tab's headless view (the registry names the view; this says what it shows).
 _TAB_VIEWS: dict[str, dict] = {
     "head": dict(help="one head enlarged (--mode, --3b1b, --hide-first, --query)", arguments=("layer", "head"),
@@ -201,6 +214,8 @@ _TAB_VIEWS: dict[str, dict] = {
     "roles": dict(help="every head's previous-token, first-token, induction and duplicate-token scores",
                   feed=_feed_roles),
     "ab": dict(help="two prompts compared head by head: --text 'prompt A | prompt B'", feed=_feed_ab),
+    "graph": dict(help="the contribution graph traced back from --query, edges above --threshold",
+                  feed=_feed_graph),
     "dla": dict(help="who wrote the answer: each head's and MLP's direct contribution to --target "
                      "(default: the top token) after --query, or to --target − --contrast", feed=_feed_dla),
 }
@@ -312,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(one token, e.g. ' Mary'; default: the top prediction)")
     who.add_argument("--contrast", default=None, metavar="TOKEN", help="attribute --target minus this token's logit")
     who.add_argument("--steps", type=int, default=32, help="saliency: integrated gradients' points (1-512)")
+    who.add_argument("--threshold", type=float, default=None, help="graph: the smallest edge shown (0.01-0.5)")
     drift = parser.add_argument_group("drift view")
     drift.add_argument("--word", default=None, help="the word the sentences share")
     return parser
@@ -362,6 +378,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ExportError(f"--top-k must be 0 (off) to {MAX_TOP_K}, not {args.top_k}")
     if not -MAX_POSITION <= args.query <= MAX_POSITION:
         raise ExportError(f"--query must be between -{MAX_POSITION} and {MAX_POSITION}, not {args.query}")
+    if args.threshold is not None and not 0.01 <= args.threshold <= 0.5:
+        raise ExportError(f"--threshold must be between 0.01 and 0.5, not {args.threshold}")
     if not 1 <= args.steps <= 512:
         raise ExportError(f"--steps must be 1 to 512, not {args.steps}")
     if not 0.0 < args.top_p <= 1.0:

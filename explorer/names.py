@@ -46,6 +46,7 @@ TABS: tuple[Tab, ...] = (
     Tab("roles", "explorer.views.head_roles", "HeadRolesPanel", "roles"),
     Tab("ab", "explorer.views.ab_prompts", "ABPromptsPanel", "ab"),
     Tab("dla", "explorer.views.dla", "DlaPanel", "dla"),
+    Tab("graph", "explorer.views.graph", "GraphPanel", "graph"),
 )
 TAB_KEYS: tuple[str, ...] = tuple(t.key for t in TABS)
 

@@ -450,6 +450,45 @@
     </message>
 </context>
 <context>
+    <name>GraphPanel</name>
+    <message>
+        <source>whole graph</source>
+        <translation>整张图</translation>
+    </message>
+    <message>
+        <source>An edge j → i at a layer: token j&apos;s share of what token i received through that layer&apos;s attention — the L1 proximity of j&apos;s part (every head&apos;s weight × value, through W_O) to i&apos;s updated vector, clipped at 0 and normalised with i&apos;s own residual (Ferrando &amp; Voita 2024).</source>
+        <translation>某一层的边 j → i：词元 i 通过该层注意力得到的内容中，词元 j 所占的份额——j 的部分（各头的权重 × 值，经过 W_O）与 i 更新后向量的 L1 接近度，截断于 0，并与 i 自身的残差一起归一化（Ferrando &amp; Voita 2024）。</translation>
+    </message>
+    <message>
+        <source>Edges: a token&apos;s share of what a later token received, coloured by the head that carries most of it. Click an edge to select its head.</source>
+        <translation>边：一个词元在后面词元所得内容中的份额，颜色表示承载最多的头。点击一条边以选中该头。</translation>
+    </message>
+    <message>
+        <source>threshold {t:.2f}</source>
+        <translation>阈值 {t:.2f}</translation>
+    </message>
+    <message>
+        <source>input</source>
+        <translation>输入</translation>
+    </message>
+    <message>
+        <source>Contribution graph: {n} edges above {t:.2f}, {what}</source>
+        <translation>贡献图：{n} 条边高于 {t:.2f}，{what}</translation>
+    </message>
+    <message>
+        <source>all tokens</source>
+        <translation>所有词元</translation>
+    </message>
+    <message>
+        <source>traced back from “{token}”</source>
+        <translation>从“{token}”回溯</translation>
+    </message>
+    <message>
+        <source>; heads by colour: {heads}</source>
+        <translation>；各头颜色：{heads}</translation>
+    </message>
+</context>
+<context>
     <name>GridControls</name>
     <message>
         <source>knock out: zero</source>
@@ -1289,6 +1328,10 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>Who wrote it</source>
         <translation>谁写的答案</translation>
+    </message>
+    <message>
+        <source>Contribution graph</source>
+        <translation>贡献图</translation>
     </message>
 </context>
 <context>

@@ -85,3 +85,19 @@ def test_the_shading_toggle_shades_the_token_strip_by_integrated_gradients(qtbot
     panel.shade.setChecked(False)
     qtbot.waitUntil(lambda: strip._scores() is None, timeout=30000)
     assert all(c.styleSheet() == "" for c in strip.chips)
+
+
+def test_the_contribution_graph_tab_draws_edges_into_the_selected_token(qtbot, make_window):
+    window = make_window(text="the king and the queen and the king")
+    window.finish_building()
+    panel = window.panel("graph")
+    window.show_tab(panel)
+    qtbot.waitUntil(lambda: panel.graph is not None and panel.graph.text == window.trace.text, timeout=20000)
+    qtbot.waitUntil(lambda: len(panel.shown) > 0, timeout=5000)
+    last = window.trace.n_tokens - 1
+    assert any(target == last for _layer, _source, target, _imp, _head in panel.shown)
+    header, rows = panel.export_table()
+    assert header == ["layer", "source", "target", "importance"]
+    assert all(row[3] > panel.threshold.value() / 100 for row in rows)
+    panel.whole.setChecked(True)
+    assert len(panel.shown) >= len(rows)
