@@ -780,7 +780,6 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <name>LessonFile</name>
     <message>
         <source>tab must be one of {choices}</source>
-        <extracomment>key -&gt; (accepted Python types, a check that returns an error or None, what it means)</extracomment>
         <translation>tab 必须是以下之一：{choices}</translation>
     </message>
     <message>
@@ -798,6 +797,14 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>top_p must be in (0, 1]</source>
         <translation>top_p 必须在 (0, 1] 之间</translation>
+    </message>
+    <message>
+        <source>drift_sentences must be a list of sentences</source>
+        <translation>drift_sentences 必须是句子列表</translation>
+    </message>
+    <message>
+        <source>threshold must be in 0.01–0.5</source>
+        <translation>threshold 必须在 0.01–0.5 之间</translation>
     </message>
     <message>
         <source>layer must be 0–{max}</source>

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -49,6 +49,7 @@ class DriftPanel(Panel):
         super().__init__(parent)
         self.paths: list[np.ndarray] = []
         self._texts: tuple[str, ...] = ()
+        self._run_when_shown = False  # a scene changed the sentences while the tab was hidden
         self.preset_box = QComboBox()
         for key in PRESETS:
             self.preset_box.addItem(PRESET_NAMES.get(key, key), key)
@@ -134,19 +135,40 @@ class DriftPanel(Panel):
         self.traces_requested.emit(texts)
 
     def apply_scene(self, state: dict) -> list[str]:
-        if "drift" not in state:
+        """``drift`` picks a preset (its word and sentences); ``drift_word`` and
+        ``drift_sentences`` set them as typed. Changed sentences are traced once the tab shows
+        (a scene sets every tab; tracing the hidden ones would crowd the model thread)."""
+        if not {"drift", "drift_word", "drift_sentences"} & set(state):
             return []
-        if state["drift"] not in PRESETS:
-            return [self.tr("unknown context-drift preset {name!r} (known: {known})").format(
-                name=state["drift"], known=", ".join(PRESETS))]
-        index = list(PRESETS).index(state["drift"])
-        if self.preset_box.currentIndex() != index or not self.paths:
-            self.preset_box.setCurrentIndex(index)
-            self.run()
-        return []
+        before = (self.word.text(), self.texts())
+        problems = []
+        if "drift" in state:
+            if state["drift"] in PRESETS:
+                index = list(PRESETS).index(state["drift"])
+                with QSignalBlocker(self.preset_box):
+                    self.preset_box.setCurrentIndex(index)
+                self._on_preset_changed(index)  # the preset's own word and sentences, even if edited since
+            else:
+                problems.append(self.tr("unknown context-drift preset {name!r} (known: {known})").format(
+                    name=state["drift"], known=", ".join(PRESETS)))
+        if "drift_word" in state:
+            self.word.setText(state["drift_word"])
+        if "drift_sentences" in state:
+            self.sentences.setPlainText("\n".join(state["drift_sentences"]))
+        if (self.word.text(), self.texts()) != before or not self.paths:
+            self._run_when_shown = True
+            self.mark_dirty()
+            self.refresh()
+        return problems
 
     def scene_values(self) -> dict:
-        return {"drift": list(PRESETS)[self.preset_box.currentIndex()]}
+        return {"drift": list(PRESETS)[self.preset_box.currentIndex()], "drift_word": self.word.text(),
+                "drift_sentences": list(self.texts())}
+
+    def redraw(self) -> None:
+        if self._run_when_shown:
+            self._run_when_shown = False
+            self.run()
 
     def on_theme(self, theme) -> None:
         self.start_point.setBrush(pg.mkBrush(theme.fg))

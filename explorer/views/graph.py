@@ -103,6 +103,17 @@ class GraphPanel(Panel):
             self.message.setText(message)
             self.message.show()
 
+    def apply_scene(self, state: dict) -> list[str]:
+        """``threshold``: the smallest edge shown (0.01–0.5); ``whole_graph``: every edge."""
+        if "threshold" in state:
+            self.threshold.setValue(int(round(float(state["threshold"]) * 100)))
+        if "whole_graph" in state:
+            self.whole.setChecked(bool(state["whole_graph"]))
+        return []
+
+    def scene_values(self) -> dict:
+        return {"threshold": self.threshold.value() / 100, "whole_graph": self.whole.isChecked()}
+
     def _on_controls_changed(self, *_args) -> None:
         self._show_threshold()
         self.mark_dirty()

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from explorer import theme
-from explorer.views.base import STAGES
+from explorer.names import STAGES, Stage
 from explorer.views.paint import (
     Colours,
     begin_paint,
@@ -43,33 +43,33 @@ def formula(steps: HeadSteps, stage: int) -> tuple[str, str]:
     i, tok = steps.query, _label(steps.tokens[steps.query])
     dh = steps.d_head
     name = STAGES[stage]
-    if name == "input":
+    if name == Stage.INPUT:
         f = f"x_j = {steps.x_formula.replace('resid', 'resid_j').replace('E + P', 'E_j + P_j')}"
         return f, (QCoreApplication.translate("StepThrough", "every token's row as this head reads it: token embedding E plus position P")
                    if steps.embed is not None else QCoreApplication.translate("StepThrough", "every token's residual vector as this head reads it"))
-    if name == "qk":
+    if name == Stage.QK:
         bq = " + b_Q" if steps.b_q.any() else ""
         bk = " + b_K" if steps.b_k.any() else ""
         return (f"q = x_{i} W_Q{bq}      k_j = x_j W_K{bk}",
                 QCoreApplication.translate("StepThrough", "“{token}” asks with its query; every token answers with its key ({dh} numbers each)").format(
                     token=tok, dh=dh))
-    if name == "dot":
+    if name == Stage.DOT:
         return "q · k_j = Σ q_i k_j,i", QCoreApplication.translate("StepThrough", "how well each key lines up with the query of “{token}”").format(token=tok)
-    if name == "scale":
+    if name == Stage.SCALE:
         if steps.divisor == 1.0:
             return (QCoreApplication.translate("StepThrough", "q · k_j   (no ÷ √d_head)"),
                     QCoreApplication.translate("StepThrough", "this model does not scale its scores, as in the document's example"))
         return f"s_j = q · k_j / √d_head = q · k_j / {fmt(steps.divisor)}", \
             QCoreApplication.translate("StepThrough", "√{dh} keeps the scores of {dh}-number vectors from growing with d_head").format(dh=dh)
-    if name == "mask":
+    if name == Stage.MASK:
         if not steps.causal:
             return QCoreApplication.translate("StepThrough", "s_j  (no mask)"), QCoreApplication.translate("StepThrough", "an encoder: every token sees every other token, nothing is masked")
         return (QCoreApplication.translate("StepThrough", "s_j = −∞  for  j > i"),
                 QCoreApplication.translate("StepThrough", "a token may not look ahead: keys after “{token}” become −∞, so exp(−∞) = 0").format(token=tok))
-    if name == "softmax":
+    if name == Stage.SOFTMAX:
         return ("w_j = exp(s_j) / Σ_k exp(s_k)",
                 QCoreApplication.translate("StepThrough", "the weights are positive and sum to 1: this row of the attention pattern"))
-    if name == "values":
+    if name == Stage.VALUES:
         bv = " + b_V" if steps.b_v.any() else ""
         return f"v_j = x_j W_V{bv}      z = Σ_j w_j v_j", QCoreApplication.translate("StepThrough", "each value, scaled by its weight, then added up")
     return "ΔE = z W_O      E ← E + ΔE", QCoreApplication.translate("StepThrough", "the head's contribution, added to the residual vector of “{token}”").format(
