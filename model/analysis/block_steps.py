@@ -30,14 +30,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
-from model.analysis.dla import unembedding_direction
 from model.core.trace import Trace
-from model.core.transformer import RMSNorm, TiedAdaptiveSoftmax, Transformer
+
+if TYPE_CHECKING:  # torch is imported where it is used: a view may import the results before torch loads
+    import torch
+    from torch import nn
+
+    from model.core.transformer import Transformer
 
 #: How many neurons :func:`block_steps` lists as the most active.
 TOP_NEURONS = 10
@@ -217,12 +220,18 @@ def activation_name(cfg) -> tuple[str, str]:
 
 
 def _f64(t: torch.Tensor | None) -> np.ndarray | None:
+    import torch
+
     return None if t is None else t.detach().to("cpu", torch.float32).double().numpy()
 
 
 def norm_step(norm: nn.Module, x: np.ndarray) -> NormStep:
     """``norm`` (an ``nn.LayerNorm``, :class:`RMSNorm` or ``nn.Identity``) applied to ``x``
     (d,) in float64, with its statistics."""
+    from torch import nn
+
+    from model.core.transformer import RMSNorm
+
     x = np.asarray(x, dtype=np.float64)
     if isinstance(norm, nn.LayerNorm):
         mean = float(x.mean())
@@ -245,6 +254,8 @@ def norm_step(norm: nn.Module, x: np.ndarray) -> NormStep:
 
 
 def _activate(kind: str, u: np.ndarray) -> np.ndarray:
+    import torch
+
     t = torch.from_numpy(u)  # float64
     if kind == "gelu":
         out = 0.5 * t * (1.0 + torch.erf(t / math.sqrt(2.0)))
@@ -319,6 +330,8 @@ def block_steps(module: Transformer, trace: Trace, layer: int, query: int, head:
     neuron has (default: the top prediction at ``query``; ignored without an LM head).
     Raises ValueError for a layer or position outside the trace, or a trace of another shape.
     """
+    from model.analysis.dla import unembedding_direction
+
     L, H, T, d = trace.n_layers, trace.n_heads, trace.n_tokens, trace.d_model
     if not 0 <= layer < L:
         raise ValueError(f"no layer {layer}: the model has {L}")
@@ -386,6 +399,8 @@ def block_steps(module: Transformer, trace: Trace, layer: int, query: int, head:
 
 def _model_logits(module: Transformer, h: np.ndarray) -> np.ndarray:
     """Full-vocabulary logits (V,) the module's own unembedding gives the normed vector h."""
+    import torch
+
     device = next(module.parameters()).device
     with torch.inference_mode():
         out = module.unembed_logits(torch.tensor(h, dtype=torch.float32, device=device)[None])
@@ -400,6 +415,11 @@ def _top_target(module: Transformer, trace: Trace, i: int, final: NormStep) -> i
 
 def _output(module: Transformer, trace: Trace, i: int, final: NormStep, target: int,
             checks: list[tuple[str, float]]) -> OutputStep:
+    from torch import nn
+
+    from model.analysis.dla import unembedding_direction
+    from model.core.transformer import TiedAdaptiveSoftmax
+
     checks.append(("final_norm", _relative(final.out, trace.final_norm[i])))
     w, b = unembedding_direction(module, target)
     logit = float(final.out @ w + b)

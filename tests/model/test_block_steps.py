@@ -227,3 +227,16 @@ def test_bad_requests_say_what_is_wrong():
         block_steps(model.module, trace, 0, 40)
     with pytest.raises(ValueError, match="no head 8"):
         block_steps(model.module, trace, 0, 0, head=8)
+
+
+def test_the_results_import_without_torch():
+    """A view can name BlockSteps before torch loads (the window shows first, issue #19)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = "import sys\nfrom model.analysis.block_steps import BlockSteps, MlpStep, NormStep\nprint('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
