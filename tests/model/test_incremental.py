@@ -322,12 +322,12 @@ def test_another_knock_out_does_not_reuse_the_last_ones_rows(bundled):
         assert_same_trace(trace, full_pass_reference(bundled, "the king and the queen"))
 
 
-def test_mean_ablation_is_incremental_under_its_own_key_and_unknown_hooks_are_full_passes(bundled):
+def test_mean_ablation_is_incremental_under_its_own_key_and_unknown_edits_are_full_passes(bundled):
     """Mean ablation writes a fixed vector (the model's reference mean) at every position:
     rows stay prefix-stable, so it reuses its own rows, under a key that names the mode (a
-    zero knock-out of the same heads must not read them). A hook the runner does not know:
-    a full pass that leaves the remembered rows alone."""
-    from model.analysis.ablation import knocked_out, z_hooks
+    zero knock-out of the same heads must not read them). An edit the runner knows nothing
+    of: a full pass that leaves the remembered rows alone."""
+    from model.analysis.ablation import knocked_out, z_edited
 
     bundled.forget_last_trace()
     bundled.trace("the king and the")
@@ -344,8 +344,10 @@ def test_mean_ablation_is_incremental_under_its_own_key_and_unknown_hooks_are_fu
         trace = bundled.trace("the king and the queen")
         assert knockout_tracer(bundled).reused_rows == 0
         assert_same_trace(trace, full_pass_reference(bundled, "the king and the queen"))
-    with z_hooks(bundled.module, {1: lambda z: z * 2}):
+    with z_edited(bundled.module, {1: lambda z: z * 2}):
         assert bundled._rows_key() is None
+        doubled = bundled.trace("the king and the queen")
+        assert_same_trace(doubled, full_pass_reference(bundled, "the king and the queen"))
     assert bundled._incremental_tracer().last is ordinary  # left alone
 
 
