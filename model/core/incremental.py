@@ -294,12 +294,13 @@ class RowWriter(MutableMapping):
         return 0
 
 
-def full_pass_reference(runner, text: str, logit_positions="last") -> Trace:
+def full_pass_reference(runner, text: str, logit_positions="last", interventions: Interventions | None = None
+                        ) -> Trace:
     """The same Trace from a full forward pass (for tests): incremental reuse switched off."""
     saved = runner.incremental
     runner.incremental = False
     try:
-        return runner.trace(text, logit_positions=logit_positions)
+        return runner.trace(text, logit_positions=logit_positions, interventions=interventions)
     finally:
         runner.incremental = saved
 
