@@ -220,17 +220,17 @@ class IncrementalTracer:
                 a["scores"][i, :, :p, p:T] = np.matmul(past_q, new_k) / np.float32(block.attn.divisor)
                 a["pattern"][i, :, :p, p:T] = 0.0
 
-    def _targets(self) -> dict[str, tuple[str, int | None]]:
-        """Where each captured activation name goes: (Trace field, layer or None). Keys and
-        values are left out (:class:`RowsPast` writes them), and so are the masked scores
-        and the logits, which a Trace does not hold as rows."""
+    def _targets(self) -> dict[str, tuple[str, tuple]]:
+        """Where each captured activation name goes: (Trace field, the index of its layer's
+        rows up to the token axis). Keys and values are left out (:class:`RowsPast` writes
+        them), and so are the masked scores and the logits, which a Trace does not hold."""
         held = self.__dict__.get("_target_map")
         if held is None:
-            held = {name: (field, None) for name, field in _GLOBAL.items() if field in self.shapes}
+            held = {name: (field, ()) for name, field in _GLOBAL.items() if field in self.shapes}
             for i in range(self.module.cfg.n_layers):
                 for suffix, field in _PER_LAYER.items():
                     if field in self.shapes and field not in ("k", "v"):
-                        held[f"blocks.{i}.{suffix}"] = (field, i)
+                        held[f"blocks.{i}.{suffix}"] = (field, (i,) + (slice(None),) * (ROW_AXIS.get(field, 2) - 1))
             self._target_map = held
         return held
 
@@ -262,21 +262,18 @@ class RowWriter(MutableMapping):
     goes straight into its rows of the buffers and is not kept, so a long first trace holds
     one layer's tensors at a time besides the buffers."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], p: int, T: int,
-                 targets: dict[str, tuple[str, int | None]]) -> None:
-        self.arrays, self.p, self.T, self.targets = arrays, p, T, targets
+    def __init__(self, arrays: dict[str, np.ndarray], p: int, T: int, targets: dict[str, tuple[str, tuple]]) -> None:
+        self.arrays, self.targets = arrays, targets
+        self.rows = (slice(p, T),)
+        self.square = (slice(p, T), slice(0, T))  # the new queries, every key
 
     def __setitem__(self, name: str, value: torch.Tensor) -> None:
         target = self.targets.get(name)
         if target is None:
             return
-        field, layer = target
-        array = self.arrays[field] if layer is None else self.arrays[field][layer]
+        field, where = target
         rows = value.detach().cpu().numpy()[0]  # batch 1 (NumPy's indexing is the cheaper)
-        if field in SQUARE:
-            array[:, self.p:self.T, :self.T] = rows  # (H, T − p, T): the new queries, every key
-        else:
-            array[_rows(ROW_AXIS[field] - (layer is not None), self.p, self.T)] = rows
+        self.arrays[field][where + (self.square if field in SQUARE else self.rows)] = rows
 
     def get(self, name: str, default=None):
         return default  # nothing is kept (and no buffer is lent for head_out)
