@@ -125,6 +125,7 @@ class IncrementalTracer:
         if module.rope is not None:
             self.shapes.update(q_unrotated=(L, H, C, dh), k_unrotated=(L, H, C, dh))
         self.dtype = torch.empty(0, dtype=next(module.parameters()).dtype).numpy().dtype
+        self.targets = self._targets()
         self.pool: list[RowBuffers] = []
         self.last: Trace | None = None
         self.last_buffers: RowBuffers | None = None
@@ -210,7 +211,7 @@ class IncrementalTracer:
         device = next(module.parameters()).device
         T = len(ids)
         idx = torch.as_tensor(ids[p:], device=device)[None]  # (1, T − p)
-        writer = RowWriter(a, p, T, self._targets())
+        writer = RowWriter(a, p, T, self.targets)
         module.hidden(idx, writer, past=RowsPast(a, p, T, device), interventions=interventions)
         if p:  # the prefix's queries against the new keys: a raw score, a zero weight
             for i, block in enumerate(module.blocks):
@@ -224,15 +225,13 @@ class IncrementalTracer:
         """Where each captured activation name goes: (Trace field, the index of its layer's
         rows up to the token axis). Keys and values are left out (:class:`RowsPast` writes
         them), and so are the masked scores and the logits, which a Trace does not hold."""
-        held = self.__dict__.get("_target_map")
-        if held is None:
-            held = {name: (field, ()) for name, field in _GLOBAL.items() if field in self.shapes}
-            for i in range(self.module.cfg.n_layers):
-                for suffix, field in _PER_LAYER.items():
-                    if field in self.shapes and field not in ("k", "v"):
-                        held[f"blocks.{i}.{suffix}"] = (field, (i,) + (slice(None),) * (ROW_AXIS.get(field, 2) - 1))
-            self._target_map = held
-        return held
+        targets = {name: (field, ()) for name, field in _GLOBAL.items() if field in self.shapes}
+        for i in range(self.module.cfg.n_layers):
+            for suffix, field in _PER_LAYER.items():
+                if field in self.shapes and field not in ("k", "v"):
+                    # (layer, every head…) up to the token axis; square fields: (layer, every head)
+                    targets[f"blocks.{i}.{suffix}"] = (field, (i,) + (slice(None),) * (ROW_AXIS.get(field, 2) - 1))
+        return targets
 
 
 class RowsPast:

@@ -22,8 +22,17 @@ from model.core.paths import BUNDLED_MODEL_DIR, BUNDLED_NAME
 from model.core.transformer import Transformer
 from model.core.weights import save_model
 from model.tracer.numpy_forward import NumpyTracingModel, erf, gelu, unsupported
+from tests.model import conformance
 from tests.model.conftest import tiny_config
+from tests.model.test_conformance import NUMPY_REL
 from tests.numerics import assert_close
+
+
+def assert_same_trace(expected, actual, tolerance: float = NUMPY_REL) -> None:
+    """The NumPy trace ``actual`` is the torch trace ``expected``, to the conformance suite's
+    NumPy tolerance (tests/model/test_conformance.py). Kept under this name for
+    tests/explorer/test_worker.py."""
+    conformance.assert_same_trace(actual, expected, tolerance, rel_each=tolerance)
 
 
 @pytest.fixture(scope="module")
