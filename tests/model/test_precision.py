@@ -17,6 +17,8 @@ throughout (residual stream and softmax included), fails them:
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -123,7 +125,12 @@ def test_bfloat16_incremental_equals_its_full_pass(bfloat16, start, sequence):
         incremental = bfloat16.trace(text, logit_positions="all")
         full = full_pass_reference(bfloat16, text, "all")
         assert incremental.precision == full.precision == "bfloat16"
-        assert_same_trace(incremental, full, SAME_PRECISION_TOL, rel_each=BF16_STEP)
+        # The logits sum d products of bfloat16-rounded hidden values: a one-step rounding
+        # difference upstream moves them by up to a step of their scale (hypothesis found 0.0195
+        # on logits of scale 7.2, 0.27%, after the incremental pass became the model's forward).
+        assert_close(incremental.logits, full.logits, BF16_STEP, floor=1.0, what="logits")
+        assert_same_trace(dataclasses.replace(incremental, logits=full.logits), full, SAME_PRECISION_TOL,
+                          rel_each=BF16_STEP)
 
 
 def test_the_same_precision_tolerance_tells_the_precisions_apart(float32, bfloat16):
