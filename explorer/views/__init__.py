@@ -3,6 +3,7 @@
 import time
 
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 
 
 class TimedView(pg.GraphicsLayoutWidget):
@@ -15,12 +16,31 @@ class TimedView(pg.GraphicsLayoutWidget):
         self.paint_ms_total = 0.0
         self.paint_count = 0
 
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        """Small: a view takes the room its panel has left (its stretch), it does not ask for
+        more. A tab's scroll area sizes a panel whose layout has height-for-width (wrapping
+        controls, word-wrapped notes) from its children's size hints, and a view's default
+        hint made every such tab taller than the screen (docs/layout.md)."""
+        return QSize(320, max(self.minimumHeight(), 160))
+
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         start = time.perf_counter()
         super().paintEvent(event)
         self.last_paint_ms = (time.perf_counter() - start) * 1000.0
         self.paint_ms_total += self.last_paint_ms
         self.paint_count += 1
+
+
+#: a panel's chart is never shorter than this many lines of its text (docs/layout.md): below
+#: it the tab scrolls up and down instead
+MIN_VIEW_LINES = 5
+
+
+def keep_readable(view: pg.GraphicsView, theme, lines: float = MIN_VIEW_LINES) -> None:
+    """The view's minimum height: ``lines`` lines of the theme's text."""
+    from PySide6.QtGui import QFontMetricsF
+
+    view.setMinimumHeight(int(lines * QFontMetricsF(theme.font()).height()) + 2)
 
 
 def settle(view: pg.GraphicsView) -> None:

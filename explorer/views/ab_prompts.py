@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from explorer.views import TimedView, fixed_plot, settle
+from explorer.views import TimedView, fixed_plot, keep_readable, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import token_label
@@ -58,6 +58,7 @@ class ABPromptsPanel(Panel):
         self.patch_button.clicked.connect(self.patch_selected)
 
     def on_theme(self, theme) -> None:
+        keep_readable(self.view, theme, 5)
         self.heading.setFont(theme.font(3, bold=True))
         self.image.setLookupTable(theme.attention_cmap.getLookupTable(nPts=256))
 

@@ -18,7 +18,7 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from explorer.elided_label import ElidedLabel
-from explorer.views import TimedView, fixed_plot, settle
+from explorer.views import TimedView, fixed_plot, keep_readable, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import token_label
@@ -98,6 +98,7 @@ class DlaPanel(Panel):
 
     # ------------------------------------------------------------------ contract
     def on_theme(self, theme) -> None:
+        keep_readable(self.view, theme, 5)
         self.heading.setFont(theme.font(1, bold=True))
         self.note.setFont(theme.font(-2))
         self.top.setFont(theme.font(-2))

@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from explorer.views import TimedView, fixed_plot, settle
+from explorer.views import TimedView, fixed_plot, keep_readable, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import token_label
@@ -88,6 +88,7 @@ class LensPanel(Panel):
 
     # ------------------------------------------------------------------ contract
     def on_theme(self, theme) -> None:
+        keep_readable(self.view, theme, 5)
         self.heading.setFont(theme.font(3, bold=True))
         self.no_head_note.setFont(theme.font(3))
         self.image.setLookupTable(theme.attention_cmap.getLookupTable(nPts=256))

@@ -15,6 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QStaticText, QTransform
 
+from explorer.views import drawn_text
+
 DARK_TEXT = QColor(15, 15, 15)
 LIGHT_TEXT = QColor(245, 245, 245)
 MIN_CELL_PIXELS = 26.0  # below this a value no longer fits its cell: draw none
@@ -98,6 +100,9 @@ class MatrixLabels(pg.GraphicsObject):
                 for n, cx, cy in zip(cells.tolist(), device_x[cells].tolist(), device_y[cells].tolist(), strict=True):
                     static, half_w, half_h = self._static_text(self.texts[n])
                     painter.drawStaticText(QPointF(cx - half_w, cy - half_h), static)
+                    if drawn_text.active():
+                        drawn_text.note(painter, QRectF(cx - half_w, cy - half_h, 2 * half_w, 2 * half_h),
+                                        self.texts[n])
         if self.column_labels:
             painter.setFont(self.label_font)
             painter.setPen(self.label_colour)
@@ -110,5 +115,6 @@ class MatrixLabels(pg.GraphicsObject):
                 painter.translate(foot.x() - ascent / 3, foot.y() - 4)
                 painter.rotate(LABEL_ANGLE)
                 painter.drawText(QPointF(0, 0), label)
+                drawn_text.note(painter, drawn_text.text_rect(painter, QPointF(0, 0), label), label)
                 painter.restore()
         painter.restore()

@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalet
 from PySide6.QtWidgets import QApplication, QWidget
 
 from explorer import theme
+from explorer.views.drawn_text import RecordingPainter, note
 from explorer.views.matrix_labels import DARK_TEXT, LIGHT_TEXT
 
 
@@ -183,8 +184,10 @@ def draw_rich(painter: QPainter, rect: QRectF, text: str, f: QFont, colour: QCol
         x = rect.center().x() - size.width() / 2
     else:
         x = rect.left()
+    top = rect.center().y() - size.height() / 2
+    note(painter, QRectF(x, top, size.width(), size.height()), text)
     painter.save()
-    painter.translate(x, rect.center().y() - size.height() / 2)
+    painter.translate(x, top)
     doc.drawContents(painter)
     painter.restore()
     return size.width()
@@ -193,7 +196,7 @@ def draw_rich(painter: QPainter, rect: QRectF, text: str, f: QFont, colour: QCol
 def begin_paint(widget: QWidget) -> tuple[QPainter, Colours]:
     """A painter on ``widget`` with antialiasing, its colours, and the background filled:
     how every self-painted panel starts its paintEvent."""
-    p = QPainter(widget)
+    p = RecordingPainter(widget)
     p.setRenderHint(QPainter.Antialiasing)
     c = Colours(widget)
     p.fillRect(widget.rect(), c.bg)

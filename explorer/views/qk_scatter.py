@@ -9,6 +9,7 @@ from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QWidget
 
+from explorer.views.drawn_text import RecordingPainter
 from explorer.views.paint import (
     Colours,
     font,
@@ -55,7 +56,7 @@ class QKScatter(QWidget):
         self.update()
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        p = QPainter(self)
+        p = RecordingPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         c = Colours(self)
         p.fillRect(self.rect(), c.panel)
