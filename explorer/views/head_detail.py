@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QRectF, Qt
-from PySide6.QtGui import QBrush, QFont, QFontMetrics, QFontMetricsF, QPen
+from PySide6.QtGui import QBrush, QFontMetrics, QFontMetricsF, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme

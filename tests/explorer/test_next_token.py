@@ -21,6 +21,7 @@ def panel(qtbot, tracing_model):
     p = NextTokenPanel()
     qtbot.addWidget(p)
     p.set_model_info(tracing_model.info())
+    p.resize(900, 700)  # a tab's room: the chart asks for little of its own (docs/layout.md)
     p.show()
     return p
 
