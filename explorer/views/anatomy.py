@@ -102,21 +102,21 @@ class AnatomyPanel(Panel):
         return h
 
     def _scale(self, width: float, height: float) -> float:
-        """The largest text scale (1 … 0.6) at which both tables fit the panel: their text
+        """The largest text scale (1 … 0.5) at which both tables fit the panel: their text
         shrinks rather than running into each other ("value map, full rank150,994,944")."""
         _, rows, _, _, g_rows, _, footer = self._tables()
         scale = 1.0
-        while scale > 0.6 and max(self._height(len(rows), scale, width),
+        while scale > 0.5 and max(self._height(len(rows), scale, width),
                                   self._height(len(g_rows), scale, width, footer)) > height:
             scale -= 0.05
-        return max(scale, 0.6)
+        return max(scale, 0.5)
 
     def minimumSizeHint(self):  # noqa: N802 (Qt API)
         """Below the smallest text the tables take, the tab scrolls (2× text on a small screen)."""
         from PySide6.QtCore import QSize
 
-        _, rows, _, _, g_rows, _, _ = self._tables()
-        return QSize(480, int(self._height(max(len(rows), len(g_rows) + 2), 0.6, 300) + 40))
+        _, rows, _, _, g_rows, _, footer = self._tables()
+        return QSize(360, int(max(self._height(len(rows), 0.5, 300), self._height(len(g_rows), 0.5, 300, footer)) + 32))
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         p, c = begin_paint(self)

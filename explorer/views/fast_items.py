@@ -230,6 +230,16 @@ class LabelAxis(pg.AxisItem):
         box = self.boundingRect()
         p.setClipRect(box)
         left, top, right, bottom = box.left(), box.top(), box.right(), box.bottom()
+        if self.label.isVisible():  # the axis title's strip is not for tick labels (they ran over it)
+            title = self.mapRectFromItem(self.label, self.label.boundingRect())
+            if self.orientation == "left":
+                left = max(left, title.right() - 4)
+            elif self.orientation == "right":
+                right = min(right, title.left() + 4)
+            elif self.orientation == "top":
+                top = max(top, title.bottom() - 4)
+            else:
+                bottom = min(bottom, title.top() + 4)
         gap = max(0, tick_length) + self.style["tickTextOffset"][0 if vertical else 1]
         widest = 0.0
         for x, text in positions:

@@ -14,6 +14,7 @@ from PySide6.QtGui import QBrush, QFontMetrics, QFontMetricsF, QPen
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
+from explorer.elided_label import ElidedLabel
 from explorer.names import HEAD_MODES
 from explorer.views import TimedView, fixed_plot, keep_readable, settle
 from explorer.views.base import Panel
@@ -36,7 +37,6 @@ PLURAL = {"query": QT_TRANSLATE_NOOP("HeadDetailPanel", "queries"), "key": QT_TR
 def _tr(text: str) -> str:
     return QCoreApplication.translate("HeadDetailPanel", text)
 MAX_CELL_TEXT = 16  # write values into cells up to this many tokens
-COMPACT_PIXELS = 260  # a matrix smaller than this on screen drops its axis titles
 MAX_LABEL_CHARS = 10
 
 
@@ -80,6 +80,8 @@ class SteadyTitle(pg.LabelItem):
             self._fitting = True
             try:
                 self._fit()
+            except RuntimeError:  # the item is being deleted: an error here would crash PySide
+                pass
             finally:
                 self._fitting = False
 
@@ -254,10 +256,11 @@ class HeadDetailPanel(Panel):
         self.plan: LabelPlan | None = None
         self.column_texts: list[str] = []  # the column labels as drawn (shortened when long)
         self.bar_keys: np.ndarray = np.zeros(0, dtype=int)
+        self._bars_min = 0.0  # the bars' column's least width at this text size
         self.bar_weights: np.ndarray = np.zeros(0)
 
-        self.heading = QLabel()
-        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
+        self.heading = ElidedLabel()  # one line, never wider than the tab (the whole in its tooltip)
+        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 1, bold=True))
         self.mode_box = QComboBox()
         for key, text in MODES.items():
             self.mode_box.addItem(text, key)
@@ -267,7 +270,7 @@ class HeadDetailPanel(Panel):
         self.hide_first_box = QCheckBox()
         self.note = QLabel("")
         self.note.setWordWrap(True)
-        self.note.setObjectName("noteLabel")
+        self.note.setObjectName("modeNote")  # its font is set in on_theme (smaller than body text)
 
         self.view = TimedView()
         self.plot = fixed_plot(self.view, row=0, col=0)
@@ -399,7 +402,7 @@ class HeadDetailPanel(Panel):
 
     # ------------------------------------------------------------------ drawing
     def on_theme(self, theme) -> None:
-        keep_readable(self.view, theme, 7)
+        keep_readable(self.view, theme, 6)
         self.heading.setFont(theme.font(3, bold=True))
         self.background.setBrush(QBrush(theme.colour("masked"), Qt.BDiagPattern))
         self.row_highlight.setPen(QPen(theme.colour("selected"), 0.12))
@@ -409,7 +412,9 @@ class HeadDetailPanel(Panel):
         self.colorbar.axis.setTextPen(theme.fg)
         self.colorbar.axis.setPen(theme.fg)
         # the bars' column: room for its shortest title in the title's size
-        self.bars_plot.setMinimumWidth(QFontMetricsF(theme.font(0)).horizontalAdvance(self.tr("looks at")) + 16)
+        self._bars_min = QFontMetricsF(theme.font(0)).horizontalAdvance(self.tr("looks at")) + 16
+        self.bars_plot.setMinimumWidth(self._bars_min if self.bars_plot.isVisible() else 0)
+        self._fit_bars()
         self._drawn.clear()  # axes, colour map and ranges are set again with the new look
 
     def _on_options_changed(self, *_args) -> None:
@@ -432,7 +437,11 @@ class HeadDetailPanel(Panel):
                 group = self.info.n_heads // self.info.n_kv_heads
                 heading += self.tr("  ·  kv head {kv} of {n}").format(kv=head // group, n=self.info.n_kv_heads)
         self.heading.setText(heading)
-        self.note.setText(m.note)
+        # which way is which, in words above the map (axis titles beside it took the map's room
+        # and, cut, read "ies" for "queries")
+        axes = self.tr("rows: {rows}, columns: {columns}").format(rows=_tr(PLURAL[m.row_axis]),
+                                                                  columns=_tr(PLURAL[m.column_axis]))
+        self.note.setText(f"{axes}. {m.note}" if m.note else axes)
         rows, cols = m.values.shape
         shown = np.where(m.masked, np.nan, m.values).astype(np.float32)
         cmap = self.theme.attention_cmap if self.mode in PROBABILITY_MODES else self.theme.score_cmap
@@ -503,29 +512,37 @@ class HeadDetailPanel(Panel):
         query_col = q if self.transpose_box.isChecked() else None
         shown_rows = thinned(rows, plan.row_every, query_row)
         shown_cols = thinned(cols, plan.col_every, query_col)
-        self._set_axis("left", self.plot, [(i + 0.5, m.row_labels[i]) for i in shown_rows], _tr(PLURAL[m.row_axis]))
+        # row labels take at most a fifth of the view's width: longer ones end in "…"
+        row_font = QFontMetricsF(self.plot.getAxis("left").style["tickFont"] or self.labels.label_font)
+        room = max(row_font.horizontalAdvance("xx…"), 0.3 * self.view.width())
+        self._set_axis("left", self.plot, [(i + 0.5, row_font.elidedText(m.row_labels[i], Qt.ElideRight, room))
+                                           for i in shown_rows])
         # Tick marks only where a column is labelled: 256 ticks cost the axis 5 ms a paint.
-        self._set_axis("top", self.plot, [(j + 0.5, "") for j in shown_cols], _tr(PLURAL[m.column_axis]))
+        self._set_axis("top", self.plot, [(j + 0.5, "") for j in shown_cols])
         keep = set(shown_cols)
         self.label_space = plan.label_space
         self.labels.set_column_labels([t if j in keep else "" for j, t in enumerate(self.column_texts)],
                                       plan.label_space)
-        # the axis titles ("queries", "keys") give their room to the matrix when it is small,
-        # and the one along the rows goes where it does not fit ("ies" was left of "queries")
-        left, top = self.plot.getAxis("left"), self.plot.getAxis("top")
-        title = QFontMetricsF(left.label.font()).horizontalAdvance(_tr(PLURAL[m.row_axis]))
-        compact = min(self.plot.vb.width(), self.plot.vb.height()) < COMPACT_PIXELS
-        if self._changed("titles shown", (compact, self.plot.vb.height() >= title + 8)):
-            left.showLabel(not compact and self.plot.vb.height() >= title + 8)
-            top.showLabel(not compact)
         if self._changed("range", (rows, cols, plan.label_space, plan.right_space, plan.bottom_space)):
             self.plot.setRange(QRectF(0, -plan.label_space, cols + plan.right_space,
                                       rows + plan.label_space + plan.bottom_space), padding=0.01)
 
     def _on_view_resized(self, *_args) -> None:
+        self._fit_bars()
         if self.current is not None and self.trace is not None and self.bar_keys.size:
             self._draw_labels(self.current)
             self._draw_bar_labels(self.trace)
+
+    def _fit_bars(self) -> None:
+        """The "looks at" bars beside the map while the map keeps most of the width; on a narrow
+        view (a 1024-pixel projector at large text) the map alone, its query row highlighted
+        (the bars had left the map 20 pixels)."""
+        wanted = self.view.width() >= 5 * self._bars_min
+        if wanted != self.bars_plot.isVisible():
+            self.bars_plot.setVisible(wanted)
+            # a hidden item keeps its place in a graphics layout: no room at all when hidden
+            self.bars_plot.setMinimumWidth(self._bars_min if wanted else 0)
+            self.bars_plot.setMaximumWidth(100_000 if wanted else 0)
 
     def _draw_cell_texts(self, m: HeadMatrix) -> None:
         """Values go into the cells when the grid is small enough to read; the item itself
@@ -584,7 +601,9 @@ class HeadDetailPanel(Panel):
         pad = max(0.0, (h * 0.5 - per_row * 0.5) / per_row)
         every = max(1, math.ceil(h * 0.95 / per_row))
         shown = thinned(n, every, int(np.argmax(weights)))
-        self._set_axis("left", self.bars_plot, [(i + 0.5, _short(trace.token_strings[keys[i]])) for i in shown])
+        room = max(metrics.horizontalAdvance("xx…"), 0.12 * self.view.width())
+        self._set_axis("left", self.bars_plot, [(i + 0.5, metrics.elidedText(_short(trace.token_strings[keys[i]]),
+                                                                             Qt.ElideRight, room)) for i in shown])
         if self._changed("bars range", (len(keys), round(pad, 2))):
             self.bars_plot.setYRange(-pad, len(keys) + pad, padding=0.01)
 

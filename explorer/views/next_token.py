@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.elided_label import ElidedLabel
 from explorer.theme import style_text
 from explorer.views import TimedView, fixed_plot, keep_readable, settle
 from explorer.views.base import Panel
@@ -90,8 +91,8 @@ class NextTokenPanel(Panel):
         self._next_sample_timer.setInterval(120)
         self._next_sample_timer.timeout.connect(self.sample_next)
 
-        self.heading = QLabel()
-        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
+        self.heading = ElidedLabel()  # one line (the whole in its tooltip): the bars keep the height
+        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 1, bold=True))
         self.stats = QLabel("")
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -139,13 +140,12 @@ class NextTokenPanel(Panel):
         self.value_texts: list[pg.TextItem] = []
 
         self.temperature_label, self.bars_label, self.seed_label = QLabel(), QLabel(), QLabel()
-        self.heading.setWordWrap(True)  # "Next token after '…' (position 12)" wraps, never cut
         self.stats.setWordWrap(True)
         # The controls flow onto as many lines as the width needs (docs/layout.md): a label
         # stays with its box, the temperature slider takes what is left of its line.
         temperature = _group(self.temperature_label, self.slider, self.temperature_box)
         temperature.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.slider.setMinimumWidth(120)
+        self.slider.setMinimumWidth(80)
         flow = FlowLayout()
         for widget in (temperature, _group(self.bars_label, self.shown_box), _group(QLabel("top-k"), self.top_k_box),
                        _group(QLabel("top-p"), self.top_p_box), self.logits_box,
@@ -207,15 +207,16 @@ class NextTokenPanel(Panel):
 
     # ------------------------------------------------------------------ panel API
     def on_theme(self, theme) -> None:
-        keep_readable(self.view, theme, 5)
+        keep_readable(self.view, theme, 5.6)  # three bars and the axis, at least
         self.heading.setFont(theme.font(1, bold=True))
         self.no_head_note.setFont(theme.font(3))
         # number boxes as wide as the numbers they hold, not as their range (a seed box sized
         # for 2147483647 took a line of its own at large text)
         digits = QFontMetricsF(theme.font())
-        for box, sample in ((self.seed_box, "000000"), (self.shown_box, "00"), (self.top_k_box, "0000"),
+        for box, sample in ((self.seed_box, "000"), (self.shown_box, "00"), (self.top_k_box, "000"),
                             (self.generate_count, "000"), (self.temperature_box, "0.00"), (self.top_p_box, "0.00")):
-            box.setMaximumWidth(int(digits.horizontalAdvance(sample) + 2.2 * digits.height()))
+            box.setMaximumWidth(int(digits.horizontalAdvance(sample) + 1.9 * digits.height()))
+        self.stats.setFont(theme.font(-2))
         # faint: an outline in the muted colour over an almost clear fill, so the real bars stay
         # the brightest marks whatever the temperature (at T = 2 the T = 1 ghosts outshone them)
         ghost = QColor(theme.colour("muted"))

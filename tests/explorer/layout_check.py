@@ -344,4 +344,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import os
+    import sys
+
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # no interpreter teardown: Qt items half-deleted by it call Python overrides
