@@ -218,12 +218,13 @@ def label_plan(width: float, height: float, rows: int, cols: int, row_text_h: fl
     # the label room, in rows: space · cell = rise, with cell = height / (rows + space)
     label_space = max(1.0, rows * rise / max(height - rise, 0.35 * height))
     right_space = max(1.2, cols * lean / max(width - lean, 0.35 * width) + 0.3)
-    cell_h = height / (rows + label_space)
-    cell_w = width / (cols + right_space)
-    row_every = max(1, math.ceil(row_text_h * 0.95 / cell_h))
-    col_every = max(1, math.ceil(col_text_h * 1.05 / max(cell_w * math.sin(SLANT), 1e-6)))
+    cell_h = height / ((rows + label_space) * 1.02)  # the range's 1 % padding on each side
+    cell_w = width / ((cols + right_space) * 1.02)
     # the last row's label is centred on it: below a row thinner than the text it needs room
     bottom_space = max(0.0, (row_text_h * 0.5 - cell_h * 0.5) / cell_h)
+    cell_h = height / ((rows + label_space + bottom_space) * 1.02)
+    row_every = max(1, math.ceil(row_text_h / cell_h))
+    col_every = max(1, math.ceil(col_text_h * 1.05 / max(cell_w * math.sin(SLANT), 1e-6)))
     return LabelPlan(row_every, col_every, label_space, right_space, bottom_space)
 
 
@@ -498,7 +499,9 @@ class HeadDetailPanel(Panel):
         self.column_texts = [column_font.elidedText(t, Qt.ElideRight, max(longest, column_font.horizontalAdvance("x…")))
                              for t in m.column_labels]
         widest = max((column_font.horizontalAdvance(t) for t in self.column_texts), default=0.0)
-        return label_plan(width, height, rows, cols, row_font.height(), column_font.height(), widest)
+        # rows spaced by a whole line of the larger of the two label fonts
+        return label_plan(width, height, rows, cols, max(row_font.height(), column_font.height()),
+                          column_font.height(), widest)
 
     def _draw_labels(self, m: HeadMatrix) -> None:
         """Row labels (the left axis) and slanted column labels, every n-th when the cells are

@@ -96,43 +96,41 @@ class StageCanvas(QWidget):
         p.setFont(f_gloss)
         p.setPen(c.dim)
         gloss = f"{gloss}    {self.note}" if self.note else gloss
-        if compact:
-            p.drawText(QRectF(m, y, width, line_height(f_gloss)), Qt.AlignLeft | Qt.AlignVCenter,
-                       p.fontMetrics().elidedText(gloss, Qt.ElideRight, int(width)))
-            y += line_height(f_gloss) + 4
-        else:
+        if not compact:  # compact: the rows have the room (a lesson's caption says what the stage does)
             box = p.boundingRect(QRectF(m, y, width, 10_000), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, gloss)
             p.drawText(QRectF(m, y, width, box.height()), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, gloss)
             y += box.height() + 6
+        else:
+            y += 4
         body = QRectF(m, y, width, self.height() - y - m)
         getattr(self, f"_stage_{STAGES[self.stage]}")(p, c, body, s)
 
     @staticmethod
     def _formula_font(big: str, width: float, compact: bool):
-        f_big = font(1.35 if compact else 1.7)
-        while rich_width(big, f_big) > width and f_big.pointSizeF() > font(1.0).pointSizeF():
+        f_big = font(1.2 if compact else 1.7)
+        while rich_width(big, f_big) > width and f_big.pointSizeF() > font(0.6).pointSizeF():
             f_big.setPointSizeF(f_big.pointSizeF() * 0.92)  # the formula shrinks to fit, never cut
         return f_big
 
     def _header_height(self, s: HeadSteps, width: float, compact: bool) -> float:
         """The heading's height under the chips: title, formula, gloss."""
         big, gloss = formula(s, self.stage)
-        h = line_height(self._formula_font(big, width, compact)) * 1.15 + line_height(font(0.9)) * (1 if compact else 2) + 8
+        h = line_height(self._formula_font(big, width, compact)) * 1.15 + (4 if compact else line_height(font(0.9)) * 2 + 8)
         return h if compact else h + line_height(font(1.0, bold=True)) + 2
 
     @staticmethod
     def _rows_needed(n: int) -> float:
         """Height for a column heading and ``n`` key rows at their smallest."""
-        return line_height(font(0.9)) + 4 + n * line_height(font(1.0)) * 1.2 + line_height(font(1.1)) * 1.4
+        return line_height(font(0.9)) + 4 + n * line_height(font(1.0)) * 1.1 + line_height(font(1.1)) * 1.4
 
     def minimumSizeHint(self):  # noqa: N802 (Qt API)
-        """Room for the chips, a compact heading and five key rows: below that the tab
+        """Room for the chips, a compact heading and three key rows: below that the tab
         scrolls (at 2× text on a small screen) rather than list one key."""
         from PySide6.QtCore import QSize
 
         chips = line_height(font(0.95, bold=True)) + 6
-        heading = line_height(font(1.35)) * 1.15 + line_height(font(0.9)) + 8
-        return QSize(320, int(24 + chips + 6 + heading + self._rows_needed(5)))
+        heading = line_height(font(1.2)) * 1.15 + 4
+        return QSize(320, int(24 + chips + 6 + heading + self._rows_needed(3)))
 
     def _chips(self, p: QPainter, c: Colours, x: float, y: float) -> float:
         """The stage chips on one line: named, or where they do not fit only the stage shown
@@ -142,12 +140,14 @@ class StageCanvas(QWidget):
         h = line_height(f) + 6
         names = [f"{n + 1} {_tr(chip)}" for n, chip in enumerate(CHIPS)]
         room = self.width() - 2 * x
-        if sum(text_width(f, t) + 18 + 6 for t in names) > room:
+        pad, gap = 18.0, 6.0
+        if sum(text_width(f, t) + pad + gap for t in names) > room:
             names = [t if n == self.stage else str(n + 1) for n, t in enumerate(names)]
+            pad, gap = 12.0, 4.0  # numbered chips, tighter: one row on a narrow canvas
         self.chip_rects = []
         x0 = x
         for n, text in enumerate(names):
-            w = text_width(f, text) + 18
+            w = text_width(f, text) + pad
             if x > x0 and x + w > self.width() - x0:  # wrap onto a second row rather than clip
                 x, y = x0, y + h + 6
             rect = QRectF(x, y, w, h)
@@ -163,7 +163,7 @@ class StageCanvas(QWidget):
                 p.drawRoundedRect(rect, 6, 6)
                 p.setPen(c.dim if n > self.stage else c.fg)
             p.drawText(rect, Qt.AlignCenter, text)
-            x += w + 6
+            x += w + gap
         return y + h
 
     # ------------------------------------------------------------------ layout helpers
@@ -174,7 +174,7 @@ class StageCanvas(QWidget):
         f = font(1.0)
         start = body.top() + reserve if top is None else top
         rows = lay_out(len(s.tokens), s.query, s.causal, s.weights, start, body.bottom() - start,
-                       line_height(f) * 1.2, line_height(f) * 2.4, self.key_offset, line_height(font(0.8)) * 1.05)
+                       line_height(f) * 1.1, line_height(f) * 2.4, self.key_offset, line_height(font(0.8)) * 1.05)
         self.key_rows = rows
         self.shown_keys = rows.keys
         return rows
@@ -253,16 +253,18 @@ class StageCanvas(QWidget):
             outline = c.accent if (outline_query and j == s.query) else None
             draw_heat(p, rect, values[j][None, :], theme.SCORE_CMAP, -limit, limit, number_font=f, outline=outline)
 
+    _num_scale = 1.0  # the number columns' text size, smaller when the columns would not fit
+
     def _number_column(self, p: QPainter, c: Colours, s: HeadSteps, rows: KeyRows, values: np.ndarray,
                        x: float, w: float, masked: np.ndarray | None = None) -> None:
-        f = font(1.0, mono=True)
+        f = font(self._num_scale, mono=True)
         p.setFont(f)
         for j, top, h in rows.rows:
             rect = QRectF(x, top + 2, w, h - 4)
             if masked is not None and masked[j]:
                 draw_hatched(p, rect, c.masked)
                 p.setPen(QColor(245, 245, 245))
-                p.setFont(font(1.0, bold=True, mono=True))
+                p.setFont(font(self._num_scale, bold=True, mono=True))
                 p.drawText(rect, Qt.AlignCenter, "−∞")
                 p.setFont(f)
                 continue
@@ -272,8 +274,8 @@ class StageCanvas(QWidget):
     def _num_w(self, values, caption: str = "") -> float:
         """A number column's width: its numbers, and its heading (a heading wider than its
         numbers ran into the next one: "q ·÷k5.6569")."""
-        f = font(1.0, mono=True)
-        head = rich_width(caption, font(0.9, bold=True)) + 8 if caption else 0.0
+        f = font(self._num_scale, mono=True)
+        head = rich_width(caption, font(0.9 * self._num_scale, bold=True)) + 8 if caption else 0.0
         return max([text_width(f, fmt(float(v))) for v in values] + [text_width(f, "−∞"), text_width(f, "0.0000"), head]) + 16
 
     # ------------------------------------------------------------------ stages
@@ -337,7 +339,8 @@ class StageCanvas(QWidget):
             self._header(p, c, right.left() + label_w, top, right.width() - label_w, caption)
             p.setFont(f)
             p.setPen(c.accent)
-            p.drawText(QRectF(right.left(), top + header_h, label_w - 8, qh), Qt.AlignRight | Qt.AlignVCenter, q_label)
+            p.drawText(QRectF(right.left(), top + header_h, label_w - 8, qh), Qt.AlignRight | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText(q_label, Qt.ElideRight, int(label_w - 8)))
             draw_heat(p, QRectF(right.left() + label_w, top + header_h + 2, right.width() - label_w, qh - 4),
                       vector[None, :], theme.SCORE_CMAP, -lim, lim, number_font=font(0.85), outline=c.accent)
             top += header_h + qh + 10
@@ -360,17 +363,32 @@ class StageCanvas(QWidget):
         rows = self._key_rows(body, s, header_h)
         keys = rows.keys
         x = self._labels(p, c, s, rows, body.left())
+        finite = [v[keys][np.isfinite(v[keys])] for _, v, _ in columns]
+        # the number columns fit the canvas: the strip goes first, then their text shrinks
+        self._num_scale = 1.0
+        while True:
+            widths = [self._num_w(v, caption) for v, (caption, _, _) in zip(finite, columns, strict=True)]
+            needed = sum(w + 10 for w in widths) + 50
+            if needed <= body.right() - x:
+                break
+            if self._num_scale < 0.65:  # last, the headings' worked part goes ("÷ 5.6569 = s_j": s_j)
+                columns = [(caption.split("= ")[-1], v, m) for caption, v, m in columns]
+                widths = [self._num_w(v, caption) for v, (caption, _, _) in zip(finite, columns, strict=True)]
+                needed = sum(w + 10 for w in widths) + 50
+                break
+            self._num_scale *= 0.9
         if strip is not None:
             values, caption, lim = strip
-            w = min(body.width() * 0.3, 32.0 * values.shape[1])
-            self._header(p, c, x, body.top(), w, caption)
-            self._strips(p, c, s, rows, values, x, w, lim, outline_query=False)
-            x += w + 12
-        for caption, values, col_masked in columns:
-            w = self._num_w(values[keys][np.isfinite(values[keys])], caption)
+            w = min(body.width() * 0.3, 32.0 * values.shape[1], body.right() - x - needed - 12)
+            if w >= 40:
+                self._header(p, c, x, body.top(), w, caption)
+                self._strips(p, c, s, rows, values, x, w, lim, outline_query=False)
+                x += w + 12
+        for w, (caption, values, col_masked) in zip(widths, columns, strict=True):
             self._header(p, c, x, body.top(), w, caption, Qt.AlignRight)
             self._number_column(p, c, s, rows, values, x, w, col_masked)
             x += w + 10
+        self._num_scale = 1.0
         top = body.top() + header_h
         bar_rect = QRectF(x + 10, top, body.right() - x - 10, rows.bottom - top)
         if bar_rect.width() < 40:
@@ -467,8 +485,17 @@ class StageCanvas(QWidget):
             total = "z ="  # the long form does not fit left of the sum: its short form does
         draw_rich(p, room, total, f_sum, c.accent, Qt.AlignRight)
         lim_z = symmetric(s.z)
-        draw_heat(p, QRectF(x2, y + 4, strip_w, foot - 8), s.z[None, :], theme.SCORE_CMAP, -lim_z, lim_z,
-                  number_font=font(0.85), outline=c.accent)
+        if s.z.size <= 8:  # a worked example's short z: its numbers, as the book prints them
+            text = "(" + ", ".join(fmt(float(v)) for v in s.z) + ")"
+            f_z = font(1.0, mono=True)
+            while text_width(f_z, text) > body.right() - x2 and f_z.pointSizeF() > 7:
+                f_z.setPointSizeF(f_z.pointSizeF() * 0.9)
+            p.setFont(f_z)
+            p.setPen(c.accent)
+            p.drawText(QRectF(x2, y + 4, body.right() - x2, foot - 8), Qt.AlignLeft | Qt.AlignVCenter, text)
+        else:
+            draw_heat(p, QRectF(x2, y + 4, strip_w, foot - 8), s.z[None, :], theme.SCORE_CMAP, -lim_z, lim_z,
+                      number_font=font(0.85), outline=c.accent)
 
     def _stage_output(self, p, c, body, s) -> None:
         dh, d = s.w_o.shape
@@ -483,30 +510,37 @@ class StageCanvas(QWidget):
         row = max(line_height(f) * 0.8, min(line_height(f) * 1.7, (body.height() * 0.62 - 4 * head_h) / 4))
         lim = symmetric(s.residual, s.residual + s.delta)
         y = body.top()
-        for caption, vec, l_, accent in (
+        strips = [
             ("z", s.z, symmetric(s.z), False),
             (QCoreApplication.translate("StepThrough", "ΔE = z W_O   (its own colour scale)"), s.delta, symmetric(s.delta), True),
             (QCoreApplication.translate("StepThrough", "E   (the residual vector of “{token}”)").format(token=_label(s.tokens[s.query])), s.residual, lim, False),
             (QCoreApplication.translate("StepThrough", "E + ΔE   (same scale as E)"), s.residual + s.delta, lim, False),
-        ):
+        ]
+        f_num = font(1.2, bold=True)
+        if 4 * (head_h + row) + 3 * line_height(f_num) * 1.15 > body.height():
+            strips = strips[:2]  # short of room: z and ΔE, and the numbers that compare ΔE with E
+        for caption, vec, l_, accent in strips:
             self._header(p, c, x, y, w, caption)
             y += head_h
             draw_heat(p, QRectF(x, y, w, row - 6), vec[None, :], theme.SCORE_CMAP, -l_, l_,
                       number_font=font(0.85), outline=c.accent if accent else c.faint)
             y += row
-        f_num = font(1.2, bold=True)
         p.setFont(f_num)
         p.setPen(c.fg)
         parts = [f"‖ΔE‖ = {fmt(s.delta_norm)}", f"‖E‖ = {fmt(float(np.linalg.norm(s.residual)))}",
                  f"cos(ΔE, E) = {s.cosine:+.3f}".replace("-", "−")]
-        lines = [parts[0]]  # as many on a line as fit ("cos(ΔE, E)" was cut at the edge)
-        for part in parts[1:]:
-            joined = f"{lines[-1]}    {part}"
-            if text_width(f_num, joined) <= w:
-                lines[-1] = joined
-            else:
-                lines.append(part)
-        while text_width(f_num, max(lines, key=lambda t: text_width(f_num, t))) > w and f_num.pointSizeF() > 7:
+        while True:
+            lines = [parts[0]]  # as many on a line as fit ("cos(ΔE, E)" was cut at the edge)
+            for part in parts[1:]:
+                joined = f"{lines[-1]}    {part}"
+                if text_width(f_num, joined) <= w:
+                    lines[-1] = joined
+                else:
+                    lines.append(part)
+            fits = max(text_width(f_num, t) for t in lines) <= w and \
+                y + len(lines) * line_height(f_num) * 1.15 <= body.bottom()
+            if fits or f_num.pointSizeF() <= 7:
+                break
             f_num.setPointSizeF(f_num.pointSizeF() * 0.9)
         p.setFont(f_num)
         for line in lines:
@@ -544,7 +578,8 @@ class StageCanvas(QWidget):
             p.setFont(f_tok)
             p.setPen(c.fg)
             tw = col_w * 0.3
-            p.drawText(QRectF(cx, ry, tw - 8, rh), Qt.AlignRight | Qt.AlignVCenter, word)
+            p.drawText(QRectF(cx, ry, tw - 8, rh), Qt.AlignRight | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText(word, Qt.ElideRight, int(max(tw - 8, 1))))
             p.setFont(font(1.0, mono=True))
             p.drawText(QRectF(cx + tw, ry, num_w, rh), Qt.AlignRight | Qt.AlignVCenter, fmt(float(gain)))
             self._bar(p, QRectF(cx + tw + num_w + 10, ry, col_w - tw - num_w - 30, rh), float(gain), gmax, c.accent, 0.0)

@@ -44,7 +44,7 @@ def formula(steps: HeadSteps, stage: int) -> tuple[str, str]:
         if steps.divisor == 1.0:
             return (QCoreApplication.translate("StepThrough", "q · k_j   (no ÷ √d_head)"),
                     QCoreApplication.translate("StepThrough", "this model does not scale its scores, as in the document's example"))
-        return f"s_j = q · k_j / √d_head = q · k_j / {fmt(steps.divisor)}", \
+        return f"s_j = q · k_j / √d_head,   √{dh} = {fmt(steps.divisor)}", \
             QCoreApplication.translate("StepThrough", "√{dh} keeps the scores of {dh}-number vectors from growing with d_head").format(dh=dh)
     if name == "mask":
         if not steps.causal:

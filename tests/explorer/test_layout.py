@@ -51,6 +51,13 @@ def test_every_tab_keeps_its_labels_inside_and_apart(window, size, points):
     for panel in window.tab_panels.values():
         _shown(window, panel)
         found += [f"{panel.key}: {p}" for p in layout_check.problems(window, panel, scroll_ok=points > 20)]
+    step = window.step_through  # every stage of the step-through, each its own drawing
+    window.show_tab(step)
+    for stage in range(8):
+        window.set_selection(window.selection.with_(stage=stage))
+        _shown(window, step)
+        found += [f"step stage {stage + 1}: {p}" for p in layout_check.problems(window, step, scroll_ok=points > 20)]
+    window.set_selection(window.selection.with_(stage=0))
     assert not found, "\n".join(found)
 
 
