@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QWidget
 
 from explorer.views.base import Panel
+from explorer.views.labels import model_name
 from explorer.views.paint import Colours, begin_paint, draw_rich, font, line_height, rich_width, text_width
 from model.core.info import ModelInfo
 from model.teaching.lessons import Gpt3Counts
@@ -78,7 +79,7 @@ class AnatomyPanel(Panel):
         return sum(n for _, n, _ in self.rows)
 
     def _tables(self) -> tuple[str, list, int, str, list, int, str]:
-        name = self.model_name or QCoreApplication.translate("Anatomy", "no model")
+        name = model_name(self.model_name) if self.model_name else QCoreApplication.translate("Anatomy", "no model")
         title = (QCoreApplication.translate("Anatomy", "{model}: {n:,.2f} million parameters").format(model=name, n=self.total / 1e6)
                  if self.total >= 1e6 else QCoreApplication.translate("Anatomy", "{model}: {n:,} parameters").format(model=name, n=self.total))
         rows = [(model_text(kind), model_text(shape), n, "") for kind, n, shape in self.rows]

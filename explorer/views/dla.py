@@ -23,7 +23,7 @@ from explorer.views import TimedView, fixed_plot, keep_readable, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.flow import FlowLayout
-from explorer.views.labels import token_label
+from explorer.views.labels import model_name, token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 
 if TYPE_CHECKING:  # model.work.probes imports torch, which loads after the window shows
@@ -181,7 +181,7 @@ class DlaPanel(Panel):
         info, trace = self.info, self.trace
         if info is not None and not info.has_lm_head:
             self.heading.setText(self.tr("{name} has no language-model head: no token to attribute").format(
-                name=info.name))
+                name=model_name(info.name)))
             self.image.clear()
             return
         if trace is None:

@@ -71,6 +71,7 @@ class EmbeddingPanel(Panel):
         self.words: list[str] = []
         self.answers = []
         self.result_vector: np.ndarray | None = None
+        self._solved: tuple | None = None  # (a, b, c, answer, cosine) of the answer's line
         self.word_xy: np.ndarray = np.zeros((0, 2))  # where the words are drawn (plot units)
         self.target_xy: np.ndarray | None = None  # b − a + c
         self.sentence_xy: np.ndarray | None = None
@@ -193,7 +194,14 @@ class EmbeddingPanel(Panel):
         self.scatter.sigHovered.connect(self._on_hovered)
         self.retranslate()
 
+    def _say_answer(self) -> None:
+        if self._solved is not None:
+            a, b, c, answer, cosine = self._solved
+            self.message.setText(self.tr("{a} : {b} :: {c} : {answer}   (cosine {cosine:.3f})").format(
+                a=a, b=b, c=c, answer=answer, cosine=cosine))
+
     def retranslate(self) -> None:
+        self._say_answer()  # the answer's line, composed again in the new language
         for index, name in enumerate(PRESETS):
             self.preset_box.setItemText(index, self.tr(name))
         for index, text in enumerate(PROJECTIONS.values()):
@@ -298,11 +306,11 @@ class EmbeddingPanel(Panel):
             self.result_vector = self.index.vector(b) - self.index.vector(a) + self.index.vector(c)
         except (KeyError, ValueError) as exc:
             self.message.setText(str(exc).strip("'\""))
-            self.answers, self.result_vector = [], None
+            self.answers, self.result_vector, self._solved = [], None, None
         else:
             best = self.answers[0]
-            self.message.setText(self.tr("{a} : {b} :: {c} : {answer}   (cosine {cosine:.3f})").format(
-                a=a, b=b, c=c, answer=best.token, cosine=best.score))
+            self._solved = (a, b, c, best.token, best.score)
+            self._say_answer()
         self.answer_table.setRowCount(len(self.answers))
         for row, n in enumerate(self.answers):
             self.answer_table.setItem(row, 0, QTableWidgetItem(n.token))

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
 from explorer import theme
 from explorer.elided_label import ElidedLabel
 from explorer.names import HEAD_MODES
-from explorer.views import TimedView, fixed_plot, keep_readable, settle
+from explorer.views import TimedView, fixed_plot, keep_readable, settle, waiting_note, waiting_text
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.flow import FlowLayout
@@ -333,6 +333,9 @@ class HeadDetailPanel(Panel):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
         layout.addWidget(self.note)
+        self.waiting = waiting_note()  # in the map's place until the first trace
+        self.view.hide()
+        layout.addWidget(self.waiting, 1)
         layout.addWidget(self.view, 1)
 
         self.mode_box.currentIndexChanged.connect(self._on_options_changed)
@@ -425,7 +428,11 @@ class HeadDetailPanel(Panel):
     def redraw(self) -> None:
         trace = self.trace
         if trace is None:
+            self.waiting.setText(waiting_text(self.info))
             return
+        if self.view.isHidden():
+            self.waiting.hide()
+            self.view.show()
         layer, head = self.selection.layer, self.selection.head
         m = head_matrix(trace, layer, head, self.mode, self.transpose_box.isChecked(),
                         self.hide_first_box.isChecked())

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
-from explorer.views import TimedView, fixed_plot, keep_readable, settle
+from explorer.views import TimedView, fixed_plot, keep_readable, settle, waiting_note, waiting_text
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.flow import ControlsArea
@@ -87,8 +87,11 @@ class HeadsGridPanel(Panel):
         below_layout.addWidget(self.sweep_legend)
         below_layout.addWidget(self.hover_label)
         self.below = ControlsArea(below)
+        self.waiting = waiting_note()  # in the grid's place until the first trace
+        self.view.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.waiting, 100)
         layout.addWidget(self.view, 100)
         layout.addWidget(self.below)
         layout.addStretch(1)  # what the mosaic does not need goes below the controls
@@ -105,6 +108,7 @@ class HeadsGridPanel(Panel):
     def retranslate(self) -> None:
         self.reset_hover()
         self.controls.retranslate()
+        self.waiting.setText(waiting_text(self.info))
         super().retranslate()
 
     def reset_hover(self) -> None:
@@ -126,6 +130,7 @@ class HeadsGridPanel(Panel):
         self.plot.getAxis("left").setWidth(int(metrics.horizontalAdvance("L00") + 8))
         self._tile_ticks = None
         keep_readable(self.view, theme)
+        self.waiting.setFont(theme.font(3))
         self._fit_to_top()
         self.sweep_overlay.setLookupTable(theme.score_cmap.getLookupTable(nPts=256))
         back = QColor(theme.bg)
@@ -147,7 +152,11 @@ class HeadsGridPanel(Panel):
     def redraw(self) -> None:
         trace = self.trace
         if trace is None:
+            self.waiting.setText(waiting_text(self.info))
             return
+        if self.waiting.isVisible() or self.view.isHidden():
+            self.waiting.hide()
+            self.view.show()
         key = (trace, self.showing_rollout)
         if key != self._drawn_trace:
             self._drawn_trace = key

@@ -23,7 +23,7 @@ from explorer.elided_label import ElidedLabel
 from explorer.views import TimedView, fixed_plot, keep_readable, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
-from explorer.views.labels import token_label
+from explorer.views.labels import model_name, token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.core.info import ModelInfo
 
@@ -163,7 +163,7 @@ class LensPanel(Panel):
         if no_head:
             self.no_head_note.setText(self.tr(
                 "{name} has no language-model head: there is no unembedding to read its residual "
-                "stream with, so there is no logit lens.").format(name=info.name))
+                "stream with, so there is no logit lens.").format(name=model_name(info.name)))
             return
         if trace is None:
             return

@@ -29,7 +29,7 @@ from explorer.theme import style_text
 from explorer.views import TimedView, fixed_plot, keep_readable, settle
 from explorer.views.base import Panel
 from explorer.views.flow import FlowLayout
-from explorer.views.labels import token_label
+from explorer.views.labels import model_name, token_label
 from explorer.views.temperature import (  # noqa: E402,F401 (re-exported)
     SLIDER_STEPS,
     _is_normalised,
@@ -401,7 +401,7 @@ class NextTokenPanel(Panel):
                 "{model} has no language-model head: it was trained to produce "
                 "vectors for whole sentences, not to predict a next token. There is no "
                 "distribution to show.\n\nIts attention heads (it looks both ways: no causal mask) and "
-                "its embedding table are in the other tabs.").format(model=info.name))
+                "its embedding table are in the other tabs.").format(model=model_name(info.name)))
             return
         if trace is None:
             return
@@ -584,7 +584,7 @@ class NextTokenPanel(Panel):
         trace, info = self.trace, self.info
         if info is not None and not info.has_lm_head:
             raise ValueError(self.tr("{model} has no language-model head: there are no next-token numbers").format(
-                model=info.name))
+                model=model_name(info.name)))
         if trace is None:
             return None
         if self.selection.ablated:

@@ -168,3 +168,16 @@ def test_presentation_mode_and_a_theme_switch_keep_the_labels(window):
         assert not layout_check.problems(window, window.head_detail)
     finally:
         window.toggle_theme()
+
+
+def test_until_the_first_trace_the_charts_say_they_wait(qtbot, make_window):
+    """During SmolLM2's first load the window showed empty −1…1 axes and a small "loading…"."""
+    window = make_window(wait=False)
+    grid, detail = window.heads_grid, window.head_detail
+    assert window.trace is None  # delivered only through the event loop, not turned yet
+    assert grid.waiting.isVisible() and not grid.view.isVisible()
+    assert "model" in grid.waiting.text() and not detail.view.isVisible()
+    qtbot.waitUntil(lambda: window.trace is not None, timeout=10000)
+    qtbot.waitUntil(lambda: grid.view.isVisible() and not grid.waiting.isVisible(), timeout=5000)
+    window.show_tab(detail)
+    qtbot.waitUntil(lambda: detail.view.isVisible() and not detail.waiting.isVisible(), timeout=5000)
