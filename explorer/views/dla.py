@@ -220,7 +220,6 @@ class DlaPanel(Panel):
         texts = [f"{v:+.2f}" for v in values.ravel().tolist()] if fits else []
         self.labels.set_cells(texts, light_text_wanted((values + lim) / (2 * lim), self.theme.score_cmap))
         left = self.plot.getAxis("left")
-        left.setTicks([[(i + 0.5, f"L{i}") for i in range(L)]])
         # wide enough for "L99" in the axis font at any text size (it does not grow by itself in one paint)
         left.setWidth(int(QFontMetricsF(self.theme.font(0)).horizontalAdvance(f"L{L - 1}") + 14))
         self._heads = (L, H)
@@ -245,7 +244,7 @@ class DlaPanel(Panel):
 
     def _label_columns(self, *_args) -> None:
         """H0 … and MLP, every n-th head where the cells are narrower than the labels (they
-        overlapped), MLP always."""
+        overlapped), MLP always; L0 … every n-th layer where the rows are thinner."""
         L, H = self._heads
         if not H:
             return
@@ -254,6 +253,10 @@ class DlaPanel(Panel):
         every = max(1, math.ceil((metrics.horizontalAdvance(f"H{H - 1}") + 8) / cell))
         ticks = [(j + 0.5, f"H{j}") for j in range(0, H, every) if H - j >= every or j == 0]
         self.plot.getAxis("bottom").setTicks([ticks + [(H + 0.5, "MLP")]])
+        # layers: every n-th where the rows are thinner than a line (SmolLM2's 30 ran together)
+        row = max(self.plot.vb.height(), 1.0) / L / 1.02
+        every_y = max(1, math.ceil(metrics.height() * 0.9 / row))
+        self.plot.getAxis("left").setTicks([[(i + 0.5, f"L{i}") for i in range(0, L, every_y)]])
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)

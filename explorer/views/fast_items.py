@@ -262,6 +262,13 @@ class LabelAxis(pg.AxisItem):
             # axis that once had none shrinks and never makes room again); a horizontal axis
             # its whole line height (pyqtgraph's 80 % cut the descenders of a large font off)
             widest = max(widest, w if vertical else h)
+            if not vertical and (at.x() < left - 0.5 or at.x() + w > right + 0.5) and w < right - left:
+                # an end label whose tick is inside the axis by more than half its width's
+                # overflow (the first tile's "0") slides inside rather than being left out;
+                # one on the axis's very end is left out, as pyqtgraph does
+                overflow = max(left - at.x(), at.x() + w - right)
+                if overflow < min(x - left, right - x):
+                    at = QPointF(min(max(at.x(), left), right - w), at.y())
             if at.x() < left - 0.5 or at.x() + w > right + 0.5 or y0 < top - 0.5 or y0 + 0.8 * h > bottom + 0.5:
                 continue
             p.drawStaticText(at, static)

@@ -87,7 +87,8 @@ class LensPanel(Panel):
         layout.addLayout(row)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
-        self.plot.vb.sigResized.connect(self._label_axes)
+        self.plot.vb.sigResized.connect(self._on_ladder_resized)
+        self.layers_shown: list[int] = []  # the ladder's rows, bottom to top
         self._ticks: tuple = ((), ())  # (position labels, layer labels) of the ladder drawn
         self.retranslate()
 
@@ -183,20 +184,38 @@ class LensPanel(Panel):
         settle(self.view)
 
     def _draw_ladder(self) -> None:
+        """The ladder, the last layer on top. A deep model's layers are more rows than fit with
+        their token written in (SmolLM2's 30 rows were 8 pixels, blank): then every n-th
+        layer, the first and the last always, each row named by its layer."""
         r, info = self.result, self.info
         L, T = r.n_layers, r.n_tokens
-        probs = r.top_probs[::-1, :, 0]  # last layer on top
+        line = QFontMetricsF(self.labels.font).height() * 1.25
+        fit = max(2, int(self.plot.vb.height() // line)) if self.plot.vb.height() > 0 else L
+        self.layers_shown = (list(range(L)) if L <= fit else
+                             sorted({int(i) for i in np.round(np.linspace(0, L - 1, fit))}))
+        shown = self.layers_shown
+        probs = r.top_probs[shown][::-1, :, 0]  # last layer on top
         self.image.setImage(probs, levels=(0.0, 1.0), autoLevels=False)
         self.image.setLookupTable(self.theme.attention_cmap.getLookupTable(nPts=256))
         vocab = info.vocabulary if info is not None else None
-        texts = [token_label(vocab[t]) if vocab else str(t) for t in r.top_ids[::-1, :, 0].ravel().tolist()]
+        texts = [token_label(vocab[t]) if vocab else str(t) for t in r.top_ids[shown][::-1, :, 0].ravel().tolist()]
         self.labels.set_cells(texts, light_text_wanted(probs, self.theme.attention_cmap))
         tokens = self.trace.token_strings if self.trace is not None and self.trace.n_tokens == T else ("",) * T
-        self._ticks = ([token_label(t, 10) for t in tokens], [f"L{i}" for i in range(L)])
+        self._ticks = ([token_label(t, 10) for t in tokens], [f"L{i}" for i in shown])
         self._label_axes()
         self.plot.setXRange(0, T, padding=0.01)
-        self.plot.setYRange(0, L, padding=0.01)
+        self.plot.setYRange(0, len(shown), padding=0.01)
         self._set_heading()
+
+    def _on_ladder_resized(self, *_args) -> None:
+        """A new height fits another number of layers with their text: draw them again."""
+        r = self.result
+        if r is not None and self.layers_shown and self._matches(r):
+            fit = max(2, int(self.plot.vb.height() // (QFontMetricsF(self.labels.font).height() * 1.25)))
+            if min(fit, r.n_layers) != len(self.layers_shown):
+                self._draw_ladder()
+                return
+        self._label_axes()
 
     def _label_axes(self, *_args) -> None:
         """Every n-th position and layer where the cells are smaller than their labels (SmolLM2's
@@ -250,9 +269,10 @@ class LensPanel(Panel):
             return None
         p = self.plot.vb.mapSceneToView(scene_pos)
         col, row = int(np.floor(p.x())), int(np.floor(p.y()))
-        if not (0 <= col < r.n_tokens and 0 <= row < r.n_layers):
+        shown = self.layers_shown or list(range(r.n_layers))
+        if not (0 <= col < r.n_tokens and 0 <= row < len(shown)):
             return None
-        return r.n_layers - 1 - row, col  # (layer, position)
+        return shown[len(shown) - 1 - row], col  # (layer, position)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         cell = self._cell(scene_pos)
