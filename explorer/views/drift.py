@@ -14,7 +14,6 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -30,7 +29,7 @@ from explorer.theme import style_text
 from explorer.views import TimedView, keep_readable
 from explorer.views.base import Panel
 from explorer.views.fast_items import label_axes
-from explorer.views.flow import CompactTable, FlowLayout
+from explorer.views.flow import CompactTable, FlowLayout, group
 from explorer.views.scatter_labels import fit_range, place
 from model.analysis.geometry import find_word, fit_pca, pairwise_cosines, trajectory
 from model.core.trace import Trace
@@ -43,15 +42,6 @@ PRESETS = {
 #: how the preset box names them
 PRESET_NAMES = {"mole": QT_TRANSLATE_NOOP("DriftPanel", "mole (animal, unit, skin)"),
                 "tower": QT_TRANSLATE_NOOP("DriftPanel", "tower (alone, named, small)")}
-
-def _group(*widgets: QWidget) -> QWidget:
-    """A label and its box, kept on one line of a flowing row."""
-    group = QWidget()
-    row = QHBoxLayout(group)
-    row.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        row.addWidget(widget)
-    return group
 
 
 class DriftPanel(Panel):
@@ -104,7 +94,7 @@ class DriftPanel(Panel):
         self.preset_label, self.word_label = QLabel(), QLabel()
         self.word.setMaximumWidth(220)
         top = FlowLayout()  # wraps rather than scroll sideways (docs/layout.md)
-        for widget in (self.preset_label, self.preset_box, _group(self.word_label, self.word),
+        for widget in (self.preset_label, self.preset_box, group(self.word_label, self.word),
                        self.run_button, self.edit_button):
             top.addWidget(widget)
         # which colour is which sentence, numbered as the table's columns: beside the plot,

@@ -28,7 +28,7 @@ from explorer.theme import style_text
 from explorer.views import TimedView, keep_readable
 from explorer.views.base import Panel
 from explorer.views.fast_items import label_axes
-from explorer.views.flow import CompactTable, FlowLayout, SideScroll, WrappingPane
+from explorer.views.flow import CompactTable, FlowLayout, SideScroll, WrappingPane, group
 from explorer.views.scatter_labels import fit_range, place
 from model.analysis.analogy import EmbeddingIndex
 from model.analysis.geometry import Projection, analogy_plane, fit_pca
@@ -47,15 +47,6 @@ PROJECTIONS = {"plane": QT_TRANSLATE_NOOP("EmbeddingPanel", "analogy plane (b �
                "pca": QT_TRANSLATE_NOOP("EmbeddingPanel", "PCA of the word set")}
 PLURAL_NOUNS = "cat cats dog dogs apple apples car cars king kings child children"
 
-
-def _group(*widgets: QWidget) -> QWidget:
-    """Widgets kept on one line of a flowing row (a label and its box, the analogy's fields)."""
-    group = QWidget()
-    row = QHBoxLayout(group)
-    row.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        row.addWidget(widget)
-    return group
 
 
 class EmbeddingPanel(Panel):
@@ -131,16 +122,16 @@ class EmbeddingPanel(Panel):
         for w in (self.a, self.b, self.c):
             w.setMaximumWidth(150)
             w.setMinimumWidth(60)
-        for widget in (_group(self.words_label, self.preset_box), self.extra_words, self.projection_box,
+        for widget in (group(self.words_label, self.preset_box), self.extra_words, self.projection_box,
                        self.sentence_box):
             controls.addWidget(widget)
         # the analogy beside the map, over its answers (the side is tall, the top is short)
         solver = FlowLayout()
-        for widget in (_group(*analogy[:2]), _group(*analogy[2:4]), _group(*analogy[4:]), self.method_box,
+        for widget in (group(*analogy[:2]), group(*analogy[2:4]), group(*analogy[4:]), self.method_box,
                        self.solve_button):
             solver.addWidget(widget)
         direction = FlowLayout()
-        for widget in (self.direction_label, _group(self.direction_b, QLabel("−")), self.direction_a):
+        for widget in (self.direction_label, group(self.direction_b, QLabel("−")), self.direction_a):
             direction.addWidget(widget)
         direction_words = QHBoxLayout()  # its own row: the list is long and the side pane narrow
         direction_words.addWidget(self.direction_words_label)

@@ -208,3 +208,16 @@ class CompactTable(QTableWidget):
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return QSize(super().sizeHint().width(), self.minimumHeight())
+
+
+def group(*widgets: QWidget) -> QWidget:
+    """Widgets kept side by side on one line of a flowing row (a label and its box); a slider
+    takes what is left of the line."""
+    from PySide6.QtWidgets import QHBoxLayout, QSlider
+
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        row.addWidget(widget, 1 if isinstance(widget, QSlider) else 0)
+    return box

@@ -21,7 +21,8 @@ from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.flow import FlowLayout
 from explorer.views.labels import token_label
-from explorer.views.matrix_labels import LABEL_ANGLE, MatrixLabels, light_text_wanted
+from explorer.views.map_labels import SLANT, LabelPlan, SteadyTitle, label_plan, thinned  # noqa: F401 (re-exported)
+from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from model.core.trace import Trace
 
 MODES = dict(zip(HEAD_MODES, (  # the mode names are explorer.names.HEAD_MODES; these are their labels
@@ -38,68 +39,6 @@ def _tr(text: str) -> str:
     return QCoreApplication.translate("HeadDetailPanel", text)
 MAX_CELL_TEXT = 16  # write values into cells up to this many tokens
 MAX_LABEL_CHARS = 10
-
-
-class SteadyTitle(pg.LabelItem):
-    """A plot title whose text changes with every keystroke ("where does 'cat' look?").
-    A LabelItem asks for the width of its text, so each new text laid the whole view out
-    and painted it twice more; this one asks only for its height, which does not change."""
-
-    def updateMin(self) -> None:  # noqa: N802 (pyqtgraph API)
-        height = self.itemRect().height()
-        self._sizeHint = {
-            Qt.SizeHint.MinimumSize: (0, height),
-            Qt.SizeHint.PreferredSize: (0, height),
-            Qt.SizeHint.MaximumSize: (-1, -1),
-            Qt.SizeHint.MinimumDescent: (0, 0),
-        }
-        if height != self.minimumHeight():
-            self.setMinimumHeight(height)
-            super().updateGeometry()
-
-    def updateGeometry(self) -> None:  # noqa: N802 (Qt API)
-        pass  # only updateMin, when the height changes
-
-    template = "{token}"
-    token = ""
-
-    short = ""
-
-    def show_token(self, template: str, token: str, short: str = "") -> None:
-        """``template`` with ``token`` in it, the token shortened with "…" until the whole
-        title fits the column (at 1280 px "'␣roamed' looks at" ran off the window's edge);
-        ``short`` when not even "…" fits."""
-        self.template, self.token, self.short = template, token, short
-        self._fit()
-
-    _fitting = False
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        super().resizeEvent(event)
-        if not self._fitting:  # LabelItem.setText calls resizeEvent itself
-            self._fitting = True
-            try:
-                self._fit()
-            except RuntimeError:  # the item is being deleted: an error here would crash PySide
-                pass
-            finally:
-                self._fitting = False
-
-    def _fit(self) -> None:
-        room = self.width() - 4
-        token = self.token
-        for cut in range(len(token) + 1):
-            shown = token[: len(token) - cut] + ("…" if cut else "")
-            text = self.template.format(token=shown)
-            if text != self.text:
-                self.setText(text)
-            if room <= 0 or self._width() <= room:
-                return
-        if self.short:
-            self.setText(self.short)
-
-    def _width(self) -> float:
-        return self.item.boundingRect().width() - 2 * self.item.document().documentMargin()
 
 
 @dataclass(frozen=True)
@@ -189,54 +128,6 @@ def head_matrix(
     return HeadMatrix(values, row_labels, column_labels, masked, levels, row_axis, column_axis, QCoreApplication.translate("HeadDetailPanel", "; ").join(notes))
 
 
-SLANT = math.radians(-LABEL_ANGLE)  # the column labels' rise
-
-
-@dataclass(frozen=True)
-class LabelPlan:
-    """``row_every`` / ``col_every``: label every n-th row / column; ``label_space``: rows of
-    room above the matrix for the slanted column labels; ``right_space``: columns of room
-    right of it, where the last labels lean."""
-
-    row_every: int
-    col_every: int
-    label_space: float
-    right_space: float
-    bottom_space: float = 0.0
-
-
-def label_plan(width: float, height: float, rows: int, cols: int, row_text_h: float, col_text_h: float,
-               widest_col: float) -> LabelPlan:
-    """The labelling of a rows × cols matrix in a ``width`` × ``height`` pixel view (pure: the
-    same sizes always give the same plan). Rows need a text line each; slanted columns need
-    their line height measured across the slant (a column ``w`` wide puts two labels
-    ``w · sin(40°)`` apart); the slanted labels need ``widest · sin(40°)`` pixels above the
-    matrix and ``widest · cos(40°)`` to its right."""
-    width, height = max(width, 1.0), max(height, 1.0)
-    rise = widest_col * math.sin(SLANT) + col_text_h * math.cos(SLANT) + 6
-    lean = widest_col * math.cos(SLANT)
-    # the label room, in rows: space · cell = rise, with cell = height / (rows + space)
-    label_space = max(1.0, rows * rise / max(height - rise, 0.35 * height))
-    right_space = max(1.2, cols * lean / max(width - lean, 0.35 * width) + 0.3)
-    cell_h = height / ((rows + label_space) * 1.02)  # the range's 1 % padding on each side
-    cell_w = width / ((cols + right_space) * 1.02)
-    # the last row's label is centred on it: below a row thinner than the text it needs room
-    bottom_space = max(0.0, (row_text_h * 0.5 - cell_h * 0.5) / cell_h)
-    cell_h = height / ((rows + label_space + bottom_space) * 1.02)
-    row_every = max(1, math.ceil(row_text_h / cell_h))
-    col_every = max(1, math.ceil(col_text_h * 1.05 / max(cell_w * math.sin(SLANT), 1e-6)))
-    return LabelPlan(row_every, col_every, label_space, right_space, bottom_space)
-
-
-def thinned(n: int, every: int, keep: int | None = None) -> list[int]:
-    """Every ``every``-th of ``range(n)`` from 0, with ``keep`` always among them (its
-    neighbours closer than ``every`` give way to it): the selected query is never unlabelled."""
-    shown = [i for i in range(0, n, every)]
-    if keep is None or not 0 <= keep < n or every == 1:
-        return shown
-    return sorted([i for i in shown if abs(i - keep) >= every] + [keep])
-
-
 @functools.lru_cache(maxsize=65536)
 def _short(token: str) -> str:
     """A token as a tick label (cached: every label is asked for on every keystroke)."""
@@ -258,6 +149,7 @@ class HeadDetailPanel(Panel):
         self.column_texts: list[str] = []  # the column labels as drawn (shortened when long)
         self.bar_keys: np.ndarray = np.zeros(0, dtype=int)
         self._bars_min = 0.0  # the bars' column's least width at this text size
+        self._drawn_trace: Trace | None = None  # the trace the map and bars show
         self.bar_weights: np.ndarray = np.zeros(0)
 
         self.heading = ElidedLabel()  # one line, never wider than the tab (the whole in its tooltip)
@@ -539,9 +431,10 @@ class HeadDetailPanel(Panel):
 
     def _on_view_resized(self, *_args) -> None:
         self._fit_bars()
-        if self.current is not None and self.trace is not None and self.bar_keys.size:
+        # the labels of what is drawn (a new trace not drawn yet has other tokens)
+        if self.current is not None and self._drawn_trace is not None and self.bar_keys.size:
             self._draw_labels(self.current)
-            self._draw_bar_labels(self.trace)
+            self._draw_bar_labels(self._drawn_trace)
 
     def _fit_bars(self) -> None:
         """The "looks at" bars beside the map while the map keeps most of the width; on a narrow
@@ -587,6 +480,7 @@ class HeadDetailPanel(Panel):
             pattern = pattern[1:] / max(pattern[1:].sum(), 1e-12)
         self.bars.setOpts(x0=np.zeros(len(keys)), y=np.arange(len(keys)) + 0.5, width=pattern, height=0.7)
         self.bar_keys, self.bar_weights = keys, pattern
+        self._drawn_trace = trace
         self._draw_bar_labels(trace)
         # The narrow column never widens for its title: a long token is shortened to fit
         self.bars_plot.titleLabel.show_token(self.tr("'{token}' looks at"), _short(trace.token_strings[q]),

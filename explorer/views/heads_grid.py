@@ -331,10 +331,13 @@ class HeadsGridPanel(Panel):
         pixel_aspect = box.height() / box.width()
         shown_width = max(width + 2 * pad, (height + 2 * pad) / pixel_aspect)
         self.plot.vb.setRange(QRectF(-pad, -pad, shown_width, shown_width * pixel_aspect), padding=0)
-        # no taller than the mosaic needs at this width: the controls follow right under it
-        needed = (height + 2 * pad) * box.width() / (width + 2 * pad) + (self.view.height() - box.height())
-        cap = max(int(math.ceil(needed)) + 2, self.view.minimumHeight())
-        if abs(cap - self.view.maximumHeight()) > 2:
+        # no taller than the mosaic needs at this width: the controls follow right under it.
+        # From the layers and heads only (not the tokens, which change with every key: a new
+        # height each time was a relayout and two more paints a keystroke)
+        margin = 0.04 * max(L, H)
+        needed = box.width() * (L + margin) / (H + margin) + (self.view.height() - box.height()) + 6
+        cap = max(int(math.ceil(needed)), self.view.minimumHeight())
+        if abs(cap - self.view.maximumHeight()) > 8:
             self.view.setMaximumHeight(cap)
         self._label_tiles(L, H, step, box.width() / shown_width * step)
 

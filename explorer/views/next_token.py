@@ -13,7 +13,6 @@ from PySide6.QtGui import QColor, QFontMetrics, QFontMetricsF, QKeySequence, QSh
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -28,7 +27,7 @@ from explorer.elided_label import ElidedLabel
 from explorer.theme import style_text
 from explorer.views import TimedView, fixed_plot, keep_readable, settle
 from explorer.views.base import Panel
-from explorer.views.flow import FlowLayout
+from explorer.views.flow import FlowLayout, group
 from explorer.views.labels import model_name, token_label
 from explorer.views.temperature import (  # noqa: E402,F401 (re-exported)
     SLIDER_STEPS,
@@ -43,15 +42,6 @@ from model.core.trace import Trace
 
 HIGHLIGHT_MS = 350
 
-
-def _group(*widgets: QWidget) -> QWidget:
-    """Widgets kept side by side on one line of a flowing row (a label and its box)."""
-    group = QWidget()
-    row = QHBoxLayout(group)
-    row.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        row.addWidget(widget, 1 if isinstance(widget, QSlider) else 0)
-    return group
 
 
 class NextTokenPanel(Panel):
@@ -143,14 +133,14 @@ class NextTokenPanel(Panel):
         self.stats.setWordWrap(True)
         # The controls flow onto as many lines as the width needs (docs/layout.md): a label
         # stays with its box, the temperature slider takes what is left of its line.
-        temperature = _group(self.temperature_label, self.slider, self.temperature_box)
+        temperature = group(self.temperature_label, self.slider, self.temperature_box)
         temperature.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.slider.setMinimumWidth(80)
         flow = FlowLayout()
-        for widget in (temperature, _group(self.bars_label, self.shown_box), _group(QLabel("top-k"), self.top_k_box),
-                       _group(QLabel("top-p"), self.top_p_box), self.logits_box,
-                       _group(self.seed_label, self.seed_box), self.sample_button,
-                       _group(self.generate_count, self.generate_button), self.stop_button):
+        for widget in (temperature, group(self.bars_label, self.shown_box), group(QLabel("top-k"), self.top_k_box),
+                       group(QLabel("top-p"), self.top_p_box), self.logits_box,
+                       group(self.seed_label, self.seed_box), self.sample_button,
+                       group(self.generate_count, self.generate_button), self.stop_button):
             flow.addWidget(widget)
         self.controls = QWidget()  # hidden with the bars for a model that predicts nothing
         controls = QVBoxLayout(self.controls)
