@@ -145,6 +145,17 @@ def test_the_head_map_is_labelled_the_same_whatever_came_before(window):
         assert not layout_check.problems(window, detail), mode
     after = (detail.plot.getAxis("left")._tickLevels, list(detail.labels.column_labels))
     assert after == before
+    # the 3Blue1Brown layout (masked and pattern) cut its bottom rows: every row inside, labels apart
+    detail.transpose_box.setChecked(True)
+    try:
+        for mode in ("masked", "pattern"):
+            detail.set_mode(mode)
+            _shown(window, detail)
+            assert not layout_check.problems(window, detail), mode
+            top, bottom = detail.plot.vb.viewRange()[1]
+            assert top <= 0 and bottom >= detail.current.values.shape[0]  # every row in the range
+    finally:
+        detail.transpose_box.setChecked(False)
 
 
 def test_presentation_mode_and_a_theme_switch_keep_the_labels(window):
