@@ -17,11 +17,12 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from explorer.elided_label import ElidedLabel
-from explorer.views import TimedView, fixed_plot, keep_readable, settle
+from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.flow import FlowLayout
 from explorer.views.labels import token_label
+from explorer.views.room import keep_readable
 from model.core.sampling import softmax_with_temperature
 
 TOP = 5

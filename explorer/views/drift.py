@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 
 from explorer import theme
 from explorer.theme import style_text
-from explorer.views import TimedView, keep_readable
+from explorer.views import TimedView
 from explorer.views.base import Panel
 from explorer.views.fast_items import label_axes
 from explorer.views.flow import CompactTable, FlowLayout, group
+from explorer.views.room import keep_readable
 from explorer.views.scatter_labels import fit_range, place
 from model.analysis.geometry import find_word, fit_pca, pairwise_cosines, trajectory
 from model.core.trace import Trace

@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
 from explorer import theme
 from explorer.elided_label import ElidedLabel
 from explorer.theme import style_text
-from explorer.views import TimedView, keep_readable
+from explorer.views import TimedView
 from explorer.views.base import Panel
 from explorer.views.fast_items import label_axes
 from explorer.views.flow import CompactTable, FlowLayout, SideScroll, WrappingPane, group
+from explorer.views.room import keep_readable
 from explorer.views.scatter_labels import fit_range, place
 from model.analysis.analogy import EmbeddingIndex
 from model.analysis.geometry import Projection, analogy_plane, fit_pca

@@ -16,13 +16,14 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
 from explorer import theme
 from explorer.elided_label import ElidedLabel
 from explorer.names import HEAD_MODES
-from explorer.views import TimedView, fixed_plot, keep_readable, settle, waiting_note, waiting_text
+from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.flow import FlowLayout
 from explorer.views.labels import token_label
 from explorer.views.map_labels import SLANT, LabelPlan, SteadyTitle, label_plan, thinned  # noqa: F401 (re-exported)
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
+from explorer.views.room import keep_readable, waiting_note, waiting_text
 from model.core.trace import Trace
 
 MODES = dict(zip(HEAD_MODES, (  # the mode names are explorer.names.HEAD_MODES; these are their labels

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
-from explorer.views import TimedView, fixed_plot, keep_readable, settle, waiting_note, waiting_text
+from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.flow import ControlsArea
@@ -23,6 +23,7 @@ from explorer.views.grid_overlays import GridControls, GridMarks, badge_marks, s
 from explorer.views.labels import token_label
 from explorer.views.legend import ColourLegend
 from explorer.views.mosaic import GAP, MAX_TILE, block_factor, cell_at, halved, mosaic, pooled, tile  # noqa: F401 (re-exported)
+from explorer.views.room import keep_readable, waiting_note, waiting_text
 from model.analysis.rollout import CAVEAT, attention_rollout
 
 

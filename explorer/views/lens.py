@@ -20,11 +20,12 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from explorer.elided_label import ElidedLabel
-from explorer.views import TimedView, fixed_plot, keep_readable, settle
+from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
 from explorer.views.labels import model_name, token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
+from explorer.views.room import keep_readable
 from model.core.info import ModelInfo
 
 MAX_PINS = 2

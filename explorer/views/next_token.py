@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
 from explorer import theme
 from explorer.elided_label import ElidedLabel
 from explorer.theme import style_text
-from explorer.views import TimedView, fixed_plot, keep_readable, settle
+from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.flow import FlowLayout, group
 from explorer.views.labels import model_name, token_label
+from explorer.views.room import keep_readable
 from explorer.views.temperature import (  # noqa: E402,F401 (re-exported)
     SLIDER_STEPS,
     _is_normalised,
