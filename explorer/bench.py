@@ -36,6 +36,7 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from explorer.runtime import THREADS_ENV, configure_process
+from model.core.paths import TOKENIZER_FILE
 from model.loading import BUNDLED
 
 SENTENCE = (
@@ -77,7 +78,7 @@ def build_gpt2_small_random(folder: Path) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(["<|endoftext|>"])
-    tok.save(str(folder / "tokenizer.json"))
+    tok.save(str(folder / TOKENIZER_FILE))
     return folder
 
 

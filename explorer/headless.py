@@ -8,8 +8,11 @@ Qt runs offscreen, so no window ever appears and the result does not depend on t
 Bad input ends the process with status 2 and one line on stderr saying what was wrong; a
 successful export prints the path it wrote.
 
-Adding a view is one :class:`ViewSpec` in :data:`VIEWS`; adding an option is one
-``add_argument`` in :func:`build_parser` plus whatever the view's ``configure`` reads from it.
+The views are the panel registry's (:mod:`explorer.views.registry`: each panel's export views,
+their numbers, options and the scene state the options set, applied with the panel's own
+``apply_scene`` as a lesson applies it). What this module adds is how each view gets its data
+(:data:`FEEDS`: the model calls the model thread would make). Adding an option is one
+``add_argument`` in :func:`build_parser` and its name in the views' ``options`` that read it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.export import ExportError, export_format
-from explorer.lesson_file import MAX_POSITION, MAX_TOP_K
-from explorer.names import HEAD_MODES, STAGES, TABS, tab
+from explorer.names import HEAD_MODES, STAGES, HeadMode
+from explorer.scene_schema import MAX_POSITION, MAX_TOP_K
+from explorer.views.registry import ExportView, PanelEntry, export_views, split_prompts
 
 DEFAULT_SIZE = (1200, 800)  # the panel's size on the (offscreen) screen, in logical pixels
 
@@ -41,38 +45,45 @@ class Job:
 
 @dataclass(frozen=True)
 class ViewSpec:
-    """One ``--view``: the panel that draws it (a tab's, from the registry
-    :data:`explorer.names.TABS`, or the heads grid), the numbers after its colon, the lesson-
-    scene state the command's options set on the panel (through the panel's own
-    ``apply_scene``, as a lesson does), and how traces reach the panel."""
+    """One ``--view``: the registry's :class:`~explorer.views.registry.ExportView` (name, numbers,
+    options, scene state), the panel that draws it, and how its data reaches the panel."""
 
-    name: str
-    help: str
+    view: ExportView
     panel: Callable[[], type]  # imported lazily: building the parser must stay cheap
-    arguments: tuple[str, ...] = ()  # names of the numbers after ':', e.g. ("layer", "head")
-    scene: Callable[[argparse.Namespace], dict] = field(default=lambda args: {})
     #: feeds the panel its data; default: the trace of --text
     feed: Callable[[object, Job], None] = field(default=lambda panel, job: panel.set_trace(job.trace))
 
     @property
+    def name(self) -> str:
+        return self.view.name
+
+    @property
+    def help(self) -> str:
+        return self.view.help
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        return self.view.arguments
+
+    @property
     def usage(self) -> str:
-        short = {"layer": "L", "head": "H", "query": "P"}
-        return self.name + (":" + ".".join(short.get(a, a.upper()) for a in self.arguments) if self.arguments else "")
+        return self.view.usage
+
+    def scene(self, args: argparse.Namespace) -> dict:
+        """The panel's scene state the command's options ask for."""
+        try:
+            return self.view.scene(args)
+        except ValueError as exc:
+            raise ExportError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------- the views
-def _grid():
-    from explorer.views.heads_grid import HeadsGridPanel
-
-    return HeadsGridPanel
-
-
-def _tab_panel(key: str) -> Callable[[], type]:
+def _panel(entry: PanelEntry) -> Callable[[], type]:
     def panel() -> type:
         try:
-            return tab(key).panel_class()
-        except (ImportError, AttributeError, KeyError):
-            raise ExportError(f"this version of the app has no {key!r} view") from None
+            return entry.panel_class()
+        except (ImportError, AttributeError, TypeError):
+            raise ExportError(f"this version of the app has no {entry.key!r} view") from None
 
     return panel
 
@@ -120,46 +131,31 @@ def _ablated(job: Job) -> tuple:
     return heads
 
 
-def _head_scene(args: argparse.Namespace) -> dict:
-    return {"mode": args.mode, "layout_3b1b": args.three_blue_one_brown, "hide_first": args.hide_first}
-
-
-def _next_scene(args: argparse.Namespace) -> dict:
-    return {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
-
-
 def _feed_drift(panel, job: Job) -> None:
+    """The sentences traced here; the word and the sentences are the panel's scene state."""
     from model.core.errors import EmptyInputError
 
-    texts = drift_sentences(job.args.text)
-    if len(texts) < 2:
-        raise ExportError("the drift view needs at least two sentences in --text, separated by '|'")
-    word = (job.args.word or "").strip()
-    if not word:
-        raise ExportError("the drift view needs --word: the word the sentences share")
-    panel.word.setText(word)
+    sentences = tuple(panel.scene_values()["drift_sentences"])
     try:
-        traces = tuple(job.model.trace(text) for text in texts)
+        traces = tuple(job.model.trace(text) for text in sentences)
     except EmptyInputError as exc:
         raise ExportError(str(exc)) from exc
-    panel.set_batch_traces(texts, traces)
+    panel.set_batch_traces(sentences, traces)
     if not panel.paths:  # the panel said why (a sentence without the word) in its message line
         raise ExportError(panel.message.text() or "the drift could not be computed")
 
 
 def _feed_ab(panel, job: Job) -> None:
+    """Prompt A is --text's first, prompt B the panel's scene state (its second)."""
     from model.core.errors import EmptyInputError
 
-    texts = drift_sentences(job.args.text)
-    if len(texts) != 2:
-        raise ExportError("the ab view needs two prompts in --text, separated by '|': 'prompt A | prompt B'")
+    prompt_a, prompt_b = split_prompts(job.args.text)[0], panel.scene_values()["prompt_b"]
     try:
-        trace_a, trace_b = (job.model.trace(text) for text in texts)
+        trace_a, trace_b = job.model.trace(prompt_a), job.model.trace(prompt_b)
     except EmptyInputError as exc:
         raise ExportError(str(exc)) from exc
     panel.set_trace(trace_a)
-    panel.text_b.setText(texts[1])
-    panel.set_batch_traces((texts[1],), (trace_b,))
+    panel.set_batch_traces((prompt_b,), (trace_b,))
 
 
 def _feed_dla(panel, job: Job) -> None:
@@ -172,9 +168,8 @@ def _feed_dla(panel, job: Job) -> None:
     try:
         if job.args.target:
             target = single_token(job.model.tokenizer, job.args.target)
-        if job.args.contrast:
+        if job.args.contrast:  # the panel's contrast box holds it (scene state); it must be one token
             single_token(job.model.tokenizer, job.args.contrast)
-            panel.contrast.setText(job.args.contrast)
         result = probes.dla(job.model, job.trace.text, {"position": job.args.query, "target": target,
                                                         "contrast": job.args.contrast or ""}, job.trace)
     except ValueError as exc:
@@ -183,32 +178,15 @@ def _feed_dla(panel, job: Job) -> None:
     panel.set_work_result("dla", result)
 
 
-#: Help for each tab's headless view (the registry names the view; this says what it shows).
-_TAB_VIEWS: dict[str, dict] = {
-    "head": dict(help="one head enlarged (--mode, --3b1b, --hide-first, --query)", arguments=("layer", "head"),
-                 scene=_head_scene),
-    "step": dict(help="one head's computation for query position P (negative counts from the end), --stage",
-                 arguments=("layer", "head", "query"), scene=lambda args: {"stage": STAGES.index(args.stage)}),
-    "next": dict(help="next-token probabilities after --query (--temperature, --top-k, --top-p, --ablate)",
-                 scene=_next_scene, feed=_feed_next),
-    "lens": dict(help="the logit lens: top next token after every layer at every position (--ablate)",
-                 feed=_feed_lens),
-    "embeddings": dict(help="the embedding table's word set and the man : woman :: king analogy"),
-    "drift": dict(help="one --word through the layers in several sentences: --text 'one | two | three'",
-                  feed=_feed_drift),
-    "positions": dict(help="the position table (sinusoidal or learned) and the cosine between positions"),
-    "anatomy": dict(help="the model's parameters by kind beside GPT-3's accounting"),
-    "roles": dict(help="every head's previous-token, first-token, induction and duplicate-token scores",
-                  feed=_feed_roles),
-    "ab": dict(help="two prompts compared head by head: --text 'prompt A | prompt B'", feed=_feed_ab),
-    "dla": dict(help="who wrote the answer: each head's and MLP's direct contribution to --target "
-                     "(default: the top token) after --query, or to --target − --contrast", feed=_feed_dla),
-}
+def _feed_graph(panel, job: Job) -> None:
+    """The contribution graph, computed here as the model thread computes it."""
+    from model.work import probes
 
-def _token_strip():
-    from explorer.views.token_strip import TokenStrip
-
-    return TokenStrip
+    panel.set_trace(job.trace)
+    try:
+        panel.set_work_result("flow", probes.flow(job.model, job.trace.text, job.trace))
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _feed_saliency(panel, job: Job) -> None:
@@ -227,17 +205,21 @@ def _feed_saliency(panel, job: Job) -> None:
     panel.set_work_result("saliency", result)
 
 
-VIEWS: dict[str, ViewSpec] = {
-    "grid": ViewSpec("grid", "every head of every layer", _grid),
-    "saliency": ViewSpec("saliency", "the token strip shaded by integrated gradients of --target (minus --contrast) "
-                         "after --query, --steps points", _token_strip, feed=_feed_saliency),
+#: How each view gets its data, where that is more than the trace of --text.
+FEEDS: dict[str, Callable[[object, Job], None]] = {
+    "next": _feed_next, "lens": _feed_lens, "drift": _feed_drift, "roles": _feed_roles, "ab": _feed_ab,
+    "dla": _feed_dla, "graph": _feed_graph, "saliency": _feed_saliency,
 }
-VIEWS.update({t.export_view: ViewSpec(t.export_view, panel=_tab_panel(t.key), **_TAB_VIEWS[t.export_view])
-              for t in TABS if t.export_view is not None})
+#: Every ``--view``, from the panel registry.
+VIEWS: dict[str, ViewSpec] = {name: ViewSpec(view, _panel(entry), **({"feed": FEEDS[name]} if name in FEEDS else {}))
+                              for name, (entry, view) in export_views().items()}
+if not set(FEEDS) <= set(VIEWS):
+    raise ValueError(f"feeds for views the registry does not name: {sorted(set(FEEDS) - set(VIEWS))}")
 
 
 def drift_sentences(text: str) -> tuple[str, ...]:
-    return tuple(s.strip() for s in text.replace("\n", "|").split("|") if s.strip())
+    """The prompts of --text (kept for callers of the old name)."""
+    return split_prompts(text)
 
 
 # ---------------------------------------------------------------------- arguments
@@ -292,9 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     selection = parser.add_argument_group("selection")
     selection.add_argument("--query", type=int, default=-1,
                            help="query position for head and next (negative counts from the end; default -1)")
-    selection.add_argument("--stage", choices=STAGES, default=STAGES[-1], help="step: the stage shown")
+    selection.add_argument("--stage", choices=[s.value for s in STAGES], default=STAGES[-1].value,
+                           help="step: the stage shown")
     head = parser.add_argument_group("head view")
-    head.add_argument("--mode", choices=HEAD_MODES, default="pattern")
+    head.add_argument("--mode", choices=[m.value for m in HEAD_MODES], default=HeadMode.PATTERN.value)
     head.add_argument("--3b1b", dest="three_blue_one_brown", action="store_true",
                       help="3Blue1Brown layout: keys as rows, one column per query")
     head.add_argument("--hide-first", action="store_true", help="drop the first token and renormalise")
@@ -312,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(one token, e.g. ' Mary'; default: the top prediction)")
     who.add_argument("--contrast", default=None, metavar="TOKEN", help="attribute --target minus this token's logit")
     who.add_argument("--steps", type=int, default=32, help="saliency: integrated gradients' points (1-512)")
+    who.add_argument("--threshold", type=float, default=None, help="graph: the smallest edge shown (0.01-0.5)")
     drift = parser.add_argument_group("drift view")
     drift.add_argument("--word", default=None, help="the word the sentences share")
     return parser
@@ -362,6 +346,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ExportError(f"--top-k must be 0 (off) to {MAX_TOP_K}, not {args.top_k}")
     if not -MAX_POSITION <= args.query <= MAX_POSITION:
         raise ExportError(f"--query must be between -{MAX_POSITION} and {MAX_POSITION}, not {args.query}")
+    if args.threshold is not None and not 0.01 <= args.threshold <= 0.5:
+        raise ExportError(f"--threshold must be between 0.01 and 0.5, not {args.threshold}")
     if not 1 <= args.steps <= 512:
         raise ExportError(f"--steps must be 1 to 512, not {args.steps}")
     if not 0.0 < args.top_p <= 1.0:
@@ -428,6 +414,10 @@ def run(args: argparse.Namespace) -> Path:
     """Check, load, trace, draw, write. Raises :class:`ExportError` with a one-line reason."""
     spec, numbers = parse_view(args.view)
     check_arguments(args)
+    if args.ablate and "ablate" not in spec.view.options:
+        readers = [s.name for s in VIEWS.values() if "ablate" in s.view.options]
+        raise ExportError(f"--ablate works with the {' and '.join(readers)} views, not {spec.name}")
+    state = spec.scene(args)  # the panel's controls as the options set them (checked before the load)
     app, look = _application(args)
     from explorer import runtime
     from explorer.export import export_panel
@@ -451,7 +441,7 @@ def run(args: argparse.Namespace) -> Path:
         _check_in_range("layer", layer, info.n_layers, f"{info.name} has {info.n_layers} layers")
     if "head" in values:
         _check_in_range("head", head, info.n_heads, f"{info.name} has {info.n_heads} heads per layer")
-    if spec.name not in ("drift", "ab"):  # these trace their own sentences
+    if not spec.view.prompts:  # a view of several prompts traces them itself
         try:
             n = len(model.encode(args.text)[0])
             _check_in_range("query position", query, n, f"the text has {n} tokens", allow_negative=True)
@@ -463,14 +453,9 @@ def run(args: argparse.Namespace) -> Path:
     panel.apply_theme(look)  # as the window does for every panel it adds
     panel.resize(*args.size)
     panel.set_model_info(info)
-    ablated = frozenset(_ablated(job)) if spec.name in ("next", "lens") else frozenset()
-    if args.ablate and spec.name not in ("next", "lens"):
-        raise ExportError(f"--ablate works with the next and lens views, not {spec.name}")
-    panel.set_selection(Selection(layer=layer, head=head, query=query, ablated=ablated,
+    ablated = frozenset(_ablated(job)) if "ablate" in spec.view.options else frozenset()
+    panel.set_selection(Selection(layer=layer, head=head, query=query, stage=state.get("stage", 0), ablated=ablated,
                                   ablation_mode=args.ablation_mode))
-    state = spec.scene(args)
-    if "stage" in state:
-        panel.set_selection(panel.selection.with_(stage=state["stage"]))
     problems = panel.apply_scene(state)  # the panel's own controls, set as a lesson sets them
     if problems:
         raise ExportError("; ".join(problems))
@@ -480,7 +465,9 @@ def run(args: argparse.Namespace) -> Path:
     panel.refresh(force=True)
     app.processEvents()
     try:
-        return export_panel(panel, args.out, args.width)
+        from explorer.picture_title import panel_title
+
+        return export_panel(panel, args.out, args.width, panel_title(panel, info.name, args.text))
     finally:
         panel.close()
         panel.deleteLater()

@@ -28,7 +28,6 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,64 +35,53 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from explorer.atomic import write_text
-from explorer.names import SCENE_HEAD_MODES as MODES
-from explorer.names import STAGES as STAGE_NAMES
-from explorer.names import TAB_KEYS as TABS
+from explorer.names import STAGES
+from explorer.scene_schema import (  # noqa: F401 (the limits are re-exported)
+    MAX_INDEX,
+    MAX_POSITION,
+    MAX_SEED,
+    MAX_TOP_K,
+    QT_TRANSLATE_NOOP,
+    SceneKey,
+    one_of,
+)
+from explorer.views.registry import TAB_KEYS, panel_scene_keys
 from model.core.paths import LESSONS_DIR  # noqa: F401 (the shipped lessons; re-exported)
 
-# Integers reach Qt widgets (spin boxes hold a C int): a lesson's numbers are checked against
-# what they can hold before a scene is applied (a seed of 2**31 crashed the app).
-MAX_INDEX = 4095  # layer, head
-MAX_POSITION = 1_000_000  # query
-MAX_TOP_K = 1000  # the Next-token tab's top-k box
-MAX_SEED = 2**31 - 1  # the seed box
 # A lesson is a short text: a file beyond this, or nested deeper, is not a lesson (a 1,000-deep
 # nesting raised RecursionError in the TOML parser; /dev/zero never ended).
 MAX_LESSON_BYTES = 1 << 20
 MAX_NESTING = 16
 
-#: key -> (accepted Python types, a check that returns an error or None, what it means)
-SCENE_KEYS: dict[str, tuple[tuple[type, ...], Any, str]] = {
-    "model": ((str,), None, "model source: 'bundled', 'smollm2', 'lesson:seed-003', a folder …"),
-    "text": ((str,), None, "the text in the box"),
-    "tab": ((str,), lambda v: None if v in TABS else (QT_TRANSLATE_NOOP("LessonFile", "tab must be one of {choices}"),
-                                                       {"choices": ", ".join(TABS)}), "the tab shown"),
-    "layer": ((int,), lambda v: None if 0 <= v <= MAX_INDEX else (QT_TRANSLATE_NOOP("LessonFile", "layer must be 0–{max}"),
-                                                                  {"max": MAX_INDEX}), "selected layer"),
-    "head": ((int,), lambda v: None if 0 <= v <= MAX_INDEX else (QT_TRANSLATE_NOOP("LessonFile", "head must be 0–{max}"),
-                                                                 {"max": MAX_INDEX}), "selected head"),
-    "query": ((int,), lambda v: None if -MAX_POSITION <= v <= MAX_POSITION else (
-        QT_TRANSLATE_NOOP("LessonFile", "query must be between −{max} and {max}"), {"max": MAX_POSITION}),
-        "query token position; negative counts from the end"),
-    "stage": ((int, str), lambda v: None if (v in STAGE_NAMES if isinstance(v, str) else 0 <= v < len(STAGE_NAMES))
-              else (QT_TRANSLATE_NOOP("LessonFile", "stage must be 0–{last} or one of {choices}"),
-                    {"last": len(STAGE_NAMES) - 1, "choices": ", ".join(STAGE_NAMES)}), "step-through stage"),
-    "mode": ((str,), lambda v: None if v in MODES else (QT_TRANSLATE_NOOP("LessonFile", "mode must be one of {choices}"),
-                                                         {"choices": ", ".join(MODES)}), "head view mode"),
-    "layout_3b1b": ((bool,), None, "keys as rows, one column per query"),
-    "hide_first": ((bool,), None, "drop the first token's column and renormalise"),
-    "temperature": ((int, float), lambda v: None if 0 <= v <= 2.5 else QT_TRANSLATE_NOOP("LessonFile", "temperature must be in 0–2.5"), "T"),
-    "top_k": ((int,), lambda v: None if 0 <= v <= MAX_TOP_K else (QT_TRANSLATE_NOOP("LessonFile", "top_k must be 0–{max} (0 = off)"),
-                                                                  {"max": MAX_TOP_K}), "top-k"),
-    "top_p": ((int, float), lambda v: None if 0 < v <= 1 else QT_TRANSLATE_NOOP("LessonFile", "top_p must be in (0, 1]"), "top-p"),
-    "seed": ((int,), lambda v: None if 0 <= v <= MAX_SEED else (QT_TRANSLATE_NOOP("LessonFile", "seed must be 0–{max}"),
-                                                                {"max": MAX_SEED}), "sampling seed"),
-    "words": ((str,), None, "embedding word set (a preset's name)"),
-    "extra_words": ((str,), None, "words added to the embedding plot"),
-    "analogy": ((list,), lambda v: None if len(v) == 3 and all(isinstance(w, str) for w in v)
-                else QT_TRANSLATE_NOOP("LessonFile", "analogy must be three words [a, b, c]"), "a : b :: c : ?"),
-    "drift": ((str,), None, "context-drift preset's name"),
-    "contrast": ((str,), None, "Who wrote it: a second token, to attribute target − it"),
-    "freeze": ((bool,), None, "ignore typing while this scene shows"),
-    "caption": ((str,), None, "caption in English"),
-    "caption_zh": ((str,), None, "caption in Chinese"),
+
+# The keys the window applies itself: the model, the text, the tab, the selection, captions.
+WINDOW_KEYS: dict[str, SceneKey] = {
+    "model": SceneKey((str,), "model source: 'bundled', 'smollm2', 'lesson:seed-003', a folder …"),
+    "text": SceneKey((str,), "the text in the box"),
+    "tab": SceneKey((str,), "the tab shown", one_of(TAB_KEYS, QT_TRANSLATE_NOOP("LessonFile", "tab must be one of {choices}"))),
+    "layer": SceneKey((int,), "selected layer", lambda v: None if 0 <= v <= MAX_INDEX else (
+        QT_TRANSLATE_NOOP("LessonFile", "layer must be 0–{max}"), {"max": MAX_INDEX})),
+    "head": SceneKey((int,), "selected head", lambda v: None if 0 <= v <= MAX_INDEX else (
+        QT_TRANSLATE_NOOP("LessonFile", "head must be 0–{max}"), {"max": MAX_INDEX})),
+    "query": SceneKey((int,), "query token position; negative counts from the end", lambda v: None if (
+        -MAX_POSITION <= v <= MAX_POSITION) else (QT_TRANSLATE_NOOP("LessonFile", "query must be between −{max} and {max}"),
+                                                  {"max": MAX_POSITION})),
+    "stage": SceneKey((int, str), "step-through stage", lambda v: None if (
+        v in STAGES if isinstance(v, str) else 0 <= v < len(STAGES)) else (
+        QT_TRANSLATE_NOOP("LessonFile", "stage must be 0–{last} or one of {choices}"),
+        {"last": len(STAGES) - 1, "choices": ", ".join(STAGES)})),
 }
-
-
-def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # noqa: N802 (the name pyside6-lupdate looks for)
-    """Marks ``text`` for translation (``python -m explorer.i18n update`` collects it) without
-    importing Qt here; the window translates it when it shows the message."""
-    return text
+# Keys about the scene itself, written last.
+SCENE_ONLY_KEYS: dict[str, SceneKey] = {
+    "freeze": SceneKey((bool,), "ignore typing while this scene shows"),
+    "caption": SceneKey((str,), "caption in English"),
+    "caption_zh": SceneKey((str,), "caption in Chinese"),
+}
+# Every key a scene may hold, in the order a saved scene lists them: the window's, then each
+# tab's own (:mod:`explorer.views.registry`), then the scene's.
+SCENE_KEYS: dict[str, SceneKey] = {**WINDOW_KEYS, **panel_scene_keys(), **SCENE_ONLY_KEYS}
+if len(SCENE_KEYS) != len(WINDOW_KEYS) + len(panel_scene_keys()) + len(SCENE_ONLY_KEYS):
+    raise ValueError("a panel's scene key is also one of the window's")
 
 
 class LessonError(ValueError):
@@ -205,7 +193,7 @@ def parse_lesson(text: str, path: Path) -> Lesson:
             if key not in SCENE_KEYS:
                 raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{where}: unknown key {key!r} (known: {known})"),
                                   where=where, key=key, known=", ".join(SCENE_KEYS))
-            types, check, _ = SCENE_KEYS[key]
+            types, check = SCENE_KEYS[key].types, SCENE_KEYS[key].check
             if isinstance(value, bool) and bool not in types or not isinstance(value, types):
                 names = " or ".join(t.__name__ for t in types)
                 raise LessonError(QT_TRANSLATE_NOOP("LessonFile", "{where}: {key} must be {names}, got {value!r}"),
@@ -217,8 +205,11 @@ def parse_lesson(text: str, path: Path) -> Lesson:
                                   problem=problem.format(**problem_params), value=value, problem_params=problem_params,
                                   problem_template=problem)
         if isinstance(values.get("stage"), str):
-            values = {**values, "stage": STAGE_NAMES.index(values["stage"])}
-        state = {**state, **values}
+            values = {**values, "stage": STAGES.index(values["stage"])}
+        # A key that stands for others (a drift preset: its word and sentences) drops what an
+        # earlier scene set for them, unless this scene sets them too.
+        dropped = {cleared for key in values for cleared in SCENE_KEYS[key].clears if cleared not in values}
+        state = {k: v for k, v in {**state, **values}.items() if k not in dropped}
         scenes.append(Scene(i, line, dict(values), dict(state)))
     return Lesson(path, title, data.get("title_zh", ""), tuple(scenes))
 

@@ -11,11 +11,12 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.lesson_file import LessonError, append_scene, load_lesson, shipped_lessons
-from explorer.names import USER_LESSON_FILE
+from explorer.names import USER_LESSON_FILE, USER_LESSONS_FOLDER
 from explorer.qtext import for_qt
+from explorer.views.registry import panel_scene_keys
 
 #: The scene keys that are a panel's own controls (not the text, model, selection or tab).
-PANEL_STATE = ("mode", "layout_3b1b", "hide_first", "temperature", "top_k", "top_p", "seed", "contrast")
+PANEL_STATE = tuple(panel_scene_keys())
 
 
 class LessonPlayback:
@@ -81,7 +82,7 @@ class LessonPlayback:
         from PySide6.QtCore import QStandardPaths
 
         folder = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home() / ".attention-explorer")
-        return Path(folder) / "lessons" / USER_LESSON_FILE
+        return Path(folder) / USER_LESSONS_FOLDER / USER_LESSON_FILE
 
     def current_scene_values(self) -> dict:
         """The state on screen as scene keys (what Ctrl+S saves)."""

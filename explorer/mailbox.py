@@ -46,7 +46,7 @@ class WorkRequest:
 #: Analyses that take one step ("lens", "ablate", "patch", "dla", "character": finish a character
 #: a sampled byte token left incomplete) and long jobs that run in steps between other
 #: requests, report progress and can be cancelled ("sweep", "badges").
-WORK_KINDS = ("lens", "ablate", "patch", "dla", "character", "sweep", "badges", "saliency")
+WORK_KINDS = ("lens", "ablate", "patch", "dla", "flow", "character", "sweep", "badges", "saliency")
 JOB_KINDS = ("sweep", "badges", "saliency")
 
 

@@ -1,67 +1,62 @@
 """Names the app uses in more than one place, defined once (Qt-free).
 
-* :data:`TABS` — the panel registry: every tab's key (what lesson scenes and Ctrl+S write),
-  the class that draws it (imported only when the tab is built), and the headless export
-  view that shows the same panel (``attention-explorer export --view …``). The window's
-  tabs, lesson validation and the headless export all read it.
-* :data:`STAGES` — the step-through's stages, in order.
-* :data:`HEAD_MODES` — what the Head tab can show; :data:`SCENE_HEAD_MODES` the ones a
-  lesson scene may set.
-* :data:`USER_LESSON_FILE` — where Ctrl+S writes scenes (in the app's data folder).
+* :class:`Stage` / :data:`STAGES` — the step-through's stages, in order (a lesson's ``stage``,
+  ``attention-explorer export --stage``, the stage canvas's drawing).
+* :class:`HeadMode` / :data:`HEAD_MODES` — what the Head tab can show (its mode box, a lesson's
+  ``mode``, ``export --mode``).
+* :data:`USER_LESSONS_FOLDER` / :data:`USER_LESSON_FILE` — where Ctrl+S writes scenes (in the
+  app's data folder).
 
-File names of a model folder live in :mod:`model.core.paths`.
+Both are string enums: a member *is* its name (``HeadMode.PATTERN == "pattern"``, and it prints
+as ``pattern``), so lesson files, settings and command lines hold plain strings.
+
+The tabs (keys, panel classes, scene keys, export views) are :mod:`explorer.views.registry`'s;
+the file names of a model folder are :mod:`model.core.paths`'.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from enum import Enum
 
 
-@dataclass(frozen=True)
-class Tab:
-    """One tab: ``key`` in lesson files, the panel class by module and name, and the headless
-    export view name (``None``: the tab has no headless picture)."""
+class _Name(str, Enum):
+    """A string enum that prints as its value (``enum.StrEnum`` from Python 3.11; this app runs on 3.10)."""
 
-    key: str
-    module: str
-    class_name: str
-    export_view: str | None = None
-
-    def panel_class(self):
-        from importlib import import_module
-
-        return getattr(import_module(self.module), self.class_name)
+    __str__ = str.__str__
+    __format__ = str.__format__
 
 
-#: Every tab, in the order the window shows them; the first is built before the others.
-TABS: tuple[Tab, ...] = (
-    Tab("head", "explorer.views.head_detail", "HeadDetailPanel", "head"),
-    Tab("next", "explorer.views.next_token", "NextTokenPanel", "next"),
-    Tab("embeddings", "explorer.views.embeddings", "EmbeddingPanel", "embeddings"),
-    Tab("drift", "explorer.views.drift", "DriftPanel", "drift"),
-    Tab("step", "explorer.views.step_through", "StepThroughPanel", "step"),
-    Tab("positions", "explorer.views.positional", "PositionalPanel", "positions"),
-    Tab("anatomy", "explorer.views.anatomy", "AnatomyPanel", "anatomy"),
-    Tab("lens", "explorer.views.lens", "LensPanel", "lens"),
-    Tab("roles", "explorer.views.head_roles", "HeadRolesPanel", "roles"),
-    Tab("ab", "explorer.views.ab_prompts", "ABPromptsPanel", "ab"),
-    Tab("dla", "explorer.views.dla", "DlaPanel", "dla"),
-)
-TAB_KEYS: tuple[str, ...] = tuple(t.key for t in TABS)
+class Stage(_Name):
+    """The stages of one head's computation the step-through view walks, in order."""
+
+    INPUT = "input"
+    QK = "qk"
+    DOT = "dot"
+    SCALE = "scale"
+    MASK = "mask"
+    SOFTMAX = "softmax"
+    VALUES = "values"
+    OUTPUT = "output"
 
 
-def tab(key: str) -> Tab:
-    for t in TABS:
-        if t.key == key:
-            return t
-    raise KeyError(f"no tab {key!r}: one of {', '.join(TAB_KEYS)}")
+#: :class:`Stage` in order: ``Selection.stage`` and a lesson's numeric ``stage`` index it.
+STAGES: tuple[Stage, ...] = tuple(Stage)
 
 
-#: The stages of one head's computation the step-through view walks, in order.
-STAGES: tuple[str, ...] = ("input", "qk", "dot", "scale", "mask", "softmax", "values", "output")
+class HeadMode(_Name):
+    """What the Head tab draws for the selected head."""
 
-#: The head view's modes; a lesson scene may set the first three (rollout is a tool, not a scene).
-HEAD_MODES: tuple[str, ...] = ("pattern", "scores", "masked", "rollout")
-SCENE_HEAD_MODES: tuple[str, ...] = HEAD_MODES[:3]
+    PATTERN = "pattern"  # the attention pattern (after softmax)
+    SCORES = "scores"  # raw scores QKᵀ/√dₖ
+    MASKED = "masked"  # scores with the causal mask's −∞
+    ROLLOUT = "rollout"  # attention rollout through the selected layer (all heads)
 
+
+HEAD_MODES: tuple[HeadMode, ...] = tuple(HeadMode)
+#: the modes whose rows sum to 1 (drawn on a fixed 0..1 colour bar)
+PROBABILITY_MODES: frozenset[HeadMode] = frozenset({HeadMode.PATTERN, HeadMode.ROLLOUT})
+
+#: the folder of the person's own lessons, in the app's data folder
+USER_LESSONS_FOLDER = "lessons"
+#: the lesson Ctrl+S adds scenes to, in :data:`USER_LESSONS_FOLDER`
 USER_LESSON_FILE = "my-lesson.toml"

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from explorer.names import STAGES, HeadMode, Stage
 from model.loading import BUNDLED
 
 
@@ -112,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     window.show_tab(window.head_detail)
     window.select_position(args.query)
     shot("attention")
-    window.head_detail.set_mode("masked")
+    window.head_detail.set_mode(HeadMode.MASKED)
     shot("masked-scores")
-    window.head_detail.set_mode("pattern")
+    window.head_detail.set_mode(HeadMode.PATTERN)
     window.head_detail.transpose_box.setChecked(True)
     shot("3b1b-layout")
     window.head_detail.transpose_box.setChecked(False)
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if panel.key != "head" and (args.only is None and panel.key not in curated or name in (args.only or ())):
             window.show_tab(panel)
             if panel.key == "step":
-                window.set_selection(window.selection.with_(stage=4))  # the mask stage: −∞ on the book's terms
+                window.set_selection(window.selection.with_(stage=STAGES.index(Stage.MASK)))  # −∞ on the book's terms
             if panel.key == "drift":
                 window.drift.run()
                 wait_until(app, lambda: len(window.drift.paths) > 0)

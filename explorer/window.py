@@ -342,7 +342,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
 
     def _tabs_built(self) -> None:
         self._all_tabs_built = True
-        # The panels the window talks to directly, reached by their registry keys (explorer.names.TABS).
+        # The panels the window talks to directly, reached by their registry keys (explorer.views.registry).
         self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through = (
             self.panel("head"), self.panel("next"), self.panel("embeddings"), self.panel("drift"), self.panel("step"))
         self.positions, self.anatomy = self.panel("positions"), self.panel("anatomy")

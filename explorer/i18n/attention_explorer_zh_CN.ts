@@ -470,6 +470,45 @@
     </message>
 </context>
 <context>
+    <name>GraphPanel</name>
+    <message>
+        <source>whole graph</source>
+        <translation>整张图</translation>
+    </message>
+    <message>
+        <source>An edge j → i at a layer: token j&apos;s share of what token i received through that layer&apos;s attention — the L1 proximity of j&apos;s part (every head&apos;s weight × value, through W_O) to i&apos;s updated vector, clipped at 0 and normalised with i&apos;s own residual (Ferrando &amp; Voita 2024).</source>
+        <translation>某一层的边 j → i：词元 i 通过该层注意力得到的内容中，词元 j 所占的份额——j 的部分（各头的权重 × 值，经过 W_O）与 i 更新后向量的 L1 接近度，截断于 0，并与 i 自身的残差一起归一化（Ferrando &amp; Voita 2024）。</translation>
+    </message>
+    <message>
+        <source>Edges: a token&apos;s share of what a later token received, coloured by the head that carries most of it. Click an edge to select its head.</source>
+        <translation>边：一个词元在后面词元所得内容中的份额，颜色表示承载最多的头。点击一条边以选中该头。</translation>
+    </message>
+    <message>
+        <source>threshold {t:.2f}</source>
+        <translation>阈值 {t:.2f}</translation>
+    </message>
+    <message>
+        <source>input</source>
+        <translation>输入</translation>
+    </message>
+    <message>
+        <source>Contribution graph: {n} edges above {t:.2f}, {what}</source>
+        <translation>贡献图：{n} 条边高于 {t:.2f}，{what}</translation>
+    </message>
+    <message>
+        <source>all tokens</source>
+        <translation>所有词元</translation>
+    </message>
+    <message>
+        <source>traced back from “{token}”</source>
+        <translation>从“{token}”回溯</translation>
+    </message>
+    <message>
+        <source>; heads by colour: {heads}</source>
+        <translation>；各头颜色：{heads}</translation>
+    </message>
+</context>
+<context>
     <name>GridControls</name>
     <message>
         <source>knock out: zero</source>
@@ -687,7 +726,7 @@ mean: the head adds its average output over a few fixed reference sentences, the
     </message>
     <message>
         <source>Δ log p(&apos;{t}&apos;) with the head knocked out</source>
-        <translation>敲除该头后的 Δ log p('{t}')</translation>
+        <translation>敲除该头后的 Δ log p(&apos;{t}&apos;)</translation>
     </message>
     <message>
         <source>Sweep: Δ log p(&apos;{t}&apos;) per head knocked out (red ↑ blue ↓)</source>
@@ -773,7 +812,6 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <name>LessonFile</name>
     <message>
         <source>tab must be one of {choices}</source>
-        <extracomment>key -&gt; (accepted Python types, a check that returns an error or None, what it means)</extracomment>
         <translation>tab 必须是以下之一：{choices}</translation>
     </message>
     <message>
@@ -875,6 +913,14 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>{path}: cannot be read ({error})</source>
         <translation>{path}：无法读取（{error}）</translation>
+    </message>
+    <message>
+        <source>drift_sentences must be a list of sentences</source>
+        <translation>drift_sentences 必须是句子列表</translation>
+    </message>
+    <message>
+        <source>threshold must be in 0.01–0.5</source>
+        <translation>threshold 必须在 0.01–0.5 之间</translation>
     </message>
 </context>
 <context>
@@ -1140,6 +1186,11 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <extracomment>what model.core.tokenizer.join_byte_pieces names a byte-level token holding part of a character: the character, a space, and which part (&quot;我 1/2&quot;) the bundled model&apos;s name on screen, for the translation tools (it comes from model/)</extracomment>
         <translation>教学模型（内置）</translation>
     </message>
+    <message>
+        <source>real language model</source>
+        <extracomment>words model/loading.py adds to a model&apos;s name in the Model menu (&quot;SmolLM2 (real language model)&quot;)</extracomment>
+        <translation>真实语言模型</translation>
+    </message>
 </context>
 <context>
     <name>ModelWorker</name>
@@ -1342,6 +1393,10 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>{model} is loaded: tracing the text…</source>
         <translation>{model} 已加载：正在追踪文本……</translation>
+    </message>
+    <message>
+        <source>Contribution graph</source>
+        <translation>贡献图</translation>
     </message>
 </context>
 <context>

@@ -38,6 +38,7 @@ class ABPromptsPanel(Panel):
         self.trace_b = None
         self.patch = None
         self.heading = ElidedLabel()  # one line (the whole in its tooltip): the plot keeps the height
+        self._compare_when_shown = False  # a scene set prompt B while the tab was hidden
         self.text_b = QLineEdit()
         self.text_b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.text_b.setMinimumWidth(160)
@@ -109,6 +110,19 @@ class ABPromptsPanel(Panel):
     def on_model_info(self, info) -> None:
         self.trace_b, self.patch = None, None
 
+    def apply_scene(self, state: dict) -> list[str]:
+        """``prompt_b``: the second prompt; compared once the tab shows."""
+        if "prompt_b" in state and state["prompt_b"] != self.text_b.text():
+            self.text_b.setText(state["prompt_b"])
+            self.trace_b = self.patch = None  # they were of the old prompt B
+            self._compare_when_shown = True
+            self.mark_dirty()
+            self.refresh()
+        return []
+
+    def scene_values(self) -> dict:
+        return {"prompt_b": self.text_b.text()}
+
     def compare(self) -> None:
         if self.text_b.text().strip():
             self.traces_requested.emit((self.text_b.text(),))
@@ -140,6 +154,9 @@ class ABPromptsPanel(Panel):
         return ", ".join(f"{token_label(vocab[t]) if vocab else t} {p[t]:.2f}" for t in np.argsort(-p)[:TOP])
 
     def redraw(self) -> None:
+        if self._compare_when_shown:
+            self._compare_when_shown = False
+            self.compare()
         a, b = self.trace, self.trace_b
         if a is None or b is None:
             self.summary.setText(self.tr("Type prompt B and press Compare."))

@@ -80,7 +80,7 @@ class Panel(QWidget):
     """
 
     title: ClassVar[str] = ""
-    #: the name lessons use for this panel's tab (``tab = "head"``)
+    #: the name lessons use for this panel's tab (``tab = "head"``); its registry entry's key
     key: ClassVar[str] = ""
     selection_fields: ClassVar[frozenset[str]] = frozenset()
 
@@ -202,12 +202,15 @@ class Panel(QWidget):
         """Draw ``self.trace`` and ``self.selection``."""
 
     def apply_scene(self, state: dict) -> list[str]:
-        """Set the panel's own controls from a lesson scene's state (keys it knows; others
-        are ignored). Returns problems a teacher should hear about (e.g. an unknown preset)."""
+        """Set the panel's own controls from a lesson scene's state (the keys its entry in
+        :mod:`explorer.views.registry` names, checked there; others are ignored). Lessons, the
+        end of a lesson and ``attention-explorer export`` set a panel's state only through this.
+        Returns problems a teacher should hear about (e.g. an unknown preset)."""
         return []
 
     def scene_values(self) -> dict:
-        """The panel's controls as scene keys, for saving the current state as a scene."""
+        """The panel's controls as scene keys, for saving the current state as a scene (Ctrl+S):
+        every key its registry entry names, so a scene never inherits an earlier scene's value."""
         return {}
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)

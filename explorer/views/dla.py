@@ -141,7 +141,8 @@ class DlaPanel(Panel):
         return []
 
     def scene_values(self) -> dict:
-        return {"contrast": self.contrast.text()} if self.contrast.text() else {}
+        # an empty box too: a scene without the key would keep an earlier scene's contrast
+        return {"contrast": self.contrast.text()}
 
     def _on_shade_toggled(self, on: bool) -> None:
         self._saliency_asked = None

@@ -10,7 +10,7 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QSignalBlocker, Qt
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import (
     QComboBox,
@@ -61,6 +61,7 @@ class DriftPanel(Panel):
         self._label_items: list[pg.TextItem] = []
         self._label_order: list[int] = []
         self._keys: list[str] = []  # "● 1 sentence" in each sentence's colour
+        self._run_when_shown = False  # a scene changed the sentences while the tab was hidden
         self.preset_box = QComboBox()
         for key in PRESETS:
             self.preset_box.addItem(PRESET_NAMES.get(key, key), key)
@@ -168,19 +169,35 @@ class DriftPanel(Panel):
         self.traces_requested.emit(texts)
 
     def apply_scene(self, state: dict) -> list[str]:
-        if "drift" not in state:
+        """``drift`` picks a preset (its word and sentences); ``drift_word`` and
+        ``drift_sentences`` set them as typed. Changed sentences are traced once the tab shows
+        (a scene sets every tab; tracing the hidden ones would crowd the model thread)."""
+        if not {"drift", "drift_word", "drift_sentences"} & set(state):
             return []
-        if state["drift"] not in PRESETS:
-            return [self.tr("unknown context-drift preset {name!r} (known: {known})").format(
-                name=state["drift"], known=", ".join(PRESETS))]
-        index = list(PRESETS).index(state["drift"])
-        if self.preset_box.currentIndex() != index or not self.paths:
-            self.preset_box.setCurrentIndex(index)
-            self.run()
-        return []
+        before = (self.word.text(), self.texts())
+        problems = []
+        if "drift" in state:
+            if state["drift"] in PRESETS:
+                index = list(PRESETS).index(state["drift"])
+                with QSignalBlocker(self.preset_box):
+                    self.preset_box.setCurrentIndex(index)
+                self._on_preset_changed(index)  # the preset's own word and sentences, even if edited since
+            else:
+                problems.append(self.tr("unknown context-drift preset {name!r} (known: {known})").format(
+                    name=state["drift"], known=", ".join(PRESETS)))
+        if "drift_word" in state:
+            self.word.setText(state["drift_word"])
+        if "drift_sentences" in state:
+            self.sentences.setPlainText("\n".join(state["drift_sentences"]))
+        if (self.word.text(), self.texts()) != before or not self.paths:
+            self._run_when_shown = True
+            self.mark_dirty()
+            self.refresh()
+        return problems
 
     def scene_values(self) -> dict:
-        return {"drift": list(PRESETS)[self.preset_box.currentIndex()]}
+        return {"drift": list(PRESETS)[self.preset_box.currentIndex()], "drift_word": self.word.text(),
+                "drift_sentences": list(self.texts())}
 
     def on_theme(self, theme) -> None:
         keep_readable(self.view, theme, 5)
@@ -241,8 +258,10 @@ class DriftPanel(Panel):
 
     def redraw(self) -> None:
         """The tab shows the preset's sentences traced: it runs them itself the first time it
-        is shown for a model (it was empty until Run was pressed, with no hint)."""
-        if not self.paths and self.info is not None and self._asked_model is not self.info:
+        is shown for a model (it was empty until Run was pressed, with no hint), and again when a
+        scene changed the sentences while it was hidden."""
+        if self._run_when_shown or (not self.paths and self.info is not None and self._asked_model is not self.info):
+            self._run_when_shown = False
             self._asked_model = self.info
             self.run()
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
 from explorer.elided_label import ElidedLabel
-from explorer.names import HEAD_MODES
+from explorer.names import HEAD_MODES, PROBABILITY_MODES, HeadMode
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
@@ -26,13 +26,12 @@ from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from explorer.views.room import keep_readable, waiting_note, waiting_text
 from model.core.trace import Trace
 
-MODES = dict(zip(HEAD_MODES, (  # the mode names are explorer.names.HEAD_MODES; these are their labels
+MODES = dict(zip(HEAD_MODES, (  # the modes are explorer.names.HeadMode; these are their labels
     QT_TRANSLATE_NOOP("HeadDetailPanel", "Pattern (softmax)"),
     QT_TRANSLATE_NOOP("HeadDetailPanel", "Raw scores QKᵀ/√dₖ"),
     QT_TRANSLATE_NOOP("HeadDetailPanel", "Masked scores (−∞)"),
     QT_TRANSLATE_NOOP("HeadDetailPanel", "Rollout (all heads)"),
 ), strict=True))
-PROBABILITY_MODES = ("pattern", "rollout")  # rows sum to 1: fixed 0..1 colour bar
 PLURAL = {"query": QT_TRANSLATE_NOOP("HeadDetailPanel", "queries"), "key": QT_TRANSLATE_NOOP("HeadDetailPanel", "keys")}
 
 
@@ -73,30 +72,30 @@ def hidden_keys(trace: Trace, layer: int, head: int) -> np.ndarray:
 
 
 def head_matrix(
-    trace: Trace, layer: int, head: int, mode: str = "pattern", transpose: bool = False, hide_first: bool = False
+    trace: Trace, layer: int, head: int, mode: str = HeadMode.PATTERN, transpose: bool = False, hide_first: bool = False
 ) -> HeadMatrix:
     """Compute the matrix for one head in the chosen mode (pure; the widget only draws it)."""
     T = trace.n_tokens
     tokens = tuple(_short(t) for t in trace.token_strings)
     notes = []
-    if mode == "pattern":
+    if mode == HeadMode.PATTERN:
         values = trace.pattern[layer, head].astype(np.float64)
         masked = np.zeros((T, T), dtype=bool)
         levels = (0.0, 1.0)
-    elif mode in ("scores", "masked"):
+    elif mode in (HeadMode.SCORES, HeadMode.MASKED):
         values = trace.scores[layer, head].astype(np.float64)
         # later keys; a sliding window's old ones too (a T × T mask: only when it is shown)
-        masked = hidden_keys(trace, layer, head) if mode == "masked" else np.zeros((T, T), dtype=bool)
+        masked = hidden_keys(trace, layer, head) if mode == HeadMode.MASKED else np.zeros((T, T), dtype=bool)
         finite = values[~masked]
         # symmetric about 0, so the diverging map's white is a score of 0: a positive score
         # never reads as a negative one (the colours are centred on 0, not on the middle value)
         reach = float(np.abs(finite).max()) if finite.size else 1.0
         levels = (-reach, reach) if reach > 0 else (-1e-6, 1e-6)
-        if mode == "masked":
+        if mode == HeadMode.MASKED:
             values = np.where(masked, -np.inf, values)
             notes.append(QCoreApplication.translate("HeadDetailPanel", "no mask: this model attends both ways") if not trace.causal else
                          QCoreApplication.translate("HeadDetailPanel", "grey cells are −∞: a query may not look at later keys"))
-    elif mode == "rollout":
+    elif mode == HeadMode.ROLLOUT:
         from model.analysis.rollout import CAVEAT, attention_rollout
 
         values = attention_rollout(trace.pattern)[layer].astype(np.float64)
@@ -125,7 +124,7 @@ def head_matrix(
         row_labels, column_labels = column_labels, row_labels
         row_axis, column_axis = "key", "query"
         notes.append(QCoreApplication.translate("HeadDetailPanel", "3Blue1Brown layout: keys down the side, one column per query (columns sum to 1)")
-                     if mode == "pattern" else QCoreApplication.translate("HeadDetailPanel", "3Blue1Brown layout: keys as rows, queries as columns"))
+                     if mode == HeadMode.PATTERN else QCoreApplication.translate("HeadDetailPanel", "3Blue1Brown layout: keys as rows, queries as columns"))
     return HeadMatrix(values, row_labels, column_labels, masked, levels, row_axis, column_axis, QCoreApplication.translate("HeadDetailPanel", "; ").join(notes))
 
 
@@ -157,7 +156,7 @@ class HeadDetailPanel(Panel):
         self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 1, bold=True))
         self.mode_box = QComboBox()
         for key, text in MODES.items():
-            self.mode_box.addItem(text, key)
+            self.mode_box.addItem(text, key.value)
         # as wide as the item shown, not the longest one (it wraps to its own line when narrow)
         self.mode_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.transpose_box = QCheckBox()
@@ -244,7 +243,7 @@ class HeadDetailPanel(Panel):
         """The mode's name; the scores of a model that does not divide by √dₖ (document 002's
         worked example) are not called QKᵀ/√dₖ."""
         weights = self.info.head_weights if self.info is not None else None
-        if mode == "scores" and weights is not None and not weights.scaled:
+        if mode == HeadMode.SCORES and weights is not None and not weights.scaled:
             return self.tr("Raw scores QKᵀ (not ÷ √dₖ)")
         return _tr(text)
 
@@ -267,11 +266,11 @@ class HeadDetailPanel(Panel):
 
     # ------------------------------------------------------------------ panel API
     @property
-    def mode(self) -> str:
-        return self.mode_box.currentData()
+    def mode(self) -> HeadMode:
+        return HeadMode(self.mode_box.currentData())
 
     def set_mode(self, mode: str) -> None:
-        self.mode_box.setCurrentIndex(list(MODES).index(mode))
+        self.mode_box.setCurrentIndex(list(MODES).index(HeadMode(mode)))
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
         key = event.key()
@@ -294,7 +293,7 @@ class HeadDetailPanel(Panel):
         return []
 
     def scene_values(self) -> dict:
-        return {"mode": self.mode, "layout_3b1b": self.transpose_box.isChecked(),
+        return {"mode": self.mode.value, "layout_3b1b": self.transpose_box.isChecked(),
                 "hide_first": self.hide_first_box.isChecked()}
 
     # ------------------------------------------------------------------ drawing
@@ -330,7 +329,7 @@ class HeadDetailPanel(Panel):
         m = head_matrix(trace, layer, head, self.mode, self.transpose_box.isChecked(),
                         self.hide_first_box.isChecked())
         self.current = m
-        if self.mode == "rollout":
+        if self.mode == HeadMode.ROLLOUT:
             heading = self.tr("Attention rollout through layer {l}").format(l=layer)
         else:
             heading = self.tr("Layer {layer}, head {head}").format(layer=layer, head=head)
@@ -471,7 +470,7 @@ class HeadDetailPanel(Panel):
         q = self.selection.query_index(T)
         m = self.current
         pattern = trace.pattern[self.selection.layer, self.selection.head, q].astype(np.float64)
-        if self.mode == "rollout":
+        if self.mode == HeadMode.ROLLOUT:
             from model.analysis.rollout import attention_rollout
 
             pattern = attention_rollout(trace.pattern)[self.selection.layer, q].astype(np.float64)

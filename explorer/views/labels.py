@@ -33,7 +33,18 @@ _BUNDLED = QT_TRANSLATE_NOOP("Model", "teaching model (bundled)")
 assert _BUNDLED == BUNDLED_NAME
 
 
+#: words model/loading.py adds to a model's name in the Model menu ("SmolLM2 (real language model)")
+_NAME_NOTES = (QT_TRANSLATE_NOOP("Model", "real language model"),)
+
+
 def model_name(name: str) -> str:
     """A model's name in the interface language: the bundled model's is words ("teaching model
-    (bundled)" stayed English in Chinese), the others are names."""
-    return QCoreApplication.translate("Model", BUNDLED_NAME) if name == BUNDLED_NAME else name
+    (bundled)" stayed English in Chinese), the others are names, with their notes in brackets
+    translated ("SmolLM2-135M-Instruct (real language model)")."""
+    if name.casefold() == BUNDLED_NAME.casefold():  # the Model menu's entry is capitalised
+        text = QCoreApplication.translate("Model", BUNDLED_NAME)
+        return text[:1].upper() + text[1:] if name[:1].isupper() else text
+    for note in _NAME_NOTES:
+        if name.endswith(f" ({note})"):
+            return f"{name[: -len(note) - 3]} ({QCoreApplication.translate('Model', note)})"
+    return name

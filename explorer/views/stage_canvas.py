@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from explorer import theme
-from explorer.views.base import STAGES
+from explorer.names import STAGES
 from explorer.views.key_rows import KeyRows, lay_out
 from explorer.views.paint import (
     Colours,

@@ -17,8 +17,15 @@ rounding in the trace); a contrast A − B uses w_A − w_B and b_A − b_B.
 
 What "logit" means per output layer: a linear unembedding's logit; for the bundled model's
 tied adaptive softmax, the linear score the softmaxes start from (a shortlist token's head
-score, or a tail token's cluster score plus its score within the cluster). A post-norm
-encoder (BERT/MiniLM) has no LM head and normalises after every block: it is refused.
+score, or a tail token's cluster score plus its score within the cluster).
+
+Post-norm encoders (BERT, MiniLM) are refused (:func:`unavailable_reason`). Each of their
+blocks ends in LayerNorm(x + f(x)), which re-centres and divides by its σ everything written
+before it, so the last residual vector is not a sum of the components' outputs. Freezing every
+later norm's σ would make it one again (a component's share multiplied through each later
+norm's γ/σ, each norm's β a part of its own), but that answers a question about a chain of
+rescalings, not about what each head wrote; and these encoders carry no LM head here, so there
+is no logit to split at all.
 """
 
 from __future__ import annotations
@@ -29,10 +36,34 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.analysis.tokens import single_token  # noqa: F401 (its home was here; callers import it from dla)
 from model.core.trace import Trace
 from model.core.transformer import RMSNorm, TiedAdaptiveSoftmax, Transformer
 
 COMPONENTS = ("embed", "head", "attn_bias", "mlp", "final")
+#: The long-form table's columns (:meth:`Attribution.rows`), as the CSV export writes them.
+CSV_COLUMNS = ("layer", "component", "head", "contribution")
+
+POST_NORM_REASON = (
+    "this model normalises after every block (post-norm, as BERT does): each block's LayerNorm "
+    "re-centres and rescales everything written before it, so its output is not a sum of what each "
+    "head and MLP wrote, and there is no single final normalisation to freeze"
+)
+
+
+def unavailable_reason(cfg) -> str | None:
+    """Why direct attribution cannot be computed for a model of config ``cfg``, in one
+    sentence, or None when it can. A post-norm encoder (BERT, MiniLM) is refused: see
+    :data:`POST_NORM_REASON`; so is a model without an LM head (there is no logit) and one
+    whose adaptive softmax narrows its tail tokens' vectors (not linear in the residual)."""
+    if not cfg.has_lm_head:
+        reason = f"{cfg.name} has no language-model head: it predicts no tokens, so no logit to attribute"
+        return reason + (f"; and {POST_NORM_REASON}" if cfg.norm_placement == "post" else "")
+    if cfg.norm_placement == "post":
+        return POST_NORM_REASON[0].upper() + POST_NORM_REASON[1:]
+    if cfg.adaptive_cutoffs is not None and not cfg.adaptive_tied:
+        return "this model's adaptive softmax narrows its tail tokens' vectors: direct attribution is not defined"
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +91,11 @@ class Attribution:
     def __post_init__(self) -> None:
         for array in (self.heads, self.attn_bias, self.mlp):
             array.setflags(write=False)
+
+    @property
+    def grid(self) -> np.ndarray:
+        """(L, H + 1): every head's contribution, then the layer's MLP, per layer (the heat map)."""
+        return np.concatenate([self.heads, self.mlp[:, None]], axis=1)
 
     @property
     def total(self) -> float:
@@ -124,8 +160,7 @@ def _final_norm(module: Transformer):
     """(kind, γ, β, ε) of the final normalisation (γ, β float64 arrays or None)."""
     ln = module.ln_f
     if ln is None:
-        raise ValueError(f"{module.cfg.name} normalises after every block (post-norm): direct attribution "
-                         "needs one final normalisation between the residual stream and the unembedding")
+        raise ValueError(POST_NORM_REASON[0].upper() + POST_NORM_REASON[1:])
     if isinstance(ln, nn.LayerNorm):
         gamma = ln.weight.detach().double().cpu().numpy() if ln.weight is not None else None
         beta = ln.bias.detach().double().cpu().numpy() if ln.bias is not None else None
@@ -141,7 +176,13 @@ def attribute(module: Transformer, trace: Trace, position: int, target: int,
               contrast: int | None = None) -> Attribution:
     """Direct logit attribution of ``target`` (minus ``contrast``) at ``position`` (negative
     counts from the end) of ``trace``, a trace of ``module``. Reuses the trace's per-head
-    outputs: no forward pass."""
+    outputs: no forward pass. Raises ValueError with :func:`unavailable_reason` for a model
+    it cannot attribute, or for a target the model cannot predict."""
+    reason = unavailable_reason(module.cfg)
+    if reason is not None:
+        raise ValueError(reason)
+    if len(module.blocks) != trace.n_layers or module.cfg.d_model != trace.d_model:
+        raise ValueError("the trace belongs to a model of another shape")
     p = position % trace.n_tokens
     w, b = unembedding_direction(module, target)
     if contrast is not None:
@@ -181,17 +222,3 @@ def attribute(module: Transformer, trace: Trace, position: int, target: int,
 def _out_bias(module: Transformer, layer: int, d: int) -> np.ndarray:
     bias = module.blocks[layer].attn.out.bias
     return np.zeros(d) if bias is None else bias.detach().double().cpu().numpy()
-
-
-def single_token(tokenizer, text: str) -> int:
-    """The id of ``text`` as one token; a ValueError saying how the tokenizer splits it
-    otherwise (special tokens the tokenizer adds, such as BOS, are not counted)."""
-    encoding = tokenizer.encode(text)
-    pieces = [(i, s) for i, s, special in zip(encoding.ids, encoding.strings, encoding.special, strict=True)
-              if not special]
-    if len(pieces) == 1:
-        return int(pieces[0][0])
-    if not pieces:
-        raise ValueError(f"{text!r} is no token at all for this tokenizer")
-    split = " + ".join(repr(s) for _, s in pieces)
-    raise ValueError(f"{text!r} is not one token: this tokenizer splits it into {len(pieces)}: {split}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from model.analysis.dla import unembedding_direction
 from model.core.transformer import Transformer
 
 TOP_K = 5
@@ -121,3 +122,82 @@ def extend(previous: LensResult, new: LensResult, keep: int) -> LensResult:
     return LensResult(new.text, cat(previous.top_ids, new.top_ids), cat(previous.top_probs, new.top_probs),
                       new.tracked_ids, cat(previous.tracked_probs, new.tracked_probs),
                       cat(previous.tracked_ranks, new.tracked_ranks), new.ablated, new.ablation_mode)
+
+
+@dataclass(frozen=True, eq=False)
+class TokenLens:
+    """Chosen tokens followed up the layers at one position: "when does the model settle on
+    ' are' rather than ' is'?". Row l is the lens after block l (the last row: the model's own
+    prediction). n tokens; every array is (L, n).
+
+    ``logits``: w_t · norm(x_l) + b_t, the token's logit read from the residual after block l
+    (for the bundled model's tied adaptive softmax, the linear score its softmaxes start from,
+    as in :mod:`model.analysis.dla`); ``log_probs``/``probs`` over the whole vocabulary;
+    ``ranks``: 1 = the most likely token at that layer. With two tokens,
+    :attr:`logit_difference` and :attr:`log_prob_difference` compare them layer by layer (for a
+    linear unembedding the two differences are equal: softmax shifts every logit alike).
+    """
+
+    position: int
+    tokens: np.ndarray
+    logits: np.ndarray
+    log_probs: np.ndarray
+    ranks: np.ndarray
+
+    def __post_init__(self) -> None:
+        for array in (self.tokens, self.logits, self.log_probs, self.ranks):
+            array.setflags(write=False)
+
+    @property
+    def probs(self) -> np.ndarray:
+        return np.exp(self.log_probs)
+
+    @property
+    def n_layers(self) -> int:
+        return self.logits.shape[0]
+
+    def _pair(self, values: np.ndarray) -> np.ndarray:
+        if len(self.tokens) != 2:
+            raise ValueError(f"a difference needs two tokens, not {len(self.tokens)}")
+        return values[:, 0] - values[:, 1]
+
+    @property
+    def logit_difference(self) -> np.ndarray:
+        """(L,) logit of the first token minus the second's."""
+        return self._pair(self.logits)
+
+    @property
+    def log_prob_difference(self) -> np.ndarray:
+        """(L,) log p(first) − log p(second): the log of how many times likelier the first is."""
+        return self._pair(self.log_probs)
+
+    def first_layer_on_top(self, token_index: int = 0) -> int | None:
+        """The first layer from which on the token stays the top prediction (None: it never settles)."""
+        top = self.ranks[:, token_index] == 1
+        if not top[-1]:
+            return None
+        settled = len(top)
+        while settled > 0 and top[settled - 1]:
+            settled -= 1
+        return settled
+
+
+@torch.inference_mode()
+def token_lens(module: Transformer, resid_post: np.ndarray, position: int, tokens: Sequence[int]) -> TokenLens:
+    """The lens of ``tokens`` (ids; one for "its rank across layers", two to compare them) at
+    ``position`` (negative counts from the end) of a trace's ``resid_post`` (L, T, d). Raises
+    :class:`LensUnavailable` without an LM head, ValueError for a token the model never predicts."""
+    if not len(tokens):
+        raise ValueError("name at least one token to follow")
+    T = resid_post.shape[1]
+    p = position % T
+    logp = lens_logprobs(module, resid_post[:, p])  # (L, V), also refuses a model without a head
+    rows = [unembedding_direction(module, int(t)) for t in tokens]
+    w = torch.tensor(np.stack([r[0] for r in rows]), dtype=torch.float64)  # (n, d)
+    b = torch.tensor([r[1] for r in rows], dtype=torch.float64)
+    h = final_norm(module, torch.from_numpy(np.array(resid_post[:, p], dtype=np.float32))).double()  # (L, d)
+    ids = torch.tensor([int(t) for t in tokens])
+    chosen = logp[:, ids]  # (L, n)
+    ranks = (logp[:, None, :] > chosen[:, :, None]).sum(-1) + 1  # (L, n)
+    return TokenLens(p, ids.numpy().astype(np.int64), (h @ w.T + b).numpy(), chosen.double().numpy(),
+                     ranks.numpy().astype(np.int64))

@@ -15,7 +15,10 @@ position, as a function of the token embeddings ``E`` (T, d) that enter the resi
   (:func:`default_baseline`).
 
 Both run the model's own blocks on the embeddings (batched over integration points, in
-chunks, with a progress callback and a cancel check between chunks).
+chunks, with a progress callback and a cancel check between chunks). Captum 0.9's
+``IntegratedGradients`` (``method="riemann_middle"``, the same points) and ``InputXGradient``
+give the same scores (tests/model/test_saliency_captum.py); the app keeps its own loop because
+Captum's batching offers no progress report and no way to stop between chunks.
 """
 
 from __future__ import annotations

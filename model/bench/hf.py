@@ -45,7 +45,9 @@ def _byte_tokenizer_file(folder: Path) -> Path:
     trainer = trainers.BpeTrainer(vocab_size=len(alphabet) + 1, special_tokens=["<|endoftext|>"],
                                   initial_alphabet=alphabet)
     tok.train_from_iterator(["abc"], trainer)
-    path = folder / "tokenizer.json"
+    from model.core.paths import TOKENIZER_FILE
+
+    path = folder / TOKENIZER_FILE
     tok.save(str(path))
     return path
 

@@ -19,6 +19,8 @@ def build_module(cfg: ModelConfig, path: Path) -> Transformer:
         return Transformer(cfg)
     except (MemoryError, RuntimeError) as exc:
         raise ModelFileError(path, f"not enough memory to build this model ({exc})") from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # a size torch cannot even represent
+        raise ModelFileError(path, f"this model's sizes cannot be built ({str(exc).splitlines()[0]})") from exc
 
 
 def probe_forward(module: torch.nn.Module, path: Path, n_tokens: int = 4) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,30 @@ Norm = Literal["layernorm", "rmsnorm"]
 # changes nothing while a sequence fits the context window, which ours always does.
 # "freq_factors": llama.cpp's per-frequency divisors (a GGUF file's rope_freqs tensor).
 ROPE_SCALING_TYPES = ("linear", "dynamic", "llama3", "yarn", "freq_factors")
+
+
+def _check_rope_scaling(scaling: dict[str, Any]) -> None:
+    """Each RoPE-scaling number finite and positive, and the keys each schedule needs present."""
+    if not scaling:
+        return
+    kind = scaling.get("rope_type")
+    for key in ("factor", "low_freq_factor", "high_freq_factor", "beta_fast", "beta_slow", "attention_factor"):
+        if key in scaling and scaling[key] is not None:
+            value = scaling[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"rope scaling {key} must be a positive finite number, got {value!r}")
+    if kind in ("linear", "dynamic", "llama3", "yarn") and "factor" not in scaling:
+        raise ValueError(f"{kind} rope scaling needs a factor")
+    if kind in ("llama3", "yarn"):
+        original = scaling.get("original_max_position_embeddings")
+        if kind == "llama3" and original is None:
+            raise ValueError("llama3 rope scaling needs original_max_position_embeddings")
+        if original is not None and (isinstance(original, bool) or not isinstance(original, int) or original <= 0):
+            raise ValueError(f"original_max_position_embeddings must be a positive whole number, got {original!r}")
+    if kind == "freq_factors":
+        factors = scaling.get("factors") or ()
+        if not factors or not all(isinstance(f, (int, float)) and math.isfinite(f) and f > 0 for f in factors):
+            raise ValueError("rope_freqs must hold positive finite factors")
 
 
 @dataclass(frozen=True)
@@ -145,6 +170,28 @@ class ModelConfig:
     sliding_window: int | None = None
 
     def __post_init__(self) -> None:
+        # Every reader (config.json, GGUF metadata, lesson models) ends here: the one place a
+        # hostile value is refused before any tensor is allocated (issue #31).
+        for name in ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_mlp", "d_embed", "n_kv_heads",
+                     "head_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
+        for name in ("sliding_window", "bos_token_id"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+        for name in ("rope_theta", "layer_norm_eps", "sinusoid_base"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        if self.bos_token_id is not None and not 0 <= self.bos_token_id < self.vocab_size:
+            raise ValueError(f"bos_token_id {self.bos_token_id} is outside the vocabulary ({self.vocab_size})")
+        if self.d_model <= 0:
+            raise ValueError(f"d_model must be positive, got {self.d_model}")
+        _check_rope_scaling(dict(self.rope_scaling or ()))
         if self.vocab_size <= 0:
             raise ValueError(f"vocab_size must be positive, got {self.vocab_size}")
         if self.n_ctx <= 0 or self.n_layers <= 0 or self.n_heads <= 0:

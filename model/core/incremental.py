@@ -25,26 +25,34 @@ tokenizer re-cutting the last word, moves to another set and copies only the row
 set lacks. The buffers are reused, so typing does not allocate (or page-fault) a
 quarter-gigabyte per keystroke at GPT-2 sizes.
 
-Heads knocked out (:mod:`model.analysis.ablation`: zeroed, or replaced by the model's fixed
-reference means) keep every row prefix-stable, so a knocked-out trace is incremental too,
-but from a tracer of its own: the runner keeps one for the ordinary traces and one for the
-current knock-out (its heads and mode are the key; see
-:meth:`model.tracer.runner.TracingModel._rows_key`), so neither ever reads, nor evicts, the other's
-rows. The computation below is the same for both: ``attn.out`` is called as a module, so
-its knock-out pre-hook applies to the new rows' z exactly as in a full pass.
+The suffix is run by the model's own forward pass
+(:meth:`model.core.transformer.Transformer.hidden`) in its incremental mode: :class:`RowsPast`
+hands it the buffers' keys and values as the past (each layer's new k and v are written into
+the buffers first, then all T rows are read in place), and :class:`RowWriter` takes what it
+captures straight into the buffers' rows p..T−1. The one thing computed here is the raw
+scores of the prefix's queries against the new keys (above), which no query of the suffix
+asks for.
+
+Heads knocked out (:class:`~model.core.interventions.HeadAblation`: zeroed, or replaced by the
+model's fixed reference means) keep every row prefix-stable, so a knocked-out trace is
+incremental too, but from a tracer of its own: the runner keeps one for the ordinary traces
+and one for the current knock-out (the interventions' ``rows_key``; see
+:meth:`model.tracer.runner.TracingModel._rows_key`), so neither ever reads, nor evicts, the
+other's rows. The interventions are handed to the forward pass as in a full pass.
 """
 
 from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 
 import numpy as np
 import torch
 
-from model.core.trace import Trace, input_fields
-from model.core.transformer import Attention, Block, Transformer, rotate
+from model.core.interventions import Interventions
+from model.core.trace import _GLOBAL, _PER_LAYER, Trace, input_fields
+from model.core.transformer import Transformer
 
 #: Buffer sets kept for reuse. Two let a BPE tokenizer alternate while the screen still
 #: shows the previous trace; a third covers a trace still on its way to the screen.
@@ -117,6 +125,7 @@ class IncrementalTracer:
         if module.rope is not None:
             self.shapes.update(q_unrotated=(L, H, C, dh), k_unrotated=(L, H, C, dh))
         self.dtype = torch.empty(0, dtype=next(module.parameters()).dtype).numpy().dtype
+        self.targets = self._targets()
         self.pool: list[RowBuffers] = []
         self.last: Trace | None = None
         self.last_buffers: RowBuffers | None = None
@@ -145,8 +154,11 @@ class IncrementalTracer:
 
     # ------------------------------------------------------------------ one request
     @torch.inference_mode()
-    def trace(self, runner, request_id: int, text: str, encoding, n_input: int, positions: np.ndarray) -> Trace:
-        """The Trace of ``encoding`` (already truncated), reusing what the last one allows."""
+    def trace(self, runner, request_id: int, text: str, encoding, n_input: int, positions: np.ndarray,
+              interventions: Interventions | None = None) -> Trace:
+        """The Trace of ``encoding`` (already truncated), reusing what the last one allows.
+        ``interventions``: handed to the forward pass (the caller keeps one tracer per
+        ``rows_key``, so the rows reused were traced under the same edits)."""
         start_time = time.perf_counter()
         ids = np.asarray(encoding.ids, dtype=np.int64)
         T = len(ids)
@@ -159,7 +171,7 @@ class IncrementalTracer:
             self._copy_rows(last, a, c, p)
         buffers.ids = np.zeros(0, dtype=np.int64)  # mid-write: nothing is trusted if this fails
         if p < T:
-            self._compute_suffix(a, ids, p)
+            self._compute_suffix(a, ids, p, interventions)
         buffers.ids = ids.copy()
         self.reused_rows = p
         view = {name: arr[_rows(ROW_AXIS[name], 0, T)] for name, arr in a.items() if name in ROW_AXIS}
@@ -191,105 +203,102 @@ class IncrementalTracer:
             a[name][:, :, c:p, :p] = getattr(last, name)[:, :, c:p, :p]
             a[name][:, :, :c, c:p] = getattr(last, name)[:, :, :c, c:p]
 
-    def _compute_suffix(self, a: dict[str, np.ndarray], ids: np.ndarray, p: int) -> None:
-        """Run tokens p..T−1 with the prefix's keys and values; write their rows, and the new
-        key columns of the prefix rows, into ``a``."""
+    def _compute_suffix(self, a: dict[str, np.ndarray], ids: np.ndarray, p: int,
+                        interventions: Interventions | None) -> None:
+        """Run tokens p..T−1 with the prefix's keys and values (the forward pass's incremental
+        mode); write their rows, and the new key columns of the prefix rows, into ``a``."""
         module = self.module
         device = next(module.parameters()).device
         T = len(ids)
-
-        def put(name: str, layer: int | None, value: torch.Tensor) -> None:
-            array = a[name] if layer is None else a[name][layer]
-            axis = ROW_AXIS[name] - (0 if layer is None else 1)
-            array[_rows(axis, p, T)] = value.detach().cpu().numpy()
-
-        idx = torch.as_tensor(ids[p:], device=device)[None]  # (1, s)
-        token = module.embed(idx)  # (1, s, d)
-        pos = module.positions(T)[p:T].unsqueeze(0)  # (1, s, d)
-        x = token + pos
-        if module.embed_ln is not None:
-            x = module.embed_ln(x)
-        put("embed_token", None, token[0])
-        put("embed_pos", None, pos[0])
-        rope = None
-        if module.rope is not None:
-            cos, sin = module.rope(T)  # (T, d_head) each
-            rope = (cos[p:T], sin[p:T])
-        for i, block in enumerate(module.blocks):
-            x = self._block(block, i, x, a, p, T, rope, put, device)
-        final = module.ln_f(x) if module.ln_f is not None else x
-        put("final_norm", None, final[0])
-
-    def _block(self, block: Block, i: int, x, a, p, T, rope, put, device) -> torch.Tensor:
-        put("resid_pre", i, x[0])
-        if block.pre_norm:
-            attn_in = block.ln1(x)
-            mid = x + self._attention(block.attn, i, attn_in, a, p, T, rope, put, device)
-            mlp_out = block._mlp(block.ln2(mid))
-            post = mid + mlp_out
-        else:
-            attn_in = x
-            mid = block.ln1(x + self._attention(block.attn, i, attn_in, a, p, T, rope, put, device))
-            mlp_out = block._mlp(mid)
-            post = block.ln2(mid + mlp_out)
-        put("attn_in", i, attn_in[0])
-        put("resid_mid", i, mid[0])
-        put("mlp_out", i, mlp_out[0])
-        put("resid_post", i, post[0])
-        return post
-
-    def _attention(self, attn: Attention, i: int, x, a, p, T, rope, put, device) -> torch.Tensor:
-        """Attention.forward for the queries p..T−1 against all T keys (the prefix's k and v
-        read back from the buffers); mirrors it line by line."""
-        B, s, C = x.shape
-        nh, hs, nkv = attn.n_heads, attn.d_head, attn.n_kv
-        q, k, v = attn.qkv(x).split(attn.widths, dim=2)
-        q = q.view(B, s, nh, hs).transpose(1, 2)  # (B, nh, s, hs)
-        k = k.view(B, s, nkv, hs).transpose(1, 2)  # (B, nkv, s, hs)
-        v = v.view(B, s, nkv, hs).transpose(1, 2)  # (B, nkv, s, hs)
-        if attn.q_norm is not None:
-            q, k = attn.q_norm(q), attn.k_norm(k)
-        q_unrotated, k_unrotated = q, k
-        if rope is not None:
-            q, k = rotate(q, *rope), rotate(k, *rope)
-        if nkv != nh:
-            k, v, k_unrotated = (t.repeat_interleave(nh // nkv, dim=1) for t in (k, v, k_unrotated))  # (B, nh, s, hs)
-        # The new rows go into the buffers first: rows 0..T−1 of k and v are then read in place
-        # (no concatenation of the prefix's keys and values: 1.5 MB per layer at GPT-2 sizes).
-        put("q", i, q[0])
-        put("k", i, k[0])
-        put("v", i, v[0])
-        k_all = torch.from_numpy(a["k"][i, :, :T]).to(device)[None]  # (1, nh, T, hs)
-        v_all = torch.from_numpy(a["v"][i, :, :T]).to(device)[None]
-        scores = (q @ k_all.transpose(-2, -1)) / attn.divisor  # (B, nh, s, T)
-        masked = scores.masked_fill(attn.hidden_mask(T, x.device)[p:T], float("-inf"))
-        pattern = torch.softmax(masked, dim=-1)  # (B, nh, s, T)
-        z = pattern @ v_all  # (B, nh, s, hs)
-        out = attn.out(z.transpose(1, 2).reshape(B, s, nh * hs))  # (B, s, C)
-        if rope is not None:
-            put("q_unrotated", i, q_unrotated[0])
-            put("k_unrotated", i, k_unrotated[0])
-        put("head_out", i, attn.head_outputs(z)[0])  # (nh, s, d_model)
-        put("attn_out", i, out[0])
-        a["scores"][i, :, p:T, :T] = scores[0].cpu().numpy()
-        a["pattern"][i, :, p:T, :T] = pattern[0].cpu().numpy()
+        idx = torch.as_tensor(ids[p:], device=device)[None]  # (1, T − p)
+        writer = RowWriter(a, p, T, self.targets)
+        module.hidden(idx, writer, past=RowsPast(a, p, T, device), interventions=interventions)
         if p:  # the prefix's queries against the new keys: a raw score, a zero weight
-            # numpy's stacked matmul: torch's bmm with one column per head is ~4× slower here
-            past_q = a["q"][i, :, :p]  # (nh, p, hs)
-            new_k = a["k"][i, :, p:T].transpose(0, 2, 1)  # (nh, hs, s)
-            a["scores"][i, :, :p, p:T] = np.matmul(past_q, new_k) / np.float32(attn.divisor)
-            a["pattern"][i, :, :p, p:T] = 0.0
-        return out
+            for i, block in enumerate(module.blocks):
+                # numpy's stacked matmul: torch's bmm with one column per head is ~4× slower here
+                past_q = a["q"][i, :, :p]  # (nh, p, hs)
+                new_k = a["k"][i, :, p:T].transpose(0, 2, 1)  # (nh, hs, s)
+                a["scores"][i, :, :p, p:T] = np.matmul(past_q, new_k) / np.float32(block.attn.divisor)
+                a["pattern"][i, :, :p, p:T] = 0.0
+
+    def _targets(self) -> dict[str, tuple[str, tuple]]:
+        """Where each captured activation name goes: (Trace field, the index of its layer's
+        rows up to the token axis). Keys and values are left out (:class:`RowsPast` writes
+        them), and so are the masked scores and the logits, which a Trace does not hold."""
+        targets = {name: (field, ()) for name, field in _GLOBAL.items() if field in self.shapes}
+        for i in range(self.module.cfg.n_layers):
+            for suffix, field in _PER_LAYER.items():
+                if field in self.shapes and field not in ("k", "v"):
+                    # (layer, every head…) up to the token axis; square fields: (layer, every head)
+                    targets[f"blocks.{i}.{suffix}"] = (field, (i,) + (slice(None),) * (ROW_AXIS.get(field, 2) - 1))
+        return targets
 
 
-def full_pass_reference(runner, text: str, logit_positions="last") -> Trace:
+class RowsPast:
+    """The buffers' keys and values as the forward pass's past
+    (:class:`~model.core.transformer.PastKeys`): a layer's new rows are written into the
+    buffers, then rows 0..T−1 are read in place (no concatenation of the prefix's keys and
+    values: 1.5 MB per layer at GPT-2 sizes)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], p: int, T: int, device: torch.device) -> None:
+        self.arrays, self.p, self.T, self.device = arrays, p, T, device
+
+    @property
+    def offset(self) -> int:
+        return self.p
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        p, T = self.p, self.T
+        keys, values = self.arrays["k"][layer], self.arrays["v"][layer]  # (H, C, dh)
+        keys[:, p:T] = k.detach().cpu().numpy()[0]  # batch 1 (NumPy's indexing is the cheaper)
+        values[:, p:T] = v.detach().cpu().numpy()[0]
+        return (torch.from_numpy(keys[:, :T]).to(self.device)[None],  # (1, H, T, dh)
+                torch.from_numpy(values[:, :T]).to(self.device)[None])
+
+
+class RowWriter(MutableMapping):
+    """The forward pass's capture (its ``cache``) for rows p..T−1: each tensor it is handed
+    goes straight into its rows of the buffers and is not kept, so a long first trace holds
+    one layer's tensors at a time besides the buffers."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], p: int, T: int, targets: dict[str, tuple[str, tuple]]) -> None:
+        self.arrays, self.targets = arrays, targets
+        self.rows = (slice(p, T),)
+        self.square = (slice(p, T), slice(0, T))  # the new queries, every key
+
+    def __setitem__(self, name: str, value: torch.Tensor) -> None:
+        target = self.targets.get(name)
+        if target is None:
+            return
+        field, where = target
+        rows = value.detach().cpu().numpy()[0]  # batch 1 (NumPy's indexing is the cheaper)
+        self.arrays[field][where + (self.square if field in SQUARE else self.rows)] = rows
+
+    def get(self, name: str, default=None):
+        return default  # nothing is kept (and no buffer is lent for head_out)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        raise KeyError(name)
+
+    def __delitem__(self, name: str) -> None:
+        raise KeyError(name)
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def full_pass_reference(runner, text: str, logit_positions="last", interventions: Interventions | None = None
+                        ) -> Trace:
     """The same Trace from a full forward pass (for tests): incremental reuse switched off."""
     saved = runner.incremental
     runner.incremental = False
     try:
-        return runner.trace(text, logit_positions=logit_positions)
+        return runner.trace(text, logit_positions=logit_positions, interventions=interventions)
     finally:
         runner.incremental = saved
 
 
-__all__ = ["IncrementalTracer", "RowBuffers", "common_prefix", "full_pass_reference"]
+__all__ = ["IncrementalTracer", "RowBuffers", "RowWriter", "RowsPast", "common_prefix", "full_pass_reference"]

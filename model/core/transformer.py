@@ -4,19 +4,65 @@ Attention is written out (scores → mask → softmax → weighted values) inste
 fused kernel, because the fused kernel never materialises the pattern and the pattern is
 what this app shows. When ``forward`` is given a ``cache`` dict, each module stores its
 intermediate tensors there under the names listed by :func:`activation_names`.
+
+This is the one forward pass of the torch model; it has two more inputs, both optional:
+
+* ``past`` (:class:`PastKeys`): the keys and values of the positions before the token ids
+  given. Only those new rows are run, at positions offset by what ``past`` holds, each query
+  reading the past keys and its own. Incremental tracing (:mod:`model.core.incremental`) is
+  this mode with its row buffers as the past.
+* ``interventions`` (:class:`~model.core.interventions.Interventions`): edits of the heads'
+  outputs z before W_O (knock-out, patching), applied where z is computed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import MutableMapping
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from model.core.config import ModelConfig
+from model.core.interventions import NO_INTERVENTIONS, Interventions, ZFn
+from model.core.positions import RotaryEmbedding, rotate, sinusoidal_positions
+from model.core.unembedding import TiedAdaptiveSoftmax
 
-Cache = dict[str, torch.Tensor]
+Cache = MutableMapping[str, torch.Tensor]
+Rope = tuple[torch.Tensor, torch.Tensor]  # cos and sin of the rows run, each (T, d_head)
+
+
+class PastKeys(Protocol):
+    """The keys and values of the positions before the ones a forward pass runs."""
+
+    @property
+    def offset(self) -> int:
+        """How many positions it holds: the position of the first row run."""
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Take the new rows' k and v (B, nh, s, hs) of ``layer`` (after RoPE, one per query
+        head); return every position's, the past ones first: (B, nh, offset + s, hs)."""
+
+
+class KVCache:
+    """:class:`PastKeys` held as tensors: each call appends its rows (a copy per layer).
+    For running a text a piece at a time; the app's tracer keeps its own rows instead."""
+
+    def __init__(self) -> None:
+        self.k: dict[int, torch.Tensor] = {}
+        self.v: dict[int, torch.Tensor] = {}
+
+    @property
+    def offset(self) -> int:
+        return self.k[0].shape[2] if 0 in self.k else 0
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if layer in self.k:
+            k, v = torch.cat((self.k[layer], k), dim=2), torch.cat((self.v[layer], v), dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v
 
 
 def activation_names(n_layers: int, rotary: bool = False) -> list[str]:
@@ -51,17 +97,6 @@ def activation_names(n_layers: int, rotary: bool = False) -> list[str]:
     return names
 
 
-def sinusoidal_positions(n_positions: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
-    """P[k, 2i] = sin(k / base^(2i/d)), P[k, 2i+1] = cos(k / base^(2i/d)); shape (n, d)."""
-    positions = torch.arange(n_positions, dtype=torch.float64)[:, None]  # (n, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (d/2,)
-    angles = positions / base ** (two_i / d_model)  # (n, d/2)
-    table = torch.zeros(n_positions, d_model, dtype=torch.float64)
-    table[:, 0::2] = torch.sin(angles)
-    table[:, 1::2] = torch.cos(angles[:, : d_model // 2])
-    return table.float()
-
-
 def _activation(kind: str):
     if kind == "gelu":
         return F.gelu
@@ -70,6 +105,12 @@ def _activation(kind: str):
     if kind == "silu":
         return F.silu
     return F.relu
+
+
+def _dropout(drop: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
+    """``drop(x)`` in training; ``x`` itself otherwise, without the cost of a module call (two
+    a block and one more a keystroke: ~1 % of the bundled model's typing time)."""
+    return drop(x) if drop.training else x
 
 
 class RMSNorm(nn.Module):
@@ -97,95 +138,12 @@ def _norm(cfg: ModelConfig, width: int | None = None) -> nn.Module:
     return nn.LayerNorm(width, eps=cfg.layer_norm_eps)
 
 
-def rope_frequencies(cfg: ModelConfig) -> tuple[torch.Tensor, float]:
-    """RoPE inverse frequencies (d_head/2,) and the factor cos/sin are scaled by.
-
-    Follows Hugging Face's ``modeling_rope_utils`` for the default schedule and the
-    ``linear``, ``llama3`` and ``yarn`` ones; ``dynamic`` NTK equals the default while a
-    sequence fits the context window, and ours always does.
-    """
-    dim = cfg.d_head
-    exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim  # (dim/2,)
-    inv_freq = 1.0 / (cfg.rope_theta ** exponents)
-    scaling = cfg.rope_scaling_dict
-    kind = scaling.get("rope_type", "default")
-    factor = float(scaling.get("factor", 1.0))
-    if kind == "linear":
-        return inv_freq / factor, 1.0
-    if kind == "llama3":
-        old_ctx = scaling["original_max_position_embeddings"]
-        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
-        wavelen = 2 * math.pi / inv_freq
-        scaled = torch.where(wavelen > old_ctx / low, inv_freq / factor, inv_freq)
-        smooth = (old_ctx / wavelen - low) / (high - low)
-        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
-        medium = ~(wavelen < old_ctx / high) * ~(wavelen > old_ctx / low)
-        return torch.where(medium, smoothed, scaled), 1.0
-    if kind == "yarn":
-        return _yarn_frequencies(cfg, scaling, dim)
-    if kind == "freq_factors":  # llama.cpp's rope_freqs: Llama 3.1+'s schedule, precomputed
-        return inv_freq / torch.tensor(scaling["factors"], dtype=torch.float32), 1.0
-    return inv_freq, 1.0
-
-
-def _yarn_frequencies(cfg: ModelConfig, scaling: dict, dim: int) -> tuple[torch.Tensor, float]:
-    """YaRN (Peng et al. 2023): interpolate the slow dimensions, keep the fast ones."""
-    base, factor = cfg.rope_theta, float(scaling["factor"])
-    old_ctx = scaling.get("original_max_position_embeddings") or cfg.n_ctx
-
-    def mscale(scale: float, m: float = 1.0) -> float:
-        return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
-
-    attention = scaling.get("attention_factor")
-    if attention is None:
-        m, m_all = scaling.get("mscale"), scaling.get("mscale_all_dim")
-        attention = mscale(factor, m) / mscale(factor, m_all) if m and m_all else mscale(factor)
-    beta_fast, beta_slow = scaling.get("beta_fast") or 32, scaling.get("beta_slow") or 1
-
-    def correction_dim(rotations: float) -> float:
-        return (dim * math.log(old_ctx / (rotations * 2 * math.pi))) / (2 * math.log(base))
-
-    low, high = correction_dim(beta_fast), correction_dim(beta_slow)
-    if scaling.get("truncate", True):
-        low, high = math.floor(low), math.ceil(high)
-    low, high = max(low, 0), min(high, dim - 1)
-    if low == high:
-        high += 0.001  # no zero-width ramp
-    ramp = torch.clamp((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low), 0, 1)
-    pos_freqs = base ** (torch.arange(0, dim, 2).float() / dim)
-    keep = 1 - ramp  # 1: extrapolate (unchanged frequency), 0: interpolate (divided by factor)
-    inv_freq = (1.0 / (factor * pos_freqs)) * (1 - keep) + (1.0 / pos_freqs) * keep
-    return inv_freq, float(attention)
-
-
-class RotaryEmbedding(nn.Module):
-    """cos and sin tables for positions 0..T-1, each (T, d_head): the pair (i, i + d_head/2)
-    of every q and k is rotated by angle position · inv_freq[i] (Hugging Face's layout)."""
-
-    def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        inv_freq, self.scale = rope_frequencies(cfg)
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
-
-    def forward(self, T: int) -> tuple[torch.Tensor, torch.Tensor]:
-        positions = torch.arange(T, device=self.inv_freq.device).float()
-        freqs = positions[:, None] * self.inv_freq[None, :]  # (T, d_head/2)
-        angles = torch.cat((freqs, freqs), dim=-1)  # (T, d_head)
-        return angles.cos() * self.scale, angles.sin() * self.scale
-
-
-def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Apply RoPE to x (B, nh, T, hs): x·cos + rotate_half(x)·sin."""
-    half = x.shape[-1] // 2
-    rotated_half = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated_half * sin
-
-
 class Attention(nn.Module):
     """Multi-head self-attention with a per-head view of its output."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, layer: int = 0) -> None:
         super().__init__()
+        self.layer = layer  # which layer's keys a PastKeys hands back
         self.n_heads, self.d_head, self.causal = cfg.n_heads, cfg.d_head, cfg.causal
         self.divisor = math.sqrt(cfg.d_head) if cfg.scale_scores else 1.0  # lessons: no ÷√dₖ
         self.n_kv = cfg.kv_heads
@@ -201,14 +159,16 @@ class Attention(nn.Module):
             future = torch.triu(torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool), diagonal=1)
             self.register_buffer("future_mask", future, persistent=False)
 
-    def hidden_mask(self, T: int, device: torch.device) -> torch.Tensor:
-        """(T, T) True where a query may not look: later keys, and with a sliding window,
-        keys ``window`` or more positions back."""
+    def hidden_mask(self, T: int, device: torch.device, start: int = 0) -> torch.Tensor:
+        """(T − start, T): True where query ``start``… may not look among keys 0..T−1: later
+        keys, and with a sliding window, keys ``window`` or more positions back."""
         if hasattr(self, "future_mask"):
-            return self.future_mask[:T, :T]
-        mask = torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
+            return self.future_mask[start:T, :T]
+        query = torch.arange(start, T, device=device)[:, None]  # (T − start, 1)
+        key = torch.arange(T, device=device)[None]  # (1, T)
+        mask = key > query
         if self.window is not None:
-            mask |= torch.ones(T, T, dtype=torch.bool, device=device).tril(-self.window)
+            mask |= key <= query - self.window
         return mask
 
     def head_weights(self) -> torch.Tensor:
@@ -229,8 +189,7 @@ class Attention(nn.Module):
 
     def head_outputs(self, z: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """Each head's contribution to the residual stream, z_h W_O[h]: (B, nh, T, d_model)
-        from the heads' weighted values z (B, nh, T, hs), in float32. The full pass and the
-        incremental one (model/core/incremental.py) both call this, so they compute it alike."""
+        from the heads' weighted values z (B, nh, T, hs), in float32."""
         return torch.matmul(z, self.head_weights(), out=out)
 
     def forward(
@@ -238,8 +197,14 @@ class Attention(nn.Module):
         x: torch.Tensor,
         cache: Cache | None = None,
         prefix: str = "",
-        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        rope: Rope | None = None,
+        past: PastKeys | None = None,
+        edit: ZFn | None = None,
     ) -> torch.Tensor:
+        """Attention of the rows ``x`` (B, T, C). With ``past``, they are positions offset..
+        offset+T−1 and their queries read the past keys too: ``scores`` and ``pattern`` are
+        then (B, nh, T, offset + T) and every other capture holds these T rows only.
+        ``edit``: applied to z (B, nh, T, hs) before W_O (and before ``head_out``)."""
         B, T, C = x.shape
         nh, hs, nkv = self.n_heads, self.d_head, self.n_kv
         q, k, v = self.qkv(x).split(self.widths, dim=2)
@@ -253,13 +218,19 @@ class Attention(nn.Module):
             q, k = rotate(q, *rope), rotate(k, *rope)
         if nkv != nh:  # grouped-query attention: query head h reads kv head h // (nh / nkv)
             k, v, k_unrotated = (t.repeat_interleave(nh // nkv, dim=1) for t in (k, v, k_unrotated))  # (B, nh, T, hs)
-        scores = (q @ k.transpose(-2, -1)) / self.divisor  # (B, nh, T, T)
+        new_k, new_v = k, v
+        if past is not None:
+            k, v = past.extend(self.layer, k, v)  # (B, nh, N, hs): N = offset + T keys, the past first
+        N = k.shape[2]
+        scores = (q @ k.transpose(-2, -1)) / self.divisor  # (B, nh, T, N)
         if self.causal:
-            masked = scores.masked_fill(self.hidden_mask(T, x.device), float("-inf"))
+            masked = scores.masked_fill(self.hidden_mask(N, x.device, N - T), float("-inf"))
         else:
             masked = scores
-        pattern = torch.softmax(masked, dim=-1)  # (B, nh, T, T), each query row sums to 1
+        pattern = torch.softmax(masked, dim=-1)  # (B, nh, T, N), each query row sums to 1
         z = pattern @ v  # (B, nh, T, hs)
+        if edit is not None:
+            z = edit(z)
         out = self.out(z.transpose(1, 2).reshape(B, T, nh * hs))  # (B, T, C)
         if cache is not None:
             cache[f"{prefix}in"] = x  # the rows this head reads: LN output (pre-norm) or the residual
@@ -269,7 +240,7 @@ class Attention(nn.Module):
             if buffer is not None and buffer.shape != (B, nh, T, C):
                 buffer = None
             head_out = self.head_outputs(z, out=buffer)  # (B, nh, T, d_model)
-            cache[f"{prefix}q"], cache[f"{prefix}k"], cache[f"{prefix}v"] = q, k, v
+            cache[f"{prefix}q"], cache[f"{prefix}k"], cache[f"{prefix}v"] = q, new_k, new_v
             if rope is not None:
                 cache[f"{prefix}q_unrotated"], cache[f"{prefix}k_unrotated"] = q_unrotated, k_unrotated
             cache[f"{prefix}scores"] = scores
@@ -305,23 +276,25 @@ class Block(nn.Module):
         self.prefix = f"blocks.{index}."
         self.pre_norm = cfg.norm_placement == "pre"
         self.ln1 = _norm(cfg)
-        self.attn = Attention(cfg)
+        self.attn = Attention(cfg, index)
         self.ln2 = _norm(cfg)
         self.mlp = MLP(cfg) if cfg.mlp else None
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(
-        self, x: torch.Tensor, cache: Cache | None = None, rope: tuple[torch.Tensor, torch.Tensor] | None = None
+        self, x: torch.Tensor, cache: Cache | None = None, rope: Rope | None = None,
+        past: PastKeys | None = None, edit: ZFn | None = None,
     ) -> torch.Tensor:
+        """The block on the rows ``x`` (B, T, d); ``past`` and ``edit`` as for :class:`Attention`."""
         p = self.prefix
         if self.pre_norm:
-            mid = x + self.drop(self.attn(self.ln1(x), cache, p + "attn.", rope))
+            mid = x + _dropout(self.drop, self.attn(self.ln1(x), cache, p + "attn.", rope, past, edit))
             mlp_out = self._mlp(self.ln2(mid))
-            post = mid + self.drop(mlp_out)
+            post = mid + _dropout(self.drop, mlp_out)
         else:
-            mid = self.ln1(x + self.drop(self.attn(x, cache, p + "attn.")))
+            mid = self.ln1(x + _dropout(self.drop, self.attn(x, cache, p + "attn.", rope, past, edit)))
             mlp_out = self._mlp(mid)
-            post = self.ln2(mid + self.drop(mlp_out))
+            post = self.ln2(mid + _dropout(self.drop, mlp_out))
         if cache is not None:
             cache[p + "resid_pre"], cache[p + "resid_mid"] = x, mid
             cache[p + "mlp.out"], cache[p + "resid_post"] = mlp_out, post
@@ -329,81 +302,6 @@ class Block(nn.Module):
 
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(x) if self.mlp is not None else torch.zeros_like(x)
-
-
-class TiedAdaptiveSoftmax(nn.Module):
-    """An adaptive softmax (Grave et al. 2017) whose output vectors are the token
-    embedding rows: the logit of token v in cluster c is ``(P_c h) · E[v] + b_v``.
-
-    ``nn.AdaptiveLogSoftmaxWithLoss`` keeps separate output vectors and narrows them by
-    ``div_value`` per cluster: rare tokens get 16–64 dimensions, and a copying head cannot
-    name a rare token it has read. Here every token, rare or frequent, is scored against
-    its own (frozen, pretrained) embedding: copying a token is one linear map, the same for
-    all of them. Clusters keep their purpose: training scores the tail tokens only for the
-    targets that fall in them. ``table`` is the (n_outputs, d_embed) slice of the embedding
-    in output order; the module itself holds only projections and biases.
-    """
-
-    def __init__(self, d_model: int, d_embed: int, n_outputs: int, cutoffs: list[int], bias: bool) -> None:
-        super().__init__()
-        self.bounds = [0, *cutoffs, n_outputs]  # cluster c covers outputs [bounds[c], bounds[c+1])
-        self.shortlist_size = cutoffs[0]
-        self.proj = nn.ModuleList(nn.Linear(d_model, d_embed, bias=False) for _ in range(len(cutoffs) + 1))
-        self.cluster = nn.Linear(d_model, len(cutoffs))  # the head's extra entries: "a tail token"
-        self.bias = nn.Parameter(torch.zeros(n_outputs)) if bias else None
-
-    def _logits(self, h: torch.Tensor, table: torch.Tensor, c: int) -> torch.Tensor:
-        lo, hi = self.bounds[c], self.bounds[c + 1]
-        if torch.is_grad_enabled():  # training: the factorised form, gradients through P_c
-            out = self.proj[c](h) @ table[lo:hi].T  # (N, hi − lo)
-        else:  # inference: E_c P_c once, (hi − lo, d); a third fewer bytes read per call
-            out = h @ self._composed(table, c).T
-        return out + self.bias[lo:hi] if self.bias is not None else out
-
-    def _composed(self, table: torch.Tensor, c: int) -> torch.Tensor:
-        """``E_c P_c`` (V_c, d_model): cluster c's output vectors as the residual stream sees
-        them, kept until the table or the projection changes. Reading it costs d_model
-        instead of d_embed + a projection per token: the output layer is memory-bound."""
-        weight = self.proj[c].weight
-        # the table is Transformer.output_table()'s cached tensor: a new object when the
-        # embedding changes (it may be an inference tensor, which has no version counter)
-        key = (id(table), table.data_ptr(), weight.data_ptr(), weight._version)
-        cache = self.__dict__.setdefault("_composed_cache", {})
-        hit = cache.get(c)
-        if hit is None or hit[0] != key:
-            lo, hi = self.bounds[c], self.bounds[c + 1]
-            hit = cache[c] = (key, (table[lo:hi] @ weight).detach())
-        return hit[1]
-
-    def _head(self, h: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        return torch.log_softmax(torch.cat([self._logits(h, table, 0), self.cluster(h)], dim=-1), dim=-1)
-
-    def log_prob(self, h: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities of every output, (N, n_outputs)."""
-        head = self._head(h, table)
-        n_short = self.shortlist_size
-        parts = [head[:, :n_short]]
-        for c in range(1, len(self.bounds) - 1):
-            parts.append(torch.log_softmax(self._logits(h, table, c), dim=-1) + head[:, n_short + c - 1 : n_short + c])
-        return torch.cat(parts, dim=-1)
-
-    def loss(self, h: torch.Tensor, targets: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood of ``targets`` (N,), scoring each tail cluster only
-        for the rows whose target lies in it."""
-        head = self._head(h, table)
-        n_short = self.shortlist_size
-        head_index = targets.clone()
-        logp = torch.zeros_like(targets, dtype=head.dtype)
-        for c in range(1, len(self.bounds) - 1):
-            lo, hi = self.bounds[c], self.bounds[c + 1]
-            rows = torch.nonzero((targets >= lo) & (targets < hi)).flatten()
-            if not len(rows):
-                continue
-            head_index[rows] = n_short + c - 1
-            inner = torch.log_softmax(self._logits(h[rows], table, c), dim=-1)
-            logp = logp.index_add(0, rows, inner.gather(1, (targets[rows] - lo).unsqueeze(1)).squeeze(1))
-        logp = logp + head.gather(1, head_index.unsqueeze(1)).squeeze(1)
-        return -logp.mean()
 
 
 class Transformer(nn.Module):
@@ -454,6 +352,9 @@ class Transformer(nn.Module):
             torch.tensor(ids if ids is not None else [], dtype=torch.long),
             persistent=False,
         )
+        #: Edits every forward pass applies (model/core/interventions.py ``installed``):
+        #: none unless a ``with`` block installs some.
+        self.interventions: Interventions = NO_INTERVENTIONS
 
     def output_table(self) -> torch.Tensor:
         """The embedding rows of the output vocabulary, in output order (n_outputs, d_embed),
@@ -482,23 +383,43 @@ class Transformer(nn.Module):
             return self.tok_embed.weight.new_zeros(T, self.cfg.d_model)  # nothing is added
         return self.sinusoids[:T]
 
-    def hidden(self, idx: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
-        """The final-normed residual stream for token ids ``idx`` (B, T): (B, T, d)."""
+    def hidden(self, idx: torch.Tensor, cache: Cache | None = None, *, past: PastKeys | None = None,
+               interventions: Interventions | None = None) -> torch.Tensor:
+        """The final-normed residual stream for token ids ``idx`` (B, T): (B, T, d).
+
+        With ``past`` the ids are those of positions ``past.offset``… (a causal model only:
+        an encoder's every row changes with every token)."""
         B, T = idx.shape
-        if T > self.cfg.n_ctx:
-            raise ValueError(f"sequence of {T} tokens exceeds the context window of {self.cfg.n_ctx}")
+        offset = past.offset if past is not None else 0
+        if offset + T > self.cfg.n_ctx:
+            raise ValueError(f"sequence of {offset + T} tokens exceeds the context window of {self.cfg.n_ctx}")
+        if past is not None and not self.cfg.causal:
+            raise ValueError("an encoder cannot run from past keys: every token changes every row")
         token = self.embed(idx)  # (B, T, d)
-        pos = self.positions(T).unsqueeze(0).expand(B, T, -1)  # (B, T, d)
+        pos = self.positions(offset + T)[offset:].unsqueeze(0).expand(B, T, -1)  # (B, T, d)
         x = token + pos
         if self.embed_ln is not None:
             x = self.embed_ln(x)  # BERT normalises the summed embeddings; resid_pre[0] is the result
-        x = self.drop(x)
-        rope = self.rope(T) if self.rope is not None else None  # (T, d_head) cos and sin
-        for block in self.blocks:
-            x = block(x, cache, rope)
+        x = _dropout(self.drop, x)
+        if cache is not None:
+            cache["embed.token"], cache["embed.pos"] = token, pos
+        return self.run_blocks(x, 0, cache, past=past, interventions=interventions)
+
+    def run_blocks(self, x: torch.Tensor, start: int = 0, cache: Cache | None = None, *,
+                   past: PastKeys | None = None, interventions: Interventions | None = None) -> torch.Tensor:
+        """Blocks ``start``… on the residual stream ``x`` (B, T, d) entering block ``start``,
+        then the final norm: (B, T, d). The module's standing interventions apply first."""
+        offset = past.offset if past is not None else 0
+        rope = None
+        if self.rope is not None:
+            cos, sin = self.rope(offset + x.shape[1])  # (offset + T, d_head) each
+            rope = (cos[offset:], sin[offset:])
+        edits = self.interventions + interventions if interventions is not None else self.interventions
+        for i in range(start, len(self.blocks)):
+            x = self.blocks[i](x, cache, rope, past, edits.at(i))
         final = self.ln_f(x) if self.ln_f is not None else x
         if cache is not None:
-            cache["embed.token"], cache["embed.pos"], cache["final_norm"] = token, pos, final
+            cache["final_norm"] = final
         return final
 
     def unembed_logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -518,15 +439,29 @@ class Transformer(nn.Module):
         idx: torch.Tensor,
         cache: Cache | None = None,
         logit_positions: torch.Tensor | None = None,
+        *,
+        past: PastKeys | None = None,
+        interventions: Interventions | None = None,
     ) -> torch.Tensor:
         """Run the model on token ids ``idx`` (B, T).
 
         Returns logits over the output vocabulary, (B, T, n_outputs), or (B, P, n_outputs)
-        for the positions in ``logit_positions`` only: projecting onto the vocabulary is
-        the dominant cost at short lengths, and the app usually needs one position.
-        A model without an LM head returns no logits: (B, 0, n_outputs).
+        for the positions in ``logit_positions`` only (indices into these T rows): projecting
+        onto the vocabulary is the dominant cost at short lengths, and the app usually needs
+        one position. A model without an LM head returns no logits: (B, 0, n_outputs).
+        ``past``: the ids follow the positions it holds (module docstring);
+        ``interventions``: edits of the heads' outputs, after the module's standing ones.
         """
-        final = self.hidden(idx, cache)
+        final = self.hidden(idx, cache, past=past, interventions=interventions)
+        return self._logits(final, logit_positions, cache)
+
+    def resume(self, x: torch.Tensor, start: int, logit_positions: torch.Tensor | None = None,
+               interventions: Interventions | None = None) -> torch.Tensor:
+        """:meth:`forward` from the residual stream ``x`` (B, T, d) entering block ``start``
+        (the blocks before an edited layer cannot change: an analysis starts there)."""
+        return self._logits(self.run_blocks(x, start, interventions=interventions), logit_positions)
+
+    def _logits(self, final: torch.Tensor, logit_positions: torch.Tensor | None, cache: Cache | None = None):
         if self.unembed is None:
             logits = final.new_empty((final.shape[0], 0, self.cfg.n_outputs))  # (B, 0, V)
         else:

@@ -161,7 +161,32 @@ def file_in_folder(folder: Path, name: object, source: Path, key: str) -> Path:
         raise ModelFileError(
             source, f"{key} names {name!r}, which is outside the model folder: refused without opening it", key=key
         )
-    return folder / relative
+    path = folder / relative
+    _require_regular_inside(path, folder, source, key, name)
+    return path
+
+
+def _require_regular_inside(path: Path, folder: Path, source: Path, key: str, name: str) -> None:
+    """What ``path`` resolves to (after symbolic links) must be a regular file — a FIFO would
+    block the load forever, a device (/dev/urandom) never ends — inside the model folder or,
+    for a Hugging Face cache snapshot (links into ``../../blobs``), inside that cache entry."""
+    try:
+        target = path.resolve(strict=True)
+        info = os.stat(target)
+    except FileNotFoundError:
+        return  # the reader says "not found", naming the file
+    except (OSError, RuntimeError):  # a link loop, a denied folder
+        raise ModelFileError(source, f"{key} names {name!r}, which cannot be opened", key=key) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelFileError(source, f"{key} names {name!r}, which is not a regular file: refused without opening it",
+                             key=key)
+    home = folder.resolve()
+    allowed = [home]
+    if home.parent.name == "snapshots":
+        allowed.append(home.parent.parent / "blobs")
+    if not any(target == root or root in target.parents for root in allowed):
+        raise ModelFileError(source, f"{key} names {name!r}, which leads outside the model folder: refused without "
+                             "opening it", key=key)
 
 
 def _json_type(value: object) -> str:
@@ -372,13 +397,17 @@ def estimate_load_bytes(cfg: ModelConfig) -> dict[str, int]:
     """
     d, E, L, V, C = cfg.d_model, cfg.embed_width, cfg.n_layers, cfg.vocab_size, cfg.n_ctx
     m = cfg.mlp_width
-    block = 4 * d * d + 2 * d * m + 9 * d + m  # qkv, out, fc, proj, biases, two LayerNorms
+    hd, H, KV = cfg.d_head, cfg.n_heads, cfg.kv_heads
+    attention = d * (H + 2 * KV) * hd + H * hd * d  # qkv and out, with the heads' own width
+    block = (3 if cfg.gated_mlp else 2) * d * m + 9 * d + m  # fc (+ gate), proj, biases, two norms
     unembed = cfg.n_outputs * d if cfg.has_lm_head and not cfg.tie_embeddings else 0
     positions = C * d * 4 * 3 if cfg.positional == "learned" else C * d * (4 + 8 + 8)
     return {
         "vocab_size": (V * E + unembed) * 4 * 3,
         "n_ctx": L * C * C + positions,
         "n_layers": L * block * 4 * 3,
+        # a head_dim far from d_model / n_heads makes attention, not the MLP, the largest part
+        "head_dim" if cfg.head_dim else "n_heads": L * attention * 4 * 3,
         "d_model": (E * d if E != d else 0) * 4 * 3,
     }
 

@@ -20,13 +20,8 @@ weight. :func:`weights_note` says so, and the app shows it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import mmap
-import os
-import re
-import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +31,22 @@ import numpy as np
 import torch
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 
+from model.core.build import probe_forward
 from model.core.config import ModelConfig, rope_scaling_pairs
 from model.core.errors import ModelFileError
 from model.core.tokenizer import TextTokenizer
 from model.core.transformer import Transformer
-from model.core.weights import TOKENIZER_FILE, WEIGHTS_FILE, load_config, read_safetensors, save_model
+from model.formats.gguf_cache import (  # noqa: F401 (re-exported)
+    CACHE_ENV,
+    CACHE_LAYOUT,
+    META_FILE,
+    _read_cache,
+    _write_cache,
+    cache_folder,
+    cache_root,
+    file_sha256,
+    sweep_stale_temporaries,
+)
 from model.formats.llama import build_module, llama_state_dict
 
 log = logging.getLogger(__name__)
@@ -49,9 +55,6 @@ MAGIC = b"GGUF"
 # llama.cpp architectures whose tensors map onto the Llama layout. "llama" files also hold
 # Mistral, SmolLM and TinyLlama; llama.cpp stores their q/k rows permuted (see _unpermute).
 ARCHITECTURES = ("llama", "qwen2", "qwen3")
-CACHE_ENV = "ATTENTION_EXPLORER_CACHE"
-CACHE_LAYOUT = "1"  # bump when what is cached changes: old entries are then ignored
-META_FILE = "source.json"
 NOT_GGUF = "not a GGUF file (it does not start with 'GGUF')"
 
 _TENSOR_NAMES = {  # llama.cpp → Hugging Face, per block
@@ -193,70 +196,6 @@ def _type_name(ggml_type: int) -> str:
         return f"type {ggml_type}"
 
 
-# ---------------------------------------------------------------------------- cache
-def cache_root() -> Path:
-    """``$ATTENTION_EXPLORER_CACHE``, else ``$XDG_CACHE_HOME/attention-explorer``, else
-    ``~/.cache/attention-explorer``; GGUF entries live in its ``gguf`` folder."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "attention-explorer"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                digest.update(chunk)
-    except OSError as exc:
-        raise ModelFileError(path, f"cannot read the file ({exc})") from exc
-    return digest.hexdigest()
-
-
-_OLLAMA_BLOB = re.compile(r"^sha256-([0-9a-f]{64})$")
-
-
-def cache_folder(path: Path, digest: str | None = None) -> Path:
-    """The cache entry for ``path``: named by its SHA-256, which Ollama's blob names already
-    are (hashing a multi-GB blob on every load would cost seconds)."""
-    named = _OLLAMA_BLOB.match(path.name)
-    digest = digest or (named.group(1) if named else file_sha256(path))
-    return cache_root() / "gguf" / f"{digest}-v{CACHE_LAYOUT}"
-
-
-def _read_cache(folder: Path) -> tuple[Transformer, TextTokenizer, str] | None:
-    if not (folder / META_FILE).is_file():
-        return None
-    try:
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        cfg = load_config(folder)
-        weights = folder / WEIGHTS_FILE
-        # Checked finite when it was written; the folder is named by the source's hash.
-        module = build_module(read_safetensors(weights), cfg, weights, check=False)
-        tokenizer = TextTokenizer.from_file(folder / TOKENIZER_FILE, bos_token_id=module.cfg.bos_token_id)
-        return module, tokenizer, str(meta.get("note", ""))
-    except (ModelFileError, OSError, ValueError) as exc:
-        log.warning("ignoring a damaged cache entry %s: %s", folder, exc)
-        shutil.rmtree(folder, ignore_errors=True)
-        return None
-
-
-def _write_cache(folder: Path, module: Transformer, tokenizer: Tokenizer, meta: dict[str, Any]) -> None:
-    """Write the entry under a temporary name, then rename it into place (atomic on POSIX)."""
-    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        save_model(module, tmp)
-        tokenizer.save(str(tmp / TOKENIZER_FILE))
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, folder)
-    except OSError as exc:  # read-only home, full disk, or another process won the race
-        log.warning("could not cache the dequantized weights in %s: %s", folder, exc)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 # ---------------------------------------------------------------------------- reading
 def open_reader(path: Path):
     """A ``gguf.GGUFReader``; every failure (truncated, not GGUF, …) names the file."""
@@ -301,10 +240,24 @@ def gguf_config(reader, path: Path, name: str, bos_token_id: int | None, vocab_s
             value = value[0]
         return value
 
-    n_heads = int(number("attention.head_count"))
-    d_model = int(number("embedding_length"))
-    head_dim = int(number("attention.key_length", d_model // n_heads))
-    rope_dims = int(number("rope.dimension_count", head_dim))
+    def count(key: str, default: Any = ...) -> int:
+        """A positive whole number (a float, a string or 0 where a count belongs is refused)."""
+        value = number(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) <= 0:
+            raise ModelFileError(path, f"{arch}.{key} must be a positive whole number, got {value!r}",
+                                 key=f"{arch}.{key}")
+        return int(value)
+
+    def real(key: str, default: Any = ...) -> float:
+        value = number(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ModelFileError(path, f"{arch}.{key} must be a number, got {value!r}", key=f"{arch}.{key}")
+        return float(value)
+
+    n_heads = count("attention.head_count")
+    d_model = count("embedding_length")
+    head_dim = count("attention.key_length", d_model // n_heads)
+    rope_dims = count("rope.dimension_count", head_dim)
     if rope_dims != head_dim:
         raise ModelFileError(path, f"RoPE over {rope_dims} of {head_dim} head dimensions is not supported")
     scaling = None
@@ -312,9 +265,9 @@ def gguf_config(reader, path: Path, name: str, bos_token_id: int | None, vocab_s
     if kind not in ("none", "", None):
         if kind not in ("linear", "yarn"):
             raise ModelFileError(path, f"rope scaling {kind!r} is not supported")
-        pairs: dict[str, Any] = {"rope_type": kind, "factor": float(number("rope.scaling.factor"))}
+        pairs: dict[str, Any] = {"rope_type": kind, "factor": real("rope.scaling.factor")}
         if kind == "yarn":
-            pairs["original_max_position_embeddings"] = int(number("rope.scaling.original_context_length"))
+            pairs["original_max_position_embeddings"] = count("rope.scaling.original_context_length")
         scaling = rope_scaling_pairs(pairs)
     names = {t.name for t in reader.tensors}
     if "rope_freqs.weight" in names:
@@ -329,23 +282,23 @@ def gguf_config(reader, path: Path, name: str, bos_token_id: int | None, vocab_s
     try:
         return ModelConfig(
             vocab_size=vocab_size,
-            n_ctx=int(number("context_length")),
+            n_ctx=count("context_length"),
             d_model=d_model,
-            n_layers=int(number("block_count")),
+            n_layers=count("block_count"),
             n_heads=n_heads,
-            n_kv_heads=int(number("attention.head_count_kv", n_heads)),
+            n_kv_heads=count("attention.head_count_kv", n_heads),
             head_dim=0 if head_dim * n_heads == d_model else head_dim,
-            d_mlp=int(number("feed_forward_length")),
+            d_mlp=count("feed_forward_length"),
             positional="rope",
             norm="rmsnorm",
             activation="silu",
             gated_mlp=True,
-            layer_norm_eps=float(number("attention.layer_norm_rms_epsilon", 1e-5)),
+            layer_norm_eps=real("attention.layer_norm_rms_epsilon", 1e-5),
             attn_bias="blk.0.attn_q.bias" in names,
             attn_out_bias="blk.0.attn_output.bias" in names,
             mlp_bias=False,
             qk_norm="blk.0.attn_q_norm.weight" in names,
-            rope_theta=float(number("rope.freq_base", 10000.0)),
+            rope_theta=real("rope.freq_base", 10000.0),
             rope_scaling=scaling,
             sliding_window=int(window) if window else None,
             tie_embeddings="output.weight" not in names,
@@ -401,6 +354,7 @@ def gguf_tokenizer(reader, path: Path) -> tuple[Tokenizer, int | None]:
     tokens = metadata(reader, path, "tokenizer.ggml.tokens")
     types = metadata(reader, path, "tokenizer.ggml.token_type", None) or []
     bos = metadata(reader, path, "tokenizer.ggml.bos_token_id", None)
+    _check_vocabulary(path, tokens, types, bos, metadata(reader, path, "tokenizer.ggml.merges", None))
     if kind == "gpt2":
         tok = _byte_level_tokenizer(tokens, metadata(reader, path, "tokenizer.ggml.merges"), types)
         pre = metadata(reader, path, "tokenizer.ggml.pre", "default")
@@ -425,6 +379,35 @@ def gguf_tokenizer(reader, path: Path) -> tuple[Tokenizer, int | None]:
     if add_bos and bos is None:
         raise ModelFileError(path, "tokenizer.ggml.add_bos_token is set but there is no bos_token_id")
     return tok, (int(bos) if add_bos else None)
+
+
+def _check_vocabulary(path: Path, tokens, types, bos, merges) -> None:
+    """The token list, its types, the BOS id and the merges agree with each other (each lie a
+    file can tell is refused here, naming the key, before the tokenizers library sees it)."""
+    if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) for t in tokens):
+        raise ModelFileError(path, "tokenizer.ggml.tokens must be a non-empty list of strings", key="tokenizer.ggml.tokens")
+    if len(set(tokens)) != len(tokens):
+        seen: set[str] = set()
+        duplicate = next(t for t in tokens if t in seen or seen.add(t))
+        raise ModelFileError(path, f"tokenizer.ggml.tokens lists {duplicate!r} twice: ids would be ambiguous",
+                             key="tokenizer.ggml.tokens")
+    if types and len(types) != len(tokens):
+        raise ModelFileError(path, f"tokenizer.ggml.token_type has {len(types)} entries for {len(tokens)} tokens",
+                             key="tokenizer.ggml.token_type")
+    if bos is not None and (isinstance(bos, bool) or not isinstance(bos, (int, np.integer)) or not 0 <= int(bos) < len(tokens)):
+        raise ModelFileError(path, f"tokenizer.ggml.bos_token_id {bos!r} is outside the vocabulary ({len(tokens)})",
+                             key="tokenizer.ggml.bos_token_id")
+    if merges:
+        vocab = set(tokens)
+        for merge in merges:
+            parts = merge.split(" ") if isinstance(merge, str) else []
+            if len(parts) != 2 or not all(parts):
+                raise ModelFileError(path, f"tokenizer.ggml.merges holds {merge!r}: a merge is two tokens and a space",
+                                     key="tokenizer.ggml.merges")
+            unknown = [p for p in parts if p not in vocab]
+            if unknown:
+                raise ModelFileError(path, f"tokenizer.ggml.merges names {unknown[0]!r}, which is not in the vocabulary",
+                                     key="tokenizer.ggml.merges")
 
 
 def _byte_level_tokenizer(tokens: list[str], merges: list[str], types: list[int]) -> Tokenizer:
@@ -505,6 +488,8 @@ def load_gguf(path: str | Path, name: str | None = None, use_cache: bool = True)
         raise ModelFileError(path, "GGUF file not found")
     folder = cache_folder(path) if use_cache else None
     if folder is not None:
+        sweep_stale_temporaries(folder.parent)
+    if folder is not None:
         cached = _read_cache(folder)
         if cached is not None:
             module, tokenizer, note = cached
@@ -529,6 +514,7 @@ def load_gguf(path: str | Path, name: str | None = None, use_cache: bool = True)
     except (ValueError, IndexError) as exc:  # a truncated file maps short tensors
         raise ModelFileError(path, f"corrupt or truncated tensor data ({exc})") from exc
     module = build_module(llama_state_dict(state, cfg, path), cfg, path)
+    probe_forward(module, path)  # a first pass with NaN or infinities is refused, and never cached
     note = weights_note(reader)
     if folder is not None:
         _write_cache(folder, module, raw_tokenizer, {"source": str(path), "note": note, "layout": CACHE_LAYOUT})

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pickle
+import stat
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +114,9 @@ def weights_file(folder: str | Path) -> Path | None:
     return None
 
 
+MAX_HEADER_BYTES = 100 << 20  # a safetensors header is JSON of names and shapes: megabytes at most
+
+
 def safetensors_summary(folder: str | Path) -> tuple[int, int] | None:
     """(parameter count, bytes on disk) of a folder's safetensors weights, from the file
     headers alone (no tensor is read); None without safetensors or when a header is unreadable."""
@@ -120,20 +125,27 @@ def safetensors_summary(folder: str | Path) -> tuple[int, int] | None:
         return None
     try:
         if path.name == SAFETENSORS_INDEX:
-            shards = sorted(set(json.loads(path.read_text(encoding="utf-8"))["weight_map"].values()))
-            files = [path.parent / shard for shard in shards]
+            index = read_json(path, "safetensors index")
+            shards = sorted(set(index["weight_map"].values()))
+            # the same rule as the load: names inside the folder, regular files only (a FIFO
+            # blocked this summary forever, /dev/urandom read a random header length)
+            files = [file_in_folder(path.parent, shard, path, "weight_map") for shard in shards]
         else:
             files = [path]
         n_params = size = 0
         for file in files:
+            if not stat.S_ISREG(os.stat(file).st_mode):
+                return None
             with open(file, "rb") as fh:
                 (length,) = struct.unpack("<Q", fh.read(8))
+                if length > MAX_HEADER_BYTES:
+                    return None
                 header = json.loads(fh.read(length))
             for name, entry in header.items():
                 if name != "__metadata__":
                     n_params += math.prod(entry["shape"])
             size += file.stat().st_size
-    except (OSError, ValueError, KeyError, TypeError, struct.error):
+    except (OSError, ValueError, KeyError, TypeError, struct.error, ModelFileError):
         return None  # the loader reports what is wrong with the file
     return n_params, size
 

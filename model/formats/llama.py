@@ -68,11 +68,27 @@ def rope_scaling(config: dict[str, Any], path: Path) -> tuple[tuple[str, Any], .
     return rope_scaling_pairs(kept)
 
 
-def rope_theta(config: dict[str, Any]) -> float:
+def _real(value: Any, key: str, path: Path) -> float:
+    """A JSON number (not true/false, not a string) as a float; ModelConfig checks its range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelFileError(path, f"{key} must be a number, got {value!r}", key=key)
+    return float(value)
+
+
+def _whole(value: Any, key: str, path: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ModelFileError(path, f"{key} must be a whole number, got {value!r}", key=key)
+    return value
+
+
+def rope_theta(config: dict[str, Any], path: Path | None = None) -> float:
+    """rope_parameters.rope_theta when given (transformers 5 keeps it there), else the
+    top-level rope_theta (as transformers reads a config that has both)."""
+    path = path or Path("config.json")
     params = config.get("rope_parameters")
     if isinstance(params, dict) and params.get("rope_theta") is not None:
-        return float(params["rope_theta"])
-    return float(config.get("rope_theta", 10000.0))
+        return _real(params["rope_theta"], "rope_parameters.rope_theta", path)
+    return _real(config.get("rope_theta", 10000.0), "rope_theta", path)
 
 
 def llama_config(
@@ -89,7 +105,7 @@ def llama_config(
         raise ModelFileError(path, "MLP biases are not supported")
     d_model = config_int(config, path, "hidden_size")
     n_heads = config_int(config, path, "num_attention_heads")
-    head_dim = config.get("head_dim") or 0
+    head_dim = _whole(config.get("head_dim") or 0, "head_dim", path)
     if head_dim and head_dim * n_heads == d_model:
         head_dim = 0  # the usual width: leave it implicit
     qkv_bias = family == "qwen2" or bool(config.get("attention_bias"))
@@ -97,7 +113,7 @@ def llama_config(
     window = config.get("sliding_window") if family == "mistral" else None
     if family in ("qwen2", "qwen3") and config.get("use_sliding_window"):
         # Qwen slides the window only from layer max_window_layers on.
-        first_sliding = int(config.get("max_window_layers") or 0)
+        first_sliding = _whole(config.get("max_window_layers") or 0, "max_window_layers", path)
         if first_sliding == 0:
             window = config.get("sliding_window")
         elif first_sliding < config_int(config, path, "num_hidden_layers"):
@@ -118,19 +134,19 @@ def llama_config(
             norm_placement="pre",
             activation="silu",
             gated_mlp=True,
-            layer_norm_eps=float(config.get("rms_norm_eps", 1e-6)),
+            layer_norm_eps=_real(config.get("rms_norm_eps", 1e-6), "rms_norm_eps", path),
             attn_bias=qkv_bias,
             attn_out_bias=out_bias,
             mlp_bias=False,
             qk_norm=family == "qwen3",
-            rope_theta=rope_theta(config),
+            rope_theta=rope_theta(config, path),
             rope_scaling=rope_scaling(config, path),
             sliding_window=int(window) if window else None,
             tie_embeddings=bool(config.get("tie_word_embeddings", False)),
             bos_token_id=bos_token_id,
             name=name,
         )
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise ModelFileError(path, f"invalid {family} config: {exc}") from exc
 
 

@@ -224,7 +224,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 class NumpyTracingModel:
     """Text in, :class:`Trace` out, as :class:`model.tracer.runner.TracingModel` does for the same
-    folder, in NumPy. Every trace is a full forward pass (no incremental rows, no hooks).
+    folder, in NumPy. Every trace is a full forward pass (no incremental rows, no interventions).
     Not thread-safe: the app gives it to its model thread until the torch model is ready."""
 
     #: The app's model thread asks this before anything but a trace or a batch: those need torch.

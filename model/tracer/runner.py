@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.analysis.ablation import REFERENCE_TEXTS, hooks_key, reference_z_means
+from model.analysis.ablation import REFERENCE_TEXTS, reference_z_means
 from model.analysis.stepthrough import try_head_weights
 from model.core.anatomy import model_structure
 from model.core.errors import EmptyInputError
 from model.core.info import ModelInfo
+from model.core.interventions import NO_INTERVENTIONS, Interventions
 from model.core.precision import Precision, check_precision, to_bfloat16
 from model.core.tokenizer import Encoding, TextTokenizer
 from model.core.trace import LogitPositions, Trace, input_fields
@@ -132,12 +133,15 @@ class TracingModel:
         text: str,
         request_id: int = 0,
         logit_positions: LogitPositions = "last",
+        interventions: Interventions | None = None,
     ) -> Trace:
         """Run ``text`` through the model and capture every named internal.
 
         ``logit_positions``: ``"last"`` (default), ``"all"`` or explicit positions (negative
         counts from the end; positions beyond the traced tokens are dropped). A model
         without an LM head computes none: its Trace has logits of shape (0, V).
+        ``interventions``: edits of the heads' outputs (knock-out, patching;
+        :mod:`model.core.interventions`), applied after the module's standing ones.
         """
         encoding, n_input = self.encode(text)
         T = len(encoding)
@@ -145,9 +149,10 @@ class TracingModel:
             positions = _resolve_positions(logit_positions, T)
         else:
             positions = np.zeros(0, dtype=np.int64)
-        key = self._rows_key()
+        key = self._rows_key(interventions)
         if key is not None:  # reuse the last trace's rows: model/core/incremental.py
-            return self._incremental_tracer(key).trace(self, request_id, text, encoding, n_input, positions)
+            return self._incremental_tracer(key).trace(
+                self, request_id, text, encoding, n_input, positions, interventions)
         idx = torch.tensor([encoding.ids], dtype=torch.long, device=self.device)
         cfg = self.cfg
         # Every head's output, (L, 1, H, T, d), is written in place by the attention
@@ -155,7 +160,8 @@ class TracingModel:
         head_out = torch.empty((cfg.n_layers, 1, cfg.n_heads, T, cfg.d_model), device=self.device)
         cache: dict[str, torch.Tensor] = {f"blocks.{i}.attn.head_out": head_out[i] for i in range(cfg.n_layers)}
         start = time.perf_counter()
-        logits = self.module(idx, cache=cache, logit_positions=torch.from_numpy(positions).to(self.device))
+        logits = self.module(idx, cache=cache, logit_positions=torch.from_numpy(positions).to(self.device),
+                             interventions=interventions)
         full_logits = self.module.full_vocab_logits(logits[0]).float()
         probs = torch.softmax(full_logits, dim=-1)
         forward_ms = (time.perf_counter() - start) * 1000.0
@@ -213,23 +219,25 @@ class TracingModel:
     #: the screen holds: at GPT-2 sizes a set is a quarter-gigabyte.)
     KNOCKOUT_POOL_SIZE = 2
 
-    def _rows_key(self) -> tuple | None:
-        """Which remembered rows this trace may reuse: None for a full pass.
+    def _rows_key(self, interventions: Interventions | None = None) -> tuple | None:
+        """Which remembered rows a trace under ``interventions`` (and the module's standing
+        ones) may reuse: None for a full pass.
 
         Causal models reuse the last trace's rows; encoders recompute everything (one
-        changed token changes every row there). While heads are knocked out (model/analysis/ablation.py:
-        zeroed, or replaced by the model's fixed reference means) every row still depends
-        only on the tokens up to it, but not as in an ordinary trace: the key is the
-        knock-out (its layers, heads and mode), and such traces reuse only the rows of the
-        last trace with the same key. Any other hook (patching; a caller's own) means a full
-        pass that leaves every remembered row alone.
+        changed token changes every row there). Under a knock-out (zeroed heads, or heads
+        replaced by the model's fixed reference means) every row still depends only on the
+        tokens up to it, but not as in an ordinary trace: the key is the knock-out
+        (:attr:`model.core.interventions.Interventions.rows_key`: its layers, heads and mode),
+        and such traces reuse only the rows of the last trace with the same key. Any other
+        edit (patching; a function of one's own) means a full pass that leaves every
+        remembered row alone.
         """
         if not (self.incremental and self.cfg.causal):
             return None
-        return hooks_key(self.module)
+        return (self.module.interventions + (interventions or NO_INTERVENTIONS)).rows_key
 
-    def _traces_incrementally(self) -> bool:
-        return self._rows_key() is not None
+    def _traces_incrementally(self, interventions: Interventions | None = None) -> bool:
+        return self._rows_key(interventions) is not None
 
     def _incremental_tracer(self, key: tuple = ()):
         """The tracer of the ordinary traces (``key`` ``()``) or of the knock-out ``key``.

@@ -291,16 +291,17 @@ def main(argv: list[str] | None = None) -> None:
     from model.core.tokenizer import TextTokenizer
     from model.training.tokens import read_documents
     ROOT = Path(__file__).resolve().parents[2]  # the repository (as model.training.train has it)
+    from model.core.paths import BUNDLED_MODEL_DIR, TOKENIZER_FILE
     from model.core.weights import load_model
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=ROOT / "assets" / "teaching-model")
+    p.add_argument("--model", type=Path, default=BUNDLED_MODEL_DIR)
     p.add_argument("--corpus", type=Path, default=ROOT / "data" / "corpus")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
-    tokenizer = TextTokenizer.from_file(args.model / "tokenizer.json")
+    tokenizer = TextTokenizer.from_file(args.model / TOKENIZER_FILE)
     report = copying_report(model, tokenizer, read_documents(args.corpus, "test"))
     report.pop("induction_scores")
     print(json.dumps(report, indent=1))

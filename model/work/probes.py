@@ -16,8 +16,10 @@ import numpy as np
 from model.analysis.ablation import Head, knocked_out, knockout_logits, patched_logits, sweep_steps
 from model.analysis.badges import badge_steps, candidate_ids, probe_ids
 from model.analysis.dla import Attribution, attribute, single_token
+from model.analysis.flow import FlowGraph, information_flow
 from model.analysis.lens import LensResult, extend, logit_lens
 from model.analysis.saliency import Saliency, default_baseline, saliency_steps
+from model.analysis.stepthrough import try_head_weights
 from model.core.trace import Trace
 from model.tracer.runner import TracingModel
 
@@ -189,6 +191,16 @@ def dla(model: TracingModel, text: str, options: dict, last_trace: Trace | None 
                      attribute(model.module, trace, position, int(target), contrast))
 
 
+def flow(model: TracingModel, text: str, last_trace: Trace | None = None) -> FlowGraph:
+    """The contribution graph of ``text`` (:mod:`model.analysis.flow`), from the trace on
+    screen when it is of ``text``."""
+    trace = last_trace if last_trace is not None and last_trace.text == text else model.trace(text)
+    weights = try_head_weights(model.module)
+    if weights is None:
+        raise ValueError("this model's heads cannot be read one by one: no contribution graph")
+    return information_flow(trace, weights)
+
+
 def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dict | None = None):
     """One-step analyses: ``request.kind`` is "lens", "ablate", "patch", "dla" or "character"."""
     if request.kind == "lens":
@@ -199,6 +211,8 @@ def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dic
         return patch(model, request.text, request.options)
     if request.kind == "dla":
         return dla(model, request.text, request.options, last_trace)
+    if request.kind == "flow":
+        return flow(model, request.text, last_trace)
     if request.kind == "character":
         from model.tracer.generation import finish_character
 

@@ -34,7 +34,7 @@ ALLOWED = {
     "softmax", "logit", "top", "PCA", "GPT", "viridis", "cividis", "English", "UNK", "SmolLM", "Qwen",
     "Ctrl", "Shift", "Enter", "Esc", "PgUp", "PgDn", "Alt", "Left", "Right", "End", "Home",
     "PNG", "SVG", "CSV", "png", "svg", "csv", "toml", "sin", "cos", "exp", "head", "resid",
-    "MLP", "LayerNorm", "GGUF", "gguf", "bfloat", "RoPE", "Logit", "Abnar", "Zuidema", "she", "CosAdd", "CosMul", "TransformerLens", "John", "Mary",  # 3CosAdd / 3CosMul: the analogy methods' names in the literature
+    "MLP", "LayerNorm", "GGUF", "gguf", "bfloat", "RoPE", "Logit", "Abnar", "Zuidema", "she", "CosAdd", "CosMul", "TransformerLens", "John", "Mary", "Ferrando", "Voita",  # 3CosAdd / 3CosMul: the analogy methods' names in the literature
 }
 NOTATION = re.compile(r"\[[A-Z]+\]|##\w+|3Blue1Brown|top-[kp]|d_head|W_[QKVOEU]|b_[QKV]|[A-Za-z]_\w+|√d\w*|QKᵀ|\{[^}]*\}|\[UNK\]")
 WORD = re.compile(r"[A-Za-z]{3,}")
@@ -330,17 +330,13 @@ def test_a_live_switch_to_chinese_leaves_no_english_on_any_widget(qtbot, make_wi
     assert window.language == "zh_CN"
     texts = all_texts(window, qtbot, monkeypatch)
     allowed = data_words(window) - {w.lower() for w in WORD.findall(BUNDLED_NAME)}  # its name is words
-    # the Model menu and the status line are the window's (model_menu.py, status_line.py): see
-    # the next test, which fails (is strict xfail) until they translate the bundled model's name
+    # the Model menu and the status line: the next test
     views = [(where, text) for where, text in texts if where not in ("menu", "menu bar", "status")]
     untranslated = [(where, text) for where, text in views if english_words(text, allowed)]
     assert not untranslated, "\n".join(f"{where}: {text!r}" for where, text in untranslated)
     assert any("教学模型" in text for _, text in views)  # the bundled model's name, in Chinese
 
 
-@pytest.mark.xfail(strict=True, reason="issue #32: the Model menu's entries and the status line's model name "
-                   "(explorer/model_menu.py, explorer/status_line.py) are not translated yet; they can use "
-                   "explorer.views.labels.model_name. Remove this mark when they are.")
 def test_the_model_menu_and_the_status_line_follow_a_live_switch_too(qtbot, make_window, monkeypatch):
     from model.core.paths import BUNDLED, BUNDLED_NAME
 

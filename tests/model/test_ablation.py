@@ -6,8 +6,10 @@ import torch
 
 from model.analysis.ablation import (
     knocked_out,
+    knockout,
     knockout_logits,
     parse_heads,
+    patch,
     patched_logits,
     reference_z_means,
     sweep,
@@ -212,15 +214,65 @@ def test_knocking_out_every_head_of_a_layer_equals_skipping_its_attention_output
             assert_differ(knocked, model(torch.tensor([IDS])), what="knocked-out vs clean logits")
 
 
-def test_hooks_are_removed_after_the_context():
+def test_a_knock_out_is_gone_after_its_context_and_contexts_nest():
     model = _model()
     with torch.inference_mode():
         before = model(torch.tensor([IDS]))
-        with knocked_out(model, [(0, 0), (1, 3)]):
-            pass
+        with knocked_out(model, [(0, 0)]):
+            with knocked_out(model, [(1, 3)]):
+                assert model.interventions.rows_key == ((0, (0,), "zero"), (1, (3,), "zero"))
+                both = model(torch.tensor([IDS]))
+            assert model.interventions.rows_key == ((0, (0,), "zero"),)
         after = model(torch.tensor([IDS]))
+        # an edit is an object the forward pass is handed, not a torch hook
+        assert not any(m._forward_pre_hooks or m._forward_hooks for m in model.modules())
+    assert not model.interventions
     assert_close(after, before, what="logits after the context")
-    assert not model.blocks[0].attn.out._forward_pre_hooks
+    assert_close(both[0, -1], knockout_logits(model, IDS, [(0, 0), (1, 3)], position=-1),
+                 what="nested knock-outs: both heads out")
+
+
+def test_a_knock_out_handed_to_the_forward_equals_the_installed_one():
+    model = _model(n_kv_heads=2, positional="rope", norm="rmsnorm")
+    with torch.inference_mode():
+        handed = model(torch.tensor([IDS]), interventions=knockout(model, [(1, 1), (0, 2)]))
+        with knocked_out(model, [(1, 1), (0, 2)]):
+            installed = model(torch.tensor([IDS]))
+        clean = model(torch.tensor([IDS]))
+    assert_close(handed, installed, what="handed vs installed")
+    assert_differ(handed, clean, what="knocked-out vs clean logits")
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_a_knocked_out_heads_output_in_the_trace_is_that_of_its_edited_z(tracing_model: TracingModel, mode):
+    """head_out shows what each head adds to the residual stream: nothing for a zeroed head,
+    its reference mean's output at every position for a mean-ablated one; the heads still
+    sum to the attention output (less its bias)."""
+    means = tracing_model.reference_means() if mode == "mean" else None
+    trace = tracing_model.trace("the cat sat on the mat", interventions=knockout(
+        tracing_model.module, [(1, 2)], mode, means))
+    attn = tracing_model.module.blocks[1].attn
+    w_o = attn.out.weight.detach().view(tracing_model.cfg.d_model, attn.n_heads, attn.d_head)[:, 2]  # (d, dh)
+    expected = np.zeros(trace.d_model) if mode == "zero" else (w_o @ means[1, 2]).numpy()
+    assert_close(trace.head_out[1, 2], np.broadcast_to(expected, trace.head_out[1, 2].shape), scale=scale_of(
+        trace.head_out[1]), what="the knocked-out head's output")
+    bias = attn.out.bias.detach().numpy() if attn.out.bias is not None else 0.0
+    assert_close(trace.head_out[1].sum(0) + bias, trace.attn_out[1], what="heads + bias = attention output")
+
+
+def test_a_patch_handed_to_the_trace_is_a_full_pass_with_the_patched_prediction(tracing_model: TracingModel):
+    tracing_model.forget_last_trace()
+    remembered = tracing_model.trace("the man and the woman")
+    ids_a = tracing_model.encode("the cat and the cats")[0].ids
+    ids_b = tracing_model.encode("the man and the woman")[0].ids
+    assert len(ids_a) == len(ids_b)
+    interventions = patch(tracing_model.module, ids_a, [(0, 1), (1, 2)])
+    assert tracing_model._rows_key(interventions) is None
+    patched = tracing_model.trace("the man and the woman", interventions=interventions)
+    assert_close(patched.logits[0], patched_logits(tracing_model.module, ids_a, ids_b, [(0, 1), (1, 2)]),
+                 what="patched logits")
+    assert_differ(patched.logits[0], remembered.logits[0], what="patched vs clean logits")
+    assert tracing_model._incremental_tracer().last is remembered  # the remembered rows left alone
 
 
 def test_the_batched_sweep_equals_knocking_out_each_head_alone():

@@ -93,6 +93,7 @@ def random_llama(tok: Tokenizer, tie: bool, seed: int = 0, **overrides):
 def write_gguf(
     path: Path, model, tok: Tokenizer, arch: str = "llama", pre: str = "smollm", quantize: bool = True,
     drop: tuple[str, ...] = (), add_bos: bool = False, rope_freqs: np.ndarray | None = None,
+    meta: dict | None = None, edit_tokens=None,
 ) -> Path:
     """``model`` as llama.cpp's converter would write it: Q8_0 embedding, Q4_1 / Q8_0 / F16 matrices."""
     cfg = model.config
@@ -150,6 +151,14 @@ def write_gguf(
             writer.add_tensor(gname, array.astype(np.float16))
         else:
             writer.add_tensor(gname, gguf.quants.quantize(array, kind), raw_dtype=kind)
+    if edit_tokens is not None:  # hostile files: a lying token list, types, merges
+        edit_tokens(writer.kv_data[0])
+    for key, value in (meta or {}).items():  # hostile files: a metadata value replaced, or removed (None)
+        key = key.replace("{arch}", arch)
+        if value is None:
+            writer.kv_data[0].pop(key, None)
+        else:
+            writer.kv_data[0][key] = gguf.GGUFValue(*value) if isinstance(value, tuple) else value
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

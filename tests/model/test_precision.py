@@ -28,6 +28,7 @@ from model.core.incremental import full_pass_reference
 from model.core.precision import BF16Linear, module_precision, to_bfloat16
 from model.loading import load_tracing_model
 from model.tracer.runner import TracingModel
+from tests.model.conformance import assert_same_trace
 from tests.model.test_incremental import apply, edits
 from tests.numerics import assert_close, assert_differ, scale_of
 
@@ -122,8 +123,7 @@ def test_bfloat16_incremental_equals_its_full_pass(bfloat16, start, sequence):
         incremental = bfloat16.trace(text, logit_positions="all")
         full = full_pass_reference(bfloat16, text, "all")
         assert incremental.precision == full.precision == "bfloat16"
-        for name, y in float_fields(full).items():
-            assert_close_to_scale(getattr(incremental, name), y, SAME_PRECISION_TOL, name, rtol=BF16_STEP)
+        assert_same_trace(incremental, full, SAME_PRECISION_TOL, rel_each=BF16_STEP)
 
 
 def test_the_same_precision_tolerance_tells_the_precisions_apart(float32, bfloat16):

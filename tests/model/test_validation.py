@@ -58,10 +58,19 @@ def test_config_dict_is_a_value_error_naming_the_key():
 
 
 def test_memory_estimate_tracks_the_parameter_count():
-    for cfg in (tiny_config(), tiny_config(d_embed=48), tiny_config(tie_embeddings=True, positional="sinusoidal")):
+    for cfg in (tiny_config(), tiny_config(d_embed=48), tiny_config(tie_embeddings=True, positional="sinusoidal"),
+                tiny_config(head_dim=64, n_kv_heads=2, norm="rmsnorm", gated_mlp=True, positional="rope")):
         parts = estimate_load_bytes(cfg)
-        weights = (parts["vocab_size"] + parts["n_layers"] + parts["d_model"]) / 12  # float32, ×3 at load
+        attention = parts.get("head_dim", parts.get("n_heads", 0))
+        weights = (parts["vocab_size"] + parts["n_layers"] + attention + parts["d_model"]) / 12  # float32, ×3 at load
         assert weights == pytest.approx(Transformer(cfg).num_parameters(), rel=0.1)
+
+
+def test_a_huge_head_dim_is_refused_before_allocating(tmp_path, monkeypatch):
+    """A hypothesis draw found head_dim 7.7e17 reaching torch.empty (the estimate left heads out)."""
+    monkeypatch.setattr(validation, "available_memory", lambda: 8 * 2**30)
+    with pytest.raises(ModelFileError, match="head_dim"):
+        check_config(tiny_config(head_dim=768_614_336_404_564_651), tmp_path / "config.json")
 
 
 def test_memory_refusal_names_the_dominant_key(tmp_path, monkeypatch):
