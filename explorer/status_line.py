@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Slot
 
+from explorer.views.labels import model_name
+
 if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
     from explorer.views import TimedView
     from model.core.trace import Trace
@@ -21,9 +23,9 @@ class StatusLine:
             self.setWindowTitle(QCoreApplication.translate("MainWindow", "Attention Explorer"))
             self.status_model.setText(QCoreApplication.translate("MainWindow", "no model"))
             return
-        self.setWindowTitle(QCoreApplication.translate("MainWindow", "Attention Explorer — {model}").format(model=info.name))
+        self.setWindowTitle(QCoreApplication.translate("MainWindow", "Attention Explorer — {model}").format(model=model_name(info.name)))
         status = QCoreApplication.translate("MainWindow", "{model} · {layers}×{heads} heads").format(
-            model=info.name, layers=info.n_layers, heads=info.n_heads)
+            model=model_name(info.name), layers=info.n_layers, heads=info.n_heads)
         if info.weights_note:  # e.g. quantized weights: every number shown is theirs, not the original's
             status += " · " + QCoreApplication.translate("MainWindow", "dequantized weights (hover for more)")
         tip = info.weights_note

@@ -76,6 +76,17 @@ def style_plot(plot: pg.PlotItem, theme: Theme, delta: float = -1) -> None:
     title.opts["color"] = theme.colours["fg"]
     title.opts["size"] = f"{theme.points(0):.1f}pt"
     title.setText(title.text)
+    fit_title(plot)
+
+
+def fit_title(plot: pg.PlotItem) -> None:
+    """The title's row as tall as its text: pyqtgraph fixes it at 30 px, and a title at
+    large text ran into the plot under it (issue #32)."""
+    title = plot.titleLabel
+    if title.isVisible() and title.text:
+        height = title.itemRect().height()
+        title.setMaximumHeight(height)
+        plot.layout.setRowFixedHeight(0, height)
 
 
 def style_text(item: pg.TextItem, theme: Theme, delta: float = 0, colour: QColor | None = None,

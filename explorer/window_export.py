@@ -31,11 +31,13 @@ class Exports:
     def export_to(self, path: str, panel: Panel | None = None, width: int | None = None) -> bool:
         """Write ``panel`` (default: :meth:`export_panel`) to ``path``; a failure goes to the banner."""
         from explorer.export import ExportError, export_panel
+        from explorer.picture_title import panel_title
 
         panel = panel or self.export_panel()
         panel.refresh()
+        model = self.model_info.name if self.model_info is not None else ""
         try:
-            written = export_panel(panel, path, width)
+            written = export_panel(panel, path, width, panel_title(panel, model, getattr(getattr(panel, "trace", None), "text", None) or self.text_box.text()))
         except ExportError as exc:
             self._show_banner(QCoreApplication.translate("MainWindow", "Export failed: {error}").format(error=exc), error=True)
             return False

@@ -20,16 +20,12 @@
         <translation>把选中的头从 A 修补到 B</translation>
     </message>
     <message>
-        <source>mean |pattern A − pattern B| per head</source>
-        <translation>每个头的平均 |模式 A − 模式 B|</translation>
+        <source>Colours: mean |pattern A − pattern B| per head. Most changed head: {l}.{h} (mean |Δ| {d:.3f}).</source>
+        <translation>颜色：每个头的 |注意力模式 A − 注意力模式 B| 的平均值。变化最大的头：{l}.{h}（平均 |Δ| {d:.3f}）。</translation>
     </message>
     <message>
         <source>Type prompt B and press Compare.</source>
         <translation>输入提示 B，然后点击“比较”。</translation>
-    </message>
-    <message>
-        <source>Most changed head: {l}.{h} (mean |Δ| {d:.3f}).</source>
-        <translation>变化最大的头：{l}.{h}（平均 |Δ| {d:.3f}）。</translation>
     </message>
     <message>
         <source>A has {a} tokens and B {b}: patterns are compared only when the token counts match.</source>
@@ -183,8 +179,8 @@
         <translation>减去（可选）：</translation>
     </message>
     <message>
-        <source>shade the tokens (integrated gradients)</source>
-        <translation>为词元着色（积分梯度）</translation>
+        <source>shade the tokens</source>
+        <translation>给词元着色</translation>
     </message>
     <message>
         <source>Each token&apos;s share of the target&apos;s logit through its input embedding: integrated gradients from a zero (or pad) embedding, 32 steps, on the model thread</source>
@@ -255,6 +251,10 @@
         <translation>运行</translation>
     </message>
     <message>
+        <source>Edit sentences</source>
+        <translation>编辑句子</translation>
+    </message>
+    <message>
         <source>Trace every sentence (Ctrl+Enter in the sentence box)</source>
         <translation>对每个句子运行模型（在句子框中按 Ctrl+Enter）</translation>
     </message>
@@ -271,6 +271,10 @@
     <message>
         <source>word</source>
         <translation>词</translation>
+    </message>
+    <message>
+        <source>Run traces every sentence; the word&apos;s vector is followed block by block.</source>
+        <translation>运行会追踪每个句子；逐个块跟随这个词的向量。</translation>
     </message>
     <message>
         <source>Enter at least two sentences that share the word.</source>
@@ -293,6 +297,10 @@
         <translation>；</translation>
     </message>
     <message>
+        <source>after</source>
+        <translation>经过</translation>
+    </message>
+    <message>
         <source>&apos;{word}&apos; through {blocks} blocks in {n} sentences</source>
         <translation>“{word}”在 {n} 个句子中经过 {blocks} 个模块</translation>
     </message>
@@ -301,12 +309,12 @@
         <translation>模块 {n} 之后</translation>
     </message>
     <message>
-        <source>layer</source>
-        <translation>层</translation>
-    </message>
-    <message>
         <source>embedding</source>
         <translation>词嵌入</translation>
+    </message>
+    <message>
+        <source>block {n}</source>
+        <translation>块 {n}</translation>
     </message>
     <message>
         <source>the context-drift view has not been run yet: press Run first</source>
@@ -448,6 +456,18 @@
         <source>the SVG exporter failed: {error}</source>
         <translation>SVG 导出失败：{error}</translation>
     </message>
+    <message>
+        <source>layer {layer}, head {head}</source>
+        <translation>第 {layer} 层，第 {head} 个头</translation>
+    </message>
+    <message>
+        <source>layer {layer}</source>
+        <translation>第 {layer} 层</translation>
+    </message>
+    <message>
+        <source>query “{token}”</source>
+        <translation>查询“{token}”</translation>
+    </message>
 </context>
 <context>
     <name>GraphPanel</name>
@@ -555,20 +575,8 @@ mean: the head adds its average output over a few fixed reference sentences, the
 <context>
     <name>HeadDetailPanel</name>
     <message>
-        <source>Attention pattern (softmax)</source>
-        <translation>注意力模式（softmax）</translation>
-    </message>
-    <message>
         <source>Raw scores QKᵀ/√dₖ</source>
         <translation>原始分数 QKᵀ/√dₖ</translation>
-    </message>
-    <message>
-        <source>Masked scores (−∞ before softmax)</source>
-        <translation>掩码后的分数（softmax 之前为 −∞）</translation>
-    </message>
-    <message>
-        <source>Attention rollout through this layer (all heads)</source>
-        <translation>到这一层为止的注意力展开（所有头）</translation>
     </message>
     <message>
         <source>queries</source>
@@ -615,8 +623,8 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>查询关注的位置</translation>
     </message>
     <message>
-        <source>Raw scores QKᵀ (this model does not divide by √dₖ)</source>
-        <translation>原始分数 QKᵀ（此模型不除以 √dₖ）</translation>
+        <source>looks at</source>
+        <translation>关注的位置</translation>
     </message>
     <message>
         <source>Attention rollout through layer {l}</source>
@@ -627,12 +635,32 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>  ·  第 {kv} 个键/值头（共 {n} 个）</translation>
     </message>
     <message>
+        <source>rows: {rows}, columns: {columns}</source>
+        <translation>行：{rows}，列：{columns}</translation>
+    </message>
+    <message>
         <source>&apos;{token}&apos; looks at</source>
         <translation>“{token}”关注的位置</translation>
     </message>
     <message>
         <source>Layer {layer}, head {head}</source>
         <translation>第 {layer} 层，第 {head} 个头</translation>
+    </message>
+    <message>
+        <source>Pattern (softmax)</source>
+        <translation>注意力模式（softmax）</translation>
+    </message>
+    <message>
+        <source>Masked scores (−∞)</source>
+        <translation>掩码后的分数（−∞）</translation>
+    </message>
+    <message>
+        <source>Rollout (all heads)</source>
+        <translation>注意力展开（所有头）</translation>
+    </message>
+    <message>
+        <source>Raw scores QKᵀ (not ÷ √dₖ)</source>
+        <translation>原始分数 QKᵀ（不 ÷ √dₖ）</translation>
     </message>
     <message>
         <source>What to draw (M cycles)</source>
@@ -695,6 +723,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>Hover a cell: layer, head, query → key, weight</source>
         <translation>悬停在格子上：层、头、查询 → 键、权重</translation>
+    </message>
+    <message>
+        <source>Δ log p(&apos;{t}&apos;) with the head knocked out</source>
+        <translation>敲除该头后的 Δ log p(&apos;{t}&apos;)</translation>
     </message>
     <message>
         <source>Sweep: Δ log p(&apos;{t}&apos;) per head knocked out (red ↑ blue ↓)</source>
@@ -799,14 +831,6 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>top_p 必须在 (0, 1] 之间</translation>
     </message>
     <message>
-        <source>drift_sentences must be a list of sentences</source>
-        <translation>drift_sentences 必须是句子列表</translation>
-    </message>
-    <message>
-        <source>threshold must be in 0.01–0.5</source>
-        <translation>threshold 必须在 0.01–0.5 之间</translation>
-    </message>
-    <message>
         <source>layer must be 0–{max}</source>
         <translation>层必须在 0–{max} 之间</translation>
     </message>
@@ -889,6 +913,14 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>{path}: cannot be read ({error})</source>
         <translation>{path}：无法读取（{error}）</translation>
+    </message>
+    <message>
+        <source>drift_sentences must be a list of sentences</source>
+        <translation>drift_sentences 必须是句子列表</translation>
+    </message>
+    <message>
+        <source>threshold must be in 0.01–0.5</source>
+        <translation>threshold 必须在 0.01–0.5 之间</translation>
     </message>
 </context>
 <context>
@@ -1148,6 +1180,19 @@ mean: the head adds its average output over a few fixed reference sentences, the
     </message>
 </context>
 <context>
+    <name>Model</name>
+    <message>
+        <source>teaching model (bundled)</source>
+        <extracomment>what model.core.tokenizer.join_byte_pieces names a byte-level token holding part of a character: the character, a space, and which part (&quot;我 1/2&quot;) the bundled model&apos;s name on screen, for the translation tools (it comes from model/)</extracomment>
+        <translation>教学模型（内置）</translation>
+    </message>
+    <message>
+        <source>real language model</source>
+        <extracomment>words model/loading.py adds to a model&apos;s name in the Model menu (&quot;SmolLM2 (real language model)&quot;)</extracomment>
+        <translation>真实语言模型</translation>
+    </message>
+</context>
+<context>
     <name>ModelWorker</name>
     <message>
         <source>Not enough memory for this model or text.</source>
@@ -1246,6 +1291,18 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
         <translation>T = {t:.2f}   熵 {entropy:.2f} 比特（T = 1：{entropy_one:.2f} 比特）   保留的概率质量 {kept:.3f}</translation>
     </message>
     <message>
+        <source>grey bars: cut; the kept ones renormalised to sum to 1</source>
+        <translation>灰色条：被剪掉；保留的重新归一化，和为 1</translation>
+    </message>
+    <message>
+        <source>faint outlines: every head in</source>
+        <translation>浅色轮廓：所有头都在时</translation>
+    </message>
+    <message>
+        <source>faint outlines: T = 1</source>
+        <translation>浅色轮廓：T = 1</translation>
+    </message>
+    <message>
         <source>   ({n} bars fit)</source>
         <translation>   （只放得下 {n} 条）</translation>
     </message>
@@ -1258,16 +1315,8 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
         <translation>logit</translation>
     </message>
     <message>
-        <source>probability, kept tokens renormalised (grey: cut)</source>
-        <translation>概率，保留的词元已重新归一化（灰色：被截去）</translation>
-    </message>
-    <message>
-        <source>probability (faint: every head in)</source>
-        <translation>概率（浅色：所有头都在）</translation>
-    </message>
-    <message>
-        <source>probability (faint: T = 1)</source>
-        <translation>概率（浅色：T = 1）</translation>
+        <source>probability</source>
+        <translation>概率</translation>
     </message>
     <message>
         <source>computing the prediction with {n} head(s) knocked out…</source>
@@ -1335,6 +1384,15 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>Who wrote it</source>
         <translation>谁写的答案</translation>
+    </message>
+    <message>
+        <source>Waiting for the model… (the status line says what it is doing)</source>
+        <extracomment>a panel&apos;s chart is never shorter than this many lines of its text (docs/layout.md): below it the tab scrolls up and down instead</extracomment>
+        <translation>正在等待模型……（状态栏显示它正在做什么）</translation>
+    </message>
+    <message>
+        <source>{model} is loaded: tracing the text…</source>
+        <translation>{model} 已加载：正在追踪文本……</translation>
     </message>
     <message>
         <source>Contribution graph</source>
@@ -1445,6 +1503,10 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>layer {layer} · head {head} · query “{token}” (token {i} of {n})</source>
         <translation>第 {layer} 层 · 第 {head} 个头 · 查询“{token}”（第 {i} 个词元，共 {n} 个）</translation>
+    </message>
+    <message>
+        <source>⋮ {n} more keys ({first}–{last}) · Σ w = {w} · wheel to scroll</source>
+        <translation>⋮ 另有 {n} 个键（{first}–{last}）· Σ w = {w} · 滚动鼠标滚轮查看</translation>
     </message>
     <message>
         <source>E_j + P_j   ({d} numbers)</source>

@@ -8,14 +8,21 @@ much of the difference that one head carries. B is traced and patched on the mod
 
 from __future__ import annotations
 
-import numpy as np
-from PySide6.QtCore import QT_TRANSLATE_NOOP
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+import math
 
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+from PySide6.QtGui import QFontMetricsF
+from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from explorer.elided_label import ElidedLabel
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
+from explorer.views.flow import FlowLayout
 from explorer.views.labels import token_label
+from explorer.views.room import keep_readable
 from model.core.sampling import softmax_with_temperature
 
 TOP = 5
@@ -30,35 +37,73 @@ class ABPromptsPanel(Panel):
         super().__init__(parent)
         self.trace_b = None
         self.patch = None
+        self.heading = ElidedLabel()  # one line (the whole in its tooltip): the plot keeps the height
         self._compare_when_shown = False  # a scene set prompt B while the tab was hidden
-        self.heading = QLabel(self.tr("A/B prompts: A is the text above, B is this one"))
         self.text_b = QLineEdit()
-        self.text_b.setPlaceholderText(self.tr("Prompt B, e.g. the same sentence with 'he' for 'she'"))
-        self.compare_button = QPushButton(self.tr("Compare"))
-        self.patch_button = QPushButton(self.tr("Patch the selected head A → B"))
+        self.text_b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.text_b.setMinimumWidth(160)
+        self.compare_button = QPushButton()
+        self.patch_button = QPushButton()
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
+        self._summary_parts: list[tuple] = []  # what the summary says, composed again in a new language
         self.view = TimedView()
         self.plot = fixed_plot(self.view)
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
-        self.plot.setTitle(self.tr("mean |pattern A − pattern B| per head"))
         self.image = FastImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        row = QHBoxLayout()
-        row.addWidget(self.text_b, 1)
+        # the colours in numbers, beside the map (the square cells leave room there)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=self.theme.attention_cmap, interactive=False, width=14)
+        self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self.colorbar.axis.enableAutoSIPrefix(False)
+        row = FlowLayout()  # wraps rather than scroll sideways (docs/layout.md)
+        row.addWidget(self.text_b)
         row.addWidget(self.compare_button)
         row.addWidget(self.patch_button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.heading)
         layout.addLayout(row)
         layout.addWidget(self.summary)
         layout.addWidget(self.view, 1)
+        self.plot.vb.sigResized.connect(self._label_axes)
+        self._heads: tuple[int, int] = (0, 0)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        """Every text in the interface language (they stayed English until a restart)."""
+        self.heading.setText(self.tr("A/B prompts: A is the text above, B is this one"))
+        self.text_b.setPlaceholderText(self.tr("Prompt B, e.g. the same sentence with 'he' for 'she'"))
+        self.compare_button.setText(self.tr("Compare"))
+        self.patch_button.setText(self.tr("Patch the selected head A → B"))
+        super().retranslate()
         self.compare_button.clicked.connect(self.compare)
         self.text_b.returnPressed.connect(self.compare)
         self.patch_button.clicked.connect(self.patch_selected)
 
+    def _label_axes(self, *_args) -> None:
+        """H0 … and L0 …, every n-th where the cells are smaller than the labels (they overlapped)."""
+        L, H = self._heads
+        if not L:
+            return
+        metrics = QFontMetricsF(self.plot.getAxis("bottom").style["tickFont"] or self.theme.font(-1))
+        per_x, per_y = self.plot.vb.viewPixelSize()  # data units per pixel (the cells are square)
+        cell_w, cell_h = 1.0 / max(per_x, 1e-9), 1.0 / max(per_y, 1e-9)
+        every_x = max(1, math.ceil((metrics.horizontalAdvance(f"H{H - 1}") + 8) / cell_w))
+        every_y = max(1, math.ceil(metrics.height() * 0.9 / cell_h))
+        self.plot.getAxis("left").setTicks([[(i + 0.5, f"L{i}") for i in range(0, L, every_y)]])
+        self.plot.getAxis("bottom").setTicks([[(j + 0.5, f"H{j}") for j in range(0, H, every_x)]])
+
     def on_theme(self, theme) -> None:
+        tick = QFontMetricsF(theme.font(-1))  # room for "L11" now: the axis grows only after cutting it
+        self.plot.getAxis("left").setWidth(int(tick.horizontalAdvance("L00") + 14))
+        self.summary.setFont(theme.font(-1))
+        self.colorbar.setColorMap(theme.attention_cmap)
+        self.colorbar.axis.setTickFont(theme.font(-2))
+        self.colorbar.axis.setTextPen(theme.fg)
+        self.colorbar.axis.setPen(theme.fg)
+        keep_readable(self.view, theme, 5)
         self.heading.setFont(theme.font(3, bold=True))
         self.image.setLookupTable(theme.attention_cmap.getLookupTable(nPts=256))
 
@@ -121,10 +166,13 @@ class ABPromptsPanel(Panel):
             diff = np.abs(a.pattern - b.pattern).mean(axis=(-1, -2))  # (L, H)
             self.image.setImage(diff, levels=(0.0, max(float(diff.max()), 1e-6)), autoLevels=False)
             L, H = diff.shape
-            self.plot.getAxis("left").setTicks([[(i + 0.5, f"L{i}") for i in range(L)]])
-            self.plot.getAxis("bottom").setTicks([[(j + 0.5, f"H{j}") for j in range(H)]])
+            self._heads = (L, H)
+            self.plot.autoRange(padding=0.02)
+            self._label_axes()
+            self.colorbar.setLevels((0.0, max(float(diff.max()), 1e-6)))
             layer, head = np.unravel_index(int(np.argmax(diff)), diff.shape)
-            lines.append(self.tr("Most changed head: {l}.{h} (mean |Δ| {d:.3f}).").format(
+            lines.append(self.tr("Colours: mean |pattern A − pattern B| per head. Most changed head: {l}.{h} "
+                                 "(mean |Δ| {d:.3f}).").format(
                 l=layer, h=head, d=float(diff[layer, head])))
         else:
             self.image.clear()

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QRectF, Qt
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QWidget
 
 from explorer.views.base import Panel
-from explorer.views.paint import Colours, begin_paint, draw_rich, font, line_height, text_width
+from explorer.views.labels import model_name
+from explorer.views.paint import Colours, begin_paint, draw_rich, font, line_height, rich_width, text_width
 from model.core.info import ModelInfo
 from model.teaching.lessons import Gpt3Counts
 
@@ -65,7 +66,6 @@ class AnatomyPanel(Panel):
         super().__init__(parent)
         self.rows: list[tuple[str, int, str]] = []
         self.model_name = ""
-        self.setMinimumSize(480, 320)
 
     def on_model_info(self, info: ModelInfo) -> None:
         self.model_name = info.name
@@ -78,59 +78,95 @@ class AnatomyPanel(Panel):
     def total(self) -> int:
         return sum(n for _, n, _ in self.rows)
 
+    def _tables(self) -> tuple[str, list, int, str, list, int, str]:
+        name = model_name(self.model_name) if self.model_name else QCoreApplication.translate("Anatomy", "no model")
+        title = (QCoreApplication.translate("Anatomy", "{model}: {n:,.2f} million parameters").format(model=name, n=self.total / 1e6)
+                 if self.total >= 1e6 else QCoreApplication.translate("Anatomy", "{model}: {n:,} parameters").format(model=name, n=self.total))
+        rows = [(model_text(kind), model_text(shape), n, "") for kind, n, shape in self.rows]
+        g_rows = gpt3_rows()
+        footer = ""
+        if self.total:
+            ratio = Gpt3Counts().embedding_weights / self.total
+            footer = QCoreApplication.translate("Anatomy", "GPT-3's embedding table alone is {ratio:,.0f} × this whole model.").format(ratio=ratio)
+        return (title, rows, self.total, QCoreApplication.translate("Anatomy", "GPT-3, as document 000 counts it"),
+                g_rows, max(n for _, _, n, _ in g_rows), footer)
+
+    @staticmethod
+    def _fonts(scale: float):
+        return font(1.1 * scale, bold=True), font(1.1 * scale), font(0.9 * scale), font(1.1 * scale, mono=True)
+
+    def _height(self, rows: int, scale: float, width: float, footer: str = "") -> float:
+        f_title, f_row, f_small, _ = self._fonts(scale)
+        h = line_height(f_title) * 1.3 + rows * (line_height(f_row) + line_height(f_small) + 6)
+        if footer:
+            h += QFontMetricsF(f_small).boundingRect(QRectF(0, 0, width, 10_000), Qt.TextWordWrap, footer).height() + 8
+        return h
+
+    def _scale(self, width: float, height: float) -> float:
+        """The largest text scale (1 … 0.5) at which both tables fit the panel: their text
+        shrinks rather than running into each other ("value map, full rank150,994,944")."""
+        _, rows, _, _, g_rows, _, footer = self._tables()
+        scale = 1.0
+        while scale > 0.5 and max(self._height(len(rows), scale, width),
+                                  self._height(len(g_rows), scale, width, footer)) > height:
+            scale -= 0.05
+        return max(scale, 0.5)
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt API)
+        """Below the smallest text the tables take, the tab scrolls (2× text on a small screen)."""
+        from PySide6.QtCore import QSize
+
+        _, rows, _, _, g_rows, _, footer = self._tables()
+        return QSize(360, int(max(self._height(len(rows), 0.5, 300), self._height(len(g_rows), 0.5, 300, footer)) + 32))
+
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         p, c = begin_paint(self)
         m = 16.0
         col_w = (self.width() - 3 * m) / 2
-        name = self.model_name or QCoreApplication.translate("Anatomy", "no model")
-        self._table(p, c, QRectF(m, m, col_w, self.height() - 2 * m),
-                    QCoreApplication.translate("Anatomy", "{model}: {n:,.2f} million parameters").format(model=name, n=self.total / 1e6)
-                    if self.total >= 1e6 else QCoreApplication.translate("Anatomy", "{model}: {n:,} parameters").format(model=name, n=self.total),
-                    [(model_text(kind), model_text(shape), n, "") for kind, n, shape in self.rows], self.total)
-        g_rows = gpt3_rows()
-        self._table(p, c, QRectF(2 * m + col_w, m, col_w, self.height() - 2 * m - 60),
-                    QCoreApplication.translate("Anatomy", "GPT-3, as document 000 counts it"), g_rows, max(n for _, _, n, _ in g_rows))
-        if self.total:
-            ratio = Gpt3Counts().embedding_weights / self.total
-            p.setFont(font(1.0))
+        height = self.height() - 2 * m
+        title, rows, total, g_title, g_rows, g_scale, footer = self._tables()
+        scale = self._scale(col_w, height)
+        self._table(p, c, QRectF(m, m, col_w, height), title, rows, total, scale, share=True)
+        bottom = self._table(p, c, QRectF(2 * m + col_w, m, col_w, height), g_title, g_rows, g_scale, scale)
+        if footer:
+            f_small = self._fonts(scale)[2]
+            p.setFont(f_small)
             p.setPen(c.dim)
-            p.drawText(QRectF(2 * m + col_w, self.height() - m - 60, col_w, 60), Qt.AlignLeft | Qt.TextWordWrap,
-                       QCoreApplication.translate("Anatomy", "GPT-3's embedding table alone is {ratio:,.0f} × this whole model.").format(ratio=ratio))
+            box = p.boundingRect(QRectF(2 * m + col_w, bottom + 8, col_w, 10_000), Qt.TextWordWrap, footer)
+            p.drawText(QRectF(2 * m + col_w, bottom + 8, col_w, box.height()), Qt.AlignLeft | Qt.TextWordWrap, footer)
 
-    def _table(self, p: QPainter, c: Colours, rect: QRectF, title: str, rows, scale: int) -> None:
-        f_title, f_row, f_small = font(1.1, bold=True), font(1.15), font(0.95)
+    def _table(self, p: QPainter, c: Colours, rect: QRectF, title: str, rows, scale_to: int, scale: float,
+               share: bool = False) -> float:
+        """Each row: its name and its count on one line (the count right-aligned: they ran into
+        each other), a bar of its share under them, its shape (and the document's words, or its
+        percentage) on the line below, shortened with "…" to the table's width."""
+        f_title, f_row, f_small, f_num = self._fonts(scale)
         while text_width(f_title, title) > rect.width() and f_title.pointSizeF() > 7:
             f_title.setPointSizeF(f_title.pointSizeF() * 0.9)  # a long model name must not run into the other table
         draw_rich(p, QRectF(rect.left(), rect.top(), rect.width(), line_height(f_title) * 1.3), title, f_title, c.fg)
-        y = rect.top() + line_height(f_title) * 1.6
-        if not rows:
-            return
-        row_h = min(line_height(f_row) + line_height(f_small) + 20, (rect.bottom() - y) / len(rows))
-        num_w = max(text_width(f_row, f"{n:,}") for _, _, n, _ in rows) + 12
-        name_w = rect.width() * 0.45
+        y = rect.top() + line_height(f_title) * 1.3
         for what, shape, n, said in rows:
-            draw_rich(p, QRectF(rect.left(), y, name_w, line_height(f_row)), what, f_row, c.fg)
-            sub = f"{shape}   “{said}”" if said else shape
+            number = f"{n:,}"
+            num_w = text_width(f_num, number)
+            name_room = rect.width() - num_w - 12
+            f_name = QFont(f_row)
+            while rich_width(what, f_name) > name_room and f_name.pointSizeF() > 7:
+                f_name.setPointSizeF(f_name.pointSizeF() * 0.9)
+            line = line_height(f_row)
+            draw_rich(p, QRectF(rect.left(), y, name_room, line), what, f_name, c.fg)
+            p.setFont(f_num)
+            p.setPen(c.fg if n else c.dim)
+            p.drawText(QRectF(rect.right() - num_w - 2, y, num_w + 2, line), Qt.AlignRight | Qt.AlignVCenter, number)
+            if scale_to > 0 and n > 0:
+                p.fillRect(QRectF(rect.left(), y + line - 3, max(2.0, rect.width() * n / scale_to), 3), c.accent)
+            pieces = [shape] + ([f"“{said}”"] if said else []) + ([f"{100 * n / scale_to:.1f} %"] if share and scale_to else [])
             p.setFont(f_small)
             p.setPen(c.dim)
-            sub_w = name_w + num_w if scale == self.total else rect.width()  # else no % label below the bar
-            p.drawText(QRectF(rect.left(), y + line_height(f_row), sub_w, line_height(f_small)),
-                       Qt.AlignLeft | Qt.AlignVCenter, sub)
-            p.setFont(font(1.15, mono=True))
-            p.setPen(c.fg if n else c.dim)
-            p.drawText(QRectF(rect.left() + name_w, y, num_w, line_height(f_row)), Qt.AlignRight | Qt.AlignVCenter,
-                       f"{n:,}")
-            bar_x = rect.left() + name_w + num_w + 12
-            bar_w = rect.right() - bar_x
-            if bar_w > 20 and scale > 0 and n > 0:
-                share = n / scale
-                p.fillRect(QRectF(bar_x, y + 4, max(2.0, bar_w * share), line_height(f_row) - 8), c.accent)
-                p.setFont(f_small)
-                p.setPen(c.dim)
-                label = f"{100 * share:.1f} %" if scale == self.total else ""
-                p.drawText(QRectF(bar_x, y + line_height(f_row), bar_w, line_height(f_small)),
-                           Qt.AlignLeft | Qt.AlignVCenter, label)
-            y += row_h
+            p.drawText(QRectF(rect.left(), y + line + 2, rect.width(), line_height(f_small)),
+                       Qt.AlignLeft | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText("   ".join(pieces), Qt.ElideRight, int(rect.width())))
+            y += line + line_height(f_small) + 6
+        return y
 
     def export_table(self) -> tuple[list[str], list[list]] | None:
         if not self.rows:

@@ -10,19 +10,22 @@ Click a head's cell to select that head.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
 from PySide6.QtGui import QFontMetricsF
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QCheckBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from explorer.elided_label import ElidedLabel
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
-from explorer.views.labels import token_label
+from explorer.views.flow import FlowLayout
+from explorer.views.labels import model_name, token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
+from explorer.views.room import keep_readable
 
 if TYPE_CHECKING:  # model.work.probes imports torch, which loads after the window shows
     from model.work.probes import DlaResult
@@ -61,11 +64,17 @@ class DlaPanel(Panel):
         self.plot.addItem(self.image)
         self.labels = MatrixLabels(self.theme.font(-3), self.theme.font(0))
         self.plot.addItem(self.labels)
-        row = QHBoxLayout()
-        row.addWidget(self.contrast_label)
-        row.addWidget(self.contrast, 1)
+        row = FlowLayout()  # wraps rather than scroll sideways (docs/layout.md)
+        contrast = QWidget()
+        contrast_row = QHBoxLayout(contrast)
+        contrast_row.setContentsMargins(0, 0, 0, 0)
+        contrast_row.addWidget(self.contrast_label)
+        contrast_row.addWidget(self.contrast, 1)
+        row.addWidget(contrast)
         row.addWidget(self.shade)
-        body = QHBoxLayout()
+        # the list beside the map where both fit, under it where they do not
+        body = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.body = body
         body.addWidget(self.view, 3)
         body.addWidget(self.top, 0)
         layout = QVBoxLayout(self)
@@ -78,11 +87,13 @@ class DlaPanel(Panel):
         self.contrast.editingFinished.connect(self._on_contrast_changed)
         self.shade.toggled.connect(self._on_shade_toggled)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.plot.vb.sigResized.connect(self._label_columns)
+        self._heads = (0, 0)
         self.retranslate()
 
     def retranslate(self) -> None:
         self.contrast_label.setText(self.tr("minus (optional):"))
-        self.shade.setText(self.tr("shade the tokens (integrated gradients)"))
+        self.shade.setText(self.tr("shade the tokens"))  # short: it must fit a 1024-pixel projector at 2×
         self.shade.setToolTip(self.tr("Each token's share of the target's logit through its input embedding: "
                                       "integrated gradients from a zero (or pad) embedding, 32 steps, on the model thread"))
         self.contrast.setPlaceholderText(self.tr("a second token, e.g. ' John', to see target − it"))
@@ -98,6 +109,7 @@ class DlaPanel(Panel):
 
     # ------------------------------------------------------------------ contract
     def on_theme(self, theme) -> None:
+        keep_readable(self.view, theme, 5)
         self.heading.setFont(theme.font(1, bold=True))
         self.note.setFont(theme.font(-2))
         self.top.setFont(theme.font(-2))
@@ -171,7 +183,7 @@ class DlaPanel(Panel):
         info, trace = self.info, self.trace
         if info is not None and not info.has_lm_head:
             self.heading.setText(self.tr("{name} has no language-model head: no token to attribute").format(
-                name=info.name))
+                name=model_name(info.name)))
             self.image.clear()
             return
         if trace is None:
@@ -210,10 +222,10 @@ class DlaPanel(Panel):
         texts = [f"{v:+.2f}" for v in values.ravel().tolist()] if fits else []
         self.labels.set_cells(texts, light_text_wanted((values + lim) / (2 * lim), self.theme.score_cmap))
         left = self.plot.getAxis("left")
-        left.setTicks([[(i + 0.5, f"L{i}") for i in range(L)]])
         # wide enough for "L99" in the axis font at any text size (it does not grow by itself in one paint)
         left.setWidth(int(QFontMetricsF(self.theme.font(0)).horizontalAdvance(f"L{L - 1}") + 14))
-        self.plot.getAxis("bottom").setTicks([[(j + 0.5, f"H{j}") for j in range(H)] + [(H + 0.5, "MLP")]])
+        self._heads = (L, H)
+        self._label_columns()
         self.plot.setXRange(0, H + 1, padding=0.01)
         self.plot.setYRange(0, L, padding=0.01)
         target = self._token(r.target)
@@ -231,6 +243,29 @@ class DlaPanel(Panel):
             lines.append(f"{value:+8.3f}  {label}")
         lines.append(self.tr("sum {total:+.3f} = logit {logit:+.3f}").format(total=a.total, logit=a.logit))
         self.top.setText("\n".join(lines))
+
+    def _label_columns(self, *_args) -> None:
+        """H0 … and MLP, every n-th head where the cells are narrower than the labels (they
+        overlapped), MLP always; L0 … every n-th layer where the rows are thinner."""
+        L, H = self._heads
+        if not H:
+            return
+        metrics = QFontMetricsF(self.plot.getAxis("bottom").style["tickFont"] or self.theme.font(-1))
+        cell = max(self.plot.vb.width(), 1.0) / (H + 1) / 1.02
+        every = max(1, math.ceil((metrics.horizontalAdvance(f"H{H - 1}") + 8) / cell))
+        ticks = [(j + 0.5, f"H{j}") for j in range(0, H, every) if H - j >= every or j == 0]
+        self.plot.getAxis("bottom").setTicks([ticks + [(H + 0.5, "MLP")]])
+        # layers: every n-th where the rows are thinner than a line (SmolLM2's 30 ran together)
+        row = max(self.plot.vb.height(), 1.0) / L / 1.02
+        every_y = max(1, math.ceil(metrics.height() * 0.9 / row))
+        self.plot.getAxis("left").setTicks([[(i + 0.5, f"L{i}") for i in range(0, L, every_y)]])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        wide = self.width() >= self.top.sizeHint().width() + 320
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self.body.direction() != direction:
+            self.body.setDirection(direction)
 
     def _on_mouse_clicked(self, event) -> None:
         if self.result is None:

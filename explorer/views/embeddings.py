@@ -6,26 +6,31 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer import theme
+from explorer.elided_label import ElidedLabel
 from explorer.theme import style_text
 from explorer.views import TimedView
 from explorer.views.base import Panel
+from explorer.views.fast_items import label_axes
+from explorer.views.flow import CompactTable, FlowLayout, SideScroll, WrappingPane, group
+from explorer.views.room import keep_readable
+from explorer.views.scatter_labels import fit_range, place
 from model.analysis.analogy import EmbeddingIndex
 from model.analysis.geometry import Projection, analogy_plane, fit_pca
 from model.core.info import ModelInfo
@@ -44,6 +49,7 @@ PROJECTIONS = {"plane": QT_TRANSLATE_NOOP("EmbeddingPanel", "analogy plane (b �
 PLURAL_NOUNS = "cat cats dog dogs apple apples car cars king kings child children"
 
 
+
 class EmbeddingPanel(Panel):
     """Scatter of a word set, an analogy solver, and a dot-product table."""
 
@@ -57,6 +63,10 @@ class EmbeddingPanel(Panel):
         self.words: list[str] = []
         self.answers = []
         self.result_vector: np.ndarray | None = None
+        self._solved: tuple | None = None  # (a, b, c, answer, cosine) of the answer's line
+        self.word_xy: np.ndarray = np.zeros((0, 2))  # where the words are drawn (plot units)
+        self.target_xy: np.ndarray | None = None  # b − a + c
+        self.sentence_xy: np.ndarray | None = None
 
         self.preset_box = QComboBox()
         for name in PRESETS:
@@ -73,19 +83,21 @@ class EmbeddingPanel(Panel):
         self.solve_button = QPushButton()
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        self.answer_table = QTableWidget(0, 2)
+        self.answer_table = CompactTable(0, 2)
         self.answer_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.answer_table.verticalHeader().setVisible(False)
         self.direction_a, self.direction_b = QLineEdit("cat"), QLineEdit("cats")
         self.direction_words = QLineEdit(PLURAL_NOUNS)
         self.direction_words.setCursorPosition(0)  # show the start of the list, not its end
-        self.dot_table = QTableWidget(0, 3)
+        self.dot_table = CompactTable(0, 3)
         self.dot_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.dot_table.verticalHeader().setVisible(False)
-        self.hover_label = QLabel()
+        self.hover_label = ElidedLabel()  # one line: the map keeps the height (the whole in its tooltip)
 
         self.view = TimedView()
-        self.plot = self.view.addPlot()
+        self.plot = self.view.addPlot(axisItems=label_axes())
+        self.plot.hideAxis("top")
+        self.plot.hideAxis("right")
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.showGrid(x=True, y=True, alpha=0.15)
@@ -102,53 +114,64 @@ class EmbeddingPanel(Panel):
             self.plot.addItem(item)
         self.labels: list[pg.TextItem] = []
 
-        controls = QGridLayout()
         self.words_label, self.direction_label, self.direction_words_label = QLabel(), QLabel(), QLabel()
-        controls.addWidget(self.words_label, 0, 0)
-        controls.addWidget(self.preset_box, 0, 1)
-        controls.addWidget(self.extra_words, 0, 2, 1, 3)
-        controls.addWidget(self.projection_box, 1, 1)
-        controls.addWidget(self.sentence_box, 1, 2, 1, 3)
-        analogy = QHBoxLayout()
-        for w, text in ((self.a, ":"), (self.b, "::"), (self.c, ": ?")):
-            w.setMaximumWidth(140)
-            analogy.addWidget(w)
-            analogy.addWidget(QLabel(text))
-        analogy.addWidget(self.method_box)
-        analogy.addWidget(self.solve_button)
-        analogy.addStretch(1)
-        direction = QHBoxLayout()
-        direction.addWidget(self.direction_label)
-        direction.addWidget(self.direction_b)
-        direction.addWidget(QLabel("−"))
-        direction.addWidget(self.direction_a)
+        # Everything above the map flows onto as many lines as the width needs (docs/layout.md).
+        controls = FlowLayout()
+        self.extra_words.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.extra_words.setMinimumWidth(120)
+        analogy = [self.a, QLabel(":"), self.b, QLabel("::"), self.c, QLabel(": ?")]
+        for w in (self.a, self.b, self.c):
+            w.setMaximumWidth(150)
+            w.setMinimumWidth(60)
+        for widget in (group(self.words_label, self.preset_box), self.extra_words, self.projection_box,
+                       self.sentence_box):
+            controls.addWidget(widget)
+        # the analogy beside the map, over its answers (the side is tall, the top is short)
+        solver = FlowLayout()
+        for widget in (group(*analogy[:2]), group(*analogy[2:4]), group(*analogy[4:]), self.method_box,
+                       self.solve_button):
+            solver.addWidget(widget)
+        direction = FlowLayout()
+        for widget in (self.direction_label, group(self.direction_b, QLabel("−")), self.direction_a):
+            direction.addWidget(widget)
         direction_words = QHBoxLayout()  # its own row: the list is long and the side pane narrow
         direction_words.addWidget(self.direction_words_label)
         direction_words.addWidget(self.direction_words, 1)
-        side = QWidget()
-        side.setMinimumWidth(300)
+        self.direction_words.setMinimumWidth(60)
+        for w in (self.direction_a, self.direction_b):
+            w.setMaximumWidth(150)
+            w.setMinimumWidth(60)
+        side = WrappingPane()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addLayout(solver)
+        side_layout.addWidget(self.message)
         side_layout.addWidget(self.answer_table, 3)
         side_layout.addLayout(direction)
         side_layout.addLayout(direction_words)
         side_layout.addWidget(self.dot_table, 2)
-        plot_side = QWidget()
+        plot_side = WrappingPane()
         plot_layout = QVBoxLayout(plot_side)
         plot_layout.setContentsMargins(0, 0, 0, 0)
         plot_layout.addWidget(self.view, 1)
         plot_layout.addWidget(self.hover_label)
+        # the side scrolls on its own when short: the map keeps the panel's height
+        side_area = SideScroll(side)
         split = QSplitter(Qt.Horizontal)
+        self.split = split
+        self._split_done = False
         split.addWidget(plot_side)
-        split.addWidget(side)
+        split.addWidget(side_area)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
-        layout.addLayout(analogy)
-        layout.addWidget(self.message)
         layout.addWidget(split, 1)
+        self.target_label = pg.TextItem("b − a + c")  # the parallelogram's fourth corner, named
+        self.plot.addItem(self.target_label)
+        self.plot.vb.sigResized.connect(self._place_labels)
 
         self.preset_box.currentIndexChanged.connect(self._on_words_changed)
         self.extra_words.editingFinished.connect(self._on_words_changed)
@@ -163,7 +186,14 @@ class EmbeddingPanel(Panel):
         self.scatter.sigHovered.connect(self._on_hovered)
         self.retranslate()
 
+    def _say_answer(self) -> None:
+        if self._solved is not None:
+            a, b, c, answer, cosine = self._solved
+            self.message.setText(self.tr("{a} : {b} :: {c} : {answer}   (cosine {cosine:.3f})").format(
+                a=a, b=b, c=c, answer=answer, cosine=cosine))
+
     def retranslate(self) -> None:
+        self._say_answer()  # the answer's line, composed again in the new language
         for index, name in enumerate(PRESETS):
             self.preset_box.setItemText(index, self.tr(name))
         for index, text in enumerate(PROJECTIONS.values()):
@@ -178,6 +208,12 @@ class EmbeddingPanel(Panel):
         self.direction_label.setText(self.tr("direction"))
         self.direction_words_label.setText(self.tr("words"))
         super().retranslate()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if not self._split_done and self.width() > 0:  # the map 60 %, the analogy and tables 40 %
+            self._split_done = True
+            self.split.setSizes([int(self.width() * 0.6), int(self.width() * 0.4)])
 
     # ------------------------------------------------------------------ panel API
     def apply_scene(self, state: dict) -> list[str]:
@@ -202,6 +238,7 @@ class EmbeddingPanel(Panel):
                 "analogy": [self.a.text(), self.b.text(), self.c.text()]}
 
     def on_theme(self, theme) -> None:
+        keep_readable(self.view, theme, 5)
         words, sentence = theme.series[0], theme.series[1]
         self.scatter.setBrush(pg.mkBrush(words))
         self.scatter.setPen(pg.mkPen(theme.fg))
@@ -215,7 +252,16 @@ class EmbeddingPanel(Panel):
         self.tips.setPen(pg.mkPen(theme.fg))
         for label in self.labels:
             style_text(label, theme, 1)
+        # the analogy's fields hold a word of 7 letters at this text size
+        word = int(QFontMetricsF(theme.font()).horizontalAdvance("woman__") + 12)
+        for table in (self.answer_table, self.dot_table):
+            table.setMinimumHeight(int(4.5 * QFontMetricsF(theme.font()).height()))
+        for field in (self.a, self.b, self.c, self.direction_a, self.direction_b):
+            field.setMinimumWidth(word)
+            field.setMaximumWidth(int(word * 1.5))
+        style_text(self.target_label, theme, 0, theme.colour("bars"))
         self._draw_parallelogram()
+        self._place_labels()
 
     def on_model_info(self, info: ModelInfo) -> None:
         self.index = EmbeddingIndex(info.embedding_table, info.vocabulary,  # normalised once per model
@@ -252,11 +298,11 @@ class EmbeddingPanel(Panel):
             self.result_vector = self.index.vector(b) - self.index.vector(a) + self.index.vector(c)
         except (KeyError, ValueError) as exc:
             self.message.setText(str(exc).strip("'\""))
-            self.answers, self.result_vector = [], None
+            self.answers, self.result_vector, self._solved = [], None, None
         else:
             best = self.answers[0]
-            self.message.setText(self.tr("{a} : {b} :: {c} : {answer}   (cosine {cosine:.3f})").format(
-                a=a, b=b, c=c, answer=best.token, cosine=best.score))
+            self._solved = (a, b, c, best.token, best.score)
+            self._say_answer()
         self.answer_table.setRowCount(len(self.answers))
         for row, n in enumerate(self.answers):
             self.answer_table.setItem(row, 0, QTableWidgetItem(n.token))
@@ -313,20 +359,55 @@ class EmbeddingPanel(Panel):
         if self.projection is None:
             self.projection = fit_pca(vectors)
         xy = self.projection(vectors)
+        self.word_xy = xy
         self.scatter.setData(pos=xy, data=self.words)
         while len(self.labels) < len(self.words):
-            label = pg.TextItem(anchor=(0, 1))
+            label = pg.TextItem(anchor=(0, 0))
             style_text(label, self.theme, 1)
             self.plot.addItem(label)
             self.labels.append(label)
         for i, label in enumerate(self.labels):
-            label.setVisible(i < len(self.words))
             if i < len(self.words):
                 label.setText(self.words[i])
-                label.setPos(*xy[i])
+            else:
+                label.setVisible(False)
         self._draw_parallelogram()
         self._draw_sentence()
-        self.plot.autoRange(padding=0.15)
+        self._place_labels()
+
+    def _place_labels(self, *_args) -> None:
+        """The plot's range holds every point and the room its label needs; each word goes on
+        the first side of its point where it is free (the analogy's words and the answer first);
+        a word with no free side is left to the hover line rather than drawn over another."""
+        if self.projection is None or not len(self.word_xy):
+            return
+        vb = self.plot.vb
+        words = list(self.labels[: len(self.words)])
+        items = words + [self.target_label]
+        target = self.target_xy if self.target_xy is not None else None
+        xy = np.vstack([self.word_xy] + ([target[None, :]] if target is not None else [])
+                       + ([self.sentence_xy] if self.sentence_xy is not None and len(self.sentence_xy) else []))
+        sizes = np.zeros((len(xy), 2))
+        for i, item in enumerate(items[: len(self.word_xy) + (target is not None)]):
+            rect = item.textItem.boundingRect()
+            sizes[i] = (rect.width(), rect.height())
+        x0, x1, y0, y1 = fit_range(xy, sizes, vb.width(), vb.height())
+        vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        points = np.array([[vb.mapFromView(pg.Point(float(x), float(y))).x(),
+                            vb.mapFromView(pg.Point(float(x), float(y))).y()] for x, y in xy])
+        analogy = {self._word(w.text()) for w in (self.a, self.b, self.c)} | (
+            {self.answers[0].token} if self.answers else set())
+        n_words = len(self.word_xy)
+        first = ([n_words] if target is not None else []) + [i for i, w in enumerate(self.words) if w in analogy]
+        order = first + [i for i in range(n_words) if i not in first]
+        placed = {p.index: p for p in place(points[: n_words + (target is not None)], sizes, vb.boundingRect(), order)}
+        for i, item in enumerate(items[: n_words] + ([self.target_label] if target is not None else [])):
+            where = placed.get(i)
+            item.setVisible(where is not None)
+            if where is not None:
+                item.setPos(vb.mapToView(where.box.topLeft()))
+        if target is None:
+            self.target_label.setVisible(False)
 
     def _draw_parallelogram(self) -> None:
         words = [self._word(w.text()) for w in (self.a, self.b, self.c)]
@@ -335,6 +416,7 @@ class EmbeddingPanel(Panel):
                 item.setData([], [])
             self.result_scatter.setData([])
             self.tips.setData([])
+            self.target_xy = None
             return
         pa, pb, pc = self.projection(np.stack([self.index.vector(w) for w in words]))
         target = self.projection(self.result_vector)[0]
@@ -345,8 +427,10 @@ class EmbeddingPanel(Panel):
         for item, (p, q) in zip(self.sides, ((pa, pc), (pb, target)), strict=True):
             item.setData([p[0], q[0]], [p[1], q[1]])
         self.result_scatter.setData(pos=[target, answer], brush=[self.theme.colour("bars"), self.theme.colour("selected")])
+        self.target_xy = target
 
     def _draw_sentence(self) -> None:
+        self.sentence_xy = None
         if not self.sentence_box.isChecked() or self.trace is None or self.projection is None or self.info is None:
             self.sentence_scatter.setData([])
             return
@@ -355,6 +439,7 @@ class EmbeddingPanel(Panel):
             self.sentence_scatter.setData([])
             return
         xy = self.projection(self.info.embedding_table[ids])
+        self.sentence_xy = xy
         self.sentence_scatter.setData(pos=xy, data=[self.info.vocabulary[i] for i in ids])
 
     def _on_hovered(self, _item, points, _event) -> None:

@@ -19,8 +19,10 @@ from collections import OrderedDict
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPointF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QStaticText
+
+from explorer.views import drawn_text
 
 STATIC_TEXT_CACHE = 2048  # distinct tick labels kept laid out per axis
 
@@ -96,6 +98,37 @@ class LabelAxis(pg.AxisItem):
     def __init__(self, orientation: str, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
         self._texts: OrderedDict[tuple, QStaticText] = OrderedDict()
+        self._text_specs: list = []  # pyqtgraph's numeric labels as last laid out (for drawn_text)
+
+    def setTickFont(self, font) -> None:  # noqa: N802 (pyqtgraph API)
+        """A horizontal axis makes room for the new font's line now: pyqtgraph grows it only
+        after a paint that cut the larger labels off (and never shrinks it)."""
+        super().setTickFont(font)
+        if self.orientation in ("top", "bottom") and font is not None:
+            from PySide6.QtGui import QFontMetricsF
+
+            self.textHeight = QFontMetricsF(font).height()
+            self._updateHeight()
+
+    def _updateHeight(self) -> None:  # noqa: N802 (pyqtgraph API)
+        # pyqtgraph counts 80 % of the axis title's height: at large text the title then ran
+        # into the tick labels above it. The whole of it.
+        super()._updateHeight()
+        if self.fixedHeight is None and self.isVisible() and self.label.isVisible():
+            h = self.maximumHeight() + self.label.boundingRect().height() * 0.2
+            self.setMaximumHeight(h)
+            self.setMinimumHeight(h)
+
+    def _updateWidth(self) -> None:  # noqa: N802 (pyqtgraph API)
+        super()._updateWidth()
+        if self.fixedWidth is None and self.isVisible() and self.label.isVisible():
+            w = self.maximumWidth() + self.label.boundingRect().height() * 0.2
+            self.setMaximumWidth(w)
+            self.setMinimumWidth(w)
+
+    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):  # noqa: N802 (pyqtgraph API)
+        self._text_specs = list(textSpecs)
+        super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
 
     def _static(self, text: str, font) -> QStaticText:
         key = (text, font.key())
@@ -129,6 +162,10 @@ class LabelAxis(pg.AxisItem):
         levels = self._tickLevels
         if levels is None or len(levels) != 1:
             super().paint(p, opt, widget)
+            if drawn_text.active() and self.style["showValues"]:
+                for rect, flags, text in self._text_specs:
+                    drawn_text.note(p, p.boundingRect(QRectF(rect), flags, text) if p.isActive() else QRectF(rect),
+                                    text)
             return
         self.picture = None  # nothing recorded: a later switch to numbers starts afresh
         bounds = self.mapRectFromParent(self.geometry())
@@ -193,6 +230,16 @@ class LabelAxis(pg.AxisItem):
         box = self.boundingRect()
         p.setClipRect(box)
         left, top, right, bottom = box.left(), box.top(), box.right(), box.bottom()
+        if self.label.isVisible():  # the axis title's strip is not for tick labels (they ran over it)
+            title = self.mapRectFromItem(self.label, self.label.boundingRect())
+            if self.orientation == "left":
+                left = max(left, title.right() - 4)
+            elif self.orientation == "right":
+                right = min(right, title.left() + 4)
+            elif self.orientation == "top":
+                top = max(top, title.bottom() - 4)
+            else:
+                bottom = min(bottom, title.top() + 4)
         gap = max(0, tick_length) + self.style["tickTextOffset"][0 if vertical else 1]
         widest = 0.0
         for x, text in positions:
@@ -212,11 +259,20 @@ class LabelAxis(pg.AxisItem):
             else:
                 at, y0 = QPointF(x - w / 2, stop + gap), stop + gap
             # every label counts towards the room the axis asks for, drawn or not (else an
-            # axis that once had none shrinks and never makes room again)
-            widest = max(widest, w if vertical else h * 0.8)
+            # axis that once had none shrinks and never makes room again); a horizontal axis
+            # its whole line height (pyqtgraph's 80 % cut the descenders of a large font off)
+            widest = max(widest, w if vertical else h)
+            if not vertical and (at.x() < left - 0.5 or at.x() + w > right + 0.5) and w < right - left:
+                # an end label whose tick is inside the axis by more than half its width's
+                # overflow (the first tile's "0") slides inside rather than being left out;
+                # one on the axis's very end is left out, as pyqtgraph does
+                overflow = max(left - at.x(), at.x() + w - right)
+                if overflow < min(x - left, right - x):
+                    at = QPointF(min(max(at.x(), left), right - w), at.y())
             if at.x() < left - 0.5 or at.x() + w > right + 0.5 or y0 < top - 0.5 or y0 + 0.8 * h > bottom + 0.5:
                 continue
             p.drawStaticText(at, static)
+            drawn_text.note(p, QRectF(at, size), text)
         self._updateMaxTextSize(int(widest))
 
 

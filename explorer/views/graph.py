@@ -10,17 +10,20 @@ traced back from the selected token; tick *whole graph* for every edge.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from explorer.elided_label import ElidedLabel
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.labels import token_label
+from explorer.views.map_labels import thinned
 
 if TYPE_CHECKING:  # the model code imports torch, which loads after the window shows
     from model.analysis.flow import FlowGraph
@@ -53,6 +56,7 @@ class GraphPanel(Panel):
         self.edge_items: list[pg.PlotDataItem] = []
         self.nodes = pg.ScatterPlotItem(size=7, pen=None)
         self.plot.addItem(self.nodes)
+        self.plot.vb.sigResized.connect(self._label_tokens)  # thinned again for the new width
         row = QHBoxLayout()
         row.addWidget(self.threshold_label)
         row.addWidget(self.threshold, 1)
@@ -156,7 +160,7 @@ class GraphPanel(Panel):
                 self.edge_items.append(item)
         xs, ys = np.meshgrid(np.arange(T), np.arange(L + 1))
         self.nodes.setData(xs.ravel(), ys.ravel(), brush=pg.mkBrush(self.theme.fg))
-        self.plot.getAxis("bottom").setTicks([[(j, token_label(trace.token_strings[j], MAX_LABEL)) for j in range(T)]])
+        self._label_tokens()
         self.plot.getAxis("left").setTicks([[(0, self.tr("input"))] + [(layer + 1, f"L{layer}") for layer in range(L)]])
         self.plot.setXRange(-0.5, T - 0.5, padding=0.02)
         self.plot.setYRange(-0.3, L + 0.3, padding=0.02)
@@ -166,6 +170,21 @@ class GraphPanel(Panel):
             what=self.tr("all tokens") if self.whole.isChecked() else self.tr("traced back from “{token}”").format(
                 token=token_label(trace.token_strings[query], MAX_LABEL)))
             + (self.tr("; heads by colour: {heads}").format(heads=", ".join(f"H{h}" for h in heads)) if heads else ""))
+
+    def _label_tokens(self, *_args) -> None:
+        """The token under each column, every n-th where the columns are narrower than the
+        labels (they ran into each other), the selected token always."""
+        trace = self.trace
+        if trace is None or self.graph is None:
+            return
+        T = trace.n_tokens
+        labels = [token_label(t, MAX_LABEL) for t in trace.token_strings]
+        metrics = QFontMetricsF(self.plot.getAxis("bottom").style["tickFont"] or self.theme.font(-1))
+        widest = max((metrics.horizontalAdvance(text) for text in labels), default=0.0)
+        column = max(self.plot.vb.width(), 1.0) / (T + 0.04 * T + 1.0)  # the x range: T columns and its padding
+        every = max(1, math.ceil((widest + 8) / column))
+        keep = self.selection.query_index(T) if not self.whole.isChecked() else None
+        self.plot.getAxis("bottom").setTicks([[(j, labels[j]) for j in thinned(T, every, keep)]])
 
     def _on_mouse_clicked(self, event) -> None:
         if not self.shown:

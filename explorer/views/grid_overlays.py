@@ -16,13 +16,13 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QProgressBar,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
+from explorer.views import drawn_text
+from explorer.views.flow import FlowLayout
 from explorer.views.mosaic import mosaic
 
 if TYPE_CHECKING:  # model.analysis.badges imports torch, which must stay off the path to the first window
@@ -93,6 +93,9 @@ class GridMarks(pg.GraphicsObject):
             for layer in range(self.n_layers):
                 for head in range(self.n_heads):
                     marks = marks_of[layer][head]
+                    # never wider than the tile: a letter would run into the next tile's
+                    while marks and metrics.horizontalAdvance(marks) + 4 > tile:
+                        marks = marks[:-1]
                     if not marks:
                         continue
                     corner = to_device.map(QPointF(head * step - 0.5, layer * step - 0.5))
@@ -101,6 +104,7 @@ class GridMarks(pg.GraphicsObject):
                     painter.fillRect(box, self.badge_back)
                     painter.setPen(self.badge_colour)
                     painter.drawText(box, Qt.AlignCenter, marks)
+                    drawn_text.note(painter, box, marks)
         painter.restore()
 
 
@@ -145,18 +149,12 @@ class GridControls(QWidget):
         self.badges = QCheckBox()
         self.badges.setChecked(True)
         self._common: tuple[dict[str, int], int] = ({}, 0)  # badge letters not drawn, of how many heads
-        # Three short rows: at large text one row of buttons made the grid pane as wide as
-        # half a 1280-pixel screen, squeezing the tabs; "sweep colours · rollout · badges
-        # (S hidden)" in one row still did at 20 pt (610 px), so the toggles are split.
-        rows = QVBoxLayout(self)
-        rows.setContentsMargins(0, 0, 0, 0)
-        for widgets in ((self.mode, self.clear), (self.sweep, self.cancel, self.progress, self.show_sweep),
-                        (self.rollout, self.badges)):
-            row = QHBoxLayout()
-            for w in widgets:
-                row.addWidget(w)
-            row.addStretch(1)
-            rows.addLayout(row)
+        # One flowing row that wraps: at large text a fixed row of buttons made the grid pane
+        # as wide as half a 1280-pixel screen, squeezing the tabs (docs/layout.md).
+        rows = FlowLayout(self)
+        for w in (self.mode, self.clear, self.sweep, self.cancel, self.progress, self.show_sweep,
+                  self.rollout, self.badges):
+            rows.addWidget(w)
         self.retranslate()
 
     def retranslate(self) -> None:

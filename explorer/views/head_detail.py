@@ -10,23 +10,27 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QRectF, Qt
-from PySide6.QtGui import QBrush, QFontMetrics, QPen
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QFontMetrics, QFontMetricsF, QPen
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
 
 from explorer import theme
+from explorer.elided_label import ElidedLabel
 from explorer.names import HEAD_MODES, PROBABILITY_MODES, HeadMode
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
+from explorer.views.flow import FlowLayout
 from explorer.views.labels import token_label
+from explorer.views.map_labels import SLANT, LabelPlan, SteadyTitle, label_plan, thinned  # noqa: F401 (re-exported)
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
+from explorer.views.room import keep_readable, waiting_note, waiting_text
 from model.core.trace import Trace
 
 MODES = dict(zip(HEAD_MODES, (  # the modes are explorer.names.HeadMode; these are their labels
-    QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention pattern (softmax)"),
+    QT_TRANSLATE_NOOP("HeadDetailPanel", "Pattern (softmax)"),
     QT_TRANSLATE_NOOP("HeadDetailPanel", "Raw scores QKᵀ/√dₖ"),
-    QT_TRANSLATE_NOOP("HeadDetailPanel", "Masked scores (−∞ before softmax)"),
-    QT_TRANSLATE_NOOP("HeadDetailPanel", "Attention rollout through this layer (all heads)"),
+    QT_TRANSLATE_NOOP("HeadDetailPanel", "Masked scores (−∞)"),
+    QT_TRANSLATE_NOOP("HeadDetailPanel", "Rollout (all heads)"),
 ), strict=True))
 PLURAL = {"query": QT_TRANSLATE_NOOP("HeadDetailPanel", "queries"), "key": QT_TRANSLATE_NOOP("HeadDetailPanel", "keys")}
 
@@ -35,27 +39,6 @@ def _tr(text: str) -> str:
     return QCoreApplication.translate("HeadDetailPanel", text)
 MAX_CELL_TEXT = 16  # write values into cells up to this many tokens
 MAX_LABEL_CHARS = 10
-
-
-class SteadyTitle(pg.LabelItem):
-    """A plot title whose text changes with every keystroke ("where does 'cat' look?").
-    A LabelItem asks for the width of its text, so each new text laid the whole view out
-    and painted it twice more; this one asks only for its height, which does not change."""
-
-    def updateMin(self) -> None:  # noqa: N802 (pyqtgraph API)
-        height = self.itemRect().height()
-        self._sizeHint = {
-            Qt.SizeHint.MinimumSize: (0, height),
-            Qt.SizeHint.PreferredSize: (0, height),
-            Qt.SizeHint.MaximumSize: (-1, -1),
-            Qt.SizeHint.MinimumDescent: (0, 0),
-        }
-        if height != self.minimumHeight():
-            self.setMinimumHeight(height)
-            super().updateGeometry()
-
-    def updateGeometry(self) -> None:  # noqa: N802 (Qt API)
-        pass  # only updateMin, when the height changes
 
 
 @dataclass(frozen=True)
@@ -162,17 +145,25 @@ class HeadDetailPanel(Panel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.current: HeadMatrix | None = None
+        self.plan: LabelPlan | None = None
+        self.column_texts: list[str] = []  # the column labels as drawn (shortened when long)
+        self.bar_keys: np.ndarray = np.zeros(0, dtype=int)
+        self._bars_min = 0.0  # the bars' column's least width at this text size
+        self._drawn_trace: Trace | None = None  # the trace the map and bars show
+        self.bar_weights: np.ndarray = np.zeros(0)
 
-        self.heading = QLabel()
-        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
+        self.heading = ElidedLabel()  # one line, never wider than the tab (the whole in its tooltip)
+        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 1, bold=True))
         self.mode_box = QComboBox()
         for key, text in MODES.items():
             self.mode_box.addItem(text, key.value)
+        # as wide as the item shown, not the longest one (it wraps to its own line when narrow)
+        self.mode_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.transpose_box = QCheckBox()
         self.hide_first_box = QCheckBox()
         self.note = QLabel("")
         self.note.setWordWrap(True)
-        self.note.setObjectName("noteLabel")
+        self.note.setObjectName("modeNote")  # its font is set in on_theme (smaller than body text)
 
         self.view = TimedView()
         self.plot = fixed_plot(self.view, row=0, col=0)
@@ -206,9 +197,7 @@ class HeadDetailPanel(Panel):
         # over the token labels and the bars both: room for "'␣roamed' looks at" at 1280 px
         self.bars_plot.layout.addItem(self.bars_plot.titleLabel, 0, 0, 1, 2)
         self.bars_plot.setTitle(self.tr("the query looks at"))
-        # The title no longer sizes its column, so the column reserves room for a long one.
-        self.bars_plot.setMinimumWidth(
-            QFontMetrics(self.bars_plot.titleLabel.item.font()).horizontalAdvance("'xxxxxxxx' looks at") + 12)
+        # The title no longer sizes its column: the column keeps room for a short one (on_theme).
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush=theme.HIGHLIGHT)
         self.bars_plot.addItem(self.bars)
         for plot in (self.plot, self.bars_plot):
@@ -225,26 +214,29 @@ class HeadDetailPanel(Panel):
         self.view.ci.layout.setColumnStretchFactor(1, 1)
         self.view.ci.layout.setColumnStretchFactor(0, 4)
 
-        # Two rows, so the controls fit a 1024-pixel-wide projector at large text.
-        heading_row = QHBoxLayout()
-        heading_row.addWidget(self.heading)
-        heading_row.addStretch(1)
-        controls = QHBoxLayout()
+        # The heading and the controls flow onto as few lines as the width allows (one at
+        # 1280 px and 1×, more on a 1024-pixel projector at large text): never sideways.
+        controls = FlowLayout()
+        controls.addWidget(self.heading)
         controls.addWidget(self.mode_box)
         controls.addWidget(self.transpose_box)
         controls.addWidget(self.hide_first_box)
-        controls.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(heading_row)
         layout.addLayout(controls)
         layout.addWidget(self.note)
+        self.waiting = waiting_note()  # in the map's place until the first trace
+        self.view.hide()
+        layout.addWidget(self.waiting, 1)
         layout.addWidget(self.view, 1)
 
         self.mode_box.currentIndexChanged.connect(self._on_options_changed)
         self.transpose_box.toggled.connect(self._on_options_changed)
         self.hide_first_box.toggled.connect(self._on_options_changed)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        # labels are thinned for the size the view has now: again whenever it changes
+        self.plot.vb.sigResized.connect(self._on_view_resized)
+        self.bars_plot.vb.sigResized.connect(self._on_view_resized)
         self.retranslate()
 
     def _mode_label(self, mode: str, text: str) -> str:
@@ -252,7 +244,7 @@ class HeadDetailPanel(Panel):
         worked example) are not called QKᵀ/√dₖ."""
         weights = self.info.head_weights if self.info is not None else None
         if mode == HeadMode.SCORES and weights is not None and not weights.scaled:
-            return self.tr("Raw scores QKᵀ (this model does not divide by √dₖ)")
+            return self.tr("Raw scores QKᵀ (not ÷ √dₖ)")
         return _tr(text)
 
     def on_model_info(self, info) -> None:
@@ -306,6 +298,7 @@ class HeadDetailPanel(Panel):
 
     # ------------------------------------------------------------------ drawing
     def on_theme(self, theme) -> None:
+        keep_readable(self.view, theme, 6)
         self.heading.setFont(theme.font(3, bold=True))
         self.background.setBrush(QBrush(theme.colour("masked"), Qt.BDiagPattern))
         self.row_highlight.setPen(QPen(theme.colour("selected"), 0.12))
@@ -314,6 +307,10 @@ class HeadDetailPanel(Panel):
         self.colorbar.axis.setTickFont(theme.font(-2))
         self.colorbar.axis.setTextPen(theme.fg)
         self.colorbar.axis.setPen(theme.fg)
+        # the bars' column: room for its shortest title in the title's size
+        self._bars_min = QFontMetricsF(theme.font(0)).horizontalAdvance(self.tr("looks at")) + 16
+        self.bars_plot.setMinimumWidth(self._bars_min if self.bars_plot.isVisible() else 0)
+        self._fit_bars()
         self._drawn.clear()  # axes, colour map and ranges are set again with the new look
 
     def _on_options_changed(self, *_args) -> None:
@@ -323,7 +320,11 @@ class HeadDetailPanel(Panel):
     def redraw(self) -> None:
         trace = self.trace
         if trace is None:
+            self.waiting.setText(waiting_text(self.info))
             return
+        if self.view.isHidden():
+            self.waiting.hide()
+            self.view.show()
         layer, head = self.selection.layer, self.selection.head
         m = head_matrix(trace, layer, head, self.mode, self.transpose_box.isChecked(),
                         self.hide_first_box.isChecked())
@@ -336,7 +337,11 @@ class HeadDetailPanel(Panel):
                 group = self.info.n_heads // self.info.n_kv_heads
                 heading += self.tr("  ·  kv head {kv} of {n}").format(kv=head // group, n=self.info.n_kv_heads)
         self.heading.setText(heading)
-        self.note.setText(m.note)
+        # which way is which, in words above the map (axis titles beside it took the map's room
+        # and, cut, read "ies" for "queries")
+        axes = self.tr("rows: {rows}, columns: {columns}").format(rows=_tr(PLURAL[m.row_axis]),
+                                                                  columns=_tr(PLURAL[m.column_axis]))
+        self.note.setText(f"{axes}. {m.note}" if m.note else axes)
         rows, cols = m.values.shape
         shown = np.where(m.masked, np.nan, m.values).astype(np.float32)
         cmap = self.theme.attention_cmap if self.mode in PROBABILITY_MODES else self.theme.score_cmap
@@ -346,15 +351,7 @@ class HeadDetailPanel(Panel):
             self.colorbar.setLevels(m.levels)
         self.image.setImage(shown, autoLevels=False, levels=m.levels)
         self.background.setRect(QRectF(0, 0, cols, rows))
-        every = self._label_step(max(rows, cols))
-        self._set_axis("left", self.plot, [(i + 0.5, s) for i, s in enumerate(m.row_labels) if i % every == 0],
-                       _tr(PLURAL[m.row_axis]))
-        # Tick marks only where a column is labelled: 256 ticks cost the axis 5 ms a paint.
-        self._set_axis("top", self.plot, [(j + 0.5, "") for j in range(cols) if j % every == 0],
-                       _tr(PLURAL[m.column_axis]))
-        self._draw_column_labels(m)
-        if self._changed("range", (rows, cols, self.label_space)):
-            self.plot.setRange(QRectF(0, -self.label_space, cols + 1.2, rows + self.label_space), padding=0.01)
+        self._draw_labels(m)
         self._draw_cell_texts(m)
         self._draw_query(trace)
         settle(self.view)
@@ -389,20 +386,66 @@ class HeadDetailPanel(Panel):
         if needed > current or needed < current - 48:
             axis.setStyle(tickTextWidth=24 * math.ceil(needed / 24))
 
-    def _label_step(self, n: int) -> int:
-        """Label every n-th row and column when the cells are smaller than the text: at 256
-        tokens the labels overlapped into a grey band and cost most of the view's paint."""
-        pixels = max(1.0, min(self.plot.vb.width(), self.plot.vb.height()))
-        # the view spans the n cells plus the room for the slanted labels (≈ 0.09 n + 1.2 rows)
-        per_cell = pixels / (1.1 * max(n, 1) + 2.5)
-        line = QFontMetrics(self.labels.label_font).height() * 1.05
-        return max(1, math.ceil(line / per_cell))
+    def _plan(self, m: HeadMatrix) -> LabelPlan:
+        """How the matrix is labelled in the view's present size (nothing from earlier draws:
+        the same state always gets the same labels)."""
+        rows, cols = m.values.shape
+        column_font = QFontMetricsF(self.labels.label_font)
+        row_font = QFontMetricsF(self.plot.getAxis("left").style["tickFont"] or self.labels.label_font)
+        width, height = self.plot.vb.width(), self.plot.vb.height()
+        # slanted labels take at most a third of the height: longer ones are shortened
+        longest = (height / 3 - column_font.height() * math.cos(SLANT) - 6) / math.sin(SLANT)
+        self.column_texts = [column_font.elidedText(t, Qt.ElideRight, max(longest, column_font.horizontalAdvance("x…")))
+                             for t in m.column_labels]
+        widest = max((column_font.horizontalAdvance(t) for t in self.column_texts), default=0.0)
+        # rows spaced by a whole line of the larger of the two label fonts
+        return label_plan(width, height, rows, cols, max(row_font.height(), column_font.height()),
+                          column_font.height(), widest)
 
-    def _draw_column_labels(self, m: HeadMatrix) -> None:
-        self.label_space = max(1.5, 0.09 * max(len(m.row_labels), len(m.column_labels)) + 1.2)
-        every = self._label_step(max(len(m.row_labels), len(m.column_labels)))
-        self.labels.set_column_labels([t if j % every == 0 else "" for j, t in enumerate(m.column_labels)],
-                                      self.label_space)
+    def _draw_labels(self, m: HeadMatrix) -> None:
+        """Row labels (the left axis) and slanted column labels, every n-th when the cells are
+        smaller than the text (at 256 tokens they ran into a grey band), the selected query's
+        always; room above and right of the matrix for the slanted ones."""
+        rows, cols = m.values.shape
+        plan = self._plan(m)
+        self.plan = plan
+        q = self.selection.query_index(rows if not self.transpose_box.isChecked() else cols)
+        query_row = None if self.transpose_box.isChecked() else q
+        query_col = q if self.transpose_box.isChecked() else None
+        shown_rows = thinned(rows, plan.row_every, query_row)
+        shown_cols = thinned(cols, plan.col_every, query_col)
+        # row labels take at most a fifth of the view's width: longer ones end in "…"
+        row_font = QFontMetricsF(self.plot.getAxis("left").style["tickFont"] or self.labels.label_font)
+        room = max(row_font.horizontalAdvance("xx…"), 0.3 * self.view.width())
+        self._set_axis("left", self.plot, [(i + 0.5, row_font.elidedText(m.row_labels[i], Qt.ElideRight, room))
+                                           for i in shown_rows])
+        # Tick marks only where a column is labelled: 256 ticks cost the axis 5 ms a paint.
+        self._set_axis("top", self.plot, [(j + 0.5, "") for j in shown_cols])
+        keep = set(shown_cols)
+        self.label_space = plan.label_space
+        self.labels.set_column_labels([t if j in keep else "" for j, t in enumerate(self.column_texts)],
+                                      plan.label_space)
+        if self._changed("range", (rows, cols, plan.label_space, plan.right_space, plan.bottom_space)):
+            self.plot.setRange(QRectF(0, -plan.label_space, cols + plan.right_space,
+                                      rows + plan.label_space + plan.bottom_space), padding=0.01)
+
+    def _on_view_resized(self, *_args) -> None:
+        self._fit_bars()
+        # the labels of what is drawn (a new trace not drawn yet has other tokens)
+        if self.current is not None and self._drawn_trace is not None and self.bar_keys.size:
+            self._draw_labels(self.current)
+            self._draw_bar_labels(self._drawn_trace)
+
+    def _fit_bars(self) -> None:
+        """The "looks at" bars beside the map while the map keeps most of the width; on a narrow
+        view (a 1024-pixel projector at large text) the map alone, its query row highlighted
+        (the bars had left the map 20 pixels)."""
+        wanted = self.view.width() >= 5 * self._bars_min
+        if wanted != self.bars_plot.isVisible():
+            self.bars_plot.setVisible(wanted)
+            # a hidden item keeps its place in a graphics layout: no room at all when hidden
+            self.bars_plot.setMinimumWidth(self._bars_min if wanted else 0)
+            self.bars_plot.setMaximumWidth(100_000 if wanted else 0)
 
     def _draw_cell_texts(self, m: HeadMatrix) -> None:
         """Values go into the cells when the grid is small enough to read; the item itself
@@ -436,26 +479,37 @@ class HeadDetailPanel(Panel):
             keys = keys[1:]
             pattern = pattern[1:] / max(pattern[1:].sum(), 1e-12)
         self.bars.setOpts(x0=np.zeros(len(keys)), y=np.arange(len(keys)) + 0.5, width=pattern, height=0.7)
-        every = self._label_step(len(keys))
-        self._set_axis("left", self.bars_plot,
-                       [(i + 0.5, _short(trace.token_strings[k])) for i, k in enumerate(keys) if i % every == 0])
-        if self._changed("bars range", len(keys)):
-            self.bars_plot.setYRange(0, len(keys), padding=0.01)
-        template = self.tr("'{token}' looks at")
-        # The narrow column never widens for its title: a long token is elided to fit
-        # (at 1280 px "'␣roamed' looks at" ran off the window's edge).
-        metrics = QFontMetrics(self.bars_plot.titleLabel.item.font())
-        room = (self.bars_plot.vb.width() + self.bars_plot.getAxis("left").width()
-                - metrics.horizontalAdvance(template.format(token="")))
-        token = metrics.elidedText(_short(trace.token_strings[q]), Qt.ElideRight, max(int(room), 1))
-        title = template.format(token=token or "…")
-        if self._changed("bars title", title):
-            self.bars_plot.setTitle(title)
+        self.bar_keys, self.bar_weights = keys, pattern
+        self._drawn_trace = trace
+        self._draw_bar_labels(trace)
+        # The narrow column never widens for its title: a long token is shortened to fit
+        self.bars_plot.titleLabel.show_token(self.tr("'{token}' looks at"), _short(trace.token_strings[q]),
+                                             self.tr("looks at"))
         rows, cols = m.values.shape
         if self.transpose_box.isChecked():
             self.row_highlight.setRect(QRectF(q, 0, 1, rows))
         else:
             self.row_highlight.setRect(QRectF(0, q, cols, 1))
+
+    def _draw_bar_labels(self, trace: Trace) -> None:
+        """The bars' token labels: every n-th where rows are thinner than the text, and always
+        the key the query looks at most."""
+        keys, weights = self.bar_keys, self.bar_weights
+        if not len(keys):
+            return
+        metrics = QFontMetricsF(self.bars_plot.getAxis("left").style["tickFont"] or self.labels.label_font)
+        n, h, height = len(keys), metrics.height(), max(self.bars_plot.vb.height(), 1.0) / 1.02
+        # half a label of room above the first row and below the last when rows are thinner
+        # than the text: the rows then share what is left
+        per_row = height / n if height / n >= h or n == 1 else max((height - h) / (n - 1), 1e-3)
+        pad = max(0.0, (h * 0.5 - per_row * 0.5) / per_row)
+        every = max(1, math.ceil(h * 0.95 / per_row))
+        shown = thinned(n, every, int(np.argmax(weights)))
+        room = max(metrics.horizontalAdvance("xx…"), 0.12 * self.view.width())
+        self._set_axis("left", self.bars_plot, [(i + 0.5, metrics.elidedText(_short(trace.token_strings[keys[i]]),
+                                                                             Qt.ElideRight, room)) for i in shown])
+        if self._changed("bars range", (len(keys), round(pad, 2))):
+            self.bars_plot.setYRange(-pad, len(keys) + pad, padding=0.01)
 
     def _on_mouse_clicked(self, event) -> None:
         if self.trace is None or self.current is None:

@@ -5,9 +5,11 @@ model loads (:mod:`model.analysis.badges`). The grid shows the same badges as le
 from __future__ import annotations
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QLabel, QProgressBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from explorer.views.base import Panel
+from explorer.views.flow import CompactTable
 from model.analysis.badges import BADGE_MARKS, BADGES, HeadBadges
 from model.core.info import ModelInfo
 
@@ -32,6 +34,7 @@ class HeadRolesPanel(Panel):
         super().__init__(parent)
         self.badges: HeadBadges | None = None
         self.heading = QLabel()
+        self.heading.setWordWrap(True)
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.error = QLabel("")  # why the scores could not be computed, for this model only
@@ -39,7 +42,7 @@ class HeadRolesPanel(Panel):
         self.error.hide()
         self.progress = QProgressBar()
         self.progress.hide()
-        self.table = QTableWidget(0, 6)
+        self.table = CompactTable(0, 6)  # it takes the room the notes leave and scrolls inside
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
         self.table.verticalHeader().hide()
@@ -64,8 +67,10 @@ class HeadRolesPanel(Panel):
         super().retranslate()
 
     def on_theme(self, theme) -> None:
-        self.heading.setFont(theme.font(3, bold=True))
+        self.heading.setFont(theme.font(1, bold=True))
+        self.note.setFont(theme.font(-2))
         self.table.setFont(theme.font(0))
+        self.table.setMinimumHeight(int(4 * QFontMetricsF(theme.font(0)).height() * 1.4))
 
     def on_model_info(self, info: ModelInfo) -> None:
         self.badges = None

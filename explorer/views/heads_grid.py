@@ -18,8 +18,12 @@ from explorer import theme
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
+from explorer.views.flow import ControlsArea
 from explorer.views.grid_overlays import GridControls, GridMarks, badge_marks, sweep_image
+from explorer.views.labels import token_label
+from explorer.views.legend import ColourLegend
 from explorer.views.mosaic import GAP, MAX_TILE, block_factor, cell_at, halved, mosaic, pooled, tile  # noqa: F401 (re-exported)
+from explorer.views.room import keep_readable, waiting_note, waiting_text
 from model.analysis.rollout import CAVEAT, attention_rollout
 
 
@@ -75,11 +79,23 @@ class HeadsGridPanel(Panel):
         self.hover_label = QLabel()
         self.hover_label.setWordWrap(True)  # a long hover line must not set the grid pane's width
         self.hover_label.setObjectName("hoverLabel")
+        self.sweep_legend = ColourLegend()  # what a sweep's colours mean, in numbers, while they show
+        self.sweep_legend.hide()
+        below = QWidget()  # what scrolls when the pane is short: the grid keeps its height
+        below_layout = QVBoxLayout(below)
+        below_layout.setContentsMargins(0, 0, 0, 0)
+        below_layout.addWidget(self.controls)
+        below_layout.addWidget(self.sweep_legend)
+        below_layout.addWidget(self.hover_label)
+        self.below = ControlsArea(below)
+        self.waiting = waiting_note()  # in the grid's place until the first trace
+        self.view.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.controls)
-        layout.addWidget(self.hover_label)
+        layout.addWidget(self.waiting, 100)
+        layout.addWidget(self.view, 100)
+        layout.addWidget(self.below)
+        layout.addStretch(1)  # what the mosaic does not need goes below the controls
         self._max_tile = MAX_TILE
         self.plot.vb.sigResized.connect(self._on_view_resized)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -87,19 +103,36 @@ class HeadsGridPanel(Panel):
         self._drawn_trace: object = None  # the trace the mosaic shows: a selection change alone keeps it
         self._drawn_shape: tuple[int, ...] = ()
         self._pooled: tuple[int, np.ndarray, np.ndarray] | None = None  # factor, image, token ids
+        self._hover_tokens: tuple[str, ...] | None = None  # the tokens up to the hovered cell's
         self.retranslate()
 
     def retranslate(self) -> None:
-        self.hover_label.setText(self.tr("Hover a cell: layer, head, query → key, weight"))
+        self.reset_hover()
         self.controls.retranslate()
+        self.waiting.setText(waiting_text(self.info))
         super().retranslate()
+
+    def reset_hover(self) -> None:
+        """The hint, in place of a hovered cell's text: that text names tokens of a trace, and
+        must not outlive it (a new text, a lesson scene, another model)."""
+        self.hover_label.setText(self.tr("Hover a cell: layer, head, query → key, weight"))
 
     # ------------------------------------------------------------------ drawing
     def on_theme(self, theme) -> None:
         self.image.setLookupTable(theme.attention_cmap.getLookupTable(nPts=256))
         self.outline.setPen(QPen(theme.colour("selected"), 0.6))
+        tick_font = theme.font(1, bold=True)
+        metrics = QFontMetricsF(tick_font)
         for side in ("left", "top"):
-            self.plot.getAxis(side).setTickFont(theme.font(1, bold=True))
+            self.plot.getAxis(side).setTickFont(tick_font)
+        # Room for the labels at this text size, set now: an axis left to grow by itself does so
+        # only after a paint that cut its labels off (F11 lost the L/H labels; issue #32).
+        self.plot.getAxis("top").setHeight(int(metrics.height() + 4))
+        self.plot.getAxis("left").setWidth(int(metrics.horizontalAdvance("L00") + 8))
+        self._tile_ticks = None
+        keep_readable(self.view, theme)
+        self.waiting.setFont(theme.font(3))
+        self._fit_to_top()
         self.sweep_overlay.setLookupTable(theme.score_cmap.getLookupTable(nPts=256))
         back = QColor(theme.bg)
         back.setAlpha(200)
@@ -120,7 +153,11 @@ class HeadsGridPanel(Panel):
     def redraw(self) -> None:
         trace = self.trace
         if trace is None:
+            self.waiting.setText(waiting_text(self.info))
             return
+        if self.waiting.isVisible() or self.view.isHidden():
+            self.waiting.hide()
+            self.view.show()
         key = (trace, self.showing_rollout)
         if key != self._drawn_trace:
             self._drawn_trace = key
@@ -149,10 +186,14 @@ class HeadsGridPanel(Panel):
         self.controls.show_sweep.setEnabled(valid)
         show = valid and self.controls.show_sweep.isChecked()
         self.sweep_overlay.setVisible(show)
+        self.sweep_legend.setVisible(show)
         if show:
             limit = float(np.abs(sweep.delta).max()) or 1.0
             self.sweep_overlay.setImage(sweep_image(sweep.delta, self._tile(), GAP), levels=(-limit, limit),
                                         autoLevels=False)
+            name = self.info.vocabulary[sweep.token] if self.info is not None else str(sweep.token)
+            self.sweep_legend.set_scale(self.tr("Δ log p('{t}') with the head knocked out").format(t=token_label(name)),
+                                        self.theme.score_cmap, -limit, limit)
 
     def toggle_knockout(self, layer: int, head: int) -> None:
         self.request_selection(ablated=self.selection.ablated ^ {(layer, head)})
@@ -185,6 +226,8 @@ class HeadsGridPanel(Panel):
         self.request_selection(ablation_mode=self.controls.mode.currentData())
 
     def _on_overlay_changed(self, *_args) -> None:
+        if not self.controls.show_sweep.isChecked():
+            self.reset_hover()  # the sweep's hint goes with its colours
         self.mark_dirty()
         self.refresh()
 
@@ -216,9 +259,13 @@ class HeadsGridPanel(Panel):
     def on_model_info(self, info) -> None:
         self.badges, self.sweep = None, None
         self.controls.set_common_badges({}, 0)
+        self.reset_hover()
+        self._hover_tokens = None
 
     def on_trace(self, trace) -> None:
         self.rollout = None
+        if self.trace_changed_tokens(trace):
+            self.reset_hover()
 
     def _pool(self, trace, factor: int) -> np.ndarray:
         """The pooled patterns, reusing the rows of the last ones that cannot have changed
@@ -285,6 +332,14 @@ class HeadsGridPanel(Panel):
         pixel_aspect = box.height() / box.width()
         shown_width = max(width + 2 * pad, (height + 2 * pad) / pixel_aspect)
         self.plot.vb.setRange(QRectF(-pad, -pad, shown_width, shown_width * pixel_aspect), padding=0)
+        # no taller than the mosaic needs at this width: the controls follow right under it.
+        # From the layers and heads only (not the tokens, which change with every key: a new
+        # height each time was a relayout and two more paints a keystroke)
+        margin = 0.04 * max(L, H)
+        needed = box.width() * (L + margin) / (H + margin) + (self.view.height() - box.height()) + 6
+        cap = max(int(math.ceil(needed)), self.view.minimumHeight())
+        if abs(cap - self.view.maximumHeight()) > 8:
+            self.view.setMaximumHeight(cap)
         self._label_tiles(L, H, step, box.width() / shown_width * step)
 
     def _label_tiles(self, L: int, H: int, step: int, tile_pixels: float) -> None:
@@ -300,7 +355,8 @@ class HeadsGridPanel(Panel):
         # badly; bare head numbers fit every tile, or every other one, from 0.
         bare = every(f"H{H - 1}") > 1
         every_h = every(f"{H - 1}") if bare else 1
-        every_l = max(1, math.ceil((metrics.height() + 2) / max(tile_pixels, 1)))
+        # a layer label needs its letters' height (capitals and digits), not the line's spacing
+        every_l = max(1, math.ceil((metrics.capHeight() + metrics.descent() + 2) / max(tile_pixels, 1)))
         names = ([self.tr("rollout")] if self.showing_rollout
                  else [f"{h}" if bare else f"H{h}" for h in range(H)])
         ticks = ([(h * step + T / 2, names[h]) for h in range(0, H, every_h)],
@@ -362,12 +418,18 @@ class HeadsGridPanel(Panel):
         q, k = q * factor, k * factor
         return None if max(q, k) >= self.trace.n_tokens else (layer, head, q, k)
 
+    def trace_changed_tokens(self, trace) -> bool:
+        """Whether the hovered text (if any) names tokens this trace no longer has there."""
+        hovered = self._hover_tokens
+        return hovered is not None and hovered != tuple(trace.token_strings[:len(hovered)])
+
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         cell = self._cell_under(scene_pos)
         if cell is None:
             return
         layer, head, q, k = cell
         t = self.trace
+        self._hover_tokens = tuple(t.token_strings[:max(q, k) + 1])
         if self.showing_rollout:
             self.hover_label.setText(
                 self.tr("rollout through L{l}   query {q} '{a}' ← key {k} '{b}'   {w:.3f}   ").format(

@@ -10,18 +10,22 @@ only while this tab is shown.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, Qt
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from explorer.elided_label import ElidedLabel
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
-from explorer.views.labels import token_label
+from explorer.views.labels import model_name, token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
+from explorer.views.room import keep_readable
 from model.core.info import ModelInfo
 
 MAX_PINS = 2
@@ -41,17 +45,15 @@ class LensPanel(Panel):
         self.result: LensResult | None = None
         self.pins: list[int] = []
         self._asked: tuple | None = None  # the last request sent, so a failure is not re-asked
-        self.heading = QLabel(self.tr("Logit lens: top next token after each layer"))
-        self.note = QLabel(self.tr(
-            "Each cell: the next token the model would predict if it stopped after that layer "
-            "(final norm + unembedding applied to the residual stream there), shaded by its "
-            "probability. Click a cell to follow its token up the layers."))
+        self.heading = QLabel()
+        self.heading.setWordWrap(True)
+        self.note = QLabel()
         self.note.setWordWrap(True)
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        self.hover = QLabel(self.tr("Hover a cell for its top 5"))
+        self.hover = ElidedLabel()  # one line, the whole in its tooltip: the ladder keeps the height
         self.hover.setObjectName("hoverLabel")
-        self.clear_pins = QPushButton(self.tr("Clear pinned tokens"))
+        self.clear_pins = QPushButton()
         self.clear_pins.clicked.connect(self._on_clear_pins_clicked)
         self.view = TimedView()
         self.plot = fixed_plot(self.view, row=0, col=0)
@@ -59,10 +61,10 @@ class LensPanel(Panel):
         self.image = FastImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.labels = MatrixLabels(self.theme.font(-3), self.theme.font(0))
+        self.labels.elide = True  # a token longer than its cell ends in "…" (none drew over the next)
         self.plot.addItem(self.labels)
         self.line_plot = fixed_plot(self.view, row=1, col=0)
-        self.line_plot.setLabel("bottom", self.tr("layer"))
-        self.line_plot.setLabel("left", self.tr("probability"))
+
         self.line_plot.setYRange(0, 1, padding=0.02)
         self.legend = self.line_plot.addLegend(offset=(10, 5))
         self.lines: list[pg.PlotDataItem] = []
@@ -75,6 +77,7 @@ class LensPanel(Panel):
         row = QHBoxLayout()
         row.addWidget(self.hover, 1)
         row.addWidget(self.clear_pins)
+        self.hover.setMinimumWidth(40)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.heading)
@@ -85,10 +88,40 @@ class LensPanel(Panel):
         layout.addLayout(row)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.plot.vb.sigResized.connect(self._on_ladder_resized)
+        self.layers_shown: list[int] = []  # the ladder's rows, bottom to top
+        self._ticks: tuple = ((), ())  # (position labels, layer labels) of the ladder drawn
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        """The fixed texts in the interface language (they stayed English until a restart)."""
+        self.note.setText(self.tr(
+            "Each cell: the next token the model would predict if it stopped after that layer "
+            "(final norm + unembedding applied to the residual stream there), shaded by its "
+            "probability. Click a cell to follow its token up the layers."))
+        self.hover.setText(self.tr("Hover a cell for its top 5"))
+        self.clear_pins.setText(self.tr("Clear pinned tokens"))
+        self.line_plot.setLabel("bottom", self.tr("layer"))
+        self.line_plot.setLabel("left", self.tr("probability"))
+        self._set_heading()
+        super().retranslate()
+
+    def _set_heading(self) -> None:
+        r = self.result
+        text = self.tr("Logit lens: top next token after each layer")
+        if r is not None and self.trace is not None and r.n_tokens == self.trace.n_tokens:
+            suffix = self.tr(" — with {n} head(s) knocked out").format(n=len(r.ablated)) if r.ablated else ""
+            text += suffix + self.tr("   (line: position {p})").format(p=self.selection.query_index(r.n_tokens))
+        self.heading.setText(text)
 
     # ------------------------------------------------------------------ contract
     def on_theme(self, theme) -> None:
-        self.heading.setFont(theme.font(3, bold=True))
+        keep_readable(self.view, theme, 5)
+        self.heading.setFont(theme.font(1, bold=True))
+        self.note.setFont(theme.font(-2))
+        # room for "L29" at this text size now (an axis grows only after a paint that cut it)
+        tick = QFontMetricsF(theme.font(-1))
+        self.plot.getAxis("left").setWidth(int(tick.horizontalAdvance("L00") + 14))
         self.no_head_note.setFont(theme.font(3))
         self.image.setLookupTable(theme.attention_cmap.getLookupTable(nPts=256))
         self.labels.set_fonts(theme.font(-3), theme.font(0), theme.fg)
@@ -96,6 +129,11 @@ class LensPanel(Panel):
 
     def on_model_info(self, info: ModelInfo) -> None:
         self.result, self.pins, self._asked = None, [], None
+        self.hover.setText(self.tr("Hover a cell for its top 5"))  # the last hover named another model's tokens
+
+    def on_trace(self, trace) -> None:
+        if self.result is not None and trace.text != self.result.text:
+            self.hover.setText(self.tr("Hover a cell for its top 5"))
 
     def set_work_result(self, kind: str, result) -> None:
         if kind == "lens":
@@ -127,7 +165,7 @@ class LensPanel(Panel):
         if no_head:
             self.no_head_note.setText(self.tr(
                 "{name} has no language-model head: there is no unembedding to read its residual "
-                "stream with, so there is no logit lens.").format(name=info.name))
+                "stream with, so there is no logit lens.").format(name=model_name(info.name)))
             return
         if trace is None:
             return
@@ -147,23 +185,56 @@ class LensPanel(Panel):
         settle(self.view)
 
     def _draw_ladder(self) -> None:
+        """The ladder, the last layer on top. A deep model's layers are more rows than fit with
+        their token written in (SmolLM2's 30 rows were 8 pixels, blank): then every n-th
+        layer, the first and the last always, each row named by its layer."""
         r, info = self.result, self.info
         L, T = r.n_layers, r.n_tokens
-        probs = r.top_probs[::-1, :, 0]  # last layer on top
+        line = QFontMetricsF(self.labels.font).height() * 1.25
+        fit = max(2, int(self.plot.vb.height() // line)) if self.plot.vb.height() > 0 else L
+        self.layers_shown = (list(range(L)) if L <= fit else
+                             sorted({int(i) for i in np.round(np.linspace(0, L - 1, fit))}))
+        shown = self.layers_shown
+        probs = r.top_probs[shown][::-1, :, 0]  # last layer on top
         self.image.setImage(probs, levels=(0.0, 1.0), autoLevels=False)
         self.image.setLookupTable(self.theme.attention_cmap.getLookupTable(nPts=256))
         vocab = info.vocabulary if info is not None else None
-        texts = [token_label(vocab[t]) if vocab else str(t) for t in r.top_ids[::-1, :, 0].ravel().tolist()]
+        texts = [token_label(vocab[t]) if vocab else str(t) for t in r.top_ids[shown][::-1, :, 0].ravel().tolist()]
         self.labels.set_cells(texts, light_text_wanted(probs, self.theme.attention_cmap))
         tokens = self.trace.token_strings if self.trace is not None and self.trace.n_tokens == T else ("",) * T
-        self.plot.getAxis("bottom").setTicks([[(j + 0.5, token_label(tokens[j])) for j in range(T)]])
-        self.plot.getAxis("left").setTicks([[(L - 1 - i + 0.5, f"L{i}") for i in range(L)]])
+        self._ticks = ([token_label(t, 10) for t in tokens], [f"L{i}" for i in shown])
+        self._label_axes()
         self.plot.setXRange(0, T, padding=0.01)
-        self.plot.setYRange(0, L, padding=0.01)
-        position = self.selection.query_index(T)
-        suffix = self.tr(" — with {n} head(s) knocked out").format(n=len(r.ablated)) if r.ablated else ""
-        self.heading.setText(self.tr("Logit lens: top next token after each layer") + suffix +
-                             self.tr("   (line: position {p})").format(p=position))
+        self.plot.setYRange(0, len(shown), padding=0.01)
+        self._set_heading()
+
+    def _on_ladder_resized(self, *_args) -> None:
+        """A new height fits another number of layers with their text: draw them again."""
+        r = self.result
+        if r is not None and self.layers_shown and self._matches(r):
+            fit = max(2, int(self.plot.vb.height() // (QFontMetricsF(self.labels.font).height() * 1.25)))
+            if min(fit, r.n_layers) != len(self.layers_shown):
+                self._draw_ladder()
+                return
+        self._label_axes()
+
+    def _label_axes(self, *_args) -> None:
+        """Every n-th position and layer where the cells are smaller than their labels (SmolLM2's
+        L0–L29 ran into each other), the selected position always."""
+        positions, layers = self._ticks
+        if not positions:
+            return
+        T, L = len(positions), len(layers)
+        font = self.plot.getAxis("bottom").style["tickFont"] or self.theme.font(-1)
+        metrics = QFontMetricsF(font)
+        cell_w = max(self.plot.vb.width(), 1.0) / (T * 1.02)
+        cell_h = max(self.plot.vb.height(), 1.0) / (L * 1.02)
+        every_x = max(1, math.ceil((max(metrics.horizontalAdvance(t) for t in positions) + 10) / cell_w))
+        every_y = max(1, math.ceil(metrics.height() * 0.9 / cell_h))
+        query = self.selection.query_index(T)
+        shown = [j for j in range(0, T, every_x) if abs(j - query) >= every_x or j == query] + [query]
+        self.plot.getAxis("bottom").setTicks([[(j + 0.5, positions[j]) for j in sorted(set(shown))]])
+        self.plot.getAxis("left").setTicks([[(L - 1 - i + 0.5, layers[i]) for i in range(0, L, every_y)]])
 
     def _draw_lines(self) -> None:
         r = self.result
@@ -173,6 +244,9 @@ class LensPanel(Panel):
         self.legend.clear()
         shown = r is not None and len(r.tracked_ids) > 0 and self.trace is not None
         self.line_plot.setVisible(shown)
+        # a hidden item keeps its place in a graphics layout: give the ladder its room
+        self.line_plot.setMaximumHeight(100_000 if shown else 0)
+        self.line_plot.setMinimumHeight(0)
         self.view.ci.layout.setRowStretchFactor(1, 1 if shown else 0)
         if not shown:
             return
@@ -196,9 +270,10 @@ class LensPanel(Panel):
             return None
         p = self.plot.vb.mapSceneToView(scene_pos)
         col, row = int(np.floor(p.x())), int(np.floor(p.y()))
-        if not (0 <= col < r.n_tokens and 0 <= row < r.n_layers):
+        shown = self.layers_shown or list(range(r.n_layers))
+        if not (0 <= col < r.n_tokens and 0 <= row < len(shown)):
             return None
-        return r.n_layers - 1 - row, col  # (layer, position)
+        return shown[len(shown) - 1 - row], col  # (layer, position)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         cell = self._cell(scene_pos)

@@ -15,6 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QStaticText, QTransform
 
+from explorer.views import drawn_text
+
 DARK_TEXT = QColor(15, 15, 15)
 LIGHT_TEXT = QColor(245, 245, 245)
 MIN_CELL_PIXELS = 26.0  # below this a value no longer fits its cell: draw none
@@ -43,11 +45,17 @@ class MatrixLabels(pg.GraphicsObject):
         self.rows = self.cols = 0
         self.label_rows = 1.5  # rows of room above the grid that the labels may use
         self._static: dict[str, tuple[QStaticText, float, float]] = {}  # text -> (text, half w, half h)
+        #: texts (tokens) are shortened with "…" to their cell; numbers (False) are drawn all or
+        #: none: a cell narrower than the widest value shows none (they ran into each other)
+        self.elide = False
+        self._widest = 0.0
 
     def set_cells(self, texts: list[str], light: np.ndarray) -> None:
         self.prepareGeometryChange()
         self.rows, self.cols = light.shape
         self.texts, self.light = texts, light
+        metrics = QFontMetricsF(self.font)
+        self._widest = max((metrics.horizontalAdvance(t) for t in set(texts)), default=0.0)
         self.update()
 
     def set_column_labels(self, labels: list[str], label_rows: float) -> None:
@@ -62,6 +70,8 @@ class MatrixLabels(pg.GraphicsObject):
         if label_colour is not None:
             self.label_colour = QColor(label_colour)
         self._static.clear()
+        metrics = QFontMetricsF(self.font)
+        self._widest = max((metrics.horizontalAdvance(t) for t in set(self.texts)), default=0.0)
         self.update()
 
     def _static_text(self, text: str) -> tuple[QStaticText, float, float]:
@@ -85,8 +95,11 @@ class MatrixLabels(pg.GraphicsObject):
         cell_h = abs(to_device.m22())
         painter.save()
         painter.resetTransform()
-        if self.texts and min(cell_w, cell_h) >= MIN_CELL_PIXELS:
+        text_h = QFontMetricsF(self.font).height()
+        fits = self.elide or self._widest + 4 <= cell_w
+        if self.texts and min(cell_w, cell_h) >= MIN_CELL_PIXELS and fits and text_h * 0.8 <= cell_h:
             painter.setFont(self.font)
+            metrics = QFontMetricsF(self.font)
             n_cells = min(len(self.texts), self.rows * self.cols)
             i, j = np.divmod(np.arange(n_cells), self.cols)
             x, y = j + 0.5, i + 0.5
@@ -96,8 +109,15 @@ class MatrixLabels(pg.GraphicsObject):
             for colour, cells in ((DARK_TEXT, np.flatnonzero(~light)), (LIGHT_TEXT, np.flatnonzero(light))):
                 painter.setPen(colour)
                 for n, cx, cy in zip(cells.tolist(), device_x[cells].tolist(), device_y[cells].tolist(), strict=True):
-                    static, half_w, half_h = self._static_text(self.texts[n])
+                    text = self.texts[n]
+                    if self.elide and metrics.horizontalAdvance(text) + 4 > cell_w:
+                        text = metrics.elidedText(text, Qt.ElideRight, cell_w - 4)
+                        if text in ("", "…"):
+                            continue
+                    static, half_w, half_h = self._static_text(text)
                     painter.drawStaticText(QPointF(cx - half_w, cy - half_h), static)
+                    if drawn_text.active():
+                        drawn_text.note(painter, QRectF(cx - half_w, cy - half_h, 2 * half_w, 2 * half_h), text)
         if self.column_labels:
             painter.setFont(self.label_font)
             painter.setPen(self.label_colour)
@@ -110,5 +130,6 @@ class MatrixLabels(pg.GraphicsObject):
                 painter.translate(foot.x() - ascent / 3, foot.y() - 4)
                 painter.rotate(LABEL_ANGLE)
                 painter.drawText(QPointF(0, 0), label)
+                drawn_text.note(painter, drawn_text.text_rect(painter, QPointF(0, 0), label), label)
                 painter.restore()
         painter.restore()

@@ -9,14 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer
-from PySide6.QtGui import QColor, QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QFontMetrics, QFontMetricsF, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
-    QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -24,10 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import theme
+from explorer.elided_label import ElidedLabel
 from explorer.theme import style_text
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
-from explorer.views.labels import token_label
+from explorer.views.flow import FlowLayout, group
+from explorer.views.labels import model_name, token_label
+from explorer.views.room import keep_readable
 from explorer.views.temperature import (  # noqa: E402,F401 (re-exported)
     SLIDER_STEPS,
     _is_normalised,
@@ -40,6 +42,7 @@ from model.core.tokenizer import append_bytes, append_token
 from model.core.trace import Trace
 
 HIGHLIGHT_MS = 350
+
 
 
 class NextTokenPanel(Panel):
@@ -79,8 +82,8 @@ class NextTokenPanel(Panel):
         self._next_sample_timer.setInterval(120)
         self._next_sample_timer.timeout.connect(self.sample_next)
 
-        self.heading = QLabel()
-        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 3, bold=True))
+        self.heading = ElidedLabel()  # one line (the whole in its tooltip): the bars keep the height
+        self.heading.setFont(theme.label_font(theme.DEFAULT_POINT_SIZE + 1, bold=True))
         self.stats = QLabel("")
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -128,30 +131,22 @@ class NextTokenPanel(Panel):
         self.value_texts: list[pg.TextItem] = []
 
         self.temperature_label, self.bars_label, self.seed_label = QLabel(), QLabel(), QLabel()
-        grid = QGridLayout()
-        grid.addWidget(self.temperature_label, 0, 0)
-        grid.addWidget(self.slider, 0, 1, 1, 5)
-        grid.addWidget(self.temperature_box, 0, 6)
-        grid.addWidget(self.bars_label, 1, 0)
-        grid.addWidget(self.shown_box, 1, 1)
-        grid.addWidget(QLabel("top-k"), 1, 2)
-        grid.addWidget(self.top_k_box, 1, 3)
-        grid.addWidget(QLabel("top-p"), 1, 4)
-        grid.addWidget(self.top_p_box, 1, 5)
-        grid.addWidget(self.logits_box, 1, 6)
-        actions = QHBoxLayout()
-        actions.addWidget(self.seed_label)
-        actions.addWidget(self.seed_box)
-        actions.addWidget(self.sample_button)
-        actions.addWidget(self.generate_count)
-        actions.addWidget(self.generate_button)
-        actions.addWidget(self.stop_button)
-        actions.addStretch(1)
+        self.stats.setWordWrap(True)
+        # The controls flow onto as many lines as the width needs (docs/layout.md): a label
+        # stays with its box, the temperature slider takes what is left of its line.
+        temperature = group(self.temperature_label, self.slider, self.temperature_box)
+        temperature.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.slider.setMinimumWidth(80)
+        flow = FlowLayout()
+        for widget in (temperature, group(self.bars_label, self.shown_box), group(QLabel("top-k"), self.top_k_box),
+                       group(QLabel("top-p"), self.top_p_box), self.logits_box,
+                       group(self.seed_label, self.seed_box), self.sample_button,
+                       group(self.generate_count, self.generate_button), self.stop_button):
+            flow.addWidget(widget)
         self.controls = QWidget()  # hidden with the bars for a model that predicts nothing
         controls = QVBoxLayout(self.controls)
         controls.setContentsMargins(0, 0, 0, 0)
-        controls.addLayout(grid)
-        controls.addLayout(actions)
+        controls.addLayout(flow)
         controls.addWidget(self.stats)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -203,15 +198,23 @@ class NextTokenPanel(Panel):
 
     # ------------------------------------------------------------------ panel API
     def on_theme(self, theme) -> None:
-        self.heading.setFont(theme.font(3, bold=True))
+        keep_readable(self.view, theme, 5.6)  # three bars and the axis, at least
+        self.heading.setFont(theme.font(1, bold=True))
         self.no_head_note.setFont(theme.font(3))
-        ghost = QColor(theme.fg)
-        ghost.setAlpha(60)
-        outline = QColor(theme.fg)
-        outline.setAlpha(140)
-        self.ghost.setOpts(brush=ghost, pen=outline)
+        # number boxes as wide as the numbers they hold, not as their range (a seed box sized
+        # for 2147483647 took a line of its own at large text)
+        digits = QFontMetricsF(theme.font())
+        for box, sample in ((self.seed_box, "000"), (self.shown_box, "00"), (self.top_k_box, "000"),
+                            (self.generate_count, "000"), (self.temperature_box, "0.00"), (self.top_p_box, "0.00")):
+            box.setMaximumWidth(int(digits.horizontalAdvance(sample) + 1.9 * digits.height()))
+        self.stats.setFont(theme.font(-2))
+        # faint: an outline in the muted colour over an almost clear fill, so the real bars stay
+        # the brightest marks whatever the temperature (at T = 2 the T = 1 ghosts outshone them)
+        ghost = QColor(theme.colour("muted"))
+        ghost.setAlpha(35)
+        self.ghost.setOpts(brush=ghost, pen=pg.mkPen(theme.colour("muted"), width=1.5, style=Qt.DashLine))
         for item in self.value_texts:
-            style_text(item, theme)
+            style_text(item, theme, -1)
 
     def on_model_info(self, info: ModelInfo) -> None:
         self.stop()
@@ -375,7 +378,7 @@ class NextTokenPanel(Panel):
         height = self.plot.vb.height()
         if height <= 0:  # not laid out yet
             return self.shown_box.maximum()
-        line = QFontMetrics(self.theme.font()).height() * 1.1
+        line = QFontMetrics(self.theme.font(-1)).height() * 1.1  # the axis's tick labels (style_plot)
         return max(3, int(height // line))
 
     def redraw(self) -> None:
@@ -389,7 +392,7 @@ class NextTokenPanel(Panel):
                 "{model} has no language-model head: it was trained to produce "
                 "vectors for whole sentences, not to predict a next token. There is no "
                 "distribution to show.\n\nIts attention heads (it looks both ways: no causal mask) and "
-                "its embedding table are in the other tabs.").format(model=info.name))
+                "its embedding table are in the other tabs.").format(model=model_name(info.name)))
             return
         if trace is None:
             return
@@ -421,16 +424,18 @@ class NextTokenPanel(Panel):
         token = trace.token_strings[position]
         self.heading.setText(self.tr("Next token after '{token}' (position {position})").format(
             token=token_label(token), position=position))
+        cut = bool((~dist.kept & (dist.tempered > 0)).any())
         self.stats.setText(self.tr(
             "T = {t:.2f}   entropy {entropy:.2f} bits (T = 1: {entropy_one:.2f} bits)   kept mass {kept:.3f}").format(
             t=self.temperature, entropy=entropy_bits(dist.tempered),
             entropy_one=entropy_bits(softmax_with_temperature(logits, 1.0)), kept=dist.kept_mass)
+            + "   " + (self.tr("grey bars: cut; the kept ones renormalised to sum to 1") if cut else
+                      self.tr("faint outlines: every head in") if knocked else self.tr("faint outlines: T = 1"))
             + (self._knockout_summary(original, logits) if knocked else "")
             + (self.tr("   ({n} bars fit)").format(n=n) if n < min(self.shown_box.value(), np.isfinite(logits).sum())
                else ""))
         y = np.arange(n)
         show_logits = self.logits_box.isChecked()
-        cut = bool((~dist.kept & (dist.tempered > 0)).any())
         # after top-k / top-p the kept tokens are renormalised (what sampling draws from); a cut
         # token keeps its bar, greyed, at the probability it had before the cut
         shown = np.where(dist.kept, dist.probs, dist.tempered) if cut else dist.tempered
@@ -442,34 +447,39 @@ class NextTokenPanel(Panel):
         ]
         chosen = pg.mkPen(self.theme.colour("selected"), width=3)
         pens = [chosen if token_id == self.selection.target else pg.mkPen(None) for token_id in order]
+        texts = [f"{v:.2f}" if show_logits else f"{v:.3f}" for v in values.tolist()]
+        # the value labels go right of the bar and of its ghost (on a bar's end they covered
+        # it and the ghost), inside the view: the range leaves room for the widest
+        metrics = QFontMetricsF(self.theme.font(-1))
+        room = max((metrics.horizontalAdvance(t) for t in texts), default=0.0) + 14
+        width_px = max(self.plot.vb.width(), 1.0)
         if show_logits:
             base = float(values.min()) - 1.0
+            ends = values
             self.bars.setOpts(x0=np.full(n, base), y=y, width=values - base, brushes=brushes, pens=pens, height=0.55)
             self.ghost.setOpts(x0=[], y=[], width=[])
-            self.plot.setXRange(base, float(values.max()) + 0.5, padding=0.05)
             self.plot.getAxis("bottom").setLabel(self.tr("logit (log-probability)") if _is_normalised(logits)
                                                  else self.tr("logit"))
         else:
+            base = 0.0
+            ends = np.maximum(values, at_one[order])
             self.bars.setOpts(x0=np.zeros(n), y=y, width=values, brushes=brushes, pens=pens, height=0.55)
             self.ghost.setOpts(x0=np.zeros(n), y=y, width=at_one[order], height=0.75)
-            top = max(float(values.max()), float(at_one[order].max()))
-            self.plot.setXRange(0, min(1.0, top * 1.25) or 1.0, padding=0.02)
-            self.plot.getAxis("bottom").setLabel(
-                self.tr("probability, kept tokens renormalised (grey: cut)") if cut else
-                self.tr("probability (faint: every head in)") if knocked else self.tr("probability (faint: T = 1)"))
+            self.plot.getAxis("bottom").setLabel(self.tr("probability"))
+        reach = float(ends.max() - base) if n else 1.0
+        self.plot.setXRange(base, base + (reach * width_px / max(width_px - room, 0.3 * width_px) or 1.0), padding=0)
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
         self.plot.getAxis("left").setTicks([[(i, token_label(info.vocabulary[t]) if info else str(t)) for i, t in enumerate(order)]])
         while len(self.value_texts) < n:
             item = pg.TextItem(anchor=(0, 0.5))
-            style_text(item, self.theme)
+            style_text(item, self.theme, -1)
             self.plot.addItem(item)
             self.value_texts.append(item)
         for i, item in enumerate(self.value_texts):
             item.setVisible(i < n)
             if i < n:
-                v = values[i]
-                item.setText(f"{v:.2f}" if show_logits else f"{v:.3f}")
-                item.setPos(float(v) if not show_logits else float(values[i]), i)
+                item.setText(texts[i])
+                item.setPos(float(ends[i]), i)
         settle(self.view)
 
     # ------------------------------------------------------------------ knock-out
@@ -565,7 +575,7 @@ class NextTokenPanel(Panel):
         trace, info = self.trace, self.info
         if info is not None and not info.has_lm_head:
             raise ValueError(self.tr("{model} has no language-model head: there are no next-token numbers").format(
-                model=info.name))
+                model=model_name(info.name)))
         if trace is None:
             return None
         if self.selection.ablated:

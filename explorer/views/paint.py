@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalet
 from PySide6.QtWidgets import QApplication, QWidget
 
 from explorer import theme
+from explorer.views.drawn_text import RecordingPainter, note
 from explorer.views.matrix_labels import DARK_TEXT, LIGHT_TEXT
 
 
@@ -158,10 +159,33 @@ def rich(text: str) -> str:
 _RICH_CACHE: dict[tuple[str, str, str], QTextDocument] = {}
 
 
+def rich_width(text: str, f: QFont) -> float:
+    """How wide :func:`draw_rich` draws ``text`` in ``f``."""
+    return _document(text, f, QColor(0, 0, 0)).size().width()
+
+
 def draw_rich(painter: QPainter, rect: QRectF, text: str, f: QFont, colour: QColor,
               align: Qt.AlignmentFlag = Qt.AlignLeft) -> float:
     """Draw ``text`` (plain notation, see :func:`rich`) on one line in ``rect``, vertically
     centred; returns its width. (A laid-out document is cached per text, font and colour.)"""
+    doc = _document(text, f, colour)
+    size = doc.size()
+    if align & Qt.AlignRight:
+        x = rect.right() - size.width()
+    elif align & Qt.AlignHCenter:
+        x = rect.center().x() - size.width() / 2
+    else:
+        x = rect.left()
+    top = rect.center().y() - size.height() / 2
+    note(painter, QRectF(x, top, size.width(), size.height()), text, limit=QRectF(rect.left(), top, rect.width(), size.height()))
+    painter.save()
+    painter.translate(x, top)
+    doc.drawContents(painter)
+    painter.restore()
+    return size.width()
+
+
+def _document(text: str, f: QFont, colour: QColor) -> QTextDocument:
     key = (text, f.toString(), colour.name(QColor.HexArgb))
     doc = _RICH_CACHE.get(key)
     if doc is None:
@@ -176,24 +200,13 @@ def draw_rich(painter: QPainter, rect: QRectF, text: str, f: QFont, colour: QCol
         doc.setHtml(f'<span style="color:{rgb}">{rich(text)}</span>')
         doc.setTextWidth(-1)
         _RICH_CACHE[key] = doc
-    size = doc.size()
-    if align & Qt.AlignRight:
-        x = rect.right() - size.width()
-    elif align & Qt.AlignHCenter:
-        x = rect.center().x() - size.width() / 2
-    else:
-        x = rect.left()
-    painter.save()
-    painter.translate(x, rect.center().y() - size.height() / 2)
-    doc.drawContents(painter)
-    painter.restore()
-    return size.width()
+    return doc
 
 
 def begin_paint(widget: QWidget) -> tuple[QPainter, Colours]:
     """A painter on ``widget`` with antialiasing, its colours, and the background filled:
     how every self-painted panel starts its paintEvent."""
-    p = QPainter(widget)
+    p = RecordingPainter(widget)
     p.setRenderHint(QPainter.Antialiasing)
     c = Colours(widget)
     p.fillRect(widget.rect(), c.bg)

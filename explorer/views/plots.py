@@ -3,6 +3,7 @@
 import time
 
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 
 
 class TimedView(pg.GraphicsLayoutWidget):
@@ -14,6 +15,13 @@ class TimedView(pg.GraphicsLayoutWidget):
         self.last_paint_ms = 0.0
         self.paint_ms_total = 0.0
         self.paint_count = 0
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        """Small: a view takes the room its panel has left (its stretch), it does not ask for
+        more. A tab's scroll area sizes a panel whose layout has height-for-width (wrapping
+        controls, word-wrapped notes) from its children's size hints, and a view's default
+        hint made every such tab taller than the screen (docs/layout.md)."""
+        return QSize(320, max(self.minimumHeight(), 160))
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         start = time.perf_counter()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, QRectF, Qt
-from PySide6.QtGui import QPen
+from PySide6.QtGui import QFont, QFontMetricsF, QPen
 from PySide6.QtWidgets import QWidget
 
 from explorer import theme
 from explorer.views.base import Panel
-from explorer.views.paint import begin_paint, draw_heat, draw_rich, font, line_height
+from explorer.views.paint import begin_paint, draw_heat, draw_rich, font, line_height, rich_width, text_width
 from model.core.info import ModelInfo
 
 MAX_COSINE_POSITIONS = 128  # the cosine map's side: beyond this a cell is under a pixel
@@ -36,7 +36,13 @@ class PositionalPanel(Panel):
         self._map_rect = QRectF()
         self._cos_rect = QRectF()
         self.setMouseTracking(True)
-        self.setMinimumSize(480, 320)
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt API)
+        """The formula, the headings, a map of a few lines and the notes under it, at this text
+        size: below that the tab scrolls (2× text on a small screen)."""
+        from PySide6.QtCore import QSize
+
+        return QSize(360, int(line_height(font(1.0)) * 14))
 
     def rope_text(self) -> str:
         return self.tr("This model uses rotary positions (RoPE): no position vector P is added to the embeddings. "
@@ -95,59 +101,87 @@ class PositionalPanel(Panel):
                        self.rope_text() if self.positional == "rope" else self.tr("No position table for this model."))
             return
         n_ctx, d = self.table.shape
-        f_big, f_small = font(1.5), font(1.0)
+        width = self.width() - 2 * m
+        f_big, f_small, f_head, f_tick = font(1.5), font(1.0), font(0.9, bold=True), font(0.85)
         y = m
-        draw_rich(p, QRectF(m, y, self.width() - 2 * m, line_height(f_big) * 1.3), self.formula(), f_big, c.fg)
-        y += line_height(f_big) * 1.3
+        # the formula on one line if it fits, its two halves on two if not, smaller if need be
+        lines = [self.formula()]
+        if "      " in lines[0] and rich_width(lines[0], f_big) > width:
+            lines = lines[0].split("      ")
+        while max(rich_width(t, f_big) for t in lines) > width and f_big.pointSizeF() > font(0.8).pointSizeF():
+            f_big.setPointSizeF(f_big.pointSizeF() * 0.92)
+        for text in lines:
+            draw_rich(p, QRectF(m, y, width, line_height(f_big) * 1.2), text, f_big, c.fg)
+            y += line_height(f_big) * 1.2
         hover = self.hover or self.tr("hover a cell for its value")
-        draw_rich(p, QRectF(m, y, self.width() - 2 * m, line_height(f_small) * 1.4), hover, f_small,
-                  c.accent if self.hover else c.dim)
-        y += line_height(f_small) * 1.6
-        f_head = font(0.9, bold=True)
-        axis_w = 56.0
-        area_h = self.height() - y - m - line_height(f_head) * 2.5
-        map_w = (self.width() - 2 * m - axis_w) * 0.58
-        draw_rich(p, QRectF(m + axis_w, y, map_w, line_height(f_head)),
-                  self.tr("P(k, i): {n} positions k (down) × {d} dimensions i (across)").format(n=n_ctx, d=d),
-                  f_head, c.dim)
-        top = y + line_height(f_head) + 4
+        f_hover = QFont(f_small)
+        while rich_width(hover, f_hover) > width and f_hover.pointSizeF() > font(0.7).pointSizeF():
+            f_hover.setPointSizeF(f_hover.pointSizeF() * 0.92)
+        draw_rich(p, QRectF(m, y, width, line_height(f_small) * 1.4), hover, f_hover, c.accent if self.hover else c.dim)
+        y += line_height(f_small) * 1.5
+        # two columns: the table (with its position ticks) and the cosine map; every heading and
+        # note wraps inside its own column (the two headings ran into each other)
+        p.setFont(f_tick)
+        axis_w = text_width(f_tick, str(n_ctx - 1)) + 10
+        map_w = (width - axis_w - 24) * 0.6
+        cx = m + axis_w + map_w + 24
+        cos_w = self.width() - m - cx
+        flags = Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap
+        head_l = self.tr("P(k, i): {n} positions k (down) × {d} dimensions i (across)").format(n=n_ctx, d=d)
+        head_r = self.tr("cos(P(a), P(b)), positions 0–{last}").format(last=len(self.cosine) - 1)
+        p.setFont(f_head)
+        head_h = max(p.boundingRect(QRectF(0, 0, map_w, 10_000), flags, head_l).height(),
+                     p.boundingRect(QRectF(0, 0, cos_w, 10_000), flags, head_r).height())
+        p.setPen(c.dim)
+        p.drawText(QRectF(m + axis_w, y, map_w, head_h), flags, head_l)
+        p.drawText(QRectF(cx, y, cos_w, head_h), flags, head_r)
+        top = y + head_h + 4
+        yours = (self.tr("your text: positions 0–{last} (bar at left), query {query} (line)").format(
+            last=self.n_tokens - 1, query=self.query) if self.n_tokens else "")
+        note = self.tr("near positions look alike (red diagonal band); −1 blue … +1 red")
+        p.setFont(f_tick)
+        yours_h = p.boundingRect(QRectF(0, 0, map_w, 10_000), flags, yours).height() if yours else 0.0
+        f_note = QFont(f_tick)  # the note under the cosine map shrinks to leave the map half the height
+        while QFontMetricsF(f_note).boundingRect(QRectF(0, 0, cos_w, 10_000), flags, note).height() > \
+                (self.height() - top - m) / 2 and f_note.pointSizeF() > 7:
+            f_note.setPointSizeF(f_note.pointSizeF() * 0.9)
+        note_h = QFontMetricsF(f_note).boundingRect(QRectF(0, 0, cos_w, 10_000), flags, note).height()
+        below_l = line_height(f_tick) + 2 + yours_h
+        area_h = max(40.0, self.height() - top - m - max(below_l, 0.0))
         self._map_rect = QRectF(m + axis_w, top, map_w, area_h)
         lim = float(np.abs(self.table).max()) or 1.0
         draw_heat(p, self._map_rect, self.table, theme.SCORE_CMAP, -lim, lim, numbers=False, outline=c.faint)
-        # ticks for positions, and the text's own positions bracketed
-        p.setFont(font(0.85))
+        # ticks for positions (as many as fit), and the text's own positions bracketed
+        p.setFont(f_tick)
         p.setPen(c.dim)
         row_h = self._map_rect.height() / n_ctx
-        for k in np.linspace(0, n_ctx - 1, 5).astype(int):
+        tick_h = line_height(f_tick)
+        n_ticks = int(max(1, min(5, self._map_rect.height() // (tick_h * 1.5))))
+        for k in (np.linspace(0, n_ctx - 1, n_ticks).astype(int) if n_ticks > 1 else [0]):
             yk = self._map_rect.top() + (k + 0.5) * row_h
-            p.drawText(QRectF(m, yk - 10, axis_w - 8, 20), Qt.AlignRight | Qt.AlignVCenter, str(k))
+            yk = min(max(yk, self._map_rect.top() + tick_h / 2), self._map_rect.bottom() - tick_h / 2)
+            p.drawText(QRectF(m, yk - tick_h / 2, axis_w - 8, tick_h), Qt.AlignRight | Qt.AlignVCenter, str(k))
         if self.n_tokens:
             x0 = self._map_rect.left() - 4
             p.setPen(QPen(c.accent, 3))
             p.drawLine(QPointF(x0, self._map_rect.top()), QPointF(x0, self._map_rect.top() + self.n_tokens * row_h))
             yq = self._map_rect.top() + (self.query + 0.5) * row_h
             p.drawLine(QPointF(self._map_rect.left(), yq), QPointF(self._map_rect.right(), yq))
-        p.setFont(font(0.85))
+        p.setFont(f_tick)
         p.setPen(c.dim)
-        p.drawText(QRectF(self._map_rect.left(), self._map_rect.bottom() + 2, map_w, 22), Qt.AlignLeft, "i = 0")
-        p.drawText(QRectF(self._map_rect.left(), self._map_rect.bottom() + 2, map_w, 22), Qt.AlignRight, f"i = {d - 1}")
-        p.setPen(c.accent)
-        if self.n_tokens:
-            p.drawText(QRectF(self._map_rect.left(), self._map_rect.bottom() + 22, map_w, 22), Qt.AlignLeft,
-                       self.tr("your text: positions 0–{last} (bar at left), query {query} (line)").format(
-                           last=self.n_tokens - 1, query=self.query))
-        # cosine between positions
-        n = len(self.cosine)
-        cx = self._map_rect.right() + 40
-        side = min(self.width() - m - cx, area_h)
-        draw_rich(p, QRectF(cx, y, self.width() - m - cx, line_height(f_head)),
-                  self.tr("cos(P(a), P(b)), positions 0–{last}").format(last=n - 1), f_head, c.dim)
+        below = QRectF(self._map_rect.left(), self._map_rect.bottom() + 2, map_w, tick_h)
+        p.drawText(below, Qt.AlignLeft | Qt.AlignVCenter, "i = 0")
+        p.drawText(below, Qt.AlignRight | Qt.AlignVCenter, f"i = {d - 1}")
+        if yours:
+            p.setPen(c.accent)
+            p.drawText(QRectF(self._map_rect.left(), below.bottom() + 2, map_w, yours_h), flags, yours)
+        # cosine between positions: a square as large as fits with its note under it
+        side = max(20.0, min(cos_w, self.height() - top - m - note_h - 4))
         self._cos_rect = QRectF(cx, top, side, side)
         draw_heat(p, self._cos_rect, self.cosine, theme.SCORE_CMAP, -1.0, 1.0, numbers=False, outline=c.faint)
-        p.setFont(font(0.85))
+        p.setFont(f_note)
         p.setPen(c.dim)
-        p.drawText(QRectF(cx, self._cos_rect.bottom() + 2, side, 40), Qt.AlignLeft | Qt.TextWordWrap,
-                   self.tr("near positions look alike (red diagonal band); −1 blue … +1 red"))
+        p.drawText(QRectF(cx, self._cos_rect.bottom() + 4, cos_w, note_h), flags, note)
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
         pos = event.position()

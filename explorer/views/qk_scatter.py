@@ -9,11 +9,14 @@ from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QWidget
 
+from explorer.views.drawn_text import RecordingPainter
 from explorer.views.paint import (
     Colours,
     font,
     line_height,
+    text_width,
 )
+from explorer.views.scatter_labels import place
 from explorer.views.stage_canvas import _label
 
 
@@ -40,7 +43,7 @@ class QKScatter(QWidget):
         self.tokens: tuple[str, ...] = ()
         self.query = 0
         self.weights: np.ndarray | None = None
-        self.setMinimumWidth(220)
+        self.setMinimumWidth(140)
 
     @staticmethod
     def basis(w_q: np.ndarray, w_k: np.ndarray) -> np.ndarray:
@@ -55,26 +58,31 @@ class QKScatter(QWidget):
         self.update()
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        p = QPainter(self)
+        p = RecordingPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         c = Colours(self)
         p.fillRect(self.rect(), c.panel)
-        m = 14.0
+        m = 10.0
         f = font(0.9, bold=True)
         p.setFont(f)
         p.setPen(c.dim)
-        p.drawText(QRectF(m, m, self.width() - 2 * m, line_height(f) * 2.2), Qt.AlignLeft | Qt.TextWordWrap,
-                   QCoreApplication.translate("StepThrough", "queries ◆ and keys ● of this head, one 2-D projection"))
+        title = QCoreApplication.translate("StepThrough", "queries ◆ and keys ● of this head, one 2-D projection")
+        flags = Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap
+        while p.boundingRect(QRectF(m, m, self.width() - 2 * m, 10_000), flags, title).height() > line_height(f) * 3.2 \
+                and f.pointSizeF() > 7:
+            f.setPointSizeF(f.pointSizeF() * 0.9)  # the title wraps onto three lines at most, whole
+            p.setFont(f)
+        box = p.boundingRect(QRectF(m, m, self.width() - 2 * m, 10_000), flags, title)
+        p.drawText(QRectF(m, m, self.width() - 2 * m, box.height()), flags, title)
         if self.q2 is None or self.k2 is None or len(self.q2) == 0:
             return
-        top = m + line_height(f) * 2.4
+        top = m + box.height() + 6
         plot = QRectF(m, top, self.width() - 2 * m, self.height() - top - m)
         pts = np.vstack([self.q2, self.k2])
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         mid = (lo + hi) / 2
         half = float(max(hi - lo)) / 2 * 1.2 or 1.0  # one scale for both axes: angles stay true
-        plot = plot.adjusted(0, 0, -60, 0)  # room for labels on the right
-        side = min(plot.width(), plot.height())
+        side = min(plot.width(), plot.height()) * 0.8  # a margin for the labels around the points
         centre = plot.center()
 
         def to_px(v) -> QPointF:
@@ -109,14 +117,18 @@ class QKScatter(QWidget):
         # the selected query, large
         p.setBrush(c.accent)
         p.drawPath(_diamond(qp, r * 2.4))
-        f_lab = font(0.85)
-        p.setFont(f_lab)
-        labelled = set(top_keys) if T > 12 else set(range(T))
-        p.setPen(c.fg)
-        for j in labelled:
-            pt = to_px(self.k2[j])
-            p.drawText(pt + QPointF(r + 3, -r), _label(self.tokens[j]))
-        p.setFont(font(0.95, bold=True))
-        p.setPen(c.accent)
-        p.drawText(qp + QPointF(r * 2.4 + 4, r * 2.4 + line_height(f_lab) * 0.7),
-                   f"q “{_label(self.tokens[self.query])}”")
+        # labels where they are free, the query's and its top keys' first; the others only
+        # where there is room (they ran into one blob)
+        f_lab, f_q = font(0.85), font(0.95, bold=True)
+        texts = [f"q “{_label(self.tokens[self.query])}”"] + [_label(t) for t in self.tokens]
+        fonts = [f_q] + [f_lab] * T
+        points = np.array([[qp.x(), qp.y()]] + [[to_px(k).x(), to_px(k).y()] for k in self.k2])
+        sizes = np.array([[text_width(fn, t) + 2, line_height(fn)] for t, fn in zip(texts, fonts, strict=True)])
+        order = [0] + [1 + j for j in top_keys] + [1 + j for j in range(T) if j not in top_keys]
+        marks = [QRectF(pt[0] - r, pt[1] - r, 2 * r, 2 * r) for pt in points[:1]]
+        for where in place(points, sizes, self.rect().adjusted(2, int(top), -2, -2).toRectF()
+                           if hasattr(self.rect(), "toRectF") else QRectF(self.rect()).adjusted(2, top, -2, -2),
+                           order, marks):
+            p.setFont(fonts[where.index])
+            p.setPen(c.accent if where.index == 0 else c.fg)
+            p.drawText(where.box, Qt.AlignLeft | Qt.AlignVCenter, texts[where.index])

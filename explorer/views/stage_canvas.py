@@ -5,12 +5,13 @@ in the source documents' notation (a painted canvas; the numbers come from HeadS
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QPointF, QRectF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from explorer import theme
-from explorer.names import STAGES, Stage
+from explorer.names import STAGES
+from explorer.views.key_rows import KeyRows, lay_out
 from explorer.views.paint import (
     Colours,
     begin_paint,
@@ -20,60 +21,12 @@ from explorer.views.paint import (
     fmt,
     font,
     line_height,
+    rich_width,
     symmetric,
     text_width,
 )
+from explorer.views.stage_text import CHIPS, MAX_LABEL, _label, _tr, formula  # noqa: F401 (re-exported)
 from model.analysis.stepthrough import HeadSteps
-
-CHIPS = ("x", "q, k", "q·k", "÷√d", QT_TRANSLATE_NOOP("StepThrough", "mask"), "softmax", "Σ w v", "ΔE")
-MAX_LABEL = 12  # characters of a token label
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("StepThrough", text)
-
-
-def _label(token: str) -> str:
-    token = token.replace("\n", "⏎").replace(" ", "␣") if token.strip() == "" else token.strip()
-    return token if len(token) <= MAX_LABEL else token[: MAX_LABEL - 1] + "…"
-
-
-def formula(steps: HeadSteps, stage: int) -> tuple[str, str]:
-    """The stage's formula in the documents' notation, and one sentence saying what it does."""
-    i, tok = steps.query, _label(steps.tokens[steps.query])
-    dh = steps.d_head
-    name = STAGES[stage]
-    if name == Stage.INPUT:
-        f = f"x_j = {steps.x_formula.replace('resid', 'resid_j').replace('E + P', 'E_j + P_j')}"
-        return f, (QCoreApplication.translate("StepThrough", "every token's row as this head reads it: token embedding E plus position P")
-                   if steps.embed is not None else QCoreApplication.translate("StepThrough", "every token's residual vector as this head reads it"))
-    if name == Stage.QK:
-        bq = " + b_Q" if steps.b_q.any() else ""
-        bk = " + b_K" if steps.b_k.any() else ""
-        return (f"q = x_{i} W_Q{bq}      k_j = x_j W_K{bk}",
-                QCoreApplication.translate("StepThrough", "“{token}” asks with its query; every token answers with its key ({dh} numbers each)").format(
-                    token=tok, dh=dh))
-    if name == Stage.DOT:
-        return "q · k_j = Σ q_i k_j,i", QCoreApplication.translate("StepThrough", "how well each key lines up with the query of “{token}”").format(token=tok)
-    if name == Stage.SCALE:
-        if steps.divisor == 1.0:
-            return (QCoreApplication.translate("StepThrough", "q · k_j   (no ÷ √d_head)"),
-                    QCoreApplication.translate("StepThrough", "this model does not scale its scores, as in the document's example"))
-        return f"s_j = q · k_j / √d_head = q · k_j / {fmt(steps.divisor)}", \
-            QCoreApplication.translate("StepThrough", "√{dh} keeps the scores of {dh}-number vectors from growing with d_head").format(dh=dh)
-    if name == Stage.MASK:
-        if not steps.causal:
-            return QCoreApplication.translate("StepThrough", "s_j  (no mask)"), QCoreApplication.translate("StepThrough", "an encoder: every token sees every other token, nothing is masked")
-        return (QCoreApplication.translate("StepThrough", "s_j = −∞  for  j > i"),
-                QCoreApplication.translate("StepThrough", "a token may not look ahead: keys after “{token}” become −∞, so exp(−∞) = 0").format(token=tok))
-    if name == Stage.SOFTMAX:
-        return ("w_j = exp(s_j) / Σ_k exp(s_k)",
-                QCoreApplication.translate("StepThrough", "the weights are positive and sum to 1: this row of the attention pattern"))
-    if name == Stage.VALUES:
-        bv = " + b_V" if steps.b_v.any() else ""
-        return f"v_j = x_j W_V{bv}      z = Σ_j w_j v_j", QCoreApplication.translate("StepThrough", "each value, scaled by its weight, then added up")
-    return "ΔE = z W_O      E ← E + ΔE", QCoreApplication.translate("StepThrough", "the head's contribution, added to the residual vector of “{token}”").format(
-        token=tok)
 
 
 class StageCanvas(QWidget):
@@ -87,10 +40,11 @@ class StageCanvas(QWidget):
         self.note = ""
         self.vocabulary: tuple[str, ...] = ()
         self.unembed_note = ""
-        self.shown_keys: range = range(0)
+        self.shown_keys: list[int] = []  # the keys listed by the last paint
+        self.key_rows: KeyRows | None = None
+        self.key_offset: int | None = None  # the wheel's window start (None: the keys up to the query)
         self.chip_rects: list[QRectF] = []
         self.on_chip = None  # called with a stage index when a chip is clicked
-        self.setMinimumSize(480, 320)
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt API)
         for n, rect in enumerate(self.chip_rects):
@@ -100,53 +54,100 @@ class StageCanvas(QWidget):
         super().mousePressEvent(event)
 
     def show_steps(self, steps: HeadSteps | None, stage: int, message: str = "", note: str = "") -> None:
+        if steps is None or self.steps is None or (steps.layer, steps.head, steps.query, len(steps.tokens)) != (
+                self.steps.layer, self.steps.head, self.steps.query, len(self.steps.tokens)):
+            self.key_offset = None  # another query or text: the window follows the query again
         self.steps, self.stage, self.message, self.note = steps, stage, message, note
         self.update()
 
     # ------------------------------------------------------------------ painting
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         p, c = begin_paint(self)
-        m = 16.0
+        m = 12.0
         y = m
-        y = self._chips(p, c, m, y) + 10
+        y = self._chips(p, c, m, y) + 6
+        width = self.width() - 2 * m
         if self.steps is None:
             p.setFont(font(1.3))
             p.setPen(c.fg)
-            p.drawText(QRectF(m, y, self.width() - 2 * m, self.height() - y - m),
+            p.drawText(QRectF(m, y, width, self.height() - y - m),
                        Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, self.message)
             return
         s = self.steps
         T = len(s.tokens)
-        title = QCoreApplication.translate("StepThrough", "layer {layer} · head {head} · query “{token}” (token {i} of {n})").format(
-            layer=s.layer, head=s.head, token=_label(s.tokens[s.query]), i=s.query, n=T)
-        f_title = font(1.0, bold=True)
-        p.setFont(f_title)
-        p.setPen(c.dim)
-        p.drawText(QPointF(m, y + line_height(f_title) * 0.8), title)
-        y += line_height(f_title) + 4
+        # Compact when the keys would not all fit below the full heading (a lesson caption on a
+        # 1024 × 768 projector): no title line, a smaller formula, the gloss on one line.
+        compact = self._header_height(s, width, compact=False) + self._rows_needed(T) > self.height() - y - m
+        if not compact:
+            title = QCoreApplication.translate("StepThrough", "layer {layer} · head {head} · query “{token}” (token {i} of {n})").format(
+                layer=s.layer, head=s.head, token=_label(s.tokens[s.query]), i=s.query, n=T)
+            f_title = font(1.0, bold=True)
+            p.setFont(f_title)
+            p.setPen(c.dim)
+            # one line, shortened with "…" when narrow (it ran off the canvas)
+            p.drawText(QRectF(m, y, width, line_height(f_title)), Qt.AlignLeft | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText(title, Qt.ElideRight, int(width)))
+            y += line_height(f_title) + 2
         big, gloss = formula(s, self.stage)
-        f_big = font(1.7)
-        draw_rich(p, QRectF(m, y, self.width() - 2 * m, line_height(f_big) * 1.2), big, f_big, c.fg)
-        y += line_height(f_big) * 1.2 + 2
-        f_gloss = font(1.0)
+        f_big = self._formula_font(big, width, compact)
+        draw_rich(p, QRectF(m, y, width, line_height(f_big) * 1.15), big, f_big, c.fg)
+        y += line_height(f_big) * 1.15
+        f_gloss = font(0.9)
         p.setFont(f_gloss)
         p.setPen(c.dim)
         gloss = f"{gloss}    {self.note}" if self.note else gloss
-        p.drawText(QRectF(m, y, self.width() - 2 * m, line_height(f_gloss) * 2.2),
-                   Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, gloss)
-        y += line_height(f_gloss) * (2.2 if text_width(f_gloss, gloss) > self.width() - 2 * m else 1.2) + 8
-        body = QRectF(m, y, self.width() - 2 * m, self.height() - y - m)
+        if not compact:  # compact: the rows have the room (a lesson's caption says what the stage does)
+            box = p.boundingRect(QRectF(m, y, width, 10_000), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, gloss)
+            p.drawText(QRectF(m, y, width, box.height()), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, gloss)
+            y += box.height() + 6
+        else:
+            y += 4
+        body = QRectF(m, y, width, self.height() - y - m)
         getattr(self, f"_stage_{STAGES[self.stage]}")(p, c, body, s)
 
+    @staticmethod
+    def _formula_font(big: str, width: float, compact: bool):
+        f_big = font(1.2 if compact else 1.7)
+        while rich_width(big, f_big) > width and f_big.pointSizeF() > font(0.6).pointSizeF():
+            f_big.setPointSizeF(f_big.pointSizeF() * 0.92)  # the formula shrinks to fit, never cut
+        return f_big
+
+    def _header_height(self, s: HeadSteps, width: float, compact: bool) -> float:
+        """The heading's height under the chips: title, formula, gloss."""
+        big, gloss = formula(s, self.stage)
+        h = line_height(self._formula_font(big, width, compact)) * 1.15 + (4 if compact else line_height(font(0.9)) * 2 + 8)
+        return h if compact else h + line_height(font(1.0, bold=True)) + 2
+
+    @staticmethod
+    def _rows_needed(n: int) -> float:
+        """Height for a column heading and ``n`` key rows at their smallest."""
+        return line_height(font(0.9)) + 4 + n * line_height(font(1.0)) * 1.1 + line_height(font(1.1)) * 1.4
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt API)
+        """Room for the chips, a compact heading and three key rows: below that the tab
+        scrolls (at 2× text on a small screen) rather than list one key."""
+        from PySide6.QtCore import QSize
+
+        chips = line_height(font(0.95, bold=True)) + 6
+        heading = line_height(font(1.2)) * 1.15 + 4
+        return QSize(320, int(24 + chips + 6 + heading + self._rows_needed(3)))
+
     def _chips(self, p: QPainter, c: Colours, x: float, y: float) -> float:
+        """The stage chips on one line: named, or where they do not fit only the stage shown
+        named and the others by number (two or three rows of chips took the rows' room)."""
         f = font(0.95, bold=True)
         p.setFont(f)
-        h = line_height(f) + 8
+        h = line_height(f) + 6
+        names = [f"{n + 1} {_tr(chip)}" for n, chip in enumerate(CHIPS)]
+        room = self.width() - 2 * x
+        pad, gap = 18.0, 6.0
+        if sum(text_width(f, t) + pad + gap for t in names) > room:
+            names = [t if n == self.stage else str(n + 1) for n, t in enumerate(names)]
+            pad, gap = 12.0, 4.0  # numbered chips, tighter: one row on a narrow canvas
         self.chip_rects = []
         x0 = x
-        for n, chip in enumerate(CHIPS):
-            text = f"{n + 1} {_tr(chip)}"
-            w = text_width(f, text) + 18
+        for n, text in enumerate(names):
+            w = text_width(f, text) + pad
             if x > x0 and x + w > self.width() - x0:  # wrap onto a second row rather than clip
                 x, y = x0, y + h + 6
             rect = QRectF(x, y, w, h)
@@ -162,42 +163,70 @@ class StageCanvas(QWidget):
                 p.drawRoundedRect(rect, 6, 6)
                 p.setPen(c.dim if n > self.stage else c.fg)
             p.drawText(rect, Qt.AlignCenter, text)
-            x += w + 6
+            x += w + gap
         return y + h
 
     # ------------------------------------------------------------------ layout helpers
-    def _key_rows(self, body: QRectF, s: HeadSteps, reserve: float = 0.0) -> tuple[list[int], float]:
-        """Which keys fit in ``body`` (a window around the query when not all do) and the row height."""
-        T = len(s.tokens)
+    def _key_rows(self, body: QRectF, s: HeadSteps, reserve: float = 0.0, top: float | None = None) -> KeyRows:
+        """The keys listed in ``body`` below ``reserve`` pixels (or from ``top``): all that fit,
+        else the query, the keys it weighs most and a window the wheel scrolls, with a marker
+        row for each run left out (:mod:`explorer.views.key_rows`)."""
         f = font(1.0)
-        min_h = line_height(f) * 1.25
-        avail = body.height() - reserve
-        n_fit = max(1, int(avail // min_h))
-        if T <= n_fit:
-            keys = list(range(T))
-        else:
-            end = min(T, max(n_fit, s.query + 1 + (0 if s.causal else n_fit // 2)))
-            keys = list(range(end - n_fit, end))
-        self.shown_keys = range(keys[0], keys[-1] + 1)
-        row_h = min(avail / len(keys), line_height(f) * 2.4)
-        return keys, row_h
+        start = body.top() + reserve if top is None else top
+        rows = lay_out(len(s.tokens), s.query, s.causal, s.weights, start, body.bottom() - start,
+                       line_height(f) * 1.1, line_height(f) * 2.4, self.key_offset, line_height(font(0.8)) * 1.05)
+        self.key_rows = rows
+        self.shown_keys = rows.keys
+        return rows
 
-    def _labels(self, p: QPainter, c: Colours, s: HeadSteps, keys: list[int], x: float, y0: float,
-                row_h: float) -> float:
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """The wheel scrolls the window of keys when not all are listed."""
+        rows = self.key_rows
+        if rows is None or rows.complete or self.steps is None:
+            super().wheelEvent(event)
+            return
+        step = -1 if event.angleDelta().y() > 0 else 1
+        n = len(self.steps.tokens)
+        self.key_offset = max(0, min(n - max(rows.window, 1), rows.offset + step * max(1, rows.window // 2)))
+        self.update()
+        event.accept()
+
+    def _gaps(self, p: QPainter, c: Colours, rows: KeyRows, x: float, right: float) -> None:
+        """One thin row per run of keys not listed: how many, and their share of the weight."""
+        f = font(0.8)
+        p.setFont(f)
+        p.setPen(c.dim)
+        for gap in rows.gaps:
+            text = QCoreApplication.translate("StepThrough", "⋮ {n} more keys ({first}–{last}) · Σ w = {w} · wheel to scroll").format(
+                n=gap.count, first=gap.first, last=gap.first + gap.count - 1, w=fmt(gap.weight))
+            rect = QRectF(x, gap.top, right - x, gap.height)
+            p.drawText(rect, Qt.AlignLeft | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText(text, Qt.ElideRight, int(rect.width())))
+
+    def _labels(self, p: QPainter, c: Colours, s: HeadSteps, rows: KeyRows, x: float) -> float:
         """Token labels right-aligned in a column starting at ``x``; returns the column's right edge."""
+        keys = rows.keys
         w = max(text_width(font(1.0, bold=j == s.query), _label(s.tokens[j])) for j in keys) + 12
-        for r, j in enumerate(keys):
-            rect = QRectF(x, y0 + r * row_h, w - 8, row_h)
+        for j, top, h in rows.rows:
+            rect = QRectF(x, top, w - 8, h)
             is_q = j == s.query
             p.setFont(font(1.0, bold=is_q))
             p.setPen(c.accent if is_q else c.fg)
             p.drawText(rect, Qt.AlignRight | Qt.AlignVCenter, _label(s.tokens[j]))
+        self._gaps(p, c, rows, x, self.width() - 12)
         return x + w
 
     def _header(self, p: QPainter, c: Colours, x: float, y: float, w: float, text: str,
                 align=Qt.AlignLeft) -> None:
+        """A column's heading, within its column: its explanation in brackets goes first, then
+        it shrinks (a wider heading ran into the next: "q ·÷k5.6569")."""
         f = font(0.9, bold=True)
-        draw_rich(p, QRectF(x, y, w, line_height(f)), text, f, c.dim, align)
+        if rich_width(text, f) > w and "   (" in text:
+            text = text.split("   (")[0]
+        while rich_width(text, f) > w and f.pointSizeF() > font(0.6).pointSizeF():
+            f.setPointSizeF(f.pointSizeF() * 0.9)
+        if rich_width(text, f) <= w + 1:
+            draw_rich(p, QRectF(x, y, w, line_height(font(0.9, bold=True))), text, f, c.dim, align)
 
     def _bar(self, p: QPainter, rect: QRectF, value: float, limit: float, colour: QColor, zero_frac: float) -> None:
         """A horizontal bar from the zero line (at ``zero_frac`` of the width) to ``value``."""
@@ -216,42 +245,47 @@ class StageCanvas(QWidget):
         p.setPen(QPen(c.faint, 1.5))
         p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
 
-    def _strips(self, p: QPainter, c: Colours, s: HeadSteps, keys: list[int], rows: np.ndarray, x: float,
-                y0: float, row_h: float, w: float, limit: float, outline_query: bool = True) -> None:
+    def _strips(self, p: QPainter, c: Colours, s: HeadSteps, rows: KeyRows, values: np.ndarray, x: float,
+                w: float, limit: float, outline_query: bool = True) -> None:
         f = font(0.85)
-        for r, j in enumerate(keys):
-            rect = QRectF(x, y0 + r * row_h + 2, w, row_h - 4)
+        for j, top, h in rows.rows:
+            rect = QRectF(x, top + 2, w, h - 4)
             outline = c.accent if (outline_query and j == s.query) else None
-            draw_heat(p, rect, rows[j][None, :], theme.SCORE_CMAP, -limit, limit, number_font=f, outline=outline)
+            draw_heat(p, rect, values[j][None, :], theme.SCORE_CMAP, -limit, limit, number_font=f, outline=outline)
 
-    def _number_column(self, p: QPainter, c: Colours, s: HeadSteps, keys: list[int], values: np.ndarray,
-                       x: float, y0: float, row_h: float, w: float, masked: np.ndarray | None = None) -> None:
-        f = font(1.0, mono=True)
+    _num_scale = 1.0  # the number columns' text size, smaller when the columns would not fit
+
+    def _number_column(self, p: QPainter, c: Colours, s: HeadSteps, rows: KeyRows, values: np.ndarray,
+                       x: float, w: float, masked: np.ndarray | None = None) -> None:
+        f = font(self._num_scale, mono=True)
         p.setFont(f)
-        for r, j in enumerate(keys):
-            rect = QRectF(x, y0 + r * row_h + 2, w, row_h - 4)
+        for j, top, h in rows.rows:
+            rect = QRectF(x, top + 2, w, h - 4)
             if masked is not None and masked[j]:
                 draw_hatched(p, rect, c.masked)
                 p.setPen(QColor(245, 245, 245))
-                p.setFont(font(1.0, bold=True, mono=True))
+                p.setFont(font(self._num_scale, bold=True, mono=True))
                 p.drawText(rect, Qt.AlignCenter, "−∞")
                 p.setFont(f)
                 continue
             p.setPen(c.accent if j == s.query else c.fg)
             p.drawText(rect.adjusted(0, 0, -6, 0), Qt.AlignRight | Qt.AlignVCenter, fmt(float(values[j])))
 
-    def _num_w(self, values) -> float:
-        f = font(1.0, mono=True)
-        return max([text_width(f, fmt(float(v))) for v in values] + [text_width(f, "−∞"), text_width(f, "0.0000")]) + 16
+    def _num_w(self, values, caption: str = "") -> float:
+        """A number column's width: its numbers, and its heading (a heading wider than its
+        numbers ran into the next one: "q ·÷k5.6569")."""
+        f = font(self._num_scale, mono=True)
+        head = rich_width(caption, font(0.9 * self._num_scale, bold=True)) + 8 if caption else 0.0
+        return max([text_width(f, fmt(float(v))) for v in values] + [text_width(f, "−∞"), text_width(f, "0.0000"), head]) + 16
 
     # ------------------------------------------------------------------ stages
     def _stage_input(self, p: QPainter, c: Colours, body: QRectF, s: HeadSteps) -> None:
         header_h = line_height(font(0.9)) + 4
-        keys, row_h = self._key_rows(body, s, header_h)
-        y0 = body.top() + header_h
-        x = self._labels(p, c, s, keys, body.left(), y0, row_h)
+        rows = self._key_rows(body, s, header_h)
+        keys = rows.keys
+        x = self._labels(p, c, s, rows, body.left())
         norms = np.linalg.norm(s.x, axis=1)
-        num_w = self._num_w(norms[keys])
+        num_w = self._num_w(norms[keys], "‖x_j‖")
         two = s.embed is not None and s.x_formula.startswith("LN")
         avail = body.right() - x - num_w - 8
         d = s.x.shape[1]
@@ -259,13 +293,13 @@ class StageCanvas(QWidget):
         if two:
             lim_e = symmetric(s.embed[keys])
             self._header(p, c, x, body.top(), strip_w, QCoreApplication.translate("StepThrough", "E_j + P_j   ({d} numbers)").format(d=d))
-            self._strips(p, c, s, keys, s.embed, x, y0, row_h, strip_w, lim_e, outline_query=False)
+            self._strips(p, c, s, rows, s.embed, x, strip_w, lim_e, outline_query=False)
             x += strip_w + 16
         lim = symmetric(s.x[keys])
         self._header(p, c, x, body.top(), strip_w, QCoreApplication.translate("StepThrough", "x_j = {formula}   ({d} numbers)").format(formula=s.x_formula, d=d))
-        self._strips(p, c, s, keys, s.x, x, y0, row_h, strip_w, lim)
+        self._strips(p, c, s, rows, s.x, x, strip_w, lim)
         self._header(p, c, x + strip_w + 8, body.top(), num_w, "‖x_j‖", Qt.AlignRight)
-        self._number_column(p, c, s, keys, norms, x + strip_w + 8, y0, row_h, num_w)
+        self._number_column(p, c, s, rows, norms, x + strip_w + 8, num_w)
 
     def _matrix(self, p: QPainter, c: Colours, rect: QRectF, m: np.ndarray, caption: str) -> None:
         f = font(0.9, bold=True)
@@ -305,7 +339,8 @@ class StageCanvas(QWidget):
             self._header(p, c, right.left() + label_w, top, right.width() - label_w, caption)
             p.setFont(f)
             p.setPen(c.accent)
-            p.drawText(QRectF(right.left(), top + header_h, label_w - 8, qh), Qt.AlignRight | Qt.AlignVCenter, q_label)
+            p.drawText(QRectF(right.left(), top + header_h, label_w - 8, qh), Qt.AlignRight | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText(q_label, Qt.ElideRight, int(label_w - 8)))
             draw_heat(p, QRectF(right.left() + label_w, top + header_h + 2, right.width() - label_w, qh - 4),
                       vector[None, :], theme.SCORE_CMAP, -lim, lim, number_font=font(0.85), outline=c.accent)
             top += header_h + qh + 10
@@ -315,41 +350,57 @@ class StageCanvas(QWidget):
             k_caption += QCoreApplication.translate("StepThrough", "   · key/value head {kv} of {n}, shared with other query heads").format(
                 kv=s.kv_head, n=s.n_kv_heads)
         self._header(p, c, right.left() + label_w, top, right.width() - label_w, k_caption)
-        rows = QRectF(right.left(), top + header_h, right.width(), right.bottom() - top - header_h)
-        keys, row_h = self._key_rows(rows, s)
-        x = self._labels(p, c, s, keys, rows.left(), rows.top(), row_h)
-        self._strips(p, c, s, keys, s.k, max(x, rows.left() + label_w), rows.top(), row_h,
-                     rows.right() - max(x, rows.left() + label_w), lim, outline_query=False)
+        area = QRectF(right.left(), top + header_h, right.width(), right.bottom() - top - header_h)
+        rows = self._key_rows(area, s)
+        x = self._labels(p, c, s, rows, area.left())
+        self._strips(p, c, s, rows, s.k, max(x, area.left() + label_w),
+                     area.right() - max(x, area.left() + label_w), lim, outline_query=False)
 
     def _scores_table(self, p: QPainter, c: Colours, body: QRectF, s: HeadSteps, columns, bar_values,
                       bar_limit: float, bar_colour, zero_frac: float, masked=None, strip=None) -> float:
         """Token | [strip] | number columns… | bar: the shape of stages 3–6."""
         header_h = line_height(font(0.9)) + 4
-        keys, row_h = self._key_rows(body, s, header_h)
-        y0 = body.top() + header_h
-        x = self._labels(p, c, s, keys, body.left(), y0, row_h)
+        rows = self._key_rows(body, s, header_h)
+        keys = rows.keys
+        x = self._labels(p, c, s, rows, body.left())
+        finite = [v[keys][np.isfinite(v[keys])] for _, v, _ in columns]
+        # the number columns fit the canvas: the strip goes first, then their text shrinks
+        self._num_scale = 1.0
+        while True:
+            widths = [self._num_w(v, caption) for v, (caption, _, _) in zip(finite, columns, strict=True)]
+            needed = sum(w + 10 for w in widths) + 50
+            if needed <= body.right() - x:
+                break
+            if self._num_scale < 0.65:  # last, the headings' worked part goes ("÷ 5.6569 = s_j": s_j)
+                columns = [(caption.split("= ")[-1], v, m) for caption, v, m in columns]
+                widths = [self._num_w(v, caption) for v, (caption, _, _) in zip(finite, columns, strict=True)]
+                needed = sum(w + 10 for w in widths) + 50
+                break
+            self._num_scale *= 0.9
         if strip is not None:
-            rows, caption, lim = strip
-            w = min(body.width() * 0.3, 32.0 * rows.shape[1])
-            self._header(p, c, x, body.top(), w, caption)
-            self._strips(p, c, s, keys, rows, x, y0, row_h, w, lim, outline_query=False)
-            x += w + 12
-        for caption, values, col_masked in columns:
-            w = self._num_w(values[keys][np.isfinite(values[keys])])
+            values, caption, lim = strip
+            w = min(body.width() * 0.3, 32.0 * values.shape[1], body.right() - x - needed - 12)
+            if w >= 40:
+                self._header(p, c, x, body.top(), w, caption)
+                self._strips(p, c, s, rows, values, x, w, lim, outline_query=False)
+                x += w + 12
+        for w, (caption, values, col_masked) in zip(widths, columns, strict=True):
             self._header(p, c, x, body.top(), w, caption, Qt.AlignRight)
-            self._number_column(p, c, s, keys, values, x, y0, row_h, w, col_masked)
+            self._number_column(p, c, s, rows, values, x, w, col_masked)
             x += w + 10
-        bar_rect = QRectF(x + 10, y0, body.right() - x - 10, row_h * len(keys))
+        self._num_scale = 1.0
+        top = body.top() + header_h
+        bar_rect = QRectF(x + 10, top, body.right() - x - 10, rows.bottom - top)
         if bar_rect.width() < 40:
-            return bar_rect.bottom()
+            return rows.bottom
         self._zero_line(p, c, bar_rect, zero_frac)
-        for r, j in enumerate(keys):
-            row = QRectF(bar_rect.left(), y0 + r * row_h, bar_rect.width(), row_h)
+        for j, row_top, h in rows.rows:
+            row = QRectF(bar_rect.left(), row_top, bar_rect.width(), h)
             if masked is not None and masked[j]:
                 continue
             colour = bar_colour(j) if callable(bar_colour) else bar_colour
             self._bar(p, row, float(bar_values[j]), bar_limit, colour, zero_frac)
-        return bar_rect.bottom()
+        return rows.bottom
 
     @staticmethod
     def _zero(values: np.ndarray) -> float:
@@ -387,25 +438,26 @@ class StageCanvas(QWidget):
     def _stage_softmax(self, p, c, body, s) -> None:
         def colour(j: int) -> QColor:
             return theme.ATTENTION_CMAP.map(0.25 + 0.75 * float(s.weights[j]), mode="qcolor")
-        header_h = line_height(font(0.9)) + 4
-        foot = line_height(font(1.1)) * 1.6
+        foot = line_height(font(1.1)) * 1.4
         table = QRectF(body.left(), body.top(), body.width(), body.height() - foot)
         bottom = self._scores_table(p, c, table, s, [("s_j", s.masked, s.is_masked), ("w_j", s.weights, None)],
-                           s.weights, 1.0, colour, 0.0, masked=s.is_masked)
+                                    s.weights, 1.0, colour, 0.0, masked=s.is_masked)
         shown = "" if len(self.shown_keys) == len(s.tokens) else QCoreApplication.translate("StepThrough", "   (over all keys, not only those shown)")
-        draw_rich(p, QRectF(body.left(), bottom + 6, body.width(), foot),
-                  f"Σ_j w_j = {s.weights.sum():.4f}{shown}", font(1.1, bold=True), c.fg)
-        del header_h
+        text = f"Σ_j w_j = {s.weights.sum():.4f}{shown}"
+        f = font(1.1, bold=True)
+        if rich_width(text, f) > body.width():
+            text = f"Σ_j w_j = {s.weights.sum():.4f}"
+        draw_rich(p, QRectF(body.left(), bottom + 4, body.width(), foot), text, f, c.fg)
 
     def _stage_values(self, p, c, body, s) -> None:
         header_h = line_height(font(0.9)) + 4
         foot = line_height(font(1.0)) * 2.0
-        keys, row_h = self._key_rows(body, s, header_h + foot + 8)
-        y0 = body.top() + header_h
-        x = self._labels(p, c, s, keys, body.left(), y0, row_h)
-        num_w = self._num_w(s.weights[keys])
+        rows = self._key_rows(QRectF(body.left(), body.top(), body.width(), body.height() - foot - 8), s, header_h)
+        keys = rows.keys
+        x = self._labels(p, c, s, rows, body.left())
+        num_w = self._num_w(s.weights[keys], "w_j")
         self._header(p, c, x, body.top(), num_w, "w_j", Qt.AlignRight)
-        self._number_column(p, c, s, keys, s.weights, x, y0, row_h, num_w, s.is_masked)
+        self._number_column(p, c, s, rows, s.weights, x, num_w, s.is_masked)
         x += num_w + 8
         f_op = font(1.1)
         op_w = text_width(f_op, "×") + 16
@@ -413,24 +465,37 @@ class StageCanvas(QWidget):
         lim = symmetric(s.v[keys])
         p.setFont(f_op)
         p.setPen(c.dim)
-        for r in range(len(keys)):
-            p.drawText(QRectF(x, y0 + r * row_h, op_w, row_h), Qt.AlignCenter, "×")
-            p.drawText(QRectF(x + op_w + strip_w, y0 + r * row_h, op_w, row_h), Qt.AlignCenter, "=")
+        for _j, top, h in rows.rows:
+            p.drawText(QRectF(x, top, op_w, h), Qt.AlignCenter, "×")
+            p.drawText(QRectF(x + op_w + strip_w, top, op_w, h), Qt.AlignCenter, "=")
         x += op_w
         self._header(p, c, x, body.top(), strip_w, "v_j")
-        self._strips(p, c, s, keys, s.v, x, y0, row_h, strip_w, lim, outline_query=False)
+        self._strips(p, c, s, rows, s.v, x, strip_w, lim, outline_query=False)
         x2 = x + strip_w + op_w
         self._header(p, c, x2, body.top(), strip_w, QCoreApplication.translate("StepThrough", "w_j v_j   (same colour scale: small weights fade)"))
-        self._strips(p, c, s, keys, s.weighted_values, x2, y0, row_h, strip_w, lim, outline_query=False)
+        self._strips(p, c, s, rows, s.weighted_values, x2, strip_w, lim, outline_query=False)
         # the sum
-        y = y0 + len(keys) * row_h + 8
+        y = rows.bottom + 8
         p.setPen(QPen(c.fg, 2))
         p.drawLine(QPointF(x2, y), QPointF(x2 + strip_w, y))
-        draw_rich(p, QRectF(x, y + 4, strip_w + op_w - 8, foot - 8), QCoreApplication.translate("StepThrough", "z = Σ_j w_j v_j   (its own scale) ="),
-                  font(1.1, bold=True), c.accent, Qt.AlignRight)
+        f_sum = font(1.1, bold=True)
+        total = QCoreApplication.translate("StepThrough", "z = Σ_j w_j v_j   (its own scale) =")
+        room = QRectF(body.left(), y + 4, x2 - 8 - body.left(), foot - 8)
+        if rich_width(total, f_sum) > room.width():
+            total = "z ="  # the long form does not fit left of the sum: its short form does
+        draw_rich(p, room, total, f_sum, c.accent, Qt.AlignRight)
         lim_z = symmetric(s.z)
-        draw_heat(p, QRectF(x2, y + 4, strip_w, foot - 8), s.z[None, :], theme.SCORE_CMAP, -lim_z, lim_z,
-                  number_font=font(0.85), outline=c.accent)
+        if s.z.size <= 8:  # a worked example's short z: its numbers, as the book prints them
+            text = "(" + ", ".join(fmt(float(v)) for v in s.z) + ")"
+            f_z = font(1.0, mono=True)
+            while text_width(f_z, text) > body.right() - x2 and f_z.pointSizeF() > 7:
+                f_z.setPointSizeF(f_z.pointSizeF() * 0.9)
+            p.setFont(f_z)
+            p.setPen(c.accent)
+            p.drawText(QRectF(x2, y + 4, body.right() - x2, foot - 8), Qt.AlignLeft | Qt.AlignVCenter, text)
+        else:
+            draw_heat(p, QRectF(x2, y + 4, strip_w, foot - 8), s.z[None, :], theme.SCORE_CMAP, -lim_z, lim_z,
+                      number_font=font(0.85), outline=c.accent)
 
     def _stage_output(self, p, c, body, s) -> None:
         dh, d = s.w_o.shape
@@ -440,27 +505,44 @@ class StageCanvas(QWidget):
         x = body.left() + left_w + 24
         w = body.right() - x
         f = font(1.0, bold=True)
-        row = line_height(f) * 1.7
+        head_h = line_height(font(0.9)) + 2
+        # four captioned strips and the norms in the top of the body, the tokens below
+        row = max(line_height(f) * 0.8, min(line_height(f) * 1.7, (body.height() * 0.62 - 4 * head_h) / 4))
         lim = symmetric(s.residual, s.residual + s.delta)
         y = body.top()
-        for caption, vec, l_, accent in (
+        strips = [
             ("z", s.z, symmetric(s.z), False),
             (QCoreApplication.translate("StepThrough", "ΔE = z W_O   (its own colour scale)"), s.delta, symmetric(s.delta), True),
             (QCoreApplication.translate("StepThrough", "E   (the residual vector of “{token}”)").format(token=_label(s.tokens[s.query])), s.residual, lim, False),
             (QCoreApplication.translate("StepThrough", "E + ΔE   (same scale as E)"), s.residual + s.delta, lim, False),
-        ):
+        ]
+        f_num = font(1.2, bold=True)
+        if 4 * (head_h + row) + 3 * line_height(f_num) * 1.15 > body.height():
+            strips = strips[:2]  # short of room: z and ΔE, and the numbers that compare ΔE with E
+        for caption, vec, l_, accent in strips:
             self._header(p, c, x, y, w, caption)
-            y += line_height(font(0.9)) + 2
+            y += head_h
             draw_heat(p, QRectF(x, y, w, row - 6), vec[None, :], theme.SCORE_CMAP, -l_, l_,
                       number_font=font(0.85), outline=c.accent if accent else c.faint)
             y += row
-        f_num = font(1.2, bold=True)
         p.setFont(f_num)
         p.setPen(c.fg)
         parts = [f"‖ΔE‖ = {fmt(s.delta_norm)}", f"‖E‖ = {fmt(float(np.linalg.norm(s.residual)))}",
                  f"cos(ΔE, E) = {s.cosine:+.3f}".replace("-", "−")]
-        one_line = "    ".join(parts)
-        lines = [one_line] if text_width(f_num, one_line) <= w else ["    ".join(parts[:2]), parts[2]]
+        while True:
+            lines = [parts[0]]  # as many on a line as fit ("cos(ΔE, E)" was cut at the edge)
+            for part in parts[1:]:
+                joined = f"{lines[-1]}    {part}"
+                if text_width(f_num, joined) <= w:
+                    lines[-1] = joined
+                else:
+                    lines.append(part)
+            fits = max(text_width(f_num, t) for t in lines) <= w and \
+                y + len(lines) * line_height(f_num) * 1.15 <= body.bottom()
+            if fits or f_num.pointSizeF() <= 7:
+                break
+            f_num.setPointSizeF(f_num.pointSizeF() * 0.9)
+        p.setFont(f_num)
         for line in lines:
             p.drawText(QPointF(x, y + line_height(f_num) * 0.9), line)
             y += line_height(f_num) * 1.15
@@ -477,14 +559,17 @@ class StageCanvas(QWidget):
         self._header(p, c, area.left(), area.top(), area.width(),
                      QCoreApplication.translate("StepThrough", "ΔE · u_t: the tokens this head pushes up most{note}").format(note=note))
         f_tok = font(1.0)
-        n = len(s.top_token_ids)
-        cols = 2 if area.height() < n * line_height(f_tok) * 1.3 + 30 else 1
-        per_col = int(np.ceil(n / cols))
         top = area.top() + line_height(font(0.9)) + 6
+        # the most pushed-up tokens that fit, in one or two columns, each row a line high
+        rows_fit = max(0, int((area.bottom() - top) / (line_height(f_tok) * 1.1)))
+        cols = 2 if rows_fit * 1 < len(s.top_token_ids) and area.width() > 520 else 1
+        n = min(len(s.top_token_ids), rows_fit * cols)
+        per_col = int(np.ceil(n / cols)) if n else 1
         rh = min(line_height(f_tok) * 1.3, (area.bottom() - top) / max(per_col, 1))
         col_w = area.width() / cols
         gmax = float(np.abs(s.top_token_gains).max()) or 1.0
-        for n_, (tid, gain) in enumerate(zip(s.top_token_ids, s.top_token_gains, strict=True)):
+        num_w = text_width(font(1.0, mono=True), "−0.0000") + 8
+        for n_, (tid, gain) in enumerate(zip(s.top_token_ids[:n], s.top_token_gains[:n], strict=True)):
             cx = area.left() + (n_ // per_col) * col_w
             ry = top + (n_ % per_col) * rh
             if ry + rh > area.bottom() + 1:
@@ -493,7 +578,8 @@ class StageCanvas(QWidget):
             p.setFont(f_tok)
             p.setPen(c.fg)
             tw = col_w * 0.3
-            p.drawText(QRectF(cx, ry, tw - 8, rh), Qt.AlignRight | Qt.AlignVCenter, word)
+            p.drawText(QRectF(cx, ry, tw - 8, rh), Qt.AlignRight | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText(word, Qt.ElideRight, int(max(tw - 8, 1))))
             p.setFont(font(1.0, mono=True))
-            p.drawText(QRectF(cx + tw, ry, 110, rh), Qt.AlignRight | Qt.AlignVCenter, fmt(float(gain)))
-            self._bar(p, QRectF(cx + tw + 120, ry, col_w - tw - 140, rh), float(gain), gmax, c.accent, 0.0)
+            p.drawText(QRectF(cx + tw, ry, num_w, rh), Qt.AlignRight | Qt.AlignVCenter, fmt(float(gain)))
+            self._bar(p, QRectF(cx + tw + num_w + 10, ry, col_w - tw - num_w - 30, rh), float(gain), gmax, c.accent, 0.0)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
 
 from explorer.views.base import STAGES, Panel
+from explorer.views.labels import model_name
 from explorer.views.qk_scatter import QKScatter
 from explorer.views.stage_canvas import CHIPS, MAX_LABEL, StageCanvas, formula  # noqa: F401 (re-exported)
 from model.analysis.stepthrough import HeadSteps, head_steps
@@ -96,7 +97,7 @@ class StepThroughPanel(Panel):
         hw: HeadWeights | None = info.head_weights
         if hw is None:
             return None, QCoreApplication.translate("StepThrough", "{model}: this model's weights cannot be read per head, so its heads cannot be stepped "
-                             "through.").format(model=info.name)
+                             "through.").format(model=model_name(info.name))
         i = sel.query_index(trace.n_tokens)
         key = (trace.request_id, id(trace), sel.layer, sel.head, i)
         if key == self._cache_key and self.steps is not None:

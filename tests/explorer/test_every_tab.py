@@ -202,9 +202,9 @@ def test_every_view_exports_headlessly_to_png_and_csv_with_its_options_as_panel_
     seen = []
     real_export = export_module.export_panel
 
-    def export_panel(panel, path, width=None):  # the panel as it is written: its controls' state
+    def export_panel(panel, path, width=None, title=""):  # the panel as it is written: its controls' state
         seen.append((panel.scene_values(), panel.selection))
-        return real_export(panel, path, width)
+        return real_export(panel, path, width, title)
 
     monkeypatch.setattr(export_module, "export_panel", export_panel)
     for ext in ("png", "csv"):

@@ -68,8 +68,11 @@ def test_a_label_that_does_not_fit_is_left_out_as_pyqtgraph_does(qtbot):
             lit[name, key] = int((band.sum(-1) > 200).sum())
     assert lit["ours", "fits"] > lit["ours", "none"] + 40  # the label is drawn
     assert lit["ours", "cut"] < lit["ours", "none"] + 40  # a tick mark at most, no text
-    for key in ("none", "fits", "cut"):
+    for key in ("none", "cut"):
         assert abs(lit["ours", key] - lit["theirs", key]) <= 0.1 * lit["theirs", key], key
+    # a label that fits: ours reserves the axis its whole line height (pyqtgraph's 80 % cut the
+    # descenders off a large font, issue #32), so at least as much of it shows
+    assert 0.9 * lit["theirs", "fits"] <= lit["ours", "fits"] <= 1.3 * lit["theirs", "fits"]
 
 
 def test_numeric_axes_stay_pyqtgraphs():

@@ -43,6 +43,7 @@ WORD = re.compile(r"[A-Za-z]{3,}")
 def english_words(text: str, allowed: set[str]) -> list[str]:
     """ASCII words of three or more letters left after removing what a Chinese interface may keep."""
     text = NOTATION.sub(" ", text)
+    text = re.sub(r"\S*…", " ", text)  # a token shortened to fit ("creatur…") is the text's, not a word
     return [w for w in WORD.findall(text) if w not in ALLOWED and w.lower() not in allowed]
 
 
@@ -106,7 +107,14 @@ def widget_texts(root: QWidget) -> list[tuple[str, str]]:
                     out.append(("plot title", item.text))
                 elif isinstance(item, pg.TextItem) and item.isVisible():
                     out.append(("text item", item.textItem.toPlainText()))
-    return [(where, text) for where, text in out if text]
+    return [(where, _plain(text)) for where, text in out if text]
+
+
+def _plain(text: str) -> str:
+    """A label's rich text as the words it shows (markup and entities are not words)."""
+    if "<" not in text and "&" not in text:
+        return text
+    return re.sub(r"&[a-z]+;", " ", re.sub(r"<[^>]+>", " ", text))
 
 
 def painted_texts(widget: QWidget, monkeypatch) -> list[tuple[str, str]]:
@@ -299,3 +307,51 @@ def test_a_bad_lesson_file_is_explained_in_the_interfaces_language(qtbot, make_w
     assert "bad.toml" in banner and "第 2 幕（第 5 行）" in banner and "层必须在 0–4095 之间" in banner, banner
     assert window.start_lesson(tmp_path / "missing.toml") is False
     assert "找不到这个课程文件" in window.banner.text()
+
+
+def test_a_live_switch_to_chinese_leaves_no_english_on_any_widget(qtbot, make_window, monkeypatch):
+    """Issue #32: switched live (not at start-up), the logit lens' texts and buttons, the head
+    roles' title and headers, the A/B prompts, the drift subtitle stayed English until a
+    restart, and "teaching model (bundled)" never changed. Every tab is shown in English first
+    (each composes its texts), then the language switches and every widget, axis, title and
+    painted text of every tab is read."""
+    from model.core.paths import BUNDLED, BUNDLED_NAME
+
+    window = make_window(source=BUNDLED, text="the cat sat on the mat")
+    window.finish_building()
+    ab = window.panel("ab")
+    ab.text_b.setText("the dog sat on the mat")
+    english = all_texts(window, qtbot, monkeypatch)  # every tab drawn (drift run, lens computed) in English
+    ab.compare()
+    qtbot.waitUntil(lambda: ab.trace_b is not None, timeout=10000)
+    window.heads_grid.controls.rollout.setChecked(False)
+    assert any("teaching model" in text for _, text in english)
+    window.set_language("zh_CN")
+    assert window.language == "zh_CN"
+    texts = all_texts(window, qtbot, monkeypatch)
+    allowed = data_words(window) - {w.lower() for w in WORD.findall(BUNDLED_NAME)}  # its name is words
+    # the Model menu and the status line: the next test
+    views = [(where, text) for where, text in texts if where not in ("menu", "menu bar", "status")]
+    untranslated = [(where, text) for where, text in views if english_words(text, allowed)]
+    assert not untranslated, "\n".join(f"{where}: {text!r}" for where, text in untranslated)
+    assert any("教学模型" in text for _, text in views)  # the bundled model's name, in Chinese
+
+
+def test_the_model_menu_and_the_status_line_follow_a_live_switch_too(qtbot, make_window, monkeypatch):
+    from model.core.paths import BUNDLED, BUNDLED_NAME
+
+    window = make_window(source=BUNDLED, text="the cat sat")
+    window.finish_building()
+    window.set_language("zh_CN")
+    texts = menu_texts(window) + [("status", w.text()) for w in (window.status_model, window.status_tokens)]
+    allowed = data_words(window) - {w.lower() for w in WORD.findall(BUNDLED_NAME)}
+    untranslated = [(where, text) for where, text in texts if english_words(text, allowed)]
+    assert not untranslated, "\n".join(f"{where}: {text!r}" for where, text in untranslated)
+
+
+def test_byte_pieces_read_as_one_character_and_its_part():
+    """'我␣1/2': the space between a character and its part number was marked as a space of the text."""
+    from explorer.views.labels import token_label
+
+    assert token_label("我 1/2") == "我\u20091/2" and "␣" not in token_label("我 2/2")
+    assert token_label(" cat") == "␣cat" and token_label("a b") == "a␣b"

@@ -78,7 +78,10 @@ def test_causal_lesson_masks_and_the_mask_stage_says_so(qtbot):
     assert "−∞" in formula(panel.steps, STAGES.index("mask"))[0]
 
 
-def test_bundled_model_long_text_shows_a_window_of_keys(qtbot):
+def test_bundled_model_long_text_lists_the_query_the_heaviest_keys_and_says_what_it_leaves_out(qtbot):
+    """It listed only the last 7–9 keys with no marker: the [CLS] key with most of the weight
+    was hidden. Now the query and the heaviest keys are always listed, each run left out is a
+    marker row with its count and weight, and the wheel reaches every key."""
     model = load_tracing_model("bundled")
     text = " ".join(["the king met the queen in the tower"] * 8)
     trace = model.trace(text)
@@ -86,9 +89,29 @@ def test_bundled_model_long_text_shows_a_window_of_keys(qtbot):
     panel.resize(1280, 500)
     panel.refresh(force=True)
     panel.grab()
-    shown = panel.canvas.shown_keys
-    assert shown.stop == trace.n_tokens and len(shown) < trace.n_tokens  # keys up to the query
+    canvas, steps = panel.canvas, panel.steps
+    rows = canvas.key_rows
+    shown = canvas.shown_keys
+    assert len(shown) < trace.n_tokens and steps.query in shown
+    heaviest = int(np.argmax(steps.weights))
+    assert heaviest in shown and heaviest != steps.query
+    hidden = sorted(set(range(trace.n_tokens)) - set(shown))
+    assert sum(g.count for g in rows.gaps) == len(hidden)
+    assert_close(sum(g.weight for g in rows.gaps), float(steps.weights[hidden].sum()), what="hidden weight")
     assert_close(panel.steps.weights, trace.pattern[1, 2, -1], what="weights")
+    seen = set(shown)
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    for direction in (120, -120):
+        for _ in range(trace.n_tokens):  # scroll to one end, then to the other
+            event = QWheelEvent(QPointF(50, 300), QPointF(50, 300), QPoint(0, 0), QPoint(0, direction),
+                                Qt.NoButton, Qt.NoModifier, Qt.ScrollUpdate, False)
+            canvas.wheelEvent(event)
+            canvas.grab()
+            seen |= set(canvas.shown_keys)
+            assert steps.query in canvas.shown_keys and heaviest in canvas.shown_keys
+    assert seen == set(range(trace.n_tokens))  # every key reachable
 
 
 def test_model_without_head_weights_says_so(qtbot, lesson):
