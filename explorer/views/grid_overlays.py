@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from explorer.views import drawn_text
 from explorer.views.flow import FlowLayout
-from explorer.views.mosaic import mosaic
+from explorer.views.mosaic import Arrangement, mosaic
 
 if TYPE_CHECKING:  # model.analysis.badges imports torch, which must stay off the path to the first window
     from model.analysis.badges import HeadBadges
@@ -36,6 +36,7 @@ class GridMarks(pg.GraphicsObject):
         super().__init__()
         self.n_layers = self.n_heads = self.n_tokens = 0
         self.step = 1
+        self.arrangement = Arrangement(0, 0)
         self.knocked: frozenset[tuple[int, int]] = frozenset()
         self.badges: HeadBadges | None = None
         self._marks_of: list[list[str]] = []  # badge_marks(self.badges)[0]
@@ -45,9 +46,11 @@ class GridMarks(pg.GraphicsObject):
         self.badge_back = QColor(0, 0, 0, 170)
         self.font = QFont()
 
-    def set_grid(self, n_layers: int, n_heads: int, n_tokens: int, gap: int) -> None:
+    def set_grid(self, n_layers: int, n_heads: int, n_tokens: int, gap: int,
+                 arrangement: Arrangement | None = None) -> None:
         self.prepareGeometryChange()
         self.n_layers, self.n_heads, self.n_tokens, self.step = n_layers, n_heads, n_tokens, n_tokens + gap
+        self.arrangement = arrangement or Arrangement(n_layers, n_heads)
         self.update()
 
     def set_marks(self, knocked, badges: HeadBadges | None, show_badges: bool) -> None:
@@ -61,7 +64,7 @@ class GridMarks(pg.GraphicsObject):
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
-        return QRectF(-1, -1, self.n_heads * self.step + 2, self.n_layers * self.step + 2)
+        return QRectF(-1, -1, self.arrangement.cols * self.step + 2, self.arrangement.rows * self.step + 2)
 
     def paint(self, painter, *_args) -> None:
         T, step = self.n_tokens, self.step
@@ -75,8 +78,9 @@ class GridMarks(pg.GraphicsObject):
         for layer, head in self.knocked:
             if layer >= self.n_layers or head >= self.n_heads:
                 continue
-            a = to_device.map(QPointF(head * step - 0.5, layer * step - 0.5))
-            b = to_device.map(QPointF(head * step + T - 0.5, layer * step + T - 0.5))
+            row, col = self.arrangement.place(layer, head)
+            a = to_device.map(QPointF(col * step - 0.5, row * step - 0.5))
+            b = to_device.map(QPointF(col * step + T - 0.5, row * step + T - 0.5))
             rect = QRectF(a, b).normalized()
             painter.drawRect(rect)
             painter.drawLine(rect.topLeft(), rect.bottomRight())
@@ -98,7 +102,8 @@ class GridMarks(pg.GraphicsObject):
                         marks = marks[:-1]
                     if not marks:
                         continue
-                    corner = to_device.map(QPointF(head * step - 0.5, layer * step - 0.5))
+                    row, col = self.arrangement.place(layer, head)
+                    corner = to_device.map(QPointF(col * step - 0.5, row * step - 0.5))
                     w, h = metrics.horizontalAdvance(marks) + 4, metrics.height()
                     box = QRectF(corner.x() + 1, corner.y() + 1, w, h)
                     painter.fillRect(box, self.badge_back)
@@ -193,7 +198,8 @@ class GridControls(QWidget):
         self.badges.setToolTip(self.legend(common, n_heads))
 
 
-def sweep_image(delta: np.ndarray, n_tokens: int, gap: int) -> np.ndarray:
+def sweep_image(delta: np.ndarray, n_tokens: int, gap: int, arrangement: Arrangement | None = None) -> np.ndarray:
     """(L, H) → the mosaic's shape, each tile filled with its head's value (NaN in the gaps)."""
     L, H = delta.shape
-    return mosaic(np.broadcast_to(delta[:, :, None, None], (L, H, n_tokens, n_tokens)).astype(np.float32), gap)
+    return mosaic(np.broadcast_to(delta[:, :, None, None], (L, H, n_tokens, n_tokens)).astype(np.float32), gap,
+                  arrangement=arrangement)

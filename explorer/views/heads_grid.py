@@ -22,7 +22,18 @@ from explorer.views.flow import ControlsArea
 from explorer.views.grid_overlays import GridControls, GridMarks, badge_marks, sweep_image
 from explorer.views.labels import token_label
 from explorer.views.legend import ColourLegend
-from explorer.views.mosaic import GAP, MAX_TILE, block_factor, cell_at, halved, mosaic, pooled, tile  # noqa: F401 (re-exported)
+from explorer.views.mosaic import (  # noqa: F401 (re-exported)
+    GAP,
+    MAX_TILE,
+    Arrangement,
+    arrangement_for,
+    block_factor,
+    cell_at,
+    halved,
+    mosaic,
+    pooled,
+    tile,
+)
 from explorer.views.room import keep_readable, waiting_note, waiting_text
 from model.analysis.rollout import CAVEAT, attention_rollout
 
@@ -43,11 +54,13 @@ class HeadsGridPanel(Panel):
         self.plot = fixed_plot(self.view)
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
-        for axis in ("left", "top"):
+        for axis in ("left", "top", "right"):  # right: the second band's layers (Arrangement)
             self.plot.showAxis(axis)
             self.plot.getAxis(axis).setStyle(tickLength=0)
             self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.plot.hideAxis("bottom")
+        self.plot.hideAxis("right")
+        self.arrangement = Arrangement(0, 0)  # where each head's tile sits (one band, or two side by side)
         self.image = FastImageItem(axisOrder="row-major")
         self.image.setLookupTable(theme.ATTENTION_CMAP.getLookupTable(nPts=256))
         self.image.setLevels((0.0, 1.0))
@@ -123,12 +136,13 @@ class HeadsGridPanel(Panel):
         self.outline.setPen(QPen(theme.colour("selected"), 0.6))
         tick_font = theme.font(1, bold=True)
         metrics = QFontMetricsF(tick_font)
-        for side in ("left", "top"):
+        for side in ("left", "top", "right"):
             self.plot.getAxis(side).setTickFont(tick_font)
         # Room for the labels at this text size, set now: an axis left to grow by itself does so
         # only after a paint that cut its labels off (F11 lost the L/H labels; issue #32).
         self.plot.getAxis("top").setHeight(int(metrics.height() + 4))
-        self.plot.getAxis("left").setWidth(int(metrics.horizontalAdvance("L00") + 8))
+        for side in ("left", "right"):
+            self.plot.getAxis(side).setWidth(int(metrics.horizontalAdvance("L00") + 8))
         self._tile_ticks = None
         keep_readable(self.view, theme)
         self.waiting.setFont(theme.font(3))
@@ -161,18 +175,20 @@ class HeadsGridPanel(Panel):
         key = (trace, self.showing_rollout)
         if key != self._drawn_trace:
             self._drawn_trace = key
+            arrangement = self._arrange()
             self._max_tile = self._screen_tile()
             factor = self._factor()
             # Past the tile's screen pixels a head is drawn as pooled blocks; a causal trace that shares
             # its first tokens with the last one re-pools only the rows that changed.
             tiles = pooled(self._tiles(), factor) if self.showing_rollout else self._pool(trace, factor)
             L, H, T, _ = tiles.shape
-            self.image.setImage(tile(tiles), levels=(0.0, 1.0), autoLevels=False)
-            if tiles.shape != self._drawn_shape:
-                self._drawn_shape = tiles.shape
+            self.image.setImage(tile(tiles, GAP, arrangement), levels=(0.0, 1.0), autoLevels=False)
+            if (tiles.shape, arrangement) != self._drawn_shape:
+                self._drawn_shape = (tiles.shape, arrangement)
+                self.plot.showAxis("right", arrangement.bands > 1)
                 self._fit_to_top()
                 self._draw_kv_groups(L, H, T) if not self.showing_rollout else self.kv_groups.setData([], [])
-            self.marks.set_grid(L, H, T, GAP)
+            self.marks.set_grid(L, H, T, GAP, arrangement)
         self._draw_sweep()
         self.marks.set_marks(() if self.showing_rollout else self.selection.ablated, self.badges,
                              self.controls.badges.isChecked() and not self.showing_rollout)
@@ -189,7 +205,7 @@ class HeadsGridPanel(Panel):
         self.sweep_legend.setVisible(show)
         if show:
             limit = float(np.abs(sweep.delta).max()) or 1.0
-            self.sweep_overlay.setImage(sweep_image(sweep.delta, self._tile(), GAP), levels=(-limit, limit),
+            self.sweep_overlay.setImage(sweep_image(sweep.delta, self._tile(), GAP, self.arrangement), levels=(-limit, limit),
                                         autoLevels=False)
             name = self.info.vocabulary[sweep.token] if self.info is not None else str(sweep.token)
             self.sweep_legend.set_scale(self.tr("Δ log p('{t}') with the head knocked out").format(t=token_label(name)),
@@ -295,6 +311,16 @@ class HeadsGridPanel(Panel):
         """Pixels per head side for the trace shown."""
         return -(-self.trace.n_tokens // self._factor())
 
+    def _arrange(self) -> Arrangement:
+        """One band of layers, or two side by side when that makes the tiles larger in this
+        pane (:func:`explorer.views.mosaic.arrangement_for`); from the layers, heads and the
+        pane only, so typing never re-arranges the grid."""
+        n_heads = 1 if self.showing_rollout else self.trace.n_heads
+        box = self.plot.vb.boundingRect()
+        height = max(box.height(), self.height() - self.below.sizeHint().height() - 40)  # the pane, not the capped view
+        self.arrangement = arrangement_for(self.trace.n_layers, n_heads, box.width(), height)
+        return self.arrangement
+
     def _screen_tile(self) -> int:
         """MAX_TILE, or fewer: the screen pixels a head's tile gets in this pane, in steps of 8
         (so a drag of the splitter does not re-pool on every pixel). Pooled to what the screen
@@ -303,12 +329,15 @@ class HeadsGridPanel(Panel):
         box = self.plot.vb.boundingRect()
         if self.trace is None or box.width() <= 0 or box.height() <= 0:
             return MAX_TILE
-        n_heads = 1 if self.showing_rollout else self.trace.n_heads
-        pixels = min(box.width() / n_heads, box.height() / self.trace.n_layers)
+        a = self.arrangement
+        pixels = min(box.width() / max(a.cols, 1), box.height() / max(a.rows, 1))
         return int(min(MAX_TILE, max(16, 8 * math.ceil(pixels / 8))))
 
     def _on_view_resized(self, *_args) -> None:
-        wanted = self._screen_tile()
+        if self.trace is None:
+            return
+        before = self.arrangement
+        wanted = self._screen_tile() if self._arrange() == before else -1
         if wanted != self._max_tile:
             self._max_tile = wanted
             if self.trace is not None and self._drawn_shape:
@@ -322,9 +351,10 @@ class HeadsGridPanel(Panel):
         wide grid in a tall pane leaves its spare room below rather than above and below."""
         if self.trace is None:
             return
-        L, H, T, _ = self._drawn_shape if len(self._drawn_shape) == 4 else self.trace.pattern.shape
+        L, H, T, _ = self._drawn_shape[0] if self._drawn_shape else self.trace.pattern.shape
+        a = self.arrangement if (self.arrangement.n_layers, self.arrangement.n_heads) == (L, H) else Arrangement(L, H)
         step = T + GAP
-        width, height = H * step - GAP, L * step - GAP
+        width, height = a.cols * step - GAP, a.rows * step - GAP
         pad = 0.02 * max(width, height)
         box = self.plot.vb.boundingRect()
         if box.width() <= 0 or box.height() <= 0:
@@ -335,16 +365,18 @@ class HeadsGridPanel(Panel):
         # no taller than the mosaic needs at this width: the controls follow right under it.
         # From the layers and heads only (not the tokens, which change with every key: a new
         # height each time was a relayout and two more paints a keystroke)
-        margin = 0.04 * max(L, H)
-        needed = box.width() * (L + margin) / (H + margin) + (self.view.height() - box.height()) + 6
+        margin = 0.04 * max(a.rows, a.cols)
+        needed = box.width() * (a.rows + margin) / (a.cols + margin) + (self.view.height() - box.height()) + 6
         cap = max(int(math.ceil(needed)), self.view.minimumHeight())
         if abs(cap - self.view.maximumHeight()) > 8:
             self.view.setMaximumHeight(cap)
-        self._label_tiles(L, H, step, box.width() / shown_width * step)
+        self._label_tiles(a, step, box.width() / shown_width * step)
 
-    def _label_tiles(self, L: int, H: int, step: int, tile_pixels: float) -> None:
+    def _label_tiles(self, a: Arrangement, step: int, tile_pixels: float) -> None:
         """H0 … and L0 … over the tiles; with many small tiles (30 × 9 heads) only every
-        n-th, so the labels never run into each other."""
+        n-th, so the labels never run into each other. In two bands, the second band's layers
+        are labelled on the right."""
+        L, H = a.n_layers, a.n_heads
         metrics = QFontMetricsF(self.plot.getAxis("top").style["tickFont"] or self.font())
         T = step - GAP
 
@@ -359,24 +391,30 @@ class HeadsGridPanel(Panel):
         every_l = max(1, math.ceil((metrics.capHeight() + metrics.descent() + 2) / max(tile_pixels, 1)))
         names = ([self.tr("rollout")] if self.showing_rollout
                  else [f"{h}" if bare else f"H{h}" for h in range(H)])
-        ticks = ([(h * step + T / 2, names[h]) for h in range(0, H, every_h)],
-                 [(layer * step + T / 2, f"L{layer}") for layer in range(0, L, every_l)])
+        bands = [a.band_layers(b) for b in range(a.bands)]
+        ticks = ([(a.place(0, h)[1] * step + b * (H + 1) * step + T / 2, names[h])
+                  for b in range(a.bands) for h in range(0, H, every_h)],
+                 [(i * step + T / 2, f"L{layer}") for i, layer in enumerate(bands[0]) if i % every_l == 0],
+                 [(i * step + T / 2, f"L{layer}") for i, layer in enumerate(bands[-1]) if i % every_l == 0]
+                 if a.bands > 1 else [])
         if ticks != getattr(self, "_tile_ticks", None):
             self._tile_ticks = ticks
             self.plot.getAxis("top").setTicks([ticks[0]])
             self.plot.getAxis("left").setTicks([ticks[1]])
+            self.plot.getAxis("right").setTicks([ticks[2]])
 
     def _draw_kv_groups(self, L: int, H: int, T: int) -> None:
         n_kv = self.info.n_kv_heads if self.info is not None else None
         if not n_kv or n_kv >= H:
             self.kv_groups.setData([], [])
             return
-        step, group = T + GAP, H // n_kv
+        step, group, a = T + GAP, H // n_kv, self.arrangement
         xs, ys = [], []
-        for g in range(1, n_kv):
-            x = g * group * step - (GAP + 1) / 2
-            xs += [x, x]
-            ys += [-0.5 * step, L * step]
+        for band in range(a.bands):
+            for g in range(1, n_kv):
+                x = (band * (H + 1) + g * group) * step - (GAP + 1) / 2
+                xs += [x, x]
+                ys += [-0.5 * step, len(a.band_layers(band)) * step]
         self.kv_groups.setData(xs, ys)
         self.kv_groups.setPen(pg.mkPen(self.theme.fg, width=2, style=Qt.DashLine))
 
@@ -387,7 +425,8 @@ class HeadsGridPanel(Panel):
         T = self.trace.n_tokens
         layer, head = self.selection.layer, 0 if self.showing_rollout else self.selection.head
         step = T + GAP
-        self.outline.setRect(QRectF(head * step - 0.5, layer * step - 0.5, T + 1, T + 1))
+        row, col = self.arrangement.place(layer, head) if self.arrangement.n_layers else (layer, head)
+        self.outline.setRect(QRectF(col * step - 0.5, row * step - 0.5, T + 1, T + 1))
 
     def _request_head(self, layer: int, head: int) -> None:
         if self.info is not None:
@@ -410,7 +449,7 @@ class HeadsGridPanel(Panel):
             return None
         p = self.plot.vb.mapSceneToView(scene_pos)
         n_heads = 1 if self.showing_rollout else self.trace.n_heads
-        cell = cell_at(p.x(), p.y(), self.trace.n_layers, n_heads, self._tile())
+        cell = cell_at(p.x(), p.y(), self.trace.n_layers, n_heads, self._tile(), GAP, self.arrangement)
         if cell is None:
             return None
         factor = self._factor()  # a pooled pixel: its block's first token

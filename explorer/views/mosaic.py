@@ -3,6 +3,8 @@ gets on screen and tiled into one mosaic (one painted item for all heads)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 GAP = 1  # empty pixels between tiles
@@ -57,30 +59,91 @@ def pooled(patterns: np.ndarray, factor: int, reuse: np.ndarray | None = None, f
     return out
 
 
-def tile(pooled_patterns: np.ndarray, gap: int = GAP) -> np.ndarray:
-    """(L, H, t, t) → one (L·(t+gap) − gap, H·(t+gap) − gap) image, NaN in the gaps."""
+@dataclass(frozen=True)
+class Arrangement:
+    """Where each head's tile sits: layers in rows, heads in columns, and for a tall model the
+    layers cut into ``bands`` side by side (SmolLM2's 30 × 9 heads as L0–14 | L15–29), with
+    one empty tile column between bands. A tall, narrow grid in a wide pane otherwise used a
+    strip of it (5–10 px tiles; issue #27 and #32)."""
+
+    n_layers: int
+    n_heads: int
+    bands: int = 1
+
+    @property
+    def rows(self) -> int:
+        return -(-self.n_layers // self.bands)
+
+    @property
+    def cols(self) -> int:
+        return self.bands * self.n_heads + (self.bands - 1)
+
+    def band_layers(self, band: int) -> range:
+        """The layers of one band, top to bottom."""
+        return range(band * self.rows, min(self.n_layers, (band + 1) * self.rows))
+
+    def place(self, layer: int, head: int) -> tuple[int, int]:
+        """(row, column) of a head's tile."""
+        band, row = divmod(layer, self.rows)
+        return row, band * (self.n_heads + 1) + head
+
+    def head_at(self, row: int, col: int) -> tuple[int, int] | None:
+        """(layer, head) of the tile at (row, column), or None between bands or past the last layer."""
+        if row < 0 or col < 0 or row >= self.rows:
+            return None
+        band, head = divmod(col, self.n_heads + 1)
+        layer = band * self.rows + row
+        if head >= self.n_heads or band >= self.bands or layer >= self.n_layers:
+            return None
+        return layer, head
+
+
+#: how much larger the tiles must get before the layers are cut into two bands: a grid that
+#: would gain little keeps its one reading order (layers top to bottom)
+BAND_GAIN = 1.25
+
+
+def arrangement_for(n_layers: int, n_heads: int, width: float, height: float) -> Arrangement:
+    """One band, or two when the tiles of two are :data:`BAND_GAIN` times larger in a
+    ``width`` × ``height`` pane (a tall, narrow grid: SmolLM2 30 × 9, Gemma 3 18 × 4)."""
+    def tile_side(a: Arrangement) -> float:
+        return min(width / a.cols, height / a.rows)
+
+    one, two = Arrangement(n_layers, n_heads, 1), Arrangement(n_layers, n_heads, 2)
+    if n_layers < 4 or width <= 0 or height <= 0:
+        return one
+    return two if tile_side(two) > BAND_GAIN * tile_side(one) else one
+
+
+def tile(pooled_patterns: np.ndarray, gap: int = GAP, arrangement: Arrangement | None = None) -> np.ndarray:
+    """(L, H, t, t) → one (rows·(t+gap) − gap, cols·(t+gap) − gap) image, NaN in the gaps, each
+    head where ``arrangement`` places it (default: layers in rows, heads in columns)."""
     L, H, T, _ = pooled_patterns.shape
+    a = arrangement or Arrangement(L, H)
     step = T + gap
-    image = np.full((L * step - gap, H * step - gap), np.nan, dtype=np.float32)
+    image = np.full((a.rows * step - gap, a.cols * step - gap), np.nan, dtype=np.float32)
     for layer in range(L):
         for head in range(H):
-            image[layer * step : layer * step + T, head * step : head * step + T] = pooled_patterns[layer, head]
+            row, col = a.place(layer, head)
+            image[row * step : row * step + T, col * step : col * step + T] = pooled_patterns[layer, head]
     return image
 
 
-def mosaic(patterns: np.ndarray, gap: int = GAP, factor: int = 1) -> np.ndarray:
-    """(L, H, T, T) → one (L·(t+gap) − gap, H·(t+gap) − gap) image, NaN in the gaps, with
+def mosaic(patterns: np.ndarray, gap: int = GAP, factor: int = 1, arrangement: Arrangement | None = None) -> np.ndarray:
+    """(L, H, T, T) → one image of every head's tile, NaN in the gaps (:func:`tile`), with
     t = T (``factor`` 1) or ⌈T / factor⌉ (blocks of ``factor`` tokens pooled, :func:`pooled`)."""
-    return tile(pooled(patterns, factor), gap)
+    return tile(pooled(patterns, factor), gap, arrangement)
 
 
-def cell_at(x: float, y: float, n_layers: int, n_heads: int, n_tokens: int, gap: int = GAP):
+def cell_at(x: float, y: float, n_layers: int, n_heads: int, n_tokens: int, gap: int = GAP,
+            arrangement: Arrangement | None = None):
     """(layer, head, query, key) under image coordinates (x, y), or None over a gap or outside."""
     step = n_tokens + gap
     if x < 0 or y < 0:
         return None
-    head, key = divmod(int(x), step)
-    layer, query = divmod(int(y), step)
-    if head >= n_heads or layer >= n_layers or key >= n_tokens or query >= n_tokens:
+    col, key = divmod(int(x), step)
+    row, query = divmod(int(y), step)
+    if key >= n_tokens or query >= n_tokens:
         return None
-    return layer, head, query, key
+    head = (arrangement or Arrangement(n_layers, n_heads)).head_at(row, col)
+    return None if head is None else (*head, query, key)
