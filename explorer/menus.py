@@ -6,6 +6,8 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QMenu,
+    QToolButton,
 )
 
 from explorer import i18n
@@ -45,6 +47,44 @@ class Menus:
         self._action(go, QCoreApplication.translate("MainWindow", "Previous token"), "Alt+Left", lambda: self._step_selection(-1))
         self._action(go, QCoreApplication.translate("MainWindow", "Next token"), "Alt+Right", lambda: self._step_selection(+1))
         self._action(go, QCoreApplication.translate("MainWindow", "Last token"), "Alt+End", lambda: self.select_position(-1))
+        # Fourteen tabs do not fit in the tab bar at 1280 px with large text: every tab is one
+        # key away (Ctrl+1 … Ctrl+9 for the first nine) and listed in Go → Tabs and in the ☰
+        # button at the tab bar's end.
+        tabs_menu = go.addMenu(QCoreApplication.translate("MainWindow", "Tabs"))
+        tabs_menu.aboutToShow.connect(lambda menu=tabs_menu: self._fill_tabs_menu(menu))
+        for n in range(1, 10):
+            self._action(None, QCoreApplication.translate("MainWindow", "Tab {n}").format(n=n), f"Ctrl+{n}",
+                         lambda _checked=False, i=n - 1: self._go_to_tab(i))
+        self._build_tabs_button()
+
+    def _build_tabs_button(self) -> None:
+        """The ☰ button at the end of the tab bar: every tab, the hidden ones too."""
+        button = self.tabs.cornerWidget()
+        if not isinstance(button, QToolButton):
+            button = QToolButton(self.tabs)
+            button.setText("☰")
+            button.setAutoRaise(True)
+            button.setPopupMode(QToolButton.InstantPopup)
+            button.setMenu(QMenu(button))
+            button.menu().aboutToShow.connect(lambda: self._fill_tabs_menu(button.menu()))
+            self.tabs.setCornerWidget(button)
+        button.setToolTip(QCoreApplication.translate("MainWindow", "All tabs (Ctrl+1 … Ctrl+9)"))
+        button.setAccessibleName(QCoreApplication.translate("MainWindow", "All tabs"))
+
+    def _fill_tabs_menu(self, menu) -> None:
+        """The tabs as they are now (some are built after the first trace), the one shown checked."""
+        menu.clear()
+        for index in range(self.tabs.count()):
+            # the key written after a tab, not set: a second action on Ctrl+1 would make it ambiguous
+            key = QKeySequence(f"Ctrl+{index + 1}").toString(QKeySequence.NativeText) if index < 9 else ""
+            action = menu.addAction(self.tabs.tabText(index).replace("&", "&&") + (f"\t{key}" if key else ""))
+            action.setCheckable(True)
+            action.setChecked(index == self.tabs.currentIndex())
+            action.triggered.connect(lambda _checked=False, i=index: self._go_to_tab(i))
+
+    def _go_to_tab(self, index: int) -> None:
+        if 0 <= index < self.tabs.count():
+            self.tabs.setCurrentIndex(index)
 
     def _build_language_menu(self, menu) -> None:
         """English / 中文, each named in its own language; the choice is kept in the settings."""
@@ -91,6 +131,7 @@ class Menus:
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
-        menu.addAction(action)
+        if menu is not None:
+            menu.addAction(action)
         self.addAction(action)
         return action

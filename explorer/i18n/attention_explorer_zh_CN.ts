@@ -1082,6 +1082,22 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>最后一个词元</translation>
     </message>
     <message>
+        <source>Tabs</source>
+        <translation>标签页</translation>
+    </message>
+    <message>
+        <source>Tab {n}</source>
+        <translation>第 {n} 个标签页</translation>
+    </message>
+    <message>
+        <source>All tabs (Ctrl+1 … Ctrl+9)</source>
+        <translation>所有标签页（Ctrl+1 … Ctrl+9）</translation>
+    </message>
+    <message>
+        <source>All tabs</source>
+        <translation>所有标签页</translation>
+    </message>
+    <message>
         <source>Open a GGUF model file</source>
         <translation>打开一个 GGUF 模型文件</translation>
     </message>

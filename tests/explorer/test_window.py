@@ -427,3 +427,26 @@ def test_a_long_model_name_ends_in_an_ellipsis_with_the_whole_in_its_tooltip(qtb
     label.setText("tiny")
     label.repaint()
     assert label.elided() == "tiny" and label.toolTip() == "4-bit weights"
+
+
+def test_every_tab_is_one_key_or_one_click_away_when_the_tab_bar_cannot_show_them_all(qtbot, make_window):
+    """Fourteen tabs at 1280 px with large text: the tab bar scrolls, so Ctrl+1 … Ctrl+9 and the
+    ☰ list at its end reach every tab (issue #32: Head roles and A/B only with the arrows)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QToolButton
+
+    window = make_window(text="the cat sat")
+    window.finish_building()
+    window.resize(1280, 720)
+    window.set_font_size(window.point_size + 6)
+    qtbot.keyClick(window, Qt.Key_3, Qt.ControlModifier)
+    assert window.tabs.currentIndex() == 2
+    button = window.tabs.cornerWidget()
+    assert isinstance(button, QToolButton) and button.isVisible()
+    menu = button.menu()
+    menu.aboutToShow.emit()
+    actions = menu.actions()
+    assert [a.text().split("\t")[0] for a in actions] == [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert actions[2].isChecked() and "\t" in actions[0].text() and "\t" not in actions[-1].text()
+    actions[-1].trigger()  # the last tab, beyond the ninth
+    assert window.tabs.currentIndex() == window.tabs.count() - 1
