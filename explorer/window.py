@@ -113,6 +113,8 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.RichText)  # plain messages are escaped; a link offers a model
+        self.banner.linkActivated.connect(self._on_banner_link)
         self.banner.hide()
 
         # The token strip and the heads grid take their places in _build_panels.

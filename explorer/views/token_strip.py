@@ -4,6 +4,8 @@ trained on English) is drawn distinctly, with the characters it stands for."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
@@ -24,6 +26,30 @@ def unknown_positions(trace: Trace) -> list[int]:
 def unknown_characters(trace: Trace) -> int:
     """How many characters of the text became [UNK]."""
     return sum(max(1, trace.offsets[i][1] - trace.offsets[i][0]) for i in unknown_positions(trace))
+
+
+def is_cjk(character: str) -> bool:
+    """A Chinese character (CJK unified ideographs, extension A, compatibility ideographs)."""
+    return "\u3400" <= character <= "\u9fff" or "\uf900" <= character <= "\ufaff" or "\U00020000" <= character <= "\U0003134f"
+
+
+#: model.core.tokenizer.join_byte_pieces' name for a token holding part of a character ("我 1/2")
+_PART = re.compile(r"^\S+ \d+/\d+$")
+
+
+def unreadable_chinese(trace: Trace) -> tuple[int, int, int]:
+    """(Chinese characters in the text, how many of them the model sees as [UNK] or only as
+    byte pieces of a character, letters and characters in the text that are not spaces)."""
+    text = trace.text
+    chinese = sum(is_cjk(c) for c in text)
+    unreadable = set()
+    for i, token in enumerate(trace.token_strings):
+        if trace.special[i]:
+            continue
+        if token in UNKNOWN_TOKENS or _PART.match(token):
+            a, b = trace.offsets[i]
+            unreadable.update(k for k in range(a, b) if k < len(text) and is_cjk(text[k]))
+    return chinese, len(unreadable), sum(not c.isspace() for c in text)
 
 
 class TokenStrip(Panel):
