@@ -31,3 +31,20 @@ def single_token(tokenizer, text: str, predictable: Sequence[int] | None = None)
     if predictable is not None and token not in set(int(t) for t in predictable):
         raise ValueError(f"{text!r} is token {string!r} ({token}), which this model never predicts: it has no logit")
     return token
+
+
+def whole_character_share(vocabulary: Sequence[str], text: str) -> float:
+    """The share of ``text``'s characters (spaces and punctuation aside) that the vocabulary
+    holds as whole tokens, alone or after a word-start mark ("我", "▁我", "Ġ我", "##我").
+
+    A model that reads a language has its characters in its vocabulary; one trained on
+    English sees Chinese as [UNK] (word pieces) or as byte pieces (byte-level BPE, whose
+    vocabulary holds the bytes, not the characters). Pure string work: cheap enough for the
+    window to ask once per load.
+    """
+    letters = [c for c in text if c.isalnum()]
+    if not letters:
+        return 0.0
+    wanted = set(letters)
+    found = {t[-1] for t in vocabulary if t and t[-1] in wanted and (len(t) == 1 or t[:-1] in ("▁", "Ġ", "##", " "))}
+    return sum(c in found for c in letters) / len(letters)
