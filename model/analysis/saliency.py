@@ -79,16 +79,13 @@ def _objective(module: Transformer, position: int, target: int, contrast: int | 
 def _logit_from_embeddings(module: Transformer, embeds: torch.Tensor, position: int, w: torch.Tensor,
                            b: float) -> torch.Tensor:
     """f for a batch of embedding matrices (B, T, d) → (B,)."""
+    if module.ln_f is None:
+        raise ValueError("saliency of a logit needs a model with a language-model head")
     B, T, _ = embeds.shape
     x = embeds + module.positions(T).unsqueeze(0)
     if module.embed_ln is not None:
         x = module.embed_ln(x)
-    rope = module.rope(T) if module.rope is not None else None
-    for block in module.blocks:
-        x = block(x, None, rope)
-    if module.ln_f is None:
-        raise ValueError("saliency of a logit needs a model with a language-model head")
-    h = module.ln_f(x[:, position])
+    h = module.run_blocks(x)[:, position]  # the model's own blocks and final norm (any family)
     return h @ w + b
 
 
