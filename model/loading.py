@@ -57,6 +57,7 @@ from model.formats.hf import (
 from model.formats.llama import llama_family, load_llama
 from model.formats.minilm import find_minilm_folder, require_minilm_folder
 from model.formats.ollama import find_ollama_blob, find_ollama_models
+from model.formats import gemma3_package
 from model.formats.smollm2 import DISPLAY_NAME as SMOLLM2_NAME
 from model.formats.smollm2 import find_smollm2_file, require_smollm2_file
 from model.teaching.lesson_models import LESSON_PREFIX, LESSONS
@@ -64,6 +65,7 @@ from model.tracer.runner import TracingModel
 
 MINILM = "minilm"
 SMOLLM2 = "smollm2"
+GEMMA3 = "gemma3"
 DEVICE_ENV = "ATTENTION_EXPLORER_DEVICE"
 
 # The most tokens one trace of a pretrained model keeps. A trace stores every head's
@@ -161,6 +163,8 @@ def resolve_source(source: str | Path) -> Path:
         return LESSONS_DIR / name
     if str(source) == SMOLLM2:
         return require_smollm2_file()
+    if str(source) == GEMMA3:
+        return gemma3_package.require_gemma3_file()
     path = Path(source).expanduser()
     if path_kind(path) == "missing" and isinstance(source, str):
         for kind in ("gpt2", "llama"):
@@ -187,7 +191,7 @@ def folder_kind(folder: Path) -> ModelKind:
         raise ModelFileError(
             folder / CONFIG_FILE,
             f"model type {what!r} is not supported (supported: GPT-2 family, BERT family, "
-            "Llama, Mistral, Qwen2, Qwen3, or this app's own format)",
+            "Llama, Mistral, Qwen2, Qwen3, Gemma 2, Gemma 3, or this app's own format)",
         )
     return "folder"
 
@@ -220,9 +224,11 @@ def load_tracing_model(
         folder = check_folder(folder)  # a folder the user may not read says so
     target = choose_device(str(device) if device is not None else None)
     if folder.is_file() and (is_gguf(folder) or folder.suffix.lower() == ".gguf"):
-        name = f"{SMOLLM2_NAME} (Q4_1)" if str(source) == SMOLLM2 else _gguf_name(source, folder)
+        name = (f"{SMOLLM2_NAME} (Q4_1)" if str(source) == SMOLLM2 else
+                f"{gemma3_package.DISPLAY_NAME} (Q4_K_M)" if str(source) == GEMMA3 else _gguf_name(source, folder))
         refuse_if_too_large(scan_header(folder).n_params, folder)
-        module, tokenizer, note = load_gguf(folder, name=name)
+        digest = gemma3_package.expected_sha256() if str(source) == GEMMA3 else None  # known: no hashing per load
+        module, tokenizer, note = load_gguf(folder, name=name, digest=digest)
         limit = max_tokens or pretrained_max_tokens(module.cfg)
         return TracingModel(
             module, tokenizer, name, device=target, max_tokens=limit, weights_note=note, precision=precision
@@ -284,6 +290,22 @@ def smollm2_choice() -> ModelChoice:
     )
 
 
+def gemma3_choice() -> ModelChoice:
+    """The picker entry for Gemma 3 270M: loadable when its packages are installed, else it says how."""
+    name = f"{gemma3_package.DISPLAY_NAME} (reads Chinese)"
+    if not gemma3_package.installed():
+        return ModelChoice(name, GEMMA3, "gguf", note=f"not installed: {gemma3_package.INSTALL}")
+    note = f"Q4_K_M weights, dequantized to float32. {gemma3_package.TERMS}"
+    path = gemma3_package.gemma3_file(assemble=False)
+    try:
+        if path is not None:
+            summary = scan_header(path)
+            return ModelChoice(name, GEMMA3, "gguf", size_bytes=summary.size_bytes, n_params=summary.n_params, note=note)
+        return ModelChoice(name, GEMMA3, "gguf", size_bytes=gemma3_package.chunks_size(), note=note)
+    except (ModelFileError, OSError) as exc:
+        return ModelChoice(name, GEMMA3, "gguf", note=str(exc))
+
+
 def available_models(
     extra_folders: tuple[str | Path, ...] = (), include_cache: bool = True, include_ollama: bool = True
 ) -> list[ModelChoice]:
@@ -297,6 +319,7 @@ def available_models(
     smollm2 = smollm2_choice()
     if smollm2.size_bytes is not None:
         choices.append(smollm2)
+    choices.append(gemma3_choice())  # installed or not: the menu says how to get it
     seen: set[Path] = set()
     folders: list[str | Path | None] = list(extra_folders) or [None]
     for i, root in enumerate(folders):

@@ -128,6 +128,26 @@ class ModelConfig:
         the pairs of Hugging Face's ``rope_scaling`` dict (a tuple so the config stays hashable).
     sliding_window
         Each query sees only the last ``sliding_window`` keys, itself included (Mistral).
+
+    The Gemma 2 and Gemma 3 layout adds:
+
+    norm_offset
+        RMSNorm scales by ``norm_offset + g`` (Gemma stores g − 1: ``1.0``; 0 elsewhere).
+    sandwich_norm
+        Four norms per block: also one after attention and one after the MLP, on what each
+        adds to the residual stream (Gemma 2/3: x + N₂(attn(N₁(x))), then the same for the MLP).
+    embed_scale
+        Token embeddings are multiplied by this (Gemma: √d_model in the weights' precision).
+    query_pre_attn_scalar
+        Scores are divided by √query_pre_attn_scalar instead of √d_head (Gemma).
+    attn_softcap, final_softcap
+        Scores (before the mask) and logits pass through c · tanh(x / c) (Gemma 2).
+    local_layers
+        With ``sliding_window``: the layers that slide it (local layers); the others see every
+        earlier key (global layers). None: every layer slides it (Mistral).
+    rope_local_theta
+        The RoPE base of the local layers, without ``rope_scaling`` (Gemma 3's
+        ``rope_local_base_freq``); None: every layer uses ``rope_theta``.
     """
 
     vocab_size: int
@@ -168,6 +188,14 @@ class ModelConfig:
     rope_theta: float = 10000.0
     rope_scaling: tuple[tuple[str, Any], ...] | None = None
     sliding_window: int | None = None
+    norm_offset: float = 0.0
+    sandwich_norm: bool = False
+    embed_scale: float = 1.0
+    query_pre_attn_scalar: float | None = None
+    attn_softcap: float | None = None
+    final_softcap: float | None = None
+    local_layers: tuple[int, ...] | None = None
+    rope_local_theta: float | None = None
 
     def __post_init__(self) -> None:
         # Every reader (config.json, GGUF metadata, lesson models) ends here: the one place a
@@ -213,6 +241,23 @@ class ModelConfig:
             )
         if self.sliding_window is not None and self.sliding_window <= 0:
             raise ValueError(f"sliding_window must be positive, got {self.sliding_window}")
+        for name in ("embed_scale", "query_pre_attn_scalar", "attn_softcap", "final_softcap", "rope_local_theta"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value <= 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        if isinstance(self.norm_offset, bool) or not isinstance(self.norm_offset, (int, float)) or \
+                not math.isfinite(self.norm_offset):
+            raise ValueError(f"norm_offset must be a finite number, got {self.norm_offset!r}")
+        if self.sandwich_norm and (self.norm != "rmsnorm" or self.norm_placement != "pre"):
+            raise ValueError("sandwich_norm needs norm='rmsnorm' and norm_placement='pre'")
+        if self.local_layers is not None:
+            layers = list(self.local_layers)
+            if self.sliding_window is None:
+                raise ValueError("local_layers needs a sliding_window")
+            if len(set(layers)) != len(layers) or any(
+                    isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n_layers for i in layers):
+                raise ValueError(f"local_layers must be distinct layers 0–{self.n_layers - 1}, got {layers}")
         if self.positional not in ("learned", "sinusoidal", "rope"):
             raise ValueError(f"unknown positional encoding {self.positional!r}")
         if self.norm_placement not in ("pre", "post"):
@@ -242,6 +287,23 @@ class ModelConfig:
             self.tie_embeddings or self.unembed_bias or self.adaptive_cutoffs is not None or self.adaptive_tied
         ):
             raise ValueError("a model without an LM head cannot tie, bias or adapt its unembedding")
+
+    def layer_window(self, layer: int) -> int | None:
+        """The sliding window of ``layer``, or None when it sees every earlier key."""
+        if self.sliding_window is None or (self.local_layers is not None and layer not in self.local_layers):
+            return None
+        return self.sliding_window
+
+    def layer_is_global(self, layer: int) -> bool:
+        """Whether ``layer`` attends to every earlier key (no sliding window)."""
+        return self.layer_window(layer) is None
+
+    @property
+    def score_divisor(self) -> float:
+        """What the scores q·k are divided by: √d_head, √query_pre_attn_scalar, or 1 (lessons)."""
+        if not self.scale_scores:
+            return 1.0
+        return math.sqrt(self.query_pre_attn_scalar if self.query_pre_attn_scalar is not None else self.d_head)
 
     @property
     def d_head(self) -> int:
@@ -277,6 +339,8 @@ class ModelConfig:
             data["adaptive_cutoffs"] = list(data["adaptive_cutoffs"])
         if data["rope_scaling"] is not None:
             data["rope_scaling"] = self.rope_scaling_dict
+        if data["local_layers"] is not None:
+            data["local_layers"] = list(data["local_layers"])
         return data
 
     @classmethod

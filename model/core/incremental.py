@@ -218,7 +218,11 @@ class IncrementalTracer:
                 # numpy's stacked matmul: torch's bmm with one column per head is ~4× slower here
                 past_q = a["q"][i, :, :p]  # (nh, p, hs)
                 new_k = a["k"][i, :, p:T].transpose(0, 2, 1)  # (nh, hs, s)
-                a["scores"][i, :, :p, p:T] = np.matmul(past_q, new_k) / np.float32(block.attn.divisor)
+                scores = np.matmul(past_q, new_k) / np.float32(block.attn.divisor)
+                if block.attn.softcap is not None:  # Gemma 2: c · tanh(s / c), as the forward pass
+                    cap = np.float32(block.attn.softcap)
+                    scores = np.tanh(scores / cap) * cap
+                a["scores"][i, :, :p, p:T] = scores
                 a["pattern"][i, :, :p, p:T] = 0.0
 
     def _targets(self) -> dict[str, tuple[str, tuple]]:

@@ -26,17 +26,18 @@ def sinusoidal_positions(n_positions: int, d_model: int, base: float = 10000.0) 
 
 
 
-def rope_frequencies(cfg: ModelConfig) -> tuple[torch.Tensor, float]:
+def rope_frequencies(cfg: ModelConfig, theta: float | None = None, plain: bool = False) -> tuple[torch.Tensor, float]:
     """RoPE inverse frequencies (d_head/2,) and the factor cos/sin are scaled by.
 
     Follows Hugging Face's ``modeling_rope_utils`` for the default schedule and the
     ``linear``, ``llama3`` and ``yarn`` ones; ``dynamic`` NTK equals the default while a
-    sequence fits the context window, and ours always does.
+    sequence fits the context window, and ours always does. ``theta``: another base than
+    ``cfg.rope_theta``; ``plain``: without ``cfg.rope_scaling`` (Gemma 3's local layers).
     """
     dim = cfg.d_head
     exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim  # (dim/2,)
-    inv_freq = 1.0 / (cfg.rope_theta ** exponents)
-    scaling = cfg.rope_scaling_dict
+    inv_freq = 1.0 / ((theta if theta is not None else cfg.rope_theta) ** exponents)
+    scaling = {} if plain else cfg.rope_scaling_dict
     kind = scaling.get("rope_type", "default")
     factor = float(scaling.get("factor", 1.0))
     if kind == "linear":
@@ -91,9 +92,9 @@ class RotaryEmbedding(nn.Module):
     """cos and sin tables for positions 0..T-1, each (T, d_head): the pair (i, i + d_head/2)
     of every q and k is rotated by angle position · inv_freq[i] (Hugging Face's layout)."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, theta: float | None = None, plain: bool = False) -> None:
         super().__init__()
-        inv_freq, self.scale = rope_frequencies(cfg)
+        inv_freq, self.scale = rope_frequencies(cfg, theta, plain)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def forward(self, T: int) -> tuple[torch.Tensor, torch.Tensor]:

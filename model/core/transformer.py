@@ -114,17 +114,25 @@ def _dropout(drop: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
 
 
 class RMSNorm(nn.Module):
-    """x / sqrt(mean(x²) + eps) · g, computed in float32 (as Llama's reference does)."""
+    """x / sqrt(mean(x²) + eps) · g, computed in float32 (as Llama's reference does); with
+    ``offset`` 1, · (1 + g) in float32 before rounding to x's precision (Gemma's)."""
 
-    def __init__(self, width: int, eps: float) -> None:
+    def __init__(self, width: int, eps: float, offset: float = 0.0) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(width))
+        self.weight = nn.Parameter(torch.zeros(width) if offset else torch.ones(width))
         self.eps = eps
+        self.offset = offset
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        if self.offset:
+            return (h * (self.offset + self.weight.float())).to(x.dtype)
         return self.weight * h.to(x.dtype)
+
+    def scale(self) -> torch.Tensor:
+        """What the normalised vector is multiplied by: g, or offset + g."""
+        return self.weight + self.offset if self.offset else self.weight
 
 
 def _norm(cfg: ModelConfig, width: int | None = None) -> nn.Module:
@@ -134,7 +142,7 @@ def _norm(cfg: ModelConfig, width: int | None = None) -> nn.Module:
     if not cfg.layer_norm:
         return nn.Identity()
     if cfg.norm == "rmsnorm":
-        return RMSNorm(width, cfg.layer_norm_eps)
+        return RMSNorm(width, cfg.layer_norm_eps, cfg.norm_offset)
     return nn.LayerNorm(width, eps=cfg.layer_norm_eps)
 
 
@@ -145,9 +153,10 @@ class Attention(nn.Module):
         super().__init__()
         self.layer = layer  # which layer's keys a PastKeys hands back
         self.n_heads, self.d_head, self.causal = cfg.n_heads, cfg.d_head, cfg.causal
-        self.divisor = math.sqrt(cfg.d_head) if cfg.scale_scores else 1.0  # lessons: no ÷√dₖ
+        self.divisor = cfg.score_divisor  # √d_head; √query_pre_attn_scalar (Gemma); lessons: no ÷√dₖ
+        self.softcap = cfg.attn_softcap  # Gemma 2: c · tanh(s / c) before the mask
         self.n_kv = cfg.kv_heads
-        self.window = cfg.sliding_window
+        self.window = cfg.layer_window(layer)  # None on a global layer
         widths = (cfg.n_heads * cfg.d_head, self.n_kv * cfg.d_head, self.n_kv * cfg.d_head)  # q, k, v
         self.widths = widths
         self.qkv = nn.Linear(cfg.d_model, sum(widths), bias=cfg.attn_bias)
@@ -155,7 +164,7 @@ class Attention(nn.Module):
         self.out = nn.Linear(widths[0], cfg.d_model, bias=out_bias)
         self.q_norm = _norm(cfg, cfg.d_head) if cfg.qk_norm else None
         self.k_norm = _norm(cfg, cfg.d_head) if cfg.qk_norm else None
-        if cfg.positional != "rope":  # a RoPE model's context can be 8k+: its mask is built per call
+        if cfg.positional != "rope" and self.window is None:  # a RoPE model's context can be 8k+: its mask is built per call
             future = torch.triu(torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool), diagonal=1)
             self.register_buffer("future_mask", future, persistent=False)
 
@@ -200,11 +209,17 @@ class Attention(nn.Module):
         rope: Rope | None = None,
         past: PastKeys | None = None,
         edit: ZFn | None = None,
+        post_norm: RMSNorm | None = None,
     ) -> torch.Tensor:
         """Attention of the rows ``x`` (B, T, C). With ``past``, they are positions offset..
         offset+T−1 and their queries read the past keys too: ``scores`` and ``pattern`` are
         then (B, nh, T, offset + T) and every other capture holds these T rows only.
-        ``edit``: applied to z (B, nh, T, hs) before W_O (and before ``head_out``)."""
+        ``edit``: applied to z (B, nh, T, hs) before W_O (and before ``head_out``).
+
+        ``post_norm`` (Gemma's norm after attention, owned by the block): the output is
+        normalised, ``out`` captures the normed vector (what the residual stream gets) and
+        ``head_out`` each head's share of it: z_h W_O[h] times the norm's scale at that row
+        (g / rms), frozen at the value this pass used, so the heads still sum to ``out``."""
         B, T, C = x.shape
         nh, hs, nkv = self.n_heads, self.d_head, self.n_kv
         q, k, v = self.qkv(x).split(self.widths, dim=2)
@@ -223,6 +238,8 @@ class Attention(nn.Module):
             k, v = past.extend(self.layer, k, v)  # (B, nh, N, hs): N = offset + T keys, the past first
         N = k.shape[2]
         scores = (q @ k.transpose(-2, -1)) / self.divisor  # (B, nh, T, N)
+        if self.softcap is not None:
+            scores = torch.tanh(scores / self.softcap) * self.softcap
         if self.causal:
             masked = scores.masked_fill(self.hidden_mask(N, x.device, N - T), float("-inf"))
         else:
@@ -232,6 +249,12 @@ class Attention(nn.Module):
         if edit is not None:
             z = edit(z)
         out = self.out(z.transpose(1, 2).reshape(B, T, nh * hs))  # (B, T, C)
+        factor = None
+        if post_norm is not None:
+            if cache is not None:
+                h = out.float()
+                factor = torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + post_norm.eps) * post_norm.scale().float()
+            out = post_norm(out)
         if cache is not None:
             cache[f"{prefix}in"] = x  # the rows this head reads: LN output (pre-norm) or the residual
             # The largest capture, (B, nh, T, d_model): written straight into a buffer the
@@ -240,6 +263,8 @@ class Attention(nn.Module):
             if buffer is not None and buffer.shape != (B, nh, T, C):
                 buffer = None
             head_out = self.head_outputs(z, out=buffer)  # (B, nh, T, d_model)
+            if factor is not None:
+                head_out.mul_(factor.unsqueeze(1))  # (B, nh, T, d) × (B, 1, T, d)
             cache[f"{prefix}q"], cache[f"{prefix}k"], cache[f"{prefix}v"] = q, new_k, new_v
             if rope is not None:
                 cache[f"{prefix}q_unrotated"], cache[f"{prefix}k_unrotated"] = q_unrotated, k_unrotated
@@ -280,6 +305,9 @@ class Block(nn.Module):
         self.ln2 = _norm(cfg)
         self.mlp = MLP(cfg) if cfg.mlp else None
         self.drop = nn.Dropout(cfg.dropout)
+        # Gemma's sandwich: a norm on what attention and the MLP each add to the residual stream
+        self.ln_attn_out = _norm(cfg) if cfg.sandwich_norm else None
+        self.ln_mlp_out = _norm(cfg) if cfg.sandwich_norm else None
 
     def forward(
         self, x: torch.Tensor, cache: Cache | None = None, rope: Rope | None = None,
@@ -287,7 +315,12 @@ class Block(nn.Module):
     ) -> torch.Tensor:
         """The block on the rows ``x`` (B, T, d); ``past`` and ``edit`` as for :class:`Attention`."""
         p = self.prefix
-        if self.pre_norm:
+        if self.ln_attn_out is not None:
+            attn_out = self.attn(self.ln1(x), cache, p + "attn.", rope, past, edit, post_norm=self.ln_attn_out)
+            mid = x + _dropout(self.drop, attn_out)
+            mlp_out = self.ln_mlp_out(self._mlp(self.ln2(mid)))
+            post = mid + _dropout(self.drop, mlp_out)
+        elif self.pre_norm:
             mid = x + _dropout(self.drop, self.attn(self.ln1(x), cache, p + "attn.", rope, past, edit))
             mlp_out = self._mlp(self.ln2(mid))
             post = mid + _dropout(self.drop, mlp_out)
@@ -318,6 +351,9 @@ class Transformer(nn.Module):
             else None
         )
         self.rope = RotaryEmbedding(cfg) if cfg.positional == "rope" else None
+        # Gemma 3: the local (sliding-window) layers rotate with their own base, unscaled
+        self.rope_local = (RotaryEmbedding(cfg, theta=cfg.rope_local_theta, plain=True)
+                           if cfg.positional == "rope" and cfg.rope_local_theta is not None else None)
         if cfg.positional == "learned":
             self.pos_embed = nn.Embedding(cfg.n_ctx, cfg.d_model)
         elif cfg.positional == "rope":
@@ -374,6 +410,8 @@ class Transformer(nn.Module):
     def embed(self, idx: torch.Tensor) -> torch.Tensor:
         """Token embedding rows as they enter the residual stream, before positions: (B, T, d)."""
         rows = self.tok_embed(idx)
+        if self.cfg.embed_scale != 1.0:  # Gemma: × √d_model, rounded to the weights' precision first
+            rows = rows * torch.tensor(self.cfg.embed_scale, dtype=rows.dtype)
         return self.embed_proj(rows) if self.embed_proj is not None else rows
 
     def positions(self, T: int) -> torch.Tensor:
@@ -410,13 +448,16 @@ class Transformer(nn.Module):
         """Blocks ``start``… on the residual stream ``x`` (B, T, d) entering block ``start``,
         then the final norm: (B, T, d). The module's standing interventions apply first."""
         offset = past.offset if past is not None else 0
-        rope = None
+        rope = local = None
         if self.rope is not None:
             cos, sin = self.rope(offset + x.shape[1])  # (offset + T, d_head) each
-            rope = (cos[offset:], sin[offset:])
+            rope = local = (cos[offset:], sin[offset:])
+        if self.rope_local is not None:
+            cos, sin = self.rope_local(offset + x.shape[1])
+            local = (cos[offset:], sin[offset:])
         edits = self.interventions + interventions if interventions is not None else self.interventions
         for i in range(start, len(self.blocks)):
-            x = self.blocks[i](x, cache, rope, past, edits.at(i))
+            x = self.blocks[i](x, cache, local if self.blocks[i].attn.window is not None else rope, past, edits.at(i))
         final = self.ln_f(x) if self.ln_f is not None else x
         if cache is not None:
             cache["final_norm"] = final
@@ -432,7 +473,10 @@ class Transformer(nn.Module):
         if isinstance(self.unembed, nn.AdaptiveLogSoftmaxWithLoss):
             flat = self.unembed.log_prob(h.reshape(-1, h.shape[-1]))  # (N, n_outputs)
             return flat.view(*h.shape[:-1], flat.shape[-1])  # also for zero rows
-        return self.unembed(h)
+        logits = self.unembed(h)
+        if self.cfg.final_softcap is not None:  # Gemma 2: c · tanh(logit / c)
+            logits = torch.tanh(logits / self.cfg.final_softcap) * self.cfg.final_softcap
+        return logits
 
     def forward(
         self,

@@ -225,6 +225,16 @@ def positive_float(value: object, key: str) -> float:
     return number
 
 
+def finite_float(value: object, key: str) -> float:
+    """Any finite number (ints allowed; NaN, ±inf and strings are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigValueError(key, f"must be a finite number, got {_show(value)}")
+    number = float(value) if abs(value) < 1e308 else math.inf
+    if not math.isfinite(number):
+        raise ConfigValueError(key, f"must be a finite number, got {_show(value)}")
+    return number
+
+
 def fraction(value: object, key: str) -> float:
     """A probability in [0, 1): dropout of 1 drops everything."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
@@ -327,6 +337,14 @@ CONFIG_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "rope_theta": positive_float,
     "rope_scaling": optional(lambda value, key: name_value_pairs(value, key)),
     "sliding_window": optional(positive_int),
+    "norm_offset": finite_float,
+    "sandwich_norm": boolean,
+    "embed_scale": positive_float,
+    "query_pre_attn_scalar": optional(positive_float),
+    "attn_softcap": optional(positive_float),
+    "final_softcap": optional(positive_float),
+    "local_layers": optional(int_tuple),
+    "rope_local_theta": optional(positive_float),
 }
 
 
@@ -345,7 +363,7 @@ def check_config_dict(data: Mapping[str, Any], known: set[str] | None = None) ->
     out = {key: CONFIG_FIELDS[key](value, key) if key in CONFIG_FIELDS else value for key, value in data.items()}
     vocab = out["vocab_size"]
     d_model, n_heads = out.get("d_model", 256), out.get("n_heads", 4)
-    if d_model % n_heads:
+    if not out.get("head_dim") and d_model % n_heads:
         raise ConfigValueError("n_heads", f"({n_heads}) must divide d_model ({d_model})")
     if out.get("bos_token_id") is not None and out["bos_token_id"] >= vocab:
         raise ConfigValueError("bos_token_id", f"{out['bos_token_id']} is outside the vocabulary (vocab_size {vocab})")
@@ -392,8 +410,8 @@ def estimate_load_bytes(cfg: ModelConfig) -> dict[str, int]:
     """Peak bytes of building and loading ``cfg``, by the config key that drives each part.
 
     Loading holds the file's tensors, their float32 copies and the module's parameters at
-    once (×3); every block also keeps an n_ctx × n_ctx causal mask (1 byte a cell), and a
-    sinusoidal table is built in float64.
+    once (×3); every block without RoPE or a sliding window also keeps an n_ctx × n_ctx causal
+    mask (1 byte a cell), and a sinusoidal table is built in float64.
     """
     d, E, L, V, C = cfg.d_model, cfg.embed_width, cfg.n_layers, cfg.vocab_size, cfg.n_ctx
     m = cfg.mlp_width
@@ -401,10 +419,12 @@ def estimate_load_bytes(cfg: ModelConfig) -> dict[str, int]:
     attention = d * (H + 2 * KV) * hd + H * hd * d  # qkv and out, with the heads' own width
     block = (3 if cfg.gated_mlp else 2) * d * m + 9 * d + m  # fc (+ gate), proj, biases, two norms
     unembed = cfg.n_outputs * d if cfg.has_lm_head and not cfg.tie_embeddings else 0
-    positions = C * d * 4 * 3 if cfg.positional == "learned" else C * d * (4 + 8 + 8)
+    positions = {"learned": C * d * 4 * 3, "sinusoidal": C * d * (4 + 8 + 8)}.get(cfg.positional, 0)
+    # the causal mask: kept per block without RoPE or a window; a RoPE model builds it per call
+    masks = 0 if cfg.positional == "rope" else sum(cfg.layer_window(i) is None for i in range(L))
     return {
         "vocab_size": (V * E + unembed) * 4 * 3,
-        "n_ctx": L * C * C + positions,
+        "n_ctx": masks * C * C + positions,
         "n_layers": L * block * 4 * 3,
         # a head_dim far from d_model / n_heads makes attention, not the MLP, the largest part
         "head_dim" if cfg.head_dim else "n_heads": L * attention * 4 * 3,

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from model.core.build import probe_forward
 from model.core.config import ModelConfig, rope_scaling_pairs
@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 MAGIC = b"GGUF"
 # llama.cpp architectures whose tensors map onto the Llama layout. "llama" files also hold
 # Mistral, SmolLM and TinyLlama; llama.cpp stores their q/k rows permuted (see _unpermute).
-ARCHITECTURES = ("llama", "qwen2", "qwen3")
+ARCHITECTURES = ("llama", "qwen2", "qwen3", "gemma2", "gemma3")
+GEMMA = ("gemma2", "gemma3")
 NOT_GGUF = "not a GGUF file (it does not start with 'GGUF')"
 
 _TENSOR_NAMES = {  # llama.cpp → Hugging Face, per block
@@ -69,6 +70,12 @@ _TENSOR_NAMES = {  # llama.cpp → Hugging Face, per block
     "ffn_gate": "mlp.gate_proj",
     "ffn_up": "mlp.up_proj",
     "ffn_down": "mlp.down_proj",
+}
+_GEMMA_NAMES = {  # Gemma's four norms a block (its ffn_norm is the one before the MLP)
+    **_TENSOR_NAMES,
+    "ffn_norm": "pre_feedforward_layernorm",
+    "post_attention_norm": "post_attention_layernorm",
+    "post_ffw_norm": "post_feedforward_layernorm",
 }
 _GLOBAL_NAMES = {"token_embd": "embed_tokens", "output_norm": "norm", "output": "lm_head"}
 
@@ -279,6 +286,8 @@ def gguf_config(reader, path: Path, name: str, bos_token_id: int | None, vocab_s
             raise ModelFileError(path, f"rope_freqs has {len(values)} values, expected {head_dim // 2}")
         scaling = rope_scaling_pairs({"rope_type": "freq_factors", "factors": values})
     window = number("attention.sliding_window", None)
+    if arch in GEMMA:
+        return _gemma_gguf_config(arch, path, name, bos_token_id, vocab_size, count, real, scaling, window, names)
     try:
         return ModelConfig(
             vocab_size=vocab_size,
@@ -309,6 +318,36 @@ def gguf_config(reader, path: Path, name: str, bos_token_id: int | None, vocab_s
         raise ModelFileError(path, f"invalid {arch} metadata: {exc}") from exc
 
 
+def _gemma_gguf_config(arch, path, name, bos_token_id, vocab_size, count, real, scaling, window, names) -> ModelConfig:
+    """Gemma 2/3 from llama.cpp's metadata, with transformers' defaults for what it leaves
+    out (:mod:`model.formats.gemma`): Gemma 3's local RoPE base 10,000 and one global layer
+    in six; Gemma 2's soft caps and every other layer local."""
+    from model.formats.gemma import GEMMA3_LOCAL_THETA, GEMMA3_PATTERN
+
+    n_layers, n_heads, d_model = count("block_count"), count("attention.head_count"), count("embedding_length")
+    head_dim = count("attention.key_length", d_model // n_heads)
+    pattern = GEMMA3_PATTERN if arch == "gemma3" else 2
+    caps = {}
+    if arch == "gemma2":
+        caps = {"attn_softcap": real("attn_logit_softcapping", 50.0), "final_softcap": real("final_logit_softcapping", 30.0)}
+    try:
+        return ModelConfig(
+            vocab_size=vocab_size, n_ctx=count("context_length"), d_model=d_model, n_layers=n_layers,
+            n_heads=n_heads, n_kv_heads=count("attention.head_count_kv", n_heads), head_dim=head_dim,
+            d_mlp=count("feed_forward_length"), positional="rope", norm="rmsnorm", norm_offset=1.0,
+            sandwich_norm=True, activation="gelu_tanh", gated_mlp=True,
+            layer_norm_eps=real("attention.layer_norm_rms_epsilon", 1e-6), attn_bias=False, mlp_bias=False,
+            qk_norm="blk.0.attn_q_norm.weight" in names, embed_scale=float(np.sqrt(d_model)),
+            query_pre_attn_scalar=float(head_dim), rope_theta=real("rope.freq_base", 10000.0),
+            rope_local_theta=GEMMA3_LOCAL_THETA if arch == "gemma3" else None, rope_scaling=scaling,
+            sliding_window=int(window) if window else None,
+            local_layers=tuple(i for i in range(n_layers) if (i + 1) % pattern) if window else None,
+            tie_embeddings="output.weight" not in names, bos_token_id=bos_token_id, name=name, **caps,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(path, f"invalid {arch} metadata: {exc}") from exc
+
+
 def _unpermute(weight: np.ndarray, n_heads: int) -> np.ndarray:
     """Undo llama.cpp's q/k row order: its converter interleaves each head's two rotation
     halves (for the GPT-J style rotation llama.cpp uses on "llama" files); Hugging Face
@@ -326,8 +365,9 @@ def read_tensors(reader, path: Path, cfg: ModelConfig, arch: str) -> dict[str, t
         parts = tensor.name.split(".")
         if tensor.name == "rope_freqs.weight":
             continue  # part of the config (see gguf_config)
-        if parts[0] == "blk" and len(parts) == 4 and parts[2] in _TENSOR_NAMES:
-            hf = f"layers.{parts[1]}.{_TENSOR_NAMES[parts[2]]}.{parts[3]}"
+        block_names = _GEMMA_NAMES if arch in GEMMA else _TENSOR_NAMES
+        if parts[0] == "blk" and len(parts) == 4 and parts[2] in block_names:
+            hf = f"layers.{parts[1]}.{block_names[parts[2]]}.{parts[3]}"
         elif len(parts) == 2 and parts[0] in _GLOBAL_NAMES:
             hf = f"{_GLOBAL_NAMES[parts[0]]}.{parts[1]}"
         else:
@@ -341,6 +381,8 @@ def read_tensors(reader, path: Path, cfg: ModelConfig, arch: str) -> dict[str, t
         array = np.asarray(array, dtype=np.float32).reshape(tuple(int(n) for n in reversed(tensor.shape)))
         if arch == "llama" and parts[-2] in ("attn_q", "attn_k"):
             array = _unpermute(array, cfg.n_heads if parts[-2] == "attn_q" else cfg.kv_heads)
+        if arch in GEMMA and tensor.name.endswith("norm.weight"):
+            array = array - np.float32(1.0)  # llama.cpp stores Gemma's 1 + g; the model keeps g
         if not array.flags.writeable or not array.flags.c_contiguous:
             array = np.array(array, order="C")  # float tensors come back as views of the read-only map
         state[hf] = torch.from_numpy(array)
@@ -368,6 +410,9 @@ def gguf_tokenizer(reader, path: Path) -> tuple[Tokenizer, int | None]:
                 [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
             )
         add_bos_default = False
+    elif kind == "llama" and metadata(reader, path, "general.architecture", "") in GEMMA:
+        tok = _gemma_tokenizer(tokens, metadata(reader, path, "tokenizer.ggml.merges", None), types)
+        add_bos_default = True
     elif kind == "llama":
         scores = metadata(reader, path, "tokenizer.ggml.scores", None)
         merges = metadata(reader, path, "tokenizer.ggml.merges", None)
@@ -441,6 +486,26 @@ def _sentencepiece_tokenizer(tokens: list[str], merges: list[str] | None, scores
     return tok
 
 
+def _gemma_tokenizer(tokens: list[str], merges: list[str] | None, types: list[int]) -> Tokenizer:
+    """Gemma's SentencePiece BPE with byte fallback, as transformers builds it from a GGUF file
+    (``GemmaTokenizer``): spaces become ▁ and nothing is prepended; a token of several spaces
+    is stored as spaces and looked up as ▁s; without merges in the file they are rebuilt
+    from the vocabulary in the file's order (Gemma's scores do not follow its merge order)."""
+    tokens = ["▁" * len(t) if " " in t and not t.strip() else t for t in tokens]
+    vocab = {token: i for i, token in enumerate(tokens)}
+    if merges:
+        pairs = [tuple(m.split(" ", 1)) for m in merges]
+    else:
+        pairs = _merges_from_scores(vocab, {t: -float(i) for i, t in enumerate(tokens)})
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=pairs, fuse_unk=True, unk_token="<unk>" if "<unk>" in vocab else None,
+                               byte_fallback=True, dropout=None))
+    tok.normalizer = normalizers.Replace(" ", "▁")
+    tok.pre_tokenizer = pre_tokenizers.Split(pattern=" ", behavior="merged_with_previous", invert=False)
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+    _add_special(tok, tokens, types, lambda t: True)
+    return tok
+
+
 def _merges_from_scores(vocab: dict[str, int], scores: dict[str, float]) -> list[tuple[str, str]]:
     """The merges a scored vocabulary implies: every split of a token into two tokens,
     best score first (transformers' ``generate_merges``)."""
@@ -477,7 +542,8 @@ def weights_note(reader) -> str:
 
 
 # ---------------------------------------------------------------------------- entry point
-def load_gguf(path: str | Path, name: str | None = None, use_cache: bool = True) -> tuple[Transformer, TextTokenizer, str]:
+def load_gguf(path: str | Path, name: str | None = None, use_cache: bool = True,
+              digest: str | None = None) -> tuple[Transformer, TextTokenizer, str]:
     """A Llama-layout GGUF file as our :class:`Transformer`, its tokenizer, and the weights note.
 
     The first load dequantizes (seconds) and caches; later loads of the same file (same
@@ -486,7 +552,7 @@ def load_gguf(path: str | Path, name: str | None = None, use_cache: bool = True)
     path = Path(path).expanduser()
     if not path.is_file():
         raise ModelFileError(path, "GGUF file not found")
-    folder = cache_folder(path) if use_cache else None
+    folder = cache_folder(path, digest) if use_cache else None  # digest: the file's SHA-256, when known
     if folder is not None:
         sweep_stale_temporaries(folder.parent)
     if folder is not None:

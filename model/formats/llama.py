@@ -22,6 +22,7 @@ from model.core.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pair
 from model.core.errors import ModelFileError
 from model.core.tokenizer import TextTokenizer
 from model.core.transformer import Transformer
+from model.formats.gemma import gemma_config, gemma_family, gemma_state_dict
 from model.formats.hf import (
     CONFIG_FILE,
     TOKENIZER_FILE,
@@ -42,7 +43,11 @@ TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 
 
 def llama_family(config: dict[str, Any]) -> str | None:
-    """'llama', 'mistral', 'qwen2' or 'qwen3' from ``model_type`` (or ``architectures``), else None."""
+    """'llama', 'mistral', 'qwen2', 'qwen3', 'gemma2' or 'gemma3' from ``model_type`` (or
+    ``architectures``), else None. Gemma is the Llama layout with options (:mod:`model.formats.gemma`)."""
+    gemma = gemma_family(config)
+    if gemma is not None:
+        return gemma
     model_type = str(config.get("model_type", "")).lower()
     if model_type:
         return model_type if model_type in LLAMA_FAMILIES else None
@@ -98,6 +103,8 @@ def llama_config(
     family = llama_family(config)
     if family is None:
         raise ModelFileError(path, f"not a Llama-layout config (model_type {config.get('model_type')!r})")
+    if family.startswith("gemma"):
+        return gemma_config(config, path, name, bos_token_id)
     activation = str(config.get("hidden_act", "silu"))
     if activation not in ("silu", "swish"):
         raise ModelFileError(path, f"hidden_act {activation!r} is not supported (Llama layout uses silu)")
@@ -153,6 +160,8 @@ def llama_config(
 def llama_state_dict(state: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> dict[str, torch.Tensor]:
     """Map Hugging Face Llama-layout tensor names onto ours (q, k and v rows concatenated
     into ``attn.qkv``); every tensor is checked against the config's shape."""
+    if cfg.sandwich_norm:
+        return gemma_state_dict(state, cfg, path)
     state = strip_prefix(dict(state), "model.")
     d, m, V, hs = cfg.d_model, cfg.mlp_width, cfg.vocab_size, cfg.d_head
     nq, nkv = cfg.n_heads * hs, cfg.kv_heads * hs

@@ -76,6 +76,14 @@ def _hf_llama(family: str):
     return build
 
 
+def _hf_gemma(family: str):
+    def build(folder: Path, _wordpiece_file) -> None:
+        from tests.model.test_hf_gemma import make
+
+        make(folder, family)
+    return build
+
+
 def _gpt2(folder: Path, _wordpiece_file) -> None:
     from tests.model.test_hf_gpt2 import make_gpt2
 
@@ -100,6 +108,8 @@ SHAPES = {
     "qwen2-biases": _hf_llama("qwen2-biases-tied"),
     "qwen3-qk-norm": _hf_llama("qwen3-qknorm-yarn"),
     "mistral-window": _hf_llama("mistral-window"),
+    "gemma2-softcaps": _hf_gemma("gemma2-softcaps-tied"),
+    "gemma3-local-global": _hf_gemma("gemma3-two-bases-untied"),
 }
 #: The shapes the NumPy forward pass covers (a test checks that it covers no other).
 NUMPY_SHAPES = ("bundled", "bundled-like", "learned")

@@ -158,3 +158,12 @@ def test_a_long_context_traces_only_what_fits(tmp_path, monkeypatch, wordpiece_f
     capped = load_tracing_model(folder, device="cpu").max_tokens
     assert 1 <= capped < 4096
     assert trace_bytes(cfg, capped) <= 100 * 2**20 < trace_bytes(cfg, capped + 1)
+
+
+def test_a_rope_model_keeps_no_causal_mask_so_its_context_costs_no_memory():
+    """Gemma 3 270M (n_ctx 32,768, RoPE) was refused from its own cache: the estimate counted
+    an n_ctx² mask per layer (21 GB) that only models with position vectors keep."""
+    rope = tiny_config(n_ctx=32_768, norm="rmsnorm", gated_mlp=True, positional="rope")
+    assert estimate_load_bytes(rope)["n_ctx"] == 0
+    learned = tiny_config(n_ctx=512)
+    assert estimate_load_bytes(learned)["n_ctx"] >= learned.n_layers * 512 * 512
