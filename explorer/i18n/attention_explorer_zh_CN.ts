@@ -595,6 +595,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>灰色格子为 −∞：查询不能关注后面的键</translation>
     </message>
     <message>
+        <source>grey cells are −∞: a query may not look at later keys, nor, in this local layer, at keys {window} or more back</source>
+        <translation>灰色格子是 −∞：查询不能看后面的键；在这个局部层里，也不能看 {window} 个位置以前（含）的键</translation>
+    </message>
+    <message>
         <source>rollout: heads averaged, residual added, layers 0–{layer} multiplied.</source>
         <translation>注意力展开：各头取平均，加上残差，第 0–{layer} 层相乘。</translation>
     </message>
@@ -725,6 +729,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>悬停在格子上：层、头、查询 → 键、权重</translation>
     </message>
     <message>
+        <source>● a global layer: it sees every earlier token; the others are local, each query sees the last {window} tokens</source>
+        <translation>● 全局层：看得到前面所有的词元；其余是局部层，每个查询只看最近的 {window} 个词元</translation>
+    </message>
+    <message>
         <source>Δ log p(&apos;{t}&apos;) with the head knocked out</source>
         <translation>敲除该头后的 Δ log p(&apos;{t}&apos;)</translation>
     </message>
@@ -747,6 +755,14 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>   knock-out Δ log p {d:+.3f}</source>
         <translation>   敲除 Δ log p {d:+.3f}</translation>
+    </message>
+    <message>
+        <source> (global layer)</source>
+        <translation>（全局层）</translation>
+    </message>
+    <message>
+        <source> (local layer, window {window})</source>
+        <translation>（局部层，窗口 {window}）</translation>
     </message>
     <message>
         <source> (kv {kv})</source>
@@ -934,10 +950,6 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>{m} 百万参数</translation>
     </message>
     <message>
-        <source>not installed: pip install --no-deps {package}</source>
-        <translation>未安装：pip install --no-deps {package}</translation>
-    </message>
-    <message>
         <source>Attention Explorer</source>
         <translation>注意力探索器</translation>
     </message>
@@ -1106,6 +1118,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>所有标签页</translation>
     </message>
     <message>
+        <source>not installed: {command}</source>
+        <translation>未安装：{command}</translation>
+    </message>
+    <message>
         <source>Open a GGUF model file</source>
         <translation>打开一个 GGUF 模型文件</translation>
     </message>
@@ -1214,6 +1230,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <source>real language model</source>
         <extracomment>words model/loading.py adds to a model&apos;s name in the Model menu (&quot;SmolLM2 (real language model)&quot;)</extracomment>
         <translation>真实语言模型</translation>
+    </message>
+    <message>
+        <source>reads Chinese</source>
+        <translation>能读中文</translation>
     </message>
 </context>
 <context>
@@ -1428,6 +1448,14 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>This model uses rotary positions (RoPE): no position vector P is added to the embeddings. Instead, inside every head, q and k are rotated by an angle that grows with the position (pairs of dimensions turn at different speeds, as in the sinusoids of the original transformer). The dot product q·k of two rotated vectors then depends on how far apart the two tokens are, not on where they are. The step-through shows q and k before and after the rotation.</source>
         <translation>这个模型使用旋转位置编码（RoPE）：嵌入上不加任何位置向量 P。取而代之的是，在每个头内部，q 和 k 按随位置增大的角度旋转（每两维一组，以不同速度旋转，就像原始 Transformer 的正弦位置编码）。两个旋转后的向量的点积 q·k 只取决于两个词元相距多远，而不取决于它们在哪里。逐步计算视图会显示旋转前后的 q 和 k。</translation>
+    </message>
+    <message>
+        <source>Its base θ = {base}: pair i of a d-wide head turns by position × θ^(−2i/d) radians.</source>
+        <translation>它的底数 θ = {base}：宽 d 的头里，第 i 对维度转过的角度是 位置 × θ^(−2i/d) 弧度。</translation>
+    </message>
+    <message>
+        <source>This model rotates with two bases. Its {n_local} local layers, which see the last {window} tokens, use θ = {small}: their pairs turn fast and tell nearby positions apart. Its global layers ({global_}), which see every earlier token, use θ = {large}: their slowest pairs turn so little that positions thousands of tokens apart still differ.</source>
+        <translation>这个模型用两个底数旋转。它的 {n_local} 个局部层只看最近的 {window} 个词元，用 θ = {small}：各对维度转得快，能分清相邻的位置。它的全局层（{global_}）看得到前面所有的词元，用 θ = {large}：最慢的几对维度转得极少，相隔几千个词元的位置仍然不同。</translation>
     </message>
     <message>
         <source>P(k) = row k of a learned table (no formula: training chose these numbers)</source>

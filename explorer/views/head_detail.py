@@ -64,11 +64,7 @@ def hidden_keys(trace: Trace, layer: int, head: int) -> np.ndarray:
     keystroke for GPT-2 small at 256 tokens (12 × 12 heads) to read one of them."""
     if not trace.causal:
         return np.isneginf(trace.scores[layer, head])
-    T = trace.n_tokens
-    hidden = np.triu(np.ones((T, T), dtype=bool), k=1)
-    if trace.sliding_window is not None:
-        hidden |= np.tril(np.ones((T, T), dtype=bool), k=-trace.sliding_window)
-    return hidden
+    return trace.hidden_keys(layer)  # later keys; in a local layer (Gemma, Mistral), those beyond its window
 
 
 def head_matrix(
@@ -93,8 +89,12 @@ def head_matrix(
         levels = (-reach, reach) if reach > 0 else (-1e-6, 1e-6)
         if mode == HeadMode.MASKED:
             values = np.where(masked, -np.inf, values)
+            window = trace.window(layer)
             notes.append(QCoreApplication.translate("HeadDetailPanel", "no mask: this model attends both ways") if not trace.causal else
-                         QCoreApplication.translate("HeadDetailPanel", "grey cells are −∞: a query may not look at later keys"))
+                         QCoreApplication.translate("HeadDetailPanel", "grey cells are −∞: a query may not look at later keys")
+                         if window is None else
+                         QCoreApplication.translate("HeadDetailPanel", "grey cells are −∞: a query may not look at later keys, "
+                                                    "nor, in this local layer, at keys {window} or more back").format(window=window))
     elif mode == HeadMode.ROLLOUT:
         from model.analysis.rollout import CAVEAT, attention_rollout
 

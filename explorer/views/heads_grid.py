@@ -128,7 +128,13 @@ class HeadsGridPanel(Panel):
     def reset_hover(self) -> None:
         """The hint, in place of a hovered cell's text: that text names tokens of a trace, and
         must not outlive it (a new text, a lesson scene, another model)."""
-        self.hover_label.setText(self.tr("Hover a cell: layer, head, query → key, weight"))
+        hint = self.tr("Hover a cell: layer, head, query → key, weight")
+        windows = self.info.layer_windows if self.info is not None else ()
+        if windows:
+            hint += "\n" + self.tr("● a global layer: it sees every earlier token; the others are local, "
+                                    "each query sees the last {window} tokens").format(
+                window=min(w for w in windows if w is not None))
+        self.hover_label.setText(hint)
 
     # ------------------------------------------------------------------ drawing
     def on_theme(self, theme) -> None:
@@ -141,8 +147,7 @@ class HeadsGridPanel(Panel):
         # Room for the labels at this text size, set now: an axis left to grow by itself does so
         # only after a paint that cut its labels off (F11 lost the L/H labels; issue #32).
         self.plot.getAxis("top").setHeight(int(metrics.height() + 4))
-        for side in ("left", "right"):
-            self.plot.getAxis(side).setWidth(int(metrics.horizontalAdvance("L00") + 8))
+        self._size_layer_axes()
         self._tile_ticks = None
         keep_readable(self.view, theme)
         self.waiting.setFont(theme.font(3))
@@ -272,7 +277,17 @@ class HeadsGridPanel(Panel):
             self._sweep_finished()
             self.hover_label.setText(message)
 
+    def _size_layer_axes(self) -> None:
+        """Room for the widest layer label at this text size ("L00", or "L00●" when global
+        layers are marked)."""
+        metrics = QFontMetricsF(self.plot.getAxis("left").style["tickFont"] or self.font())
+        widest = "L00●" if self.info is not None and self.info.layer_windows else "L00"
+        for side in ("left", "right"):
+            self.plot.getAxis(side).setWidth(int(metrics.horizontalAdvance(widest) + 8))
+
     def on_model_info(self, info) -> None:
+        self._size_layer_axes()
+        self._tile_ticks = None
         self.badges, self.sweep = None, None
         self.controls.set_common_badges({}, 0)
         self.reset_hover()
@@ -376,7 +391,7 @@ class HeadsGridPanel(Panel):
         """H0 … and L0 … over the tiles; with many small tiles (30 × 9 heads) only every
         n-th, so the labels never run into each other. In two bands, the second band's layers
         are labelled on the right."""
-        L, H = a.n_layers, a.n_heads
+        H = a.n_heads
         metrics = QFontMetricsF(self.plot.getAxis("top").style["tickFont"] or self.font())
         T = step - GAP
 
@@ -392,10 +407,15 @@ class HeadsGridPanel(Panel):
         names = ([self.tr("rollout")] if self.showing_rollout
                  else [f"{h}" if bare else f"H{h}" for h in range(H)])
         bands = [a.band_layers(b) for b in range(a.bands)]
+        windows = self.info.layer_windows if self.info is not None and not self.showing_rollout else ()
+
+        def layer_name(layer: int) -> str:  # a global layer among local ones is marked
+            return f"L{layer}●" if windows and windows[layer] is None else f"L{layer}"
+
         ticks = ([(a.place(0, h)[1] * step + b * (H + 1) * step + T / 2, names[h])
                   for b in range(a.bands) for h in range(0, H, every_h)],
-                 [(i * step + T / 2, f"L{layer}") for i, layer in enumerate(bands[0]) if i % every_l == 0],
-                 [(i * step + T / 2, f"L{layer}") for i, layer in enumerate(bands[-1]) if i % every_l == 0]
+                 [(i * step + T / 2, layer_name(layer)) for i, layer in enumerate(bands[0]) if i % every_l == 0],
+                 [(i * step + T / 2, layer_name(layer)) for i, layer in enumerate(bands[-1]) if i % every_l == 0]
                  if a.bands > 1 else [])
         if ticks != getattr(self, "_tile_ticks", None):
             self._tile_ticks = ticks
@@ -484,6 +504,10 @@ class HeadsGridPanel(Panel):
         if self.sweep is not None and self.sweep.text == t.text and self.controls.show_sweep.isChecked():
             extra += self.tr("   knock-out Δ log p {d:+.3f}").format(d=self.sweep.delta[layer, head])
         kv = ""
+        windows = self.info.layer_windows if self.info is not None else ()
+        if windows:
+            kv += (self.tr(" (global layer)") if windows[layer] is None else
+                   self.tr(" (local layer, window {window})").format(window=windows[layer]))
         if self.info is not None and self.info.n_kv_heads:
             kv = self.tr(" (kv {kv})").format(kv=head // (self.info.n_heads // self.info.n_kv_heads))
         self.hover_label.setText(

@@ -34,7 +34,7 @@ assert _BUNDLED == BUNDLED_NAME
 
 
 #: words model/loading.py adds to a model's name in the Model menu ("SmolLM2 (real language model)")
-_NAME_NOTES = (QT_TRANSLATE_NOOP("Model", "real language model"),)
+_NAME_NOTES = (QT_TRANSLATE_NOOP("Model", "real language model"), QT_TRANSLATE_NOOP("Model", "reads Chinese"))
 
 
 def model_name(name: str) -> str:

@@ -45,11 +45,35 @@ class PositionalPanel(Panel):
         return QSize(360, int(line_height(font(1.0)) * 14))
 
     def rope_text(self) -> str:
-        return self.tr("This model uses rotary positions (RoPE): no position vector P is added to the embeddings. "
+        text = self.tr("This model uses rotary positions (RoPE): no position vector P is added to the embeddings. "
     "Instead, inside every head, q and k are rotated by an angle that grows with the position "
     "(pairs of dimensions turn at different speeds, as in the sinusoids of the original "
     "transformer). The dot product q·k of two rotated vectors then depends on how far apart the "
     "two tokens are, not on where they are. The step-through shows q and k before and after the rotation.")
+        return text + self.bases_text()
+
+    def bases_text(self) -> str:
+        """The RoPE base(s) of this model, from its own config: one for every layer, or Gemma 3's
+        two (its local layers turn fast, its global layers slowly)."""
+        bases = self.info.rope_bases if self.info is not None else ()
+        if not bases:
+            return ""
+        distinct = sorted(set(bases))
+        if len(distinct) == 1:
+            return " " + self.tr("Its base θ = {base}: pair i of a d-wide head turns by position × θ^(−2i/d) radians.").format(
+                base=f"{distinct[0]:,.0f}")
+        windows = self.info.layer_windows or (None,) * len(bases)
+        small, large = distinct[0], distinct[-1]
+        local = [f"L{i}" for i, b in enumerate(bases) if b == small]
+        global_ = [f"L{i}" for i, b in enumerate(bases) if b == large]
+        window = next((w for w, b in zip(windows, bases, strict=False) if b == small and w is not None), None)
+        return " " + self.tr(
+            "This model rotates with two bases. Its {n_local} local layers, which see the last {window} tokens, "
+            "use θ = {small}: their pairs turn fast and tell nearby positions apart. Its global layers ({global_}), "
+            "which see every earlier token, use θ = {large}: their slowest pairs turn so little that positions "
+            "thousands of tokens apart still differ.").format(
+            n_local=len(local), window=window if window is not None else "?", small=f"{small:,.0f}",
+            global_=", ".join(global_), large=f"{large:,.0f}")
 
     def on_model_info(self, info: ModelInfo) -> None:
         st = info.structure

@@ -245,7 +245,7 @@ def norm_step(norm: nn.Module, x: np.ndarray) -> NormStep:
         variance = float((x**2).mean())
         scale = math.sqrt(variance + norm.eps)
         normalised = x / scale
-        gamma = _f64(norm.weight)
+        gamma = _f64(norm.scale())  # g, or 1 + g (Gemma)
         return NormStep("RMSNorm", x, None, variance, float(norm.eps), scale, normalised, gamma, None,
                         normalised * gamma)
     if isinstance(norm, nn.Identity):
@@ -343,6 +343,9 @@ def block_steps(module: Transformer, trace: Trace, layer: int, query: int, head:
         raise ValueError("the trace belongs to a model of another shape")
     i = query % T
     block = module.blocks[layer]
+    if getattr(block, "ln_attn_out", None) is not None:
+        raise ValueError(f"{module.cfg.name} normalises what attention and the MLP add (four norms a block, "
+                         "Gemma): the block step-through does not show those norms yet")
     f64 = np.float64
     checks: list[tuple[str, float]] = []
     x = trace.resid_pre[layer, i].astype(f64)

@@ -61,6 +61,9 @@ def unavailable_reason(cfg) -> str | None:
         return reason + (f"; and {POST_NORM_REASON}" if cfg.norm_placement == "post" else "")
     if cfg.norm_placement == "post":
         return POST_NORM_REASON[0].upper() + POST_NORM_REASON[1:]
+    if getattr(cfg, "final_softcap", None) is not None:
+        return ("this model soft-caps its logits (c · tanh(logit / c), Gemma 2): a logit is not the sum of "
+                "what each part adds, so direct attribution is not defined")
     if cfg.adaptive_cutoffs is not None and not cfg.adaptive_tied:
         return "this model's adaptive softmax narrows its tail tokens' vectors: direct attribution is not defined"
     return None
@@ -166,7 +169,7 @@ def _final_norm(module: Transformer):
         beta = ln.bias.detach().double().cpu().numpy() if ln.bias is not None else None
         return "LayerNorm", gamma, beta, float(ln.eps)
     if isinstance(ln, RMSNorm):
-        return "RMSNorm", ln.weight.detach().double().cpu().numpy(), None, float(ln.eps)
+        return "RMSNorm", ln.scale().detach().double().cpu().numpy(), None, float(ln.eps)  # g, or 1 + g (Gemma)
     if isinstance(ln, nn.Identity):
         return "none", None, None, 0.0
     raise ValueError(f"final normalisation {type(ln).__name__} is not supported by direct attribution")

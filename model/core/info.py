@@ -107,6 +107,12 @@ class ModelInfo:
     #: "float32", or "bfloat16" when the big matrices are kept in bfloat16 (model/core/precision.py);
     #: ``SHORT_NAMES[precision]`` ("fp32", "bf16") is what a status line shows.
     precision: str = "float32"
+    #: per layer, the sliding window of keys it sees (None: every earlier key). Gemma's local
+    #: and global layers, Mistral's windowed ones; empty for a model without windows.
+    layer_windows: tuple[int | None, ...] = ()
+    #: per layer, the RoPE base its rotation uses (Gemma 3: 10,000 local, 1,000,000 global);
+    #: empty without RoPE
+    rope_bases: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.embedding_table.ndim != 2 or self.embedding_table.shape[0] != len(self.vocabulary):
@@ -127,3 +133,18 @@ class ModelInfo:
         if self.n_kv_heads is None:
             return head
         return head // (self.n_heads // self.n_kv_heads)
+
+
+def layer_windows(cfg) -> tuple[int | None, ...]:
+    """:attr:`ModelInfo.layer_windows` of a config: empty when no layer has a window."""
+    windows = tuple(cfg.layer_window(i) for i in range(cfg.n_layers))
+    return windows if any(w is not None for w in windows) else ()
+
+
+def rope_bases(cfg) -> tuple[float, ...]:
+    """:attr:`ModelInfo.rope_bases` of a config: empty without RoPE."""
+    if cfg.positional != "rope":
+        return ()
+    local = cfg.rope_local_theta
+    return tuple(float(local if local is not None and cfg.layer_window(i) is not None else cfg.rope_theta)
+                 for i in range(cfg.n_layers))

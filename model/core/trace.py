@@ -113,6 +113,8 @@ class Trace:
     attn_in: np.ndarray | None = None
     q_unrotated: np.ndarray | None = None
     sliding_window: int | None = None  # Mistral: a query sees only this many keys, itself included
+    #: with ``sliding_window``: the layers that slide it (Gemma's local layers); None: all of them
+    local_layers: tuple[int, ...] | None = None
     k_unrotated: np.ndarray | None = None
     #: The weights' precision of the model that made this trace: "float32", or "bfloat16"
     #: (model/core/precision.py; the trace's arrays are float32 either way).
@@ -207,16 +209,31 @@ class Trace:
     def n_dropped_tokens(self) -> int:
         return self.n_input_tokens - self.n_tokens
 
+    def window(self, layer: int) -> int | None:
+        """The sliding window of ``layer`` (keys a query sees, itself included), or None when
+        it sees every earlier key (a global layer, or a model without a window)."""
+        if self.sliding_window is None or (self.local_layers is not None and layer not in self.local_layers):
+            return None
+        return self.sliding_window
+
+    def hidden_keys(self, layer: int) -> np.ndarray:
+        """T × T, true where a query of ``layer`` may not look: later keys (when causal) and,
+        in a layer with a sliding window, keys that many positions back or more."""
+        T = self.n_tokens
+        if not self.causal:
+            return np.zeros((T, T), dtype=bool)
+        hidden = np.triu(np.ones((T, T), dtype=bool), k=1)
+        window = self.window(layer)
+        if window is not None:
+            hidden |= np.tril(np.ones((T, T), dtype=bool), k=-window)
+        return hidden
+
     @property
     def masked_scores(self) -> np.ndarray:
-        """Scores with −∞ where a query may not look: keys after it (when causal) and, with a
-        sliding window, keys ``sliding_window`` or more positions back."""
+        """Scores with −∞ where a query may not look (:meth:`hidden_keys`, layer by layer)."""
         if not self.causal:
             return self.scores
-        T = self.n_tokens
-        hidden = np.triu(np.ones((T, T), dtype=bool), k=1)
-        if self.sliding_window is not None:
-            hidden |= np.tril(np.ones((T, T), dtype=bool), k=-self.sliding_window)
+        hidden = np.stack([self.hidden_keys(layer) for layer in range(self.n_layers)])[:, None]  # (L, 1, T, T)
         return np.where(hidden, -np.inf, self.scores).astype(self.scores.dtype)
 
     def logits_at(self, position: int) -> np.ndarray:
@@ -268,6 +285,7 @@ def input_fields(request_id: int, model_name: str, text: str, encoding, n_input:
         special=encoding.special,
         causal=cfg.causal,
         sliding_window=cfg.sliding_window,
+        local_layers=getattr(cfg, "local_layers", None),
         n_input_tokens=n_input,
     )
 

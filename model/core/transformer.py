@@ -17,7 +17,6 @@ This is the one forward pass of the torch model; it has two more inputs, both op
 
 from __future__ import annotations
 
-import math
 from collections.abc import MutableMapping
 from typing import Protocol
 

@@ -28,7 +28,7 @@ import torch
 
 from model.core.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pairs
 from model.core.errors import ModelFileError
-from model.formats.hf import config_int, report_leftovers, strip_prefix, take
+from model.formats.hf import architecture_names, config_int, report_leftovers, strip_prefix, take
 
 GEMMA_FAMILIES = ("gemma2", "gemma3", "gemma3_text")
 #: Gemma 3's defaults where a config (or a GGUF file) leaves them out (transformers' Gemma3TextConfig)
@@ -40,7 +40,7 @@ def gemma_family(config: dict[str, Any]) -> str | None:
     model_type = str(config.get("model_type", "")).lower()
     if model_type in GEMMA_FAMILIES:
         return "gemma3" if model_type.startswith("gemma3") else model_type
-    architectures = " ".join(str(a) for a in config.get("architectures") or [] if isinstance(a, str))
+    architectures = " ".join(architecture_names(config))
     for prefix, family in (("Gemma3", "gemma3"), ("Gemma2", "gemma2")):
         if architectures.startswith(prefix):
             return family

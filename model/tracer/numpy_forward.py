@@ -28,7 +28,7 @@ import numpy as np
 
 from model.core.config import ModelConfig, load_config
 from model.core.errors import EmptyInputError, ModelFileError
-from model.core.info import ModelInfo
+from model.core.info import ModelInfo, layer_windows, rope_bases
 from model.core.paths import TOKENIZER_FILE, WEIGHTS_FILE
 from model.core.tokenizer import Encoding, TextTokenizer
 from model.core.trace import Trace, input_fields, resolve_logit_positions
@@ -311,6 +311,8 @@ class NumpyTracingModel:
             structure=structure_of(cfg, [(name, a.shape) for name, a in w.items()], self.position_table.copy()),
             n_kv_heads=None,
             positional=cfg.positional,
+            layer_windows=layer_windows(cfg),
+            rope_bases=rope_bases(cfg),
             weights_note=self.weights_note,
             n_params=self.num_parameters(),
             token_bytes=self.tokenizer.token_bytes(cfg.vocab_size),

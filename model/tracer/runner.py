@@ -13,7 +13,7 @@ from model.analysis.ablation import REFERENCE_TEXTS, reference_z_means
 from model.analysis.stepthrough import try_head_weights
 from model.core.anatomy import model_structure
 from model.core.errors import EmptyInputError
-from model.core.info import ModelInfo
+from model.core.info import ModelInfo, layer_windows, rope_bases
 from model.core.interventions import NO_INTERVENTIONS, Interventions
 from model.core.precision import Precision, check_precision, to_bfloat16
 from model.core.tokenizer import Encoding, TextTokenizer
@@ -100,6 +100,8 @@ class TracingModel:
             structure=model_structure(self.module),
             n_kv_heads=cfg.n_kv_heads if cfg.kv_heads != cfg.n_heads else None,
             positional=cfg.positional,
+            layer_windows=layer_windows(cfg),
+            rope_bases=rope_bases(cfg),
             weights_note=self.weights_note,
             n_params=self.module.num_parameters(),
             token_bytes=self.tokenizer.token_bytes(cfg.vocab_size),

@@ -89,10 +89,10 @@ def test_rollout_toggle_draws_one_tile_per_layer(make_window, qtbot):
     grid = window.heads_grid
     grid.controls.rollout.setChecked(True)
     trace = window.trace
-    assert grid._drawn_shape == (trace.n_layers, 1, trace.n_tokens, trace.n_tokens)
+    assert grid._drawn_shape[0] == (trace.n_layers, 1, trace.n_tokens, trace.n_tokens)
     assert_close(grid.rollout, attention_rollout(trace.pattern), what="rollout")
     grid.controls.rollout.setChecked(False)
-    assert grid._drawn_shape == trace.pattern.shape
+    assert grid._drawn_shape[0] == trace.pattern.shape
 
 
 def test_a_modifier_click_on_the_grid_toggles_a_knock_out(make_window, qtbot):

@@ -87,6 +87,8 @@ def test_local_layers_hide_keys_beyond_their_window_and_global_layers_do_not(tmp
             assert np.all(trace.pattern[layer][..., too_far] == 0) and np.all(np.isneginf(hidden)), layer
         else:
             assert np.all(trace.pattern[layer][..., too_far] > 0), layer
+            assert np.all(np.isfinite(hidden)), layer  # a global layer's scores there are not −∞
+        assert (trace.window(layer) is None) == (kind == "full_attention")
 
 
 def test_the_heads_still_add_up_to_what_attention_adds_after_its_norm(tmp_path):
@@ -115,3 +117,22 @@ def test_gemma_folders_are_found_and_opened_as_the_llama_layout(tmp_path):
     assert any(choice.source == str(tmp_path / "g") for choice in available_models(extra_folders=(tmp_path,),
                                                                                      include_cache=False,
                                                                                      include_ollama=False))
+
+
+def test_direct_attribution_sums_to_the_logit_on_gemma3_and_says_why_not_on_gemma2(tmp_path):
+    """The heads' shares are scaled by the post-attention norm, the final norm by 1 + g: the
+    parts sum to the logit (issue #26's 1e-4) on Gemma 3; Gemma 2 soft-caps its logits."""
+    from model.analysis.block_steps import block_steps
+    from model.analysis.dla import attribute, unavailable_reason
+
+    make(tmp_path / "g3", "gemma3-pattern-tied")
+    model = load_tracing_model(tmp_path / "g3")
+    trace = model.trace(TEXT, logit_positions="all")
+    target = int(np.argmax(trace.logits[-1]))
+    parts = attribute(model.module, trace, -1, target)
+    total = parts.heads.sum() + parts.attn_bias.sum() + parts.mlp.sum() + parts.embed + parts.final
+    assert_close(total, trace.logits[-1, target], 1e-4, scale=np.abs(trace.logits[-1]).max(), what="Σ parts = logit")
+    with pytest.raises(ValueError, match="four norms"):
+        block_steps(model.module, trace, 0, -1)
+    make(tmp_path / "g2", "gemma2-softcaps-tied")
+    assert "soft-caps" in unavailable_reason(load_tracing_model(tmp_path / "g2").module.cfg)

@@ -120,8 +120,8 @@ def test_sharded_checkpoint_loads(tmp_path):
 
 
 def test_unsupported_family_is_named(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gemma2", "hidden_size": 8}))
-    with pytest.raises(ModelFileError, match="'gemma2' is not supported") as info:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "rwkv", "hidden_size": 8}))
+    with pytest.raises(ModelFileError, match="'rwkv' is not supported") as info:
         load_tracing_model(tmp_path)
     assert info.value.path == tmp_path / "config.json"
 

