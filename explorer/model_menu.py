@@ -166,10 +166,12 @@ class ModelMenu:
         """The first sentence in the reader's language where the model reads it: with the
         Chinese interface a model that holds Chinese characters as tokens (Gemma 3) starts on
         a Chinese sentence, and one that does not (the bundled model, SmolLM2) on the English
-        one. Only while the text box holds one of the two defaults: a typed text stays."""
+        one. Only while the text box holds the sentence the window chose: a typed text, or one
+        given with --text, stays."""
         from model.analysis.tokens import whole_character_share
 
-        if self.text_box.text() not in (SEED_SENTENCE, CHINESE_SEED_SENTENCE) or self.player.playing:
+        if not self._default_text or self.text_box.text() not in (SEED_SENTENCE, CHINESE_SEED_SENTENCE) \
+                or self.player.playing:
             return
         reads = whole_character_share(info.vocabulary, CHINESE_SEED_SENTENCE) >= 0.9
         wanted = CHINESE_SEED_SENTENCE if reads and self.language == "zh_CN" else SEED_SENTENCE

@@ -187,6 +187,9 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
             except KeyError:
                 pass  # the load will say the lesson does not exist
         self.text_box.setText(for_qt(str(text)))
+        # a first sentence the window chose (not typed, not --text) follows the model's language
+        self._default_text = initial_text is None and text in (SEED_SENTENCE, CHINESE_SEED_SENTENCE)
+        self.text_box.textEdited.connect(lambda _text: setattr(self, "_default_text", False))
         self.status_model.setText(self.tr("loading {source}…").format(source=source))
         self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown
         self._tabs_waiting = defer_tabs  # built once the first trace is on screen (or the load failed)

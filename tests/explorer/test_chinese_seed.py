@@ -60,3 +60,10 @@ def test_the_default_sentence_follows_the_interface_and_the_model(qtbot, setting
         assert window.text_box.text() == "天气很好"
     finally:
         window.worker.stop()
+
+
+def test_a_sentence_given_with_text_stays_whatever_the_model(qtbot, settings, make_window):
+    """--text 我今天很高兴，因为天气很好 on a model that cannot read it is the person's choice."""
+    settings.setValue("language", "zh_CN")
+    window = make_window(text=CHINESE_SEED_SENTENCE)
+    assert window.text_box.text() == CHINESE_SEED_SENTENCE
