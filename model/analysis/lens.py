@@ -20,6 +20,9 @@ from model.analysis.dla import unembedding_direction
 from model.core.transformer import Transformer
 
 TOP_K = 5
+#: logits held at once while the lens scans its cells (8M floats, 32 MB): a few cells of a
+#: 262,144-token vocabulary, hundreds of the bundled model's
+LENS_CHUNK_VALUES = 1 << 23
 
 
 class LensUnavailable(ValueError):
@@ -85,27 +88,45 @@ def logit_lens(
     if module.unembed is None:
         lens_logprobs(module, resid_post[:0])  # raises LensUnavailable with the sentence
     h = torch.from_numpy(np.array(resid_post, dtype=np.float32))
-    logp = torch.log_softmax(module.unembed_logits(final_norm(module, h)).float(), dim=-1)  # (L, T, n_out)
+    L, T = h.shape[:2]
+    cells = h.reshape(L * T, -1)
     out_ids = module.output_token_ids if module.cfg.output_token_ids is not None else None
-    top = torch.topk(logp, k=min(top_k, logp.shape[-1]), dim=-1)
-    top_ids = out_ids[top.indices] if out_ids is not None else top.indices
-    L, T = logp.shape[:2]
-    probs = torch.zeros(L, T, len(track))
-    ranks = torch.full((L, T, len(track)), logp.shape[-1] + 1, dtype=torch.long)  # not predictable: last
-    for i, token in enumerate(track):
+    columns = []  # each tracked token's column in the output vocabulary (None: never predicted)
+    for token in track:
         column = int(token)
         if out_ids is not None:
             where = torch.nonzero(out_ids == int(token)).flatten()
-            if not len(where):
+            column = int(where[0]) if len(where) else None
+        columns.append(column)
+    n_out = module.cfg.n_outputs
+    k = min(top_k, n_out)
+    top_values = torch.empty(L * T, k)
+    top_index = torch.empty(L * T, k, dtype=torch.long)
+    probs = torch.zeros(L * T, len(track))
+    ranks = torch.full((L * T, len(track)), n_out + 1, dtype=torch.long)  # not predictable: last
+    # A few cells at a time: their logits, log-sum-exp, top k and tracked tokens, without a
+    # softmax over the whole vocabulary for every cell at once (Gemma 3: 262,144 tokens ×
+    # 18 layers × 64 positions would be 1.2 GB of float32 logits, twice).
+    chunk = max(1, LENS_CHUNK_VALUES // n_out)
+    for start in range(0, L * T, chunk):
+        rows = slice(start, start + chunk)
+        logits = module.unembed_logits(final_norm(module, cells[rows])).float()  # (n, n_out)
+        total = torch.logsumexp(logits, dim=-1, keepdim=True)
+        top = torch.topk(logits, k=k, dim=-1)
+        top_values[rows], top_index[rows] = top.values - total, top.indices
+        for i, column in enumerate(columns):
+            if column is None:
                 continue
-            column = int(where[0])
-        value = logp[..., column : column + 1]  # (L, T, 1)
-        probs[..., i] = value[..., 0].exp()
-        ranks[..., i] = (logp > value).sum(-1) + 1
+            value = logits[:, column : column + 1]
+            probs[rows, i] = (value - total)[:, 0].exp()
+            ranks[rows, i] = (logits > value).sum(-1) + 1
+    top_ids = out_ids[top_index] if out_ids is not None else top_index
+    top_ids, top_values = top_ids.view(L, T, k), top_values.view(L, T, k)
+    probs, ranks = probs.view(L, T, len(track)), ranks.view(L, T, len(track))
     return LensResult(
         text=text,
         top_ids=top_ids.numpy(),
-        top_probs=top.values.exp().numpy(),
+        top_probs=top_values.exp().numpy(),
         tracked_ids=np.asarray(list(track), dtype=np.int64),
         tracked_probs=probs.numpy(),
         tracked_ranks=ranks.numpy(),

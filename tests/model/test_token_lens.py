@@ -88,3 +88,25 @@ def test_a_model_without_a_head_and_an_unpredictable_token_are_refused(tmp_path)
         token_lens(model.module, model.trace("the cat").resid_post, -1, [never])
     with pytest.raises(ValueError, match="at least one"):
         token_lens(model.module, model.trace("the cat").resid_post, -1, [])
+
+
+def test_the_lens_in_chunks_of_cells_equals_the_lens_at_once(monkeypatch):
+    """A 262,144-token vocabulary (Gemma 3) is scanned a few cells at a time: the top tokens,
+    their probabilities and a tracked token's rank do not depend on the chunk."""
+    import torch
+
+    from model.analysis import lens
+    from model.core.transformer import Transformer
+    from tests.model.conftest import tiny_config
+    from tests.numerics import assert_close
+
+    torch.manual_seed(0)
+    module = Transformer(tiny_config(norm="rmsnorm")).eval()
+    resid = torch.randn(2, 5, module.cfg.d_model).numpy()
+    whole = lens.logit_lens(module, resid, track=(3, 7))
+    monkeypatch.setattr(lens, "LENS_CHUNK_VALUES", 3 * module.cfg.n_outputs)  # three cells at a time
+    parts = lens.logit_lens(module, resid, track=(3, 7))
+    np.testing.assert_array_equal(parts.top_ids, whole.top_ids)
+    np.testing.assert_array_equal(parts.tracked_ranks, whole.tracked_ranks)
+    assert_close(parts.top_probs, whole.top_probs, what="top probabilities")
+    assert_close(parts.tracked_probs, whole.tracked_probs, what="tracked probabilities")
