@@ -43,10 +43,11 @@ class WorkRequest:
     options: dict
 
 
-#: Analyses that take one step ("lens", "ablate", "patch", "dla", "character": finish a character
+#: Analyses that take one step ("lens", "ablate", "patch", "dla", "block": the step-through's rest of a
+#: block, "character": finish a character
 #: a sampled byte token left incomplete) and long jobs that run in steps between other
 #: requests, report progress and can be cancelled ("sweep", "badges").
-WORK_KINDS = ("lens", "ablate", "patch", "dla", "flow", "character", "sweep", "badges", "saliency")
+WORK_KINDS = ("lens", "ablate", "patch", "dla", "flow", "block", "character", "sweep", "badges", "saliency")
 JOB_KINDS = ("sweep", "badges", "saliency")
 
 

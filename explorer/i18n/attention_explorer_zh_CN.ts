@@ -939,6 +939,7 @@ mean: the head adds its average output over a few fixed reference sentences, the
     </message>
     <message>
         <source>Attention Explorer</source>
+        <extracomment>the Chinese interface&apos;s first sentence, for a model that reads Chinese (issue #27)</extracomment>
         <translation>注意力探索器</translation>
     </message>
     <message>
@@ -1525,6 +1526,14 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
         <translation>输入一些文本来运行模型。</translation>
     </message>
     <message>
+        <source>computing the rest of the block…</source>
+        <translation>正在计算这一块的其余部分…</translation>
+    </message>
+    <message>
+        <source>layer {layer} · after the heads · “{token}” (token {i} of {n})</source>
+        <translation>第 {layer} 层 · 注意力头之后 · “{token}”（第 {i} 个词元，共 {n} 个）</translation>
+    </message>
+    <message>
         <source>layer {layer} · head {head} · query “{token}” (token {i} of {n})</source>
         <translation>第 {layer} 层 · 第 {head} 个头 · 查询“{token}”（第 {i} 个词元，共 {n} 个）</translation>
     </message>
@@ -1611,6 +1620,190 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>Cannot step through this head: {error}</source>
         <translation>无法逐步计算这个头：{error}</translation>
+    </message>
+    <message>
+        <source>The rest of the block cannot be shown: {error}</source>
+        <translation>无法显示这一块的其余部分：{error}</translation>
+    </message>
+    <message>
+        <source>recomputed from the trace and the weights: within {err} of the forward pass</source>
+        <translation>由追踪记录和权重重新计算：与前向计算相差不超过 {err}</translation>
+    </message>
+    <message>
+        <source>Σ_h ΔE_h + b_O   (the {n} heads&apos; outputs and the bias; own colour scale)</source>
+        <translation>Σ_h ΔE_h + b_O   （{n} 个头的输出加偏置；独立色标）</translation>
+    </message>
+    <message>
+        <source>x   (entering layer {layer})</source>
+        <translation>x   （进入第 {layer} 层）</translation>
+    </message>
+    <message>
+        <source>x + attention   (same scale as x)</source>
+        <translation>x + 注意力   （与 x 同一色标）</translation>
+    </message>
+    <message>
+        <source>MLP(x)   (own colour scale)</source>
+        <translation>MLP(x)   （独立色标）</translation>
+    </message>
+    <message>
+        <source>x_mid + MLP(x)   (same scale as x_mid)</source>
+        <translation>x_mid + MLP(x)   （与 x_mid 同一色标）</translation>
+    </message>
+    <message>
+        <source>γ   (scale, learned)</source>
+        <translation>γ   （缩放，学习得到）</translation>
+    </message>
+    <message>
+        <source>β   (shift, learned)</source>
+        <translation>β   （平移，学习得到）</translation>
+    </message>
+    <message>
+        <source>out   (what is read next)</source>
+        <translation>输出   （下一步读取的向量）</translation>
+    </message>
+    <message>
+        <source>no normalisation: out = x</source>
+        <translation>没有归一化：输出 = x</translation>
+    </message>
+    <message>
+        <source>x   (the MLP&apos;s input, {d} numbers)</source>
+        <translation>x   （MLP 的输入，{d} 个数）</translation>
+    </message>
+    <message>
+        <source>g = x W_gate   ({m} numbers)</source>
+        <translation>g = x W_gate   （{m} 个数）</translation>
+    </message>
+    <message>
+        <source>u = x W_up   ({m} numbers)</source>
+        <translation>u = x W_up   （{m} 个数）</translation>
+    </message>
+    <message>
+        <source>(same scale)</source>
+        <translation>（同一色标）</translation>
+    </message>
+    <message>
+        <source>{n} of {m} neurons above a tenth of the largest |h_n| = {top}</source>
+        <translation>{m} 个神经元中有 {n} 个超过最大 |h_n| = {top} 的十分之一</translation>
+    </message>
+    <message>
+        <source>neuron</source>
+        <translation>神经元</translation>
+    </message>
+    <message>
+        <source>‖write‖</source>
+        <translation>‖写入‖</translation>
+    </message>
+    <message>
+        <source>h   ({m} numbers)</source>
+        <translation>h   （{m} 个数）</translation>
+    </message>
+    <message>
+        <source>the ten neurons&apos; writes alone</source>
+        <translation>仅这十个神经元的写入</translation>
+    </message>
+    <message>
+        <source>MLP(x) = h W_down   ({d} numbers, same scale)</source>
+        <translation>MLP(x) = h W_down   （{d} 个数，同一色标）</translation>
+    </message>
+    <message>
+        <source>‖ten neurons&apos; writes‖ = {v}</source>
+        <translation>‖十个神经元的写入‖ = {v}</translation>
+    </message>
+    <message>
+        <source>x entering layer {next}</source>
+        <translation>进入第 {next} 层的 x</translation>
+    </message>
+    <message>
+        <source>x entering layer {layer}   (same scale: what this block changed)</source>
+        <translation>进入第 {layer} 层的 x   （同一色标：这一块改变了什么）</translation>
+    </message>
+    <message>
+        <source>W_U[“{token}”]   (its unembedding direction)</source>
+        <translation>W_U[“{token}”]   （它的反嵌入方向）</translation>
+    </message>
+    <message>
+        <source>logit</source>
+        <translation>logit</translation>
+    </message>
+    <message>
+        <source>score</source>
+        <translation>分数</translation>
+    </message>
+    <message>
+        <source>(a tied adaptive softmax: this linear score is what its softmaxes start from)</source>
+        <translation>（共享权重的自适应 softmax：各个 softmax 从这个线性分数开始）</translation>
+    </message>
+    <message>
+        <source>log p</source>
+        <translation>log p</translation>
+    </message>
+    <message>
+        <source>the likeliest next tokens: {value}, probability</source>
+        <translation>最可能的下一个词元：{value}，概率</translation>
+    </message>
+    <message>
+        <source>norm</source>
+        <translation>归一化</translation>
+    </message>
+    <message>
+        <source>neurons</source>
+        <translation>神经元</translation>
+    </message>
+    <message>
+        <source>final norm</source>
+        <translation>最终归一化</translation>
+    </message>
+    <message>
+        <source>{x}   (this model does not normalise)</source>
+        <translation>{x}   （这个模型不做归一化）</translation>
+    </message>
+    <message>
+        <source>the residual connection: every head of layer {layer} adds its ΔE to the vector of “{token}”, which keeps what it had</source>
+        <translation>残差连接：第 {layer} 层的每个头把自己的 ΔE 加到“{token}”的向量上，向量原有的内容保留</translation>
+    </message>
+    <message>
+        <source>after the last block, one last normalisation before the unembedding</source>
+        <translation>最后一块之后，在反嵌入之前再做一次归一化</translation>
+    </message>
+    <message>
+        <source>post-norm (Add &amp; Norm, as BERT): the sum itself is normalised and becomes the residual vector</source>
+        <translation>后归一化（Add &amp; Norm，如 BERT）：和本身被归一化，成为残差向量</translation>
+    </message>
+    <message>
+        <source>pre-norm: the MLP reads a normalised copy; the residual vector x_mid itself is unchanged</source>
+        <translation>前归一化：MLP 读取归一化后的副本；残差向量 x_mid 本身不变</translation>
+    </message>
+    <message>
+        <source>{m} neurons each read the vector along their own direction, twice: a gate and a value</source>
+        <translation>{m} 个神经元各自沿自己的方向读取这个向量，读两次：一个门控，一个数值</translation>
+    </message>
+    <message>
+        <source>{m} neurons, each reading the vector along its own direction</source>
+        <translation>{m} 个神经元，各自沿自己的方向读取这个向量</translation>
+    </message>
+    <message>
+        <source>{definition}; {name}: the block&apos;s one non-linear step, most neurons end near zero</source>
+        <translation>{definition}；{name}：这一块里唯一的非线性步骤，大多数神经元的结果接近零</translation>
+    </message>
+    <message>
+        <source>the ten neurons with the largest |h_n|: what each writes, and its direct effect on the logit</source>
+        <translation>|h_n| 最大的十个神经元：各自写入什么，以及对 logit 的直接影响</translation>
+    </message>
+    <message>
+        <source>all {m} neurons&apos; writes added up: {d} numbers again</source>
+        <translation>全部 {m} 个神经元的写入相加：又回到 {d} 个数</translation>
+    </message>
+    <message>
+        <source>the residual connection again: the MLP&apos;s output is added to the vector of “{token}”</source>
+        <translation>再一次残差连接：MLP 的输出加到“{token}”的向量上</translation>
+    </message>
+    <message>
+        <source>this vector is what block {next} reads for “{token}”: its heads start again from it</source>
+        <translation>这个向量就是第 {next} 块为“{token}”读取的输入：它的注意力头从这里重新开始</translation>
+    </message>
+    <message>
+        <source>the unembedding: one score per token of the vocabulary; the largest is the prediction after “{token}”</source>
+        <translation>反嵌入：词表中每个词元一个分数；最大的就是“{token}”之后的预测</translation>
     </message>
 </context>
 <context>

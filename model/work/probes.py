@@ -1,5 +1,5 @@
 """The analyses the app runs on its model thread beyond the trace itself: the logit lens,
-knock-out, patching, the knock-out sweep and head badges. One entry point per shape of
+knock-out, patching, the knock-out sweep, head badges and the step-through's rest of a block. One entry point per shape of
 work: :func:`run` (one step) and :func:`job_steps` (a long job, step by step).
 
 Each result names the text (and heads) it was computed for, so a panel can tell whether it
@@ -15,6 +15,7 @@ import numpy as np
 
 from model.analysis.ablation import Head, knocked_out, knockout_logits, patched_logits, sweep_steps
 from model.analysis.badges import badge_steps, candidate_ids, probe_ids
+from model.analysis.block_steps import BlockSteps, block_steps
 from model.analysis.dla import Attribution, attribute, single_token
 from model.analysis.flow import FlowGraph, information_flow
 from model.analysis.lens import LensResult, extend, logit_lens
@@ -201,8 +202,33 @@ def flow(model: TracingModel, text: str, last_trace: Trace | None = None) -> Flo
     return information_flow(trace, weights)
 
 
+@dataclass(frozen=True, eq=False)
+class BlockResult:
+    """The rest of block ``steps.layer`` after ΔE for one token of ``text``
+    (:class:`model.analysis.block_steps.BlockSteps`), for the step-through; ``head`` and
+    ``target`` as asked (None: the top prediction)."""
+
+    text: str
+    head: int | None
+    target: int | None
+    steps: BlockSteps
+
+
+def block(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> BlockResult:
+    """``options``: ``layer``, ``query`` (default −1), ``head`` (kept for the view), ``target``
+    (a token id; default the top prediction). Reuses the trace on screen when it is of ``text``."""
+    trace = last_trace
+    if trace is None or trace.text != text or trace.model_name != model.name:
+        trace = model.trace(text)
+    head, target = options.get("head"), options.get("target")
+    head, target = None if head is None else int(head), None if target is None else int(target)
+    steps = block_steps(model.module, trace, int(options.get("layer", 0)), int(options.get("query", -1)), head, target)
+    return BlockResult(text, head, target, steps)
+
+
 def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dict | None = None):
-    """One-step analyses: ``request.kind`` is "lens", "ablate", "patch", "dla" or "character"."""
+    """One-step analyses: ``request.kind`` is "lens", "ablate", "patch", "dla", "flow", "block"
+    or "character"."""
     if request.kind == "lens":
         return lens(model, request.text, request.options, last_trace, memo)
     if request.kind == "ablate":
@@ -213,6 +239,8 @@ def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dic
         return dla(model, request.text, request.options, last_trace)
     if request.kind == "flow":
         return flow(model, request.text, last_trace)
+    if request.kind == "block":
+        return block(model, request.text, request.options, last_trace)
     if request.kind == "character":
         from model.tracer.generation import finish_character
 
