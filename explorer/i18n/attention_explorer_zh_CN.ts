@@ -556,6 +556,14 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>注意力展开（Abnar &amp; Zuidema 2020）：各头取平均，加上残差，逐层相乘。注意力权重并不等于解释。</translation>
     </message>
     <message>
+        <source>who wrote it</source>
+        <translation>谁写的</translation>
+    </message>
+    <message>
+        <source>Colour each head by its direct contribution to the target&apos;s logit at the selected token (direct logit attribution, as the Who wrote it tab: red pushes the token up, blue down; the final norm&apos;s scale frozen at the forward pass&apos;s value). Click a head to select it.</source>
+        <translation>按每个头对所选词元处目标 logit 的直接贡献给它上色（直接 logit 归因，与“谁写的答案”标签页相同：红色推高该词元，蓝色压低；最终归一化的缩放固定为前向计算所用的值）。点击一个头即可选中它。</translation>
+    </message>
+    <message>
         <source>badges</source>
         <translation>角色标记</translation>
     </message>
@@ -725,6 +733,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>悬停在格子上：层、头、查询 → 键、权重</translation>
     </message>
     <message>
+        <source>each head&apos;s direct contribution to the logit of &apos;{t}&apos;</source>
+        <translation>每个头对“{t}”的 logit 的直接贡献</translation>
+    </message>
+    <message>
         <source>Δ log p(&apos;{t}&apos;) with the head knocked out</source>
         <translation>敲除该头后的 Δ log p(&apos;{t}&apos;)</translation>
     </message>
@@ -743,6 +755,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>   prev {p:.2f} sink {s:.2f} ind {i:.2f} dup {d:.2f}</source>
         <translation>   前一 {p:.2f} 汇聚 {s:.2f} 归纳 {i:.2f} 重复 {d:.2f}</translation>
+    </message>
+    <message>
+        <source>   direct contribution {d:+.3f}</source>
+        <translation>   直接贡献 {d:+.3f}</translation>
     </message>
     <message>
         <source>   knock-out Δ log p {d:+.3f}</source>

@@ -235,7 +235,7 @@ def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dic
         return ablate(model, request.text, request.options, last_trace)
     if request.kind == "patch":
         return patch(model, request.text, request.options)
-    if request.kind == "dla":
+    if request.kind in ("dla", "head_dla"):  # the Who wrote it tab's, the heads grid's colours
         return dla(model, request.text, request.options, last_trace)
     if request.kind == "flow":
         return flow(model, request.text, last_trace)
