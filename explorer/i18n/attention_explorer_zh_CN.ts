@@ -793,6 +793,7 @@ mean: the head adds its average output over a few fixed reference sentences, the
     </message>
     <message>
         <source>probability</source>
+        <extracomment>what the typed tokens&apos; lines show per layer</extracomment>
         <translation>概率</translation>
     </message>
     <message>
@@ -808,6 +809,34 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation> — 已敲除 {n} 个头</translation>
     </message>
     <message>
+        <source>logit</source>
+        <translation>logit</translation>
+    </message>
+    <message>
+        <source>rank</source>
+        <translation>排名</translation>
+    </message>
+    <message>
+        <source>follow:</source>
+        <translation>跟踪：</translation>
+    </message>
+    <message>
+        <source>a token, e.g. &apos; is&apos;</source>
+        <translation>一个词元，例如 &apos; is&apos;</translation>
+    </message>
+    <message>
+        <source>compare with, e.g. &apos; are&apos;</source>
+        <translation>用来比较的第二个词元（可选）</translation>
+    </message>
+    <message>
+        <source>vs</source>
+        <translation>对比</translation>
+    </message>
+    <message>
+        <source>What the lines show per layer at the selected position: the token&apos;s probability, its logit (w_t · final-norm(x) + b), or its rank (1 = the top token)</source>
+        <translation>折线显示所选位置每一层的值：该词元的概率、它的 logit（w_t · 最终归一化(x) + b），或它的排名（1 = 最可能的词元）</translation>
+    </message>
+    <message>
         <source>Logit lens: top next token after each layer</source>
         <translation>Logit 透镜：每层之后最可能的下一个词元</translation>
     </message>
@@ -818,6 +847,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>&apos;{t}&apos; (rank {a} → {b})</source>
         <translation>&apos;{t}&apos;（排名 {a} → {b}）</translation>
+    </message>
+    <message>
+        <source>&apos;{a}&apos; − &apos;{b}&apos;</source>
+        <translation>&apos;{a}&apos; − &apos;{b}&apos;</translation>
     </message>
     <message>
         <source>after L{l}, position {p}: </source>

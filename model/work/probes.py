@@ -18,7 +18,7 @@ from model.analysis.badges import badge_steps, candidate_ids, probe_ids
 from model.analysis.block_steps import BlockSteps, block_steps
 from model.analysis.dla import Attribution, attribute, single_token
 from model.analysis.flow import FlowGraph, information_flow
-from model.analysis.lens import LensResult, extend, logit_lens
+from model.analysis.lens import LensResult, TokenLens, extend, logit_lens, token_lens
 from model.analysis.saliency import Saliency, default_baseline, saliency_steps
 from model.analysis.stepthrough import try_head_weights
 from model.core.trace import Trace
@@ -226,6 +226,34 @@ def block(model: TracingModel, text: str, options: dict, last_trace: Trace | Non
     return BlockResult(text, head, target, steps)
 
 
+@dataclass(frozen=True, eq=False)
+class TokenLensResult:
+    """Chosen tokens (``words``, as typed) followed up the layers at ``position`` of ``text``
+    (:class:`model.analysis.lens.TokenLens`): their rank, probability and logit per layer."""
+
+    text: str
+    words: tuple[str, ...]
+    lens: TokenLens
+
+
+def follow_tokens(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> TokenLensResult:
+    """``options``: ``tokens`` (one or two texts, each one token: " is", " are"), ``position``
+    (default −1), ``heads`` and ``mode`` (knocked out, as for the lens). A text that is not one token is a ValueError saying how the tokenizer splits it."""
+    from model.analysis.tokens import single_token
+
+    words = tuple(str(w) for w in options.get("tokens", ()) if str(w))
+    predictable = model.cfg.output_token_ids
+    ids = [single_token(model.tokenizer, w, predictable) for w in words]
+    heads, mode = _heads(options), options.get("mode", "zero")
+    trace = last_trace
+    if heads:  # the lens's knock-out, so the lines follow the ladder above them
+        with knocked_out(model.module, heads, mode, _means(model, heads, mode)):
+            trace = model.trace(text)
+    elif trace is None or trace.text != text or trace.model_name != model.name:
+        trace = model.trace(text)
+    return TokenLensResult(text, words, token_lens(model.module, trace.resid_post, int(options.get("position", -1)), ids))
+
+
 def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dict | None = None):
     """One-step analyses: ``request.kind`` is "lens", "ablate", "patch", "dla", "flow", "block"
     or "character"."""
@@ -239,6 +267,8 @@ def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dic
         return dla(model, request.text, request.options, last_trace)
     if request.kind == "flow":
         return flow(model, request.text, last_trace)
+    if request.kind == "token_lens":
+        return follow_tokens(model, request.text, request.options, last_trace)
     if request.kind == "block":
         return block(model, request.text, request.options, last_trace)
     if request.kind == "character":
