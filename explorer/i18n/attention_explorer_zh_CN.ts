@@ -476,8 +476,8 @@
         <translation>整张图</translation>
     </message>
     <message>
-        <source>An edge j → i at a layer: token j&apos;s share of what token i received through that layer&apos;s attention — the L1 proximity of j&apos;s part (every head&apos;s weight × value, through W_O) to i&apos;s updated vector, clipped at 0 and normalised with i&apos;s own residual (Ferrando &amp; Voita 2024).</source>
-        <translation>某一层的边 j → i：词元 i 通过该层注意力得到的内容中，词元 j 所占的份额——j 的部分（各头的权重 × 值，经过 W_O）与 i 更新后向量的 L1 接近度，截断于 0，并与 i 自身的残差一起归一化（Ferrando &amp; Voita 2024）。</translation>
+        <source>Information flow routes (Ferrando &amp; Voita 2024), as the LLM Transparency Tool computes them. At layer l the attention adds to token i&apos;s vector x_i one part per source token j and head h: y_i = x_i + Σ_j Σ_h c_ij^h + b, with c_ij^h = A_ij^h · (v_j^h − b_V^h) W_O^h (b: the output bias and the value biases through W_O, which come from no token). Each part z (x_i and every c_ij^h) gets prox(z) = max(0, ‖y_i‖₁ − ‖y_i − z‖₁), divided by the sum over all of i&apos;s parts, so they add up to 1. The edge j → i carries Σ_h of j&apos;s shares (i → i also the residual&apos;s) and is coloured by the head with the largest share. Unlike the Tool, which clips at 1e-5, a part pointing away from y_i gets exactly 0.</source>
+        <translation>信息流路径（Ferrando &amp; Voita 2024），按大语言模型透明度工具的算法计算。在第 l 层，注意力给词元 i 的向量 x_i 加上若干部分，每个来源词元 j 和每个头 h 各一份：y_i = x_i + Σ_j Σ_h c_ij^h + b，其中 c_ij^h = A_ij^h · (v_j^h − b_V^h) W_O^h（b：输出偏置，加上经 W_O 写入的值偏置，它们不来自任何词元）。每个部分 z（x_i 和每个 c_ij^h）的接近度 = 0 与 ‖y_i‖₁ − ‖y_i − z‖₁ 中的较大者，再除以 i 所有部分接近度之和，因此它们加起来等于 1。边 j → i 承载 j 的各份额之和 Σ_h（i → i 还包括残差的份额），颜色取份额最大的那个头。与透明度工具不同（它在 1e-5 处截断），指向 y_i 反方向的部分得到恰好为 0 的份额。</translation>
     </message>
     <message>
         <source>Edges: a token&apos;s share of what a later token received, coloured by the head that carries most of it. Click an edge to select its head.</source>
