@@ -904,6 +904,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>analogy 必须是三个词 [a, b, c]</translation>
     </message>
     <message>
+        <source>knocked_out must be a list of [layer, head] pairs, each 0–{max}</source>
+        <translation>knocked_out 必须是由 [层, 头] 组成的列表，每个数在 0–{max} 之间</translation>
+    </message>
+    <message>
         <source>{path}, scene {scene} (line {line})</source>
         <translation>{path}，第 {scene} 幕（第 {line} 行）</translation>
     </message>
@@ -1203,6 +1207,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>Saved as scene {n} of {path}</source>
         <translation>已保存为 {path} 的第 {n} 个场景</translation>
+    </message>
+    <message>
+        <source>a knocked-out head is not in {model}</source>
+        <translation>有一个被敲除的头不在 {model} 中</translation>
     </message>
     <message>
         <source>layer {layer}, head {head} is not in {model}</source>
