@@ -44,7 +44,7 @@ class HeadsGridPanel(Panel):
     Shift+click) knocks a head out (``Selection.ablated``); the controls below run a sweep,
     switch to attention rollout (one tile per layer) and show head badges."""
 
-    selection_fields = frozenset({"layer", "head", "ablated", "ablation_mode", "query", "target"})
+    selection_fields = frozenset({"layer", "head", "ablated", "ablation_mode"})
     head_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -199,6 +199,13 @@ class HeadsGridPanel(Panel):
         settle(self.view)
 
     # ------------------------------------------------------------------ knock-out, sweep, badges
+    def set_selection(self, selection) -> None:
+        """The query and target matter only while the "who wrote it" colours show."""
+        old = self.selection
+        super().set_selection(selection)
+        if self.controls.dla.isChecked() and (old.query, old.target) != (selection.query, selection.target):
+            self.mark_dirty()
+
     def dla_values(self) -> np.ndarray | None:
         """(L, H) each head's direct contribution to the target at the selected token, while
         the "who wrote it" colours are on and the model thread has answered (asked otherwise)."""
