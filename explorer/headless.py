@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.export import ExportError, export_format
-from explorer.names import HEAD_MODES, STAGES, HeadMode
+from explorer.names import HEAD_MODES, STAGES, HeadMode, Stage
 from explorer.scene_schema import MAX_POSITION, MAX_TOP_K
 from explorer.views.registry import ExportView, PanelEntry, export_views, split_prompts
 
@@ -205,10 +205,25 @@ def _feed_saliency(panel, job: Job) -> None:
     panel.set_work_result("saliency", result)
 
 
+def _feed_step(panel, job: Job) -> None:
+    """The step-through: the trace, and for a stage after ΔE the rest of the block, computed
+    here as the model thread computes it."""
+    from model.work import probes
+
+    panel.set_trace(job.trace)
+    sel = panel.selection
+    try:
+        panel.set_work_result("block", probes.block(job.model, job.trace.text, {
+            "layer": sel.layer, "query": sel.query_index(job.trace.n_tokens), "head": sel.head,
+            "target": sel.target}, job.trace))
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+
+
 #: How each view gets its data, where that is more than the trace of --text.
 FEEDS: dict[str, Callable[[object, Job], None]] = {
     "next": _feed_next, "lens": _feed_lens, "drift": _feed_drift, "roles": _feed_roles, "ab": _feed_ab,
-    "dla": _feed_dla, "graph": _feed_graph, "saliency": _feed_saliency,
+    "dla": _feed_dla, "graph": _feed_graph, "saliency": _feed_saliency, "step": _feed_step,
 }
 #: Every ``--view``, from the panel registry.
 VIEWS: dict[str, ViewSpec] = {name: ViewSpec(view, _panel(entry), **({"feed": FEEDS[name]} if name in FEEDS else {}))
@@ -274,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     selection = parser.add_argument_group("selection")
     selection.add_argument("--query", type=int, default=-1,
                            help="query position for head and next (negative counts from the end; default -1)")
-    selection.add_argument("--stage", choices=[s.value for s in STAGES], default=STAGES[-1].value,
-                           help="step: the stage shown")
+    selection.add_argument("--stage", choices=[s.value for s in STAGES], default=Stage.OUTPUT.value,
+                           help="step: the stage shown (the block's stages after ΔE need the model: a PNG, not the CSV)")
     head = parser.add_argument_group("head view")
     head.add_argument("--mode", choices=[m.value for m in HEAD_MODES], default=HeadMode.PATTERN.value)
     head.add_argument("--3b1b", dest="three_blue_one_brown", action="store_true",

@@ -70,6 +70,12 @@ WINDOW_KEYS: dict[str, SceneKey] = {
         v in STAGES if isinstance(v, str) else 0 <= v < len(STAGES)) else (
         QT_TRANSLATE_NOOP("LessonFile", "stage must be 0–{last} or one of {choices}"),
         {"last": len(STAGES) - 1, "choices": ", ".join(STAGES)})),
+    "knocked_out": SceneKey((list,), "heads knocked out (zeroed), [[layer, head], …]; [] puts them all back",
+                            lambda v: None if all(isinstance(h, list) and len(h) == 2 and all(
+                                isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_INDEX for n in h)
+                                for h in v) else (
+                                QT_TRANSLATE_NOOP("LessonFile", "knocked_out must be a list of [layer, head] pairs, each 0–{max}"),
+                                {"max": MAX_INDEX})),
 }
 # Keys about the scene itself, written last.
 SCENE_ONLY_KEYS: dict[str, SceneKey] = {

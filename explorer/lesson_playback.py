@@ -89,7 +89,7 @@ class LessonPlayback:
         self.finish_building()
         values = {"model": self.current_source or "bundled", "text": self.text_box.text(),
                   "layer": self.selection.layer, "head": self.selection.head, "query": self.selection.query,
-                  "stage": self.selection.stage}
+                  "stage": self.selection.stage, "knocked_out": [list(h) for h in sorted(self.selection.ablated)]}
         panel = self.current_tab_panel()
         if panel is not None and panel.key:
             values["tab"] = panel.key
@@ -138,6 +138,14 @@ class LessonPlayback:
         for panel in self.tab_panels.values():
             problems += panel.apply_scene(state)
         selection = self.selection.with_(**{k: state[k] for k in ("layer", "head", "query", "stage") if k in state})
+        if "knocked_out" in state:
+            selection = selection.with_(ablated=frozenset((int(layer), int(head)) for layer, head in state["knocked_out"]))
+            if self.model_info is not None and any(layer >= self.model_info.n_layers or head >= self.model_info.n_heads
+                                                   for layer, head in selection.ablated):
+                problems.append(QCoreApplication.translate("MainWindow", "a knocked-out head is not in {model}").format(
+                    model=self.model_info.name))
+                selection = selection.with_(ablated=frozenset(
+                    h for h in selection.ablated if h[0] < self.model_info.n_layers and h[1] < self.model_info.n_heads))
         if self.model_info is not None and (selection.layer >= self.model_info.n_layers
                                             or selection.head >= self.model_info.n_heads):
             problems.append(QCoreApplication.translate("MainWindow", "layer {layer}, head {head} is not in {model}").format(

@@ -43,10 +43,11 @@ class WorkRequest:
     options: dict
 
 
-#: Analyses that take one step ("lens", "ablate", "patch", "dla", "character": finish a character
+#: Analyses that take one step ("lens", "ablate", "patch", "dla", "block": the step-through's rest of a
+#: block, "head_dla": the heads grid's colours, "token_lens": chosen tokens up the lens's layers, "character": finish a character
 #: a sampled byte token left incomplete) and long jobs that run in steps between other
 #: requests, report progress and can be cancelled ("sweep", "badges").
-WORK_KINDS = ("lens", "ablate", "patch", "dla", "flow", "character", "sweep", "badges", "saliency")
+WORK_KINDS = ("lens", "ablate", "patch", "dla", "head_dla", "flow", "block", "token_lens", "character", "sweep", "badges", "saliency")
 JOB_KINDS = ("sweep", "badges", "saliency")
 
 

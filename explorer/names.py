@@ -27,7 +27,11 @@ class _Name(str, Enum):
 
 
 class Stage(_Name):
-    """The stages of one head's computation the step-through view walks, in order."""
+    """The stages the step-through view walks: one head's computation, in order, then the rest
+    of its block for the same token (:mod:`model.analysis.block_steps`). Which block stages a
+    model has, and in which order, is ``BlockSteps.stages`` (a post-norm model normalises after
+    each residual add; a pre-norm one before the MLP; only the last block ends in the
+    unembedding): the list below only names them."""
 
     INPUT = "input"
     QK = "qk"
@@ -37,10 +41,24 @@ class Stage(_Name):
     SOFTMAX = "softmax"
     VALUES = "values"
     OUTPUT = "output"
+    ATTN_ADD = "attn_add"  # x + Σ_h ΔE_h + b_O
+    ATTN_NORM = "attn_norm"  # post-norm: Add & Norm after attention
+    MLP_NORM = "mlp_norm"  # pre-norm: the MLP's input norm; post-norm: Add & Norm after the MLP
+    MLP_UP = "mlp_up"
+    MLP_ACTIVATION = "mlp_activation"
+    MLP_NEURONS = "mlp_neurons"
+    MLP_DOWN = "mlp_down"
+    MLP_ADD = "mlp_add"
+    NEXT_BLOCK = "next_block"
+    FINAL_NORM = "final_norm"
+    UNEMBED = "unembed"
 
 
 #: :class:`Stage` in order: ``Selection.stage`` and a lesson's numeric ``stage`` index it.
 STAGES: tuple[Stage, ...] = tuple(Stage)
+#: one head's stages (input … ΔE), then the block's, as :data:`STAGES` orders them
+HEAD_STAGES: tuple[Stage, ...] = STAGES[: STAGES.index(Stage.OUTPUT) + 1]
+BLOCK_STAGES: tuple[Stage, ...] = STAGES[len(HEAD_STAGES):]
 
 
 class HeadMode(_Name):

@@ -217,6 +217,13 @@ def tool_shots(app: QApplication, window, shot) -> None:
     wait_until(app, lambda: window.token_strip._scores() is not None, 120)
     shot("who-wrote-it")
     who.shade.setChecked(False)
+    # the whole block after ΔE: the last block's ten most active MLP neurons for the last token
+    step = window.step_through
+    window.set_selection(window.selection.with_(layer=window.model_info.n_layers - 1, head=int(head),
+                                                stage=STAGES.index(Stage.MLP_NEURONS)))
+    window.show_tab(step)
+    wait_until(app, lambda: step.canvas.block is not None and step.canvas.block.is_last, 60)
+    shot("block-step-through")
     show_text("the cat sat on the mat because the cat was")
     tab("lens")
     lens = next(p for p in window.tab_panels.values() if p.key == "lens")

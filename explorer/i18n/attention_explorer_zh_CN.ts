@@ -476,10 +476,6 @@
         <translation>整张图</translation>
     </message>
     <message>
-        <source>An edge j → i at a layer: token j&apos;s share of what token i received through that layer&apos;s attention — the L1 proximity of j&apos;s part (every head&apos;s weight × value, through W_O) to i&apos;s updated vector, clipped at 0 and normalised with i&apos;s own residual (Ferrando &amp; Voita 2024).</source>
-        <translation>某一层的边 j → i：词元 i 通过该层注意力得到的内容中，词元 j 所占的份额——j 的部分（各头的权重 × 值，经过 W_O）与 i 更新后向量的 L1 接近度，截断于 0，并与 i 自身的残差一起归一化（Ferrando &amp; Voita 2024）。</translation>
-    </message>
-    <message>
         <source>Edges: a token&apos;s share of what a later token received, coloured by the head that carries most of it. Click an edge to select its head.</source>
         <translation>边：一个词元在后面词元所得内容中的份额，颜色表示承载最多的头。点击一条边以选中该头。</translation>
     </message>
@@ -506,6 +502,10 @@
     <message>
         <source>; heads by colour: {heads}</source>
         <translation>；各头颜色：{heads}</translation>
+    </message>
+    <message>
+        <source>Information flow routes (Ferrando &amp; Voita 2024), as the LLM Transparency Tool computes them. At layer l the attention adds to token i&apos;s vector x_i one part per source token j and head h: y_i = x_i + Σ_j Σ_h c_ij^h + b, with c_ij^h = A_ij^h · (v_j^h − b_V^h) W_O^h (b: the output bias and the value biases through W_O, which come from no token). Each part z (x_i and every c_ij^h) gets prox(z) = max(0, ‖y_i‖₁ − ‖y_i − z‖₁), divided by the sum over all of i&apos;s parts, so they add up to 1. The edge j → i carries Σ_h of j&apos;s shares (i → i also the residual&apos;s) and is coloured by the head with the largest share. Unlike the Tool, which clips at 1e-5, a part pointing away from y_i gets exactly 0.</source>
+        <translation>信息流路径（Ferrando &amp; Voita 2024），按大语言模型透明度工具的算法计算。在第 l 层，注意力给词元 i 的向量 x_i 加上若干部分，每个来源词元 j 和每个头 h 各一份：y_i = x_i + Σ_j Σ_h c_ij^h + b，其中 c_ij^h = A_ij^h · (v_j^h − b_V^h) W_O^h（b：输出偏置，加上经 W_O 写入的值偏置，它们不来自任何词元）。每个部分 z（x_i 和每个 c_ij^h）的接近度 = 0 与 ‖y_i‖₁ − ‖y_i − z‖₁ 中的较大者，再除以 i 所有部分接近度之和，因此它们加起来等于 1。边 j → i 承载 j 的各份额之和 Σ_h（i → i 还包括残差的份额），颜色取份额最大的那个头。与透明度工具不同（它在 1e-5 处截断），指向 y_i 反方向的部分得到恰好为 0 的份额。</translation>
     </message>
 </context>
 <context>
@@ -570,6 +570,14 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>({letters} hidden)</source>
         <translation>（隐藏 {letters}）</translation>
+    </message>
+    <message>
+        <source>who wrote it</source>
+        <translation>谁写的</translation>
+    </message>
+    <message>
+        <source>Colour each head by its direct contribution to the target&apos;s logit at the selected token (direct logit attribution, as the Who wrote it tab: red pushes the token up, blue down; the final norm&apos;s scale frozen at the forward pass&apos;s value). Click a head to select it.</source>
+        <translation>按每个头对所选词元处目标 logit 的直接贡献给它上色（直接 logit 归因，与“谁写的答案”标签页相同：红色推高该词元，蓝色压低；最终归一化的缩放固定为前向计算所用的值）。点击一个头即可选中它。</translation>
     </message>
 </context>
 <context>
@@ -772,6 +780,14 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <source>L{layer} H{head}{kv}   query {q} &apos;{query}&apos; → key {k} &apos;{key}&apos;   weight {weight:.3f}</source>
         <translation>L{layer} H{head}{kv}   查询 {q}“{query}” → 键 {k}“{key}”   权重 {weight:.3f}</translation>
     </message>
+    <message>
+        <source>each head&apos;s direct contribution to the logit of &apos;{t}&apos;</source>
+        <translation>每个头对“{t}”的 logit 的直接贡献</translation>
+    </message>
+    <message>
+        <source>   direct contribution {d:+.3f}</source>
+        <translation>   直接贡献 {d:+.3f}</translation>
+    </message>
 </context>
 <context>
     <name>LensPanel</name>
@@ -793,6 +809,7 @@ mean: the head adds its average output over a few fixed reference sentences, the
     </message>
     <message>
         <source>probability</source>
+        <extracomment>what the typed tokens&apos; lines show per layer</extracomment>
         <translation>概率</translation>
     </message>
     <message>
@@ -822,6 +839,38 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>after L{l}, position {p}: </source>
         <translation>L{l} 之后，位置 {p}：</translation>
+    </message>
+    <message>
+        <source>logit</source>
+        <translation>logit</translation>
+    </message>
+    <message>
+        <source>rank</source>
+        <translation>排名</translation>
+    </message>
+    <message>
+        <source>follow:</source>
+        <translation>跟踪：</translation>
+    </message>
+    <message>
+        <source>a token, e.g. &apos; is&apos;</source>
+        <translation>一个词元，例如 &apos; is&apos;</translation>
+    </message>
+    <message>
+        <source>compare with, e.g. &apos; are&apos;</source>
+        <translation>用来比较的第二个词元（可选）</translation>
+    </message>
+    <message>
+        <source>vs</source>
+        <translation>对比</translation>
+    </message>
+    <message>
+        <source>What the lines show per layer at the selected position: the token&apos;s probability, its logit (w_t · final-norm(x) + b), or its rank (1 = the top token)</source>
+        <translation>折线显示所选位置每一层的值：该词元的概率、它的 logit（w_t · 最终归一化(x) + b），或它的排名（1 = 最可能的词元）</translation>
+    </message>
+    <message>
+        <source>&apos;{a}&apos; − &apos;{b}&apos;</source>
+        <translation>&apos;{a}&apos; − &apos;{b}&apos;</translation>
     </message>
 </context>
 <context>
@@ -937,6 +986,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>threshold must be in 0.01–0.5</source>
         <translation>threshold 必须在 0.01–0.5 之间</translation>
+    </message>
+    <message>
+        <source>knocked_out must be a list of [layer, head] pairs, each 0–{max}</source>
+        <translation>knocked_out 必须是由 [层, 头] 组成的列表，每个数在 0–{max} 之间</translation>
     </message>
 </context>
 <context>
@@ -1217,6 +1270,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>Export the {view} view</source>
         <translation>导出{view}视图</translation>
+    </message>
+    <message>
+        <source>a knocked-out head is not in {model}</source>
+        <translation>有一个被敲除的头不在 {model} 中</translation>
     </message>
 </context>
 <context>
@@ -1639,6 +1696,198 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>Cannot step through this head: {error}</source>
         <translation>无法逐步计算这个头：{error}</translation>
+    </message>
+    <message>
+        <source>computing the rest of the block…</source>
+        <translation>正在计算这一块的其余部分…</translation>
+    </message>
+    <message>
+        <source>layer {layer} · after the heads · “{token}” (token {i} of {n})</source>
+        <translation>第 {layer} 层 · 注意力头之后 · “{token}”（第 {i} 个词元，共 {n} 个）</translation>
+    </message>
+    <message>
+        <source>The rest of the block cannot be shown: {error}</source>
+        <translation>无法显示这一块的其余部分：{error}</translation>
+    </message>
+    <message>
+        <source>recomputed from the trace and the weights: within {err} of the forward pass</source>
+        <translation>由追踪记录和权重重新计算：与前向计算相差不超过 {err}</translation>
+    </message>
+    <message>
+        <source>Σ_h ΔE_h + b_O   (the {n} heads&apos; outputs and the bias; own colour scale)</source>
+        <translation>Σ_h ΔE_h + b_O   （{n} 个头的输出加偏置；独立色标）</translation>
+    </message>
+    <message>
+        <source>x   (entering layer {layer})</source>
+        <translation>x   （进入第 {layer} 层）</translation>
+    </message>
+    <message>
+        <source>x + attention   (same scale as x)</source>
+        <translation>x + 注意力   （与 x 同一色标）</translation>
+    </message>
+    <message>
+        <source>MLP(x)   (own colour scale)</source>
+        <translation>MLP(x)   （独立色标）</translation>
+    </message>
+    <message>
+        <source>x_mid + MLP(x)   (same scale as x_mid)</source>
+        <translation>x_mid + MLP(x)   （与 x_mid 同一色标）</translation>
+    </message>
+    <message>
+        <source>γ   (scale, learned)</source>
+        <translation>γ   （缩放，学习得到）</translation>
+    </message>
+    <message>
+        <source>β   (shift, learned)</source>
+        <translation>β   （平移，学习得到）</translation>
+    </message>
+    <message>
+        <source>out   (what is read next)</source>
+        <translation>输出   （下一步读取的向量）</translation>
+    </message>
+    <message>
+        <source>no normalisation: out = x</source>
+        <translation>没有归一化：输出 = x</translation>
+    </message>
+    <message>
+        <source>x   (the MLP&apos;s input, {d} numbers)</source>
+        <translation>x   （MLP 的输入，{d} 个数）</translation>
+    </message>
+    <message>
+        <source>g = x W_gate   ({m} numbers)</source>
+        <translation>g = x W_gate   （{m} 个数）</translation>
+    </message>
+    <message>
+        <source>u = x W_up   ({m} numbers)</source>
+        <translation>u = x W_up   （{m} 个数）</translation>
+    </message>
+    <message>
+        <source>(same scale)</source>
+        <translation>（同一色标）</translation>
+    </message>
+    <message>
+        <source>{n} of {m} neurons above a tenth of the largest |h_n| = {top}</source>
+        <translation>{m} 个神经元中有 {n} 个超过最大 |h_n| = {top} 的十分之一</translation>
+    </message>
+    <message>
+        <source>neuron</source>
+        <translation>神经元</translation>
+    </message>
+    <message>
+        <source>‖write‖</source>
+        <translation>‖写入‖</translation>
+    </message>
+    <message>
+        <source>h   ({m} numbers)</source>
+        <translation>h   （{m} 个数）</translation>
+    </message>
+    <message>
+        <source>the ten neurons&apos; writes alone</source>
+        <translation>仅这十个神经元的写入</translation>
+    </message>
+    <message>
+        <source>MLP(x) = h W_down   ({d} numbers, same scale)</source>
+        <translation>MLP(x) = h W_down   （{d} 个数，同一色标）</translation>
+    </message>
+    <message>
+        <source>‖ten neurons&apos; writes‖ = {v}</source>
+        <translation>‖十个神经元的写入‖ = {v}</translation>
+    </message>
+    <message>
+        <source>x entering layer {next}</source>
+        <translation>进入第 {next} 层的 x</translation>
+    </message>
+    <message>
+        <source>x entering layer {layer}   (same scale: what this block changed)</source>
+        <translation>进入第 {layer} 层的 x   （同一色标：这一块改变了什么）</translation>
+    </message>
+    <message>
+        <source>W_U[“{token}”]   (its unembedding direction)</source>
+        <translation>W_U[“{token}”]   （它的反嵌入方向）</translation>
+    </message>
+    <message>
+        <source>logit</source>
+        <translation>logit</translation>
+    </message>
+    <message>
+        <source>score</source>
+        <translation>分数</translation>
+    </message>
+    <message>
+        <source>(a tied adaptive softmax: this linear score is what its softmaxes start from)</source>
+        <translation>（共享权重的自适应 softmax：各个 softmax 从这个线性分数开始）</translation>
+    </message>
+    <message>
+        <source>log p</source>
+        <translation>log p</translation>
+    </message>
+    <message>
+        <source>the likeliest next tokens: {value}, probability</source>
+        <translation>最可能的下一个词元：{value}，概率</translation>
+    </message>
+    <message>
+        <source>norm</source>
+        <translation>归一化</translation>
+    </message>
+    <message>
+        <source>neurons</source>
+        <translation>神经元</translation>
+    </message>
+    <message>
+        <source>final norm</source>
+        <translation>最终归一化</translation>
+    </message>
+    <message>
+        <source>{x}   (this model does not normalise)</source>
+        <translation>{x}   （这个模型不做归一化）</translation>
+    </message>
+    <message>
+        <source>the residual connection: every head of layer {layer} adds its ΔE to the vector of “{token}”, which keeps what it had</source>
+        <translation>残差连接：第 {layer} 层的每个头把自己的 ΔE 加到“{token}”的向量上，向量原有的内容保留</translation>
+    </message>
+    <message>
+        <source>after the last block, one last normalisation before the unembedding</source>
+        <translation>最后一块之后，在反嵌入之前再做一次归一化</translation>
+    </message>
+    <message>
+        <source>post-norm (Add &amp; Norm, as BERT): the sum itself is normalised and becomes the residual vector</source>
+        <translation>后归一化（Add &amp; Norm，如 BERT）：和本身被归一化，成为残差向量</translation>
+    </message>
+    <message>
+        <source>pre-norm: the MLP reads a normalised copy; the residual vector x_mid itself is unchanged</source>
+        <translation>前归一化：MLP 读取归一化后的副本；残差向量 x_mid 本身不变</translation>
+    </message>
+    <message>
+        <source>{m} neurons each read the vector along their own direction, twice: a gate and a value</source>
+        <translation>{m} 个神经元各自沿自己的方向读取这个向量，读两次：一个门控，一个数值</translation>
+    </message>
+    <message>
+        <source>{m} neurons, each reading the vector along its own direction</source>
+        <translation>{m} 个神经元，各自沿自己的方向读取这个向量</translation>
+    </message>
+    <message>
+        <source>{definition}; {name}: the block&apos;s one non-linear step, most neurons end near zero</source>
+        <translation>{definition}；{name}：这一块里唯一的非线性步骤，大多数神经元的结果接近零</translation>
+    </message>
+    <message>
+        <source>the ten neurons with the largest |h_n|: what each writes, and its direct effect on the logit</source>
+        <translation>|h_n| 最大的十个神经元：各自写入什么，以及对 logit 的直接影响</translation>
+    </message>
+    <message>
+        <source>all {m} neurons&apos; writes added up: {d} numbers again</source>
+        <translation>全部 {m} 个神经元的写入相加：又回到 {d} 个数</translation>
+    </message>
+    <message>
+        <source>the residual connection again: the MLP&apos;s output is added to the vector of “{token}”</source>
+        <translation>再一次残差连接：MLP 的输出加到“{token}”的向量上</translation>
+    </message>
+    <message>
+        <source>this vector is what block {next} reads for “{token}”: its heads start again from it</source>
+        <translation>这个向量就是第 {next} 块为“{token}”读取的输入：它的注意力头从这里重新开始</translation>
+    </message>
+    <message>
+        <source>the unembedding: one score per token of the vocabulary; the largest is the prediction after “{token}”</source>
+        <translation>反嵌入：词表中每个词元一个分数；最大的就是“{token}”之后的预测</translation>
     </message>
 </context>
 <context>

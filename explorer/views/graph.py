@@ -75,10 +75,16 @@ class GraphPanel(Panel):
 
     def retranslate(self) -> None:
         self.whole.setText(self.tr("whole graph"))
+        # the formula model/analysis/flow.py computes (tests/explorer/test_graph_help.py recomputes it)
         explained = self.tr(
-            "An edge j → i at a layer: token j's share of what token i received through that layer's "
-            "attention — the L1 proximity of j's part (every head's weight × value, through W_O) to i's "
-            "updated vector, clipped at 0 and normalised with i's own residual (Ferrando & Voita 2024).")
+            "Information flow routes (Ferrando & Voita 2024), as the LLM Transparency Tool computes them. "
+            "At layer l the attention adds to token i's vector x_i one part per source token j and head h: "
+            "y_i = x_i + Σ_j Σ_h c_ij^h + b, with c_ij^h = A_ij^h · (v_j^h − b_V^h) W_O^h "
+            "(b: the output bias and the value biases through W_O, which come from no token). "
+            "Each part z (x_i and every c_ij^h) gets prox(z) = max(0, ‖y_i‖₁ − ‖y_i − z‖₁), divided by "
+            "the sum over all of i's parts, so they add up to 1. The edge j → i carries Σ_h of j's shares "
+            "(i → i also the residual's) and is coloured by the head with the largest share. "
+            "Unlike the Tool, which clips at 1e-5, a part pointing away from y_i gets exactly 0.")
         self.note.setText(self.tr("Edges: a token's share of what a later token received, coloured by the head "
                                   "that carries most of it. Click an edge to select its head."))
         self.note.setToolTip(explained)

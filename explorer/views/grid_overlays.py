@@ -153,12 +153,13 @@ class GridControls(QWidget):
         self.rollout = QCheckBox()
         self.badges = QCheckBox()
         self.badges.setChecked(True)
+        self.dla = QCheckBox()  # colour each head by its direct contribution to the target (issue #26)
         self._common: tuple[dict[str, int], int] = ({}, 0)  # badge letters not drawn, of how many heads
         # One flowing row that wraps: at large text a fixed row of buttons made the grid pane
         # as wide as half a 1280-pixel screen, squeezing the tabs (docs/layout.md).
         rows = FlowLayout(self)
         for w in (self.mode, self.clear, self.sweep, self.cancel, self.progress, self.show_sweep,
-                  self.rollout, self.badges):
+                  self.rollout, self.badges, self.dla):
             rows.addWidget(w)
         self.retranslate()
 
@@ -181,6 +182,11 @@ class GridControls(QWidget):
         self.rollout.setText(self.tr("rollout"))
         self.rollout.setToolTip(self.tr("Attention rollout (Abnar & Zuidema 2020): heads averaged, the "
                                         "residual added, layers multiplied. Attention weights are not explanations."))
+        self.dla.setText(self.tr("who wrote it"))
+        self.dla.setToolTip(self.tr(
+            "Colour each head by its direct contribution to the target's logit at the selected token "
+            "(direct logit attribution, as the Who wrote it tab: red pushes the token up, blue down; "
+            "the final norm's scale frozen at the forward pass's value). Click a head to select it."))
         self.set_common_badges(*self._common)
 
     def legend(self, common: dict[str, int] | None = None, n_heads: int = 0) -> str:

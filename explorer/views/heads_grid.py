@@ -80,6 +80,8 @@ class HeadsGridPanel(Panel):
         self.plot.addItem(self.marks)
         self.badges = None  # model.analysis.badges.HeadBadges, once scored
         self.sweep = None  # model.work.probes.SweepOutcome of the text on screen
+        self.dla = None  # model.work.probes.DlaResult for the "who wrote it" colours
+        self._dla_asked: tuple | None = None
         self.rollout: np.ndarray | None = None
         self.controls = GridControls()
         self.controls.mode.currentIndexChanged.connect(self._on_mode_changed)
@@ -89,6 +91,7 @@ class HeadsGridPanel(Panel):
         self.controls.show_sweep.toggled.connect(self._on_overlay_changed)
         self.controls.rollout.toggled.connect(self._on_overlay_changed)
         self.controls.badges.toggled.connect(self._on_overlay_changed)
+        self.controls.dla.toggled.connect(self._on_overlay_changed)
         self.hover_label = QLabel()
         self.hover_label.setWordWrap(True)  # a long hover line must not set the grid pane's width
         self.hover_label.setObjectName("hoverLabel")
@@ -201,14 +204,46 @@ class HeadsGridPanel(Panel):
         settle(self.view)
 
     # ------------------------------------------------------------------ knock-out, sweep, badges
+    def set_selection(self, selection) -> None:
+        """The query and target matter only while the "who wrote it" colours show."""
+        old = self.selection
+        super().set_selection(selection)
+        if self.controls.dla.isChecked() and (old.query, old.target) != (selection.query, selection.target):
+            self.mark_dirty()
+
+    def dla_values(self) -> np.ndarray | None:
+        """(L, H) each head's direct contribution to the target at the selected token, while
+        the "who wrote it" colours are on and the model thread has answered (asked otherwise)."""
+        t = self.trace
+        if t is None or self.showing_rollout or not self.controls.dla.isChecked():
+            return None
+        if self.info is not None and not self.info.has_lm_head:
+            return None
+        wanted = (t.text, self.selection.query_index(t.n_tokens), self.selection.target)
+        r = self.dla
+        if r is not None and (r.text, r.position) == wanted[:2] and wanted[2] in (None, r.target):
+            return r.attribution.heads
+        if wanted != self._dla_asked:
+            self._dla_asked = wanted
+            self.request_work("head_dla", text=wanted[0], position=wanted[1], target=wanted[2])
+        return None
+
     def _draw_sweep(self) -> None:
         t, sweep = self.trace, self.sweep
+        dla = self.dla_values()
         valid = sweep is not None and sweep.text == t.text and not self.showing_rollout
         self.controls.show_sweep.setEnabled(valid)
-        show = valid and self.controls.show_sweep.isChecked()
-        self.sweep_overlay.setVisible(show)
-        self.sweep_legend.setVisible(show)
-        if show:
+        show = valid and self.controls.show_sweep.isChecked() and dla is None
+        self.sweep_overlay.setVisible(show or dla is not None)
+        self.sweep_legend.setVisible(show or dla is not None)
+        if dla is not None:  # the "who wrote it" colours take the overlay's place
+            limit = float(np.abs(dla).max()) or 1.0
+            self.sweep_overlay.setImage(sweep_image(dla, self._tile(), GAP, self.arrangement), levels=(-limit, limit),
+                                        autoLevels=False)
+            name = self.info.vocabulary[self.dla.target] if self.info is not None else str(self.dla.target)
+            self.sweep_legend.set_scale(self.tr("each head's direct contribution to the logit of '{t}'").format(
+                t=token_label(name)), self.theme.score_cmap, -limit, limit)
+        elif show:
             limit = float(np.abs(sweep.delta).max()) or 1.0
             self.sweep_overlay.setImage(sweep_image(sweep.delta, self._tile(), GAP, self.arrangement), levels=(-limit, limit),
                                         autoLevels=False)
@@ -263,6 +298,9 @@ class HeadsGridPanel(Panel):
             L, H = result.previous_token.shape
             self.controls.set_common_badges(badge_marks(result)[1], L * H)
             self.mark_dirty()
+        elif kind == "head_dla":
+            self.dla = result
+            self.mark_dirty()
         elif kind == "sweep":
             self.sweep = result
             self._sweep_finished()
@@ -288,7 +326,7 @@ class HeadsGridPanel(Panel):
     def on_model_info(self, info) -> None:
         self._size_layer_axes()
         self._tile_ticks = None
-        self.badges, self.sweep = None, None
+        self.badges, self.sweep, self.dla, self._dla_asked = None, None, None, None
         self.controls.set_common_badges({}, 0)
         self.reset_hover()
         self._hover_tokens = None
@@ -501,7 +539,10 @@ class HeadsGridPanel(Panel):
             extra += self.tr("   prev {p:.2f} sink {s:.2f} ind {i:.2f} dup {d:.2f}").format(
                 p=b.previous_token[layer, head], s=b.first_token[layer, head], i=b.induction[layer, head],
                 d=b.duplicate_token[layer, head])
-        if self.sweep is not None and self.sweep.text == t.text and self.controls.show_sweep.isChecked():
+        dla = self.dla_values()
+        if dla is not None:
+            extra += self.tr("   direct contribution {d:+.3f}").format(d=dla[layer, head])
+        elif self.sweep is not None and self.sweep.text == t.text and self.controls.show_sweep.isChecked():
             extra += self.tr("   knock-out Δ log p {d:+.3f}").format(d=self.sweep.delta[layer, head])
         kv = ""
         windows = self.info.layer_windows if self.info is not None else ()
@@ -509,7 +550,7 @@ class HeadsGridPanel(Panel):
             kv += (self.tr(" (global layer)") if windows[layer] is None else
                    self.tr(" (local layer, window {window})").format(window=windows[layer]))
         if self.info is not None and self.info.n_kv_heads:
-            kv = self.tr(" (kv {kv})").format(kv=head // (self.info.n_heads // self.info.n_kv_heads))
+            kv += self.tr(" (kv {kv})").format(kv=head // (self.info.n_heads // self.info.n_kv_heads))
         self.hover_label.setText(
             self.tr("L{layer} H{head}{kv}   query {q} '{query}' → key {k} '{key}'   weight {weight:.3f}").format(
                 layer=layer, head=head, kv=kv, q=q, query=t.token_strings[q], k=k, key=t.token_strings[k],

@@ -4,7 +4,9 @@ Rows are layers (the last, which is the model's own prediction, at the top), col
 positions of the text; each cell names the top next token if the model stopped after that
 block, shaded by its probability. Hover a cell for its top 5; click one to pin its top token
 (two at most) and follow that token's probability and rank up the layers at the selected
-position. The numbers come from the model thread (:func:`model.analysis.lens.logit_lens`), asked for
+position. Or type a token (and a second to compare: " is" vs " are") and follow its
+probability, logit or rank layer by layer (:func:`model.analysis.lens.token_lens`); a text that
+is not one token gets one line saying how the tokenizer splits it. The numbers come from the model thread (:func:`model.analysis.lens.logit_lens`), asked for
 only while this tab is shown.
 """
 
@@ -15,14 +17,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QPointF, Qt
 from PySide6.QtGui import QFontMetricsF
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from explorer.elided_label import ElidedLabel
 from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.fast_items import FastImageItem
+from explorer.views.flow import FlowLayout
 from explorer.views.labels import model_name, token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from explorer.views.room import keep_readable
@@ -33,6 +36,11 @@ MAX_PINS = 2
 
 if TYPE_CHECKING:  # model.analysis.lens imports torch, which loads after the window shows
     from model.analysis.lens import LensResult
+    from model.work.probes import TokenLensResult
+
+#: what the typed tokens' lines show per layer
+MEASURES = (QT_TRANSLATE_NOOP("LensPanel", "probability"), QT_TRANSLATE_NOOP("LensPanel", "logit"),
+            QT_TRANSLATE_NOOP("LensPanel", "rank"))
 
 
 class LensPanel(Panel):
@@ -47,14 +55,29 @@ class LensPanel(Panel):
         self._asked: tuple | None = None  # the last request sent, so a failure is not re-asked
         self.heading = QLabel()
         self.heading.setWordWrap(True)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
+        # one line, the whole in its tooltip: the row of typed tokens below needs the height
+        self.note = ElidedLabel("")
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.hover = ElidedLabel()  # one line, the whole in its tooltip: the ladder keeps the height
         self.hover.setObjectName("hoverLabel")
         self.clear_pins = QPushButton()
         self.clear_pins.clicked.connect(self._on_clear_pins_clicked)
+        # typed tokens to follow: one (its rank, probability or logit), or two compared
+        self.follow: TokenLensResult | None = None
+        self._follow_asked: tuple | None = None
+        self.follow_label = QLabel()
+        self.first = QLineEdit()
+        self.versus = QLabel("vs")
+        self.second = QLineEdit()
+        self.measure = QComboBox()
+        for m in MEASURES:
+            self.measure.addItem("", m)
+        self.follow_message = ElidedLabel("")
+        self.follow_message.hide()  # shown only with something to say
+        for edit in (self.first, self.second):
+            edit.editingFinished.connect(self._on_follow_changed)
+        self.measure.currentIndexChanged.connect(self._on_follow_changed)
         self.view = TimedView()
         self.plot = fixed_plot(self.view, row=0, col=0)
         self.plot.invertY(True)
@@ -80,8 +103,14 @@ class LensPanel(Panel):
         self.hover.setMinimumWidth(40)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(3)  # the row of typed tokens fits at 1024 × 768 with 1.5× text
         layout.addWidget(self.heading)
         layout.addWidget(self.note)
+        follow = FlowLayout()  # wraps rather than scroll sideways (docs/layout.md)
+        for w in (self.follow_label, self.first, self.versus, self.second, self.measure):
+            follow.addWidget(w)
+        layout.addLayout(follow)
+        layout.addWidget(self.follow_message)
         layout.addWidget(self.message)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.no_head_note, 1)
@@ -95,12 +124,22 @@ class LensPanel(Panel):
 
     def retranslate(self) -> None:
         """The fixed texts in the interface language (they stayed English until a restart)."""
-        self.note.setText(self.tr(
+        note = self.tr(
             "Each cell: the next token the model would predict if it stopped after that layer "
             "(final norm + unembedding applied to the residual stream there), shaded by its "
-            "probability. Click a cell to follow its token up the layers."))
+            "probability. Click a cell to follow its token up the layers.")
+        self.note.setText(note)
+        self.note.setToolTip(note)
         self.hover.setText(self.tr("Hover a cell for its top 5"))
         self.clear_pins.setText(self.tr("Clear pinned tokens"))
+        self.follow_label.setText(self.tr("follow:"))
+        self.first.setPlaceholderText(self.tr("a token, e.g. ' is'"))
+        self.second.setPlaceholderText(self.tr("compare with, e.g. ' are'"))
+        self.versus.setText(self.tr("vs"))
+        for n, m in enumerate(MEASURES):
+            self.measure.setItemText(n, QCoreApplication.translate("LensPanel", m))
+        self.measure.setToolTip(self.tr("What the lines show per layer at the selected position: the token's "
+                                        "probability, its logit (w_t · final-norm(x) + b), or its rank (1 = the top token)"))
         self.line_plot.setLabel("bottom", self.tr("layer"))
         self.line_plot.setLabel("left", self.tr("probability"))
         self._set_heading()
@@ -129,6 +168,8 @@ class LensPanel(Panel):
 
     def on_model_info(self, info: ModelInfo) -> None:
         self.result, self.pins, self._asked = None, [], None
+        self.follow, self._follow_asked = None, None
+        self.follow_message.setText("")
         self.hover.setText(self.tr("Hover a cell for its top 5"))  # the last hover named another model's tokens
 
     def on_trace(self, trace) -> None:
@@ -139,10 +180,56 @@ class LensPanel(Panel):
         if kind == "lens":
             self.result = result
             self.mark_dirty()
+        elif kind == "token_lens":
+            self.follow = result
+            self.follow_message.setText("")
+            self.follow_message.hide()
+            self.mark_dirty()
 
     def set_work_error(self, kind: str, message: str) -> None:
         if kind == "lens":
             self.message.setText(message)
+        elif kind == "token_lens":  # e.g. how the tokenizer splits a text that is not one token
+            self.follow, self._follow_asked = None, None
+            self.follow_message.setText(message)
+            self.follow_message.setToolTip(message)
+            self.follow_message.show()
+            self.mark_dirty()
+
+    # ------------------------------------------------------------------ typed tokens
+    def words(self) -> tuple[str, ...]:
+        """The typed tokens, as typed (a leading space matters: " is" is not "is")."""
+        return tuple(w for w in (self.first.text(), self.second.text()) if w)
+
+    def _follow_wanted(self) -> tuple:
+        s = self.selection
+        return (self.trace.text, s.query_index(self.trace.n_tokens), self.words(), tuple(sorted(s.ablated)),
+                s.ablation_mode if s.ablated else "zero")
+
+    def _follow_matches(self) -> bool:
+        f = self.follow
+        if f is None or self.trace is None:
+            return False
+        w = self._follow_wanted()
+        return (f.text, f.lens.position, f.words) == w[:3] and self._follow_asked is not None and self._follow_asked[3:] == w[3:]
+
+    def _ask_follow(self) -> None:
+        if self.trace is None or not self.words() or self._follow_matches():
+            return
+        wanted = self._follow_wanted()
+        if wanted != self._follow_asked:
+            self._follow_asked = wanted
+            s = self.selection
+            self.request_work("token_lens", text=wanted[0], position=wanted[1], tokens=list(wanted[2]),
+                              heads=sorted(s.ablated), mode=s.ablation_mode)
+
+    def _on_follow_changed(self, *_args) -> None:
+        if not self.words():
+            self.follow, self._follow_asked = None, None
+            self.follow_message.setText("")
+            self.follow_message.hide()
+        self.mark_dirty()
+        self.refresh()
 
     def _wanted(self) -> tuple:
         s = self.selection
@@ -180,6 +267,7 @@ class LensPanel(Panel):
                 self.message.setText(self.tr("computing the lens…"))
                 return
         self.message.setText("")
+        self._ask_follow()
         self._draw_ladder()
         self._draw_lines()
         settle(self.view)
@@ -242,7 +330,9 @@ class LensPanel(Panel):
             self.line_plot.removeItem(item)
         self.lines = []
         self.legend.clear()
-        shown = r is not None and len(r.tracked_ids) > 0 and self.trace is not None
+        typed = self.words() and self._follow_matches()
+        shown = (r is not None and len(r.tracked_ids) > 0 and self.trace is not None) or bool(typed)
+        self.line_plot.setLogMode(False, False)
         self.line_plot.setVisible(shown)
         # a hidden item keeps its place in a graphics layout: give the ladder its room
         self.line_plot.setMaximumHeight(100_000 if shown else 0)
@@ -250,6 +340,11 @@ class LensPanel(Panel):
         self.view.ci.layout.setRowStretchFactor(1, 1 if shown else 0)
         if not shown:
             return
+        if typed:
+            self._draw_followed()
+            return
+        self.line_plot.setLabel("left", self.tr("probability"))
+        self.line_plot.setYRange(0, 1, padding=0.02)
         position = self.selection.query_index(r.n_tokens)
         layers = np.arange(r.n_layers)
         vocab = self.info.vocabulary if self.info is not None else None
@@ -262,6 +357,29 @@ class LensPanel(Panel):
                                        name=self.tr("'{t}' (rank {a} → {b})").format(t=name, a=ranks[0], b=ranks[-1]))
             self.lines.append(item)
         self.line_plot.getAxis("bottom").setTicks([[(i, f"L{i}") for i in range(r.n_layers)]])
+
+    def _draw_followed(self) -> None:
+        """The typed tokens' lines: probability, logit or rank per layer, and with two tokens
+        and logits their difference (dashed)."""
+        f = self.follow.lens
+        measure = self.measure.currentData()
+        layers = np.arange(f.n_layers)
+        values = {"probability": f.probs, "logit": f.logits, "rank": f.ranks.astype(np.float64)}[measure]
+        self.line_plot.setLabel("left", QCoreApplication.translate("LensPanel", measure))
+        for i, word in enumerate(self.follow.words):
+            colour = self.theme.series[i % len(self.theme.series)]
+            name = self.tr("'{t}' (rank {a} → {b})").format(t=token_label(word), a=f.ranks[0, i], b=f.ranks[-1, i])
+            self.lines.append(self.line_plot.plot(layers, values[:, i], pen=pg.mkPen(colour, width=3), symbol="o",
+                                                  symbolBrush=colour, name=name))
+        if len(self.follow.words) == 2 and measure == "logit":
+            diff = f.logit_difference
+            self.lines.append(self.line_plot.plot(layers, diff, pen=pg.mkPen(self.theme.fg, width=2, style=Qt.DashLine),
+                                                  name=self.tr("'{a}' − '{b}'").format(
+                                                      a=token_label(self.follow.words[0]), b=token_label(self.follow.words[1]))))
+        if measure == "rank":
+            self.line_plot.setLogMode(False, True)  # ranks run from 1 to the vocabulary's size
+        self.line_plot.enableAutoRange(axis="y") if measure != "probability" else self.line_plot.setYRange(0, 1, padding=0.02)
+        self.line_plot.getAxis("bottom").setTicks([[(i, f"L{i}") for i in range(f.n_layers)]])
 
     # ------------------------------------------------------------------ mouse
     def _cell(self, scene_pos: QPointF):

@@ -1,5 +1,6 @@
 """The step-through's stage drawing: one head's computation for one query, stage by stage,
-in the source documents' notation (a painted canvas; the numbers come from HeadSteps)."""
+in the source documents' notation (a painted canvas; the numbers come from HeadSteps), then the
+rest of its block for the same token (:mod:`explorer.views.block_canvas`, from BlockSteps)."""
 
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from explorer import theme
-from explorer.names import STAGES
+from explorer.names import BLOCK_STAGES, HEAD_STAGES, STAGES
+from explorer.views.block_canvas import BlockStages
+from explorer.views.block_text import block_chip, block_formula
+from explorer.views.delta_stage import DeltaStage
 from explorer.views.key_rows import KeyRows, lay_out
 from explorer.views.paint import (
     Colours,
@@ -26,10 +30,11 @@ from explorer.views.paint import (
     text_width,
 )
 from explorer.views.stage_text import CHIPS, MAX_LABEL, _label, _tr, formula  # noqa: F401 (re-exported)
+from model.analysis.block_steps import BlockSteps
 from model.analysis.stepthrough import HeadSteps
 
 
-class StageCanvas(QWidget):
+class StageCanvas(BlockStages, DeltaStage, QWidget):
     """Paints the current stage: stage chips, formula, and the stage's numbers."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -44,21 +49,39 @@ class StageCanvas(QWidget):
         self.key_rows: KeyRows | None = None
         self.key_offset: int | None = None  # the wheel's window start (None: the keys up to the query)
         self.chip_rects: list[QRectF] = []
+        self.chip_stages: list[int] = []  # the stage (index into STAGES) of each chip
         self.on_chip = None  # called with a stage index when a chip is clicked
+        self.block: BlockSteps | None = None  # the rest of the block, for the block stages
+        self.block_message = ""  # why there is no block yet
+        self.sequence: tuple[int, ...] = tuple(range(len(HEAD_STAGES)))  # the stages stepped through
+        self.shown: dict = {}  # what the last paint of a block stage showed (name → number)
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt API)
         for n, rect in enumerate(self.chip_rects):
             if rect.contains(event.position()) and self.on_chip is not None:
-                self.on_chip(n)
+                self.on_chip(self.chip_stages[n])
                 return
         super().mousePressEvent(event)
 
-    def show_steps(self, steps: HeadSteps | None, stage: int, message: str = "", note: str = "") -> None:
+    def show_steps(self, steps: HeadSteps | None, stage: int, message: str = "", note: str = "",
+                   block: BlockSteps | None = None, block_message: str = "",
+                   sequence: tuple[int, ...] | None = None) -> None:
         if steps is None or self.steps is None or (steps.layer, steps.head, steps.query, len(steps.tokens)) != (
                 self.steps.layer, self.steps.head, self.steps.query, len(self.steps.tokens)):
             self.key_offset = None  # another query or text: the window follows the query again
         self.steps, self.stage, self.message, self.note = steps, stage, message, note
+        self.block, self.block_message = block, block_message
+        self.sequence = tuple(sequence) if sequence is not None else tuple(range(len(HEAD_STAGES)))
         self.update()
+
+    @property
+    def block_stage(self) -> bool:
+        return STAGES[self.stage] in BLOCK_STAGES
+
+    def _formula(self) -> tuple[str, str]:
+        if self.block_stage:
+            return block_formula(self.block, STAGES[self.stage])
+        return formula(self.steps, self.stage)
 
     # ------------------------------------------------------------------ painting
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
@@ -67,20 +90,29 @@ class StageCanvas(QWidget):
         y = m
         y = self._chips(p, c, m, y) + 6
         width = self.width() - 2 * m
-        if self.steps is None:
+        self.shown = {}
+        block = self.block_stage
+        if self.steps is None or (block and self.block is None):
             p.setFont(font(1.3))
             p.setPen(c.fg)
+            text = self.message if self.steps is None else (
+                self.block_message or QCoreApplication.translate("StepThrough", "computing the rest of the block…"))
             p.drawText(QRectF(m, y, width, self.height() - y - m),
-                       Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, self.message)
+                       Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, text)
             return
         s = self.steps
         T = len(s.tokens)
         # Compact when the keys would not all fit below the full heading (a lesson caption on a
         # 1024 × 768 projector): no title line, a smaller formula, the gloss on one line.
-        compact = self._header_height(s, width, compact=False) + self._rows_needed(T) > self.height() - y - m
+        compact = self._header_height(s, width, compact=False) + self._rows_needed(6 if block else T) > self.height() - y - m
         if not compact:
-            title = QCoreApplication.translate("StepThrough", "layer {layer} · head {head} · query “{token}” (token {i} of {n})").format(
-                layer=s.layer, head=s.head, token=_label(s.tokens[s.query]), i=s.query, n=T)
+            if block:
+                b = self.block
+                title = QCoreApplication.translate("StepThrough", "layer {layer} · after the heads · “{token}” (token {i} of {n})").format(
+                    layer=b.layer, token=_label(b.token), i=b.query, n=T)
+            else:
+                title = QCoreApplication.translate("StepThrough", "layer {layer} · head {head} · query “{token}” (token {i} of {n})").format(
+                    layer=s.layer, head=s.head, token=_label(s.tokens[s.query]), i=s.query, n=T)
             f_title = font(1.0, bold=True)
             p.setFont(f_title)
             p.setPen(c.dim)
@@ -88,7 +120,7 @@ class StageCanvas(QWidget):
             p.drawText(QRectF(m, y, width, line_height(f_title)), Qt.AlignLeft | Qt.AlignVCenter,
                        p.fontMetrics().elidedText(title, Qt.ElideRight, int(width)))
             y += line_height(f_title) + 2
-        big, gloss = formula(s, self.stage)
+        big, gloss = self._formula()
         f_big = self._formula_font(big, width, compact)
         draw_rich(p, QRectF(m, y, width, line_height(f_big) * 1.15), big, f_big, c.fg)
         y += line_height(f_big) * 1.15
@@ -103,7 +135,10 @@ class StageCanvas(QWidget):
         else:
             y += 4
         body = QRectF(m, y, width, self.height() - y - m)
-        getattr(self, f"_stage_{STAGES[self.stage]}")(p, c, body, s)
+        if block:
+            getattr(self, f"_block_{STAGES[self.stage]}")(p, c, body, self.block)
+        else:
+            getattr(self, f"_stage_{STAGES[self.stage]}")(p, c, body, s)
 
     @staticmethod
     def _formula_font(big: str, width: float, compact: bool):
@@ -114,7 +149,7 @@ class StageCanvas(QWidget):
 
     def _header_height(self, s: HeadSteps, width: float, compact: bool) -> float:
         """The heading's height under the chips: title, formula, gloss."""
-        big, gloss = formula(s, self.stage)
+        big, gloss = self._formula()
         h = line_height(self._formula_font(big, width, compact)) * 1.15 + (4 if compact else line_height(font(0.9)) * 2 + 8)
         return h if compact else h + line_height(font(1.0, bold=True)) + 2
 
@@ -138,33 +173,66 @@ class StageCanvas(QWidget):
         f = font(0.95, bold=True)
         p.setFont(f)
         h = line_height(f) + 6
-        names = [f"{n + 1} {_tr(chip)}" for n, chip in enumerate(CHIPS)]
+        self.chip_stages = list(self.sequence)
+        current = self.chip_stages.index(self.stage) if self.stage in self.chip_stages else 0
+        names = [f"{n + 1} {_tr(CHIPS[stage]) if stage < len(CHIPS) else block_chip(self.block, STAGES[stage])}"
+                 for n, stage in enumerate(self.chip_stages)]
         room = self.width() - 2 * x
         pad, gap = 18.0, 6.0
         if sum(text_width(f, t) + pad + gap for t in names) > room:
-            names = [t if n == self.stage else str(n + 1) for n, t in enumerate(names)]
+            names = [t if n == current else str(n + 1) for n, t in enumerate(names)]
             pad, gap = 12.0, 4.0  # numbered chips, tighter: one row on a narrow canvas
+        lo, hi = self._chip_window([text_width(f, t) + pad + gap for t in names], current, room,
+                                   text_width(f, "…") + gap)
+        more_before, more_after = lo > 0, hi < len(names)
+        names, self.chip_stages, current = names[lo:hi], self.chip_stages[lo:hi], current - lo
         self.chip_rects = []
         x0 = x
+        if more_before:  # the block's stages made the chips a second row: a window of them, "…" either side
+            p.setPen(c.dim)
+            p.drawText(QRectF(x, y, text_width(f, "…") + gap, h), Qt.AlignLeft | Qt.AlignVCenter, "…")
+            x += text_width(f, "…") + gap
         for n, text in enumerate(names):
             w = text_width(f, text) + pad
             if x > x0 and x + w > self.width() - x0:  # wrap onto a second row rather than clip
                 x, y = x0, y + h + 6
             rect = QRectF(x, y, w, h)
             self.chip_rects.append(rect)
-            if n == self.stage:
+            if n == current:
                 p.setBrush(c.accent)
                 p.setPen(Qt.NoPen)
                 p.drawRoundedRect(rect, 6, 6)
                 p.setPen(c.bg)
             else:
                 p.setBrush(Qt.NoBrush)
-                p.setPen(QPen(c.faint if n > self.stage else c.dim, 1.5))
+                p.setPen(QPen(c.faint if n > current else c.dim, 1.5))
                 p.drawRoundedRect(rect, 6, 6)
-                p.setPen(c.dim if n > self.stage else c.fg)
+                p.setPen(c.dim if n > current else c.fg)
             p.drawText(rect, Qt.AlignCenter, text)
             x += w + gap
+        if more_after:
+            p.setPen(c.dim)
+            p.drawText(QRectF(x, y, text_width(f, "…") + gap, h), Qt.AlignLeft | Qt.AlignVCenter, "…")
         return y + h
+
+    @staticmethod
+    def _chip_window(widths: list[float], current: int, room: float, dots: float) -> tuple[int, int]:
+        """The chips [lo, hi) shown: all when they fit ``room``, else as many around the
+        current one as fit beside a "…" at either end (more after it than before: → is the
+        key pressed most)."""
+        if sum(widths) <= room:
+            return 0, len(widths)
+        room -= 2 * dots
+        lo, hi, used = current, current + 1, widths[current]
+        while True:
+            grew = False
+            for side in (1, 1, -1):
+                if side > 0 and hi < len(widths) and used + widths[hi] <= room:
+                    used, hi, grew = used + widths[hi], hi + 1, True
+                elif side < 0 and lo > 0 and used + widths[lo - 1] <= room:
+                    used, lo, grew = used + widths[lo - 1], lo - 1, True
+            if not grew:
+                return lo, hi
 
     # ------------------------------------------------------------------ layout helpers
     def _key_rows(self, body: QRectF, s: HeadSteps, reserve: float = 0.0, top: float | None = None) -> KeyRows:
@@ -496,90 +564,3 @@ class StageCanvas(QWidget):
         else:
             draw_heat(p, QRectF(x2, y + 4, strip_w, foot - 8), s.z[None, :], theme.SCORE_CMAP, -lim_z, lim_z,
                       number_font=font(0.85), outline=c.accent)
-
-    def _stage_output(self, p, c, body, s) -> None:
-        dh, d = s.w_o.shape
-        left_w = min(body.width() * 0.26, 320.0)
-        self._matrix(p, c, QRectF(body.left(), body.top(), left_w, min(body.height() * 0.55, 320.0)), s.w_o,
-                     f"W_O   ({dh} × {d})")
-        x = body.left() + left_w + 24
-        w = body.right() - x
-        f = font(1.0, bold=True)
-        head_h = line_height(font(0.9)) + 2
-        # four captioned strips and the norms in the top of the body, the tokens below
-        row = max(line_height(f) * 0.8, min(line_height(f) * 1.7, (body.height() * 0.62 - 4 * head_h) / 4))
-        lim = symmetric(s.residual, s.residual + s.delta)
-        y = body.top()
-        strips = [
-            ("z", s.z, symmetric(s.z), False),
-            (QCoreApplication.translate("StepThrough", "ΔE = z W_O   (its own colour scale)"), s.delta, symmetric(s.delta), True),
-            (QCoreApplication.translate("StepThrough", "E   (the residual vector of “{token}”)").format(token=_label(s.tokens[s.query])), s.residual, lim, False),
-            (QCoreApplication.translate("StepThrough", "E + ΔE   (same scale as E)"), s.residual + s.delta, lim, False),
-        ]
-        f_num = font(1.2, bold=True)
-        if 4 * (head_h + row) + 3 * line_height(f_num) * 1.15 > body.height():
-            strips = strips[:2]  # short of room: z and ΔE, and the numbers that compare ΔE with E
-        for caption, vec, l_, accent in strips:
-            self._header(p, c, x, y, w, caption)
-            y += head_h
-            draw_heat(p, QRectF(x, y, w, row - 6), vec[None, :], theme.SCORE_CMAP, -l_, l_,
-                      number_font=font(0.85), outline=c.accent if accent else c.faint)
-            y += row
-        p.setFont(f_num)
-        p.setPen(c.fg)
-        parts = [f"‖ΔE‖ = {fmt(s.delta_norm)}", f"‖E‖ = {fmt(float(np.linalg.norm(s.residual)))}",
-                 f"cos(ΔE, E) = {s.cosine:+.3f}".replace("-", "−")]
-        while True:
-            lines = [parts[0]]  # as many on a line as fit ("cos(ΔE, E)" was cut at the edge)
-            for part in parts[1:]:
-                joined = f"{lines[-1]}    {part}"
-                if text_width(f_num, joined) <= w:
-                    lines[-1] = joined
-                else:
-                    lines.append(part)
-            fits = max(text_width(f_num, t) for t in lines) <= w and \
-                y + len(lines) * line_height(f_num) * 1.15 <= body.bottom()
-            if fits or f_num.pointSizeF() <= 7:
-                break
-            f_num.setPointSizeF(f_num.pointSizeF() * 0.9)
-        p.setFont(f_num)
-        for line in lines:
-            p.drawText(QPointF(x, y + line_height(f_num) * 0.9), line)
-            y += line_height(f_num) * 1.15
-        y += line_height(f_num) * 0.3
-        # the tokens ΔE pushes up, directly through the unembedding
-        tokens_top = max(y, body.top() + min(body.height() * 0.55, 320.0) + 16)
-        area = QRectF(body.left(), tokens_top, body.width(), body.bottom() - tokens_top)
-        if len(s.top_token_ids) == 0:
-            p.setFont(font(1.0))
-            p.setPen(c.dim)
-            p.drawText(area, Qt.AlignLeft | Qt.AlignTop, QCoreApplication.translate("StepThrough", "No language-model head: ΔE raises no token's logit here."))
-            return
-        note = f" ({self.unembed_note})" if self.unembed_note else ""
-        self._header(p, c, area.left(), area.top(), area.width(),
-                     QCoreApplication.translate("StepThrough", "ΔE · u_t: the tokens this head pushes up most{note}").format(note=note))
-        f_tok = font(1.0)
-        top = area.top() + line_height(font(0.9)) + 6
-        # the most pushed-up tokens that fit, in one or two columns, each row a line high
-        rows_fit = max(0, int((area.bottom() - top) / (line_height(f_tok) * 1.1)))
-        cols = 2 if rows_fit * 1 < len(s.top_token_ids) and area.width() > 520 else 1
-        n = min(len(s.top_token_ids), rows_fit * cols)
-        per_col = int(np.ceil(n / cols)) if n else 1
-        rh = min(line_height(f_tok) * 1.3, (area.bottom() - top) / max(per_col, 1))
-        col_w = area.width() / cols
-        gmax = float(np.abs(s.top_token_gains).max()) or 1.0
-        num_w = text_width(font(1.0, mono=True), "−0.0000") + 8
-        for n_, (tid, gain) in enumerate(zip(s.top_token_ids[:n], s.top_token_gains[:n], strict=True)):
-            cx = area.left() + (n_ // per_col) * col_w
-            ry = top + (n_ % per_col) * rh
-            if ry + rh > area.bottom() + 1:
-                continue
-            word = _label(self.vocabulary[tid]) if tid < len(self.vocabulary) else f"<{tid}>"
-            p.setFont(f_tok)
-            p.setPen(c.fg)
-            tw = col_w * 0.3
-            p.drawText(QRectF(cx, ry, tw - 8, rh), Qt.AlignRight | Qt.AlignVCenter,
-                       p.fontMetrics().elidedText(word, Qt.ElideRight, int(max(tw - 8, 1))))
-            p.setFont(font(1.0, mono=True))
-            p.drawText(QRectF(cx + tw, ry, num_w, rh), Qt.AlignRight | Qt.AlignVCenter, fmt(float(gain)))
-            self._bar(p, QRectF(cx + tw + num_w + 10, ry, col_w - tw - num_w - 30, rh), float(gain), gmax, c.accent, 0.0)

@@ -2,9 +2,15 @@
 in the source documents' notation and with the current trace's numbers.
 
 → / ← (and PgDn / PgUp, which presentation clickers send), Home and End step through
-:data:`~explorer.views.base.STAGES`. Every number is recomputed by
-:func:`model.analysis.stepthrough.head_steps` from the Trace and the head's weights (carried by the
-ModelInfo): the view never runs the model, and a stage change recomputes nothing.
+:data:`~explorer.views.base.STAGES`: the head's stages, then the rest of its block for the same
+token (residual add, normalisation, MLP, residual add, the next block's input; after the last
+block the final norm and the unembedding), in the order the model computes them
+(``BlockSteps.stages``: a post-norm model normalises after each add). The head's numbers are
+recomputed by :func:`model.analysis.stepthrough.head_steps` from the Trace and the head's weights
+(carried by the ModelInfo); the block's by :func:`model.analysis.block_steps.block_steps`, which
+needs the MLP's weights, on the model thread (a "block" work request, made whenever the token,
+layer or text changes, so the block is there before the person steps into it). The view never
+runs the model, and a stage change recomputes nothing.
 
 Beside it, the head's queries and keys of every token in one 2-D projection.
 """
@@ -15,6 +21,7 @@ import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
 
+from explorer.names import HEAD_STAGES, Stage
 from explorer.views.base import STAGES, Panel
 from explorer.views.labels import model_name
 from explorer.views.qk_scatter import QKScatter
@@ -28,7 +35,7 @@ class StepThroughPanel(Panel):
 
     title = QT_TRANSLATE_NOOP("Panel", "Step through")
     key = "step"
-    selection_fields = frozenset({"layer", "head", "query", "stage"})
+    selection_fields = frozenset({"layer", "head", "query", "stage", "target"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,6 +59,9 @@ class StepThroughPanel(Panel):
         self._cache_key: tuple | None = None
         self._bases: dict[tuple[int, int], np.ndarray] = {}
         self._split_done = False
+        self.block = None  # the last BlockResult received (model.work.probes)
+        self.block_error = ""
+        self._block_asked: tuple | None = None
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -62,6 +72,7 @@ class StepThroughPanel(Panel):
     # ------------------------------------------------------------------ contract
     def on_model_info(self, info: ModelInfo) -> None:
         self._cache_key, self.steps, self._bases = None, None, {}
+        self.block, self.block_error, self._block_asked = None, "", None
         self.canvas.vocabulary = info.vocabulary
         hw = info.head_weights
         self.canvas.unembed_note = hw.unembed_note if hw is not None else ""
@@ -81,7 +92,9 @@ class StepThroughPanel(Panel):
             note = QCoreApplication.translate("StepThrough", "(the text is {total} tokens; the model sees the last {shown}, the {dropped} oldest are "
                        "dropped)").format(total=self.trace.n_input_tokens, shown=self.trace.n_tokens,
                                           dropped=self.trace.n_dropped_tokens)
-        self.canvas.show_steps(steps, self.selection.stage, message, note)
+        block = self._block_steps()
+        self.canvas.show_steps(steps, self.selection.stage, message, note, block, self.block_error,
+                               self.sequence(block))
         if steps is not None and self.trace is not None:
             b = self._basis(steps)
             sel = self.selection
@@ -109,6 +122,52 @@ class StepThroughPanel(Panel):
         self._cache_key = key
         return steps, ""
 
+    # ------------------------------------------------------------------ the rest of the block
+    def _block_key(self) -> tuple | None:
+        trace, sel = self.trace, self.selection
+        if trace is None or self.info is None:
+            return None
+        return (trace.text, sel.layer, sel.query_index(trace.n_tokens), sel.head, sel.target)
+
+    def _block_steps(self):
+        """The block steps for what is selected, asked of the model thread when missing."""
+        key = self._block_key()
+        if key is None:
+            return None
+        r = self.block
+        if r is not None and (r.text, r.steps.layer, r.steps.query, r.head, r.target) == key:
+            return r.steps
+        if key != self._block_asked:
+            self._block_asked = key
+            self.block_error = ""
+            self.request_work("block", text=key[0], layer=key[1], query=key[2], head=key[3], target=key[4])
+        return None
+
+    def set_work_result(self, kind: str, result) -> None:
+        if kind == "block":
+            self.block, self.block_error = result, ""
+            self.mark_dirty()
+
+    def set_work_error(self, kind: str, message: str) -> None:
+        if kind == "block":
+            self.block_error = QCoreApplication.translate("StepThrough", "The rest of the block cannot be shown: {error}").format(
+                error=message)
+            self.mark_dirty()
+
+    def sequence(self, block=None) -> tuple[int, ...]:
+        """The stages → and ← walk, as indices into STAGES: the head's, then the block's in
+        the model's order (until the block arrives, only its first stage, the residual add)."""
+        names = block.stages if block is not None else (Stage.ATTN_ADD,)
+        return tuple(range(len(HEAD_STAGES))) + tuple(STAGES.index(n) for n in names)
+
+    def _position(self, sequence: tuple[int, ...]) -> int:
+        """Where the selected stage is in ``sequence`` (a stage this model does not have, e.g.
+        a lesson's "attn_norm" on a pre-norm model: the nearest before it)."""
+        stage = self.selection.stage
+        if stage in sequence:
+            return sequence.index(stage)
+        return max((n for n, s in enumerate(sequence) if s <= stage), default=0)
+
     def _basis(self, steps: HeadSteps) -> np.ndarray:
         key = (steps.layer, steps.head)
         if key not in self._bases:
@@ -127,16 +186,17 @@ class StepThroughPanel(Panel):
         self.request_selection(stage=stage)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        key, stage = event.key(), self.selection.stage
+        sequence = self.sequence(self._block_steps())
+        key, n = event.key(), self._position(sequence)
         target = {
-            Qt.Key_Right: stage + 1, Qt.Key_PageDown: stage + 1, Qt.Key_Space: stage + 1,
-            Qt.Key_Left: stage - 1, Qt.Key_PageUp: stage - 1, Qt.Key_Backspace: stage - 1,
-            Qt.Key_Home: 0, Qt.Key_End: len(STAGES) - 1,
+            Qt.Key_Right: n + 1, Qt.Key_PageDown: n + 1, Qt.Key_Space: n + 1,
+            Qt.Key_Left: n - 1, Qt.Key_PageUp: n - 1, Qt.Key_Backspace: n - 1,
+            Qt.Key_Home: 0, Qt.Key_End: len(sequence) - 1,
         }.get(key)
         if target is None or event.modifiers() & (Qt.AltModifier | Qt.ControlModifier):
             super().keyPressEvent(event)
             return
-        self.step_to(target)
+        self.step_to(sequence[max(0, min(len(sequence) - 1, target))])
         event.accept()
 
     # ------------------------------------------------------------------ export

@@ -98,7 +98,8 @@ class MlpStep:
     ``top_neurons`` (k,) indices by |hidden| (largest first), ``top_hidden`` (k,) their
     values, ``top_write_norms`` (k,) ‖h_n W_down[n]‖, ``top_write`` (k, d) h_n W_down[n],
     ``top_logit`` (k,) each one's direct effect on the target's logit through the final norm
-    with its scale frozen (None without a target). ``down_bias`` (d,) or None; ``out`` (d,).
+    with its scale frozen (None without a target). ``down_bias`` (d,) or None; ``out`` (d,);
+    ``up_bias``: whether the up projection adds a bias.
     """
 
     activation: str
@@ -116,6 +117,7 @@ class MlpStep:
     top_logit: np.ndarray | None
     down_bias: np.ndarray | None
     out: np.ndarray
+    up_bias: bool = False  # whether the up (and gate) projection adds a bias
 
     @property
     def width(self) -> int:
@@ -286,7 +288,7 @@ def mlp_step(module: Transformer, layer: int, x: np.ndarray, direction: np.ndarr
     mlp = module.blocks[layer].mlp
     cfg = module.cfg
     x = np.asarray(x, dtype=np.float64)
-    up, _, _ = _linear(mlp.fc, x)  # (m,)
+    up, _, b_up = _linear(mlp.fc, x)  # (m,)
     gate = None
     if mlp.gate is not None:
         gate, _, _ = _linear(mlp.gate, x)
@@ -304,6 +306,7 @@ def mlp_step(module: Transformer, layer: int, x: np.ndarray, direction: np.ndarr
     return MlpStep(
         name, formula, gate is not None, x, up, gate, activated, hidden, top, hidden[top],
         np.linalg.norm(writes, axis=1), writes, None if direction is None else writes @ direction, b_down, out,
+        b_up is not None,
     )
 
 

@@ -1,5 +1,5 @@
 """The analyses the app runs on its model thread beyond the trace itself: the logit lens,
-knock-out, patching, the knock-out sweep and head badges. One entry point per shape of
+knock-out, patching, the knock-out sweep, head badges and the step-through's rest of a block. One entry point per shape of
 work: :func:`run` (one step) and :func:`job_steps` (a long job, step by step).
 
 Each result names the text (and heads) it was computed for, so a panel can tell whether it
@@ -15,9 +15,10 @@ import numpy as np
 
 from model.analysis.ablation import Head, knocked_out, knockout_logits, patched_logits, sweep_steps
 from model.analysis.badges import badge_steps, candidate_ids, probe_ids
+from model.analysis.block_steps import BlockSteps, block_steps
 from model.analysis.dla import Attribution, attribute, single_token
 from model.analysis.flow import FlowGraph, information_flow
-from model.analysis.lens import LensResult, extend, logit_lens
+from model.analysis.lens import LensResult, TokenLens, extend, logit_lens, token_lens
 from model.analysis.saliency import Saliency, default_baseline, saliency_steps
 from model.analysis.stepthrough import try_head_weights
 from model.core.trace import Trace
@@ -201,18 +202,75 @@ def flow(model: TracingModel, text: str, last_trace: Trace | None = None) -> Flo
     return information_flow(trace, weights)
 
 
+@dataclass(frozen=True, eq=False)
+class BlockResult:
+    """The rest of block ``steps.layer`` after ΔE for one token of ``text``
+    (:class:`model.analysis.block_steps.BlockSteps`), for the step-through; ``head`` and
+    ``target`` as asked (None: the top prediction)."""
+
+    text: str
+    head: int | None
+    target: int | None
+    steps: BlockSteps
+
+
+def block(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> BlockResult:
+    """``options``: ``layer``, ``query`` (default −1), ``head`` (kept for the view), ``target``
+    (a token id; default the top prediction). Reuses the trace on screen when it is of ``text``."""
+    trace = last_trace
+    if trace is None or trace.text != text or trace.model_name != model.name:
+        trace = model.trace(text)
+    head, target = options.get("head"), options.get("target")
+    head, target = None if head is None else int(head), None if target is None else int(target)
+    steps = block_steps(model.module, trace, int(options.get("layer", 0)), int(options.get("query", -1)), head, target)
+    return BlockResult(text, head, target, steps)
+
+
+@dataclass(frozen=True, eq=False)
+class TokenLensResult:
+    """Chosen tokens (``words``, as typed) followed up the layers at ``position`` of ``text``
+    (:class:`model.analysis.lens.TokenLens`): their rank, probability and logit per layer."""
+
+    text: str
+    words: tuple[str, ...]
+    lens: TokenLens
+
+
+def follow_tokens(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> TokenLensResult:
+    """``options``: ``tokens`` (one or two texts, each one token: " is", " are"), ``position``
+    (default −1), ``heads`` and ``mode`` (knocked out, as for the lens). A text that is not one token is a ValueError saying how the tokenizer splits it."""
+    from model.analysis.tokens import single_token
+
+    words = tuple(str(w) for w in options.get("tokens", ()) if str(w))
+    predictable = model.cfg.output_token_ids
+    ids = [single_token(model.tokenizer, w, predictable) for w in words]
+    heads, mode = _heads(options), options.get("mode", "zero")
+    trace = last_trace
+    if heads:  # the lens's knock-out, so the lines follow the ladder above them
+        with knocked_out(model.module, heads, mode, _means(model, heads, mode)):
+            trace = model.trace(text)
+    elif trace is None or trace.text != text or trace.model_name != model.name:
+        trace = model.trace(text)
+    return TokenLensResult(text, words, token_lens(model.module, trace.resid_post, int(options.get("position", -1)), ids))
+
+
 def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dict | None = None):
-    """One-step analyses: ``request.kind`` is "lens", "ablate", "patch", "dla" or "character"."""
+    """One-step analyses: ``request.kind`` is "lens", "ablate", "patch", "dla", "flow", "block"
+    or "character"."""
     if request.kind == "lens":
         return lens(model, request.text, request.options, last_trace, memo)
     if request.kind == "ablate":
         return ablate(model, request.text, request.options, last_trace)
     if request.kind == "patch":
         return patch(model, request.text, request.options)
-    if request.kind == "dla":
+    if request.kind in ("dla", "head_dla"):  # the Who wrote it tab's, the heads grid's colours
         return dla(model, request.text, request.options, last_trace)
     if request.kind == "flow":
         return flow(model, request.text, last_trace)
+    if request.kind == "token_lens":
+        return follow_tokens(model, request.text, request.options, last_trace)
+    if request.kind == "block":
+        return block(model, request.text, request.options, last_trace)
     if request.kind == "character":
         from model.tracer.generation import finish_character
 

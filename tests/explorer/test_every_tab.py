@@ -48,7 +48,7 @@ def test_the_registry_is_the_one_list_of_tabs_and_of_their_scene_keys(qtbot):
         parse_lesson('title = "t"\n[[scene]]\ntab = "nonsense"\n', Path("t.toml"))
     # lesson files accept exactly the window's keys and every panel's
     assert list(SCENE_KEYS) == [*WINDOW_KEYS, *panel_scene_keys(), *SCENE_ONLY_KEYS]
-    assert len(STAGES) == 8 and list(STAGES) == [s.value for s in Stage]
+    assert len(STAGES) == 19 and list(STAGES) == [s.value for s in Stage]
     for key in TAB_KEYS:
         cls = tab(key).panel_class()
         panel = cls()

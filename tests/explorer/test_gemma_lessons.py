@@ -45,7 +45,7 @@ def test_counting_lesson(gemma):
     assert int(np.argmax(row)) == three and row[three] > 0.8  # "almost all its attention goes to 三"
     assert int(np.argmax(trace.pattern[2, 3, last])) == four  # "at the last 、 it looks at 四"
     # the heads of the lesson are the ones its scenes select
-    played = scenes("07-counting-in-chinese.toml")
+    played = scenes("08-counting-in-chinese.toml")
     assert (played[1]["layer"], played[1]["head"], played[1]["query"]) == (2, 1, four)
     assert (played[2]["layer"], played[2]["head"]) == (2, 3)
 
@@ -60,5 +60,5 @@ def test_repeated_line_lesson(gemma):
         assert int(np.argmax(trace.pattern[5, head, last])) == heard, head
     assert heard in np.argsort(trace.pattern[5, 3, last])[-2:]  # "head 3 too, more weakly"
     assert gemma.cfg.layer_is_global(5)  # "layer 5 is one of Gemma's global layers"
-    played = scenes("08-a-line-said-twice.toml")
+    played = scenes("09-a-line-said-twice.toml")
     assert [(s["layer"], s["head"]) for s in played[1:]] == [(5, 1), (5, 2), (5, 3)]

@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 
+from explorer.names import HEAD_STAGES, STAGES, Stage
 from model.core.paths import BUNDLED
 from tests.explorer import layout_check
 
@@ -57,7 +58,18 @@ def test_every_tab_keeps_its_labels_inside_and_apart(window, size, points):
         window.set_selection(window.selection.with_(stage=stage))
         _shown(window, step)
         found += [f"step stage {stage + 1}: {p}" for p in layout_check.problems(window, step, scroll_ok=points > 20)]
-    window.set_selection(window.selection.with_(stage=0))
+    # the rest of the last block after ΔE, up to the next token's logit (issue #26)
+    last = window.model_info.n_layers - 1
+    window.set_selection(window.selection.with_(layer=last, stage=STAGES.index(Stage.OUTPUT)))
+    _shown(window, step)
+    app = QApplication.instance()
+    assert layout_check.wait(app, lambda: step.canvas.block is not None and step.canvas.block.layer == last, 60)
+    for stage in step.sequence(step.canvas.block)[len(HEAD_STAGES):]:
+        window.set_selection(window.selection.with_(stage=stage))
+        _shown(window, step)
+        assert step.canvas.block is not None
+        found += [f"step stage {STAGES[stage]}: {p}" for p in layout_check.problems(window, step, scroll_ok=points > 20)]
+    window.set_selection(window.selection.with_(layer=0, stage=0))
     assert not found, "\n".join(found)
 
 
@@ -192,3 +204,33 @@ def test_until_the_first_trace_the_charts_say_they_wait(qtbot, make_window):
     qtbot.waitUntil(lambda: grid.view.isVisible() and not grid.waiting.isVisible(), timeout=5000)
     window.show_tab(detail)
     qtbot.waitUntil(lambda: detail.view.isVisible() and not detail.waiting.isVisible(), timeout=5000)
+
+
+def test_the_block_step_through_reads_in_both_themes(window):
+    """The rest of the block after ΔE (issue #26) at 1280 × 720 with 1.5× text, light and dark:
+    labels inside and apart, and the painted text far from the background in lightness."""
+    from PySide6.QtGui import QPalette
+
+    window.resize(1280, 720)
+    window.set_font_size(20)
+    step = window.step_through
+    window.show_tab(step)
+    last = window.model_info.n_layers - 1
+    app = QApplication.instance()
+    window.set_selection(window.selection.with_(layer=last, stage=STAGES.index(Stage.ATTN_ADD)))
+    _shown(window, step)
+    assert layout_check.wait(app, lambda: step.canvas.block is not None and step.canvas.block.layer == last, 60)
+    found = []
+    try:
+        for _ in range(2):
+            pal = step.canvas.palette()
+            fg, bg = pal.color(QPalette.WindowText), pal.color(QPalette.Window)
+            assert abs(fg.lightnessF() - bg.lightnessF()) > 0.6, (window.theme_name, fg.name(), bg.name())
+            for stage in (Stage.MLP_NORM, Stage.MLP_NEURONS, Stage.UNEMBED):
+                window.set_selection(window.selection.with_(stage=STAGES.index(stage)))
+                _shown(window, step)
+                found += [f"{window.theme_name} {stage}: {p}" for p in layout_check.problems(window, step)]
+            window.toggle_theme()
+    finally:
+        window.set_selection(window.selection.with_(layer=0, stage=0))
+    assert not found, "\n".join(found)
