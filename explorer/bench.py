@@ -313,6 +313,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  first trace painted  {', '.join(f'{v:.2f}' for v in s['first_trace_s'])} s "
               f"(median {np.median(s['first_trace_s']):.2f} s; torch imported before it: "
               f"{any(s['torch_before_first_trace'])})")
+    if window.worker.is_running():
+        # As the app does (explorer/app.py): the model thread may be inside a forward pass it
+        # cannot leave (a Gemma 3 badge step takes seconds); interpreter shutdown beside it
+        # crashed (exit 139) after the report was printed.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
