@@ -88,12 +88,26 @@ def random_repeats(module: Transformer, candidates: np.ndarray, repeat_length: i
     return induction_probe(candidates, repeat_length, n_random, seed, bos), 0 if bos is None else 1
 
 
+#: token × block-parameter products one step of the badge job may run: a keystroke waits for
+#: the step in progress, so a step stays near a tenth of a second of float32 work (Gemma 3
+#: 270M ran 8 sequences of 51 tokens a step: 0.5 s alone, up to 11 s beside the window)
+STEP_BUDGET = 3e9
+#: block parameters from which a model gets half the random sequences (its scores are means
+#: over them; 16 of 51 tokens still separate induction heads clearly, at half the wait)
+LARGE_BLOCKS = 50_000_000
+
+
 def badge_steps(
     module: Transformer, text_ids: Sequence[np.ndarray], candidates: np.ndarray, repeat_length: int = 25,
-    n_random: int = 32, seed: int = 0, chunk: int = 8,
+    n_random: int | None = None, seed: int = 0, chunk: int | None = None,
 ) -> Iterator[tuple[int, int, HeadBadges | None]]:
     """Score every head; yields ``(done, total, None)`` after each forward pass and finally
-    ``(total, total, badges)``."""
+    ``(total, total, badges)``. ``n_random``: random repeated sequences (default 32, 16 for a
+    model with :data:`LARGE_BLOCKS` block parameters); ``chunk``: sequences a step (default:
+    as many as :data:`STEP_BUDGET` allows, 1 to 8)."""
+    block_params = sum(p.numel() for p in module.blocks.parameters())
+    if n_random is None:
+        n_random = 16 if block_params >= LARGE_BLOCKS else 32
     bos = 1 if module.cfg.bos_token_id is not None else 0
     repeat_length = max(2, min(repeat_length, (module.cfg.n_ctx - bos) // 2))
     if len(candidates) < 2:
@@ -101,6 +115,8 @@ def badge_steps(
                          "the repeated random sequences that find induction heads")
     repeat_length = min(repeat_length, len(candidates))  # a lesson model may know only a few words
     repeated, prefix = random_repeats(module, candidates, repeat_length, n_random, seed)
+    if chunk is None:
+        chunk = int(min(8, max(1, STEP_BUDGET // max(1, repeated.shape[1] * block_params))))
     chunks = [repeated[i : i + chunk] for i in range(0, len(repeated), chunk)]
     total = len(text_ids) + len(chunks)
     prev, first = [], []

@@ -41,3 +41,24 @@ def test_badges_reproduce_measure_head_roles_for_the_bundled_model():
     for layer, head in [(0, 1), (0, 3), (0, 6)]:
         assert "P" in badges.marks(layer, head)
     assert badges.duplicate_token.shape == (4, 8)
+
+
+def test_a_large_model_scores_its_heads_in_short_steps():
+    """A keystroke waits for the badge step in progress: on a model with large blocks each
+    step is one sequence (Gemma 3 270M ran eight a step, up to 11 s beside the window)."""
+    from model.analysis import badges as badge_module
+    from model.core.transformer import Transformer
+    from tests.model.conftest import tiny_config
+
+    module = Transformer(tiny_config(n_layers=2, d_model=64, n_heads=4)).eval()
+    candidates = np.arange(10, 150)
+    small = list(badge_module.badge_steps(module, [], candidates, repeat_length=5, n_random=8))
+    assert small[-1][0] == 1  # eight sequences in one step
+    budget = badge_module.STEP_BUDGET
+    try:
+        badge_module.STEP_BUDGET = 11 * sum(p.numel() for p in module.blocks.parameters())  # one 11-token row
+        steps = list(badge_module.badge_steps(module, [], candidates, repeat_length=5, n_random=8))
+    finally:
+        badge_module.STEP_BUDGET = budget
+    assert steps[-1][0] == 8 and steps[-1][2] is not None  # one sequence a step, the same scores at the end
+    assert_close(steps[-1][2].induction, small[-1][2].induction, floor=1.0, what="induction scores")
