@@ -345,3 +345,26 @@ def test_entropy_at_t0_is_never_minus_zero(panel, hand_trace):
     panel.set_temperature(0.0)
     assert "entropy 0.00 bits" in panel.stats.text() and "−0.00" not in panel.stats.text()
     assert "-0.00" not in panel.stats.text()
+
+
+def test_every_bar_keeps_its_token_label_however_long(qtbot, make_window):
+    """pyqtgraph drops a tick label wider than its axis: SmolLM2's tenth bar after "gave a
+    drink to" (' everyone') had no name. The axis is as wide as the widest label."""
+    from PySide6.QtGui import QPainter, QPicture
+
+    window = make_window(text="the king")
+    window.resize(1280, 720)
+    window.show_tab(window.next_token)
+    panel = window.next_token
+    panel.refresh(force=True)
+    labels = ["␣a", "␣everyone", "␣Elizabeth", "the"]
+    panel._label_tokens(labels)
+    axis = panel.plot.getAxis("left")
+    axis.resize(axis.width(), 400)
+    picture = QPicture()
+    painter = QPainter(picture)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    assert sorted(text for _, _, text in texts) == sorted(labels)
