@@ -127,7 +127,7 @@ TEXT_SIZES = (10, 13, 16, 20, 26)  # the text sizes the soak sets (points)
 #: What :func:`random_action` can do, by name (the soak's report counts each).
 ACTIONS = ("token", "head", "tab", "head mode", "3b1b", "hide first", "temperature", "sample", "generate/stop",
            "theme", "text size", "knock-out", "knock-out mode", "sweep", "lens", "a/b", "patch", "stage",
-           "rollout", "badges", "lesson", "language", "colour map", "target")
+           "rollout", "badges", "lesson", "language", "colour map", "target", "menus")
 
 
 @functools.lru_cache(maxsize=4)
@@ -148,13 +148,15 @@ def same_model_lessons(source: str) -> tuple[Path, ...]:
     return tuple(kept)
 
 
-def random_action(rng: random.Random, window) -> str:
+def random_action(rng: random.Random, window, name: str | None = None) -> str:
     """One random UI action on ``window``, as a person would do it; returns its name. Covers
-    every panel, tool and setting (issue #31: memory grew with UI actions, not with edits)."""
+    every panel, tool and setting (issue #31: memory grew with UI actions, not with edits).
+    ``name``: that action, now (the slow ones otherwise happen only now and then)."""
     from explorer.names import HEAD_MODES, STAGES
 
     trace, info = window.trace, window.model_info
-    name = rng.choice(ACTIONS)
+    rare = (lambda _p: True) if name is not None else (lambda p: rng.random() < p)
+    name = name or rng.choice(ACTIONS)
     grid = window.heads_grid
     if name == "token" and trace is not None:
         window.select_position(rng.randrange(-1, trace.n_tokens))
@@ -174,9 +176,9 @@ def random_action(rng: random.Random, window) -> str:
         window.next_token.sample_next()
     elif name == "generate/stop":
         window.next_token.generate(rng.randint(1, 3)) if rng.random() < 0.5 else window.next_token.stop()
-    elif name == "theme" and rng.random() < 0.2:
+    elif name == "theme" and rare(0.2):
         window.toggle_theme()
-    elif name == "text size" and rng.random() < 0.2:
+    elif name == "text size" and rare(0.2):
         window.set_font_size(rng.choice(TEXT_SIZES))
     elif name == "knock-out" and info is not None:
         heads = frozenset((rng.randrange(info.n_layers), rng.randrange(info.n_heads)) for _ in range(rng.randrange(3)))
@@ -199,7 +201,7 @@ def random_action(rng: random.Random, window) -> str:
         grid.controls.rollout.toggle()
     elif name == "badges":
         grid.controls.badges.toggle()
-    elif name == "lesson" and rng.random() < 0.1:
+    elif name == "lesson" and rare(0.1):
         if window.player.playing and rng.random() < 0.5:
             window.player.stop()
         else:
@@ -207,10 +209,15 @@ def random_action(rng: random.Random, window) -> str:
             if lessons and window.start_lesson(rng.choice(lessons)):
                 window.player.go(rng.randrange(len(window.player.lesson.scenes)))
                 window.player.stop()
-    elif name == "language" and rng.random() < 0.1:
+    elif name == "language" and rare(0.1):
         window.set_language("zh_CN" if window.language != "zh_CN" else "en")
-    elif name == "colour map" and rng.random() < 0.2:
+    elif name == "colour map" and rare(0.2):
         window.set_colour_map(rng.choice(("viridis", "cividis")))
+    elif name == "menus":  # opened: each rebuilds its entries (the Model menu rescans the disk: not here)
+        window.lessons_menu.aboutToShow.emit()
+        corner = window.tabs.cornerWidget()
+        if corner is not None and corner.menu() is not None:
+            corner.menu().aboutToShow.emit()
     elif name == "target" and trace is not None and info is not None:
         window.set_selection(window.selection.with_(target=rng.choice((None, rng.randrange(info.vocab_size)))))
     return name
