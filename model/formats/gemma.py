@@ -28,7 +28,14 @@ import torch
 
 from model.core.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pairs
 from model.core.errors import ModelFileError
-from model.formats.hf import architecture_names, config_int, drop_tied_head, report_leftovers, strip_prefix, take
+from model.formats.hf import (
+    architecture_names,
+    config_int,
+    drop_tied_head,
+    report_leftovers,
+    strip_prefix,
+    take,
+)
 
 GEMMA_FAMILIES = ("gemma2", "gemma3", "gemma3_text")
 #: Gemma 3's defaults where a config (or a GGUF file) leaves them out (transformers' Gemma3TextConfig)

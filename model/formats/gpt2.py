@@ -28,12 +28,12 @@ from model.core.validation import (
     positive_float,
 )
 from model.formats.hf import (
-    drop_tied_head,
     CONFIG_FILE,
     TOKENIZER_FILE,
     config_activation,
     config_int,
     config_value,
+    drop_tied_head,
     folder_name,
     hf_kind,
     read_hf_config,

@@ -24,12 +24,12 @@ from model.core.tokenizer import TextTokenizer
 from model.core.transformer import Transformer
 from model.formats.gemma import gemma_config, gemma_family, gemma_state_dict
 from model.formats.hf import (
-    drop_tied_head,
     CONFIG_FILE,
     TOKENIZER_FILE,
     architecture_names,
     check_finite,
     config_int,
+    drop_tied_head,
     folder_name,
     read_hf_config,
     read_hf_weights,
