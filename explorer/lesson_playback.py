@@ -29,6 +29,8 @@ class LessonPlayback:
         for action in list(self.lessons_menu.actions()):
             if action.property("lesson_entry"):
                 self.lessons_menu.removeAction(action)
+                # removed is not deleted: the menu owns it, and each opening added ~15 (issue #31)
+                action.deleteLater()
         first = self.lessons_menu.actions()[0] if self.lessons_menu.actions() else None
         entries = [(path, None) for path in shipped_lessons()]
         if self.user_lesson_path().is_file():

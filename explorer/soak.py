@@ -15,6 +15,7 @@ The same code runs a short seeded soak in the test suite (``tests/explorer/test_
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import sys
@@ -41,6 +42,30 @@ def rss_mb() -> float:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def anon_mb() -> float | None:
+    """The private anonymous part of RSS (heap, arrays, caches): what a leak grows. The rest is
+    mapped files (libraries, fonts: clean pages the kernel can drop and other processes share).
+    None where /proc does not say."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def settle(app) -> None:
+    """One turn of the event loop as ``exec()`` runs it: pending events, then the objects given
+    to ``deleteLater()``. A bare ``processEvents()`` outside ``exec()`` never deletes those
+    (Qt's clear-button fade animations piled up in the soak, not in the app)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    app.processEvents()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
 @dataclass
 class SoakReport:
     edits: int = 0
@@ -49,18 +74,36 @@ class SoakReport:
     exceptions: list[str] = field(default_factory=list)
     not_converged: list[str] = field(default_factory=list)
     rss: list[tuple[int, float]] = field(default_factory=list)  # (updates, MB)
+    #: (edits, updates, RSS, RSS retained, anonymous RSS retained) in MB; "retained": after a
+    #: garbage collection and malloc_trim, what is still held (the model thread trims every 50
+    #: traces anyway; raw RSS swings by 100+ MB with freed arrays not yet given back)
+    samples: list[tuple[int, int, float, float, float]] = field(default_factory=list)
     threads: int = 0
     by_action: dict[str, int] = field(default_factory=dict)
 
-    def growth_per_1000(self, warm_up: int) -> float:
-        """RSS growth per 1,000 updates after the first ``warm_up`` updates (least squares)."""
-        points = [(u, m) for u, m in self.rss if u >= warm_up]
+    def sample(self) -> None:
+        import gc
+
+        from model.core.memory import trim_native_heap
+
+        raw = rss_mb()
+        gc.collect()
+        trim_native_heap()
+        retained, anon = rss_mb(), anon_mb()
+        self.rss.append((self.updates, raw))
+        self.samples.append((self.edits, self.updates, raw, retained, retained if anon is None else anon))
+
+    def growth_per_1000(self, warm_up: int, column: int = 2, per: int = 1) -> float:
+        """Growth per 1,000 updates (``per=1``; per 1,000 edits with ``per=0``) after the
+        first ``warm_up`` updates: the least-squares slope of RSS (``column=2``), RSS retained
+        (3) or its anonymous part (4); see :attr:`samples`."""
+        points = [(s[per], s[column]) for s in self.samples if s[1] >= warm_up]
         if len(points) < 2 or points[-1][0] == points[0][0]:
             return 0.0
         import numpy as np
 
-        u, m = np.array(points, dtype=float).T
-        return float(np.polyfit(u, m, 1)[0] * 1000.0)
+        x, m = np.array(points, dtype=float).T
+        return float(np.polyfit(x, m, 1)[0] * 1000.0)
 
 
 def random_edit(rng: random.Random, text: str) -> str:
@@ -79,19 +122,41 @@ def random_edit(rng: random.Random, text: str) -> str:
     return text + rng.choice((" ", "")) + rng.choice(HOSTILE)
 
 
+TEXT_SIZES = (10, 13, 16, 20, 26)  # the text sizes the soak sets (points)
+
 #: What :func:`random_action` can do, by name (the soak's report counts each).
 ACTIONS = ("token", "head", "tab", "head mode", "3b1b", "hide first", "temperature", "sample", "generate/stop",
            "theme", "text size", "knock-out", "knock-out mode", "sweep", "lens", "a/b", "patch", "stage",
-           "rollout", "badges", "lesson", "language", "colour map", "target")
+           "rollout", "badges", "lesson", "language", "colour map", "target", "menus")
 
 
-def random_action(rng: random.Random, window) -> str:
+@functools.lru_cache(maxsize=4)
+def same_model_lessons(source: str) -> tuple[Path, ...]:
+    """The shipped lessons whose every scene uses ``source``: a scene on another model starts a
+    load (SmolLM2, Gemma 3, a worked example) that stopping the lesson does not undo, and the
+    soak then measured that model's gigabyte instead of the window."""
+    from explorer.lesson_file import LessonError, load_lesson, shipped_lessons
+
+    kept = []
+    for path in shipped_lessons():
+        try:
+            lesson = load_lesson(path)
+        except LessonError:
+            continue
+        if all(scene.get("model", "bundled") == source for scene in lesson.scenes):
+            kept.append(path)
+    return tuple(kept)
+
+
+def random_action(rng: random.Random, window, name: str | None = None) -> str:
     """One random UI action on ``window``, as a person would do it; returns its name. Covers
-    every panel, tool and setting (issue #31: memory grew with UI actions, not with edits)."""
+    every panel, tool and setting (issue #31: memory grew with UI actions, not with edits).
+    ``name``: that action, now (the slow ones otherwise happen only now and then)."""
     from explorer.names import HEAD_MODES, STAGES
 
     trace, info = window.trace, window.model_info
-    name = rng.choice(ACTIONS)
+    rare = (lambda _p: True) if name is not None else (lambda p: rng.random() < p)
+    name = name or rng.choice(ACTIONS)
     grid = window.heads_grid
     if name == "token" and trace is not None:
         window.select_position(rng.randrange(-1, trace.n_tokens))
@@ -111,10 +176,10 @@ def random_action(rng: random.Random, window) -> str:
         window.next_token.sample_next()
     elif name == "generate/stop":
         window.next_token.generate(rng.randint(1, 3)) if rng.random() < 0.5 else window.next_token.stop()
-    elif name == "theme" and rng.random() < 0.2:
+    elif name == "theme" and rare(0.2):
         window.toggle_theme()
-    elif name == "text size" and rng.random() < 0.2:
-        window.set_font_size(rng.choice((10, 13, 16, 20, 26)))
+    elif name == "text size" and rare(0.2):
+        window.set_font_size(rng.choice(TEXT_SIZES))
     elif name == "knock-out" and info is not None:
         heads = frozenset((rng.randrange(info.n_layers), rng.randrange(info.n_heads)) for _ in range(rng.randrange(3)))
         window.set_selection(window.selection.with_(ablated=heads))
@@ -136,20 +201,23 @@ def random_action(rng: random.Random, window) -> str:
         grid.controls.rollout.toggle()
     elif name == "badges":
         grid.controls.badges.toggle()
-    elif name == "lesson" and rng.random() < 0.1:
-        from explorer.lesson_file import shipped_lessons
-
+    elif name == "lesson" and rare(0.1):
         if window.player.playing and rng.random() < 0.5:
             window.player.stop()
         else:
-            lessons = [p for p in shipped_lessons() if "seed" not in p.stem]
+            lessons = same_model_lessons(window.current_source or "bundled")
             if lessons and window.start_lesson(rng.choice(lessons)):
                 window.player.go(rng.randrange(len(window.player.lesson.scenes)))
-                window.player.stop()  # a lesson may load another model: the soak stays on its own
-    elif name == "language" and rng.random() < 0.1:
+                window.player.stop()
+    elif name == "language" and rare(0.1):
         window.set_language("zh_CN" if window.language != "zh_CN" else "en")
-    elif name == "colour map" and rng.random() < 0.2:
+    elif name == "colour map" and rare(0.2):
         window.set_colour_map(rng.choice(("viridis", "cividis")))
+    elif name == "menus":  # opened: each rebuilds its entries (the Model menu rescans the disk: not here)
+        window.lessons_menu.aboutToShow.emit()
+        corner = window.tabs.cornerWidget()
+        if corner is not None and corner.menu() is not None:
+            corner.menu().aboutToShow.emit()
     elif name == "target" and trace is not None and info is not None:
         window.set_selection(window.selection.with_(target=rng.choice((None, rng.randrange(info.vocab_size)))))
     return name
@@ -185,20 +253,20 @@ def soak(window, app, edits: int, seed: int, report_every: int = 250, deadline_s
                 report.actions += 1
                 report.by_action[name] = report.by_action.get(name, 0) + 1
                 text = window.text_box.text()  # an action may append a sampled token
-            app.processEvents()
+            settle(app)
             if i % 20 == 19:
                 window.next_token.stop()  # generation would keep changing the text
                 if not converge(window, app):
                     report.not_converged.append(window.text_box.text()[:60])
                 text = window.text_box.text()
             if i % report_every == 0:
-                report.rss.append((report.updates, rss_mb()))
+                report.sample()
             if deadline_s is not None and time.perf_counter() - start > deadline_s:
                 break
         window.next_token.stop()
         if not converge(window, app):
             report.not_converged.append(window.text_box.text()[:60])
-        report.rss.append((report.updates, rss_mb()))
+        report.sample()
     finally:
         sys.excepthook = hook_before
         window.worker.trace_ready.disconnect(count_update)
@@ -206,14 +274,33 @@ def soak(window, app, edits: int, seed: int, report_every: int = 250, deadline_s
     return report
 
 
+def warm_up_every_panel(window, app) -> None:
+    """Build and show every tab once, in every theme, text size, colour map and language the
+    soak uses: what each of them lays out, caches and maps (a font, a document, a tab's
+    widgets) the first time is not growth. Random tab choice reached the last tab only after
+    about 3,000 edits, and counted its first build as a leak."""
+    window.finish_building()
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        converge(window, app)
+    window.tabs.setCurrentIndex(0)
+    size = window.point_size
+    for change in (window.toggle_theme, window.toggle_theme,
+                   *(lambda s=s: window.set_font_size(s) for s in TEXT_SIZES), lambda: window.set_font_size(size),
+                   lambda: window.set_colour_map("cividis"), lambda: window.set_colour_map("viridis"),
+                   lambda: window.set_language("zh_CN"), lambda: window.set_language("en")):
+        change()
+        converge(window, app)
+
+
 def converge(window, app, timeout_s: float = 20.0) -> bool:
     """True once the trace on screen is the trace of the text in the box (or the model
     reported why it cannot trace it)."""
     deadline = time.perf_counter() + timeout_s
     while time.perf_counter() < deadline:
-        app.processEvents()
+        settle(app)
         if window.worker.is_idle():
-            app.processEvents()
+            settle(app)
             trace = window.trace
             if trace is not None and trace.text == window.text_box.text():
                 return True
@@ -229,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--warm-up", type=int, default=1000, help="updates before RSS growth is measured")
+    parser.add_argument("--sample-every", type=int, default=100, help="edits between two memory samples")
     parser.add_argument("--action-rate", type=float, default=0.3, help="chance of a UI action after each edit")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -247,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     if not converge(window, app, 60):
         print("the model did not answer:", window.banner.text())
         return 1
+    warm_up_every_panel(window, app)
     start = time.perf_counter()
-    report = soak(window, app, args.edits, args.seed, action_rate=args.action_rate)
+    report = soak(window, app, args.edits, args.seed, report_every=args.sample_every, action_rate=args.action_rate)
     elapsed = time.perf_counter() - start
     print(f"edits {report.edits}, UI actions {report.actions}, screen updates {report.updates}, {elapsed:.0f} s")
     print(f"exceptions: {len(report.exceptions)}")
@@ -259,9 +348,16 @@ def main(argv: list[str] | None = None) -> int:
     if report.updates < 2 * warm_up:  # a warm-up longer than half the run measures nothing
         warm_up = report.updates // 4
         print(f"(only {report.updates} updates: warm-up cut to {warm_up})")
-    growth = report.growth_per_1000(warm_up)
-    print(f"RSS {report.rss[0][1]:.0f} -> {report.rss[-1][1]:.0f} MB; growth after {warm_up} updates: "
-          f"{growth:.1f} MB per 1,000 updates ({5 * growth:.1f} MB per 5,000)")
+    measured = [s for s in report.samples if s[1] >= warm_up]
+    first, last = report.samples[0], report.samples[-1]
+    print(f"RSS {first[2]:.0f} -> {last[2]:.0f} MB, retained {first[3]:.0f} -> {last[3]:.0f} MB "
+          f"(anonymous {first[4]:.0f} -> {last[4]:.0f} MB); after a warm-up of {warm_up} updates, "
+          f"{len(measured)} samples over {measured[-1][1] - measured[0][1] if measured else 0} updates and "
+          f"{measured[-1][0] - measured[0][0] if measured else 0} edits:")
+    for label, column in (("RSS", 2), ("RSS retained", 3), ("anonymous RSS retained", 4)):
+        per_update, per_edit = report.growth_per_1000(warm_up, column), report.growth_per_1000(warm_up, column, per=0)
+        print(f"  {label}: {per_update:+.1f} MB per 1,000 updates ({5 * per_update:+.1f} per 5,000 updates), "
+              f"{5 * per_edit:+.1f} MB per 5,000 edits")
     print("actions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_action.items(), key=lambda kv: -kv[1])))
     print(f"threads: {report.threads}")
     window.close()

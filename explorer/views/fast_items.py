@@ -132,6 +132,10 @@ class LabelAxis(pg.AxisItem):
 
     def _static(self, text: str, font) -> QStaticText:
         key = (text, font.key())
+        if self._texts and next(reversed(self._texts))[1] != key[1]:
+            # another font (text size, language): the labels laid out in the old one are not
+            # drawn again; kept, they filled toward 2,048 per axis × 44 axes (issue #31)
+            self._texts.clear()
         static = self._texts.get(key)
         if static is None:
             static = QStaticText(text)

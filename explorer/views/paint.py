@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections import OrderedDict
 
 import numpy as np
 import pyqtgraph as pg
@@ -156,7 +157,12 @@ def rich(text: str) -> str:
     return "<nobr>" + _SUP.sub(r"<sup>\1</sup>", text) + "</nobr>"
 
 
-_RICH_CACHE: dict[tuple[str, str, str], QTextDocument] = {}
+#: laid-out documents by (text, font, colour), least recently used first. A document costs about
+#: 18 kB: the step-through's formulas carry numbers and shrink-to-fit tries several sizes, so
+#: the old cap of 2,048 (clearing all at once) was a 37 MB sawtooth (issue #31); one redraw
+#: uses fewer than 100.
+_RICH_CACHE: OrderedDict[tuple[str, str, str], QTextDocument] = OrderedDict()
+RICH_CACHE_SIZE = 256
 
 
 def rich_width(text: str, f: QFont) -> float:
@@ -188,9 +194,11 @@ def draw_rich(painter: QPainter, rect: QRectF, text: str, f: QFont, colour: QCol
 def _document(text: str, f: QFont, colour: QColor) -> QTextDocument:
     key = (text, f.toString(), colour.name(QColor.HexArgb))
     doc = _RICH_CACHE.get(key)
-    if doc is None:
-        if len(_RICH_CACHE) > 2048:
-            _RICH_CACHE.clear()
+    if doc is not None:
+        _RICH_CACHE.move_to_end(key)
+    else:
+        while len(_RICH_CACHE) >= RICH_CACHE_SIZE:
+            _RICH_CACHE.popitem(last=False)
         doc = QTextDocument()
         doc.setDocumentMargin(0)
         doc.setDefaultFont(f)

@@ -93,8 +93,11 @@ class StepThroughPanel(Panel):
                        "dropped)").format(total=self.trace.n_input_tokens, shown=self.trace.n_tokens,
                                           dropped=self.trace.n_dropped_tokens)
         block = self._block_steps()
-        self.canvas.show_steps(steps, self.selection.stage, message, note, block, self.block_error,
-                               self.sequence(block))
+        sequence = self.sequence(block)
+        # the nearest stage this block has: "unembed" kept from the last block while another
+        # layer is selected has no output to draw (its paintEvent raised, and PySide6 aborted)
+        stage = self.selection.stage if block is None else sequence[self._position(sequence)]
+        self.canvas.show_steps(steps, stage, message, note, block, self.block_error, sequence)
         if steps is not None and self.trace is not None:
             b = self._basis(steps)
             sel = self.selection

@@ -28,7 +28,14 @@ import torch
 
 from model.core.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pairs
 from model.core.errors import ModelFileError
-from model.formats.hf import architecture_names, config_int, report_leftovers, strip_prefix, take
+from model.formats.hf import (
+    architecture_names,
+    config_int,
+    drop_tied_head,
+    report_leftovers,
+    strip_prefix,
+    take,
+)
 
 GEMMA_FAMILIES = ("gemma2", "gemma3", "gemma3_text")
 #: Gemma 3's defaults where a config (or a GGUF file) leaves them out (transformers' Gemma3TextConfig)
@@ -189,7 +196,7 @@ def gemma_state_dict(state: dict[str, torch.Tensor], cfg: ModelConfig, path: Pat
         for hf_name, ours, shape in (("gate_proj", "gate", (m, d)), ("up_proj", "fc", (m, d)), ("down_proj", "proj", (d, m))):
             out[f"{dst}mlp.{ours}.weight"] = take(state, f"{src}mlp.{hf_name}.weight", shape, path)
     if cfg.tie_embeddings:
-        state.pop("lm_head.weight", None)
+        drop_tied_head(state, out["tok_embed.weight"], path)  # a copy of the embedding, or refused
     else:
         out["unembed.weight"] = take(state, "lm_head.weight", (V, d), path)
     report_leftovers(state, path)

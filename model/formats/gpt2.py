@@ -33,6 +33,7 @@ from model.formats.hf import (
     config_activation,
     config_int,
     config_value,
+    drop_tied_head,
     folder_name,
     hf_kind,
     read_hf_config,
@@ -112,7 +113,7 @@ def gpt2_state_dict(
             out[f"{dst}{our_name}.weight"] = weight.t().contiguous()  # (out, in)
             out[f"{dst}{our_name}.bias"] = take(state, f"{src}{hf_name}.bias", (n_out,), path)
     if cfg.tie_embeddings:
-        state.pop("lm_head.weight", None)  # a copy of wte when saved at all
+        drop_tied_head(state, out["tok_embed.weight"], path)  # a copy of the embedding, or refused
     else:
         out["unembed.weight"] = take(state, "lm_head.weight", (V, d), path)
     report_leftovers(state, path)

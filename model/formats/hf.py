@@ -201,6 +201,28 @@ def take(state: dict[str, torch.Tensor], name: str, shape: tuple[int, ...], path
     return check_tensor(state.pop(name), name, path, shape)
 
 
+def drop_tied_head(state: dict[str, torch.Tensor], embedding: torch.Tensor, path: Path,
+                   name: str = "lm_head.weight") -> None:
+    """With tied embeddings (``tie_word_embeddings`` true) the output matrix is the embedding:
+    a saved ``lm_head.weight`` is dropped when it is a copy of it, and refused when it is a
+    different matrix (it was discarded without a word, issue #31). Compared a block of rows at
+    a time, in the embedding's dtype (it came from the same file), so no second copy is made."""
+    head = state.pop(name, None)
+    if head is None:
+        return
+    same = tuple(head.shape) == tuple(embedding.shape)
+    rows = 8192
+    for start in range(0, embedding.shape[0], rows) if same else ():
+        if not torch.equal(head[start:start + rows].to(embedding.dtype), embedding[start:start + rows]):
+            same = False
+            break
+    if not same:
+        raise ModelFileError(
+            path, "config.json ties the output to the embedding (tie_word_embeddings is true), but the "
+            f"checkpoint's {name} is a different matrix, which would be ignored; set tie_word_embeddings "
+            f"to false to use it, or remove {name} to tie", key=name)
+
+
 def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """Drop ``prefix`` from the keys that have it (checkpoints saved from a head model have it)."""
     return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}

@@ -29,6 +29,7 @@ from model.formats.hf import (
     architecture_names,
     check_finite,
     config_int,
+    drop_tied_head,
     folder_name,
     read_hf_config,
     read_hf_weights,
@@ -92,7 +93,16 @@ def rope_theta(config: dict[str, Any], path: Path | None = None) -> float:
     path = path or Path("config.json")
     params = config.get("rope_parameters")
     if isinstance(params, dict) and params.get("rope_theta") is not None:
-        return _real(params["rope_theta"], "rope_parameters.rope_theta", path)
+        inner = _real(params["rope_theta"], "rope_parameters.rope_theta", path)
+        if config.get("rope_theta") is not None:
+            # both given and different: which one the model was trained with cannot be known
+            # (the top-level one was ignored without a word, issue #31)
+            top = _real(config["rope_theta"], "rope_theta", path)
+            if top != inner:
+                raise ModelFileError(
+                    path, f"rope_theta is {top:g} at the top level but {inner:g} in rope_parameters; "
+                    "keep one of them (the RoPE base the model was trained with)", key="rope_theta")
+        return inner
     return _real(config.get("rope_theta", 10000.0), "rope_theta", path)
 
 
@@ -189,7 +199,7 @@ def llama_state_dict(state: dict[str, torch.Tensor], cfg: ModelConfig, path: Pat
         for hf_name, ours, shape in (("gate_proj", "gate", (m, d)), ("up_proj", "fc", (m, d)), ("down_proj", "proj", (d, m))):
             out[f"{dst}mlp.{ours}.weight"] = take(state, f"{src}mlp.{hf_name}.weight", shape, path)
     if cfg.tie_embeddings:
-        state.pop("lm_head.weight", None)  # a copy of embed_tokens when saved at all
+        drop_tied_head(state, out["tok_embed.weight"], path)  # a copy of the embedding, or refused
     else:
         out["unembed.weight"] = take(state, "lm_head.weight", (V, d), path)
     report_leftovers(state, path)

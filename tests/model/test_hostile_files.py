@@ -154,3 +154,83 @@ def test_stale_cache_temporaries_of_dead_processes_are_swept(tmp_path):
         (folder / "model.safetensors").write_bytes(b"x" * 100)
     removed = sweep_stale_temporaries(root)
     assert removed == [dead] and not dead.exists() and live.exists()
+
+
+# ---------------------------------------------------------------- the rest of issue #31's list
+MORE_FOLDER_CASES = {
+    "rope_theta nan": ({"rope_theta": float("nan")}, "rope_theta"),
+    "rope_theta twice, different": ({"rope_theta": 10000.0, "rope_parameters": {"rope_type": "default",
+                                                                                "rope_theta": 500000.0}},
+                                    "rope_theta is 10000 at the top level but 500000 in rope_parameters"),
+    "max_window_layers string": ({"model_type": "qwen2", "use_sliding_window": True, "sliding_window": 8,
+                                  "max_window_layers": "x"}, "max_window_layers"),
+    "bos_token_id beyond the vocabulary": ({"bos_token_id": 10**6}, "bos_token_id"),
+}
+
+
+def _folder(tmp_path, template, change: dict, tokenizer_config: dict | None = None):
+    import shutil
+
+    folder = tmp_path / "bad"
+    shutil.copytree(template, folder)
+    config = json.loads((folder / "config.json").read_text())
+    if "rope_parameters" not in change:
+        config.pop("rope_parameters", None)
+    config.pop("rope_scaling", None)
+    config.update(change)
+    (folder / "config.json").write_text(json.dumps(config))
+    if tokenizer_config is not None:
+        (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    return folder
+
+
+@pytest.mark.parametrize("case", sorted(MORE_FOLDER_CASES))
+def test_more_absurd_llama_configs_are_refused_naming_the_key(tmp_path, llama_template, case):
+    change, words = MORE_FOLDER_CASES[case]
+    # a BOS token tokenizer_config.json asks for that the tokenizer does not know: config.json's id is used
+    folder = _folder(tmp_path, llama_template, change, {"add_bos_token": True, "bos_token": "<nope>"})
+    with pytest.raises(ModelFileError, match=words) as info:
+        load_tracing_model(folder)
+    assert info.value.path.name == "config.json"
+
+
+def test_rope_theta_given_twice_with_the_same_value_loads(tmp_path, llama_template):
+    theta = json.loads((llama_template / "config.json").read_text()).get("rope_theta", 10000.0)
+    folder = _folder(tmp_path, llama_template, {"rope_theta": theta,
+                                                "rope_parameters": {"rope_type": "default", "rope_theta": theta}})
+    assert load_tracing_model(folder).info().n_layers > 0
+
+
+def _add_lm_head(folder, transform) -> None:
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(folder / "model.safetensors")
+    weights["lm_head.weight"] = transform(weights["model.embed_tokens.weight"]).contiguous()
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+
+
+def test_tied_embeddings_beside_a_different_lm_head_are_refused(tmp_path, llama_template):
+    """tie_word_embeddings true and an lm_head.weight that is not the embedding: the head was
+    dropped without a word, so the model predicted with a matrix its file did not hold."""
+    folder = _folder(tmp_path, llama_template, {"tie_word_embeddings": True})
+    _add_lm_head(folder, lambda e: e * 0.5)
+    with pytest.raises(ModelFileError, match="tie_word_embeddings.*lm_head.weight is a different matrix"):
+        load_tracing_model(folder)
+
+
+def test_tied_embeddings_beside_a_copy_of_the_embedding_load(tmp_path, llama_template):
+    folder = _folder(tmp_path, llama_template, {"tie_word_embeddings": True})
+    _add_lm_head(folder, lambda e: e.clone())
+    load_tracing_model(folder).trace("hello")
+
+
+def test_a_gguf_with_all_zero_rope_freqs_is_refused(tmp_path, tokenizer):
+    import numpy as np
+
+    model = random_llama(tokenizer, tie=True)
+    half = model.config.hidden_size // model.config.num_attention_heads // 2
+    path = write_gguf(tmp_path / "zero.gguf", model, tokenizer, rope_freqs=np.zeros(half))
+    with pytest.raises(ModelFileError) as info:
+        load_tracing_model(str(path))
+    assert info.value.path == path
+    assert not any((tmp_path / "cache").rglob("*.safetensors"))
