@@ -29,7 +29,7 @@ from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.flow import FlowLayout, group
 from explorer.views.labels import model_name, token_label
-from explorer.views.room import keep_readable
+from explorer.views.room import keep_readable, label_rows
 from explorer.views.temperature import (  # noqa: E402,F401 (re-exported)
     SLIDER_STEPS,
     _is_normalised,
@@ -217,18 +217,6 @@ class NextTokenPanel(Panel):
         self.ghost.setOpts(brush=ghost, pen=pg.mkPen(theme.colour("muted"), width=1.5, style=Qt.DashLine))
         for item in self.value_texts:
             style_text(item, theme, -1)
-
-    def _label_tokens(self, labels: list[str]) -> None:
-        """One label a bar. The axis is as wide as the widest (up to a third of the view): a
-        label wider than its axis is dropped by pyqtgraph, which left bars unnamed
-        ('␣everyone' after SmolLM2's "gave a drink to")."""
-        axis = self.plot.getAxis("left")
-        metrics = QFontMetricsF(axis.style["tickFont"] or self.theme.font(-1))
-        widest = max((metrics.horizontalAdvance(label) for label in labels), default=0.0)
-        width = int(min(widest + 12, max(60.0, self.view.width() / 3)))
-        if abs(width - axis.width()) > 2:
-            axis.setWidth(width)
-        axis.setTicks([list(enumerate(labels))])
 
     def on_model_info(self, info: ModelInfo) -> None:
         self.stop()
@@ -483,7 +471,8 @@ class NextTokenPanel(Panel):
         reach = float(ends.max() - base) if n else 1.0
         self.plot.setXRange(base, base + (reach * width_px / max(width_px - room, 0.3 * width_px) or 1.0), padding=0)
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
-        self._label_tokens([token_label(info.vocabulary[t], MAX_TOKEN_LABEL) if info else str(t) for t in order])
+        label_rows(self.plot.getAxis("left"), [token_label(info.vocabulary[t], MAX_TOKEN_LABEL) if info else str(t)
+                                               for t in order], self.view.width(), self.theme.font(-1))
         while len(self.value_texts) < n:
             item = pg.TextItem(anchor=(0, 0.5))
             style_text(item, self.theme, -1)

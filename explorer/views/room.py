@@ -38,3 +38,18 @@ def waiting_text(info) -> str:
     from explorer.views.labels import model_name
 
     return QCoreApplication.translate("Panel", "{model} is loaded: tracing the text…").format(model=model_name(info.name))
+
+
+def label_rows(axis, labels: list[str], view_width: float, font) -> None:
+    """One label a row on a left axis as wide as the widest label (up to a third of the
+    view): pyqtgraph drops a label wider than its axis, which left next-token bars unnamed
+    (' everyone' after SmolLM2's "gave a drink to"). ``font``: the labels' font when the
+    axis has none set."""
+    from PySide6.QtGui import QFontMetricsF
+
+    metrics = QFontMetricsF(axis.style["tickFont"] or font)
+    widest = max((metrics.horizontalAdvance(label) for label in labels), default=0.0)
+    width = int(min(widest + 12, max(60.0, view_width / 3)))
+    if abs(width - axis.width()) > 2:
+        axis.setWidth(width)
+    axis.setTicks([list(enumerate(labels))])

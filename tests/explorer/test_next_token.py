@@ -358,8 +358,10 @@ def test_every_bar_keeps_its_token_label_however_long(qtbot, make_window):
     panel = window.next_token
     panel.refresh(force=True)
     labels = ["␣a", "␣everyone", "␣Elizabeth", "the"]
-    panel._label_tokens(labels)
+    from explorer.views.room import label_rows
+
     axis = panel.plot.getAxis("left")
+    label_rows(axis, labels, panel.view.width(), panel.theme.font(-1))
     axis.resize(axis.width(), 400)
     picture = QPicture()
     painter = QPainter(picture)
