@@ -124,6 +124,35 @@ def random_edit(rng: random.Random, text: str) -> str:
 
 TEXT_SIZES = (10, 13, 16, 20, 26)  # the text sizes the soak sets (points)
 
+def _units(text: str) -> int:
+    """Length in UTF-16 code units: QLineEdit's positions."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def type_edit(box, old: str, new: str) -> None:
+    """Turn ``old`` (the box's text) into ``new`` as a person does: select what changes and
+    type, paste or delete over it. QLineEdit records that for Ctrl+Z, as it does typing;
+    ``setText()`` (what the soak did) empties the record, so the soak never saw it grow."""
+    from explorer.qtext import BYTE_ORDER_MARKS, for_qt
+
+    p = 0
+    while p < min(len(old), len(new)) and old[p] == new[p]:
+        p += 1
+    q = 0
+    while q < min(len(old), len(new)) - p and old[-1 - q] == new[-1 - q]:
+        q += 1
+    inserted = new[p:len(new) - q]
+    if p == 0 and inserted.startswith(BYTE_ORDER_MARKS):  # Qt would read it as a byte-order mark
+        box.setText(for_qt(new))
+        return
+    start, removed = _units(old[:p]), _units(old[p:len(old) - q])
+    if removed:
+        box.setSelection(start, removed)
+    else:
+        box.setCursorPosition(start)
+    box.insert(inserted)
+
+
 #: What :func:`random_action` can do, by name (the soak's report counts each).
 ACTIONS = ("token", "head", "tab", "head mode", "3b1b", "hide first", "temperature", "sample", "generate/stop",
            "theme", "text size", "knock-out", "knock-out mode", "sweep", "lens", "a/b", "patch", "stage",
@@ -226,7 +255,6 @@ def random_action(rng: random.Random, window, name: str | None = None) -> str:
 def soak(window, app, edits: int, seed: int, report_every: int = 250, deadline_s: float | None = None,
          action_rate: float = 0.3) -> SoakReport:
     """Run ``edits`` random edits (plus actions) on ``window``; see the module docstring."""
-    from explorer.qtext import for_qt
 
     rng = random.Random(seed)
     report = SoakReport()
@@ -244,8 +272,7 @@ def soak(window, app, edits: int, seed: int, report_every: int = 250, deadline_s
     try:
         text = window.text_box.text()
         for i in range(edits):
-            text = random_edit(rng, text)
-            window.text_box.setText(for_qt(text))
+            type_edit(window.text_box, window.text_box.text(), random_edit(rng, text))
             text = window.text_box.text()  # Qt may replace lone surrogates
             report.edits += 1
             if rng.random() < action_rate:

@@ -35,6 +35,7 @@ from explorer.session import Session
 from explorer.status_line import StatusLine
 from explorer.throttle import Throttled
 from explorer.trace_worker import WORK_KINDS, ModelWorker
+from explorer.undo_limit import UndoLimit
 from explorer.window_export import Exports
 from model.core.paths import BUNDLED
 
@@ -101,13 +102,12 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         self.worker.full_model_ready.connect(self._on_full_model_ready)
         self._scan_after_full_model = False
 
-        self.text_box = QLineEdit()
-        self.text_box.setObjectName("textBox")
+        self.text_box = QLineEdit(objectName="textBox", clearButtonEnabled=True)
         self.text_box.setPlaceholderText(self.tr("Type a sentence…"))
-        self.text_box.setClearButtonEnabled(True)
         # QLineEdit keeps only the first 32,767 characters of a paste by default, while the
         # model keeps the last tokens: the box takes everything, the banner says what is dropped.
         self.text_box.setMaxLength(2**31 - 1)
+        self._undo_limit = UndoLimit(self.text_box)  # its undo history kept every character pasted
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)

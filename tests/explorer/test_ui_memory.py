@@ -8,7 +8,15 @@ import random
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 
-from explorer.soak import ACTIONS, converge, random_action, random_edit, settle, warm_up_every_panel
+from explorer.soak import (
+    ACTIONS,
+    converge,
+    random_action,
+    random_edit,
+    settle,
+    type_edit,
+    warm_up_every_panel,
+)
 
 
 def live_objects(window) -> int:
@@ -38,8 +46,7 @@ def rounds(window, rng: random.Random, n: int) -> None:
     text = window.text_box.text()
     for _ in range(n):
         for name in ACTIONS:
-            text = random_edit(rng, text)[:400]  # short: the tiny model's context, and fast
-            window.text_box.setText(text)
+            type_edit(window.text_box, window.text_box.text(), random_edit(rng, text)[:400])  # short: fast
             random_action(rng, window, name)
             settle(app)
             window.next_token.stop()
@@ -54,9 +61,9 @@ def test_every_ui_action_repeated_leaves_no_objects_items_or_cache_entries_behin
     qtbot.waitUntil(lambda: getattr(window, "_scanned_choices", None) is not None, timeout=10000)
     warm_up_every_panel(window, QApplication.instance())
     rng = random.Random(5)
-    rounds(window, rng, 2)
+    rounds(window, rng, 1)
     before = footprint(window)
-    rounds(window, rng, 4)
+    rounds(window, rng, 3)
     after = footprint(window)
     # a language switch kept 56 menu objects, an opening of the Lessons menu its entries
     assert after["qobjects"] <= before["qobjects"] + 10, (before, after)
@@ -118,3 +125,72 @@ def test_the_rich_text_cache_is_bounded(qtbot):
     assert len(paint._RICH_CACHE) <= paint.RICH_CACHE_SIZE
     paint.rich_width("x_0 = 0.000", font)  # a hit moves to the end: the most recently used stays
     assert next(reversed(paint._RICH_CACHE))[0] == "x_0 = 0.000"
+
+
+def undo_all(box, limit: int = 100) -> list[str]:
+    """Every text Ctrl+Z can bring back, most recent first."""
+    texts = []
+    while box.isUndoAvailable() and len(texts) < limit:
+        box.undo()
+        texts.append(box.text())
+    return texts
+
+
+def test_the_text_boxs_undo_history_lets_go_of_long_pastes(make_window):
+    """QLineEdit kept every character ever pasted or deleted for Ctrl+Z (8 MB per 1,000 edits
+    with long pastes, given back never); past MAX_UNDO_CHARS characters the history starts
+    afresh (a smaller cap here: a 200,000-character text takes the model a while)."""
+    from explorer.undo_limit import MAX_UNDO_CHARS
+
+    assert 10_000 <= MAX_UNDO_CHARS <= 1_000_000  # typing by hand never reaches it; a few MB at most
+    window = make_window()
+    window._undo_limit.max_chars = 1_000
+    box = window.text_box
+    box.setText("")
+    box.insert("first " * 100)  # pasted, then deleted: 1,200 characters recorded
+    box.selectAll()
+    box.del_()
+    box.insert("second")  # typed after the reset: Ctrl+Z takes it back as usual
+    assert box.text() == "second"
+    texts = undo_all(box)
+    assert texts and texts[0] == ""
+    assert not any("first" in t for t in texts)  # the long paste is gone from the history
+
+
+def test_the_undo_limit_keeps_the_text_cursor_and_selection(qtbot):
+    from PySide6.QtWidgets import QLineEdit
+
+    from explorer.undo_limit import UndoLimit
+
+    box = QLineEdit()
+    qtbot.addWidget(box)
+    limit = UndoLimit(box, max_chars=50)
+    box.insert("a" * 30)
+    box.setSelection(10, 5)
+    box.insert("b" * 40)  # a replacement: 35 more recorded, past 50
+    assert limit.recorded == 0 and not box.isUndoAvailable()
+    assert box.text() == "a" * 10 + "b" * 40 + "a" * 15 and box.cursorPosition() == 50
+    box.setSelection(20, -8)  # selected leftwards
+    limit.reset()
+    assert box.selectedText() == "b" * 8 and box.cursorPosition() == 12
+
+
+def test_the_soak_types_its_edits_as_a_person_would(qtbot):
+    """The soak edits the box by selecting and typing over (recorded for Ctrl+Z, as typing is),
+    and the box ends with the text the edit asked for, emoji and CJK included."""
+    from PySide6.QtWidgets import QLineEdit
+
+    box = QLineEdit()
+    box.setMaxLength(2**31 - 1)
+    qtbot.addWidget(box)
+    rng = random.Random(3)
+    text = ""
+    for _ in range(300):
+        wanted = random_edit(rng, text)
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in wanted):  # Qt replaces lone surrogates
+            wanted = "".join(c for c in wanted if not 0xD800 <= ord(c) <= 0xDFFF)
+            box.setText(text)  # from a text without them
+        type_edit(box, box.text(), wanted)
+        assert box.text() == wanted
+        text = wanted
+    assert box.isUndoAvailable()
