@@ -234,3 +234,19 @@ def test_a_gguf_with_all_zero_rope_freqs_is_refused(tmp_path, tokenizer):
         load_tracing_model(str(path))
     assert info.value.path == path
     assert not any((tmp_path / "cache").rglob("*.safetensors"))
+
+
+def test_a_tied_gpt2_beside_a_different_lm_head_is_refused(tmp_path):
+    """GPT-2 ties by default; an lm_head.weight that is not wte was dropped without a word."""
+    from safetensors.torch import load_file, save_file
+
+    from tests.model.test_hf_gpt2 import make_gpt2
+
+    folder = tmp_path / "gpt2"
+    make_gpt2(folder, tie=True)
+    weights = load_file(folder / "model.safetensors")
+    wte = next(v for k, v in weights.items() if k.endswith("wte.weight"))
+    weights["lm_head.weight"] = (wte + 1.0).contiguous()
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelFileError, match="lm_head.weight is a different matrix"):
+        load_tracing_model(folder)
