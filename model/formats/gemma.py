@@ -24,20 +24,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from model.core.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pairs
 from model.core.errors import ModelFileError
-from model.formats.hf import (
-    architecture_names,
-    config_int,
-    drop_tied_head,
-    report_leftovers,
-    strip_prefix,
-    take,
-)
+from model.formats.hf import architecture_names, config_int
 
 GEMMA_FAMILIES = ("gemma2", "gemma3", "gemma3_text")
+#: a block's four norms (Hugging Face's name, ours): :func:`model.formats.llama.llama_state_dict`
+#: maps the rest of a Gemma checkpoint as it does Llama's
+GEMMA_NORMS = (("input_layernorm", "ln1"), ("post_attention_layernorm", "ln_attn_out"),
+               ("pre_feedforward_layernorm", "ln2"), ("post_feedforward_layernorm", "ln_mlp_out"))
 #: Gemma 3's defaults where a config (or a GGUF file) leaves them out (transformers' Gemma3TextConfig)
 GEMMA3_GLOBAL_THETA, GEMMA3_LOCAL_THETA, GEMMA3_PATTERN = 1_000_000.0, 10_000.0, 6
 
@@ -168,36 +163,3 @@ def gemma_config(config: dict[str, Any], path: Path, name: str, bos_token_id: in
         )
     except (ValueError, TypeError) as exc:
         raise ModelFileError(path, f"invalid {family} config: {exc}") from exc
-
-
-def gemma_state_dict(state: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> dict[str, torch.Tensor]:
-    """Map Hugging Face Gemma tensor names onto ours; every tensor checked against the config."""
-    state = strip_prefix(strip_prefix(dict(state), "model.language_model."), "model.")
-    d, m, V, hs = cfg.d_model, cfg.mlp_width, cfg.vocab_size, cfg.d_head
-    nq, nkv = cfg.n_heads * hs, cfg.kv_heads * hs
-    state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
-    out: dict[str, torch.Tensor] = {
-        "tok_embed.weight": take(state, "embed_tokens.weight", (V, d), path),
-        "ln_f.weight": take(state, "norm.weight", (d,), path),
-    }
-    norms = (("input_layernorm", "ln1"), ("post_attention_layernorm", "ln_attn_out"),
-             ("pre_feedforward_layernorm", "ln2"), ("post_feedforward_layernorm", "ln_mlp_out"))
-    for i in range(cfg.n_layers):
-        src, dst = f"layers.{i}.", f"blocks.{i}."
-        for hf_name, ours in norms:
-            out[f"{dst}{ours}.weight"] = take(state, f"{src}{hf_name}.weight", (d,), path)
-        a = src + "self_attn."
-        qkv = [take(state, a + f"{n}_proj.weight", (rows, d), path) for n, rows in (("q", nq), ("k", nkv), ("v", nkv))]
-        out[dst + "attn.qkv.weight"] = torch.cat(qkv, dim=0)
-        out[dst + "attn.out.weight"] = take(state, a + "o_proj.weight", (d, nq), path)
-        if cfg.qk_norm:
-            out[dst + "attn.q_norm.weight"] = take(state, a + "q_norm.weight", (hs,), path)
-            out[dst + "attn.k_norm.weight"] = take(state, a + "k_norm.weight", (hs,), path)
-        for hf_name, ours, shape in (("gate_proj", "gate", (m, d)), ("up_proj", "fc", (m, d)), ("down_proj", "proj", (d, m))):
-            out[f"{dst}mlp.{ours}.weight"] = take(state, f"{src}mlp.{hf_name}.weight", shape, path)
-    if cfg.tie_embeddings:
-        drop_tied_head(state, out["tok_embed.weight"], path)  # a copy of the embedding, or refused
-    else:
-        out["unembed.weight"] = take(state, "lm_head.weight", (V, d), path)
-    report_leftovers(state, path)
-    return out

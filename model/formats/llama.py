@@ -22,7 +22,7 @@ from model.core.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pair
 from model.core.errors import ModelFileError
 from model.core.tokenizer import TextTokenizer
 from model.core.transformer import Transformer
-from model.formats.gemma import gemma_config, gemma_family, gemma_state_dict
+from model.formats.gemma import GEMMA_NORMS, gemma_config, gemma_family
 from model.formats.hf import (
     CONFIG_FILE,
     TOKENIZER_FILE,
@@ -40,6 +40,8 @@ from model.formats.hf import (
 )
 
 LLAMA_FAMILIES = ("llama", "mistral", "qwen2", "qwen3")
+#: a block's two norms: Hugging Face's name, ours
+LLAMA_NORMS = (("input_layernorm", "ln1"), ("post_attention_layernorm", "ln2"))
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 
 
@@ -169,10 +171,10 @@ def llama_config(
 
 def llama_state_dict(state: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> dict[str, torch.Tensor]:
     """Map Hugging Face Llama-layout tensor names onto ours (q, k and v rows concatenated
-    into ``attn.qkv``); every tensor is checked against the config's shape."""
-    if cfg.sandwich_norm:
-        return gemma_state_dict(state, cfg, path)
-    state = strip_prefix(dict(state), "model.")
+    into ``attn.qkv``); every tensor is checked against the config's shape. Gemma's four
+    norms a block (``cfg.sandwich_norm``) are named :data:`GEMMA_NORMS`; a Gemma 3 saved
+    inside its vision-language model has its text weights under ``model.language_model.``."""
+    state = strip_prefix(strip_prefix(dict(state), "model.language_model."), "model.")
     d, m, V, hs = cfg.d_model, cfg.mlp_width, cfg.vocab_size, cfg.d_head
     nq, nkv = cfg.n_heads * hs, cfg.kv_heads * hs
     state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}  # a buffer, not a weight
@@ -182,8 +184,8 @@ def llama_state_dict(state: dict[str, torch.Tensor], cfg: ModelConfig, path: Pat
     }
     for i in range(cfg.n_layers):
         src, dst = f"layers.{i}.", f"blocks.{i}."
-        out[dst + "ln1.weight"] = take(state, src + "input_layernorm.weight", (d,), path)
-        out[dst + "ln2.weight"] = take(state, src + "post_attention_layernorm.weight", (d,), path)
+        for hf_name, ours in GEMMA_NORMS if cfg.sandwich_norm else LLAMA_NORMS:
+            out[f"{dst}{ours}.weight"] = take(state, f"{src}{hf_name}.weight", (d,), path)
         a = src + "self_attn."
         qkv = [take(state, a + f"{n}_proj.weight", (rows, d), path) for n, rows in (("q", nq), ("k", nkv), ("v", nkv))]
         out[dst + "attn.qkv.weight"] = torch.cat(qkv, dim=0)  # (nq + 2 nkv, d): q rows, then k, then v
