@@ -241,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-keys", type=int, default=0,
                         help="then this many keys of type/delete at the end of the text, reporting RSS growth")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
-                        help="the model's weights (the Model menu's bfloat16 choice)")
+    parser.add_argument("--precision", choices=("auto", "float32", "float16", "int8", "bfloat16"), default="auto",
+                        help="the model's weights, as the Model menu's Weights choice (default: the app's, auto)")
     parser.add_argument("--keys", type=int, default=240)
     parser.add_argument("--interval", type=int, default=80, help="ms between keystrokes (typing speed)")
     parser.add_argument("--burst-interval", type=int, default=10, help="ms between keystrokes in the burst run")
@@ -284,6 +284,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{window.width()} × {window.height()} window")
     print(f"model: {window.model_info.name} ({window.model_info.n_layers} layers × {window.model_info.n_heads} heads, "
           f"{window.model_info.precision} weights)")
+    if window.model_info.fidelity_summary:
+        print(f"       {window.model_info.precision} against float32: {window.model_info.fidelity_summary}")
+    if window.model_info.precision_speeds:
+        print("       auto measured one token's products: " + ", ".join(
+            f"{name} {ms:.1f} ms" for name, ms in window.model_info.precision_speeds))
+    from model.core.int8 import weight_bytes_per_token
+
+    module = getattr(window.worker.model, "module", None)
+    if module is not None:
+        print(f"       weights read per new token: {weight_bytes_per_token(module) / 1e6:.0f} MB")
     report("typing", run(window, app, args.keys, args.interval, text))
     report("burst", run(window, app, args.keys, args.burst_interval, text))
     window.text_box.setText(text)

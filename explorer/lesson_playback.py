@@ -122,9 +122,12 @@ class LessonPlayback:
         self.caption.setText(scene.caption(self.language))
         self.caption.setVisible(bool(self.caption.text()))
         model = state.get("model", "bundled")
-        if model not in (self.current_source, self._requested_source):
+        # a lesson's figures are float32's: a model typing at 8 or 16 bits is loaded again in float32
+        rounded = (model == self.current_source and getattr(self.model_info, "precision", "float32") != "float32"
+                   and self._pending_scene is None)  # (not while that load is on its way)
+        if model not in (self.current_source, self._requested_source) or rounded:
             self._pending_scene = state
-            self.load_model(model)
+            self.load_model(model, "float32")
             return []
         if model == self._requested_source and model != self.current_source:
             self._pending_scene = state  # still loading

@@ -26,10 +26,14 @@ class BatchRequest:
 class LoadRequest:
     request_id: int
     source: str
-    precision: str = "float32"  # or "bfloat16": model/core/precision.py
+    #: "float32", "auto", "float16", "int8" (built after the float32 model is shown:
+    #: model/core/int8.py) or "bfloat16" (model/core/precision.py)
+    precision: str = "float32"
 
 
 KINDS = ("load", "trace", "batch")
+#: Precisions the engine reaches after loading in float32, in steps between traces.
+LATER_PRECISIONS = ("auto", "float16", "int8")
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,12 @@ class WorkRequest:
 #: block, "head_dla": the heads grid's colours, "token_lens": chosen tokens up the lens's layers, "character": finish a character
 #: a sampled byte token left incomplete) and long jobs that run in steps between other
 #: requests, report progress and can be cancelled ("sweep", "badges").
-WORK_KINDS = ("lens", "ablate", "patch", "dla", "head_dla", "flow", "block", "token_lens", "character", "sweep", "badges", "saliency")
+WORK_KINDS = ("lens", "ablate", "patch", "dla", "head_dla", "flow", "block", "token_lens", "character", "sweep", "badges",
+              "saliency", "exact")
 JOB_KINDS = ("sweep", "badges", "saliency")
+#: Analyses whose numbers are taught, so computed with float32's products when the live view
+#: runs 8- or 16-bit weights ("exact": the float32 trace itself, for the step-through).
+TAUGHT_KINDS = ("dla", "head_dla", "flow", "block", "saliency", "exact")
 
 
 class Mailbox:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from explorer import runtime
 from explorer.names import CHINESE_SEED_SENTENCE, SEED_SENTENCE
+from explorer.settings import PRECISIONS
 
 if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
     from model.loading import ModelChoice
@@ -51,11 +52,12 @@ class ModelMenu:
     # ------------------------------------------------------------------ model and requests
     @property
     def precision(self) -> str:
-        """"float32" (exact, the default) or "bfloat16" (the "precision" setting; every number
-        within bfloat16 rounding of the exact one). Not in the Model menu: measured in the app
-        on this 2-core CPU, bfloat16 typing was no faster than float32 (docs/benchmarks.md);
-        ``python -m explorer.bench --precision bfloat16`` measures it on another machine."""
-        return "bfloat16" if str(self.settings.value("precision", "float32")) == "bfloat16" else "float32"
+        """The "precision" setting: "auto" (the default: 16-bit weights for a model of at least
+        50 M parameters when they are faster on this machine), "float32" (exact), "float16",
+        "int8" (model/core/int8.py), or "bfloat16" (not in the Model menu: measured in the app
+        on this 2-core CPU it was no faster than float32, docs/benchmarks.md)."""
+        value = str(self.settings.value("precision", "auto"))
+        return value if value in PRECISIONS else "auto"
 
     def set_precision(self, precision: str) -> None:
         """Remember the choice and load the model on screen again with it."""
@@ -64,12 +66,47 @@ class ModelMenu:
             if self.current_source:
                 self.load_model(self.current_source)
 
-    def load_model(self, source: str) -> None:
-        """Load on the worker thread; the model on screen stays until the new one is ready."""
+    @Slot(object)
+    def _on_precision_ready(self, info) -> None:
+        """The model on screen now runs 8- or 16-bit weights (or "auto" kept float32): the same
+        model, so no panel is set up again — each trace carries its precision, and the text is
+        traced again at the new one."""
+        if self.model_info is None or info.name != self.model_info.name:
+            return
+        self.session.model_info = info  # not broadcast: nothing a panel lays out depends on it
+        self._show_model_status()
+        self.request_trace()
+
+    def _add_precision_actions(self) -> None:
+        """The weights' precision, at the end of the Model menu."""
+        section = self.model_menu.addMenu(QCoreApplication.translate("MainWindow", "Weights"))
+        group = QActionGroup(section)
+        for precision, label, tip in (
+            ("auto", QCoreApplication.translate("MainWindow", "Automatic"), QCoreApplication.translate("MainWindow",
+                "16-bit weights for models of 50 M parameters or more when they are faster on this "
+                "computer (measured at load); float32 otherwise")),
+            ("float32", QCoreApplication.translate("MainWindow", "float32 (exact)"), QCoreApplication.translate("MainWindow", "Every number is float32's")),
+            ("float16", QCoreApplication.translate("MainWindow", "16-bit weights"), QCoreApplication.translate("MainWindow",
+                "Half the bytes to read per token; the step-through, direct contributions and exports stay float32")),
+            ("int8", QCoreApplication.translate("MainWindow", "8-bit weights"), QCoreApplication.translate("MainWindow",
+                "A quarter of the bytes to read per token, with measured loss: the status line shows how often "
+                "the top prediction still agrees with float32")),
+        ):
+            action = QAction(label, section, checkable=True)
+            action.setToolTip(tip)
+            action.setChecked(precision == self.precision)
+            action.triggered.connect(lambda _checked=False, p=precision: self.set_precision(p))
+            group.addAction(action)
+            section.addAction(action)
+        section.setToolTipsVisible(True)
+
+    def load_model(self, source: str, precision: str | None = None) -> None:
+        """Load on the worker thread; the model on screen stays until the new one is ready.
+        ``precision``: this load's (a lesson's float32), else the setting's."""
         self._requested_source = str(source)
         self.status_model.setText(QCoreApplication.translate("MainWindow", "loading {source}…").format(source=source))
         runtime.before_model_load()
-        self.worker.load_model(str(source), self.precision)
+        self.worker.load_model(str(source), precision or self.precision)
 
     def model_choices(self) -> list[ModelChoice]:
         """What the Model menu offers: the bundled model, MiniLM when installed, GPT-2
@@ -149,6 +186,8 @@ class ModelMenu:
         open_file = QAction(QCoreApplication.translate("MainWindow", "Open GGUF file…"), self.model_menu)
         open_file.triggered.connect(self._on_open_gguf)
         self.model_menu.addAction(open_file)
+        self.model_menu.addSeparator()
+        self._add_precision_actions()
 
     def _on_open_gguf(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, QCoreApplication.translate("MainWindow", "Open a GGUF model file"), "",

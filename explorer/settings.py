@@ -21,7 +21,7 @@ DEFAULT_POINT_SIZE = 13
 THEMES = ("dark", "light")
 COLOUR_MAPS = ("viridis", "cividis")
 LANGUAGES = ("", "en", "zh_CN")
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("auto", "float32", "float16", "int8", "bfloat16")  # model/core/precision.py
 MAX_TEXT_CHARS = 1_000_000  # a remembered text longer than this is a broken file, not a sentence
 
 
@@ -31,7 +31,7 @@ class AppSettings:
     font_size: int = DEFAULT_POINT_SIZE
     colour_map: str = "viridis"
     language: str = ""
-    precision: str = "float32"
+    precision: str = "auto"
     text: str | None = None
     geometry: QByteArray | None = None
     window_state: QByteArray | None = None
@@ -93,7 +93,7 @@ def read(settings: QSettings) -> AppSettings:
         font_size=checked_size,
         colour_map=_choice(settings, "colour_map", COLOUR_MAPS, "viridis"),
         language=_choice(settings, "language", LANGUAGES, ""),
-        precision=_choice(settings, "precision", PRECISIONS, "float32"),
+        precision=_choice(settings, "precision", PRECISIONS, "auto"),
         text=text,
         geometry=_bytes(settings, "geometry"),
         window_state=_bytes(settings, "window_state"),

@@ -36,10 +36,7 @@ class StatusLine:
         if info.weights_note:  # e.g. quantized weights: every number shown is theirs, not the original's
             status += " · " + QCoreApplication.translate("MainWindow", "dequantized weights (hover for more)")
         tip = info.weights_note
-        if getattr(info, "precision", "float32") == "bfloat16":
-            status += " · bf16"
-            tip = "\n".join(t for t in (tip, QCoreApplication.translate("MainWindow",
-                "bfloat16 weights: every number within bfloat16 rounding of the exact one")) if t)
+        status, tip = _precision_status(info, status, tip)
         self.status_model.setText(status)
         self.status_model.setToolTip(tip)
 
@@ -108,3 +105,31 @@ class StatusLine:
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
         self.busy.setVisible(busy)
+
+
+def _precision_status(info, status: str, tip: str) -> tuple[str, str]:
+    """The weights' precision on the status line, with what it costs in fidelity."""
+    precision = getattr(info, "precision", "float32")
+    notes = [tip] if tip else []
+    if precision == "bfloat16":
+        status += " · bf16"
+        notes.append(QCoreApplication.translate("MainWindow", "bfloat16 weights: every number within bfloat16 rounding of the exact one"))
+    elif precision in ("float16", "int8"):
+        weights = QCoreApplication.translate("MainWindow", "16-bit weights") if precision == "float16" else QCoreApplication.translate("MainWindow", "8-bit weights")
+        if info.top1_agreement is None:
+            status += " · " + QCoreApplication.translate("MainWindow", "{weights} (measuring agreement…)").format(weights=weights)
+        else:
+            status += " · " + QCoreApplication.translate("MainWindow", "{weights}, top-1 agreement {agreement:.1f}%").format(
+                weights=weights, agreement=100 * info.top1_agreement)
+        notes.append(QCoreApplication.translate("MainWindow",
+            "Typing runs {weights}; the step-through, direct contributions, exports and lessons are "
+            "computed in float32.").format(weights=weights))
+        if info.fidelity_summary:
+            notes.append(QCoreApplication.translate("MainWindow", "Against float32 on held-out sentences: {summary}").format(
+                summary=info.fidelity_summary))
+    speeds = dict(getattr(info, "precision_speeds", ()))
+    if speeds:
+        notes.append(QCoreApplication.translate("MainWindow", "Measured at load, one token's products: float32 {f32:.1f} ms, "
+                                      "16-bit {f16:.1f} ms, 8-bit {i8:.1f} ms").format(
+            f32=speeds.get("float32", 0.0), f16=speeds.get("float16", 0.0), i8=speeds.get("int8", 0.0)))
+    return status, "\n".join(notes)

@@ -45,6 +45,8 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 from explorer.mailbox import (  # noqa: F401 (re-exported)
     JOB_KINDS,
     KINDS,
+    LATER_PRECISIONS,
+    TAUGHT_KINDS,
     WORK_KINDS,
     BatchRequest,
     LoadRequest,
@@ -52,6 +54,8 @@ from explorer.mailbox import (  # noqa: F401 (re-exported)
     TraceRequest,
     WorkRequest,
 )
+from explorer.precision_job import PrecisionUpgrade, exactly
+from explorer.screen_policy import STALE_SCREEN_MS, ScreenPolicy  # noqa: F401 (re-exported)
 from explorer.throttle import Throttled
 from model.core.errors import EmptyInputError, ModelFileError
 from model.core.memory import HeapTrimmer
@@ -61,9 +65,6 @@ if TYPE_CHECKING:  # the model code (NumPy; torch, over a second) is imported on
     from model.core.trace import Trace
     from model.tracer.numpy_forward import NumpyTracingModel
     from model.tracer.runner import TracingModel
-
-#: A superseded trace is shown when the screen is at least this old (ms).
-STALE_SCREEN_MS = 100
 
 #: Set to 0 to load the bundled model with torch from the start (no NumPy first traces).
 QUICK_START_ENV = "ATTENTION_EXPLORER_QUICK_START"
@@ -136,8 +137,11 @@ class Engine:
 
     def __init__(self, mailbox: Mailbox, on_trace, on_batch, on_load, on_error, on_busy=lambda _b: None,
                  on_work=lambda _id, _kind, _result: None, on_progress=lambda _id, _kind, _done, _total: None,
-                 on_quick=lambda _id: None, on_full=lambda _id: None) -> None:
+                 on_quick=lambda _id: None, on_full=lambda _id: None,
+                 on_precision=lambda _id, _info: None) -> None:
         self.mailbox = mailbox
+        # 8- or 16-bit weights (model/core/int8.py), built after the float32 model is shown
+        self._precision = PrecisionUpgrade(on_precision, on_error, describe_error)
         self._on_quick, self._on_full = on_quick, on_full
         self._load_id = -1  # the load whose model is current
         self._full_source: str | None = None  # a quick model's source, until its torch model is loading
@@ -167,6 +171,9 @@ class Engine:
             full, upgrade = self.mailbox.take("full"), self.mailbox.take("upgrade")
             if (load is None and trace is None and batch is None and not any(work) and cancel is None
                     and full is None and upgrade is None):
+                if self._precision.running:
+                    self._precision.step()
+                    continue
                 if not self._jobs:
                     return
                 self._step_job()
@@ -177,6 +184,7 @@ class Engine:
                     self._waiting.pop(kind, None)
             if load is not None:
                 self._jobs.clear()  # a new model: jobs about the old one are void
+                self._precision.clear()
                 self._waiting.clear()
                 self._last_trace = None
                 self._lens_memo.clear()
@@ -203,11 +211,14 @@ class Engine:
 
     def _load(self, request: LoadRequest) -> None:
         self._on_busy(True)
+        # 8- and 16-bit weights start as float32 (the NumPy quick start included) and are
+        # built after the model is on screen (_start_precision_job); bfloat16 is torch's at load
+        later = request.precision in LATER_PRECISIONS
+        first = "float32" if later else request.precision
         try:
-            # the NumPy quick start is float32; bfloat16 is torch's
-            model = quick_model(request.source) if request.precision == "float32" else None
+            model = quick_model(request.source) if first == "float32" else None
             if model is None:
-                model = load_tracing_model(request.source, request.precision)
+                model = load_tracing_model(request.source, first)
             info = model.info(source=request.source)
         except Exception as exc:  # the previous model stays in place
             self._on_error("load", request.request_id, describe_error(exc))
@@ -217,9 +228,12 @@ class Engine:
             quick = getattr(model, "needs_torch_for_analyses", False)
             self._full_source = request.source if quick else None
             self._full_error = None
+            self._precision.want(request.request_id, request.source, request.precision if later else None)
             if quick:
                 self._on_quick(request.request_id)
             self._on_load(request.request_id, info)
+            if not quick:
+                self._precision.start(model, self._load_id)
         finally:
             self._on_busy(False)
 
@@ -264,6 +278,7 @@ class Engine:
             return []
         self.model = result
         self._on_full(load_id)
+        self._precision.start(self.model, load_id)
         return waiting
 
     def _trace(self, request: TraceRequest) -> None:
@@ -306,12 +321,20 @@ class Engine:
             return
         from model.work import probes as analysis
 
+        model, last = self.model, self._last_trace
+        taught = request.kind in TAUGHT_KINDS and getattr(model, "exact_differs", False)
         try:
-            if request.kind in JOB_KINDS:
-                steps = analysis.job_steps(self.model, request, self._last_trace)
-                self._jobs[request.kind] = (request, steps)
+            if request.kind == "exact":  # the step-through's numbers under 8- or 16-bit weights
+                result = model.exact_trace(request.text)
+            elif request.kind in JOB_KINDS:
+                steps = analysis.job_steps(model, request, None if taught else last)
+                self._jobs[request.kind] = (request, exactly(model, steps) if taught else steps)
                 return
-            result = analysis.run(self.model, request, self._last_trace, self._lens_memo)
+            elif taught:  # float32's numbers, from float32's trace of the text
+                with model.exact():
+                    result = analysis.run(model, request, model.exact_trace(request.text), self._lens_memo)
+            else:
+                result = analysis.run(model, request, last, self._lens_memo)
         except Exception as exc:
             self._work_failed(request, exc)
         else:
@@ -336,28 +359,6 @@ class Engine:
         if not isinstance(exc, (ValueError, EmptyInputError, ModelFileError)):
             traceback.print_exc()
         self._on_error(request.kind, request.request_id, describe_error(exc))
-
-
-class ScreenPolicy:
-    """Which traces reach the screen (see the module docstring): the latest request's
-    always; a superseded one only if newer than the screen and the screen is at least
-    ``stale_ms`` old; never one older than the screen."""
-
-    def __init__(self, stale_ms: float = STALE_SCREEN_MS) -> None:
-        self.stale_ms = stale_ms
-        self.shown_id = -1
-        self.shown_at = float("-inf")
-
-    def verdict(self, request_id: int, latest_id: int, now: float) -> str:
-        """"show", "stale" (show if nothing newer comes first) or "drop"."""
-        if request_id == latest_id:
-            return "show"
-        if request_id > self.shown_id and (now - self.shown_at) * 1000.0 >= self.stale_ms:
-            return "stale"
-        return "drop"
-
-    def shown(self, request_id: int, now: float) -> None:
-        self.shown_id, self.shown_at = request_id, now
 
 
 class ModelWorker(QObject):
@@ -391,6 +392,10 @@ class ModelWorker(QObject):
     full_model_ready = Signal()
     _quick_done = Signal(int)
     _full_done = Signal(int)
+    #: The model on screen now runs 8- or 16-bit weights (or "auto" settled on float32): its
+    #: ModelInfo with the precision and the measured fidelity. Its failures are ``error("precision", …)``.
+    precision_ready = Signal(object)
+    _precision_done = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -408,11 +413,12 @@ class ModelWorker(QObject):
         self._work_step.connect(self._on_work_step)
         self._quick_done.connect(self._on_quick_load)
         self._full_done.connect(self._on_full_load)
+        self._precision_done.connect(self._on_precision_done)
         self._quick_id: int | None = None  # a quick load whose torch model is not asked for yet
         self._stopped = False
         self._engine = Engine(self._mailbox, *(self._from_thread(signal) for signal in (
             self._trace_done, self._batch_done, self._load_done, self._failed, self._busy,
-            self._work_done, self._work_step, self._quick_done, self._full_done)))
+            self._work_done, self._work_step, self._quick_done, self._full_done, self._precision_done)))
         self._thread = threading.Thread(target=self._engine.run_forever, name="model-worker", daemon=True)
         self._thread.start()
         self._show_superseded = Throttled(self._emit_superseded, timeout=STALE_SCREEN_MS, leading=True, parent=self)
@@ -438,8 +444,9 @@ class ModelWorker(QObject):
         return self._next_id
 
     def load_model(self, source: str, precision: str = "float32") -> int:
-        """Load ``source``; ``precision`` "bfloat16" keeps its large matrices in bfloat16
-        (faster on a real-sized model, numbers within bfloat16 rounding: model/core/precision.py)."""
+        """Load ``source`` at ``precision``: "float32"; "auto", "float16" or "int8" (the float32
+        model first, then 8- or 16-bit weights built between traces: ``precision_ready``);
+        "bfloat16" (model/core/precision.py)."""
         for kind in JOB_KINDS:  # the engine drops them too; results already on their way are void
             self._latest[kind] = self._next_id + 1
         return self._send("load", lambda i: LoadRequest(i, str(source), precision))
@@ -566,6 +573,11 @@ class ModelWorker(QObject):
         if request_id == self._latest["load"]:
             self.model_loaded.emit(info)
 
+    @Slot(int, object)
+    def _on_precision_done(self, load_id: int, info: ModelInfo) -> None:
+        if load_id == self._latest["load"]:
+            self.precision_ready.emit(info)
+
     @Slot(int, str, object)
     def _on_work_done(self, request_id: int, kind: str, result) -> None:
         if request_id == self._latest.get(kind):
@@ -578,5 +590,5 @@ class ModelWorker(QObject):
 
     @Slot(str, int, str)
     def _on_failed(self, kind: str, request_id: int, message: str) -> None:
-        if request_id == self._latest.get(kind):
+        if request_id == self._latest.get("load" if kind == "precision" else kind):
             self.error.emit(kind, message)

@@ -92,14 +92,13 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
 
         self.worker = ModelWorker(self)
         self._models_scanned.connect(self._on_models_scanned)
-        self.worker.trace_ready.connect(self._on_trace_ready)
-        self.worker.batch_ready.connect(self._on_batch_ready)
-        self.worker.model_loaded.connect(self._on_model_loaded)
-        self.worker.error.connect(self._on_worker_error)
-        self.worker.busy_changed.connect(self._on_busy_changed)
-        self.worker.work_ready.connect(self._on_work_ready)
-        self.worker.work_progress.connect(self._on_work_progress)
-        self.worker.full_model_ready.connect(self._on_full_model_ready)
+        w = self.worker
+        for signal, slot in ((w.trace_ready, self._on_trace_ready), (w.batch_ready, self._on_batch_ready),
+                             (w.model_loaded, self._on_model_loaded), (w.error, self._on_worker_error),
+                             (w.busy_changed, self._on_busy_changed), (w.work_ready, self._on_work_ready),
+                             (w.work_progress, self._on_work_progress), (w.full_model_ready, self._on_full_model_ready),
+                             (w.precision_ready, self._on_precision_ready)):
+            signal.connect(slot)
         self._scan_after_full_model = False
 
         self.text_box = QLineEdit(objectName="textBox", clearButtonEnabled=True)

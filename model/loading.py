@@ -212,7 +212,7 @@ def load_tracing_model(
     to read per typed token, at bfloat16's accuracy; measured no faster in the app on the
     2-core test machine, docs/benchmarks.md).
     """
-    check_precision(precision)
+    check_precision(precision, allow_auto=True)
     folder = resolve_source(source)
     if path_kind(folder) == "missing":
         raise ModelFileError(

@@ -1031,10 +1031,6 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>反量化的权重（悬停查看详情）</translation>
     </message>
     <message>
-        <source>bfloat16 weights: every number within bfloat16 rounding of the exact one</source>
-        <translation>bfloat16 权重：每个数值与精确值只差 bfloat16 的舍入误差</translation>
-    </message>
-    <message>
         <source>{n} tokens</source>
         <translation>{n} 个词元</translation>
     </message>
@@ -1061,6 +1057,30 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>forward {forward:.1f} ms · update {update:.1f} ms · paint {paint:.1f} ms</source>
         <translation>前向 {forward:.1f} ms · 更新 {update:.1f} ms · 绘制 {paint:.1f} ms</translation>
+    </message>
+    <message>
+        <source>bfloat16 weights: every number within bfloat16 rounding of the exact one</source>
+        <translation>bfloat16 权重：每个数值与精确值只差 bfloat16 的舍入误差</translation>
+    </message>
+    <message>
+        <source>{weights} (measuring agreement…)</source>
+        <translation>{weights}（正在测量一致率…）</translation>
+    </message>
+    <message>
+        <source>{weights}, top-1 agreement {agreement:.1f}%</source>
+        <translation>{weights}，首选词一致率 {agreement:.1f}%</translation>
+    </message>
+    <message>
+        <source>Typing runs {weights}; the step-through, direct contributions, exports and lessons are computed in float32.</source>
+        <translation>输入时使用{weights}；逐步演示、直接贡献、导出和课程都用 float32 计算。</translation>
+    </message>
+    <message>
+        <source>Against float32 on held-out sentences: {summary}</source>
+        <translation>在留出句子上与 float32 相比：{summary}</translation>
+    </message>
+    <message>
+        <source>Measured at load, one token&apos;s products: float32 {f32:.1f} ms, 16-bit {f16:.1f} ms, 8-bit {i8:.1f} ms</source>
+        <translation>加载时测得，一个词元的矩阵乘法：float32 {f32:.1f} 毫秒，16 位 {f16:.1f} 毫秒，8 位 {i8:.1f} 毫秒</translation>
     </message>
     <message>
         <source> Still showing {model}.</source>
@@ -1173,6 +1193,42 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <message>
         <source>not installed: {command}</source>
         <translation>未安装：{command}</translation>
+    </message>
+    <message>
+        <source>Weights</source>
+        <translation>权重精度</translation>
+    </message>
+    <message>
+        <source>Automatic</source>
+        <translation>自动</translation>
+    </message>
+    <message>
+        <source>16-bit weights for models of 50 M parameters or more when they are faster on this computer (measured at load); float32 otherwise</source>
+        <translation>参数量达 5000 万及以上、且在这台电脑上更快（加载时测量）时使用 16 位权重；否则使用 float32</translation>
+    </message>
+    <message>
+        <source>float32 (exact)</source>
+        <translation>float32（精确）</translation>
+    </message>
+    <message>
+        <source>Every number is float32&apos;s</source>
+        <translation>每个数值都是 float32 的结果</translation>
+    </message>
+    <message>
+        <source>16-bit weights</source>
+        <translation>16 位权重</translation>
+    </message>
+    <message>
+        <source>Half the bytes to read per token; the step-through, direct contributions and exports stay float32</source>
+        <translation>每个词元读取的字节减半；逐步演示、直接贡献和导出仍用 float32</translation>
+    </message>
+    <message>
+        <source>8-bit weights</source>
+        <translation>8 位权重</translation>
+    </message>
+    <message>
+        <source>A quarter of the bytes to read per token, with measured loss: the status line shows how often the top prediction still agrees with float32</source>
+        <translation>每个词元只读取四分之一的字节，但有可测量的损失：状态栏显示首选预测与 float32 一致的比例</translation>
     </message>
     <message>
         <source>Open a GGUF model file</source>
@@ -1297,7 +1353,7 @@ mean: the head adds its average output over a few fixed reference sentences, the
     <name>ModelWorker</name>
     <message>
         <source>Not enough memory for this model or text.</source>
-        <extracomment>A superseded trace is shown when the screen is at least this old (ms). Set to 0 to load the bundled model with torch from the start (no NumPy first traces). After a quick load the torch model is loaded when :meth:`ModelWorker.load_full_model` is called (the window calls it once the first trace is painted: the import holds the GIL for long stretches, and the paint needs it), or this long (ms) after the quick load.</extracomment>
+        <extracomment>Set to 0 to load the bundled model with torch from the start (no NumPy first traces). After a quick load the torch model is loaded when :meth:`ModelWorker.load_full_model` is called (the window calls it once the first trace is painted: the import holds the GIL for long stretches, and the paint needs it), or this long (ms) after the quick load.</extracomment>
         <translation>内存不足，无法运行这个模型或这段文本。</translation>
     </message>
     <message>
@@ -1468,6 +1524,7 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     </message>
     <message>
         <source>Step through</source>
+        <extracomment>Live precisions whose numbers are not float32&apos;s (model/core/int8.py)</extracomment>
         <translation>逐步计算</translation>
     </message>
     <message>
@@ -1686,8 +1743,16 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
         <translation>这个头的查询 ◆ 和键 ●，同一个二维投影</translation>
     </message>
     <message>
+        <source>(typing runs {bits}-bit weights; these numbers are float32&apos;s)</source>
+        <translation>（输入时使用 {bits} 位权重；这里的数值是 float32 的）</translation>
+    </message>
+    <message>
         <source>(the text is {total} tokens; the model sees the last {shown}, the {dropped} oldest are dropped)</source>
         <translation>（文本共 {total} 个词元；模型只看到最后 {shown} 个，最早的 {dropped} 个被丢弃）</translation>
+    </message>
+    <message>
+        <source>Computing float32&apos;s numbers for this text…</source>
+        <translation>正在为这段文本计算 float32 的数值…</translation>
     </message>
     <message>
         <source>{model}: this model&apos;s weights cannot be read per head, so its heads cannot be stepped through.</source>

@@ -29,6 +29,9 @@ from explorer.views.stage_canvas import CHIPS, MAX_LABEL, StageCanvas, formula  
 from model.analysis.stepthrough import HeadSteps, head_steps
 from model.core.info import HeadWeights, ModelInfo
 
+#: Live precisions whose numbers are not float32's (model/core/int8.py)
+LOWBIT = ("float16", "int8")
+
 
 class StepThroughPanel(Panel):
     """The step-through view: :class:`StageCanvas` and :class:`QKScatter` side by side."""
@@ -78,7 +81,18 @@ class StepThroughPanel(Panel):
         self.canvas.unembed_note = hw.unembed_note if hw is not None else ""
 
     def on_trace(self, trace) -> None:
+        """Under 8- or 16-bit weights the live trace is not float32's: the numbers shown come from
+        float32's trace of the same text (an "exact" request), the slide's figures never differ
+        from the model's float32 result by quantisation."""
         self._cache_key = None
+        self.live_precision, self._live_text = trace.precision, trace.text
+        if trace.precision in LOWBIT:
+            exact = getattr(self, "_exact", None)
+            if exact is not None and exact.text == trace.text:
+                self.trace = exact
+            else:
+                self.trace = None
+                self.request_work("exact", text=trace.text)
 
     @property
     def stage(self) -> int:
@@ -88,8 +102,11 @@ class StepThroughPanel(Panel):
         steps, message = self._compute()
         self.steps, self.message = steps, message
         note = ""
+        if getattr(self, "live_precision", "") in LOWBIT:
+            note = QCoreApplication.translate("StepThrough", "(typing runs {bits}-bit weights; these numbers are float32's)").format(
+                bits=16 if self.live_precision == "float16" else 8)
         if self.trace is not None and self.trace.truncated:
-            note = QCoreApplication.translate("StepThrough", "(the text is {total} tokens; the model sees the last {shown}, the {dropped} oldest are "
+            note += (" " if note else "") + QCoreApplication.translate("StepThrough", "(the text is {total} tokens; the model sees the last {shown}, the {dropped} oldest are "
                        "dropped)").format(total=self.trace.n_input_tokens, shown=self.trace.n_tokens,
                                           dropped=self.trace.n_dropped_tokens)
         block = self._block_steps()
@@ -108,6 +125,8 @@ class StepThroughPanel(Panel):
 
     def _compute(self) -> tuple[HeadSteps | None, str]:
         info, trace, sel = self.info, self.trace, self.selection
+        if info is not None and trace is None and getattr(self, "live_precision", "") in LOWBIT:
+            return None, QCoreApplication.translate("StepThrough", "Computing float32's numbers for this text…")
         if info is None or trace is None:
             return None, QCoreApplication.translate("StepThrough", "Type some text to trace.")
         hw: HeadWeights | None = info.head_weights
@@ -147,6 +166,12 @@ class StepThroughPanel(Panel):
         return None
 
     def set_work_result(self, kind: str, result) -> None:
+        if kind == "exact":
+            self._exact = result
+            if (self.trace is None and getattr(self, "live_precision", "") in LOWBIT
+                    and result.text == getattr(self, "_live_text", None)):
+                self.trace, self._cache_key = result, None
+                self.mark_dirty()
         if kind == "block":
             self.block, self.block_error = result, ""
             self.mark_dirty()

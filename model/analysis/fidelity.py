@@ -13,12 +13,37 @@ three figures summarise the difference over every position of every text:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from model.core.int8 import exact_float32
+
+# Calibration (SmoothQuant's channel peaks) and held-out sentences are different texts.
+CALIBRATION_TEXTS = (
+    "The committee met on Tuesday to discuss the budget for the coming year, and most members agreed.",
+    "She opened the window, listened to the rain for a while, and then went back to her book.",
+    "In 1969 two astronauts walked on the Moon while a third waited for them in orbit.",
+    "Water boils at one hundred degrees Celsius at sea level, but at a lower temperature on a mountain.",
+    "apple, river, candle, mountain, pencil, garden. apple, river, candle, mountain, pencil, garden.",
+)
+
+#: Held-out English sentences (none in the calibration): the fidelity figures of docs/benchmarks.md.
+HELD_OUT_TEXTS = (
+    "The old lighthouse keeper climbed the spiral stairs every evening to light the lamp.",
+    "When the rain finally stopped, the children ran outside to splash in the puddles.",
+    "Scientists measured the temperature of the lake at different depths over three summers.",
+    "She opened the letter slowly, afraid of what the words inside might say.",
+    "The train to the coast leaves at nine, but most travellers arrive an hour early.",
+    "A good teacher explains an idea twice: once with words and once with a picture.",
+    "In the market square, merchants sold bread, cheese, apples and bright woollen scarves.",
+    "The committee could not agree, so the decision was postponed until the next meeting.",
+    "My grandfather planted an oak tree in the garden on the day my mother was born.",
+    "The recipe asks for two eggs, a cup of flour and a pinch of salt, mixed gently.",
+    "Astronomers believe the faint light comes from a galaxy billions of years old.",
+    "He forgot his umbrella on the bus and walked home through the storm without it.",
+)
 
 
 @dataclass(frozen=True)
@@ -46,14 +71,25 @@ def _run(module: torch.nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, torc
 
 
 def measure(module: torch.nn.Module, texts: Iterable[Sequence[int]]) -> Fidelity:
-    """Compare ``module``'s int8 path with its float32 path on token-id sequences ``texts``."""
+    """Compare ``module``'s 8- or 16-bit path with its float32 path on token-id sequences ``texts``."""
+    result = None
+    for step in measure_steps(module, texts):
+        result = step
+    if result is None:
+        raise ValueError("no tokens to measure fidelity on")
+    return result
+
+
+def measure_steps(module: torch.nn.Module, texts: Iterable[Sequence[int]]) -> Iterator[Fidelity]:
+    """:func:`measure` one text at a time: yields the figures over the texts so far after
+    each (non-empty) text, so a model thread can measure between two keystrokes."""
     n_texts = positions = agree = 0
     max_pattern = max_kl = kl_sum = 0.0
     device = next(module.parameters()).device
-    with torch.inference_mode():
-        for ids in texts:
-            if len(ids) == 0:
-                continue
+    for ids in texts:
+        if len(ids) == 0:
+            continue
+        with torch.inference_mode():
             idx = torch.as_tensor(list(ids), dtype=torch.long, device=device).unsqueeze(0)
             logp8, pat8 = _run(module, idx)
             with exact_float32(module):
@@ -65,6 +101,4 @@ def measure(module: torch.nn.Module, texts: Iterable[Sequence[int]]) -> Fidelity
             kl_sum += float(kl.sum())
             max_kl = max(max_kl, float(kl.max()))
             max_pattern = max(max_pattern, float((pat8 - pat32).abs().max()))
-    if positions == 0:
-        raise ValueError("no tokens to measure fidelity on")
-    return Fidelity(n_texts, positions, agree / positions, max_pattern, kl_sum / positions, max_kl)
+        yield Fidelity(n_texts, positions, agree / positions, max_pattern, kl_sum / positions, max_kl)

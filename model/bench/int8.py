@@ -18,17 +18,8 @@ import warnings
 
 import torch
 
-from model.analysis.fidelity import measure
+from model.analysis.fidelity import CALIBRATION_TEXTS, HELD_OUT_TEXTS, measure
 from model.core.int8 import _quantised_linear, input_peaks, to_int8
-
-# Calibration (SmoothQuant's channel peaks) and held-out sentences are different texts.
-CALIBRATION = (
-    "The committee met on Tuesday to discuss the budget for the coming year, and most members agreed.",
-    "She opened the window, listened to the rain for a while, and then went back to her book.",
-    "In 1969 two astronauts walked on the Moon while a third waited for them in orbit.",
-    "Water boils at one hundred degrees Celsius at sea level, but at a lower temperature on a mountain.",
-    "apple, river, candle, mountain, pencil, garden. apple, river, candle, mountain, pencil, garden.",
-)
 
 
 def _timed(fn, n: int = 30) -> tuple[float, float]:
@@ -77,13 +68,12 @@ def kernels(threads: int) -> None:
 
 
 def fidelity(name: str) -> None:
-    from model.bench.smollm2_heads import SAMPLE_TEXT
     from model.loading import load_tracing_model
 
     model = load_tracing_model(name, device="cpu")
     encode = model.tokenizer.encode
-    to_int8(model.module, input_peaks(model.module, [encode(t).ids for t in CALIBRATION]))
-    result = measure(model.module, [ids for ids in (encode(t).ids for t in SAMPLE_TEXT) if ids])
+    to_int8(model.module, input_peaks(model.module, [encode(t).ids for t in CALIBRATION_TEXTS]))
+    result = measure(model.module, [ids for ids in (encode(t).ids for t in HELD_OUT_TEXTS) if ids])
     print(f"{name}: {result.summary()}")
 
 

@@ -3,21 +3,10 @@
 
 from __future__ import annotations
 
+from model.analysis.fidelity import HELD_OUT_TEXTS
+
 # Prose for the head scores of ``python -m model.bench.smollm2_heads``: varied, plain English.
-SAMPLE_TEXT = (
-    "The old lighthouse keeper climbed the spiral stairs every evening to light the lamp.",
-    "When the rain finally stopped, the children ran outside to splash in the puddles.",
-    "Scientists measured the temperature of the lake at different depths over three summers.",
-    "She opened the letter slowly, afraid of what the words inside might say.",
-    "The train to the coast leaves at nine, but most travellers arrive an hour early.",
-    "A good teacher explains an idea twice: once with words and once with a picture.",
-    "In the market square, merchants sold bread, cheese, apples and bright woollen scarves.",
-    "The committee could not agree, so the decision was postponed until the next meeting.",
-    "My grandfather planted an oak tree in the garden on the day my mother was born.",
-    "The recipe asks for two eggs, a cup of flour and a pinch of salt, mixed gently.",
-    "Astronomers believe the faint light comes from a galaxy billions of years old.",
-    "He forgot his umbrella on the bus and walked home through the storm without it.",
-)
+SAMPLE_TEXT = HELD_OUT_TEXTS  # the 8-bit fidelity's held-out sentences: model/analysis/fidelity.py
 
 
 def main() -> None:

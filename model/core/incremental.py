@@ -188,7 +188,7 @@ class IncrementalTracer:
         trace = Trace(
             **input_fields(request_id, runner.name, text, encoding, n_input, runner.cfg), logit_positions=positions,
             logits=logits.cpu().numpy(), probs=probs.cpu().numpy(), forward_ms=forward_ms,
-            precision=runner.precision,
+            precision=runner.trace_precision,
             **view,
         )
         buffers.viewers.add(trace)

@@ -104,9 +104,17 @@ class ModelInfo:
     weights_note: str = ""
     n_params: int = 0
     token_bytes: tuple[bytes, ...] | None = None  # byte-level tokenizers: each id's bytes
-    #: "float32", or "bfloat16" when the big matrices are kept in bfloat16 (model/core/precision.py);
-    #: ``SHORT_NAMES[precision]`` ("fp32", "bf16") is what a status line shows.
+    #: "float32", "float16" or "int8" (the big matrices multiplied from a 16- or 8-bit copy:
+    #: model/core/int8.py), or "bfloat16" (model/core/precision.py).
     precision: str = "float32"
+    #: What was asked for ("auto" included), and what "auto" measured: milliseconds of one
+    #: token's products per precision.
+    precision_asked: str = "float32"
+    precision_speeds: tuple[tuple[str, float], ...] = ()
+    #: 8- or 16-bit weights: top-1 next-token agreement with float32 (0..1) and the figures'
+    #: summary, measured on held-out sentences (model/analysis/fidelity.py); None until measured.
+    top1_agreement: float | None = None
+    fidelity_summary: str = ""
     #: per layer, the sliding window of keys it sees (None: every earlier key). Gemma's local
     #: and global layers, Mistral's windowed ones; empty for a model without windows.
     layer_windows: tuple[int | None, ...] = ()

@@ -1,4 +1,5 @@
-"""8-bit weights for live typing on real-sized models: a quarter of float32's bytes per token.
+"""8- and 16-bit weights for live typing on real-sized models: a quarter or half of float32's
+bytes per token.
 
 Typing on a GPT-2-small-sized model is memory-bound: one new token reads every weight once
 (498 MB in float32, ~36 ms on one thread of this kind of 2-core machine). With 8-bit weights
@@ -23,6 +24,14 @@ fbgemm kernels): int8 weights with one scale per output channel, the input quant
 maintained successor of ``torch.ao.quantization`` but its CPU paths were 3-10× slower here;
 torch 2.13 warns that the quantised tensor API is deprecated — the warning is silenced where
 the layers are built and the choice is revisited when torchao's CPU kernel catches up.
+
+**16-bit weights** (:class:`Fp16Linear`): fbgemm's float16-weight linear
+(``torch.ops.quantized.linear_dynamic_fp16``) keeps the weights in IEEE half precision (11
+significant bits), converts them to float32 inside the kernel and multiplies float32 inputs,
+so nothing but the weights is rounded. Measured on SmolLM2 (docs/benchmarks.md): top-1
+agreement with float32 100 % and KL 0.0000 nats where every 8-bit variant stayed under 96 %,
+because 8-bit *inputs* (which the fast int8 kernel needs) lose more than any layer choice wins
+back. It reads half of float32's bytes.
 
 Fidelity is measured, not assumed (:mod:`model.analysis.fidelity`). One caveat shapes the
 layer: the input is quantised with one range per call, and pretrained decoders have a few
@@ -73,20 +82,109 @@ class _FullRange(nn.Module):
         return torch.ops.quantized.linear_dynamic(rows, self.layer._packed_params._packed_params, False)
 
 
-class Int8Linear(nn.Module):
-    """``nn.Linear`` with int8 weights (per output channel): float32 in, float32 out.
+class LowBitLinear(nn.Module):
+    """An ``nn.Linear`` whose product comes from a smaller copy of its weight (``q``), while
+    ``weight`` and ``bias`` stay the original float32 ones (shared, not copied): anything that
+    reads weights (the step-through's W_Q/W_K/W_V/W_O, head_weights) sees float32, and
+    :class:`exact_float32` multiplies by them."""
 
-    ``weight`` keeps the original float32 weight (shared, not copied) for outlier rows and for
-    anything that reads weights (the step-through's W_Q/W_K/W_V/W_O, head_weights); the
-    product of ordinary rows comes from the int8 copy.
-    """
+    #: The precision name of the copy ("int8", "float16").
+    kind = ""
 
-    def __init__(self, linear: nn.Linear, input_peaks: torch.Tensor | None = None, alpha: float = 0.5,
-                 reduce_range: bool = True) -> None:
+    def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
         self.out_features, self.in_features = linear.out_features, linear.in_features
         self.weight = linear.weight  # shared with the float32 model: no copy
         self.bias = linear.bias
+
+    def weight_bytes(self) -> int:
+        """Bytes one product reads from the small copy."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+#: The most weights one packed piece holds: a large matrix (a 262,144-token output matrix) is
+#: packed in row pieces, so building it is many short steps and typing waits for one.
+PIECE_PARAMETERS = 4_000_000
+
+
+def _row_pieces(linear: nn.Linear) -> list[slice]:
+    rows = max(1, PIECE_PARAMETERS // max(1, linear.in_features))
+    return [slice(start, min(start + rows, linear.out_features)) for start in range(0, linear.out_features, rows)]
+
+
+class _Pieces(nn.Module):
+    """Products of row pieces of one weight matrix, side by side."""
+
+    def __init__(self, products: list) -> None:
+        super().__init__()
+        self.products = products
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        if len(self.products) == 1:
+            return self.products[0](rows)
+        return torch.cat([product(rows) for product in self.products], dim=-1)
+
+
+class Fp16Linear(LowBitLinear):
+    """``nn.Linear`` with float16 weights (fbgemm's packed copy): float32 in, float32 out; only
+    the weights are rounded (to 11 significant bits)."""
+
+    kind = "float16"
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__(linear)
+        pieces = list(self.build_steps(linear))
+        self.q = _Pieces(pieces)
+
+    @staticmethod
+    def build_steps(linear: nn.Linear):
+        """The packed row pieces of ``linear``, one at a time."""
+        weight = linear.weight.detach().float()
+        bias = None if linear.bias is None else linear.bias.detach().float()
+        for rows in _row_pieces(linear):
+            packed = torch.ops.quantized.linear_prepack_fp16(
+                weight[rows].contiguous(), None if bias is None else bias[rows].contiguous())
+            yield _Fp16Product(packed)
+
+    @classmethod
+    def from_pieces(cls, linear: nn.Linear, pieces: list) -> Fp16Linear:
+        layer = cls.__new__(cls)
+        LowBitLinear.__init__(layer, linear)
+        layer.q = _Pieces(pieces)
+        return layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, self.in_features).float().contiguous()
+        return self.q(rows).view(*x.shape[:-1], self.out_features)
+
+    def weight_bytes(self) -> int:
+        return 2 * self.out_features * self.in_features
+
+
+class _Fp16Product(nn.Module):
+    def __init__(self, packed) -> None:
+        super().__init__()
+        self.packed = packed
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return torch.ops.quantized.linear_dynamic_fp16(rows, self.packed)
+
+
+class Int8Linear(LowBitLinear):
+    """``nn.Linear`` with int8 weights (per output channel): float32 in, float32 out.
+
+    Outlier rows (see the module docstring) are multiplied by the float32 ``weight``; the
+    product of ordinary rows comes from the int8 copy.
+    """
+
+    kind = "int8"
+
+    def __init__(self, linear: nn.Linear, input_peaks: torch.Tensor | None = None, alpha: float = 0.5,
+                 reduce_range: bool = True, _steps: list | None = None) -> None:
+        super().__init__(linear)
         w = linear.weight.detach().float()
         if input_peaks is not None:  # SmoothQuant: move the inputs' outlier channels into the weights
             peaks = input_peaks.float().clamp_min(1e-5)
@@ -95,7 +193,21 @@ class Int8Linear(nn.Module):
             w = w * s
         else:
             self.smooth = None
-        self.q = _quantised_linear(w, linear.bias, reduce_range)
+        bias = None if linear.bias is None else linear.bias.detach()
+        self._pending = [(w[rows], None if bias is None else bias[rows], reduce_range) for rows in _row_pieces(linear)]
+        if _steps is None:  # build every piece now
+            while self.build_step():
+                pass
+
+    def build_step(self) -> bool:
+        """Quantise the next row piece; False once every piece is built (then the layer runs)."""
+        if not self._pending:
+            return False
+        w, bias, reduce_range = self._pending.pop(0)
+        built = getattr(self, "q", None)
+        products = list(built.products) if isinstance(built, _Pieces) else []
+        self.q = _Pieces(products + [_quantised_linear(w, bias, reduce_range)])
+        return bool(self._pending)
 
     @classmethod
     def from_linear(cls, linear: nn.Linear) -> Int8Linear:
@@ -120,12 +232,11 @@ class Int8Linear(nn.Module):
             rows = rows * self.smooth
         return self.q(rows.contiguous()).view(*x.shape[:-1], self.out_features)
 
-    def int8_bytes(self) -> int:
+    def weight_bytes(self) -> int:
         """Bytes the int8 product reads: the weights plus one float scale per row."""
         return self.out_features * self.in_features + 8 * self.out_features
 
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+    int8_bytes = weight_bytes
 
 
 def input_peaks(module: nn.Module, texts) -> dict[nn.Module, torch.Tensor]:
@@ -156,33 +267,97 @@ def to_int8(module: nn.Module, peaks: dict | None = None, alpha: float = 0.5, re
     qkv, attention output and MLP linears, and a plain linear unembedding (tied or not), become
     :class:`Int8Linear`. Norms, embeddings, an adaptive softmax head and the embedding
     projection stay float32. Returns ``module``."""
-    from model.core.transformer import MLP, Attention
-
     peaks = peaks or {}
+    return _convert_linears(module, lambda linear: Int8Linear(linear, peaks.get(linear), alpha, reduce_range))
 
-    def convert(linear: nn.Module) -> nn.Module:
-        if type(linear) is not nn.Linear:
-            return linear
-        return Int8Linear(linear, peaks.get(linear), alpha, reduce_range)
 
-    for sub in list(module.modules()):
-        if isinstance(sub, Attention):
-            sub.qkv, sub.out = convert(sub.qkv), convert(sub.out)
-        elif isinstance(sub, MLP):
-            sub.fc, sub.proj = convert(sub.fc), convert(sub.proj)
-            if sub.gate is not None:
-                sub.gate = convert(sub.gate)
-    if type(getattr(module, "unembed", None)) is nn.Linear:
-        module.unembed = convert(module.unembed)
+def to_float16(module: nn.Module) -> nn.Module:
+    """Convert ``module`` in place as :func:`to_int8` does, to :class:`Fp16Linear`."""
+    return _convert_linears(module, Fp16Linear)
+
+
+def _convert_linears(module: nn.Module, make) -> nn.Module:
+    for parent, name, linear in product_linears(module):
+        setattr(parent, name, make(linear))
     return module
 
 
-def int8_layers(module: nn.Module) -> list[Int8Linear]:
-    return [m for m in module.modules() if isinstance(m, Int8Linear)]
+def product_linears(module: nn.Module) -> list[tuple[nn.Module, str, nn.Linear]]:
+    """(parent, attribute, linear) of every float32 weight matrix one token multiplies by:
+    each block's qkv, attention output and MLP linears, and a plain linear unembedding."""
+    from model.core.transformer import MLP, Attention
+
+    found = []
+    for sub in module.modules():
+        names = ("qkv", "out") if isinstance(sub, Attention) else ("fc", "gate", "proj") if isinstance(sub, MLP) else ()
+        found += [(sub, name, getattr(sub, name)) for name in names if type(getattr(sub, name, None)) is nn.Linear]
+    if type(getattr(module, "unembed", None)) is nn.Linear:
+        found.append((module, "unembed", module.unembed))
+    return found
+
+
+def lowbit_steps(module: nn.Module, precision: str, peaks: dict | None = None):
+    """Convert ``module`` to ``precision`` ("float16" or "int8") in short steps: yields
+    ``(done, total)`` after building each piece (a 16-bit matrix in row pieces of at most
+    :data:`PIECE_PARAMETERS` weights), while ``module`` still runs in float32 — its own
+    layers are untouched until the last step, which swaps every new layer in at once. So a
+    model thread can interleave traces between the steps. ``peaks``: int8's calibration
+    (:func:`input_peaks`)."""
+    targets = product_linears(module)
+    if precision == "float16":
+        plans = [(t, _row_pieces(t[2])) for t in targets]
+        total = sum(len(pieces) for _, pieces in plans) + 1
+        done, built = 0, []
+        for (parent, name, linear), _pieces in plans:
+            pieces = []
+            for piece in Fp16Linear.build_steps(linear):
+                pieces.append(piece)
+                done += 1
+                yield done, total
+            built.append((parent, name, Fp16Linear.from_pieces(linear, pieces)))
+    elif precision == "int8":
+        peaks = peaks or {}
+        total = sum(len(_row_pieces(linear)) for *_, linear in targets) + 1
+        done, built = 0, []
+        for parent, name, linear in targets:
+            layer = Int8Linear(linear, peaks.get(linear), reduce_range=False, _steps=[])
+            while True:
+                more = layer.build_step()
+                done += 1
+                yield done, total
+                if not more:
+                    break
+            built.append((parent, name, layer))
+    else:
+        raise ValueError(f"no 8- or 16-bit conversion for {precision!r}")
+    for parent, name, layer in built:
+        setattr(parent, name, layer)
+    yield total, total
+
+
+def int8_layers(module: nn.Module) -> list[LowBitLinear]:
+    """Every 8- or 16-bit layer of ``module``."""
+    return [m for m in module.modules() if isinstance(m, LowBitLinear)]
+
+
+lowbit_layers = int8_layers
+
+
+def lowbit_precision(module: nn.Module) -> str | None:
+    """"int8" or "float16" when ``module``'s linears were converted, else None."""
+    kinds = {m.kind for m in module.modules() if isinstance(m, LowBitLinear)}
+    return "int8" if "int8" in kinds else "float16" if kinds else None
+
+
+def weight_bytes_per_token(module: nn.Module) -> int:
+    """Bytes of weight matrices one new token reads: the block linears and a linear
+    unembedding, at their stored precision (the embedding rows read are negligible)."""
+    total = sum(m.weight_bytes() for m in module.modules() if isinstance(m, LowBitLinear))
+    return total + sum(lin.weight.numel() * lin.weight.element_size() for _, _, lin in product_linears(module))
 
 
 class exact_float32:  # noqa: N801 (a context manager used like a function)
-    """Within ``with exact_float32(module):`` every :class:`Int8Linear` multiplies by its float32
+    """Within ``with exact_float32(module):`` every :class:`LowBitLinear` multiplies by its float32
     weight: the numbers the step-through, DLA, exports and lessons show are float32's, never
     8-bit's. Re-entrant; the int8 path is back on exit."""
 
@@ -202,7 +377,7 @@ class exact_float32:  # noqa: N801 (a context manager used like a function)
 
 
 class _FloatPath(nn.Module):
-    def __init__(self, layer: Int8Linear) -> None:
+    def __init__(self, layer: LowBitLinear) -> None:
         super().__init__()
         self.__dict__["layer"] = layer  # not a submodule: no cycle in module traversal
 
@@ -210,4 +385,65 @@ class _FloatPath(nn.Module):
         return F.linear(rows, self.layer.weight.float(), self.layer.bias)
 
 
-__all__ = ["Int8Linear", "OUTLIER_RATIO", "exact_float32", "int8_layers", "to_int8"]
+
+
+
+def product_speeds(module: nn.Module, repeats: int = 3) -> dict[str, float]:
+    """Milliseconds one token's products take through a sample of ``module``'s weight
+    matrices — the first block's linears and a linear unembedding — at float32, float16 and
+    int8 (best of ``repeats``; the copies are built for the measurement and dropped). Measured
+    once at load to decide whether smaller weights are faster on this machine."""
+    targets = [linear for _, name, linear in product_linears(module) if name != "unembed"]
+    unembed = getattr(module, "unembed", None)
+    linears = targets[:4]
+    if type(unembed) is nn.Linear:  # one row piece of it: a 262,144-row matrix takes seconds to pack
+        rows = _row_pieces(unembed)[0]
+        piece = nn.Linear(unembed.in_features, rows.stop - rows.start, bias=unembed.bias is not None)
+        piece.weight = nn.Parameter(unembed.weight.detach()[rows], requires_grad=False)
+        if unembed.bias is not None:
+            piece.bias = nn.Parameter(unembed.bias.detach()[rows], requires_grad=False)
+        linears.append(piece)
+    if not linears:
+        return {}
+    import time
+
+    def best(layers) -> float:
+        inputs = [torch.randn(1, layer.in_features) for layer in layers]
+        times = []
+        with torch.inference_mode():
+            for _ in range(repeats + 1):
+                start = time.perf_counter()
+                for layer, x in zip(layers, inputs, strict=True):
+                    layer(x)
+                times.append((time.perf_counter() - start) * 1e3)
+        return min(times[1:])
+
+    speeds = {"float32": best(linears)}
+    speeds["float16"] = best([Fp16Linear(lin) for lin in linears])
+    speeds["int8"] = best([Int8Linear(lin, reduce_range=False) for lin in linears])
+    return speeds
+
+
+#: Smaller weights are used by "auto" when their products take at most this share of float32's.
+AUTO_SPEEDUP = 0.85
+
+
+def auto_precision(module: nn.Module, n_params: int, min_params: int) -> tuple[str, dict[str, float]]:
+    """What precision "auto" means for ``module`` on this machine, and the speeds measured:
+    float16 weights for a model of at least ``min_params`` parameters when their products are
+    faster than float32's by at least 15 %, else float32. int8 is never chosen automatically:
+    on SmolLM2 it agrees with float32's top token at 87 % of positions (docs/benchmarks.md), and
+    a model that reads Chinese is no better served by a guess; it is a choice in the Model menu,
+    shown with its measured agreement."""
+    if n_params < min_params:
+        return "float32", {}
+    speeds = product_speeds(module)
+    if speeds and speeds["float16"] <= AUTO_SPEEDUP * speeds["float32"]:
+        return "float16", speeds
+    return "float32", speeds
+
+
+__all__ = ["AUTO_SPEEDUP", "Fp16Linear", "Int8Linear", "LowBitLinear", "OUTLIER_RATIO", "auto_precision",
+           "exact_float32", "int8_layers", "product_speeds",
+           "lowbit_layers", "lowbit_precision", "lowbit_steps", "product_linears", "to_float16", "to_int8",
+           "weight_bytes_per_token"]

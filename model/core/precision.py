@@ -45,15 +45,21 @@ from torch import nn
 
 from model.core.transformer import MLP, Attention
 
-Precision = Literal["float32", "bfloat16"]
-PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
+Precision = Literal["float32", "float16", "int8", "bfloat16", "auto"]
+#: The weights' precisions a model can run at: float32 (exact), float16 and int8 weights
+#: (:mod:`model.core.int8`), bfloat16 (this module).
+PRECISIONS: tuple[str, ...] = ("float32", "float16", "int8", "bfloat16")
 #: What a status line calls each precision.
-SHORT_NAMES = {"float32": "fp32", "bfloat16": "bf16"}
+SHORT_NAMES = {"float32": "fp32", "float16": "fp16", "int8": "int8", "bfloat16": "bf16"}
+#: Models with at least this many parameters may run with 16-bit weights when the precision is
+#: "auto" and it is faster on this machine (:func:`model.core.int8.faster_than_float32`).
+AUTO_MIN_PARAMETERS = 50_000_000
 
 
-def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+def check_precision(precision: str, allow_auto: bool = False) -> str:
+    if precision not in PRECISIONS and not (allow_auto and precision == "auto"):
+        choices = PRECISIONS + (("auto",) if allow_auto else ())
+        raise ValueError(f"precision must be one of {', '.join(choices)}, got {precision!r}")
     return precision
 
 
@@ -116,8 +122,12 @@ def _convert(linear: nn.Module) -> nn.Module:
 
 
 def module_precision(module: nn.Module) -> str:
-    """"bfloat16" when ``module`` holds :class:`BF16Linear` layers, else "float32"."""
-    return "bfloat16" if any(isinstance(m, BF16Linear) for m in module.modules()) else "float32"
+    """"bfloat16", "int8" or "float16" when ``module``'s linears were converted, else "float32"."""
+    from model.core.int8 import lowbit_precision
+
+    if any(isinstance(m, BF16Linear) for m in module.modules()):
+        return "bfloat16"
+    return lowbit_precision(module) or "float32"
 
 
-__all__ = ["BF16Linear", "PRECISIONS", "SHORT_NAMES", "check_precision", "module_precision", "to_bfloat16"]
+__all__ = ["AUTO_MIN_PARAMETERS", "BF16Linear", "PRECISIONS", "SHORT_NAMES", "check_precision", "module_precision", "to_bfloat16"]

@@ -14,8 +14,9 @@ from model.analysis.stepthrough import try_head_weights
 from model.core.anatomy import model_structure
 from model.core.errors import EmptyInputError
 from model.core.info import ModelInfo, layer_windows, rope_bases
+from model.core.int8 import auto_precision, exact_float32, input_peaks, lowbit_steps, to_float16, to_int8
 from model.core.interventions import NO_INTERVENTIONS, Interventions
-from model.core.precision import Precision, check_precision, to_bfloat16
+from model.core.precision import AUTO_MIN_PARAMETERS, Precision, check_precision, to_bfloat16
 from model.core.tokenizer import Encoding, TextTokenizer
 from model.core.trace import LogitPositions, Trace, input_fields
 from model.core.trace import resolve_logit_positions as _resolve_positions
@@ -37,9 +38,13 @@ class TracingModel:
         window. A trace holds every head's output, (L, H, T, d) floats, so large models get
         a cap below their context window (see :mod:`model.loading`).
     precision
-        "float32" (default) or "bfloat16": the large weight matrices kept and multiplied in
-        bfloat16, half the bytes to read per token (:mod:`model.core.precision`). The module is
-        converted in place. Traces are float32 either way and record the precision.
+        "float32" (default); "float16" or "int8": the large weight matrices multiplied from a
+        16- or 8-bit copy, a half or a quarter of the bytes to read per token, the float32
+        weights kept for exact numbers (:mod:`model.core.int8`, :meth:`exact`); "bfloat16"
+        (:mod:`model.core.precision`); "auto": float16 for a model of at least 50 M parameters
+        when its products are faster on this machine (measured here, once), else float32.
+        The module is converted in place. Traces are float32 arrays either way and record the
+        precision.
     """
 
     def __init__(
@@ -53,12 +58,27 @@ class TracingModel:
         precision: Precision = "float32",
     ) -> None:
         self.weights_note = weights_note
-        self.precision = check_precision(precision)
+        check_precision(precision, allow_auto=True)
         self.device = torch.device(device)
         self.module = module.eval().to(self.device)
+        self.tokenizer = tokenizer
+        #: milliseconds of one token's products per precision, when "auto" measured them
+        self.precision_speeds: dict[str, float] = {}
+        self.precision_asked = precision
+        self.fidelity = None  # 8- or 16-bit weights: model/analysis/fidelity.py, by precision_job
+        if precision == "auto":
+            precision, self.precision_speeds = auto_precision(
+                self.module, self.module.num_parameters(), AUTO_MIN_PARAMETERS)
+        self.precision = precision
         if precision == "bfloat16":
             to_bfloat16(self.module)
-        self.tokenizer = tokenizer
+        elif precision == "float16":
+            to_float16(self.module)
+        elif precision == "int8":  # SmoothQuant's channel peaks from the calibration sentences
+            from model.analysis.fidelity import CALIBRATION_TEXTS
+
+            ids = [tokenizer.encode(text).ids[-self.module.cfg.n_ctx:] for text in CALIBRATION_TEXTS]
+            to_int8(self.module, input_peaks(self.module, ids), reduce_range=False)
         self.name = name or module.cfg.name
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {max_tokens}")
@@ -106,6 +126,10 @@ class TracingModel:
             n_params=self.module.num_parameters(),
             token_bytes=self.tokenizer.token_bytes(cfg.vocab_size),
             precision=self.precision,
+            precision_asked=self.precision_asked,
+            precision_speeds=tuple(sorted(self.precision_speeds.items())),
+            top1_agreement=None if self.fidelity is None else self.fidelity.top1_agreement,
+            fidelity_summary="" if self.fidelity is None else self.fidelity.summary(),
         )
 
     @property
@@ -208,7 +232,7 @@ class TracingModel:
             attn_in=stack("attn.in"),
             q_unrotated=stack("attn.q_unrotated") if rotary else None,
             k_unrotated=stack("attn.k_unrotated") if rotary else None,
-            precision=self.precision,
+            precision=self.trace_precision,
         )
 
     # ------------------------------------------------------------------ incremental tracing
@@ -266,6 +290,84 @@ class TracingModel:
         reference means of mean ablation (call after changing weights in place)."""
         self._tracer = self._knockout_tracer = None
         self._reference_means = None
+        self._exact = None
+
+    # ------------------------------------------------------------------ exact numbers
+    @property
+    def exact_differs(self) -> bool:
+        """True when the live traces are not float32's own (8- or 16-bit weights)."""
+        return self.precision in ("float16", "int8")
+
+    @contextlib.contextmanager
+    def exact(self):
+        """Inside this block every product uses the float32 weights and every trace is a full
+        pass that neither uses nor replaces the remembered rows (computed at the live
+        precision): the numbers taught — step-through, DLA, exports — are float32's. A
+        float32 model is exact already: nothing changes for it."""
+        if not self.exact_differs:
+            yield self
+            return
+        incremental, self.incremental = self.incremental, False
+        self._exact_depth = getattr(self, "_exact_depth", 0) + 1
+        try:
+            with exact_float32(self.module):
+                yield self
+        finally:
+            self.incremental = incremental
+            self._exact_depth -= 1
+
+    @property
+    def trace_precision(self) -> str:
+        """The precision the next trace is computed at: float32 inside :meth:`exact`."""
+        return "float32" if getattr(self, "_exact_depth", 0) else self.precision
+
+    def exact_trace(self, text: str, logit_positions: LogitPositions = "last") -> Trace:
+        """The float32 trace of ``text`` (the live one when the model is float32); the last one
+        is kept, so the step-through's stages and DLA share one pass."""
+        key = (text, logit_positions if isinstance(logit_positions, str) else tuple(logit_positions))
+        held = getattr(self, "_exact", None)
+        if held is not None and held[0] == key and held[1] is self.module:
+            return held[2]
+        with self.exact():
+            trace = self.trace(text, logit_positions=logit_positions)
+        self._exact = (key, self.module, trace)
+        return trace
+
+    def precision_job(self, wanted: str):
+        """Bring this float32 model to ``wanted`` ("auto", "float16" or "int8") in short steps
+        a model thread interleaves with traces: yields ``(done, total, None)``, and at the end
+        ``(total, total, self)`` once the new layers are in and their fidelity is measured on
+        the held-out sentences (:mod:`model.analysis.fidelity`). Until the swap, traces are
+        float32's; the remembered rows are dropped at the swap."""
+        from model.analysis.fidelity import CALIBRATION_TEXTS, HELD_OUT_TEXTS, measure_steps
+
+        if self.precision != "float32":
+            raise ValueError(f"the model already runs {self.precision} weights")
+        check_precision(wanted, allow_auto=True)
+        self.precision_asked = wanted
+        if wanted == "auto":
+            wanted, self.precision_speeds = auto_precision(
+                self.module, self.module.num_parameters(), AUTO_MIN_PARAMETERS)
+            yield 0, 1, None
+        if wanted not in ("float16", "int8"):
+            yield 1, 1, self
+            return
+        cut = self.module.cfg.n_ctx
+        peaks: dict = {}
+        if wanted == "int8":  # SmoothQuant's channel peaks, one calibration sentence a step
+            for text in CALIBRATION_TEXTS:
+                for linear, peak in input_peaks(self.module, [self.tokenizer.encode(text).ids[-cut:]]).items():
+                    peaks[linear] = torch.maximum(peaks[linear], peak) if linear in peaks else peak
+                yield 0, 1, None
+        for done, total in lowbit_steps(self.module, wanted, peaks):
+            yield done, total + len(HELD_OUT_TEXTS), None
+        self.precision = wanted
+        self.forget_last_trace()
+        held_out = [self.tokenizer.encode(text).ids[-cut:] for text in HELD_OUT_TEXTS]
+        for i, fidelity in enumerate(measure_steps(self.module, held_out), 1):
+            self.fidelity = fidelity
+            yield total + i, total + len(held_out), None
+        yield 1, 1, self
 
     # ------------------------------------------------------------------ mean ablation
     def reference_means(self) -> torch.Tensor:

@@ -34,7 +34,7 @@ ALLOWED = {
     "softmax", "logit", "top", "PCA", "GPT", "viridis", "cividis", "English", "UNK", "SmolLM", "Qwen",
     "Ctrl", "Shift", "Enter", "Esc", "PgUp", "PgDn", "Alt", "Left", "Right", "End", "Home",
     "PNG", "SVG", "CSV", "png", "svg", "csv", "toml", "sin", "cos", "exp", "head", "resid",
-    "MLP", "LayerNorm", "GGUF", "gguf", "bfloat", "RoPE", "Logit", "Abnar", "Zuidema", "she", "CosAdd", "CosMul", "TransformerLens", "John", "Mary", "Ferrando", "Voita",  # 3CosAdd / 3CosMul: the analogy methods' names in the literature
+    "MLP", "LayerNorm", "GGUF", "gguf", "bfloat", "float", "RoPE", "Logit", "Abnar", "Zuidema", "she", "CosAdd", "CosMul", "TransformerLens", "John", "Mary", "Ferrando", "Voita",  # 3CosAdd / 3CosMul: the analogy methods' names in the literature
 }
 NOTATION = re.compile(r"\[[A-Z]+\]|##\w+|3Blue1Brown|top-[kp]|d_head|W_[QKVOEU]|b_[QKV]|[A-Za-z]_\w+|√d\w*|QKᵀ|\{[^}]*\}|\[UNK\]")
 WORD = re.compile(r"[A-Za-z]{3,}")

@@ -237,7 +237,8 @@ def test_the_model_menu_opens_on_the_last_scan_and_rescans_in_the_background(qtb
 
 def test_bfloat16_weights_are_a_setting_the_status_line_shows(qtbot, make_window, settings):
     window = make_window()
-    assert window.precision == "float32" and window.model_info.precision == "float32"
+    # "auto": the bundled model (7 M parameters) stays float32
+    assert window.precision == "auto" and window.model_info.precision == "float32"
     window.set_precision("bfloat16")  # loads the model on screen again, in bfloat16
     qtbot.waitUntil(lambda: window.model_info.precision == "bfloat16", timeout=20000)
     qtbot.waitUntil(lambda: window.trace is not None and window.trace.precision == "bfloat16", timeout=20000)
@@ -246,6 +247,31 @@ def test_bfloat16_weights_are_a_setting_the_status_line_shows(qtbot, make_window
     window.set_precision("float32")
     qtbot.waitUntil(lambda: window.model_info.precision == "float32", timeout=20000)
     assert "bf16" not in window.status_model.text()
+
+
+@pytest.mark.parametrize("precision, words", [("float16", "16-bit weights"), ("int8", "8-bit weights")])
+def test_smaller_weights_type_live_while_the_step_through_shows_float32s_numbers(qtbot, make_window, precision, words):
+    """The Model menu's 16- and 8-bit weights: the float32 model is shown first, the smaller
+    weights are built between traces, the status line gives their measured agreement with
+    float32, and the step-through's numbers stay float32's."""
+    window = make_window()
+    window.set_precision(precision)
+    qtbot.waitUntil(lambda: window.model_info.precision == precision and window.model_info.top1_agreement is not None,
+                    timeout=60000)
+    qtbot.waitUntil(lambda: window.trace is not None and window.trace.precision == precision, timeout=20000)
+    assert words in window.status_model.text() and "top-1 agreement" in window.status_model.text()
+    assert "float32" in window.status_model.toolTip()
+    step = window.panel("step")
+    window.show_tab(step)
+    qtbot.waitUntil(lambda: step.trace is not None and step.steps is not None, timeout=20000)
+    assert step.trace.precision == "float32" and step.trace.text == window.trace.text
+    assert "float32" in step.canvas.note
+    # float32's own numbers: the same scores as the model's float32 pass of the text
+    exact = window.worker.model.exact_trace(window.trace.text)
+    sel = window.selection
+    assert_close(step.trace.scores[sel.layer, sel.head], exact.scores[sel.layer, sel.head], rel=1e-6,
+                 what="the step-through's scores against float32's")
+    assert step.trace is not window.trace
 
 
 def test_a_wrong_path_gives_a_clear_message(qtbot, make_window, tmp_path):

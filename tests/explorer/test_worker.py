@@ -288,3 +288,46 @@ def test_closing_while_torch_loads_after_a_fast_start_exits_cleanly(tmp_path):
     assert "closing while torch loads" in done.stdout, done.stdout + done.stderr[-2000:]
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert "terminate called" not in done.stderr
+
+
+def test_smaller_weights_come_after_the_float32_model_and_taught_numbers_stay_float32(tiny_model_folder):
+    """A load asking for 8-bit weights shows the float32 model first, builds the 8-bit layers
+    between traces, reports the new precision with its measured fidelity, and from then on
+    types at 8 bits — while the analyses whose numbers are taught (DLA, the step-through's
+    float32 trace) are float32's: equal to a float32 model's to float32 rounding."""
+    from explorer.trace_worker import WorkRequest
+    from model.loading import load_tracing_model
+    from model.work import probes
+    from tests.numerics import assert_close, assert_differ
+
+    mailbox, rec, infos, results = Mailbox(), Recorder(), [], {}
+    engine = Engine(
+        mailbox,
+        on_trace=lambda t: rec.events.append(("trace", t.request_id, t.precision)),
+        on_batch=lambda i, texts, traces: None,
+        on_load=lambda i, info: rec.events.append(("load", i, info.precision)),
+        on_error=lambda kind, i, message: rec.events.append(("error", kind, i, message)),
+        on_work=lambda i, kind, result: results.__setitem__(kind, result),
+        on_precision=lambda i, info: infos.append((i, info)),
+    )
+    source, text = str(tiny_model_folder), "the cat sat on the mat"
+    mailbox.put("load", LoadRequest(1, source, "int8"))
+    mailbox.put("trace", TraceRequest(2, text))
+    engine.process()  # the load, the trace, then every conversion and fidelity step (nothing else waits)
+    assert rec.events[:2] == [("load", 1, "float32"), ("trace", 2, "float32")]
+    assert [i for i, _ in infos] == [1] and infos[0][1].precision == "int8"
+    assert 0 < infos[0][1].top1_agreement <= 1 and "top-1 agreement" in infos[0][1].fidelity_summary
+    mailbox.put("trace", TraceRequest(3, text))
+    mailbox.put("dla", WorkRequest(4, "dla", text, {}))
+    mailbox.put("exact", WorkRequest(5, "exact", text, {}))
+    engine.process()
+    assert rec.events[2] == ("trace", 3, "int8")
+    reference = load_tracing_model(source)
+    want = probes.dla(reference, text, {})
+    got = results["dla"]
+    assert got.target == want.target
+    assert_close(got.attribution.heads, want.attribution.heads, 1e-5, what="DLA under 8-bit typing")
+    exact, live = results["exact"], engine.model.trace(text)
+    assert exact.precision == "float32"
+    assert_close(exact.pattern, reference.trace(text).pattern, 1e-5, scale=1.0, what="the step-through's trace")
+    assert_differ(live.pattern, exact.pattern, 1e-7, scale=1.0, what="the live 8-bit pattern")
