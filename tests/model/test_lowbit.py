@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 
 from model.analysis.ablation import knocked_out
 from model.core.incremental import full_pass_reference
-from model.core.int8 import Fp16Linear, Int8Linear, lowbit_layers, lowbit_steps, product_linears, weight_bytes_per_token
+from model.core.int8 import (
+    Fp16Linear,
+    Int8Linear,
+    lowbit_layers,
+    lowbit_steps,
+    product_linears,
+    weight_bytes_per_token,
+)
 from model.core.precision import module_precision
 from model.loading import load_tracing_model
 from model.work import probes
