@@ -47,6 +47,9 @@ class PrecisionUpgrade:
             return
         if result is not None:
             self._job = None
+            from explorer.runtime import configure_torch
+
+            configure_torch(result.module.num_parameters(), result.precision)  # one thread at 8/16 bits
             self._on_done(load_id, result.info(source=source))
 
 

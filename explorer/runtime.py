@@ -49,7 +49,7 @@ def threads_override() -> int | None:
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
-def model_thread_count(n_params: int | None = None) -> int:
+def model_thread_count(n_params: int | None = None, precision: str = "float32") -> int:
     """Torch threads for the model: all cores but one, which the GUI thread needs to paint;
     all of them for a large model (``n_params`` ≥ :data:`LARGE_MODEL_PARAMS`).
 
@@ -61,13 +61,17 @@ def model_thread_count(n_params: int | None = None) -> int:
     (13.8 GB/s on one thread, 19.7 on two, ``python -m model.bench.memory``), and with two
     threads typing to 200 tokens went from keystroke-to-repaint p50 86 / p95 164 ms to
     70 / 88 ms, forward 60 / 66 to 45 / 54 ms, with no GUI stall over 50 ms.
-    ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides both.
+    8- and 16-bit weights (``precision`` "int8", "float16") keep all cores but one at any size:
+    fbgemm's kernels on two threads collapsed whenever another thread wanted a core (one token
+    through GPT-2 small's linears: int8 14.8 ms on one thread, 350-390 ms on two beside a busy
+    process; docs/benchmarks.md), and in the app the GUI thread always does.
+    ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides all of it.
     """
     override = threads_override()
     if override is not None:
         return override
     cores = os.cpu_count() or 2
-    if n_params is not None and n_params >= LARGE_MODEL_PARAMS:
+    if n_params is not None and n_params >= LARGE_MODEL_PARAMS and precision not in ("float16", "int8"):
         return cores
     return max(1, cores - 1)
 
@@ -120,14 +124,14 @@ def configure_numpy() -> None:
         _policy.numpy_configured = True
 
 
-def configure_torch(n_params: int | None = None) -> None:
-    """Torch's thread count for a model of ``n_params`` (:func:`model_thread_count`), once
+def configure_torch(n_params: int | None = None, precision: str = "float32") -> None:
+    """Torch's thread count for a model of ``n_params`` at ``precision`` (:func:`model_thread_count`), once
     :func:`configure_process` has run (an embedder that never calls it keeps torch's
     defaults). Imports torch: the model thread calls this, before and after each load."""
     if _policy.configured:
         import torch
 
-        threads = model_thread_count(n_params)
+        threads = model_thread_count(n_params, precision)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         _policy.torch_configured = True

@@ -91,8 +91,7 @@ class StepThroughPanel(Panel):
             if exact is not None and exact.text == trace.text:
                 self.trace = exact
             else:
-                self.trace = None
-                self.request_work("exact", text=trace.text)
+                self.trace = None  # asked for when the view is drawn: hidden, it costs nothing
 
     @property
     def stage(self) -> int:
@@ -126,6 +125,9 @@ class StepThroughPanel(Panel):
     def _compute(self) -> tuple[HeadSteps | None, str]:
         info, trace, sel = self.info, self.trace, self.selection
         if info is not None and trace is None and getattr(self, "live_precision", "") in LOWBIT:
+            if getattr(self, "_exact_asked", None) != self._live_text:
+                self._exact_asked = self._live_text
+                self.request_work("exact", text=self._live_text)
             return None, QCoreApplication.translate("StepThrough", "Computing float32's numbers for this text…")
         if info is None or trace is None:
             return None, QCoreApplication.translate("StepThrough", "Type some text to trace.")

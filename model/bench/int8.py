@@ -18,8 +18,7 @@ import warnings
 
 import torch
 
-from model.analysis.fidelity import CALIBRATION_TEXTS, HELD_OUT_TEXTS, measure
-from model.core.int8 import _quantised_linear, input_peaks, to_int8
+from model.core.int8 import Fp16Linear, _quantised_linear
 
 
 def _timed(fn, n: int = 30) -> tuple[float, float]:
@@ -50,6 +49,8 @@ def kernels(threads: int) -> None:
     print(f"  float32             {'{:.1f} / {:.1f}'.format(*_timed(lambda: run(layers)))}")
     q = [_quantised_linear(layer.weight, layer.bias) for layer in layers]
     print(f"  int8 dynamic fbgemm {'{:.1f} / {:.1f}'.format(*_timed(lambda: run(q)))}")
+    half = [Fp16Linear(layer) for layer in layers]
+    print(f"  float16 weights fbgemm {'{:.1f} / {:.1f}'.format(*_timed(lambda: run(half)))}")
     try:
         from torchao.quantization import (
             Int8DynamicActivationInt8WeightConfig,
@@ -68,13 +69,21 @@ def kernels(threads: int) -> None:
 
 
 def fidelity(name: str) -> None:
+    """The app's own conversion (TracingModel.precision_job: SmoothQuant calibration for int8)
+    at 16 and 8 bits, against the same model's float32 path on the held-out sentences."""
+    from model.core.int8 import weight_bytes_per_token
     from model.loading import load_tracing_model
 
-    model = load_tracing_model(name, device="cpu")
-    encode = model.tokenizer.encode
-    to_int8(model.module, input_peaks(model.module, [encode(t).ids for t in CALIBRATION_TEXTS]))
-    result = measure(model.module, [ids for ids in (encode(t).ids for t in HELD_OUT_TEXTS) if ids])
-    print(f"{name}: {result.summary()}")
+    for precision in ("float16", "int8"):
+        model = load_tracing_model(name, device="cpu")
+        float_bytes = weight_bytes_per_token(model.module)
+        start = time.perf_counter()
+        for _ in model.precision_job(precision):
+            pass
+        seconds = time.perf_counter() - start
+        print(f"{name} {precision}: {model.fidelity.summary()}; weights per token "
+              f"{weight_bytes_per_token(model.module) / 1e6:.0f} MB (float32 {float_bytes / 1e6:.0f} MB); "
+              f"conversion and measurement {seconds:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -390,9 +390,10 @@ class _FloatPath(nn.Module):
 
 def product_speeds(module: nn.Module, repeats: int = 3) -> dict[str, float]:
     """Milliseconds one token's products take through a sample of ``module``'s weight
-    matrices — the first block's linears and a linear unembedding — at float32, float16 and
-    int8 (best of ``repeats``; the copies are built for the measurement and dropped). Measured
-    once at load to decide whether smaller weights are faster on this machine."""
+    matrices — the first block's linears and a row piece of a linear unembedding — at float32
+    (on torch's current threads) and at float16 and int8 (on one thread, as the app runs them);
+    best of ``repeats``, the copies built for the measurement and dropped. Measured once at
+    load to decide whether smaller weights are faster on this machine."""
     targets = [linear for _, name, linear in product_linears(module) if name != "unembed"]
     unembed = getattr(module, "unembed", None)
     linears = targets[:4]
@@ -418,9 +419,14 @@ def product_speeds(module: nn.Module, repeats: int = 3) -> dict[str, float]:
                 times.append((time.perf_counter() - start) * 1e3)
         return min(times[1:])
 
-    speeds = {"float32": best(linears)}
-    speeds["float16"] = best([Fp16Linear(lin) for lin in linears])
-    speeds["int8"] = best([Int8Linear(lin, reduce_range=False) for lin in linears])
+    speeds = {"float32": best(linears)}  # at the thread count float32 runs with
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as 8- and 16-bit weights run in the app (explorer/runtime.py)
+    try:
+        speeds["float16"] = best([Fp16Linear(lin) for lin in linears])
+        speeds["int8"] = best([Int8Linear(lin, reduce_range=False) for lin in linears])
+    finally:
+        torch.set_num_threads(threads)
     return speeds
 
 
