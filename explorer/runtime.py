@@ -36,11 +36,6 @@ class _Policy:
 _policy = _Policy()
 
 
-#: From this many parameters a model's forward pass is bound by memory bandwidth (reading
-#: its weights once per new token), and a second thread reads them faster.
-LARGE_MODEL_PARAMS = 50_000_000
-
-
 def threads_override() -> int | None:
     """The torch thread count set in ``ATTENTION_EXPLORER_TORCH_THREADS`` (a positive integer),
     else None. The test suite reads it too, to run every test with that many threads
@@ -50,30 +45,25 @@ def threads_override() -> int | None:
 
 
 def model_thread_count(n_params: int | None = None, precision: str = "float32") -> int:
-    """Torch threads for the model: all cores but one, which the GUI thread needs to paint;
-    all of them for a large model (``n_params`` ≥ :data:`LARGE_MODEL_PARAMS`).
+    """Torch threads for the model: all cores but one, which the GUI thread needs to paint, for
+    every model and precision (``n_params`` and ``precision`` are kept for callers and for the
+    record; neither changes the answer any more).
 
-    On 2 cores torch's default (2) left painting competing with the forward pass: measured
-    with ``python -m explorer.bench``, one thread brought typing p95 from 54-63 ms to 40-47
-    ms and the longest stall from 61-68 ms to 41-42 ms, and the forward pass itself got
-    faster (p95 21-25 -> 12-14 ms); the bundled model is too small to gain from a second
-    thread. A GPT-2-small-sized one is not: its 0.5 GB of weights are read once per new token
-    (13.8 GB/s on one thread, 19.7 on two, ``python -m model.bench.memory``), and with two
-    threads typing to 200 tokens went from keystroke-to-repaint p50 86 / p95 164 ms to
-    70 / 88 ms, forward 60 / 66 to 45 / 54 ms, with no GUI stall over 50 ms.
-    8- and 16-bit weights (``precision`` "int8", "float16") keep all cores but one at any size:
-    fbgemm's kernels on two threads collapsed whenever another thread wanted a core (one token
-    through GPT-2 small's linears: int8 14.8 ms on one thread, 350-390 ms on two beside a busy
-    process; docs/benchmarks.md), and in the app the GUI thread always does.
-    ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides all of it.
+    On 2 cores torch's default (2) left painting competing with the forward pass: one thread
+    brought the bundled model's typing p95 from 54-63 ms to 40-47 ms. Large models used to get
+    every core (a GPT-2-small-sized model reads 0.5 GB per token, 13.8 GB/s on one thread and
+    19.7 on two: typing p50 86 -> 70 ms on a quiet machine). But an OpenMP team of two waits at
+    every barrier for a thread the GUI thread, or any other process, has taken the core from:
+    typing on the GPT-2-small-shaped model beside a busy process went from forward p50 51 ms on
+    one thread to 829 ms on two, Gemma 3 270M in the app was 2.5-20x slower on two, and fbgemm's
+    8- and 16-bit kernels on two threads collapsed (int8 14.8 ms -> 350-390 ms;
+    docs/benchmarks.md, "Weights at 8 and 16 bits"). A modest gain when the machine is idle is
+    not worth a stall of seconds when it is not. ``ATTENTION_EXPLORER_TORCH_THREADS`` overrides.
     """
     override = threads_override()
     if override is not None:
         return override
-    cores = os.cpu_count() or 2
-    if n_params is not None and n_params >= LARGE_MODEL_PARAMS and precision not in ("float16", "int8"):
-        return cores
-    return max(1, cores - 1)
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def configure_process(freeze_after_load: bool = True) -> None:

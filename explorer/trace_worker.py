@@ -120,7 +120,7 @@ def load_tracing_model(source: str, precision: str = "float32") -> TracingModel:
     configure_numpy()
     configure_torch()
     model = load(source, precision=precision)
-    configure_torch(model.module.num_parameters())  # a large model gets every core
+    configure_torch(model.module.num_parameters())
     return model
 
 

@@ -33,28 +33,29 @@ def test_the_model_leaves_a_core_for_painting(monkeypatch):
     assert model_thread_count() == 1
 
 
-def test_a_large_model_reads_its_weights_on_every_core(monkeypatch, tracing_model):
-    """GPT-2 small's forward pass is bound by reading its weights: two threads read them
-    faster; the bundled-size model keeps one core for painting."""
+def test_a_large_model_also_leaves_a_core_for_painting(monkeypatch, tracing_model):
+    """An OpenMP team of two on two cores waits at every barrier for the core the GUI thread
+    took (typing on a GPT-2-small-shaped model beside a busy process: forward p50 51 ms on one
+    thread, 829 ms on two), at any model size and precision."""
     import torch
 
     from explorer import runtime
-    from explorer.runtime import LARGE_MODEL_PARAMS, THREADS_ENV, model_thread_count
+    from explorer.runtime import THREADS_ENV, model_thread_count
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert model_thread_count(124_000_000) == 2 and model_thread_count(LARGE_MODEL_PARAMS - 1) == 1
-    # 8- and 16-bit weights keep a core free at any size (fbgemm on two busy cores collapses)
-    assert model_thread_count(124_000_000, "float16") == 1 == model_thread_count(124_000_000, "int8")
-    monkeypatch.setenv(THREADS_ENV, "1")
-    assert model_thread_count(124_000_000) == 1  # the override wins
+    assert model_thread_count(124_000_000) == 1 == model_thread_count(124_000_000, "int8")
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert model_thread_count(124_000_000) == 7
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setenv(THREADS_ENV, "2")
+    assert model_thread_count(124_000_000) == 2  # the override wins
     monkeypatch.delenv(THREADS_ENV)
     before = torch.get_num_threads()
     monkeypatch.setattr(runtime, "_policy", runtime._Policy(configured=True))
     try:
+        torch.set_num_threads(2)
         runtime.configure_torch(124_000_000)
-        assert torch.get_num_threads() == 2
-        runtime.configure_torch(tracing_model.module.num_parameters())  # a small model again
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
