@@ -390,20 +390,27 @@ class _FloatPath(nn.Module):
 
 def product_speeds(module: nn.Module, repeats: int = 3) -> dict[str, float]:
     """Milliseconds one token's products take through a sample of ``module``'s weight
-    matrices — the first block's linears and a row piece of a linear unembedding — at float32
-    (on torch's current threads) and at float16 and int8 (on one thread, as the app runs them);
-    best of ``repeats``, the copies built for the measurement and dropped. Measured once at
-    load to decide whether smaller weights are faster on this machine."""
-    targets = [linear for _, name, linear in product_linears(module) if name != "unembed"]
+    matrices — block linears in order, then a row piece of a linear unembedding, at least
+    :data:`SPEED_SAMPLE_BYTES` of float32 weights, more than a CPU cache holds (a sample that
+    fits in cache hides what reading fewer bytes saves) — at float32 (on torch's current
+    threads) and at float16 and int8 (on one thread, as the app runs them); best of
+    ``repeats``, the copies built for the measurement and dropped. Measured once at load to
+    decide whether smaller weights are faster on this machine."""
+    linears, total = [], 0
     unembed = getattr(module, "unembed", None)
-    linears = targets[:4]
     if type(unembed) is nn.Linear:  # one row piece of it: a 262,144-row matrix takes seconds to pack
         rows = _row_pieces(unembed)[0]
         piece = nn.Linear(unembed.in_features, rows.stop - rows.start, bias=unembed.bias is not None)
         piece.weight = nn.Parameter(unembed.weight.detach()[rows], requires_grad=False)
         if unembed.bias is not None:
             piece.bias = nn.Parameter(unembed.bias.detach()[rows], requires_grad=False)
-        linears.append(piece)
+        linears, total = [piece], 4 * piece.weight.numel()
+    for _, name, linear in product_linears(module):
+        if total >= SPEED_SAMPLE_BYTES:
+            break
+        if name != "unembed":
+            linears.append(linear)
+            total += 4 * linear.weight.numel()
     if not linears:
         return {}
     import time
@@ -429,6 +436,9 @@ def product_speeds(module: nn.Module, repeats: int = 3) -> dict[str, float]:
         torch.set_num_threads(threads)
     return speeds
 
+
+#: The float32 weight bytes :func:`product_speeds` times: past any CPU cache.
+SPEED_SAMPLE_BYTES = 96 * 2**20
 
 #: Smaller weights are used by "auto" when their products take at most this share of float32's.
 AUTO_SPEEDUP = 0.85
