@@ -132,6 +132,11 @@ class StageCanvas(BlockStages, DeltaStage, QWidget):
             box = p.boundingRect(QRectF(m, y, width, 10_000), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, gloss)
             p.drawText(QRectF(m, y, width, box.height()), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, gloss)
             y += box.height() + 6
+        elif self.note:  # compact: the gloss gives way, what the numbers are (float32's, cut text) does not
+            h = line_height(f_gloss)
+            p.drawText(QRectF(m, y, width, h), Qt.AlignLeft | Qt.AlignVCenter,
+                       p.fontMetrics().elidedText(self.note, Qt.ElideRight, int(width)))
+            y += h + 4
         else:
             y += 4
         body = QRectF(m, y, width, self.height() - y - m)
