@@ -232,6 +232,38 @@ def report(name: str, r: dict) -> None:
           "".join(f"\n    {n} × {cause}" for cause, n in causes.most_common()))
 
 
+#: What the issues ask of typing (keystroke → repaint p95, forward p95, longest GUI stall; ms):
+#: #19/#28 for the bundled and GPT-2-small-shaped models and SmolLM2, #27 for Gemma 3.
+TARGETS = {
+    "bundled": {"keystroke→repaint p95": 25.0, "longest GUI stall": 50.0},
+    GPT2_SMALL_RANDOM: {"forward p95": 15.0, "keystroke→repaint p95": 40.0, "longest GUI stall": 50.0},
+    "smollm2": {"keystroke→repaint p95": 40.0, "longest GUI stall": 50.0},
+    "gemma3": {"keystroke→repaint p95": 150.0, "longest GUI stall": 50.0},
+}
+
+
+def verdicts(model_key: str, result: dict, module) -> None:
+    """Each target of ``model_key`` met or not; for one not met, the floor under it: one token's
+    weight products alone (every weight read once), at the precision the model runs."""
+    targets = TARGETS.get(model_key)
+    if not targets:
+        return
+    measured = {"keystroke→repaint p95": pct(result["latency"], 95), "forward p95": pct(result["forward"], 95),
+                "longest GUI stall": result["stall"]}
+    print("targets:")
+    floor = None
+    for name, target in targets.items():
+        value = measured[name]
+        met = value <= target
+        line = f"  {name:22s} {value:7.1f} ms  target {target:5.1f} ms  {'met' if met else 'NOT met'}"
+        if not met and name != "longest GUI stall" and module is not None:
+            from model.core.int8 import token_products_ms
+
+            floor = token_products_ms(module) if floor is None else floor
+            line += f" (floor: one token's weight products alone take {floor:.1f} ms on {torch.get_num_threads()} thread(s))"
+        print(line)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=BUNDLED,
@@ -294,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     module = getattr(window.worker.model, "module", None)
     if module is not None:
         print(f"       weights read per new token: {weight_bytes_per_token(module) / 1e6:.0f} MB")
-    report("typing", run(window, app, args.keys, args.interval, text))
+    typing = run(window, app, args.keys, args.interval, text)
+    report("typing", typing)
+    verdicts("bundled" if source == BUNDLED else args.model, typing, getattr(window.worker.model, "module", None))
     report("burst", run(window, app, args.keys, args.burst_interval, text))
     window.text_box.setText(text)
     window.worker.wait_until_idle(60)

@@ -437,6 +437,24 @@ def product_speeds(module: nn.Module, repeats: int = 3) -> dict[str, float]:
     return speeds
 
 
+def token_products_ms(module: nn.Module, repeats: int = 5) -> float:
+    """Milliseconds one token's weight products take through every block linear and the
+    unembedding of ``module`` as it is (float32, 16- or 8-bit), best of ``repeats``: the floor
+    under a typed token's forward pass, which reads every weight once."""
+    import time
+
+    layers = [m for m in module.modules() if isinstance(m, LowBitLinear)] + [lin for *_, lin in product_linears(module)]
+    inputs = [torch.randn(1, layer.in_features) for layer in layers]
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            for layer, x in zip(layers, inputs, strict=True):
+                layer(x)
+            best = min(best, (time.perf_counter() - start) * 1e3)
+    return best
+
+
 #: The float32 weight bytes :func:`product_speeds` times: past any CPU cache.
 SPEED_SAMPLE_BYTES = 96 * 2**20
 
@@ -461,5 +479,5 @@ def auto_precision(module: nn.Module, n_params: int, min_params: int) -> tuple[s
 
 __all__ = ["AUTO_SPEEDUP", "Fp16Linear", "Int8Linear", "LowBitLinear", "OUTLIER_RATIO", "auto_precision",
            "exact_float32", "int8_layers", "product_speeds",
-           "lowbit_layers", "lowbit_precision", "lowbit_steps", "product_linears", "to_float16", "to_int8",
+           "lowbit_layers", "lowbit_precision", "lowbit_steps", "product_linears", "to_float16", "to_int8", "token_products_ms",
            "weight_bytes_per_token"]
