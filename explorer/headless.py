@@ -88,34 +88,41 @@ def _panel(entry: PanelEntry) -> Callable[[], type]:
     return panel
 
 
-def _feed_lens(panel, job: Job) -> None:
-    """The lens is computed here, synchronously, as the model thread would."""
+def _answer(panel, job: Job, request, last_trace=None) -> None:
+    """Run ``request`` (a model.work.requests dataclass) here, synchronously, through the same
+    handler the model thread uses (a long job to its last step), and give the panel its answer."""
     from model.work import probes
+
+    if type(request).job:
+        *_, (_done, _total, result) = probes.job_steps(job.model, request, last_trace)  # the last step carries it
+    else:
+        result = probes.run(job.model, request, last_trace)
+    panel.set_work_result(request, result)
+
+
+def _feed_lens(panel, job: Job) -> None:
+    from model.work import requests as rq
 
     panel.set_trace(job.trace)
     heads = _ablated(job)
-    result = probes.lens(job.model, job.trace.text, {"heads": heads, "mode": job.args.ablation_mode},
-                         None if heads else job.trace)
-    panel.set_work_result("lens", result)
+    _answer(panel, job, rq.Lens(job.trace.text, heads=heads, mode=job.args.ablation_mode), None if heads else job.trace)
 
 
 def _feed_next(panel, job: Job) -> None:
-    from model.work import probes
+    from model.work import requests as rq
 
     panel.set_trace(job.trace)
     heads = _ablated(job)
     if heads:
-        panel.set_work_result("ablate", probes.ablate(job.model, job.trace.text, {
-            "heads": heads, "mode": job.args.ablation_mode, "position": panel.selection.query_index(job.trace.n_tokens)}))
+        _answer(panel, job, rq.Ablate(job.trace.text, heads=heads, mode=job.args.ablation_mode,
+                                      position=panel.selection.query_index(job.trace.n_tokens)))
 
 
 def _feed_roles(panel, job: Job) -> None:
-    """The head roles are scored here, synchronously, as the model thread scores them."""
-    from model.work import probes
+    from model.work import requests as rq
 
     panel.set_trace(job.trace)
-    *_, (_done, _total, result) = probes.badges_job(job.model)  # the last step carries the result
-    panel.set_work_result("badges", result)
+    _answer(panel, job, rq.Badges())
 
 
 def _ablated(job: Job) -> tuple:
@@ -162,29 +169,28 @@ def _feed_dla(panel, job: Job) -> None:
     """Direct logit attribution, computed here as the model thread computes it."""
     from model.analysis.dla import single_token
     from model.work import probes
+    from model.work import requests as rq
 
     panel.set_trace(job.trace)
-    target = None
     try:
-        if job.args.target:
-            target = single_token(job.model.tokenizer, job.args.target)
+        target = single_token(job.model.tokenizer, job.args.target) if job.args.target else None
         if job.args.contrast:  # the panel's contrast box holds it (scene state); it must be one token
             single_token(job.model.tokenizer, job.args.contrast)
-        result = probes.dla(job.model, job.trace.text, {"position": job.args.query, "target": target,
-                                                        "contrast": job.args.contrast or ""}, job.trace)
+        request = rq.Dla(job.trace.text, position=job.args.query, target=target, contrast=job.args.contrast or "")
+        result = probes.run(job.model, request, job.trace)
     except ValueError as exc:
         raise ExportError(f"--target/--contrast: {exc}") from None
     panel.set_selection(panel.selection.with_(target=result.target))
-    panel.set_work_result("dla", result)
+    panel.set_work_result(request, result)
 
 
 def _feed_graph(panel, job: Job) -> None:
     """The contribution graph, computed here as the model thread computes it."""
-    from model.work import probes
+    from model.work import requests as rq
 
     panel.set_trace(job.trace)
     try:
-        panel.set_work_result("flow", probes.flow(job.model, job.trace.text, job.trace))
+        _answer(panel, job, rq.Flow(job.trace.text), job.trace)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
 
@@ -192,30 +198,27 @@ def _feed_graph(panel, job: Job) -> None:
 def _feed_saliency(panel, job: Job) -> None:
     """Input saliency, computed here as the model thread computes it (--steps points)."""
     from model.analysis.dla import single_token
-    from model.work import probes
+    from model.work import requests as rq
 
     panel.set_trace(job.trace)
     try:
         target = single_token(job.model.tokenizer, job.args.target) if job.args.target else None
-        options = {"position": job.args.query, "target": target, "contrast": job.args.contrast or "",
-                   "steps": job.args.steps}
-        *_, (_done, _total, result) = probes.saliency_job(job.model, job.trace.text, options)
+        _answer(panel, job, rq.Saliency(job.trace.text, position=job.args.query, target=target,
+                                        contrast=job.args.contrast or "", steps=job.args.steps))
     except ValueError as exc:
         raise ExportError(f"--target/--contrast: {exc}") from None
-    panel.set_work_result("saliency", result)
 
 
 def _feed_step(panel, job: Job) -> None:
     """The step-through: the trace, and for a stage after ΔE the rest of the block, computed
     here as the model thread computes it."""
-    from model.work import probes
+    from model.work import requests as rq
 
     panel.set_trace(job.trace)
     sel = panel.selection
     try:
-        panel.set_work_result("block", probes.block(job.model, job.trace.text, {
-            "layer": sel.layer, "query": sel.query_index(job.trace.n_tokens), "head": sel.head,
-            "target": sel.target}, job.trace))
+        _answer(panel, job, rq.Block(job.trace.text, layer=sel.layer, query=sel.query_index(job.trace.n_tokens),
+                                     head=sel.head, target=sel.target), job.trace)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from model.work.requests import ANALYSES, Analysis
+
 
 @dataclass(frozen=True)
 class TraceRequest:
@@ -38,25 +40,22 @@ LATER_PRECISIONS = ("auto", "float16", "int8")
 
 @dataclass(frozen=True)
 class WorkRequest:
-    """An analysis of ``text`` beyond the trace (see :mod:`model.work.probes`): ``kind`` is
-    one of :data:`WORK_KINDS`, ``options`` its parameters (a dict)."""
+    """An analysis (a :mod:`model.work.requests` dataclass) on its way to the model thread, with
+    the id its result, progress or error comes back under."""
 
     request_id: int
-    kind: str
-    text: str
-    options: dict
+    analysis: Analysis
+
+    @property
+    def kind(self) -> str:
+        """The mailbox slot: one pending request per kind of analysis."""
+        return self.analysis.slot
 
 
-#: Analyses that take one step ("lens", "ablate", "patch", "dla", "block": the step-through's rest of a
-#: block, "head_dla": the heads grid's colours, "token_lens": chosen tokens up the lens's layers, "character": finish a character
-#: a sampled byte token left incomplete) and long jobs that run in steps between other
-#: requests, report progress and can be cancelled ("sweep", "badges").
-WORK_KINDS = ("lens", "ablate", "patch", "dla", "head_dla", "flow", "block", "token_lens", "character", "sweep", "badges",
-              "saliency", "exact")
-JOB_KINDS = ("sweep", "badges", "saliency")
-#: Analyses whose numbers are taught, so computed with float32's products when the live view
-#: runs 8- or 16-bit weights ("exact": the float32 trace itself, for the step-through).
-TAUGHT_KINDS = ("dla", "head_dla", "flow", "block", "saliency", "exact")
+#: Mailbox slots of the analyses (:data:`model.work.requests.ANALYSES`): one-step ones and
+#: long jobs that run in steps between other requests, report progress and can be cancelled.
+WORK_KINDS = tuple(cls.slot for cls in ANALYSES)
+JOB_KINDS = tuple(cls.slot for cls in ANALYSES if cls.job)
 
 
 class Mailbox:

@@ -73,7 +73,9 @@ class ModelMenu:
         traced again at the new one."""
         if self.model_info is None or info.name != self.model_info.name:
             return
-        self.session.model_info = info  # not broadcast: nothing a panel lays out depends on it
+        self.session.model_info = info  # not broadcast: nothing a panel lays out depends on it,
+        for panel in self.panels:  # but every panel holds the model's current facts
+            panel.info = info
         self._show_model_status()
         self.request_trace()
 

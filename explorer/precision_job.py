@@ -40,6 +40,9 @@ class PrecisionUpgrade:
         load_id, source, steps = self._job
         try:
             _done, _total, result = next(steps)
+        except StopIteration:  # nothing to do ("auto" on a small model)
+            self._job = None
+            return
         except Exception as exc:  # the float32 model stays; say why
             self._job = None
             traceback.print_exc()

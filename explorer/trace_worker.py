@@ -34,7 +34,6 @@ abandoned result is never delivered). Results cross to the GUI thread as queued 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import traceback
@@ -46,7 +45,6 @@ from explorer.mailbox import (  # noqa: F401 (re-exported)
     JOB_KINDS,
     KINDS,
     LATER_PRECISIONS,
-    TAUGHT_KINDS,
     WORK_KINDS,
     BatchRequest,
     LoadRequest,
@@ -54,75 +52,26 @@ from explorer.mailbox import (  # noqa: F401 (re-exported)
     TraceRequest,
     WorkRequest,
 )
+from explorer.model_loads import (  # noqa: F401 (re-exported)
+    FULL_LOAD_FALLBACK_MS,
+    QUICK_START_ENV,
+    describe_error,
+    load_tracing_model,
+    quick_model,
+    quick_start,
+)
 from explorer.precision_job import PrecisionUpgrade, exactly
 from explorer.screen_policy import STALE_SCREEN_MS, ScreenPolicy  # noqa: F401 (re-exported)
 from explorer.throttle import Throttled
 from model.core.errors import EmptyInputError, ModelFileError
 from model.core.memory import HeapTrimmer
+from model.work.requests import Analysis
 
 if TYPE_CHECKING:  # the model code (NumPy; torch, over a second) is imported on the model thread
     from model.core.info import ModelInfo
     from model.core.trace import Trace
     from model.tracer.numpy_forward import NumpyTracingModel
     from model.tracer.runner import TracingModel
-
-#: Set to 0 to load the bundled model with torch from the start (no NumPy first traces).
-QUICK_START_ENV = "ATTENTION_EXPLORER_QUICK_START"
-
-#: After a quick load the torch model is loaded when :meth:`ModelWorker.load_full_model` is
-#: called (the window calls it once the first trace is painted: the import holds the GIL for
-#: long stretches, and the paint needs it), or this long (ms) after the quick load.
-FULL_LOAD_FALLBACK_MS = 1500
-
-
-def describe_error(exc: BaseException) -> str:
-    """A message for a person: what went wrong and, for files, which file."""
-    if isinstance(exc, (ModelFileError, EmptyInputError)):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return QCoreApplication.translate("ModelWorker", "Not enough memory for this model or text.")
-    return f"{type(exc).__name__}: {exc}"
-
-
-def quick_start(source: str) -> bool:
-    """Whether loading ``source`` starts with the NumPy model (no torch on the model thread
-    until its first trace is on screen): the bundled model, unless switched off."""
-    from model.core.paths import BUNDLED
-
-    return source == BUNDLED and os.environ.get(QUICK_START_ENV, "1").strip() != "0"
-
-
-def quick_model(source: str) -> NumpyTracingModel | None:
-    """The bundled model as a :class:`~model.tracer.numpy_forward.NumpyTracingModel` (no torch), or
-    None: another source, quick start switched off, or any problem with the files (the torch
-    load that follows then reports it, as it always has)."""
-    from model.core.paths import BUNDLED_MODEL_DIR, BUNDLED_NAME
-
-    if not quick_start(source):
-        return None
-    try:
-        from explorer.runtime import configure_numpy
-        from model.tracer.numpy_forward import NumpyTracingModel
-
-        configure_numpy()
-        return NumpyTracingModel.from_folder(BUNDLED_MODEL_DIR, name=BUNDLED_NAME)
-    except Exception:
-        traceback.print_exc()
-        return None
-
-
-def load_tracing_model(source: str, precision: str = "float32") -> TracingModel:
-    """:func:`model.loading.load_tracing_model`, imported on first use on the model thread:
-    it imports torch (over a second, docs/benchmarks.md), which must not delay the window."""
-    from explorer.runtime import configure_numpy, configure_torch
-    from model.loading import load_tracing_model as load
-
-    configure_numpy()
-    configure_torch()
-    model = load(source, precision=precision)
-    configure_torch(model.module.num_parameters())
-    return model
-
 
 class Engine:
     """The only object that touches the model. Runs requests from a :class:`Mailbox` and
@@ -136,7 +85,8 @@ class Engine:
     :meth:`process` and reports ``on_full(id)``. Analyses asked for meanwhile wait for it."""
 
     def __init__(self, mailbox: Mailbox, on_trace, on_batch, on_load, on_error, on_busy=lambda _b: None,
-                 on_work=lambda _id, _kind, _result: None, on_progress=lambda _id, _kind, _done, _total: None,
+                 on_work=lambda _id, _analysis, _result: None,
+                 on_progress=lambda _id, _analysis, _done, _total: None,
                  on_quick=lambda _id: None, on_full=lambda _id: None,
                  on_precision=lambda _id, _info: None) -> None:
         self.mailbox = mailbox
@@ -319,26 +269,25 @@ class Engine:
             else:  # runs once the torch model is in place
                 self._waiting[request.kind] = request
             return
-        from model.work import probes as analysis
+        from model.work import probes
 
-        model, last = self.model, self._last_trace
-        taught = request.kind in TAUGHT_KINDS and getattr(model, "exact_differs", False)
+        model, last, analysis = self.model, self._last_trace, request.analysis
+        # numbers that are taught are float32's even when typing runs 8- or 16-bit weights
+        taught = type(analysis).taught and getattr(model, "exact_differs", False)
         try:
-            if request.kind == "exact":  # the step-through's numbers under 8- or 16-bit weights
-                result = model.exact_trace(request.text)
-            elif request.kind in JOB_KINDS:
-                steps = analysis.job_steps(model, request, None if taught else last)
+            if type(analysis).job:
+                steps = probes.job_steps(model, analysis, None if taught else last)
                 self._jobs[request.kind] = (request, exactly(model, steps) if taught else steps)
                 return
-            elif taught:  # float32's numbers, from float32's trace of the text
+            if taught:  # float32's numbers, from float32's trace of the text
                 with model.exact():
-                    result = analysis.run(model, request, model.exact_trace(request.text), self._lens_memo)
+                    result = probes.run(model, analysis, model.exact_trace(analysis.text), self._lens_memo)
             else:
-                result = analysis.run(model, request, last, self._lens_memo)
+                result = probes.run(model, analysis, last, self._lens_memo)
         except Exception as exc:
             self._work_failed(request, exc)
         else:
-            self._on_work(request.request_id, request.kind, result)
+            self._on_work(request.request_id, request.analysis, result)
 
     def _step_job(self) -> None:
         kind = next(iter(self._jobs))
@@ -350,10 +299,10 @@ class Engine:
             self._work_failed(request, exc)
             return
         if result is None:
-            self._on_progress(request.request_id, kind, done, total)
+            self._on_progress(request.request_id, request.analysis, done, total)
         else:
             self._jobs.pop(kind, None)
-            self._on_work(request.request_id, kind, result)
+            self._on_work(request.request_id, request.analysis, result)
 
     def _work_failed(self, request: WorkRequest, exc: Exception) -> None:
         if not isinstance(exc, (ValueError, EmptyInputError, ModelFileError)):
@@ -381,12 +330,14 @@ class ModelWorker(QObject):
     _load_done = Signal(int, object)
     _failed = Signal(str, int, str)
     _busy = Signal(bool)
-    #: ``work_ready(kind, result)`` and ``work_progress(kind, done, total)``: analyses
-    #: (:data:`WORK_KINDS`), latest request of each kind only.
-    work_ready = Signal(str, object)
-    work_progress = Signal(str, int, int)
-    _work_done = Signal(int, str, object)
-    _work_step = Signal(int, str, int, int)
+    #: Analyses (:mod:`model.work.requests`), addressed to whoever asked (:meth:`ask`; None:
+    #: everyone): ``work_ready(asker, request, result)``, ``work_progress(asker, request, done,
+    #: total)``, ``work_failed(asker, request, message)``; the latest request of each kind only.
+    work_ready = Signal(object, object, object)
+    work_progress = Signal(object, object, int, int)
+    work_failed = Signal(object, object, str)
+    _work_done = Signal(int, object, object)
+    _work_step = Signal(int, object, int, int)
     #: The torch model has taken the quick NumPy model's place (nothing on screen changes;
     #: the window freezes the objects it brought out of garbage collection).
     full_model_ready = Signal()
@@ -402,6 +353,7 @@ class ModelWorker(QObject):
         self._mailbox = Mailbox()
         self._next_id = 0
         self._latest: dict[str, int] = {kind: -1 for kind in KINDS + WORK_KINDS}
+        self._askers: dict[str, tuple[int, object, Analysis]] = {}  # kind -> the latest (id, asker, request)
         self.screen = ScreenPolicy()
         self.request_time: dict[int, float] = {}
         self._trace_done.connect(self._on_trace_done)
@@ -451,14 +403,19 @@ class ModelWorker(QObject):
             self._latest[kind] = self._next_id + 1
         return self._send("load", lambda i: LoadRequest(i, str(source), precision))
 
-    def request_work(self, kind: str, text: str, options: dict | None = None) -> int:
-        """Ask for an analysis (:data:`WORK_KINDS`); a newer request of the same kind replaces it."""
-        if kind not in WORK_KINDS:
-            raise ValueError(f"unknown analysis {kind!r}")
-        return self._send(kind, lambda i: WorkRequest(i, kind, text, dict(options or {})))
+    def ask(self, analysis: Analysis, asker: object = None) -> int:
+        """Run ``analysis`` (a :mod:`model.work.requests` dataclass) on the model thread; its
+        result, progress and error go to ``asker`` alone (None: to everyone). A newer request of
+        the same kind replaces a pending one, and only the latest one's answer is delivered."""
+        if not isinstance(analysis, Analysis) or analysis.slot not in WORK_KINDS:
+            raise TypeError(f"not an analysis request: {analysis!r}")
+        request_id = self._send(analysis.slot, lambda i: WorkRequest(i, analysis))
+        self._askers[analysis.slot] = (request_id, asker, analysis)
+        return request_id
 
-    def cancel_work(self, kind: str) -> None:
+    def cancel_work(self, kind: type[Analysis] | str) -> None:
         """Stop a sweep or the badges between two steps; nothing more of it is delivered."""
+        kind = kind if isinstance(kind, str) else kind.slot
         self._next_id += 1
         self._latest[kind] = self._next_id
         self._mailbox.put("cancel", (kind,))
@@ -578,17 +535,30 @@ class ModelWorker(QObject):
         if load_id == self._latest["load"]:
             self.precision_ready.emit(info)
 
-    @Slot(int, str, object)
-    def _on_work_done(self, request_id: int, kind: str, result) -> None:
-        if request_id == self._latest.get(kind):
-            self.work_ready.emit(kind, result)
+    def _asker(self, request_id: int, kind: str):
+        """(asker, request) of the latest request of ``kind`` if it is ``request_id``, else None."""
+        held = self._askers.get(kind)
+        if held is None or held[0] != request_id or request_id != self._latest.get(kind):
+            return None
+        return held[1], held[2]
 
-    @Slot(int, str, int, int)
-    def _on_work_step(self, request_id: int, kind: str, done: int, total: int) -> None:
-        if request_id == self._latest.get(kind):
-            self.work_progress.emit(kind, done, total)
+    @Slot(int, object, object)
+    def _on_work_done(self, request_id: int, analysis: Analysis, result) -> None:
+        to = self._asker(request_id, analysis.slot)
+        if to is not None:
+            self.work_ready.emit(to[0], to[1], result)
+
+    @Slot(int, object, int, int)
+    def _on_work_step(self, request_id: int, analysis: Analysis, done: int, total: int) -> None:
+        to = self._asker(request_id, analysis.slot)
+        if to is not None:
+            self.work_progress.emit(to[0], to[1], done, total)
 
     @Slot(str, int, str)
     def _on_failed(self, kind: str, request_id: int, message: str) -> None:
-        if request_id == self._latest.get("load" if kind == "precision" else kind):
+        if kind in WORK_KINDS:
+            to = self._asker(request_id, kind)
+            if to is not None:
+                self.work_failed.emit(to[0], to[1], message)
+        elif request_id == self._latest.get("load" if kind == "precision" else kind):
             self.error.emit(kind, message)

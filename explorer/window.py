@@ -34,10 +34,12 @@ from explorer.qtext import for_qt
 from explorer.session import Session
 from explorer.status_line import StatusLine
 from explorer.throttle import Throttled
-from explorer.trace_worker import WORK_KINDS, ModelWorker
+from explorer.trace_worker import ModelWorker
 from explorer.undo_limit import UndoLimit
 from explorer.window_export import Exports
+from explorer.work_answers import WorkAnswers
 from model.core.paths import BUNDLED
+from model.work.requests import Badges
 
 if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown window) come after it shows
     from explorer.views.base import Panel, Selection
@@ -45,7 +47,7 @@ if TYPE_CHECKING:  # the panels (pyqtgraph, NumPy: half the time to a shown wind
     from model.core.trace import Trace
 
 
-class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QMainWindow):
+class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, WorkAnswers, QMainWindow):
     """Type, and every head redraws.
 
     Every panel is a :class:`~explorer.views.base.Panel`. The window owns the model info,
@@ -96,7 +98,8 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         for signal, slot in ((w.trace_ready, self._on_trace_ready), (w.batch_ready, self._on_batch_ready),
                              (w.model_loaded, self._on_model_loaded), (w.error, self._on_worker_error),
                              (w.busy_changed, self._on_busy_changed), (w.work_ready, self._on_work_ready),
-                             (w.work_progress, self._on_work_progress), (w.full_model_ready, self._on_full_model_ready),
+                             (w.work_progress, self._on_work_progress), (w.work_failed, self._on_work_failed),
+                             (w.full_model_ready, self._on_full_model_ready),
                              (w.precision_ready, self._on_precision_ready)):
             signal.connect(slot)
         self._scan_after_full_model = False
@@ -408,7 +411,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         panel.selection_requested.connect(self._on_selection_requested)
         panel.text_change_requested.connect(self._on_text_change_requested)
         panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
-        panel.work_requested.connect(self._on_work_requested)
+        panel.work_requested.connect(lambda request, everyone, p=panel: self.worker.ask(request, None if everyone else p))
         panel.work_cancelled.connect(self.worker.cancel_work)
         if self.model_info is not None:
             panel.set_model_info(self.model_info)
@@ -485,7 +488,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         self._show_banner("")
         self._follow_default_sentence(info)
         self.request_trace()
-        self.worker.request_work("badges", "")  # scored in the background, after the trace; a new load cancels it
+        self.worker.ask(Badges())  # for every panel, scored in the background after the trace; a new load cancels it
         # The rest waits until this model's first trace is on screen: the model list scans
         # files for 0.5 s, and the collection before the freeze takes 0.14 s, both on the GUI
         # thread; before the trace they delayed it by that much.
@@ -493,23 +496,6 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
         if self._pending_scene is not None:
             state, self._pending_scene = self._pending_scene, None
             self._apply_scene_state(state)
-
-    @Slot(str, object)
-    def _on_work_requested(self, kind: str, options: dict) -> None:
-        """A panel's analysis, of the text on screen unless it names another."""
-        text = options.pop("text", None)
-        self.worker.request_work(kind, self.trace.text if text is None and self.trace else text or "", options)
-
-    @Slot(str, object)
-    def _on_work_ready(self, kind: str, result) -> None:
-        for panel in self.panels:
-            panel.set_work_result(kind, result)
-        self._refresh_panels()
-
-    @Slot(str, int, int)
-    def _on_work_progress(self, kind: str, done: int, total: int) -> None:
-        for panel in self.panels:
-            panel.set_work_progress(kind, done, total)
 
     @Slot(object)
     def _on_trace_ready(self, trace: Trace) -> None:
@@ -566,9 +552,6 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, QM
             self._build_deferred_tabs()
         elif kind == "batch" and self._batch_requester is not None:
             self._batch_requester.set_batch_error(message)
-        elif kind in WORK_KINDS:
-            for panel in self.panels:
-                panel.set_work_error(kind, message)
         elif kind == "trace" and self.model_info is None:
             self._early_trace = None  # the early trace of a load that failed: the load says why
         else:

@@ -24,6 +24,7 @@ from explorer.views.flow import FlowLayout
 from explorer.views.labels import token_label
 from explorer.views.room import keep_readable
 from model.core.sampling import softmax_with_temperature
+from model.work import requests as rq
 
 TOP = 5
 
@@ -131,7 +132,7 @@ class ABPromptsPanel(Panel):
         if self.trace is None or not self.text_b.text().strip():
             return
         s = self.selection
-        self.request_work("patch", text=self.text_b.text(), source=self.trace.text, heads=[(s.layer, s.head)])
+        self.ask(rq.Patch(self.text_b.text(), source=self.trace.text, heads=((s.layer, s.head),)))
 
     def set_batch_traces(self, texts, traces) -> None:
         if texts == (self.text_b.text(),):
@@ -139,13 +140,13 @@ class ABPromptsPanel(Panel):
             self.mark_dirty()
             self.refresh()
 
-    def set_work_result(self, kind: str, result) -> None:
-        if kind == "patch":
+    def set_work_result(self, request, result) -> None:
+        if isinstance(request, rq.Patch):
             self.patch = result
             self.mark_dirty()
 
-    def set_work_error(self, kind: str, message: str) -> None:
-        if kind == "patch":
+    def set_work_error(self, request, message: str) -> None:
+        if isinstance(request, rq.Patch):
             self.summary.setText(message)
 
     def _top(self, logits: np.ndarray) -> str:

@@ -91,12 +91,13 @@ class Panel(QWidget):
     text_change_requested = Signal(str, str)
     #: the panel wants several texts traced; it receives :meth:`set_batch_traces`.
     traces_requested = Signal(object)
-    #: the panel wants an analysis run on the model thread: ``(kind, options)`` with kind one
-    #: of :data:`explorer.trace_worker.WORK_KINDS`; every panel receives the result through
-    #: :meth:`set_work_result` (and progress / errors through the methods beside it).
-    work_requested = Signal(str, object)
-    #: the panel asks for a running sweep or badge job to stop.
-    work_cancelled = Signal(str)
+    #: the panel wants an analysis run on the model thread (:meth:`ask`): ``(request,
+    #: everyone)``, a :mod:`model.work.requests` dataclass; the answer comes back to this panel
+    #: (or to every panel when ``everyone``) through :meth:`set_work_result`, and progress and
+    #: errors through the methods beside it.
+    work_requested = Signal(object, bool)
+    #: the panel asks for a running sweep or badge job to stop (its request type).
+    work_cancelled = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -133,17 +134,20 @@ class Panel(QWidget):
     def set_batch_error(self, message: str) -> None:
         """The traces a ``traces_requested`` asked for could not be computed."""
 
-    def set_work_result(self, kind: str, result) -> None:
-        """An analysis finished (any panel's request; default: ignored)."""
+    def set_work_result(self, request, result) -> None:
+        """The ``result`` of ``request`` (a :mod:`model.work.requests` dataclass): one this panel
+        asked for, or one asked for everyone (default: ignored)."""
 
-    def set_work_progress(self, kind: str, done: int, total: int) -> None:
+    def set_work_progress(self, request, done: int, total: int) -> None:
         """A long analysis (sweep, badges) made progress."""
 
-    def set_work_error(self, kind: str, message: str) -> None:
+    def set_work_error(self, request, message: str) -> None:
         """An analysis failed; ``message`` is for the person."""
 
-    def request_work(self, kind: str, **options) -> None:
-        self.work_requested.emit(kind, options)
+    def ask(self, request, everyone: bool = False) -> None:
+        """Run ``request`` (a :mod:`model.work.requests` dataclass) on the model thread; the
+        answer comes back to this panel, or to every panel when ``everyone``."""
+        self.work_requested.emit(request, everyone)
 
     def apply_theme(self, theme: Theme) -> None:
         """Recolour and resize everything the panel draws: background, every plot's axes and

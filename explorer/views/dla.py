@@ -26,6 +26,7 @@ from explorer.views.flow import FlowLayout
 from explorer.views.labels import model_name, token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from explorer.views.room import keep_readable
+from model.work import requests as rq
 
 if TYPE_CHECKING:  # model.work.probes imports torch, which loads after the window shows
     from model.work.probes import DlaResult
@@ -120,14 +121,14 @@ class DlaPanel(Panel):
     def on_model_info(self, info) -> None:
         self.result, self._asked = None, None
 
-    def set_work_result(self, kind: str, result) -> None:
-        if kind == "dla":
+    def set_work_result(self, request, result) -> None:
+        if isinstance(request, rq.Dla):
             self.result = result
             self._say("")
             self.mark_dirty()
 
-    def set_work_error(self, kind: str, message: str) -> None:
-        if kind == "dla":
+    def set_work_error(self, request, message: str) -> None:
+        if isinstance(request, rq.Dla):
             self._say(message)
 
     def _say(self, text: str) -> None:
@@ -147,8 +148,8 @@ class DlaPanel(Panel):
     def _on_shade_toggled(self, on: bool) -> None:
         self._saliency_asked = None
         if not on and self.trace is not None:
-            self.work_cancelled.emit("saliency")
-            self.request_work("saliency", text=self.trace.text, clear=True)
+            self.work_cancelled.emit(rq.Saliency)
+            self.ask(rq.Saliency(self.trace.text, clear=True), everyone=True)  # the token strip shades
         self.mark_dirty()
         self.refresh()
 
@@ -160,7 +161,7 @@ class DlaPanel(Panel):
         wanted = (r.text, r.position, r.target, r.contrast_text)
         if wanted != self._saliency_asked:
             self._saliency_asked = wanted
-            self.request_work("saliency", text=r.text, position=r.position, target=r.target, contrast=r.contrast_text)
+            self.ask(rq.Saliency(r.text, position=r.position, target=r.target, contrast=r.contrast_text), everyone=True)
 
     def _on_contrast_changed(self) -> None:
         self.mark_dirty()
@@ -192,8 +193,7 @@ class DlaPanel(Panel):
             wanted = self._wanted()
             if wanted != self._asked:
                 self._asked = wanted
-                self.request_work("dla", text=trace.text, position=wanted[1], target=wanted[2],
-                                  contrast=wanted[3])
+                self.ask(rq.Dla(trace.text, position=wanted[1], target=wanted[2], contrast=wanted[3]))
             if self.result is None or self.result.text != trace.text:
                 self._say(self.tr("computing who wrote the answer…"))
                 return

@@ -24,6 +24,7 @@ from explorer.views import TimedView, fixed_plot, settle
 from explorer.views.base import Panel
 from explorer.views.labels import token_label
 from explorer.views.map_labels import thinned
+from model.work import requests as rq
 
 if TYPE_CHECKING:  # the model code imports torch, which loads after the window shows
     from model.analysis.flow import FlowGraph
@@ -102,14 +103,14 @@ class GraphPanel(Panel):
     def on_model_info(self, info) -> None:
         self.graph, self._asked = None, None
 
-    def set_work_result(self, kind: str, result) -> None:
-        if kind == "flow":
+    def set_work_result(self, request, result) -> None:
+        if isinstance(request, rq.Flow):
             self.graph = result
             self.message.hide()
             self.mark_dirty()
 
-    def set_work_error(self, kind: str, message: str) -> None:
-        if kind == "flow":
+    def set_work_error(self, request, message: str) -> None:
+        if isinstance(request, rq.Flow):
             self.message.setText(message)
             self.message.show()
 
@@ -137,7 +138,7 @@ class GraphPanel(Panel):
         if self.graph is None or self.graph.text != trace.text:
             if self._asked != trace.text:
                 self._asked = trace.text
-                self.request_work("flow", text=trace.text)
+                self.ask(rq.Flow(trace.text))
             return
         self._draw()
         settle(self.view)

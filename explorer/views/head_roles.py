@@ -12,6 +12,7 @@ from explorer.views.base import Panel
 from explorer.views.flow import CompactTable
 from model.analysis.badges import BADGE_MARKS, BADGES, HeadBadges
 from model.core.info import ModelInfo
+from model.work import requests as rq
 
 
 class _Number(QTableWidgetItem):
@@ -79,20 +80,20 @@ class HeadRolesPanel(Panel):
         self.progress.setValue(0)
         self.progress.show()
 
-    def set_work_progress(self, kind: str, done: int, total: int) -> None:
-        if kind == "badges":
+    def set_work_progress(self, request, done: int, total: int) -> None:
+        if isinstance(request, rq.Badges):
             self.progress.setRange(0, total)
             self.progress.setValue(done)
             self.progress.show()
 
-    def set_work_result(self, kind: str, result) -> None:
-        if kind == "badges":
+    def set_work_result(self, request, result) -> None:
+        if isinstance(request, rq.Badges):
             self.badges = result
             self.progress.hide()
             self.mark_dirty()
 
-    def set_work_error(self, kind: str, message: str) -> None:
-        if kind == "badges":
+    def set_work_error(self, request, message: str) -> None:
+        if isinstance(request, rq.Badges):
             self.progress.hide()
             self.error.setText(message)
             self.error.show()

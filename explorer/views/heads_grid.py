@@ -36,6 +36,7 @@ from explorer.views.mosaic import (  # noqa: F401 (re-exported)
 )
 from explorer.views.room import keep_readable, waiting_note, waiting_text
 from model.analysis.rollout import CAVEAT, attention_rollout
+from model.work import requests as rq
 
 
 class HeadsGridPanel(Panel):
@@ -225,7 +226,7 @@ class HeadsGridPanel(Panel):
             return r.attribution.heads
         if wanted != self._dla_asked:
             self._dla_asked = wanted
-            self.request_work("head_dla", text=wanted[0], position=wanted[1], target=wanted[2])
+            self.ask(rq.HeadDla(wanted[0], position=wanted[1], target=wanted[2]))
         return None
 
     def _draw_sweep(self) -> None:
@@ -264,14 +265,13 @@ class HeadsGridPanel(Panel):
         token = self.selection.target
         if token is None and t.has_logits_at(position):
             token = int(np.argmax(t.logits_at(position)))
-        self.request_work("sweep", text=t.text, position=position, token=token,
-                          mode=self.selection.ablation_mode)
+        self.ask(rq.Sweep(t.text, position=position, token=token, mode=self.selection.ablation_mode))
         self.controls.cancel.setEnabled(True)
         self.controls.progress.setValue(0)
         self.controls.progress.show()
 
     def _on_cancel_clicked(self) -> None:
-        self.work_cancelled.emit("sweep")
+        self.work_cancelled.emit(rq.Sweep)
         self._sweep_finished()
 
     def _sweep_finished(self) -> None:
@@ -287,21 +287,21 @@ class HeadsGridPanel(Panel):
         self.mark_dirty()
         self.refresh()
 
-    def set_work_progress(self, kind: str, done: int, total: int) -> None:
-        if kind == "sweep":
+    def set_work_progress(self, request, done: int, total: int) -> None:
+        if isinstance(request, rq.Sweep):
             self.controls.progress.setRange(0, total)
             self.controls.progress.setValue(done)
 
-    def set_work_result(self, kind: str, result) -> None:
-        if kind == "badges":
+    def set_work_result(self, request, result) -> None:
+        if isinstance(request, rq.Badges):
             self.badges = result
             L, H = result.previous_token.shape
             self.controls.set_common_badges(badge_marks(result)[1], L * H)
             self.mark_dirty()
-        elif kind == "head_dla":
+        elif isinstance(request, rq.HeadDla):
             self.dla = result
             self.mark_dirty()
-        elif kind == "sweep":
+        elif isinstance(request, rq.Sweep):
             self.sweep = result
             self._sweep_finished()
             name = self.info.vocabulary[result.token] if self.info is not None else str(result.token)
@@ -310,8 +310,8 @@ class HeadsGridPanel(Panel):
             self.controls.show_sweep.setChecked(True)
             self.mark_dirty()
 
-    def set_work_error(self, kind: str, message: str) -> None:
-        if kind == "sweep":
+    def set_work_error(self, request, message: str) -> None:
+        if isinstance(request, rq.Sweep):
             self._sweep_finished()
             self.hover_label.setText(message)
 

@@ -30,6 +30,7 @@ from explorer.views.labels import model_name, token_label
 from explorer.views.matrix_labels import MatrixLabels, light_text_wanted
 from explorer.views.room import keep_readable
 from model.core.info import ModelInfo
+from model.work import requests as rq
 
 MAX_PINS = 2
 
@@ -176,20 +177,20 @@ class LensPanel(Panel):
         if self.result is not None and trace.text != self.result.text:
             self.hover.setText(self.tr("Hover a cell for its top 5"))
 
-    def set_work_result(self, kind: str, result) -> None:
-        if kind == "lens":
+    def set_work_result(self, request, result) -> None:
+        if isinstance(request, rq.Lens):
             self.result = result
             self.mark_dirty()
-        elif kind == "token_lens":
+        elif isinstance(request, rq.TokenLens):
             self.follow = result
             self.follow_message.setText("")
             self.follow_message.hide()
             self.mark_dirty()
 
-    def set_work_error(self, kind: str, message: str) -> None:
-        if kind == "lens":
+    def set_work_error(self, request, message: str) -> None:
+        if isinstance(request, rq.Lens):
             self.message.setText(message)
-        elif kind == "token_lens":  # e.g. how the tokenizer splits a text that is not one token
+        elif isinstance(request, rq.TokenLens):  # e.g. how the tokenizer splits a text that is not one token
             self.follow, self._follow_asked = None, None
             self.follow_message.setText(message)
             self.follow_message.setToolTip(message)
@@ -220,8 +221,8 @@ class LensPanel(Panel):
         if wanted != self._follow_asked:
             self._follow_asked = wanted
             s = self.selection
-            self.request_work("token_lens", text=wanted[0], position=wanted[1], tokens=list(wanted[2]),
-                              heads=sorted(s.ablated), mode=s.ablation_mode)
+            self.ask(rq.TokenLens(wanted[0], position=wanted[1], tokens=tuple(wanted[2]), heads=tuple(s.ablated),
+                                  mode=s.ablation_mode))
 
     def _on_follow_changed(self, *_args) -> None:
         if not self.words():
@@ -261,8 +262,7 @@ class LensPanel(Panel):
             if wanted != self._asked:
                 self._asked = wanted
                 s = self.selection
-                self.request_work("lens", text=trace.text, heads=sorted(s.ablated), mode=s.ablation_mode,
-                                  track=list(self.pins))
+                self.ask(rq.Lens(trace.text, heads=tuple(s.ablated), mode=s.ablation_mode, track=tuple(self.pins)))
             if self.result is None or self.result.n_tokens != trace.n_tokens:
                 self.message.setText(self.tr("computing the lens…"))
                 return

@@ -40,6 +40,7 @@ from model.core.info import ModelInfo
 from model.core.sampling import entropy_bits, next_token_distribution, softmax_with_temperature
 from model.core.tokenizer import append_bytes, append_token
 from model.core.trace import Trace
+from model.work import requests as rq
 
 HIGHLIGHT_MS = 350
 
@@ -301,8 +302,8 @@ class NextTokenPanel(Panel):
             # Half a character is not text: the model thread samples on from the token ids
             # until the bytes make whole characters, with the same settings and a seed drawn here.
             self._finishing = (trace.text, token)
-            self.request_work("character", text=trace.text, tokens=[token], temperature=self.temperature,
-                              top_k=self._top_k(), top_p=self._top_p(), seed=int(self.rng.integers(2**31)))
+            self.ask(rq.Character(trace.text, tokens=(token,), temperature=self.temperature, top_k=self._top_k(),
+                                  top_p=self._top_p(), seed=int(self.rng.integers(2**31))))
             return token
         self._queue_append(trace.text, new_text)
         return token
@@ -486,11 +487,11 @@ class NextTokenPanel(Panel):
         settle(self.view)
 
     # ------------------------------------------------------------------ knock-out
-    def set_work_result(self, kind: str, result) -> None:
-        if kind == "ablate":
+    def set_work_result(self, request, result) -> None:
+        if isinstance(request, rq.Ablate):
             self.ablation = result
             self.mark_dirty()
-        elif kind == "character":
+        elif isinstance(request, rq.Character):
             wanted = self._finishing
             if wanted is None or (result.text, result.tokens[:1]) != (wanted[0], (wanted[1],)):
                 return  # stopped, or another draw since
@@ -500,10 +501,10 @@ class NextTokenPanel(Panel):
                 return
             self._queue_append(result.text, result.new_text)
 
-    def set_work_error(self, kind: str, message: str) -> None:
-        if kind == "ablate":
+    def set_work_error(self, request, message: str) -> None:
+        if isinstance(request, rq.Ablate):
             self._show_message(message)
-        elif kind == "character" and self._finishing is not None:
+        elif isinstance(request, rq.Character) and self._finishing is not None:
             self.stop()
             self._show_message(message)
 
@@ -519,8 +520,7 @@ class NextTokenPanel(Panel):
             return r.logits.astype(np.float64)
         if wanted != self._asked_ablation:
             self._asked_ablation = wanted
-            self.request_work("ablate", text=trace.text, heads=sorted(s.ablated), mode=s.ablation_mode,
-                              position=position)
+            self.ask(rq.Ablate(trace.text, heads=tuple(s.ablated), mode=s.ablation_mode, position=position))
         self._show_message(self.tr("computing the prediction with {n} head(s) knocked out…").format(n=len(s.ablated)))
         return logits
 

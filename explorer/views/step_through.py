@@ -28,6 +28,7 @@ from explorer.views.qk_scatter import QKScatter
 from explorer.views.stage_canvas import CHIPS, MAX_LABEL, StageCanvas, formula  # noqa: F401 (re-exported)
 from model.analysis.stepthrough import HeadSteps, head_steps
 from model.core.info import HeadWeights, ModelInfo
+from model.work import requests as rq
 
 #: Live precisions whose numbers are not float32's (model/core/int8.py)
 LOWBIT = ("float16", "int8")
@@ -127,7 +128,7 @@ class StepThroughPanel(Panel):
         if info is not None and trace is None and getattr(self, "live_precision", "") in LOWBIT:
             if getattr(self, "_exact_asked", None) != self._live_text:
                 self._exact_asked = self._live_text
-                self.request_work("exact", text=self._live_text)
+                self.ask(rq.Exact(self._live_text))
             return None, QCoreApplication.translate("StepThrough", "Computing float32's numbers for this text…")
         if info is None or trace is None:
             return None, QCoreApplication.translate("StepThrough", "Type some text to trace.")
@@ -164,22 +165,22 @@ class StepThroughPanel(Panel):
         if key != self._block_asked:
             self._block_asked = key
             self.block_error = ""
-            self.request_work("block", text=key[0], layer=key[1], query=key[2], head=key[3], target=key[4])
+            self.ask(rq.Block(key[0], layer=key[1], query=key[2], head=key[3], target=key[4]))
         return None
 
-    def set_work_result(self, kind: str, result) -> None:
-        if kind == "exact":
+    def set_work_result(self, request, result) -> None:
+        if isinstance(request, rq.Exact):
             self._exact = result
             if (self.trace is None and getattr(self, "live_precision", "") in LOWBIT
                     and result.text == getattr(self, "_live_text", None)):
                 self.trace, self._cache_key = result, None
                 self.mark_dirty()
-        if kind == "block":
+        if isinstance(request, rq.Block):
             self.block, self.block_error = result, ""
             self.mark_dirty()
 
-    def set_work_error(self, kind: str, message: str) -> None:
-        if kind == "block":
+    def set_work_error(self, request, message: str) -> None:
+        if isinstance(request, rq.Block):
             self.block_error = QCoreApplication.translate("StepThrough", "The rest of the block cannot be shown: {error}").format(
                 error=message)
             self.mark_dirty()

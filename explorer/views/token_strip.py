@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollAre
 from explorer.views.base import Panel
 from explorer.views.labels import token_label
 from model.core.trace import Trace
+from model.work import requests as rq
 
 #: what tokenizers call the token for text outside their vocabulary
 UNKNOWN_TOKENS = frozenset({"[UNK]", "<unk>", "<|unk|>", "<UNK>"})
@@ -141,8 +142,8 @@ class TokenStrip(Panel):
         self.scroll.ensureWidgetVisible(self.chips[index])
 
     # ------------------------------------------------------------------ saliency
-    def set_work_result(self, kind: str, result) -> None:
-        if kind == "saliency":
+    def set_work_result(self, request, result) -> None:
+        if isinstance(request, rq.Saliency):
             self.saliency = result
             self._shade()
 

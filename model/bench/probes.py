@@ -25,6 +25,7 @@ from model.analysis.ablation import knockout_logits, sweep
 from model.analysis.badges import badge_steps, candidate_ids, probe_ids
 from model.loading import BUNDLED, load_tracing_model
 from model.work import probes
+from model.work import requests as rq
 from model.work.probes import lens
 
 WORDS = ("the cat sat on the mat because it was tired and the dog ran after a ball in the park while "
@@ -49,23 +50,21 @@ def percentiles(times: list[float]) -> str:
     return f"{p50:5.1f} {p95:5.1f}"
 
 
-def typing_ms(model, text: str, kind: str, options: dict) -> list[float]:
+def typing_ms(model, text: str, kind: str, heads: tuple, mode: str) -> list[float]:
     """Type :data:`KEYS` characters at the end of ``text``; after each keystroke's ordinary
-    trace, the time of the ``kind`` analysis ("ablate" or "lens") with ``options``, in ms.
+    trace, the time of the ``kind`` analysis ("ablate" or "lens") with ``heads`` knocked out, in ms.
     (The model's reference means for mean ablation, computed once per model, are computed
     before the first keystroke, by the untimed first call.)"""
     memo: dict = {}
+    request = rq.Lens if kind == "lens" else rq.Ablate
     trace = model.trace(text)
-    probes.lens(model, text, options, trace, memo) if kind == "lens" else probes.ablate(model, text, options, trace)
+    probes.run(model, request(text, heads=heads, mode=mode), trace, memo)
     times = []
     for i in range(KEYS):
         text = text + TYPED[i % len(TYPED)]
         trace = model.trace(text)  # the keystroke's own trace: the app runs it first
         start = time.perf_counter()
-        if kind == "lens":
-            probes.lens(model, text, options, trace, memo)
-        else:
-            probes.ablate(model, text, options, trace)
+        probes.run(model, request(text, heads=heads, mode=mode), trace, memo)
         times.append((time.perf_counter() - start) * 1000.0)
     return times
 
@@ -80,7 +79,7 @@ def typing(model) -> None:
         text = " ".join((WORDS * 10)[:n_words])
         cells = []
         for kind, head, mode in settings:
-            times = typing_ms(model, text, kind, {"heads": [head], "mode": mode, "position": -1})
+            times = typing_ms(model, text, kind, (head,), mode)
             cells.append(f"{percentiles(times):>{len(kind) + len(mode) + 6}}")
         print(f"{len(model.encode(text)[0].ids):6d} | " + " | ".join(cells))
     model.forget_last_trace()
@@ -109,18 +108,19 @@ def main(argv: list[str]) -> int:
         trace, trace_before = model.trace(text), model.trace(before)
         ids = model.encode(text)[0].ids
         token = int(trace.probs[-1].argmax())
-        options = {"track": [token]}
+        options = rq.Lens(text, track=(token,))
+        options_before = rq.Lens(before, track=(token,))
         t_trace = median_ms(lambda text=text: model.trace(text))
 
-        def keystroke(text=text, before=before, trace=trace, trace_before=trace_before, options=options):
+        def keystroke(trace=trace, trace_before=trace_before, options=options, options_before=options_before):
             memo: dict = {}
-            lens(model, before, options, trace_before, memo)
+            lens(model, options_before, trace_before, memo)
             start = time.perf_counter()
-            lens(model, text, options, trace, memo)
+            lens(model, options, trace, memo)
             return (time.perf_counter() - start) * 1000.0
 
         t_key = statistics.median(keystroke() for _ in range(15))
-        t_lens = median_ms(lambda text=text, trace=trace, options=options: lens(model, text, options, trace))
+        t_lens = median_ms(lambda trace=trace, options=options: lens(model, options, trace))
         t_late = median_ms(lambda ids=ids, trace=trace: knockout_logits(module, ids, [(L - 3, 2)],
                                                                           resid_pre=trace.resid_pre))
         t_early = median_ms(lambda ids=ids, trace=trace: knockout_logits(module, ids, [(0, 1)],

@@ -344,6 +344,8 @@ class TracingModel:
         if self.precision != "float32":
             raise ValueError(f"the model already runs {self.precision} weights")
         check_precision(wanted, allow_auto=True)
+        if wanted == "auto" and self.module.num_parameters() < AUTO_MIN_PARAMETERS:
+            return  # float32 it stays, and nothing is reported
         self.precision_asked = wanted
         if wanted == "auto":
             wanted, self.precision_speeds = auto_precision(

@@ -1,6 +1,8 @@
-"""The analyses the app runs on its model thread beyond the trace itself: the logit lens,
-knock-out, patching, the knock-out sweep, head badges and the step-through's rest of a block. One entry point per shape of
-work: :func:`run` (one step) and :func:`job_steps` (a long job, step by step).
+"""The analyses the app runs on its model thread beyond the trace itself: one handler per
+request type of :mod:`model.work.requests` (the logit lens, knock-out, patching, DLA, the
+graph, the step-through's rest of a block, followed tokens, a finished character, float32's
+trace; and the long jobs: the knock-out sweep, head badges, saliency). :func:`run` and
+:func:`job_steps` look the handler up by the request's type.
 
 Each result names the text (and heads) it was computed for, so a panel can tell whether it
 still matches what is on screen.
@@ -8,7 +10,7 @@ still matches what is on screen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,22 @@ from model.analysis.saliency import Saliency, default_baseline, saliency_steps
 from model.analysis.stepthrough import try_head_weights
 from model.core.trace import Trace
 from model.tracer.runner import TracingModel
+from model.work import requests as rq
+from model.work.requests import Analysis
+
+#: request type -> handler(model, request, last_trace, memo): one step
+HANDLERS: dict[type[Analysis], Callable] = {}
+#: request type -> handler(model, request, last_trace): an iterator of (done, total, result or None)
+JOB_HANDLERS: dict[type[Analysis], Callable] = {}
+
+
+def handles(*kinds: type[Analysis], job: bool = False):
+    """Register the decorated function as the handler of ``kinds``."""
+    def register(fn):
+        for kind in kinds:
+            (JOB_HANDLERS if job else HANDLERS)[kind] = fn
+        return fn
+    return register
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,27 +99,24 @@ class SweepOutcome:
     delta: np.ndarray  # (L, H)
 
 
-def _heads(options: dict) -> tuple[Head, ...]:
-    return tuple(sorted((int(layer), int(head)) for layer, head in options.get("heads", ())))
-
-
 def _means(model: TracingModel, heads, mode: str):
     """The model's reference means when ``heads`` are mean-ablated (computed once per model,
     before any knock-out: see TracingModel.reference_means), else None."""
     return model.reference_means() if heads and mode == "mean" else None
 
 
-def lens(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None,
+@handles(rq.Lens)
+def lens(model: TracingModel, request: rq.Lens, last_trace: Trace | None = None,
          memo: dict | None = None) -> LensResult:
-    """The lens of ``text`` (with ``options["heads"]`` knocked out, if any).
+    """The lens of ``request.text`` (with ``request.heads`` knocked out, if any).
 
     ``memo`` (a dict the caller keeps between calls) holds the last result per setting: when
     the new tokens extend the old ones, only the positions from the first changed token on
     are computed again (a causal model's earlier positions cannot have changed, with or
     without a knock-out: both modes replace each position's head output on its own).
     """
-    heads, mode = _heads(options), options.get("mode", "zero")
-    track = tuple(int(t) for t in options.get("track", ()))
+    text, heads, mode = request.text, request.heads, request.mode
+    track = tuple(int(t) for t in request.track)
     if heads:
         means = _means(model, heads, mode)
         with knocked_out(model.module, heads, mode, means):
@@ -138,63 +153,69 @@ def _resid_pre(model: TracingModel, ids, last_trace: Trace | None):
     return None
 
 
-def ablate(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> AblationResult:
-    """The next-token logits with ``options["heads"]`` knocked out.
+@handles(rq.Ablate)
+def ablate(model: TracingModel, request: rq.Ablate, last_trace: Trace | None = None, memo=None) -> AblationResult:
+    """The next-token logits with ``request.heads`` knocked out.
 
     A knock-out (zero or mean) of a causal model is a knocked-out trace, which reuses the
     rows of the last one with the same heads and mode (model/core/incremental.py): while typing
     only the new tokens run. Otherwise (an encoder) the knock-out runs from the screen's
     trace's residual stream entering the first knocked-out layer.
     """
-    heads, mode = _heads(options), options.get("mode", "zero")
+    text, heads, mode = request.text, request.heads, request.mode
     means = _means(model, heads, mode)
     if heads and model.cfg.causal and model.incremental and model.has_lm_head:
         if last_trace is not None and last_trace.text == text and last_trace.model_name == model.name:
             n_tokens = last_trace.n_tokens  # the screen's trace of this text: no second tokenization
         else:
             n_tokens = len(model.encode(text)[0].ids)
-        position = int(options.get("position", -1)) % n_tokens
+        position = request.position % n_tokens
         with knocked_out(model.module, heads, mode, means):
             logits = model.trace(text, logit_positions=[position]).logits[0]
         return AblationResult(text, heads, mode, position, logits)
     ids = model.encode(text)[0].ids
-    position = int(options.get("position", -1)) % len(ids)
+    position = request.position % len(ids)
     logits = knockout_logits(model.module, ids, heads, position, mode, _resid_pre(model, ids, last_trace), means)
     return AblationResult(text, heads, mode, position, logits)
 
 
-def patch(model: TracingModel, text: str, options: dict) -> PatchResult:
-    """``text`` is prompt B; ``options["source"]`` is prompt A."""
-    source = options["source"]
+@handles(rq.Patch)
+def patch(model: TracingModel, request: rq.Patch, last_trace: Trace | None = None, memo=None) -> PatchResult:
+    """``request.text`` is prompt B; ``request.source`` is prompt A."""
+    source, text = request.source, request.text
     ids_a, ids_b = model.encode(source)[0].ids, model.encode(text)[0].ids
-    heads = _heads(options)
+    heads = request.heads
     logits_a = knockout_logits(model.module, ids_a, [])
     logits_b = knockout_logits(model.module, ids_b, [])
     patched = patched_logits(model.module, ids_a, ids_b, heads) if heads else logits_b
     return PatchResult(source, text, heads, logits_a, logits_b, patched)
 
 
-def dla(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> DlaResult:
-    """``options``: ``position`` (default −1), ``target`` (a token id; default the top
-    prediction there), ``contrast`` (text of one token, optional: the attribution is then of
-    target − contrast). Reuses the trace on screen when it is of ``text`` and has the logits."""
+@handles(rq.Dla, rq.HeadDla)  # the Who wrote it tab's, the heads grid's colours
+def dla(model: TracingModel, request: rq.Dla, last_trace: Trace | None = None, memo=None) -> DlaResult:
+    """``request``: ``position``, ``target`` (a token id; default the top prediction there),
+    ``contrast`` (text of one token, optional: the attribution is then of target − contrast).
+    Reuses the trace on screen when it is of the text and has the logits."""
+    text = request.text
     n = len(model.encode(text)[0])
-    position = int(options.get("position", -1)) % max(n, 1)
+    position = request.position % max(n, 1)
     trace = last_trace
     if trace is None or trace.text != text or not trace.has_logits_at(position):
         trace = model.trace(text, logit_positions=sorted({position, n - 1}))
-    target = options.get("target")
+    target = request.target
     if target is None:
         target = int(np.argmax(trace.logits_at(position)))
-    contrast_text = str(options.get("contrast") or "")
+    contrast_text = request.contrast or ""
     contrast = single_token(model.tokenizer, contrast_text) if contrast_text.strip() else None
     return DlaResult(text, position, int(target), contrast, contrast_text,
                      attribute(model.module, trace, position, int(target), contrast))
 
 
-def flow(model: TracingModel, text: str, last_trace: Trace | None = None) -> FlowGraph:
-    """The contribution graph of ``text`` (:mod:`model.analysis.flow`), from the trace on
-    screen when it is of ``text``."""
+@handles(rq.Flow)
+def flow(model: TracingModel, request: rq.Flow, last_trace: Trace | None = None, memo=None) -> FlowGraph:
+    """The contribution graph of the text (:mod:`model.analysis.flow`), from the trace on
+    screen when it is of the text."""
+    text = request.text
     trace = last_trace if last_trace is not None and last_trace.text == text else model.trace(text)
     weights = try_head_weights(model.module)
     if weights is None:
@@ -214,15 +235,16 @@ class BlockResult:
     steps: BlockSteps
 
 
-def block(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> BlockResult:
-    """``options``: ``layer``, ``query`` (default −1), ``head`` (kept for the view), ``target``
-    (a token id; default the top prediction). Reuses the trace on screen when it is of ``text``."""
+@handles(rq.Block)
+def block(model: TracingModel, request: rq.Block, last_trace: Trace | None = None, memo=None) -> BlockResult:
+    """The rest of the block for the step-through. Reuses the trace on screen when it is of
+    the text."""
+    text = request.text
     trace = last_trace
     if trace is None or trace.text != text or trace.model_name != model.name:
         trace = model.trace(text)
-    head, target = options.get("head"), options.get("target")
-    head, target = None if head is None else int(head), None if target is None else int(target)
-    steps = block_steps(model.module, trace, int(options.get("layer", 0)), int(options.get("query", -1)), head, target)
+    head, target = request.head, request.target
+    steps = block_steps(model.module, trace, request.layer, request.query, head, target)
     return BlockResult(text, head, target, steps)
 
 
@@ -236,61 +258,64 @@ class TokenLensResult:
     lens: TokenLens
 
 
-def follow_tokens(model: TracingModel, text: str, options: dict, last_trace: Trace | None = None) -> TokenLensResult:
-    """``options``: ``tokens`` (one or two texts, each one token: " is", " are"), ``position``
-    (default −1), ``heads`` and ``mode`` (knocked out, as for the lens). A text that is not one token is a ValueError saying how the tokenizer splits it."""
+@handles(rq.TokenLens)
+def follow_tokens(model: TracingModel, request: rq.TokenLens, last_trace: Trace | None = None,
+                  memo=None) -> TokenLensResult:
+    """``request.tokens``: one or two texts, each one token (" is", " are"), followed at
+    ``position`` with the lens's knock-out. A text that is not one token is a ValueError saying
+    how the tokenizer splits it."""
     from model.analysis.tokens import single_token
 
-    words = tuple(str(w) for w in options.get("tokens", ()) if str(w))
+    text = request.text
+    words = tuple(str(w) for w in request.tokens if str(w))
     predictable = model.cfg.output_token_ids
     ids = [single_token(model.tokenizer, w, predictable) for w in words]
-    heads, mode = _heads(options), options.get("mode", "zero")
+    heads, mode = request.heads, request.mode
     trace = last_trace
     if heads:  # the lens's knock-out, so the lines follow the ladder above them
         with knocked_out(model.module, heads, mode, _means(model, heads, mode)):
             trace = model.trace(text)
     elif trace is None or trace.text != text or trace.model_name != model.name:
         trace = model.trace(text)
-    return TokenLensResult(text, words, token_lens(model.module, trace.resid_post, int(options.get("position", -1)), ids))
+    return TokenLensResult(text, words, token_lens(model.module, trace.resid_post, request.position, ids))
 
 
-def run(model: TracingModel, request, last_trace: Trace | None = None, memo: dict | None = None):
-    """One-step analyses: ``request.kind`` is "lens", "ablate", "patch", "dla", "flow", "block"
-    or "character"."""
-    if request.kind == "lens":
-        return lens(model, request.text, request.options, last_trace, memo)
-    if request.kind == "ablate":
-        return ablate(model, request.text, request.options, last_trace)
-    if request.kind == "patch":
-        return patch(model, request.text, request.options)
-    if request.kind in ("dla", "head_dla"):  # the Who wrote it tab's, the heads grid's colours
-        return dla(model, request.text, request.options, last_trace)
-    if request.kind == "flow":
-        return flow(model, request.text, last_trace)
-    if request.kind == "token_lens":
-        return follow_tokens(model, request.text, request.options, last_trace)
-    if request.kind == "block":
-        return block(model, request.text, request.options, last_trace)
-    if request.kind == "character":
-        from model.tracer.generation import finish_character
+@handles(rq.Character)
+def character(model: TracingModel, request: rq.Character, last_trace: Trace | None = None, memo=None):
+    """Finish the character a sampled byte token left incomplete."""
+    from model.tracer.generation import finish_character
 
-        o = request.options
-        return finish_character(model, request.text, o["tokens"], float(o.get("temperature", 1.0)),
-                                o.get("top_k"), o.get("top_p"), o.get("seed"))
-    raise ValueError(f"unknown analysis {request.kind!r}")
+    return finish_character(model, request.text, list(request.tokens), request.temperature, request.top_k,
+                            request.top_p, request.seed)
 
 
-def sweep_job(model: TracingModel, text: str, options: dict,
+@handles(rq.Exact)
+def exact(model: TracingModel, request: rq.Exact, last_trace: Trace | None = None, memo=None) -> Trace:
+    """Float32's trace of the text (the live one when the model runs float32)."""
+    return model.exact_trace(request.text)
+
+
+def run(model: TracingModel, request: Analysis, last_trace: Trace | None = None, memo: dict | None = None):
+    """A one-step analysis, by its request's type (:data:`HANDLERS`)."""
+    handler = HANDLERS.get(type(request))
+    if handler is None:
+        raise ValueError(f"no one-step analysis handles {type(request).__name__}")
+    return handler(model, request, last_trace, memo)
+
+
+@handles(rq.Sweep, job=True)
+def sweep_job(model: TracingModel, request: rq.Sweep,
               last_trace: Trace | None = None) -> Iterator[tuple[int, int, SweepOutcome | None]]:
+    text = request.text
     ids = model.encode(text)[0].ids
-    position = int(options.get("position", -1)) % len(ids)
-    token = options.get("token")
+    position = request.position % len(ids)
+    token = request.token
     if token is None:
         token = int(np.argmax(knockout_logits(model.module, ids, [], position)))
-    mode = options.get("mode", "zero")
+    mode = request.mode
     means = model.reference_means() if mode == "mean" else None
     for done, total, result in sweep_steps(model.module, ids, int(token), position, mode,
-                                           int(options.get("batch", 32)), _resid_pre(model, ids, last_trace),
+                                           request.batch, _resid_pre(model, ids, last_trace),
                                            means):
         if result is None:
             yield done, total, None
@@ -298,38 +323,39 @@ def sweep_job(model: TracingModel, text: str, options: dict,
             yield done, total, SweepOutcome(text, result.token, position, mode, result.base_logprob, result.delta)
 
 
-def badges_job(model: TracingModel) -> Iterator:
+@handles(rq.Badges, job=True)
+def badges_job(model: TracingModel, request: rq.Badges | None = None, last_trace: Trace | None = None) -> Iterator:
     texts = probe_ids(lambda t: model.encode(t)[0].ids, model.max_tokens)
     yield from badge_steps(model.module, texts, candidate_ids(model.module))
 
 
-def saliency_job(model: TracingModel, text: str, options: dict) -> Iterator:
-    """Gradient × input and integrated gradients (``steps``, default 32) of the target
-    (default: the top prediction) minus ``contrast`` at ``position``, a chunk of integration
-    points per step; ``clear``: no scores (the shading is switched off)."""
-    if options.get("clear"):
+@handles(rq.Saliency, job=True)
+def saliency_job(model: TracingModel, request: rq.Saliency, last_trace: Trace | None = None) -> Iterator:
+    """Gradient × input and integrated gradients (``steps``) of the target (default: the top
+    prediction) minus ``contrast`` at ``position``, a chunk of integration points per step;
+    ``clear``: no scores (the shading is switched off)."""
+    text = request.text
+    if request.clear:
         yield 1, 1, SaliencyResult(text, None)
         return
     ids = model.encode(text)[0].ids
-    position = int(options.get("position", -1)) % len(ids)
-    target = options.get("target")
+    position = request.position % len(ids)
+    target = request.target
     if target is None:
         target = int(np.argmax(knockout_logits(model.module, ids, [], position)))
-    contrast_text = str(options.get("contrast") or "")
+    contrast_text = request.contrast or ""
     contrast = single_token(model.tokenizer, contrast_text) if contrast_text.strip() else None
     baseline = default_baseline(model.module)
     pad = model.tokenizer.token_to_id("[PAD]") or model.tokenizer.token_to_id("<pad>") or 0
     for done, total, result in saliency_steps(model.module, ids, position, int(target), contrast,
-                                              int(options.get("steps", 32)), baseline, pad):
+                                              request.steps, baseline, pad):
         yield done, total, None if result is None else SaliencyResult(text, result)
 
 
-def job_steps(model: TracingModel, request, last_trace: Trace | None = None) -> Iterator:
-    """Long jobs, one forward pass per step: "sweep", "badges" and "saliency"."""
-    if request.kind == "sweep":
-        return sweep_job(model, request.text, request.options, last_trace)
-    if request.kind == "badges":
-        return badges_job(model)
-    if request.kind == "saliency":
-        return saliency_job(model, request.text, request.options)
-    raise ValueError(f"unknown job {request.kind!r}")
+def job_steps(model: TracingModel, request: Analysis, last_trace: Trace | None = None) -> Iterator:
+    """A long job's steps, one forward pass or so per step, by its request's type
+    (:data:`JOB_HANDLERS`)."""
+    handler = JOB_HANDLERS.get(type(request))
+    if handler is None:
+        raise ValueError(f"no long job handles {type(request).__name__}")
+    return handler(model, request, last_trace)

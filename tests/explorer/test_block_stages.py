@@ -6,8 +6,6 @@ post-norm model (BERT) shows its Add & Norm order."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -19,6 +17,7 @@ from model.analysis.block_steps import block_steps
 from model.core.paths import BUNDLED
 from model.loading import load_tracing_model
 from model.work import probes
+from model.work.requests import Block
 from tests.numerics import assert_close
 
 TEXT = "a fluffy blue creature roamed the verdant forest"
@@ -38,11 +37,9 @@ def answering_panel(qtbot, model, trace, selection: Selection) -> StepThroughPan
     qtbot.addWidget(panel)
     asked = []
 
-    def answer(kind, options):
-        options = dict(options)
-        asked.append((kind, options))
-        request = SimpleNamespace(kind=kind, text=options.pop("text"), options=options)
-        panel.set_work_result(kind, probes.run(model, request, trace))  # drawn by the next refresh
+    def answer(request, _everyone):
+        asked.append(request)
+        panel.set_work_result(request, probes.run(model, request, trace))  # drawn by the next refresh
 
     panel.work_requested.connect(answer)
     panel.asked = asked
@@ -69,7 +66,7 @@ def test_every_block_stage_shows_the_numbers_block_steps_computes(qtbot, bundled
     layer, query = trace.n_layers - 1, 4
     panel = answering_panel(qtbot, model, trace, Selection(layer, 1, query, 0))
     expected = block_steps(model.module, trace, layer, query, head=1)
-    assert [kind for kind, _ in panel.asked] == ["block"]
+    assert [type(request).__name__ for request in panel.asked] == ["Block"]
     shown = {name: _show(panel, Stage(name), qtbot) for name in expected.stages}
     assert_close(shown["attn_add"]["norm_out"], np.linalg.norm(expected.attn_sum), REL, what="‖x + attention‖")
     assert_close(shown["attn_add"]["norm_added"], np.linalg.norm(expected.attn_out), REL, what="‖Σ ΔE + b_O‖")
@@ -152,6 +149,6 @@ def test_a_failed_block_says_why(qtbot, bundled):
     panel.show()
     panel.refresh()
     assert panel.canvas.block is None  # asked, not answered: "computing"
-    panel.set_work_error("block", "the model is gone")
+    panel.set_work_error(Block(trace.text), "the model is gone")
     panel.refresh()
     assert "the model is gone" in panel.canvas.block_message

@@ -5,8 +5,6 @@ what the colours are, and a click on a coloured tile still selects that head."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
@@ -35,11 +33,9 @@ def test_the_toggle_colours_each_head_by_its_direct_contribution(qtbot, bundled)
     qtbot.addWidget(grid)
     asked = []
 
-    def answer(kind, options):
-        options = dict(options)
-        asked.append((kind, options))
-        grid.set_work_result(kind, probes.run(model, SimpleNamespace(kind=kind, text=options.pop("text"),
-                                                                     options=options), trace))
+    def answer(request, _everyone):
+        asked.append(request)
+        grid.set_work_result(request, probes.run(model, request, trace))
 
     grid.work_requested.connect(answer)
     grid.resize(500, 700)
@@ -51,7 +47,7 @@ def test_the_toggle_colours_each_head_by_its_direct_contribution(qtbot, bundled)
     assert not grid.sweep_overlay.isVisible() and not asked  # off: nothing asked, nothing coloured
     grid.controls.dla.setChecked(True)
     grid.refresh()
-    assert [k for k, _ in asked] == ["head_dla"] and asked[0][1]["position"] == 5
+    assert [type(r).__name__ for r in asked] == ["HeadDla"] and asked[0].position == 5
     assert grid.sweep_overlay.isVisible() and grid.sweep_legend.isVisible()
     expected = attribute(model.module, trace, 5, int(np.argmax(trace.logits_at(5)))).heads  # (L, H)
     image = grid.sweep_overlay.image
@@ -67,7 +63,7 @@ def test_the_toggle_colours_each_head_by_its_direct_contribution(qtbot, bundled)
     # another token: asked again, for it
     grid.set_selection(Selection(0, 0, 7, 0))
     grid.refresh()
-    assert asked[-1][1]["position"] == 7 and grid.dla.position == 7
+    assert asked[-1].position == 7 and grid.dla.position == 7
     # a click on a coloured tile selects its head
     chosen = []
     grid.selection_requested.connect(chosen.append)

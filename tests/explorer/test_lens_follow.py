@@ -4,8 +4,6 @@ a text that is not one token gets one line saying how the tokenizer splits it.""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
@@ -33,14 +31,12 @@ def answering_panel(qtbot, model, trace):
     qtbot.addWidget(panel)
     errors = []
 
-    def answer(kind, options):
-        options = dict(options)
-        request = SimpleNamespace(kind=kind, text=options.pop("text"), options=options)
+    def answer(request, _everyone):
         try:
-            panel.set_work_result(kind, probes.run(model, request, trace))
+            panel.set_work_result(request, probes.run(model, request, trace))
         except ValueError as exc:  # as the model thread reports it
             errors.append(str(exc))
-            panel.set_work_error(kind, str(exc))
+            panel.set_work_error(request, str(exc))
 
     panel.work_requested.connect(answer)
     panel.errors = errors

@@ -9,6 +9,7 @@ import pytest
 from explorer.views.base import Selection
 from explorer.views.next_token import NextTokenPanel, slider_to_temperature, temperature_to_slider
 from model.core.sampling import next_token_distribution
+from model.work.requests import Character
 from tests.model.conftest import SENTENCES  # noqa: F401  (the tiny tokenizer's training text)
 from tests.numerics import assert_close, assert_differ
 
@@ -263,15 +264,15 @@ def test_a_token_that_starts_a_character_is_finished_on_the_model_thread(qtbot, 
     logits[lead] = 0.0  # the only token the panel can draw
     present(panel, with_logits(byte_model.trace("ab"), logits))
     asked, texts = [], []
-    panel.work_requested.connect(lambda kind, options: asked.append((kind, options)))
+    panel.work_requested.connect(lambda request, _everyone: asked.append(request))
     panel.text_change_requested.connect(lambda old, new: texts.append((old, new)))
     assert panel.sample_next() == lead
     qtbot.wait(400)
     assert texts == []  # nothing appended: "ab" + half a character would be U+FFFD
-    assert [k for k, _ in asked] == ["character"] and asked[0][1]["tokens"] == [lead]
-    assert asked[0][1]["text"] == "ab"
-    panel.set_work_result("character", FinishedCharacter("zz", (lead, second, third), "zz中"))  # stale: ignored
-    panel.set_work_result("character", FinishedCharacter("ab", (lead, second, third), "ab中"))
+    assert [type(r).__name__ for r in asked] == ["Character"] and asked[0].tokens == (lead,)
+    assert asked[0].text == "ab"
+    panel.set_work_result(asked[0], FinishedCharacter("zz", (lead, second, third), "zz中"))  # stale: ignored
+    panel.set_work_result(asked[0], FinishedCharacter("ab", (lead, second, third), "ab中"))
     qtbot.waitUntil(lambda: texts == [("ab", "ab中")], timeout=3000)
 
 
@@ -289,7 +290,7 @@ def test_stop_drops_a_character_being_finished(qtbot, byte_model):
     panel.text_change_requested.connect(lambda old, new: texts.append(new))
     panel.generate(5)
     panel.stop()
-    panel.set_work_result("character", FinishedCharacter("ab", (lead, 1, 2), "ab中"))
+    panel.set_work_result(Character("ab", tokens=(lead,)), FinishedCharacter("ab", (lead, 1, 2), "ab中"))
     qtbot.wait(400)
     assert texts == [] and panel.generating == 0
 
@@ -297,7 +298,6 @@ def test_stop_drops_a_character_being_finished(qtbot, byte_model):
 def test_generating_after_chinese_on_a_byte_model_goes_on_in_whole_characters(qtbot, byte_model):
     """The panel, hosted as the window hosts it (traces and model-thread work run here):
     twelve draws from a random byte model finish, and every text is whole characters."""
-    from explorer.trace_worker import WorkRequest
     from model.work import probes
 
     panel = NextTokenPanel()
@@ -312,10 +312,8 @@ def test_generating_after_chinese_on_a_byte_model_goes_on_in_whole_characters(qt
         texts.append(new)
         present(panel, byte_model.trace(new))
 
-    def work(kind, options):
-        options = dict(options)
-        result = probes.run(byte_model, WorkRequest(0, kind, options.pop("text"), options))
-        panel.set_work_result(kind, result)
+    def work(request, _everyone):
+        panel.set_work_result(request, probes.run(byte_model, request))
 
     panel.text_change_requested.connect(change)
     panel.work_requested.connect(work)

@@ -9,6 +9,7 @@ import textwrap
 import time
 
 from explorer.trace_worker import BatchRequest, Engine, LoadRequest, Mailbox, ModelWorker, TraceRequest
+from model.work.requests import Ablate, Dla, Exact, Lens
 
 
 class Recorder:
@@ -175,7 +176,7 @@ def test_a_quick_start_traces_in_numpy_and_a_knock_out_asked_meanwhile_is_answer
     loaded, traces, work, full, events = [], [], [], [], []
     worker.model_loaded.connect(loaded.append)
     worker.trace_ready.connect(traces.append)
-    worker.work_ready.connect(lambda kind, result: (work.append((kind, result)), events.append("work")))
+    worker.work_ready.connect(lambda asker, request, result: (work.append((request, result)), events.append("work")))
     worker.full_model_ready.connect(lambda: (full.append(True), events.append("full")))
     try:
         worker.load_model("bundled")
@@ -184,7 +185,7 @@ def test_a_quick_start_traces_in_numpy_and_a_knock_out_asked_meanwhile_is_answer
         assert isinstance(worker.model, NumpyTracingModel) and not worker.full_model_loaded
         assert not worker.is_idle()  # the torch model is still to come
         quick_trace = traces[0]
-        worker.request_work("ablate", "the cat sat on the", {"heads": [(1, 2)], "mode": "zero"})
+        worker.ask(Ablate("the cat sat on the", heads=((1, 2),)))
         qtbot.wait(300)
         # a knock-out needs torch: it waits for the switch (which may already have begun on
         # its own, 1.5 s after the quick load, on a slow or busy machine)
@@ -194,9 +195,9 @@ def test_a_quick_start_traces_in_numpy_and_a_knock_out_asked_meanwhile_is_answer
         assert events[:2] == ["full", "work"]  # answered after the switch, never by the NumPy model
         assert full == [True] and worker.full_model_loaded and isinstance(worker.model, TracingModel)
         assert len(loaded) == 1  # the switch is not a second load
-        kind, result = work[0]
+        request, result = work[0]
         ids = worker.model.encode("the cat sat on the")[0].ids
-        assert kind == "ablate" and result.heads == ((1, 2),)
+        assert isinstance(request, Ablate) and result.heads == ((1, 2),)
         assert_close(result.logits, knockout_logits(worker.model.module, ids, [(1, 2)]), what="knocked-out logits")
         # after the switch: torch traces, the same as the NumPy ones
         worker.request_trace("the cat sat on the")
@@ -215,7 +216,7 @@ def test_the_engine_defers_analyses_of_a_quick_model_and_runs_the_latest_after_t
         on_batch=lambda i, texts, traces: rec.events.append(("batch", i, texts)),
         on_load=lambda i, info: rec.events.append(("load", i, info.name)),
         on_error=lambda kind, i, message: rec.events.append(("error", kind, i, message)),
-        on_work=lambda i, kind, result: rec.events.append(("work", i, kind)),
+        on_work=lambda i, request, result: rec.events.append(("work", i, request.slot)),
         on_quick=lambda i: rec.events.append(("quick", i)),
         on_full=lambda i: rec.events.append(("full", i)),
     )
@@ -223,12 +224,12 @@ def test_the_engine_defers_analyses_of_a_quick_model_and_runs_the_latest_after_t
 
     mailbox.put("load", LoadRequest(1, "bundled"))
     mailbox.put("trace", TraceRequest(2, "a b"))
-    mailbox.put("lens", WorkRequest(3, "lens", "a b", {}))
+    mailbox.put("lens", WorkRequest(3, Lens("a b")))
     mailbox.put("batch", BatchRequest(4, ("x", "y z")))
     engine.process()
     assert rec.events == [("quick", 1), ("load", 1, "teaching model (bundled)"), ("trace", 2, "a b"),
                           ("batch", 4, ("x", "y z"))]
-    mailbox.put("lens", WorkRequest(5, "lens", "a b c", {}))  # replaces the waiting one
+    mailbox.put("lens", WorkRequest(5, Lens("a b c")))  # replaces the waiting one
     engine.process()
     assert engine.waiting_for_full_model and len(rec.events) == 4
     mailbox.put("full", 1)
@@ -307,7 +308,7 @@ def test_smaller_weights_come_after_the_float32_model_and_taught_numbers_stay_fl
         on_batch=lambda i, texts, traces: None,
         on_load=lambda i, info: rec.events.append(("load", i, info.precision)),
         on_error=lambda kind, i, message: rec.events.append(("error", kind, i, message)),
-        on_work=lambda i, kind, result: results.__setitem__(kind, result),
+        on_work=lambda i, request, result: results.__setitem__(request.slot, result),
         on_precision=lambda i, info: infos.append((i, info)),
     )
     source, text = str(tiny_model_folder), "the cat sat on the mat"
@@ -318,12 +319,12 @@ def test_smaller_weights_come_after_the_float32_model_and_taught_numbers_stay_fl
     assert [i for i, _ in infos] == [1] and infos[0][1].precision == "int8"
     assert 0 < infos[0][1].top1_agreement <= 1 and "top-1 agreement" in infos[0][1].fidelity_summary
     mailbox.put("trace", TraceRequest(3, text))
-    mailbox.put("dla", WorkRequest(4, "dla", text, {}))
-    mailbox.put("exact", WorkRequest(5, "exact", text, {}))
+    mailbox.put("dla", WorkRequest(4, Dla(text)))
+    mailbox.put("exact", WorkRequest(5, Exact(text)))
     engine.process()
     assert rec.events[2] == ("trace", 3, "int8")
     reference = load_tracing_model(source)
-    want = probes.dla(reference, text, {})
+    want = probes.run(reference, Dla(text))
     got = results["dla"]
     assert got.target == want.target
     assert_close(got.attribution.heads, want.attribution.heads, 1e-5, what="DLA under 8-bit typing")

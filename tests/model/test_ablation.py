@@ -151,6 +151,7 @@ def test_mean_ablation_of_an_encoder(wordpiece_file):
     knocked-out prediction (a full pass, nothing to reuse) and the sweep agree."""
     from model.core.tokenizer import TextTokenizer
     from model.work.probes import ablate, sweep_job
+    from model.work.requests import Ablate, Sweep
 
     torch.manual_seed(0)
     module = Transformer(tiny_config(causal=False, positional="sinusoidal"))
@@ -158,10 +159,10 @@ def test_mean_ablation_of_an_encoder(wordpiece_file):
     text = "the queen is in paris"
     ids = model.encode(text)[0].ids
     means = model.reference_means()
-    result = ablate(model, text, {"heads": [(1, 2)], "mode": "mean", "position": 3})
+    result = ablate(model, Ablate(text, heads=((1, 2),), mode="mean", position=3))
     assert_close(result.logits, knockout_logits(module, ids, [(1, 2)], 3, "mean", means=means), what="logits")
     assert_differ(result.logits, knockout_logits(module, ids, [], 3), what="knocked-out vs clean logits")
-    *_, (_, _, outcome) = sweep_job(model, text, {"mode": "mean", "position": 3})
+    *_, (_, _, outcome) = sweep_job(model, Sweep(text, mode="mean", position=3))
     logp = torch.log_softmax(torch.as_tensor(result.logits), -1)
     alone = logp[outcome.token].item()
     # a difference of two log-probabilities: its error is the log-probabilities' roundoff
@@ -363,6 +364,7 @@ def test_the_knocked_out_prediction_while_typing_equals_a_fresh_knock_out(tracin
     """probes.ablate, as the app calls it after each keystroke's trace: a knock-out reuses
     its own rows (model/core/incremental.py) and gives knockout_logits of the whole text."""
     from model.work.probes import ablate
+    from model.work.requests import Ablate
 
     means = tracing_model.reference_means() if mode == "mean" else None
     text = "the cat"
@@ -371,8 +373,7 @@ def test_the_knocked_out_prediction_while_typing_equals_a_fresh_knock_out(tracin
         trace = tracing_model.trace(text)
         ids = tracing_model.encode(text)[0].ids
         for position, screen in ((-1, trace), (1, trace), (-2, None)):
-            options = {"heads": [(0, 1), (1, 3)], "mode": mode, "position": position}
-            result = ablate(tracing_model, text, options, screen)
+            result = ablate(tracing_model, Ablate(text, heads=((0, 1), (1, 3)), mode=mode, position=position), screen)
             expected = knockout_logits(tracing_model.module, ids, [(0, 1), (1, 3)], position, mode, means=means)
             assert result.position == position % len(ids)
             assert_close(result.logits, expected, what=f"{text!r} at {position}")

@@ -51,11 +51,12 @@ def test_an_encoder_without_an_lm_head_has_no_lens():
 
 def test_the_lens_of_a_grown_text_reuses_the_unchanged_positions_and_equals_a_fresh_one(tracing_model):
     from model.work.probes import lens
+    from model.work.requests import Lens
 
     memo: dict = {}
-    lens(tracing_model, "the cat sat on", {"track": [7]}, memo=memo)
-    grown = lens(tracing_model, "the cat sat on the mat", {"track": [7]}, memo=memo)
-    fresh = lens(tracing_model, "the cat sat on the mat", {"track": [7]})
+    lens(tracing_model, Lens("the cat sat on", track=(7,)), memo=memo)
+    grown = lens(tracing_model, Lens("the cat sat on the mat", track=(7,)), memo=memo)
+    fresh = lens(tracing_model, Lens("the cat sat on the mat", track=(7,)))
     np.testing.assert_array_equal(grown.top_ids, fresh.top_ids)
     assert_close(grown.top_probs, fresh.top_probs, what="top probabilities")
     assert_close(grown.tracked_probs, fresh.tracked_probs, what="tracked probabilities")
@@ -75,11 +76,12 @@ def test_a_keystroke_that_adds_no_token_or_removes_one_keeps_the_lens_right(bund
     drops one: the remembered lens has every row already. (It used to run the lens of zero
     rows, which the bundled model's clustered output layer cannot reshape.)"""
     from model.work.probes import lens
+    from model.work.requests import Lens
 
     memo: dict = {}
-    lens(bundled, "the cat sat on", {"track": [7]}, memo=memo)
-    again = lens(bundled, after, {"track": [7]}, memo=memo)
-    fresh = lens(bundled, after, {"track": [7]})
+    lens(bundled, Lens("the cat sat on", track=(7,)), memo=memo)
+    again = lens(bundled, Lens(after, track=(7,)), memo=memo)
+    fresh = lens(bundled, Lens(after, track=(7,)))
     assert again.text == after
     np.testing.assert_array_equal(again.top_ids, fresh.top_ids)
     assert_close(again.tracked_probs, fresh.tracked_probs, what="tracked probabilities")

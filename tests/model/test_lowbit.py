@@ -37,6 +37,7 @@ from model.core.int8 import (
 from model.core.precision import module_precision
 from model.loading import load_tracing_model
 from model.work import probes
+from model.work.requests import Lens
 from tests.model.conformance import assert_same_trace
 from tests.model.test_incremental import apply, edits
 from tests.numerics import assert_close, assert_differ
@@ -160,7 +161,7 @@ def test_knock_out_lens_and_sampling_work_at_8_bits(gpt2_folder):
     with knocked_out(model.module, [(0, 0), (1, 1)], "zero"):
         knocked = model.trace(text)
     assert_differ(knocked.logits, base.logits, 1e-4, what="a knock-out changes the int8 logits")
-    lens = probes.lens(model, text, {}, base)
+    lens = probes.run(model, Lens(text), base)
     assert lens.text == text and np.isfinite(lens.top_probs).all()
     from model.core.sampling import next_token_distribution
 
