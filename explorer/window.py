@@ -32,6 +32,7 @@ from explorer.names import CHINESE_SEED_SENTENCE, SEED_SENTENCE  # noqa: F401 (r
 from explorer.presenter import LessonPlayer
 from explorer.qtext import for_qt
 from explorer.session import Session
+from explorer.startup_state import StartupState
 from explorer.status_line import StatusLine
 from explorer.throttle import Throttled
 from explorer.trace_worker import ModelWorker
@@ -102,7 +103,6 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
                              (w.full_model_ready, self._on_full_model_ready),
                              (w.precision_ready, self._on_precision_ready)):
             signal.connect(slot)
-        self._scan_after_full_model = False
 
         self.text_box = QLineEdit(objectName="textBox", clearButtonEnabled=True)
         self.text_box.setPlaceholderText(self.tr("Type a sentence…"))
@@ -128,7 +128,6 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setSizes([560, 1040])  # the tabs need the room; the grid scales down
         self.tab_panels: dict[type[Panel], Panel] = {}
-        self._all_tabs_built = False
         self.next_token = self.embeddings = self.drift = self.step_through = self.positions = self.anatomy = None
 
         central = QWidget()
@@ -193,17 +192,15 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         self._default_text = initial_text is None and text in (SEED_SENTENCE, CHINESE_SEED_SENTENCE)
         self.text_box.textEdited.connect(lambda _text: setattr(self, "_default_text", False))
         self.status_model.setText(self.tr("loading {source}…").format(source=source))
-        self._after_first_trace = False  # a model just loaded: finish its set-up once its first trace is shown
-        self._tabs_waiting = defer_tabs  # built once the first trace is on screen (or the load failed)
+        self.startup = StartupState(defer_tabs)  # what waits for the first paint, a model's first trace, the tabs
         self._early_trace: tuple | None = None  # the first trace, asked for with the first load
         # What waits for the window's first paint (show() paints nothing: the window system
         # exposes the window in a later event-loop turn, and the panels built before that
         # kept the window blank until they were done).
         # The model thread starts then too: while it works, every virtual call PySide makes into
         # this window waits for the GIL, and the first paint came 0.2 s later.
-        self._after_first_paint = None
+        self._after_first_paint = lambda: self._load_first_model(source, then_build=True)
         if defer_tabs:
-            self._after_first_paint = lambda: self._load_first_model(source, then_build=True)
             QTimer.singleShot(0, self._unless_shown)
         else:
             self.finish_building()
@@ -258,15 +255,15 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().paintEvent(event)
-        if self._after_first_paint is not None:  # once: the window and its "loading" status are up
+        if self.startup.waiting_for_paint:  # once: the window and its "loading" status are up
+            self.startup.on("painted")
             QTimer.singleShot(0, self._after_first_paint)
-            self._after_first_paint = None
 
     def _unless_shown(self) -> None:
         """A window that is not shown by the first event-loop turn does not wait for a paint."""
-        if not self.isVisible() and self._after_first_paint is not None:
-            todo, self._after_first_paint = self._after_first_paint, None
-            todo()
+        if not self.isVisible() and self.startup.waiting_for_paint:
+            self.startup.on("painted")
+            self._after_first_paint()
 
     def _build_panels_and_catch_up(self) -> None:
         """:meth:`_build_panels` from the event loop, then what the model thread sent meanwhile
@@ -307,12 +304,12 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
     @property
     def fully_built(self) -> bool:
         """Every tab is built (at once, or after a deferred start-up)."""
-        return self._all_tabs_built
+        return self.startup.tabs_built
 
     def finish_building(self) -> None:
         """Build every panel and tab not built yet, now (what a lesson scene or a test needs)."""
         self._build_panels()
-        if not self._all_tabs_built:
+        if not self.startup.tabs_built:
             from explorer.views.registry import tab_panel_classes
 
             for cls in tab_panel_classes():
@@ -321,14 +318,14 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
             self._tabs_built()
 
     def _build_deferred_tabs(self) -> None:
-        if self._tabs_waiting:
-            self._tabs_waiting = False
+        if self.startup.tabs_to_build:
+            self.startup.tabs_started = True
             QTimer.singleShot(0, self._build_next_tab)
 
     def _build_next_tab(self) -> None:
         """One deferred tab per event-loop turn, so the window keeps painting and reacting
         (each panel takes 10-80 ms to build) while the model thread loads torch."""
-        if self._all_tabs_built:
+        if self.startup.tabs_built:
             return
         from explorer.views.registry import tab_panel_classes
 
@@ -346,7 +343,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         self.add_panel(panel, panel.tab_title())
 
     def _tabs_built(self) -> None:
-        self._all_tabs_built = True
+        self.startup.on("tabs_built")
         # The panels the window talks to directly, reached by their registry keys (explorer.views.registry).
         self.head_detail, self.next_token, self.embeddings, self.drift, self.step_through = (
             self.panel("head"), self.panel("next"), self.panel("embeddings"), self.panel("drift"), self.panel("step"))
@@ -492,7 +489,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         # The rest waits until this model's first trace is on screen: the model list scans
         # files for 0.5 s, and the collection before the freeze takes 0.14 s, both on the GUI
         # thread; before the trace they delayed it by that much.
-        self._after_first_trace = True
+        self.startup.on("model_loaded")
         if self._pending_scene is not None:
             state, self._pending_scene = self._pending_scene, None
             self._apply_scene_state(state)
@@ -506,8 +503,8 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         self.update_ms = (time.perf_counter() - start) * 1000.0
         self._show_trace_status(trace)
         self._show_timings_soon()
-        if self._after_first_trace:
-            self._after_first_trace = False
+        if self.startup.waiting_for_first_trace:
+            self.startup.on("trace_shown")
             QTimer.singleShot(0, self._after_model_shown)
 
     def _after_model_shown(self) -> None:
@@ -522,7 +519,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
             self._scan_models_in_background()
             runtime.after_model_load()
         else:  # once torch is in: a second thread importing it meanwhile slowed this one more
-            self._scan_after_full_model = True
+            self.startup.scan_waits_for_torch = True
         self._build_deferred_tabs()
 
     @Slot()
@@ -531,8 +528,8 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         brought along (torch's modules, the model) leaves the garbage collections too, and the
         model menu is filled (listing the models imports torch)."""
         runtime.after_model_load()
-        if self._scan_after_full_model:
-            self._scan_after_full_model = False
+        if self.startup.scan_waits_for_torch:
+            self.startup.scan_waits_for_torch = False
             self._scan_models_in_background()
 
 
@@ -549,6 +546,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
             self._show_banner(self.tr("Could not load the model: {message}.").format(message=message) + keep, error=True)
             self.status_model.setText(self.model_info.name if self.model_info else self.tr("no model"))
             runtime.after_model_load()
+            self.startup.on("load_failed")
             self._build_deferred_tabs()
         elif kind == "batch" and self._batch_requester is not None:
             self._batch_requester.set_batch_error(message)
@@ -556,8 +554,8 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
             self._early_trace = None  # the early trace of a load that failed: the load says why
         else:
             self._show_banner(message, error=True)
-            if kind == "trace" and self._after_first_trace:
-                self._after_first_trace = False
+            if kind == "trace" and self.startup.waiting_for_first_trace:
+                self.startup.on("trace_failed")
                 QTimer.singleShot(0, self._after_model_shown)
 
 

@@ -58,7 +58,7 @@ def test_deferred_tabs_are_built_after_the_window_shows_in_registry_order(qtbot,
         assert "loading" in window.status_model.text()
         built = []  # (panel class, painted before?, a trace on screen?)
         real_add = window._add_tab_panel
-        window._add_tab_panel = lambda cls: (built.append((cls, window._after_first_paint is None,
+        window._add_tab_panel = lambda cls: (built.append((cls, not window.startup.waiting_for_paint,
                                                            window.trace is not None)), real_add(cls))
         window.show()
         qtbot.waitUntil(lambda: window.fully_built, timeout=10000)

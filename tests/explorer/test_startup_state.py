@@ -1,0 +1,60 @@
+"""The window's start-up as one state machine (explorer/startup_state.py), on its own and in
+the window."""
+
+from __future__ import annotations
+
+from explorer.startup_state import Phase, StartupState
+
+
+def test_the_apps_start_up_in_order():
+    s = StartupState(defer_tabs=True)
+    assert s.waiting_for_paint and not s.tabs_built
+    assert s.on("trace_shown") == Phase.BEFORE_PAINT  # nothing happens out of turn
+    assert s.on("painted") == Phase.LOADING
+    assert not s.tabs_to_build  # the tabs wait for the first trace
+    assert s.on("model_loaded") == Phase.FIRST_TRACE and s.waiting_for_first_trace
+    assert s.on("trace_shown") == Phase.FINISHING
+    assert s.tabs_to_build
+    s.tabs_started = True
+    assert not s.tabs_to_build  # asked once
+    assert s.on("tabs_built") == Phase.READY and s.tabs_built
+    # every later load: its set-up waits for its own first trace, then it is ready again
+    assert s.on("model_loaded") == Phase.FIRST_TRACE
+    assert s.on("trace_shown") == Phase.READY
+    assert [event for event, _ in s.history] == ["trace_shown", "painted", "model_loaded", "trace_shown",
+                                                  "tabs_built", "model_loaded", "trace_shown"]
+
+
+def test_a_failed_first_load_still_builds_the_tabs():
+    s = StartupState(defer_tabs=True)
+    s.on("painted")
+    assert s.on("load_failed") == Phase.FINISHING and s.tabs_to_build
+    s = StartupState(defer_tabs=True)
+    s.on("painted")
+    s.on("model_loaded")
+    assert s.on("trace_failed") == Phase.FINISHING and s.tabs_to_build  # e.g. an empty text
+
+
+def test_without_deferred_tabs_everything_is_built_at_once():
+    s = StartupState(defer_tabs=False)
+    assert s.phase == Phase.LOADING and not s.tabs_to_build  # the window builds them itself
+    assert s.on("tabs_built") == Phase.LOADING and s.tabs_built
+    s.on("model_loaded")
+    assert s.on("trace_shown") == Phase.READY
+
+
+def test_the_window_goes_through_the_phases(qtbot, settings, tiny_model_folder):
+    from explorer.window import MainWindow
+
+    window = MainWindow(source=str(tiny_model_folder), settings=settings, initial_text="a fluffy", defer_tabs=True)
+    qtbot.addWidget(window)
+    try:
+        assert window.startup.phase == Phase.BEFORE_PAINT
+        window.show()
+        qtbot.waitUntil(lambda: window.startup.phase == Phase.READY, timeout=30000)
+        events = [event for event, _ in window.startup.history]
+        assert events[0] == "painted"
+        assert events.index("model_loaded") < events.index("trace_shown") < events.index("tabs_built")
+        assert window.fully_built and window.trace is not None
+    finally:
+        window.worker.stop()
