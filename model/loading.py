@@ -42,7 +42,7 @@ from model.core.validation import (
     tokens_that_fit,
 )
 from model.core.weights import TOKENIZER_FILE, load_model
-from model.formats import gemma3_package
+from model.formats import gemma3_package, generic
 from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
 from model.formats.gguf import is_gguf, load_gguf, scan_header
@@ -98,7 +98,7 @@ def pretrained_max_tokens(cfg: ModelConfig) -> int:
     return int(max(32, min(PRETRAINED_MAX_TOKENS, fits // 16 * 16)))
 
 
-ModelKind = Literal["bundled", "gpt2", "bert", "llama", "gguf", "folder", "lesson"]
+ModelKind = Literal["bundled", "gpt2", "bert", "llama", "gguf", "folder", "lesson", "generic"]
 
 # Loading holds the float32 weights once in the module and, while it reads or caches them,
 # about once more; refusing up front beats the kernel's out-of-memory kill.
@@ -187,13 +187,33 @@ def folder_kind(folder: Path) -> ModelKind:
     if llama_family(config) is not None:
         return "llama"
     if "model_type" in config or "architectures" in config:
-        what = config.get("model_type") or ", ".join(architecture_names(config))
-        raise ModelFileError(
-            folder / CONFIG_FILE,
-            f"model type {what!r} is not supported (supported: GPT-2 family, BERT family, "
-            "Llama, Mistral, Qwen2, Qwen3, Gemma 2, Gemma 3, or this app's own format)",
-        )
+        if generic.nnsight_installed():
+            return "generic"  # transformers' own modules through nnsight: model/formats/generic.py
+        raise ModelFileError(folder / CONFIG_FILE, f"{_not_native(config)}; with nnsight installed it could be "
+                             f"opened generically through transformers ({generic.INSTALL})")
     return "folder"
+
+
+def _not_native(config: dict) -> str:
+    what = config.get("model_type") or ", ".join(architecture_names(config))
+    return (f"model type {what!r} is not supported natively (natively: GPT-2 family, BERT family, "
+            "Llama, Mistral, Qwen2, Qwen3, Gemma 2, Gemma 3, or this app's own format)")
+
+
+def load_generic_folder(folder: Path, device: torch.device, max_tokens: int | None, precision: Precision) -> TracingModel:
+    """A folder of an architecture the app does not implement, opened generically through
+    transformers and nnsight; its size is checked before anything is allocated, and a failure
+    names the model type and why it could not be opened generically."""
+    config = read_hf_config(folder)
+    if precision != "float32":
+        raise ModelFileError(folder, f"{precision} is not offered for a model opened generically: it runs in float32")
+    try:
+        summary = safetensors_summary(folder)
+        refuse_if_too_large(summary[0] if summary is not None else generic.count_parameters(folder), folder)
+        return generic.load_generic(folder, max_tokens=max_tokens, device=device)
+    except ModelFileError as exc:
+        raise ModelFileError(folder / CONFIG_FILE, f"{_not_native(config)}, and opening it generically through "
+                             f"transformers failed: {exc.path.name}: {exc.problem}") from exc
 
 
 def load_tracing_model(
@@ -238,6 +258,8 @@ def load_tracing_model(
             folder, "expected a model folder (config.json, model.safetensors, tokenizer.json) or a GGUF file"
         )
     kind = folder_kind(folder)
+    if kind == "generic":
+        return load_generic_folder(folder, target, max_tokens, precision)
     if kind == "llama":
         summary = safetensors_summary(folder)
         if summary is not None:
