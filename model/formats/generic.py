@@ -69,11 +69,14 @@ class GenericUnavailable(AttributeError, ValueError):
 
 
 def unavailable(name: str, what: str) -> GenericUnavailable:
-    return GenericUnavailable(
-        f"{name} is opened generically through transformers (nnsight): this needs the model's weights in the "
-        f"app's own layout ({what!r}), per head and per block, which a generic model does not have. Patterns, "
-        "the logit lens, knock-out, patching and sampling work; the step-through, direct logit attribution and "
-        "the block's steps do not.")
+    """The refusal of what a generic model lacks (``what``: the attribute an analysis asked for)."""
+    exc = GenericUnavailable(
+        f"{name} is opened generically through transformers (nnsight), which runs the model's own modules as "
+        "they are: the weights of each head and block are not read into the app's own layout, and this needs "
+        "them. Patterns, head roles, the logit lens, knock-out, patching and sampling work; the step-through, "
+        "direct logit attribution, the block's steps, the contribution graph and saliency do not.")
+    exc.wanted = what
+    return exc
 
 
 def nnsight_installed() -> bool:
@@ -226,6 +229,18 @@ class GenericModule:
         raise unavailable(self.cfg.name, name)
 
     # --------------------------------------------------------------- what the analyses call
+    @property
+    def blocks(self) -> _Blocks:
+        return _Blocks(self.hf.get_submodule(self.layout.layers), self.cfg.name)
+
+    def hidden(self, idx: torch.Tensor, cache: dict) -> None:
+        """Fill ``cache`` with every layer's pattern (B, H, T, T) under ``blocks.{i}.attn.pattern``,
+        as :meth:`model.core.transformer.Transformer.hidden` names it (for the head roles)."""
+        saved: dict = {}
+        self.run(idx, torch.tensor([idx.shape[1] - 1]), None, saved)
+        for i in range(self.cfg.n_layers):
+            cache[f"blocks.{i}.attn.pattern"] = saved[f"{i}.pattern"].float()
+
     def parameters(self):
         return self.hf.parameters()
 
@@ -316,6 +331,26 @@ class GenericModule:
         if logit_positions is not None:
             logits = logits[:, logit_positions.to(logits.device)]
         return logits
+
+
+class _Blocks:
+    """``module.blocks`` of a generic model: its size (the head roles' step budget), and a
+    refusal for anything that would read a block's weights in the app's own layout."""
+
+    def __init__(self, layers: torch.nn.ModuleList, name: str) -> None:
+        self.layers, self.name = layers, name
+
+    def parameters(self):
+        return self.layers.parameters()
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index):
+        raise unavailable(self.name, "blocks")
+
+    def __iter__(self):
+        raise unavailable(self.name, "blocks")
 
 
 def _attention_call(attn):

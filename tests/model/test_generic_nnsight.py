@@ -143,6 +143,34 @@ def test_knock_out_equals_a_hand_made_hook(pair):
                  what="knock-out resumed from the trace's residual stream")
 
 
+def test_sweep_equals_hand_made_hooks(pair):
+    """The sweep knocks out a different head in each batch row, resuming from the trace's
+    residual stream: every row equals that head zeroed by hand."""
+    hf, model = pair
+    shown = model.trace(TEXT)
+    ids = ids_of(model, TEXT)
+    *_, (_d, _t, outcome) = probes.sweep_job(model, TEXT, {"mode": "zero"}, last_trace=shown)
+    token = outcome.token
+    with torch.no_grad():
+        base = torch.log_softmax(hf(ids).logits[0, -1], -1)[token]
+    assert token == int(np.argmax(shown.logits[0]))
+    for layer, head in ((0, 0), (1, 2), (2, 3)):
+        knocked = torch.log_softmax(knocked_out_by_hand(hf, model, ids, ((layer, head),)), -1)[token]
+        assert_close(outcome.delta[layer, head], knocked - base, rel=REL, scale=abs(float(base)),
+                     what=f"sweep row of head {layer}.{head}")
+
+
+def test_head_roles_read_the_same_patterns(pair):
+    from model.analysis.heads import attention_patterns
+
+    hf, model = pair
+    rows = np.array([model.encode(TEXT)[0].ids, model.encode(TEXT_B)[0].ids])
+    with torch.no_grad():
+        out = hf(torch.from_numpy(rows), output_attentions=True)
+    assert_close(attention_patterns(model.module, rows), torch.stack(out.attentions, dim=1), rel=REL,
+                 what="a batch's patterns")
+
+
 def test_patching_equals_a_hand_made_hook(pair):
     hf, model = pair
     ids_a, ids_b = ids_of(model, TEXT), ids_of(model, TEXT_B)

@@ -1,0 +1,48 @@
+"""A Phi-3 folder (an architecture the app does not implement) opens in the window through
+transformers and nnsight: the grid shows transformers' own patterns, the status line says how
+the model was opened, and the step-through says why it cannot step through its heads."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("nnsight", reason="the generic source needs nnsight: pip install -e '.[nnsight]'")
+transformers = pytest.importorskip("transformers")
+
+from tests.model.conftest import train_byte_bpe  # noqa: E402
+from tests.numerics import assert_close  # noqa: E402
+
+TEXT = "the king and the queen"
+
+
+@pytest.fixture
+def phi3_folder(tmp_path):
+    import torch
+
+    tokenizer = train_byte_bpe()
+    config = transformers.Phi3Config(vocab_size=tokenizer.get_vocab_size(), hidden_size=32, intermediate_size=48,
+                                     num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                     max_position_embeddings=64, pad_token_id=0)
+    torch.manual_seed(0)
+    hf = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="eager").eval()
+    hf.save_pretrained(tmp_path)
+    tokenizer.save(str(tmp_path / "tokenizer.json"))
+    return tmp_path, hf
+
+
+def test_generic_model_opens_in_the_window(qtbot, make_window, phi3_folder):
+    import torch
+
+    folder, hf = phi3_folder
+    window = make_window(source=folder, text=TEXT)
+    assert window.model_info.generic
+    assert "opened through transformers (generic)" in window.status_model.text()
+    assert "opened generically" in window.status_model.toolTip()
+    trace = window.trace
+    with torch.no_grad():
+        out = hf(torch.tensor([trace.token_ids.tolist()]), output_attentions=True)
+    assert_close(trace.pattern, torch.stack([a[0] for a in out.attentions]), what="the window's patterns")
+    from tests.explorer.test_step_through import make_panel
+
+    panel = make_panel(qtbot, window.model_info, trace)
+    assert panel.steps is None and "opened generically through transformers" in panel.canvas.message
