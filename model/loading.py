@@ -167,7 +167,7 @@ def resolve_source(source: str | Path) -> Path:
         return gemma3_package.require_gemma3_file()
     path = Path(source).expanduser()
     if path_kind(path) == "missing" and isinstance(source, str):
-        for kind in ("gpt2", "llama"):
+        for kind in ("gpt2", "llama", "generic"):
             for snapshot in find_checkpoints(None, include_cache=True, kind=kind):
                 repo = folder_name(snapshot)
                 if source in (repo, repo.rsplit("/", 1)[-1]):
@@ -187,6 +187,9 @@ def folder_kind(folder: Path) -> ModelKind:
     if llama_family(config) is not None:
         return "llama"
     if "model_type" in config or "architectures" in config:
+        model_type = config.get("model_type")
+        if not (isinstance(model_type, str) and model_type):  # transformers finds its classes by model_type
+            raise ModelFileError(folder / CONFIG_FILE, _not_native(config))
         if generic.nnsight_installed():
             return "generic"  # transformers' own modules through nnsight: model/formats/generic.py
         raise ModelFileError(folder / CONFIG_FILE, f"{_not_native(config)}; with nnsight installed it could be "
@@ -356,6 +359,16 @@ def available_models(
                 choices.append(ModelChoice(
                     f"{folder_name(path)} (Llama layout)", str(path), "llama", size_bytes=size, n_params=n_params
                 ))
+    if generic.nnsight_installed():
+        for i, root in enumerate(folders):
+            for path in find_checkpoints(root, include_cache=include_cache and i == 0, kind="generic"):
+                if path.resolve() not in seen:
+                    seen.add(path.resolve())
+                    n_params, size = safetensors_summary(path) or (None, None)
+                    kind_name = read_hf_config(path).get("model_type", "?")
+                    choices.append(ModelChoice(
+                        f"{folder_name(path)} ({kind_name}, through transformers)", str(path), "generic",
+                        size_bytes=size, n_params=n_params, note=generic.GENERIC_STATUS))
     if include_ollama:
         for model in find_ollama_models():
             s = model.summary

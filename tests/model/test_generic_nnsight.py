@@ -238,6 +238,16 @@ def test_sampling_draws_from_the_traced_distribution(pair):
     assert_close(next_logits(model, ids), expected, rel=REL, what="next-token logits for sampling")
 
 
+def test_the_model_picker_offers_generic_folders(tmp_path, tokenizer):
+    from model.loading import available_models
+
+    save_tiny(tmp_path / "models" / "tiny-olmo", tokenizer)
+    choices = available_models((tmp_path / "models",), include_cache=False, include_ollama=False)
+    [choice] = [c for c in choices if c.kind == "generic"]
+    assert choice.name == "tiny-olmo (olmo, through transformers)" and choice.n_params > 0
+    assert isinstance(load_tracing_model(choice.source), generic.GenericTracingModel)
+
+
 # --------------------------------------------------------------------------- bad input
 def save_tiny(folder, tokenizer, name="olmo"):
     hf = transformers.AutoModelForCausalLM.from_config(ARCHS[name](tokenizer.get_vocab_size()))
@@ -288,3 +298,11 @@ def test_without_nnsight_the_message_says_how_to_get_it(tmp_path, tokenizer, mon
     monkeypatch.setattr(generic, "nnsight_installed", lambda: False)
     with pytest.raises(ModelFileError, match="'olmo' is not supported natively.*nnsight"):
         load_tracing_model(folder)
+
+
+def test_the_bench_times_a_generic_model(tmp_path, tokenizer, capsys):
+    from model.bench.generic import measure
+
+    measure("olmo (generic)", save_tiny(tmp_path / "m", tokenizer), [16], runs=1)
+    line = capsys.readouterr().out
+    assert line.startswith("olmo (generic)") and "trace" in line and "hf" in line
