@@ -85,11 +85,13 @@ def measure(name: str, folder: Path, lengths: list[int], runs: int) -> None:
     model = load_tracing_model(folder, max_tokens=max(lengths))
     model.incremental = False  # whole passes for every row
     hf = getattr(model.module, "hf", None)
+    L = model.cfg.n_layers
+    heads = ((L // 4, 1), (L // 2 + 1, model.cfg.n_heads - 1))  # 3.1 and 7.11 in GPT-2 small's shape
     for T in lengths:
         text = model.tokenizer.decode(model.encode(PROSE * 4)[0].ids[:T])
         idx = torch.tensor([model.encode(text)[0].ids])
         trace_ms = median_ms(lambda: model.trace(text), runs)  # noqa: B023 - called before the next length
-        knock_ms = median_ms(lambda: probes.ablate(model, text, {"heads": ((3, 1), (7, 4))}), runs)  # noqa: B023
+        knock_ms = median_ms(lambda: probes.ablate(model, text, {"heads": heads}), runs)  # noqa: B023
         line = f"{name:20s} T={idx.shape[1]:4d}  trace {trace_ms:8.1f} ms  knock-out {knock_ms:8.1f} ms"
         if hf is not None:
             def floor():
