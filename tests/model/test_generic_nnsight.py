@@ -143,6 +143,51 @@ def test_knock_out_equals_a_hand_made_hook(pair):
                  what="knock-out resumed from the trace's residual stream")
 
 
+def test_mean_knock_out_equals_a_hand_made_hook(pair):
+    """Mean ablation writes each head's mean z over the reference texts (as the model encodes
+    them) in place of its z: the means and the result equal the same done with torch hooks."""
+    from model.analysis.ablation import REFERENCE_TEXTS
+
+    hf, model = pair
+    H, dh = model.cfg.n_heads, model.cfg.d_head
+    layers = hf.get_submodule(model.module.layout.layers)
+    o_projs = [layers[i].get_submodule(model.module.layout.attn).get_submodule(model.module.layout.o_proj)
+               for i in range(model.cfg.n_layers)]
+    sums = [torch.zeros(H * dh, dtype=torch.float64) for _ in o_projs]
+    count = 0
+    def add(i):
+        def hook(module, args):  # reads z, returns None: the input is left alone
+            sums[i].add_(args[0][0].double().sum(0))
+        return hook
+
+    handles = [o.register_forward_pre_hook(add(i)) for i, o in enumerate(o_projs)]
+    with torch.no_grad():
+        for text in REFERENCE_TEXTS:
+            ids = model.encode(text)[0].ids
+            hf(torch.tensor([ids]))
+            count += len(ids)
+    for handle in handles:
+        handle.remove()
+    means = torch.stack([s / count for s in sums]).reshape(len(o_projs), H, dh).float()
+    assert_close(model.reference_means(), means, rel=REL, what="reference means")
+    heads = ((0, 3), (2, 2))
+
+    def put(layer, head):
+        def hook(module, args):
+            z = args[0].clone()
+            z[..., head * dh : (head + 1) * dh] = means[layer, head]
+            return (z,)
+        return hook
+
+    handles = [o_projs[layer].register_forward_pre_hook(put(layer, head)) for layer, head in heads]
+    with torch.no_grad():
+        expected = hf(ids_of(model, TEXT)).logits[0, -1]
+    for handle in handles:
+        handle.remove()
+    result = probes.ablate(model, TEXT, {"heads": heads, "mode": "mean"})
+    assert_close(result.logits, expected, rel=REL, what="mean knock-out vs torch hooks")
+
+
 def test_sweep_equals_hand_made_hooks(pair):
     """The sweep knocks out a different head in each batch row, resuming from the trace's
     residual stream: every row equals that head zeroed by hand."""
