@@ -203,13 +203,13 @@ def _not_native(config: dict) -> str:
             "Llama, Mistral, Qwen2, Qwen3, Gemma 2, Gemma 3, or this app's own format)")
 
 
-def load_generic_folder(folder: Path, device: torch.device, max_tokens: int | None, precision: Precision) -> TracingModel:
+def load_generic_folder(folder: Path, device: torch.device, max_tokens: int | None) -> TracingModel:
     """A folder of an architecture the app does not implement, opened generically through
     transformers and nnsight; its size is checked before anything is allocated, and a failure
     names the model type and why it could not be opened generically."""
     config = read_hf_config(folder)
-    if precision != "float32":
-        raise ModelFileError(folder, f"{precision} is not offered for a model opened generically: it runs in float32")
+    # The precision setting is not applied: transformers' modules run in float32, and the trace and the
+    # status line say float32 (the setting stays for the next native model)
     try:
         summary = safetensors_summary(folder)
         refuse_if_too_large(summary[0] if summary is not None else generic.count_parameters(folder), folder)
@@ -262,7 +262,7 @@ def load_tracing_model(
         )
     kind = folder_kind(folder)
     if kind == "generic":
-        return load_generic_folder(folder, target, max_tokens, precision)
+        return load_generic_folder(folder, target, max_tokens)  # float32 whatever the precision setting
     if kind == "llama":
         summary = safetensors_summary(folder)
         if summary is not None:

@@ -215,8 +215,8 @@ class GenericModule:
     layer, ``ln_f``/``unembed`` for the lens, and standing ``interventions``
     (:func:`model.core.interventions.installed`). Anything else is refused with a sentence."""
 
-    def __init__(self, wrapped, hf: torch.nn.Module, cfg: GenericConfig, layout: Layout, remote: bool = False) -> None:
-        self.wrapped, self.hf, self.cfg, self.layout, self.remote = wrapped, hf, cfg, layout, remote
+    def __init__(self, wrapped, hf: torch.nn.Module, cfg: GenericConfig, layout: Layout) -> None:
+        self.wrapped, self.hf, self.cfg, self.layout = wrapped, hf, cfg, layout
         self.interventions = NO_INTERVENTIONS
         self.ln_f = hf.get_submodule(layout.norm)
         self.unembed = hf.get_submodule(layout.lm_head)
@@ -286,8 +286,8 @@ class GenericModule:
         input of the attention's output projection, per head), and with ``cache`` given, what
         the Trace needs saved into it: ``embed`` (B, T, d), per layer ``resid_pre``,
         ``resid_post``, ``qkv`` (the attention call's q, k, v and scale), ``z`` (B, T, H·dh),
-        ``attn_out``, ``pattern``; ``final_norm``. The local and the remote (NDIF) run are this
-        same code; only ``remote`` differs."""
+        ``attn_out``, ``pattern``; ``final_norm``. (Local only: docs/generic-models.md says why
+        this is not run remotely on NDIF.)"""
         edits = self.interventions + (interventions or NO_INTERVENTIONS)
         cfg, layout = self.cfg, self.layout
         H, dh = cfg.n_heads, cfg.d_head
@@ -295,20 +295,21 @@ class GenericModule:
         device = next(self.hf.parameters()).device
         idx = idx.to(device)
         saved: dict = {}
-        kwargs = {"remote": True} if self.remote else {}
-        with model.trace(idx, use_cache=False, **kwargs):
+        from nnsight import save  # not the .save() nnsight mounts on every object: that is a setting
+
+        with model.trace(idx, use_cache=False):
             if cache is not None:
-                saved["embed"] = _envoy(model, layout.embed).output.save()
+                saved["embed"] = save(_envoy(model, layout.embed).output)
             layers = _envoy(model, layout.layers)
             for i in range(cfg.n_layers):
                 layer = layers[i]
                 if start is not None and i == start:
                     layer.input = x.to(device=device, dtype=next(self.hf.parameters()).dtype)
                 if cache is not None:
-                    saved[f"{i}.resid_pre"] = layer.input.save()
+                    saved[f"{i}.resid_pre"] = save(layer.input)
                 attn = _envoy(layer, layout.attn)
                 if cache is not None:
-                    saved[f"{i}.qkv"] = _attention_call(attn).inputs.save()
+                    saved[f"{i}.qkv"] = save(_attention_call(attn).inputs)
                 edit = edits.at(i)
                 o_proj = _envoy(attn, layout.o_proj)
                 if edit is not None:
@@ -317,14 +318,14 @@ class GenericModule:
                     heads = z.reshape(B, T, H, dh).transpose(1, 2)  # (B, H, T, dh)
                     o_proj.input = edit(heads).transpose(1, 2).reshape(B, T, H * dh)
                 if cache is not None:
-                    saved[f"{i}.z"] = o_proj.input.save()
+                    saved[f"{i}.z"] = save(o_proj.input)
                     out = attn.output
-                    saved[f"{i}.attn_out"] = out[0].save()
-                    saved[f"{i}.pattern"] = out[1].save()
-                    saved[f"{i}.resid_post"] = layer.output.save()
+                    saved[f"{i}.attn_out"] = save(out[0])
+                    saved[f"{i}.pattern"] = save(out[1])
+                    saved[f"{i}.resid_post"] = save(layer.output)
             if cache is not None:
-                saved["final_norm"] = _envoy(model, layout.norm).output.save()
-            saved["logits"] = model.output.logits.save()
+                saved["final_norm"] = save(_envoy(model, layout.norm).output)
+            saved["logits"] = save(model.output.logits)
         logits = saved.pop("logits")
         if cache is not None:
             cache.update(saved)
