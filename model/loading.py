@@ -42,7 +42,7 @@ from model.core.validation import (
     tokens_that_fit,
 )
 from model.core.weights import TOKENIZER_FILE, load_model
-from model.formats import gemma3_package, generic
+from model.formats import gemma3_package, generic, generic_load
 from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
 from model.formats.gguf import is_gguf, load_gguf, scan_header
@@ -212,8 +212,8 @@ def load_generic_folder(folder: Path, device: torch.device, max_tokens: int | No
     # status line say float32 (the setting stays for the next native model)
     try:
         summary = safetensors_summary(folder)
-        refuse_if_too_large(summary[0] if summary is not None else generic.count_parameters(folder), folder)
-        return generic.load_generic(folder, max_tokens=max_tokens, device=device)
+        refuse_if_too_large(summary[0] if summary is not None else generic_load.count_parameters(folder), folder)
+        return generic_load.load_generic(folder, max_tokens=max_tokens, device=device)
     except ModelFileError as exc:
         raise ModelFileError(folder / CONFIG_FILE, f"{_not_native(config)}, and opening it generically through "
                              f"transformers failed: {exc.path.name}: {exc.problem}") from exc

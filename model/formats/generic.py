@@ -32,14 +32,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.core.anatomy import ModelStructure
 from model.core.errors import ModelFileError
 from model.core.info import ModelInfo
 from model.core.interventions import NO_INTERVENTIONS, Interventions
 from model.core.tokenizer import TextTokenizer
 from model.core.trace import LogitPositions, Trace, input_fields
 from model.core.trace import resolve_logit_positions as _resolve_positions
-from model.formats.hf import CONFIG_FILE, TOKENIZER_FILE, folder_name, read_hf_config
-from model.formats.llama import llama_bos
 from model.tracer.runner import TracingModel
 
 #: What the status line says after the model's name.
@@ -57,11 +56,6 @@ INSTALL = "pip install 'nnsight==0.8.1' (or pip install -e '.[nnsight]')"
 # the final norm of the base model.
 O_PROJ_NAMES = ("o_proj", "dense", "out_proj", "c_proj", "wo", "o")
 NORM_NAMES = ("norm", "final_layer_norm", "final_layernorm", "ln_f", "norm_f", "final_norm")
-
-# A trace's every-head outputs, L·H·T·d float32, stay within this, and the forward pass within
-# GPT-2 small's at 128 tokens (the same budgets as model.loading's for the Llama layout).
-TRACE_BYTES_BUDGET = 64 * 2**20
-TRACE_FLOP_BUDGET = 2 * 85e6 * 128
 
 
 class GenericUnavailable(AttributeError, ValueError):
@@ -386,8 +380,9 @@ class GenericTracingModel(TracingModel):
     incremental = False
 
     def __init__(self, module: GenericModule, tokenizer: TextTokenizer, name: str, max_tokens: int,
-                 source_note: str = "") -> None:
-        self.weights_note = source_note
+                 structure: ModelStructure | None = None) -> None:
+        self.structure = structure
+        self.weights_note = ""
         self.precision = "float32"
         self.device = next(module.hf.parameters()).device
         self.module = module
@@ -402,7 +397,7 @@ class GenericTracingModel(TracingModel):
             name=self.name, n_layers=cfg.n_layers, n_heads=cfg.n_heads, d_model=cfg.d_model, n_ctx=self.max_tokens,
             causal=True, has_lm_head=True, vocabulary=tuple(self.tokenizer.vocabulary(cfg.vocab_size)),
             embedding_table=table, tokenizer_kind=self.tokenizer.kind, bos_token_id=cfg.bos_token_id,
-            source=source, head_weights=None, structure=None,
+            source=source, head_weights=None, structure=self.structure,
             n_kv_heads=cfg.n_kv_heads if cfg.n_kv_heads != cfg.n_heads else None, positional=cfg.positional,
             layer_windows=tuple(cfg.layer_window(i) for i in range(cfg.n_layers)) if cfg.sliding_window else (),
             weights_note=self.weights_note, n_params=self.module.num_parameters(),
@@ -458,100 +453,3 @@ class GenericTracingModel(TracingModel):
             logit_positions=positions, logits=logits.cpu().numpy(), probs=probs.cpu().numpy(),
             forward_ms=forward_ms, attn_in=None, precision=self.precision,
         )
-
-
-def max_trace_tokens(cfg: GenericConfig, block_params: int) -> int:
-    """Tokens per trace: between 32 and 128, a multiple of 16, within the budgets above."""
-    fits = min(TRACE_BYTES_BUDGET / (cfg.n_layers * cfg.n_heads * cfg.d_model * 4),
-               TRACE_FLOP_BUDGET / (2 * max(block_params, 1)))
-    return int(max(32, min(128, fits // 16 * 16, cfg.n_ctx)))
-
-
-def load_generic(folder: str | Path, max_tokens: int | None = None, device: str | torch.device = "cpu",
-                 name: str | None = None) -> GenericTracingModel:
-    """Open ``folder`` (``config.json``, weights, ``tokenizer.json``) with transformers'
-    ``AutoModelForCausalLM`` (eager attention) behind nnsight. Raises :class:`ModelFileError`
-    with a sentence: nnsight not installed, a folder transformers cannot load, a model whose
-    attention returns no weights (SDPA- or flash-only) or whose scores are not q·kᵀ·scale."""
-    folder = Path(folder)
-    if not nnsight_installed():
-        raise ModelFileError(folder, f"opening this model generically needs nnsight: {INSTALL}")
-    import transformers
-    from nnsight import NNsight
-
-    config = _hf_config(folder)
-    tokenizer_path = folder / TOKENIZER_FILE
-    if not tokenizer_path.is_file():
-        raise ModelFileError(tokenizer_path, "missing: a generic model needs its tokenizer.json")
-    tokenizer = TextTokenizer.from_file(tokenizer_path)
-    tokenizer.bos_token_id = llama_bos(folder, read_hf_config(folder), tokenizer)
-    try:
-        hf = transformers.AutoModelForCausalLM.from_pretrained(
-            folder, config=config, attn_implementation="eager", dtype=torch.float32, local_files_only=True)
-    except Exception as exc:  # noqa: BLE001 - a third-party loader: safetensors, torch, config errors
-        raise ModelFileError(folder, f"transformers cannot load this model with eager attention: {_sentence(exc)}") from exc
-    hf.eval().to(device)
-    cfg = generic_config(hf.config, name or f"{folder_name(folder)} ({type(hf).__name__})", tokenizer.bos_token_id)
-    module = GenericModule(NNsight(hf), hf, cfg, find_layout(hf, cfg, folder / CONFIG_FILE))
-    layers = hf.get_submodule(module.layout.layers)
-    limit = max_tokens or max_trace_tokens(cfg, sum(p.numel() for p in layers.parameters()))
-    model = GenericTracingModel(module, tokenizer, cfg.name, limit)
-    check_attention(model, folder)
-    return model
-
-
-def _hf_config(folder: Path):
-    """The transformers config of ``folder``; a causal LM architecture transformers knows."""
-    import transformers
-
-    try:
-        config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True)
-    except (ValueError, OSError, KeyError) as exc:
-        raise ModelFileError(folder / CONFIG_FILE, f"transformers cannot read this config: {_sentence(exc)}") from exc
-    if type(config) not in transformers.MODEL_FOR_CAUSAL_LM_MAPPING:
-        raise ModelFileError(folder / CONFIG_FILE, f"{type(config).__name__}: transformers has no causal language "
-                             "model for this architecture (the generic source opens causal LMs only)")
-    return config
-
-
-def count_parameters(folder: Path) -> int:
-    """The parameters of ``folder``'s model, counted on the meta device (nothing allocated)."""
-    import transformers
-
-    config = _hf_config(folder)
-    with torch.device("meta"):
-        hf = transformers.AutoModelForCausalLM.from_config(config)
-    return sum(p.numel() for p in {id(p): p for p in hf.parameters()}.values())
-
-
-def _sentence(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] + ("…" if len(text) > 300 else "")
-
-
-def check_attention(model: GenericTracingModel, folder: Path) -> None:
-    """One short trace: the attention modules return their weights, and softmax(q·kᵀ·scale +
-    mask) reproduces them (so the scores shown are the model's). Refuses otherwise."""
-    ids = [model.cfg.bos_token_id] if model.cfg.bos_token_id is not None else []
-    ids += [(7 * j + 3) % model.cfg.vocab_size for j in range(6 - len(ids))]
-    cache: dict = {}
-    try:
-        model.module(torch.tensor([ids]), None, None, cache)
-    except GenericUnavailable as exc:
-        raise ModelFileError(folder, f"the app cannot read this model's attention: {exc}") from exc
-    for i in range(model.cfg.n_layers):
-        pattern = cache[f"{i}.pattern"]
-        if pattern is None:
-            raise ModelFileError(folder, "its attention returns no weights (an SDPA- or flash-only implementation): "
-                                 "the app needs eager attention to show the patterns")
-        attn = model.module.hf.get_submodule(model.module.layout.layers)[i].get_submodule(model.module.layout.attn)
-        *_, scores = _scores(attn, cache[f"{i}.qkv"], model.cfg.n_heads)
-        T = scores.shape[-1]
-        hidden = torch.ones(T, T, dtype=torch.bool).triu(1)
-        window = model.cfg.layer_window(i)
-        if window is not None:
-            hidden |= torch.ones(T, T, dtype=torch.bool).tril(-window)
-        mine = torch.softmax(scores.masked_fill(hidden, float("-inf")), dim=-1)
-        if not torch.allclose(mine, pattern[0].float(), atol=1e-4):
-            raise ModelFileError(folder, f"layer {i}'s attention weights are not softmax(q·kᵀ·scale) under a causal "
-                                 "mask (ALiBi, soft-capping or another bias): the app cannot show its scores")

@@ -76,6 +76,12 @@ def test_folder_is_routed_to_the_generic_source(pair):
     assert info.generic and "opened generically" in info.generic
     assert info.head_weights is None  # the step-through says why, from info.generic
     assert (info.n_layers, info.n_heads, info.d_model) == (3, 4, 32)
+    # the Anatomy tab counts every parameter once, by kind
+    unique = {id(p): p for p in hf.parameters()}.values()
+    assert info.structure.total == info.n_params == sum(p.numel() for p in unique)
+    counts = {kind: n for kind, n, _ in info.structure.counts}
+    dh, kv = model.cfg.d_head, model.cfg.n_kv_heads
+    assert counts["W_K"] >= 3 * kv * dh * 32 and counts["W_O"] >= 3 * 4 * dh * 32 and counts["MLP"] > 0
 
 
 def test_trace_equals_transformers(pair):
