@@ -1,4 +1,4 @@
-"""A Phi-3 folder (an architecture the app does not implement) opens in the window through
+"""Phi-3, GPT-NeoX and OLMo folders (architectures the app does not implement) open in the window through
 transformers and nnsight: the grid shows transformers' own patterns, the status line says how
 the model was opened, and the step-through says why it cannot step through its heads."""
 
@@ -13,16 +13,21 @@ from tests.model.conftest import train_byte_bpe  # noqa: E402
 from tests.numerics import assert_close  # noqa: E402
 
 TEXT = "the king and the queen"
+SHAPE = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+             max_position_embeddings=64)
+CONFIGS = {
+    "phi3": lambda V: transformers.Phi3Config(vocab_size=V, num_key_value_heads=2, pad_token_id=0, **SHAPE),
+    "gpt-neox": lambda V: transformers.GPTNeoXConfig(vocab_size=V, **SHAPE),
+    "olmo": lambda V: transformers.OlmoConfig(vocab_size=V, pad_token_id=0, **SHAPE),
+}
 
 
-@pytest.fixture
-def phi3_folder(tmp_path):
+@pytest.fixture(params=sorted(CONFIGS))
+def generic_folder(request, tmp_path):
     import torch
 
     tokenizer = train_byte_bpe()
-    config = transformers.Phi3Config(vocab_size=tokenizer.get_vocab_size(), hidden_size=32, intermediate_size=48,
-                                     num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                     max_position_embeddings=64, pad_token_id=0)
+    config = CONFIGS[request.param](tokenizer.get_vocab_size())
     torch.manual_seed(0)
     hf = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="eager").eval()
     hf.save_pretrained(tmp_path)
@@ -30,10 +35,10 @@ def phi3_folder(tmp_path):
     return tmp_path, hf
 
 
-def test_generic_model_opens_in_the_window(qtbot, make_window, phi3_folder):
+def test_generic_model_opens_in_the_window(qtbot, make_window, generic_folder):
     import torch
 
-    folder, hf = phi3_folder
+    folder, hf = generic_folder
     window = make_window(source=folder, text=TEXT)
     assert window.model_info.generic
     assert "opened through transformers (generic)" in window.status_model.text()
