@@ -16,9 +16,10 @@ from what those modules compute:
 Knock-out and A/B patching are nnsight interventions that replace that input of the output
 projection per head (:class:`model.core.interventions.Interventions`, the edits the native
 model applies at the same point), so the app's analyses (the lens, knock-out, patching, the
-sweep, sampling) run unchanged on :class:`GenericModule`. What needs each head's weight
-matrices (the step-through, direct logit attribution, the block's steps, badges, saliency)
-is refused with a sentence saying why (:class:`GenericUnavailable`).
+sweep, sampling, head roles) run unchanged on :class:`GenericModule`. What needs each head's
+and block's weights in the app's own layout (the step-through, direct logit attribution, the
+block's steps, the contribution graph, saliency) is refused with a sentence saying why
+(:class:`GenericUnavailable`). Loading: :mod:`model.formats.generic_load`.
 
 ``nnsight`` is an optional extra (``pip install -e '.[nnsight]'``); nothing is downloaded.
 """
@@ -45,8 +46,8 @@ from model.tracer.runner import TracingModel
 GENERIC_STATUS = "opened through transformers (generic)"
 GENERIC_NOTE = (
     "{name} is opened generically: transformers runs its own modules (eager attention) and nnsight reads "
-    "their inputs and outputs. Patterns, residual stream, logits, the logit lens, knock-out, patching and "
-    "sampling come from those; the step-through, direct logit attribution and the block's steps need each "
+    "their inputs and outputs. Patterns, residual stream, logits, the logit lens, head roles, knock-out, "
+    "patching and sampling come from those; the step-through, direct logit attribution and the block's steps need each "
     "head's weight matrices in the app's own layout, which a generic model does not have."
 )
 INSTALL = "pip install 'nnsight==0.8.1' (or pip install -e '.[nnsight]')"
