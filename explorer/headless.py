@@ -170,10 +170,13 @@ def _feed_dla(panel, job: Job) -> None:
             target = single_token(job.model.tokenizer, job.args.target)
         if job.args.contrast:  # the panel's contrast box holds it (scene state); it must be one token
             single_token(job.model.tokenizer, job.args.contrast)
+    except ValueError as exc:
+        raise ExportError(f"--target/--contrast: {exc}") from None
+    try:  # the model may have no attribution to give (opened generically: model/formats/generic.py)
         result = probes.dla(job.model, job.trace.text, {"position": job.args.query, "target": target,
                                                         "contrast": job.args.contrast or ""}, job.trace)
     except ValueError as exc:
-        raise ExportError(f"--target/--contrast: {exc}") from None
+        raise ExportError(str(exc)) from None
     panel.set_selection(panel.selection.with_(target=result.target))
     panel.set_work_result("dla", result)
 
@@ -197,11 +200,16 @@ def _feed_saliency(panel, job: Job) -> None:
     panel.set_trace(job.trace)
     try:
         target = single_token(job.model.tokenizer, job.args.target) if job.args.target else None
-        options = {"position": job.args.query, "target": target, "contrast": job.args.contrast or "",
-                   "steps": job.args.steps}
-        *_, (_done, _total, result) = probes.saliency_job(job.model, job.trace.text, options)
+        if job.args.contrast:
+            single_token(job.model.tokenizer, job.args.contrast)
     except ValueError as exc:
         raise ExportError(f"--target/--contrast: {exc}") from None
+    options = {"position": job.args.query, "target": target, "contrast": job.args.contrast or "",
+               "steps": job.args.steps}
+    try:  # the model may have no saliency to give (opened generically: model/formats/generic.py)
+        *_, (_done, _total, result) = probes.saliency_job(job.model, job.trace.text, options)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
     panel.set_work_result("saliency", result)
 
 

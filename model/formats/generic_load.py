@@ -109,11 +109,18 @@ def load_generic(folder: str | Path, max_tokens: int | None = None, device: str 
         raise ModelFileError(tokenizer_path, "missing: a generic model needs its tokenizer.json")
     tokenizer = TextTokenizer.from_file(tokenizer_path)
     tokenizer.bos_token_id = llama_bos(folder, read_hf_config(folder), tokenizer)
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # its bar on stderr: the headless export answers in one line
     try:
         hf = transformers.AutoModelForCausalLM.from_pretrained(
             folder, config=config, attn_implementation="eager", dtype=torch.float32, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - a third-party loader: safetensors, torch, config errors
         raise ModelFileError(folder, f"transformers cannot load this model with eager attention: {_sentence(exc)}") from exc
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     hf.eval().to(device)
     cfg = generic_config(hf.config, name or f"{folder_name(folder)} ({type(hf).__name__})", tokenizer.bos_token_id)
     module = GenericModule(NNsight(hf), hf, cfg, find_layout(hf, cfg, folder / CONFIG_FILE))

@@ -51,3 +51,32 @@ def test_generic_model_opens_in_the_window(qtbot, make_window, generic_folder):
 
     panel = make_panel(qtbot, window.model_info, trace)
     assert panel.steps is None and "opened generically through transformers" in panel.canvas.message
+
+
+def test_headless_export_of_a_generic_model(qtbot, capsys, tmp_path, generic_folder):
+    """The grid's CSV holds transformers' patterns; DLA is refused in one line naming why (not
+    as a bad --target)."""
+    import csv
+
+    import numpy as np
+    import torch
+
+    from explorer import app as app_module
+
+    folder, hf = generic_folder
+    out = tmp_path / "grid.csv"
+    assert app_module.main(["export", "--model", str(folder), "--text", TEXT, "--view", "grid", "--out", str(out)]) == 0
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    from model.loading import load_tracing_model
+
+    ids = load_tracing_model(folder).encode(TEXT)[0].ids
+    with torch.no_grad():
+        pattern = torch.stack(hf(torch.tensor([ids]), output_attentions=True).attentions)[:, 0].numpy()
+    assert len(rows) == pattern.size
+    assert_close(np.array([float(r["weight"]) for r in rows]), pattern.reshape(-1), what="the grid's CSV")
+    capsys.readouterr()
+    code = app_module.main(["export", "--model", str(folder), "--text", TEXT, "--view", "dla",
+                            "--out", str(tmp_path / "dla.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "opened generically" in err and "--target" not in err and len(err.strip().splitlines()) == 1
