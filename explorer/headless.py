@@ -176,10 +176,13 @@ def _feed_dla(panel, job: Job) -> None:
         target = single_token(job.model.tokenizer, job.args.target) if job.args.target else None
         if job.args.contrast:  # the panel's contrast box holds it (scene state); it must be one token
             single_token(job.model.tokenizer, job.args.contrast)
-        request = rq.Dla(job.trace.text, position=job.args.query, target=target, contrast=job.args.contrast or "")
-        result = probes.run(job.model, request, job.trace)
     except ValueError as exc:
         raise ExportError(f"--target/--contrast: {exc}") from None
+    request = rq.Dla(job.trace.text, position=job.args.query, target=target, contrast=job.args.contrast or "")
+    try:  # the model may have no attribution to give (opened generically: model/formats/generic.py)
+        result = probes.run(job.model, request, job.trace)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
     panel.set_selection(panel.selection.with_(target=result.target))
     panel.set_work_result(request, result)
 
@@ -203,10 +206,15 @@ def _feed_saliency(panel, job: Job) -> None:
     panel.set_trace(job.trace)
     try:
         target = single_token(job.model.tokenizer, job.args.target) if job.args.target else None
+        if job.args.contrast:
+            single_token(job.model.tokenizer, job.args.contrast)
+    except ValueError as exc:
+        raise ExportError(f"--target/--contrast: {exc}") from None
+    try:  # the model may have no saliency to give (opened generically: model/formats/generic.py)
         _answer(panel, job, rq.Saliency(job.trace.text, position=job.args.query, target=target,
                                         contrast=job.args.contrast or "", steps=job.args.steps))
     except ValueError as exc:
-        raise ExportError(f"--target/--contrast: {exc}") from None
+        raise ExportError(str(exc)) from None
 
 
 def _feed_step(panel, job: Job) -> None:

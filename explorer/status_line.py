@@ -36,6 +36,9 @@ class StatusLine:
         if info.weights_note:  # e.g. quantized weights: every number shown is theirs, not the original's
             status += " · " + QCoreApplication.translate("MainWindow", "dequantized weights (hover for more)")
         tip = info.weights_note
+        if getattr(info, "generic", ""):  # transformers' own modules through nnsight (model/formats/generic.py)
+            status += " · " + QCoreApplication.translate("MainWindow", "opened through transformers (generic)")
+            tip = "\n".join(t for t in (tip, info.generic) if t)
         status, tip = _precision_status(info, status, tip)
         self.status_model.setText(status)
         self.status_model.setToolTip(tip)

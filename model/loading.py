@@ -42,7 +42,7 @@ from model.core.validation import (
     tokens_that_fit,
 )
 from model.core.weights import TOKENIZER_FILE, load_model
-from model.formats import gemma3_package
+from model.formats import gemma3_package, generic, generic_load
 from model.formats.bert import load_bert
 from model.formats.discovery import find_checkpoints
 from model.formats.gguf import is_gguf, load_gguf, scan_header
@@ -98,7 +98,7 @@ def pretrained_max_tokens(cfg: ModelConfig) -> int:
     return int(max(32, min(PRETRAINED_MAX_TOKENS, fits // 16 * 16)))
 
 
-ModelKind = Literal["bundled", "gpt2", "bert", "llama", "gguf", "folder", "lesson"]
+ModelKind = Literal["bundled", "gpt2", "bert", "llama", "gguf", "folder", "lesson", "generic"]
 
 # Loading holds the float32 weights once in the module and, while it reads or caches them,
 # about once more; refusing up front beats the kernel's out-of-memory kill.
@@ -167,7 +167,7 @@ def resolve_source(source: str | Path) -> Path:
         return gemma3_package.require_gemma3_file()
     path = Path(source).expanduser()
     if path_kind(path) == "missing" and isinstance(source, str):
-        for kind in ("gpt2", "llama"):
+        for kind in ("gpt2", "llama", "generic"):
             for snapshot in find_checkpoints(None, include_cache=True, kind=kind):
                 repo = folder_name(snapshot)
                 if source in (repo, repo.rsplit("/", 1)[-1]):
@@ -187,13 +187,36 @@ def folder_kind(folder: Path) -> ModelKind:
     if llama_family(config) is not None:
         return "llama"
     if "model_type" in config or "architectures" in config:
-        what = config.get("model_type") or ", ".join(architecture_names(config))
-        raise ModelFileError(
-            folder / CONFIG_FILE,
-            f"model type {what!r} is not supported (supported: GPT-2 family, BERT family, "
-            "Llama, Mistral, Qwen2, Qwen3, Gemma 2, Gemma 3, or this app's own format)",
-        )
+        model_type = config.get("model_type")
+        if not (isinstance(model_type, str) and model_type):  # transformers finds its classes by model_type
+            raise ModelFileError(folder / CONFIG_FILE, _not_native(config))
+        if generic.nnsight_installed():
+            return "generic"  # transformers' own modules through nnsight: model/formats/generic.py
+        raise ModelFileError(folder / CONFIG_FILE, f"{_not_native(config)}; with nnsight installed it could be "
+                             f"opened generically through transformers ({generic.INSTALL})")
     return "folder"
+
+
+def _not_native(config: dict) -> str:
+    what = config.get("model_type") or ", ".join(architecture_names(config))
+    return (f"model type {what!r} is not supported natively (natively: GPT-2 family, BERT family, "
+            "Llama, Mistral, Qwen2, Qwen3, Gemma 2, Gemma 3, or this app's own format)")
+
+
+def load_generic_folder(folder: Path, device: torch.device, max_tokens: int | None) -> TracingModel:
+    """A folder of an architecture the app does not implement, opened generically through
+    transformers and nnsight; its size is checked before anything is allocated, and a failure
+    names the model type and why it could not be opened generically."""
+    config = read_hf_config(folder)
+    # The precision setting is not applied: transformers' modules run in float32, and the trace and the
+    # status line say float32 (the setting stays for the next native model)
+    try:
+        summary = safetensors_summary(folder)
+        refuse_if_too_large(summary[0] if summary is not None else generic_load.count_parameters(folder), folder)
+        return generic_load.load_generic(folder, max_tokens=max_tokens, device=device)
+    except ModelFileError as exc:
+        raise ModelFileError(folder / CONFIG_FILE, f"{_not_native(config)}, and opening it generically through "
+                             f"transformers failed: {exc.path.name}: {exc.problem}") from exc
 
 
 def load_tracing_model(
@@ -238,6 +261,8 @@ def load_tracing_model(
             folder, "expected a model folder (config.json, model.safetensors, tokenizer.json) or a GGUF file"
         )
     kind = folder_kind(folder)
+    if kind == "generic":
+        return load_generic_folder(folder, target, max_tokens)  # float32 whatever the precision setting
     if kind == "llama":
         summary = safetensors_summary(folder)
         if summary is not None:
@@ -334,6 +359,16 @@ def available_models(
                 choices.append(ModelChoice(
                     f"{folder_name(path)} (Llama layout)", str(path), "llama", size_bytes=size, n_params=n_params
                 ))
+    if generic.nnsight_installed():
+        for i, root in enumerate(folders):
+            for path in find_checkpoints(root, include_cache=include_cache and i == 0, kind="generic"):
+                if path.resolve() not in seen:
+                    seen.add(path.resolve())
+                    n_params, size = safetensors_summary(path) or (None, None)
+                    kind_name = read_hf_config(path).get("model_type", "?")
+                    choices.append(ModelChoice(
+                        f"{folder_name(path)} ({kind_name}, through transformers)", str(path), "generic",
+                        size_bytes=size, n_params=n_params, note=generic.GENERIC_STATUS))
     if include_ollama:
         for model in find_ollama_models():
             s = model.summary

@@ -1031,6 +1031,10 @@ mean: the head adds its average output over a few fixed reference sentences, the
         <translation>反量化的权重（悬停查看详情）</translation>
     </message>
     <message>
+        <source>opened through transformers (generic)</source>
+        <translation>通过 transformers 打开（通用）</translation>
+    </message>
+    <message>
         <source>{n} tokens</source>
         <translation>{n} 个词元</translation>
     </message>
@@ -1753,6 +1757,10 @@ Its attention heads (it looks both ways: no causal mask) and its embedding table
     <message>
         <source>Computing float32&apos;s numbers for this text…</source>
         <translation>正在为这段文本计算 float32 的数值…</translation>
+    </message>
+    <message>
+        <source>{model} is opened generically through transformers: its own modules run as they are and nnsight reads their inputs and outputs, so each head&apos;s W_Q, W_K, W_V and W_O are not read one by one and its heads cannot be stepped through. The grid, the head view, the next token, the logit lens and knock-out work.</source>
+        <translation>{model} 是通过 transformers 以通用方式打开的：模型自己的模块照原样运行，由 nnsight 读取它们的输入和输出，因此不会逐个读取每个头的 W_Q、W_K、W_V 和 W_O，也就无法逐步查看它的头。注意力网格、单头视图、下一个词元、logit lens 和敲除（knock-out）都可以使用。</translation>
     </message>
     <message>
         <source>{model}: this model&apos;s weights cannot be read per head, so its heads cannot be stepped through.</source>

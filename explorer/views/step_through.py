@@ -133,6 +133,11 @@ class StepThroughPanel(Panel):
         if info is None or trace is None:
             return None, QCoreApplication.translate("StepThrough", "Type some text to trace.")
         hw: HeadWeights | None = info.head_weights
+        if hw is None and getattr(info, "generic", ""):
+            return None, QCoreApplication.translate("StepThrough", "{model} is opened generically through transformers: "
+                "its own modules run as they are and nnsight reads their inputs and outputs, so each head's W_Q, W_K, "
+                "W_V and W_O are not read one by one and its heads cannot be stepped through. The grid, the head view, "
+                "the next token, the logit lens and knock-out work.").format(model=model_name(info.name))
         if hw is None:
             return None, QCoreApplication.translate("StepThrough", "{model}: this model's weights cannot be read per head, so its heads cannot be stepped "
                              "through.").format(model=model_name(info.name))

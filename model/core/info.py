@@ -121,6 +121,10 @@ class ModelInfo:
     #: per layer, the RoPE base its rotation uses (Gemma 3: 10,000 local, 1,000,000 global);
     #: empty without RoPE
     rope_bases: tuple[float, ...] = ()
+    #: Non-empty when the model is opened generically through transformers (nnsight,
+    #: model/formats/generic.py): the sentence saying what that means and why the views that
+    #: need each head's weights are unavailable.
+    generic: str = ""
 
     def __post_init__(self) -> None:
         if self.embedding_table.ndim != 2 or self.embedding_table.shape[0] != len(self.vocabulary):

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from model.core.errors import ModelFileError
 from model.formats.gpt2 import MERGES_FILE, VOCAB_FILE
-from model.formats.hf import CONFIG_FILE, TOKENIZER_FILE, hf_kind, read_hf_config, weights_file
+from model.formats.hf import (
+    CONFIG_FILE,
+    TOKENIZER_FILE,
+    architecture_names,
+    hf_kind,
+    read_hf_config,
+    weights_file,
+)
 from model.formats.llama import llama_family
 
 
@@ -29,7 +36,9 @@ def is_checkpoint(folder: Path, kind: str = "gpt2") -> bool:
         if not (folder / CONFIG_FILE).is_file() or weights_file(folder) is None:
             return False
         config = read_hf_config(folder)
-        if (hf_kind(config) or ("llama" if llama_family(config) else None)) != kind:
+        native = hf_kind(config) or ("llama" if llama_family(config) else None)
+        # any other Hugging Face model folder: the generic source (model/formats/generic.py)
+        if (native or ("generic" if "model_type" in config else None)) != kind:
             return False
     except (ModelFileError, OSError):
         return False
@@ -37,6 +46,10 @@ def is_checkpoint(folder: Path, kind: str = "gpt2") -> bool:
         return (folder / TOKENIZER_FILE).is_file() or (
             (folder / VOCAB_FILE).is_file() and (folder / MERGES_FILE).is_file()
         )
+    if kind == "generic":  # a causal LM (or a folder that does not say), with its tokenizer.json
+        names = architecture_names(config)
+        causal = not names or any(n.endswith("ForCausalLM") or n.endswith("LMHeadModel") for n in names)
+        return causal and (folder / TOKENIZER_FILE).is_file()
     return (folder / TOKENIZER_FILE).is_file() or (folder / "vocab.txt").is_file()
 
 
@@ -85,7 +98,7 @@ def find_checkpoints(
     max_depth: int = 3,
     kind: str = "gpt2",
 ) -> list[Path]:
-    """Model folders of ``kind`` ("gpt2", "bert", "llama") under ``folder`` (to ``max_depth`` levels) and, when
+    """Model folders of ``kind`` ("gpt2", "bert", "llama", "generic") under ``folder`` (to ``max_depth`` levels) and, when
     ``include_cache``, in the Hugging Face hub cache. Read-only: never downloads."""
     found: list[Path] = []
     if folder is not None:
