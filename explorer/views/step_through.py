@@ -66,6 +66,10 @@ class StepThroughPanel(Panel):
         self.block = None  # the last BlockResult received (model.work.probes)
         self.block_error = ""
         self._block_asked: tuple | None = None
+        # under 8- or 16-bit weights: the live trace's precision and text, and float32's trace of it
+        self.live_precision, self._live_text = "float32", None
+        self._exact = self._exact_asked = None
+        self._exact_error = ""
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -88,7 +92,7 @@ class StepThroughPanel(Panel):
         self._cache_key = None
         self.live_precision, self._live_text = trace.precision, trace.text
         if trace.precision in LOWBIT:
-            exact = getattr(self, "_exact", None)
+            exact = self._exact
             if exact is not None and exact.text == trace.text:
                 self.trace = exact
             else:
@@ -102,7 +106,7 @@ class StepThroughPanel(Panel):
         steps, message = self._compute()
         self.steps, self.message = steps, message
         note = ""
-        if getattr(self, "live_precision", "") in LOWBIT:
+        if self.live_precision in LOWBIT:
             note = QCoreApplication.translate("StepThrough", "(typing runs {bits}-bit weights; these numbers are float32's)").format(
                 bits=16 if self.live_precision == "float16" else 8)
         if self.trace is not None and self.trace.truncated:
@@ -125,11 +129,12 @@ class StepThroughPanel(Panel):
 
     def _compute(self) -> tuple[HeadSteps | None, str]:
         info, trace, sel = self.info, self.trace, self.selection
-        if info is not None and trace is None and getattr(self, "live_precision", "") in LOWBIT:
-            if getattr(self, "_exact_asked", None) != self._live_text:
-                self._exact_asked = self._live_text
+        if info is not None and trace is None and self.live_precision in LOWBIT:
+            if self._exact_asked != self._live_text:
+                self._exact_asked, self._exact_error = self._live_text, ""
                 self.ask(rq.Exact(self._live_text))
-            return None, QCoreApplication.translate("StepThrough", "Computing float32's numbers for this text…")
+            return None, self._exact_error or QCoreApplication.translate(
+                "StepThrough", "Computing float32's numbers for this text…")
         if info is None or trace is None:
             return None, QCoreApplication.translate("StepThrough", "Type some text to trace.")
         hw: HeadWeights | None = info.head_weights
@@ -176,8 +181,8 @@ class StepThroughPanel(Panel):
     def set_work_result(self, request, result) -> None:
         if isinstance(request, rq.Exact):
             self._exact = result
-            if (self.trace is None and getattr(self, "live_precision", "") in LOWBIT
-                    and result.text == getattr(self, "_live_text", None)):
+            if (self.trace is None and self.live_precision in LOWBIT
+                    and result.text == self._live_text):
                 self.trace, self._cache_key = result, None
                 self.mark_dirty()
         if isinstance(request, rq.Block):
@@ -185,6 +190,9 @@ class StepThroughPanel(Panel):
             self.mark_dirty()
 
     def set_work_error(self, request, message: str) -> None:
+        if isinstance(request, rq.Exact):
+            self._exact_error = message
+            self.mark_dirty()
         if isinstance(request, rq.Block):
             self.block_error = QCoreApplication.translate("StepThrough", "The rest of the block cannot be shown: {error}").format(
                 error=message)

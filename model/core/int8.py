@@ -183,7 +183,7 @@ class Int8Linear(LowBitLinear):
     kind = "int8"
 
     def __init__(self, linear: nn.Linear, input_peaks: torch.Tensor | None = None, alpha: float = 0.5,
-                 reduce_range: bool = True, _steps: list | None = None) -> None:
+                 reduce_range: bool = True, build: bool = True) -> None:
         super().__init__(linear)
         w = linear.weight.detach().float()
         if input_peaks is not None:  # SmoothQuant: move the inputs' outlier channels into the weights
@@ -195,7 +195,7 @@ class Int8Linear(LowBitLinear):
             self.smooth = None
         bias = None if linear.bias is None else linear.bias.detach()
         self._pending = [(w[rows], None if bias is None else bias[rows], reduce_range) for rows in _row_pieces(linear)]
-        if _steps is None:  # build every piece now
+        if build:  # every piece now; else one per build_step() (lowbit_steps)
             while self.build_step():
                 pass
 
@@ -320,7 +320,7 @@ def lowbit_steps(module: nn.Module, precision: str, peaks: dict | None = None):
         total = sum(len(_row_pieces(linear)) for *_, linear in targets) + 1
         done, built = 0, []
         for parent, name, linear in targets:
-            layer = Int8Linear(linear, peaks.get(linear), reduce_range=False, _steps=[])
+            layer = Int8Linear(linear, peaks.get(linear), reduce_range=False, build=False)
             while True:
                 more = layer.build_step()
                 done += 1
