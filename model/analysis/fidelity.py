@@ -45,6 +45,24 @@ HELD_OUT_TEXTS = (
     "He forgot his umbrella on the bus and walked home through the storm without it.",
 )
 
+#: Held-out Chinese sentences, measured too for a model that reads Chinese (Gemma 3): a
+#: Chinese classroom's text, not only English, decides whether smaller weights keep the answer.
+HELD_OUT_CHINESE = (
+    "我今天很高兴，因为天气很好。",
+    "北京是中国的首都，也是一座历史悠久的城市。",
+    "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。",
+    "老师在黑板上写了一道题，同学们都认真地思考。",
+)
+
+
+def held_out_texts(vocabulary) -> tuple[str, ...]:
+    """The held-out sentences for a model with ``vocabulary``: the English ones, and the
+    Chinese ones when it holds Chinese characters as tokens."""
+    from model.analysis.tokens import whole_character_share
+
+    reads_chinese = whole_character_share(vocabulary, "".join(HELD_OUT_CHINESE)) >= 0.9
+    return HELD_OUT_TEXTS + (HELD_OUT_CHINESE if reads_chinese else ())
+
 
 @dataclass(frozen=True)
 class Fidelity:

@@ -339,7 +339,7 @@ class TracingModel:
         ``(total, total, self)`` once the new layers are in and their fidelity is measured on
         the held-out sentences (:mod:`model.analysis.fidelity`). Until the swap, traces are
         float32's; the remembered rows are dropped at the swap."""
-        from model.analysis.fidelity import CALIBRATION_TEXTS, HELD_OUT_TEXTS, measure_steps
+        from model.analysis.fidelity import CALIBRATION_TEXTS, held_out_texts, measure_steps
 
         if self.precision != "float32":
             raise ValueError(f"the model already runs {self.precision} weights")
@@ -361,11 +361,12 @@ class TracingModel:
                 for linear, peak in input_peaks(self.module, [self.tokenizer.encode(text).ids[-cut:]]).items():
                     peaks[linear] = torch.maximum(peaks[linear], peak) if linear in peaks else peak
                 yield 0, 1, None
+        texts = held_out_texts(self.tokenizer.vocabulary(self.module.cfg.vocab_size))
         for done, total in lowbit_steps(self.module, wanted, peaks):
-            yield done, total + len(HELD_OUT_TEXTS), None
+            yield done, total + len(texts), None
         self.precision = wanted
         self.forget_last_trace()
-        held_out = [self.tokenizer.encode(text).ids[-cut:] for text in HELD_OUT_TEXTS]
+        held_out = [self.tokenizer.encode(text).ids[-cut:] for text in texts]
         for i, fidelity in enumerate(measure_steps(self.module, held_out), 1):
             self.fidelity = fidelity
             yield total + i, total + len(held_out), None

@@ -167,3 +167,12 @@ def test_knock_out_lens_and_sampling_work_at_8_bits(gpt2_folder):
 
     p = next_token_distribution(base.logits[-1], temperature=0.7)
     assert p.probs.sum() == pytest.approx(1.0, abs=1e-5) and np.isfinite(p.probs).all()
+
+
+def test_a_model_that_reads_chinese_is_measured_on_chinese_too():
+    from model.analysis.fidelity import HELD_OUT_CHINESE, HELD_OUT_TEXTS, held_out_texts
+
+    english = ["the", "Ġcat", "a", "b"]
+    chinese = english + sorted({c for text in HELD_OUT_CHINESE for c in text if c.isalnum()})
+    assert held_out_texts(english) == HELD_OUT_TEXTS
+    assert held_out_texts(chinese) == HELD_OUT_TEXTS + HELD_OUT_CHINESE
