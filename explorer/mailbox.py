@@ -1,7 +1,9 @@
 """What the GUI sends the model thread, and the mailbox that holds it (Qt-free).
 
 Each request kind has a mailbox slot of size one: a newer request replaces a pending one
-(latest wins). Requests are frozen dataclasses carrying an increasing id."""
+(latest wins). A kind asked for by several askers (a batch of traces: the Context drift and
+A/B tabs) has one slot per asker, so one asker's request never replaces another's. Requests
+are frozen dataclasses carrying an increasing id."""
 
 from __future__ import annotations
 
@@ -66,14 +68,23 @@ class Mailbox:
         self._slots: dict[str, object] = {}
         self._closed = False
 
-    def put(self, kind: str, request: object) -> None:
+    def put(self, kind: str, request: object, asker_key: int | None = None) -> None:
+        """Leave ``request`` in ``kind``'s slot, or in the slot of ``kind`` for ``asker_key``
+        (an asker's own slot: see :meth:`take_each`), replacing what was pending there."""
         with self._cond:
-            self._slots[kind] = request
+            self._slots[kind if asker_key is None else (kind, asker_key)] = request
             self._cond.notify()
 
     def take(self, kind: str):
         with self._cond:
             return self._slots.pop(kind, None)
+
+    def take_each(self, kind: str) -> list:
+        """Every pending request of ``kind``: its plain slot's and each asker's (in the order
+        their slots were first filled)."""
+        with self._cond:
+            keys = [k for k in self._slots if k == kind or (isinstance(k, tuple) and k[0] == kind)]
+            return [self._slots.pop(k) for k in keys]
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until a request is pending or the mailbox is closed; False once closed."""

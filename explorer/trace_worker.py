@@ -2,9 +2,9 @@
 
 Each request kind (load, trace, batch of traces) has a mailbox slot of size one: a newer
 request replaces a pending one, so a burst of keystrokes costs at most one forward pass
-behind the one running. Every request carries an increasing id. The engine drains the
-mailbox in a fixed order — a load first (it changes what traces mean), then the latest
-trace, then the latest batch.
+behind the one running (batches have one slot per panel that asks). Every request carries an
+increasing id. The engine drains the mailbox in a fixed order — a load first (it changes
+what traces mean), then the latest trace, then the latest batch of each panel.
 
 When a result reaches the GUI thread:
 
@@ -14,7 +14,8 @@ When a result reaches the GUI thread:
   :data:`STALE_SCREEN_MS`; otherwise it is dropped. Without this, a fast typist would see
   nothing move until they paused. One superseded trace at most per interval is shown
   (:class:`explorer.throttle.Throttled`, last one wins), and never one older than the screen;
-* a superseded batch or error is dropped.
+* a superseded batch or error is dropped; a batch's traces or error go to the panel that
+  asked for it (another panel's later batch does not supersede it).
 
 **Fast start** (issue #19): the bundled teaching model is first served by its NumPy forward
 pass (:mod:`model.tracer.numpy_forward`), which needs no torch: ``import torch`` alone takes
@@ -112,14 +113,15 @@ class Engine:
 
     def process(self) -> None:
         """Drain the mailbox: a load first (it changes what traces mean), then the latest trace,
-        then the latest batch, then analyses; long jobs (sweep, badges) advance one step at a
+        then the latest batch of each asker, then analyses; long jobs (sweep, badges) advance one step at a
         time whenever nothing else is waiting, so typing stays live while they run."""
         while True:
-            load, trace, batch = (self.mailbox.take(kind) for kind in KINDS)
+            load, trace = self.mailbox.take("load"), self.mailbox.take("trace")
+            batches = self.mailbox.take_each("batch")  # the latest of each asker
             work = [self.mailbox.take(kind) for kind in WORK_KINDS]
             cancel = self.mailbox.take("cancel")
             full, upgrade = self.mailbox.take("full"), self.mailbox.take("upgrade")
-            if (load is None and trace is None and batch is None and not any(work) and cancel is None
+            if (load is None and trace is None and not batches and not any(work) and cancel is None
                     and full is None and upgrade is None):
                 if self._precision.running:
                     self._precision.step()
@@ -145,7 +147,7 @@ class Engine:
                 self._start_full_load()
             if trace is not None:
                 self._trace(trace)
-            if batch is not None:
+            for batch in batches:
                 self._batch(batch)
             for request in work:
                 if request is not None:
@@ -315,12 +317,14 @@ class ModelWorker(QObject):
 
     Signals (all emitted in the GUI thread, only for the latest request of their kind, but
     see the module docstring for superseded traces): ``trace_ready(Trace)``,
-    ``batch_ready(texts, traces)``, ``model_loaded(ModelInfo)``, ``error(kind, message)``
-    with kind "load", "trace" or "batch", ``busy_changed(bool)``.
+    ``model_loaded(ModelInfo)``, ``error(kind, message)`` with kind "load", "trace" or
+    "precision", ``busy_changed(bool)``; a batch's ``batch_ready(asker, texts, traces)`` or
+    ``batch_failed(asker, message)``, to whoever asked (:meth:`request_batch`).
     """
 
     trace_ready = Signal(object)
-    batch_ready = Signal(object, object)
+    batch_ready = Signal(object, object, object)
+    batch_failed = Signal(object, str)
     model_loaded = Signal(object)
     error = Signal(str, str)
     busy_changed = Signal(bool)
@@ -354,6 +358,7 @@ class ModelWorker(QObject):
         self._next_id = 0
         self._latest: dict[str, int] = {kind: -1 for kind in KINDS + WORK_KINDS}
         self._askers: dict[str, tuple[int, object, Analysis]] = {}  # kind -> the latest (id, asker, request)
+        self._batch_askers: dict[int, tuple[int, object]] = {}  # id(asker) -> its latest batch's (id, asker)
         self.screen = ScreenPolicy()
         self.request_time: dict[int, float] = {}
         self._trace_done.connect(self._on_trace_done)
@@ -425,8 +430,23 @@ class ModelWorker(QObject):
         self.request_time[request_id] = time.perf_counter()
         return request_id
 
-    def request_batch(self, texts: tuple[str, ...]) -> int:
-        return self._send("batch", lambda i: BatchRequest(i, tuple(texts)))
+    def request_batch(self, texts: tuple[str, ...], asker: object = None) -> int:
+        """Trace ``texts`` apart from the typed text; the traces (``batch_ready``) or the error
+        (``batch_failed``) go to ``asker``. A newer batch of the same asker replaces its pending
+        one; another asker's batch is traced as well and answered to it."""
+        self._next_id += 1
+        self._batch_askers[id(asker)] = (self._next_id, asker)
+        # the model thread sees only the key, never the asker (a Qt object)
+        self._mailbox.put("batch", BatchRequest(self._next_id, tuple(texts)), asker_key=id(asker))
+        return self._next_id
+
+    def _batch_asker(self, request_id: int) -> tuple[object] | None:
+        """(asker,) of a batch that is its asker's latest, else None (superseded or stopped)."""
+        for key, (latest, asker) in self._batch_askers.items():
+            if latest == request_id:
+                del self._batch_askers[key]
+                return (asker,)
+        return None
 
     @property
     def latest_trace_id(self) -> int:
@@ -486,6 +506,7 @@ class ModelWorker(QObject):
         self._quick_id = None
         self._mailbox.close()
         self._latest = {kind: -2 for kind in KINDS}  # nothing that arrives from now on is current
+        self._batch_askers.clear()
         self._show_superseded.cancel()
         self._thread.join(timeout_s)
         return not self._thread.is_alive()
@@ -522,8 +543,9 @@ class ModelWorker(QObject):
 
     @Slot(int, object, object)
     def _on_batch_done(self, request_id: int, texts, traces) -> None:
-        if request_id == self._latest["batch"]:
-            self.batch_ready.emit(texts, traces)
+        to = self._batch_asker(request_id)
+        if to is not None:
+            self.batch_ready.emit(to[0], texts, traces)
 
     @Slot(int, object)
     def _on_load_done(self, request_id: int, info: ModelInfo) -> None:
@@ -560,5 +582,9 @@ class ModelWorker(QObject):
             to = self._asker(request_id, kind)
             if to is not None:
                 self.work_failed.emit(to[0], to[1], message)
+        elif kind == "batch":
+            to = self._batch_asker(request_id)
+            if to is not None:
+                self.batch_failed.emit(to[0], message)
         elif request_id == self._latest.get("load" if kind == "precision" else kind):
             self.error.emit(kind, message)

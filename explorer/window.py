@@ -90,13 +90,13 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         self._requested_source: str | None = None
         self.update_ms = 0.0  # time the last trace took to reach every visible panel
         self.panels: list[Panel] = []
-        self._batch_requester: Panel | None = None
         self.setWindowTitle(self.tr("Attention Explorer"))
 
         self.worker = ModelWorker(self)
         self._models_scanned.connect(self._on_models_scanned)
         w = self.worker
         for signal, slot in ((w.trace_ready, self._on_trace_ready), (w.batch_ready, self._on_batch_ready),
+                             (w.batch_failed, self._on_batch_failed),
                              (w.model_loaded, self._on_model_loaded), (w.error, self._on_worker_error),
                              (w.busy_changed, self._on_busy_changed), (w.work_ready, self._on_work_ready),
                              (w.work_progress, self._on_work_progress), (w.work_failed, self._on_work_failed),
@@ -407,7 +407,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         panel.apply_theme(self.theme)
         panel.selection_requested.connect(self._on_selection_requested)
         panel.text_change_requested.connect(self._on_text_change_requested)
-        panel.traces_requested.connect(lambda texts, p=panel: self._request_batch(p, texts))
+        panel.traces_requested.connect(lambda texts, p=panel: self.worker.request_batch(tuple(texts), p))
         panel.work_requested.connect(lambda request, everyone, p=panel: self.worker.ask(request, None if everyone else p))
         panel.work_cancelled.connect(self.worker.cancel_work)
         if self.model_info is not None:
@@ -431,10 +431,6 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
             return
         self._early_trace = None
         self.worker.request_trace(self.text_box.text(), positions)
-
-    def _request_batch(self, panel: Panel, texts) -> None:
-        self._batch_requester = panel
-        self.worker.request_batch(tuple(texts))
 
     @Slot(str)
     def _on_text_changed(self, _text: str) -> None:
@@ -533,11 +529,6 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
             self._scan_models_in_background()
 
 
-    @Slot(object, object)
-    def _on_batch_ready(self, texts, traces) -> None:
-        if self._batch_requester is not None:
-            self._batch_requester.set_batch_traces(texts, traces)
-
     @Slot(str, str)
     def _on_worker_error(self, kind: str, message: str) -> None:
         if kind == "load":
@@ -548,8 +539,6 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
             runtime.after_model_load()
             self.startup.on("load_failed")
             self._build_deferred_tabs()
-        elif kind == "batch" and self._batch_requester is not None:
-            self._batch_requester.set_batch_error(message)
         elif kind == "trace" and self.model_info is None:
             self._early_trace = None  # the early trace of a load that failed: the load says why
         else:

@@ -1,7 +1,8 @@
 """Part of :class:`explorer.window.MainWindow` (a mixin): the model thread's answers to analyses
 reach the panel that asked (:meth:`explorer.views.base.Panel.ask`), or every panel when it
 asked for everyone (the token strip shades the saliency the Who wrote it tab asks for; the
-window asks for the head badges that the grid and Head roles show)."""
+window asks for the head badges that the grid and Head roles show). A batch of traces
+(``traces_requested``) is answered to the panel that asked for it."""
 
 from __future__ import annotations
 
@@ -30,3 +31,13 @@ class WorkAnswers:
     def _on_work_failed(self, asker, request, message: str) -> None:
         for panel in self._to(asker):
             panel.set_work_error(request, message)
+
+    @Slot(object, object, object)
+    def _on_batch_ready(self, asker, texts, traces) -> None:
+        for panel in self._to(asker):
+            panel.set_batch_traces(texts, traces)
+
+    @Slot(object, str)
+    def _on_batch_failed(self, asker, message: str) -> None:
+        for panel in self._to(asker):
+            panel.set_batch_error(message)

@@ -117,6 +117,19 @@ def test_the_window_runs_drift_sentences_on_the_worker(qtbot, make_window):
     assert "through 2 blocks" in window.drift.message.text()
 
 
+def test_the_drift_and_ab_tabs_asking_at_once_each_get_their_own_traces(qtbot, make_window):
+    window = make_window()
+    window.finish_building()
+    ab = window.panel("ab")
+    ab.text_b.setText("the cat sat")
+    window.worker.load_model(window.current_source)  # both wait behind a load: neither replaces the other
+    window.drift.run()
+    ab.compare()
+    qtbot.waitUntil(lambda: len(window.drift.paths) == 3 and ab.trace_b is not None, timeout=10000)
+    assert "through 2 blocks" in window.drift.message.text()
+    assert ab.trace_b.text == "the cat sat"
+
+
 def test_the_drift_panel_leaves_its_tracing_state_after_a_batch_error(qtbot, make_window, tmp_path):
     window = make_window(source=tmp_path / "no-such-model", wait=False)  # nothing loads: every batch fails
     qtbot.waitUntil(lambda: "Could not load" in window.banner.text(), timeout=10000)

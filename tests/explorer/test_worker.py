@@ -40,6 +40,37 @@ def test_a_newer_request_replaces_a_pending_one_of_its_kind(tiny_model_folder):
     assert not mailbox.pending()
 
 
+def test_each_askers_latest_batch_is_traced_and_another_askers_does_not_replace_it(tiny_model_folder):
+    mailbox, rec = Mailbox(), Recorder()
+    engine = rec.engine(mailbox)
+    mailbox.put("load", LoadRequest(1, str(tiny_model_folder)))
+    mailbox.put("batch", BatchRequest(2, ("a b",)), asker_key=10)  # the drift tab
+    mailbox.put("batch", BatchRequest(3, ("the mole",)), asker_key=20)  # the A/B tab
+    mailbox.put("batch", BatchRequest(4, ("a mole",)), asker_key=10)  # the drift tab again
+    engine.process()
+    assert rec.events == [("load", 1, "tiny"), ("batch", 4, ("a mole",)), ("batch", 3, ("the mole",))]
+
+
+def test_a_batch_is_answered_to_whoever_asked_even_when_another_asks_meanwhile(qtbot, tiny_model_folder):
+    worker = ModelWorker()
+    drift, ab = object(), object()
+    answers, failures = [], []
+    worker.batch_ready.connect(lambda asker, texts, traces: answers.append((asker, texts, [t.text for t in traces])))
+    worker.batch_failed.connect(lambda asker, message: failures.append((asker, message)))
+    try:
+        worker.request_batch(("a b",), drift)  # no model yet: its error goes to the drift tab
+        assert worker.wait_until_idle()
+        assert failures == [(drift, "No model is loaded.")] and answers == []
+        worker.load_model(str(tiny_model_folder))  # both batches wait behind the load
+        worker.request_batch(("the mole", "a mole"), drift)
+        worker.request_batch(("the cat",), ab)
+        assert worker.wait_until_idle()
+        assert sorted(answers, key=lambda a: a[0] is ab) == [
+            (drift, ("the mole", "a mole"), ["the mole", "a mole"]), (ab, ("the cat",), ["the cat"])]
+    finally:
+        worker.stop()
+
+
 def test_a_trace_before_any_model_is_an_error_not_an_exception():
     mailbox, rec = Mailbox(), Recorder()
     engine = rec.engine(mailbox)
