@@ -124,13 +124,13 @@ class LessonPlayback:
         model = state.get("model", "bundled")
         # a lesson's figures are float32's: a model typing at 8 or 16 bits is loaded again in float32
         rounded = (model == self.current_source and getattr(self.model_info, "precision", "float32") != "float32"
-                   and self._pending_scene is None)  # (not while that load is on its way)
+                   and not self.startup.scene_waiting)  # (not while that load is on its way)
         if model not in (self.current_source, self._requested_source) or rounded:
-            self._pending_scene = state
+            self.startup.hold_scene(state)
             self.load_model(model, "float32")
             return []
         if model == self._requested_source and model != self.current_source:
-            self._pending_scene = state  # still loading
+            self.startup.hold_scene(state)  # still loading
             return []
         return self._apply_scene_state(state)
 
@@ -174,7 +174,7 @@ class LessonPlayback:
     def _on_lesson_finished(self) -> None:
         self.caption.hide()
         self.text_box.setReadOnly(False)
-        self._pending_scene = None
+        self.startup.on("lesson_ended")
         before = getattr(self, "_before_lesson", None)
         if before:  # a scene's "hide first token" or temperature is the lesson's, not the teacher's
             for panel in self.tab_panels.values():

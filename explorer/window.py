@@ -148,7 +148,6 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         self.player = LessonPlayer(self.apply_scene, self)
         self.player.scene_changed.connect(self._on_scene_changed)
         self.player.finished.connect(self._on_lesson_finished)
-        self._pending_scene: dict | None = None  # applied once the scene's model has loaded
         self._lesson_models: list = []  # the worked-example models, known once the model menu is filled
 
         self.status_model = ElidedLabel(self.tr("no model"))
@@ -319,7 +318,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
 
     def _build_deferred_tabs(self) -> None:
         if self.startup.tabs_to_build:
-            self.startup.tabs_started = True
+            self.startup.on("tabs_started")
             QTimer.singleShot(0, self._build_next_tab)
 
     def _build_next_tab(self) -> None:
@@ -486,9 +485,9 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         # files for 0.5 s, and the collection before the freeze takes 0.14 s, both on the GUI
         # thread; before the trace they delayed it by that much.
         self.startup.on("model_loaded")
-        if self._pending_scene is not None:
-            state, self._pending_scene = self._pending_scene, None
-            self._apply_scene_state(state)
+        scene = self.startup.take_scene()  # a lesson scene that waited for this model
+        if scene is not None:
+            self._apply_scene_state(scene)
 
     @Slot(object)
     def _on_trace_ready(self, trace: Trace) -> None:
@@ -511,11 +510,10 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
             QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
             self.repaint()
         self.worker.load_full_model()  # after a fast start: torch now, on a thread of its own
-        if self.worker.full_model_loaded:
+        # after a fast start the scan waits for torch: a second thread importing it meanwhile slowed this one more
+        if self.startup.model_shown(self.worker.full_model_loaded):
             self._scan_models_in_background()
             runtime.after_model_load()
-        else:  # once torch is in: a second thread importing it meanwhile slowed this one more
-            self.startup.scan_waits_for_torch = True
         self._build_deferred_tabs()
 
     @Slot()
@@ -524,8 +522,7 @@ class MainWindow(Menus, ModelMenu, LessonPlayback, Look, Exports, StatusLine, Wo
         brought along (torch's modules, the model) leaves the garbage collections too, and the
         model menu is filled (listing the models imports torch)."""
         runtime.after_model_load()
-        if self.startup.scan_waits_for_torch:
-            self.startup.scan_waits_for_torch = False
+        if self.startup.full_model_loaded():
             self._scan_models_in_background()
 
 

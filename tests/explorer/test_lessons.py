@@ -106,6 +106,19 @@ def test_clicker_keys_step_scenes_and_typing_can_be_frozen(qtbot, make_window, t
     assert not window.player.playing and not window.caption.isVisible() and not window.text_box.isReadOnly()
 
 
+def test_a_scene_whose_model_cannot_load_is_not_applied_to_a_later_load(qtbot, make_window, tmp_path, tiny_model_folder):
+    window = make_window(text="the mole")
+    path = tmp_path / "l.toml"
+    path.write_text(f'title = "t"\n[[scene]]\nmodel = "{tmp_path / "missing"}"\ntext = "the king"\nlayer = 1\n',
+                    encoding="utf-8")
+    assert window.start_lesson(path)
+    qtbot.waitUntil(lambda: "Could not load the model" in window.banner.text(), timeout=10000)
+    window.load_model(str(tiny_model_folder))  # the person picks a model from the menu
+    qtbot.waitUntil(lambda: window.startup.history[-1][0] == "trace_shown", timeout=10000)
+    assert window.worker.wait_until_idle()
+    assert window.text_box.text() == "the mole" and window.selection.layer == 0
+
+
 def test_ctrl_s_saves_the_view_as_a_scene(qtbot, make_window, tmp_path, monkeypatch):
     window = make_window(text="the mole")
     target = tmp_path / "my" / "my-lesson.toml"

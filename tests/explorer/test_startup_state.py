@@ -25,6 +25,48 @@ def test_the_apps_start_up_in_order():
                                                   "tabs_built", "model_loaded", "trace_shown"]
 
 
+def test_a_fast_start_with_a_lesson_scene_waiting_for_its_model():
+    """Quick NumPy model, its first trace, the torch model, the tabs, the scene applied once."""
+    s = StartupState(defer_tabs=True)
+    s.on("painted")
+    s.hold_scene({"text": "a", "tab": "next"})  # a lesson given on the command line: its model is loading
+    assert s.scene_waiting
+    assert s.on("model_loaded") == Phase.FIRST_TRACE
+    assert s.take_scene() == {"text": "a", "tab": "next"}
+    assert s.take_scene() is None and not s.scene_waiting  # applied once
+    assert s.on("trace_shown") == Phase.FINISHING
+    assert s.model_shown(full_model=False) is False  # the quick model: the scan waits for torch
+    s.on("tabs_started")
+    assert not s.tabs_to_build
+    assert s.full_model_loaded() is True  # torch is in: the scan runs now
+    assert s.full_model_loaded() is False  # and only once
+    assert s.on("tabs_built") == Phase.READY
+    assert [event for event, _ in s.history] == [
+        "painted", "scene_waits", "model_loaded", "scene_applied", "trace_shown", "scan_waits_for_torch",
+        "tabs_started", "full_model_loaded", "full_model_loaded", "tabs_built"]
+    # a later load that starts on the torch model scans at once
+    s.on("model_loaded")
+    s.on("trace_shown")
+    assert s.model_shown(full_model=True) is True and not s.scan_waits_for_torch
+
+
+def test_a_scene_whose_model_fails_to_load_is_dropped_not_applied_to_the_next_load():
+    s = StartupState(defer_tabs=False)
+    s.on("tabs_built")
+    s.on("model_loaded")
+    s.on("trace_shown")
+    s.hold_scene({"model": "missing"})
+    s.on("load_failed")
+    assert not s.scene_waiting
+    s.on("model_loaded")  # the person picks another model later
+    assert s.take_scene() is None
+    s.hold_scene({"model": "bundled"})
+    s.on("lesson_ended")  # Esc while its model loads
+    assert s.take_scene() is None
+    assert [e for e, _ in s.history if e.startswith("scene")] == ["scene_waits", "scene_dropped", "scene_waits",
+                                                                  "scene_dropped"]
+
+
 def test_a_failed_first_load_still_builds_the_tabs():
     s = StartupState(defer_tabs=True)
     s.on("painted")
