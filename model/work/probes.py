@@ -35,9 +35,14 @@ JOB_HANDLERS: dict[type[Analysis], Callable] = {}
 
 
 def handles(*kinds: type[Analysis], job: bool = False):
-    """Register the decorated function as the handler of ``kinds``."""
+    """Register the decorated function as the handler of ``kinds``: one handler per request
+    type, a long job's (``job``) only for a request type that says it is one."""
     def register(fn):
         for kind in kinds:
+            if kind in HANDLERS or kind in JOB_HANDLERS:
+                raise TypeError(f"{kind.__name__} has a handler already")
+            if kind.job != job:
+                raise TypeError(f"{kind.__name__}.job is {kind.job}, its handler's {job}")
             (JOB_HANDLERS if job else HANDLERS)[kind] = fn
         return fn
     return register
