@@ -413,25 +413,12 @@ def product_speeds(module: nn.Module, repeats: int = 3) -> dict[str, float]:
             total += 4 * linear.weight.numel()
     if not linears:
         return {}
-    import time
-
-    def best(layers) -> float:
-        inputs = [torch.randn(1, layer.in_features) for layer in layers]
-        times = []
-        with torch.inference_mode():
-            for _ in range(repeats + 1):
-                start = time.perf_counter()
-                for layer, x in zip(layers, inputs, strict=True):
-                    layer(x)
-                times.append((time.perf_counter() - start) * 1e3)
-        return min(times[1:])
-
-    speeds = {"float32": best(linears)}  # at the thread count float32 runs with
+    speeds = {"float32": _one_token_ms(linears, repeats)}  # at the thread count float32 runs with
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as 8- and 16-bit weights run in the app (explorer/runtime.py)
     try:
-        speeds["float16"] = best([Fp16Linear(lin) for lin in linears])
-        speeds["int8"] = best([Int8Linear(lin, reduce_range=False) for lin in linears])
+        speeds["float16"] = _one_token_ms([Fp16Linear(lin) for lin in linears], repeats)
+        speeds["int8"] = _one_token_ms([Int8Linear(lin, reduce_range=False) for lin in linears], repeats)
     finally:
         torch.set_num_threads(threads)
     return speeds
@@ -441,18 +428,23 @@ def token_products_ms(module: nn.Module, repeats: int = 5) -> float:
     """Milliseconds one token's weight products take through every block linear and the
     unembedding of ``module`` as it is (float32, 16- or 8-bit), best of ``repeats``: the floor
     under a typed token's forward pass, which reads every weight once."""
+    layers = [m for m in module.modules() if isinstance(m, LowBitLinear)] + [lin for *_, lin in product_linears(module)]
+    return _one_token_ms(layers, repeats)
+
+
+def _one_token_ms(layers, repeats: int) -> float:
+    """Best of ``repeats`` (after one warm-up), in ms, of one random row through every layer."""
     import time
 
-    layers = [m for m in module.modules() if isinstance(m, LowBitLinear)] + [lin for *_, lin in product_linears(module)]
     inputs = [torch.randn(1, layer.in_features) for layer in layers]
-    best = float("inf")
+    times = []
     with torch.inference_mode():
         for _ in range(repeats + 1):
             start = time.perf_counter()
             for layer, x in zip(layers, inputs, strict=True):
                 layer(x)
-            best = min(best, (time.perf_counter() - start) * 1e3)
-    return best
+            times.append((time.perf_counter() - start) * 1e3)
+    return min(times[1:])
 
 
 #: The float32 weight bytes :func:`product_speeds` times: past any CPU cache.
