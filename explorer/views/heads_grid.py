@@ -371,7 +371,11 @@ class HeadsGridPanel(Panel):
         n_heads = 1 if self.showing_rollout else self.trace.n_heads
         box = self.plot.vb.boundingRect()
         height = max(box.height(), self.height() - self.below.sizeHint().height() - 40)  # the pane, not the capped view
-        self.arrangement = arrangement_for(self.trace.n_layers, n_heads, box.width(), height)
+        # the width one band gets: the view's, plus the second band's labels while they show
+        labels = self.plot.getAxis("right")
+        label_width = float(labels.fixedWidth or 0)
+        width = box.width() + (label_width if labels.isVisible() else 0.0)
+        self.arrangement = arrangement_for(self.trace.n_layers, n_heads, width, height, label_width)
         return self.arrangement
 
     def _screen_tile(self) -> int:

@@ -103,16 +103,22 @@ class Arrangement:
 BAND_GAIN = 1.25
 
 
-def arrangement_for(n_layers: int, n_heads: int, width: float, height: float) -> Arrangement:
+def arrangement_for(n_layers: int, n_heads: int, width: float, height: float,
+                    second_labels: float = 0.0) -> Arrangement:
     """One band, or two when the tiles of two are :data:`BAND_GAIN` times larger in a
-    ``width`` × ``height`` pane (a tall, narrow grid: SmolLM2 30 × 9, Gemma 3 18 × 4)."""
-    def tile_side(a: Arrangement) -> float:
-        return min(width / a.cols, height / a.rows)
+    ``width`` × ``height`` pane (a tall, narrow grid: SmolLM2 30 × 9, Gemma 3 18 × 4).
+
+    ``width`` is the pane's width with one band; two bands give up ``second_labels`` of it
+    to the second band's layer labels. Both are the pane's, not the view's of the moment: a
+    choice made from the view's width flipped for ever between one band (the view then
+    wider) and two (narrower), a relayout every few milliseconds."""
+    def tile_side(a: Arrangement, w: float) -> float:
+        return min(w / a.cols, height / a.rows)
 
     one, two = Arrangement(n_layers, n_heads, 1), Arrangement(n_layers, n_heads, 2)
-    if n_layers < 4 or width <= 0 or height <= 0:
+    if n_layers < 4 or width - second_labels <= 0 or height <= 0:
         return one
-    return two if tile_side(two) > BAND_GAIN * tile_side(one) else one
+    return two if tile_side(two, width - second_labels) > BAND_GAIN * tile_side(one, width) else one
 
 
 def tile(pooled_patterns: np.ndarray, gap: int = GAP, arrangement: Arrangement | None = None) -> np.ndarray:

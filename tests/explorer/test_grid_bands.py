@@ -79,3 +79,24 @@ def test_the_window_shows_a_tall_model_in_two_bands_labelled_on_both_sides(qtbot
     # tiles larger on screen than one band of 12 layers could be in the whole pane's height
     side = grid.plot.vb.mapViewToScene(QPointF(step, 0)).x() - grid.plot.vb.mapViewToScene(QPointF(0, 0)).x()
     assert side > 1.25 * (grid.height() - grid.below.height()) / 12  # the height above the controls
+
+
+def test_the_grid_settles_at_every_window_width(qtbot, make_window, tall_model_folder):
+    """The band choice never flips back and forth by itself. Made from the view's width, it
+    did: two bands' labels on the right made the view narrower, one band then looked better,
+    the labels went, two looked better... a relayout every few ms, forever — Gemma 3 in a
+    1600 px window spent 40 % of a core on it at rest and slowed its own forward pass 2×."""
+    window = make_window(source=tall_model_folder, text="the cat sat on the mat")
+    grid = window.heads_grid
+    qtbot.waitUntil(lambda: grid.trace is not None, timeout=5000)
+    resizes = []
+    grid.plot.vb.sigResized.connect(lambda *_: resizes.append(grid.arrangement.bands))
+    seen = set()
+    for width in range(1400, 2000, 17):
+        window.resize(width, 1200)
+        qtbot.wait(60)  # relayout, and any resize it causes
+        resizes.clear()
+        qtbot.wait(120)
+        assert resizes == [], f"the grid kept resizing at {width} px: bands {resizes[:6]}"
+        seen.add(grid.arrangement.bands)
+    assert seen == {1, 2}  # the sweep crossed the point where the choice changes
