@@ -275,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
     parser.add_argument("--precision", choices=("auto", "float32", "float16", "int8", "bfloat16"), default="auto",
                         help="the model's weights, as the Model menu's Weights choice (default: the app's, auto)")
+    parser.add_argument("--text", default=SENTENCE,
+                        help="what to type, repeated up to --tokens characters (default: an English sentence; "
+                             "Chinese text on Gemma 3 is about a token a character)")
     parser.add_argument("--keys", type=int, default=240)
     parser.add_argument("--interval", type=int, default=80, help="ms between keystrokes (typing speed)")
     parser.add_argument("--burst-interval", type=int, default=10, help="ms between keystrokes in the burst run")
@@ -291,8 +294,9 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.IniFormat)
     source = resolve_model(args.model)
-    length = args.tokens or (255 if args.model == GPT2_SMALL_RANDOM else len(SENTENCE))
-    text = (SENTENCE + " ") * (length // len(SENTENCE) + 1)
+    sentence = args.text
+    length = args.tokens or (255 if args.model == GPT2_SMALL_RANDOM else len(sentence))
+    text = (sentence + " ") * (length // len(sentence) + 1)
     text = text[:length]
     settings.setValue("precision", args.precision)
     window = MainWindow(source=source, settings=settings, initial_text="warm up")
@@ -357,10 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  first trace painted  {', '.join(f'{v:.2f}' for v in s['first_trace_s'])} s "
               f"(median {np.median(s['first_trace_s']):.2f} s; torch imported before it: "
               f"{any(s['torch_before_first_trace'])})")
-    if window.worker.is_running():
-        # As the app does (explorer/app.py): the model thread may be inside a forward pass it
-        # cannot leave (a Gemma 3 badge step takes seconds); interpreter shutdown beside it
-        # crashed (exit 139) after the report was printed.
+    if argv is None:
+        # The report is printed: leave without tearing down Qt, pyqtgraph and a model thread
+        # that may be inside a step it cannot leave. The teardown crashed (exit 139) after
+        # the report on Gemma 3, model thread idle or not.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

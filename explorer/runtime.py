@@ -8,6 +8,7 @@ test decides them.
   566 ms (p50) to 41 ms with 0.5 ms.
 * **Torch threads**: all cores but one, which the GUI thread needs to paint (see
   :func:`model_thread_count`).
+* **A helper thread** for the output matrix's second half (:func:`use_product_helper`).
 * **NumPy's BLAS threads**: one (:func:`limit_numpy_threads`).
 * **Garbage collection**: after a model is loaded, everything alive is frozen out of
   Python's collections (:func:`after_model_load`).
@@ -121,10 +122,22 @@ def configure_torch(n_params: int | None = None, precision: str = "float32") -> 
     if _policy.configured:
         import torch
 
+        from model.core import halves
+
         threads = model_thread_count(n_params, precision)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+        halves.use_helper(use_product_helper(threads))
         _policy.torch_configured = True
+
+
+def use_product_helper(torch_threads: int) -> bool:
+    """A helper thread for the largest products (:mod:`model.core.halves`) when the model runs
+    one torch thread on a machine with a second core: the output matrix's two halves then run
+    on both cores, with one hand-off per product rather than an OpenMP barrier per loop.
+    Gemma 3 270M at 16 bits: a typed token 71 → 57 ms; float32 97 → 74 ms. With more torch
+    threads the products are already parallel."""
+    return torch_threads == 1 and (os.cpu_count() or 1) >= 2
 
 
 def before_model_load() -> None:

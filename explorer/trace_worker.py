@@ -51,6 +51,7 @@ from explorer.mailbox import (  # noqa: F401 (re-exported)
     LoadRequest,
     Mailbox,
     TraceRequest,
+    TypingPause,
     WorkRequest,
 )
 from explorer.model_loads import (  # noqa: F401 (re-exported)
@@ -101,6 +102,7 @@ class Engine:
         self._on_work, self._on_progress = on_work, on_progress
         self._jobs: dict = {}  # kind -> (request, step generator): long jobs in progress
         self._last_trace: Trace | None = None  # the lens reads it instead of tracing again
+        self._typing = TypingPause(mailbox)  # background steps wait while the person types
         self._lens_memo: dict = {}  # the last lens, so typing recomputes only the changed positions
         self.model: TracingModel | None = None
         self.loader: threading.Thread | None = None  # the torch load after a fast start
@@ -123,6 +125,8 @@ class Engine:
             full, upgrade = self.mailbox.take("full"), self.mailbox.take("upgrade")
             if (load is None and trace is None and not batches and not any(work) and cancel is None
                     and full is None and upgrade is None):
+                if (self._precision.running or self._jobs) and self._typing.wait():
+                    continue  # a keystroke came in: trace it before any background step
                 if self._precision.running:
                     self._precision.step()
                     continue
@@ -246,6 +250,7 @@ class Engine:
         else:
             self._last_trace = trace
             self._on_trace(trace)
+        self._typing.typed()
         self._trimmer.tick()
 
     def _batch(self, request: BatchRequest) -> None:

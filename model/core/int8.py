@@ -50,6 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.core import halves
+
 #: A row whose largest magnitude exceeds this multiple of the median row's goes through float32.
 OUTLIER_RATIO = 8.0
 
@@ -116,16 +118,18 @@ def _row_pieces(linear: nn.Linear) -> list[slice]:
 
 
 class _Pieces(nn.Module):
-    """Products of row pieces of one weight matrix, side by side."""
+    """Products of row pieces of one weight matrix (``weights`` in all), side by side; on two
+    threads when the matrix is large and the app has a helper thread (:mod:`model.core.halves`)."""
 
-    def __init__(self, products: list) -> None:
+    def __init__(self, products: list, weights: int) -> None:
         super().__init__()
         self.products = products
+        self.weights = weights
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         if len(self.products) == 1:
             return self.products[0](rows)
-        return torch.cat([product(rows) for product in self.products], dim=-1)
+        return halves.side_by_side(self.products, rows, self.weights)
 
 
 class Fp16Linear(LowBitLinear):
@@ -137,7 +141,7 @@ class Fp16Linear(LowBitLinear):
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__(linear)
         pieces = list(self.build_steps(linear))
-        self.q = _Pieces(pieces)
+        self.q = _Pieces(pieces, linear.in_features * linear.out_features)
 
     @staticmethod
     def build_steps(linear: nn.Linear):
@@ -153,7 +157,7 @@ class Fp16Linear(LowBitLinear):
     def from_pieces(cls, linear: nn.Linear, pieces: list) -> Fp16Linear:
         layer = cls.__new__(cls)
         LowBitLinear.__init__(layer, linear)
-        layer.q = _Pieces(pieces)
+        layer.q = _Pieces(pieces, linear.in_features * linear.out_features)
         return layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,7 +210,7 @@ class Int8Linear(LowBitLinear):
         w, bias, reduce_range = self._pending.pop(0)
         built = getattr(self, "q", None)
         products = list(built.products) if isinstance(built, _Pieces) else []
-        self.q = _Pieces(products + [_quantised_linear(w, bias, reduce_range)])
+        self.q = _Pieces(products + [_quantised_linear(w, bias, reduce_range)], self.in_features * self.out_features)
         return bool(self._pending)
 
     @classmethod

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.core import halves
 from model.core.config import ModelConfig
 from model.core.interventions import NO_INTERVENTIONS, Interventions, ZFn
 from model.core.positions import RotaryEmbedding, rotate, sinusoidal_positions
@@ -472,7 +473,10 @@ class Transformer(nn.Module):
         if isinstance(self.unembed, nn.AdaptiveLogSoftmaxWithLoss):
             flat = self.unembed.log_prob(h.reshape(-1, h.shape[-1]))  # (N, n_outputs)
             return flat.view(*h.shape[:-1], flat.shape[-1])  # also for zero rows
-        logits = self.unembed(h)
+        if type(self.unembed) is nn.Linear:  # a large float32 output matrix: maybe in two halves
+            logits = halves.linear(h, self.unembed.weight, self.unembed.bias)
+        else:
+            logits = self.unembed(h)
         if self.cfg.final_softcap is not None:  # Gemma 2: c · tanh(logit / c)
             logits = torch.tanh(logits / self.cfg.final_softcap) * self.cfg.final_softcap
         return logits
