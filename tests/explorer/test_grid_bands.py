@@ -100,3 +100,38 @@ def test_the_grid_settles_at_every_window_width(qtbot, make_window, tall_model_f
         assert resizes == [], f"the grid kept resizing at {width} px: bands {resizes[:6]}"
         seen.add(grid.arrangement.bands)
     assert seen == {1, 2}  # the sweep crossed the point where the choice changes
+
+
+def test_the_window_at_rest_lays_nothing_out_on_any_tab(qtbot, make_window, tall_model_folder):
+    """Once a trace is drawn and nothing is typed, no widget is resized or laid out again, on
+    any tab, at a projector's and a laptop's size: a layout that feeds back on itself costs
+    a core and, through the GIL, the model thread's speed."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    class Count(QObject):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt API)
+            if event.type() in (QEvent.Resize, QEvent.LayoutRequest):
+                self.seen.append((type(obj).__name__, event.type().name))
+            return False
+
+    window = make_window(source=tall_model_folder, text="the cat sat on the mat")
+    count = Count()
+    QApplication.instance().installEventFilter(count)
+    try:
+        for width, height in ((1280, 720), (1920, 1080), (1553, 1200)):
+            window.resize(width, height)
+            for index in range(window.tabs.count()):
+                window.tabs.setCurrentIndex(index)
+                qtbot.wait(150)
+                assert window.worker.wait_until_idle(30)
+                qtbot.wait(100)
+                count.seen.clear()
+                qtbot.wait(250)
+                assert count.seen == [], f"{window.tabs.tabText(index)} at {width} × {height}: {count.seen[:5]}"
+    finally:
+        QApplication.instance().removeEventFilter(count)
