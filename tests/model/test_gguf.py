@@ -93,9 +93,10 @@ def random_llama(tok: Tokenizer, tie: bool, seed: int = 0, **overrides):
 def write_gguf(
     path: Path, model, tok: Tokenizer, arch: str = "llama", pre: str = "smollm", quantize: bool = True,
     drop: tuple[str, ...] = (), add_bos: bool = False, rope_freqs: np.ndarray | None = None,
-    meta: dict | None = None, edit_tokens=None,
+    meta: dict | None = None, edit_tokens=None, kinds: list | None = None,
 ) -> Path:
-    """``model`` as llama.cpp's converter would write it: Q8_0 embedding, Q4_1 / Q8_0 / F16 matrices."""
+    """``model`` as llama.cpp's converter would write it: Q8_0 embedding, Q4_1 / Q8_0 / F16 matrices
+    (or the matrices in turn of ``kinds``; a K-quant's blocks are random, see :func:`k_quant_blocks`)."""
     cfg = model.config
     writer = gguf.GGUFWriter(str(path), arch)
     writer.add_name("tiny-llama")
@@ -124,7 +125,7 @@ def write_gguf(
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(2)
     writer.add_add_bos_token(add_bos)
-    kinds = [Q.Q4_1, Q.Q8_0, Q.F16, Q.F32]
+    kinds = kinds or [Q.Q4_1, Q.Q8_0, Q.F16, Q.F32]
     if rope_freqs is not None:
         writer.add_tensor("rope_freqs.weight", rope_freqs.astype(np.float32))
     for i, (name, tensor) in enumerate(model.state_dict().items()):
@@ -144,8 +145,11 @@ def write_gguf(
                      "lm_head.weight": "output.weight"}[name]
         if gname in drop:
             continue
-        kind = Q.F32 if array.ndim == 1 or not quantize else (Q.Q8_0 if gname == "token_embd.weight" else kinds[i % 4])
-        if kind == Q.F32:
+        kind = (Q.F32 if array.ndim == 1 or not quantize
+                else (Q.Q8_0 if gname == "token_embd.weight" else kinds[i % len(kinds)]))
+        if kind in K_QUANTS:
+            writer.add_tensor(gname, k_quant_blocks(array.shape, kind, seed=i), raw_dtype=kind)
+        elif kind == Q.F32:
             writer.add_tensor(gname, array)
         elif kind == Q.F16:
             writer.add_tensor(gname, array.astype(np.float16))
@@ -164,6 +168,60 @@ def write_gguf(
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+#: The K-quants real files use (Gemma 3 270M's Q4_K_M file has Q4_K and Q6_K matrices; Q5_K is
+#: llama.cpp's Q5_K_M). ``gguf`` can read them but not write them, so a test file holds random blocks.
+K_QUANTS = (Q.Q4_K, Q.Q5_K, Q.Q6_K)
+
+
+def k_quant_blocks(shape: tuple[int, int], kind, seed: int) -> np.ndarray:
+    """Random but valid ``kind`` blocks for a (rows, cols) matrix: random quants and sub-block
+    scales, with the block's float16 scales set so that weights stay within about ±0.5."""
+    block, size = gguf.GGML_QUANT_SIZES[kind]
+    rows, cols = shape
+    assert cols % block == 0
+    raw = np.random.default_rng(seed).integers(0, 256, size=(rows, cols // block, size), dtype=np.uint8)
+    if kind == Q.Q6_K:  # ql[128] qh[64] scales[16] (int8) d
+        raw[..., 208:210] = np.frombuffer(np.float16(1.2e-4).tobytes(), dtype=np.uint8)
+    else:  # d, dmin, scales[12], (qh[32],) qs[128]
+        d = 5e-4 if kind == Q.Q4_K else 2.5e-4
+        raw[..., 0:2] = np.frombuffer(np.float16(d).tobytes(), dtype=np.uint8)
+        raw[..., 2:4] = np.frombuffer(np.float16(d / 2).tobytes(), dtype=np.uint8)
+    return raw.reshape(rows, -1)
+
+
+@pytest.mark.parametrize("kind", [Q.Q4_K, Q.Q5_K, Q.Q6_K, Q.Q8_0], ids=lambda k: k.name)
+def test_k_quants_are_dequantized_as_gguf_does_and_run_as_transformers_does(kind, tmp_path, tokenizer):
+    """Issue #27: the quantisations real files use. Every matrix of the file is ``kind``; each
+    tensor we read equals ``gguf``'s own dequantisation (q and k rows un-permuted as llama.cpp
+    permuted them), and the model's patterns and logits equal transformers' GGUF loader's."""
+    hf_model = random_llama(tokenizer, tie=False, hidden_size=256, intermediate_size=512)
+    path = write_gguf(tmp_path / "k.gguf", hf_model, tokenizer, kinds=[kind])
+    reader = gguf.GGUFReader(str(path))
+    matrices = {t.name: t for t in reader.tensors if len(t.shape) == 2 and t.name != "token_embd.weight"}
+    assert matrices and {t.tensor_type for t in matrices.values()} == {kind}
+    model = load_tracing_model(str(path))
+    ours = gguf_format.read_tensors(reader, path, model.cfg, "llama")
+    for name, tensor in matrices.items():
+        expected = np.asarray(gguf.quants.dequantize(tensor.data, kind), dtype=np.float32)
+        if not name.startswith("blk."):
+            continue  # output.weight: compared through the logits below
+        _, layer, kind_name, _ = name.split(".")
+        hf_name = next(f"layers.{layer}.{hf}.weight" for hf, g in HF_TO_GGUF.items() if g == kind_name)
+        got = ours[hf_name].numpy()
+        if kind_name in ("attn_q", "attn_k"):
+            got = permute(got, model.cfg.n_heads if kind_name == "attn_q" else model.cfg.kv_heads)
+        assert np.array_equal(got, expected), name
+        assert 0.01 < float(np.abs(expected).max()) < 2.0  # the test's blocks are weights of a sane size
+    reference = transformers.AutoModelForCausalLM.from_pretrained(
+        tmp_path, gguf_file=path.name, attn_implementation="eager").eval()
+    trace = model.trace(" ".join(SENTENCES[:2]), logit_positions="all")
+    out = run_reference(reference, trace.token_ids)
+    assert_close(trace.logits, out.logits[0], REL, what="logits")
+    for i in range(trace.n_layers):
+        assert_close(trace.pattern[i], out.attentions[i][0], REL, what=f"pattern[{i}]")
+    assert kind.name in model.info().weights_note
 
 
 @pytest.fixture(autouse=True)
