@@ -531,8 +531,8 @@ class ModelWorker(QObject):
     @Slot(object)
     def _on_trace_done(self, trace: Trace) -> None:
         self.request_time = {k: v for k, v in self.request_time.items() if k >= trace.request_id}
-        verdict = self.screen.verdict(trace.request_id, self._latest["trace"], time.perf_counter())
-        if verdict == "show":
+        verdict = self.screen.verdict(trace.request_id, self._latest["trace"], time.perf_counter(), trace.forward_ms)
+        if verdict in ("show", "slow"):
             self._show_superseded.cancel()
             self._show(trace)
         elif verdict == "stale":

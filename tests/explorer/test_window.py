@@ -363,6 +363,11 @@ def test_a_superseded_trace_is_shown_only_when_the_screen_is_old_and_never_backw
     assert screen.verdict(90, latest_id=100, now=10.2) == "stale"  # the screen is old: show it
     screen.shown(90, now=10.2)
     assert screen.verdict(80, latest_id=100, now=11.0) == "drop"  # never backwards
+    # a slow model (Gemma 3: ~80 ms a trace in a burst of keys): a superseded trace is shown
+    # at once, even on a fresh screen, or a key waits for the trace after next
+    assert screen.verdict(95, latest_id=100, now=10.25, forward_ms=80.0) == "slow"
+    assert screen.verdict(95, latest_id=100, now=10.25, forward_ms=5.0) == "drop"  # a fast one: wait
+    assert screen.verdict(85, latest_id=100, now=10.25, forward_ms=80.0) == "drop"  # never backwards
 
 
 def test_a_loaded_model_stays_out_of_garbage_collections_until_it_is_replaced(qtbot, make_window, tmp_path, tiny_model_folder):
