@@ -17,7 +17,9 @@ two OpenMP threads 40.5 / **185** ms.
 
 A product in row pieces (the 8- and 16-bit layers, :mod:`model.core.int8`) gives the same
 result, bit for bit, with or without the helper: each piece is computed as it would be alone.
-A plain float32 matrix cut in two may round its last bits differently (another kernel shape). Off by default (an embedder or a test decides); the app turns it
+A plain float32 matrix cut in two may round its last bits differently (another kernel shape).
+
+Off by default (an embedder or a test decides); the app turns it
 on when the model has one torch thread and the machine has a second core
 (:func:`explorer.runtime.configure_torch`).
 """
