@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from model.core.config import ModelConfig
     from model.core.tokenizer import TextTokenizer
 
+#: More layers than any real model has (the deepest open ones have ~120). A config claiming more
+#: is refused before anything is built per layer (a tuple of 10⁹ local layers would hang).
+MAX_LAYERS = 10_000
+
 # config.json, a shard index or tokenizer.json: the largest real ones are a few MB (a
 # 250k-token tokenizer.json is ~17 MB). Anything far beyond is not one of them.
 MAX_JSON_BYTES = 64 * 2**20
@@ -406,6 +410,24 @@ def available_memory() -> int | None:
         return None
 
 
+def check_layer_count(n_layers: int, path: Path, key: str) -> None:
+    """Refuse a layer count beyond :data:`MAX_LAYERS` with a message naming ``key``."""
+    if n_layers > MAX_LAYERS:
+        raise ModelFileError(path, f"{key} = {n_layers} is more layers than any model has "
+                             f"(this app loads up to {MAX_LAYERS:,})", key=key)
+
+
+def global_layer_count(cfg: ModelConfig) -> int:
+    """How many layers see every earlier key, counted without a loop over ``n_layers``: a file
+    may claim 10¹² layers, and this runs before the memory check refuses it (the fuzz test of
+    broken folders hung here on BERT's ``num_hidden_layers``)."""
+    if cfg.sliding_window is None:
+        return cfg.n_layers
+    if cfg.local_layers is None:
+        return 0
+    return cfg.n_layers - len(set(cfg.local_layers))
+
+
 def estimate_load_bytes(cfg: ModelConfig) -> dict[str, int]:
     """Peak bytes of building and loading ``cfg``, by the config key that drives each part.
 
@@ -421,7 +443,7 @@ def estimate_load_bytes(cfg: ModelConfig) -> dict[str, int]:
     unembed = cfg.n_outputs * d if cfg.has_lm_head and not cfg.tie_embeddings else 0
     positions = {"learned": C * d * 4 * 3, "sinusoidal": C * d * (4 + 8 + 8)}.get(cfg.positional, 0)
     # the causal mask: kept per block without RoPE or a window; a RoPE model builds it per call
-    masks = 0 if cfg.positional == "rope" else sum(cfg.layer_window(i) is None for i in range(L))
+    masks = 0 if cfg.positional == "rope" else global_layer_count(cfg)
     return {
         "vocab_size": (V * E + unembed) * 4 * 3,
         "n_ctx": masks * C * C + positions,

@@ -26,6 +26,7 @@ from typing import Any
 
 from model.core.config import ROPE_SCALING_TYPES, ModelConfig, rope_scaling_pairs
 from model.core.errors import ModelFileError
+from model.core.validation import check_layer_count
 from model.formats.hf import architecture_names, config_int
 
 GEMMA_FAMILIES = ("gemma2", "gemma3", "gemma3_text")
@@ -60,6 +61,7 @@ def _number(value: Any, key: str, path: Path, positive: bool = True) -> float:
 def local_layers(config: dict[str, Any], family: str, n_layers: int, path: Path) -> tuple[int, ...]:
     """The sliding-window layers: from ``layer_types`` when given, else the family's pattern
     (Gemma 2: layers 0, 2, 4 …; Gemma 3: every layer but each sixth, or ``sliding_window_pattern``)."""
+    check_layer_count(n_layers, path, "num_hidden_layers")  # a tuple over 10⁹ layers would hang
     types = config.get("layer_types")
     if types is not None:
         if not isinstance(types, list) or len(types) != n_layers or not set(types) <= {"sliding_attention", "full_attention"}:

@@ -36,6 +36,7 @@ from model.core.config import ModelConfig, rope_scaling_pairs
 from model.core.errors import ModelFileError
 from model.core.tokenizer import TextTokenizer
 from model.core.transformer import Transformer
+from model.core.validation import check_layer_count
 from model.formats.gguf_cache import (  # noqa: F401 (re-exported)
     CACHE_ENV,
     CACHE_LAYOUT,
@@ -325,6 +326,7 @@ def _gemma_gguf_config(arch, path, name, bos_token_id, vocab_size, count, real, 
     from model.formats.gemma import GEMMA3_LOCAL_THETA, GEMMA3_PATTERN
 
     n_layers, n_heads, d_model = count("block_count"), count("attention.head_count"), count("embedding_length")
+    check_layer_count(n_layers, path, f"{arch}.block_count")  # before a tuple over its layers
     head_dim = count("attention.key_length", d_model // n_heads)
     pattern = GEMMA3_PATTERN if arch == "gemma3" else 2
     caps = {}

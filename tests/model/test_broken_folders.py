@@ -473,3 +473,14 @@ def test_any_json_value_under_any_key_loads_or_is_a_model_file_error(templates, 
             load_tracing_model(folder, device="cpu").trace("the king and the queen")
         except ModelFileError as error:
             assert error.path.parent == folder or error.path == folder
+
+
+@pytest.mark.parametrize("kind, key", [("own", "n_layers"), ("gpt2", "n_layer"), ("bert", "num_hidden_layers")])
+def test_a_config_claiming_10_to_the_15_layers_is_refused_before_anything_is_built(templates, kind, key, tmp_path):
+    """Found by the fuzz test above in CI: the memory estimate counted the layers that keep a
+    causal mask one by one, and 10¹⁵ of them never finished."""
+    folder = tmp_path / "model"
+    shutil.copytree(templates[kind], folder)
+    config(**{key: 10**15})(folder)
+    with pytest.raises(ModelFileError, match=key):
+        load_tracing_model(folder, device="cpu")

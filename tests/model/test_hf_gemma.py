@@ -136,3 +136,23 @@ def test_direct_attribution_sums_to_the_logit_on_gemma3_and_says_why_not_on_gemm
         block_steps(model.module, trace, 0, -1)
     make(tmp_path / "g2", "gemma2-softcaps-tied")
     assert "soft-caps" in unavailable_reason(load_tracing_model(tmp_path / "g2").module.cfg)
+
+
+@pytest.mark.parametrize("layers", [10**9, 10**15])
+def test_a_config_claiming_a_billion_layers_is_refused_at_once(tmp_path, layers):
+    """A tuple of the local layers over every claimed layer hung the load (the fuzz test of
+    broken folders hung the same way on BERT's num_hidden_layers, in the memory estimate)."""
+    import json
+    import time
+
+    from model.core.errors import ModelFileError
+
+    make(tmp_path, "gemma3-pattern-tied")
+    data = json.loads((tmp_path / "config.json").read_text())
+    data["num_hidden_layers"] = layers
+    data.pop("layer_types", None)
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    start = time.perf_counter()
+    with pytest.raises(ModelFileError, match="num_hidden_layers"):
+        load_tracing_model(tmp_path)
+    assert time.perf_counter() - start < 30  # not a hang: refused before anything per layer
