@@ -25,11 +25,11 @@ class ScreenPolicy:
         (show if nothing newer comes first) or "drop"."""
         if request_id == latest_id:
             return "show"
-        if request_id > self.shown_id and forward_ms >= self.slow_ms:
+        if request_id <= self.shown_id:
+            return "drop"  # never backwards
+        if forward_ms >= self.slow_ms:
             return "slow"
-        if request_id > self.shown_id and (now - self.shown_at) * 1000.0 >= self.stale_ms:
-            return "stale"
-        return "drop"
+        return "stale" if (now - self.shown_at) * 1000.0 >= self.stale_ms else "drop"
 
     def shown(self, request_id: int, now: float) -> None:
         self.shown_id, self.shown_at = request_id, now

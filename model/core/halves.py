@@ -83,11 +83,9 @@ def side_by_side(products: Sequence[Callable[[torch.Tensor], torch.Tensor]], row
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``F.linear(x, weight, bias)``, in two row halves of ``weight`` when the helper is on and
     ``weight`` is large (a float32 output matrix)."""
-    helper = _helper
-    if helper is None or weight.numel() < MIN_SPLIT_WEIGHTS or weight.shape[0] < 2:
+    if _helper is None or weight.numel() < MIN_SPLIT_WEIGHTS or weight.shape[0] < 2:
         return F.linear(x, weight, bias)
     half = weight.shape[0] // 2
     b1, b2 = (None, None) if bias is None else (bias[:half], bias[half:])
-    second = helper.submit(_on_helper(lambda: [F.linear(x, weight[half:], b2)]))
-    first = F.linear(x, weight[:half], b1)
-    return torch.cat([first, second.result()[0]], dim=-1)
+    return side_by_side([lambda rows: F.linear(rows, weight[:half], b1),
+                         lambda rows: F.linear(rows, weight[half:], b2)], x, weight.numel())
